@@ -1,0 +1,94 @@
+/*
+ * tailer.h - follow mail-log files through every kind of rotation and hand
+ * each complete line to a callback exactly once.
+ *
+ * One struct tail_set follows all configured paths with one inotify fd. The
+ * caller's event loop polls tail_set_fd() and calls tail_set_process() when
+ * it is readable, when tail_set_timeout_ms() expires, and whenever
+ * tail_set_pending() says a bounded read left work behind. The tailer never
+ * blocks and never polls the files in steady state: the only timer is the
+ * slow reconcile that catches what inotify missed (IN_Q_OVERFLOW, coalesced
+ * events, file systems that do not deliver events).
+ *
+ * All of this runs on one thread. Only the struct tail_status counters are
+ * read from other threads (the web thread), and they are atomics.
+ */
+#ifndef TAILER_H
+#define TAILER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Called once per complete line, with the trailing "\n" and any "\r"
+ * before it removed. Empty lines are not passed. The line is valid only
+ * during the call. `source` is the index of the path in the order
+ * tail_set_add() was called. */
+typedef void (*tail_line_fn)(void *ctx, const char *line, size_t len, int source);
+
+struct tail_opts {
+	int from_beginning;          /* 1: read files that exist at start from offset 0; 0: from the end */
+	size_t max_line;             /* longest line kept; longer ones are skipped and counted (default 64 KiB) */
+	unsigned reconcile_ms;       /* safety-net re-stat interval (default 2000) */
+	unsigned rotate_wait_ms;     /* keep draining a rotated-away file this long (default 5000) */
+	size_t max_bytes_per_turn;   /* bound one tail_set_process() call (default 4 MiB) */
+};
+void tail_opts_defaults(struct tail_opts *o);
+
+/* File states shown in self-metrics and /healthz. */
+enum tail_state {
+	TAIL_STATE_WAITING = 0, /* path does not exist (yet); waiting for it */
+	TAIL_STATE_FOLLOWING,   /* open and followed */
+	TAIL_STATE_ERROR,       /* exists but cannot be opened/read; retried */
+	TAIL_STATE_EOF,         /* a non-rotatable input (stdin, a pipe) reached EOF */
+};
+const char *tail_state_name(enum tail_state s);
+
+/* Per-path self-metrics. Written by the tailer thread only, read by anyone. */
+struct tail_status {
+	_Atomic int state;                  /* enum tail_state */
+	_Atomic uint64_t lines;             /* complete lines passed to the callback */
+	_Atomic uint64_t bytes;             /* bytes read */
+	_Atomic uint64_t overlong;          /* lines longer than max_line, skipped */
+	_Atomic uint64_t rotations;         /* rename/delete/symlink rotations detected */
+	_Atomic uint64_t truncations;       /* copytruncate-style shrinks detected */
+	_Atomic uint64_t open_errors;       /* failed open/read attempts */
+	_Atomic uint64_t dropped_fragments; /* unterminated last lines of files closed after rotation */
+	_Atomic int64_t last_read_unix;     /* wall clock of the last line read, 0 = never */
+};
+
+struct tail_set;
+
+/* Create an empty set. Returns NULL (errno set) if inotify cannot be
+ * initialised. Free with tail_set_free. */
+struct tail_set *tail_set_new(const struct tail_opts *opts, tail_line_fn fn, void *ctx);
+void tail_set_free(struct tail_set *ts);
+
+/* Follow `path` ("-" is standard input, read until EOF). A path that does
+ * not exist yet is waited for. Returns the source index, or -1 with a reason
+ * in err if the path can never be followed (e.g. its directory does not
+ * exist). */
+int tail_set_add(struct tail_set *ts, const char *path, char *err, size_t errlen);
+
+/* The fd to poll for POLLIN (the inotify fd). */
+int tail_set_fd(const struct tail_set *ts);
+
+/* Milliseconds until tail_set_process() must run again without an event
+ * (0 = now, because a bounded read left data behind; otherwise the time to
+ * the next reconcile or rotate_wait expiry). */
+int tail_set_timeout_ms(const struct tail_set *ts);
+
+/* Handle pending inotify events, reconcile if due, and read every file that
+ * has new data, at most opts.max_bytes_per_turn bytes in all. Never blocks. */
+void tail_set_process(struct tail_set *ts);
+
+/* Drain everything that is readable now, ignoring the per-turn bound
+ * (used at shutdown, so the lines in hand are counted). */
+void tail_set_drain(struct tail_set *ts);
+
+/* Number of sources and the status/path of each. */
+int tail_set_count(const struct tail_set *ts);
+const struct tail_status *tail_set_status(const struct tail_set *ts, int source);
+const char *tail_set_path(const struct tail_set *ts, int source);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * mp.h - the parser contract: one mail-log line in, at most one SMTP status
+ * event out.
+ *
+ * Everything under parsers/ is pure: no I/O, no global state but compiled
+ * patterns, no allocation per line. A line is passed as (pointer, length),
+ * never NUL-terminated, and every string an event carries points into that
+ * line, so it is valid only for the duration of the call that filled it.
+ */
+#ifndef MP_H
+#define MP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Built-in MTAs. Custom parsers (a later feature) take ids from
+ * MP_MTA_BUILTIN_COUNT up to MP_MTA_MAX - 1. */
+enum mp_mta {
+	MP_MTA_POSTFIX = 0,
+	MP_MTA_EXIM,
+	MP_MTA_SENDMAIL,
+	MP_MTA_OPENSMTPD,
+	MP_MTA_BUILTIN_COUNT
+};
+#define MP_MTA_MAX 16
+#define MP_MTA_NONE (-1)
+
+/* outbound: our MTA's result for a recipient (remote, local, LMTP delivery).
+ * inbound: our MTA's reply to a client (rejects). */
+enum mp_direction {
+	MP_DIR_OUTBOUND = 0,
+	MP_DIR_INBOUND = 1,
+	MP_DIR_COUNT
+};
+
+/* What the line says happened, in the MTA's own terms normalised. */
+enum mp_outcome {
+	MP_OUTCOME_NONE = 0,
+	MP_OUTCOME_SENT,
+	MP_OUTCOME_DEFERRED,
+	MP_OUTCOME_BOUNCED,
+	MP_OUTCOME_EXPIRED,
+	MP_OUTCOME_REJECTED,      /* permanent reject of a client */
+	MP_OUTCOME_TEMP_REJECTED, /* temporary reject of a client */
+	MP_OUTCOME_COUNT
+};
+
+/* RFC 3463 enhanced status code. cls == 0 means "none". Valid codes have
+ * cls in {2,4,5} and subject, detail in 0..999. */
+struct mp_enhanced {
+	uint8_t cls;
+	uint16_t subject;
+	uint16_t detail;
+};
+
+/* Which kind of syslog header a line had. */
+enum mp_hdr_kind {
+	MP_HDR_NONE = 0,   /* no recognised header: msg is the whole line */
+	MP_HDR_RFC3164,    /* "Nov 28 14:10:01 host prog[pid]: " */
+	MP_HDR_RFC3339,    /* "2026-11-28T14:10:01.123456+00:00 host prog[pid]: " */
+	MP_HDR_RFC5424,    /* "<22>1 2026-11-28T14:10:01.123456+00:00 host app procid msgid sd " */
+	MP_HDR_EXIM,       /* Exim's own "2026-11-28 14:10:01 [pid] " mainlog prefix */
+};
+
+/* A broken-down timestamp exactly as the header wrote it. Converting it to
+ * epoch seconds needs the clock and the timezone, so it is done only when
+ * somebody needs it (mp_time_to_epoch), not for every line. */
+struct mp_time {
+	int16_t year;        /* 0: not in the header (RFC 3164), infer it */
+	uint8_t mon;         /* 1..12, 0 = no timestamp at all */
+	uint8_t mday;        /* 1..31 */
+	uint8_t hour, min, sec;
+	uint32_t usec;
+	uint8_t has_offset;  /* 1: utc_offset is valid; 0: local time */
+	int32_t utc_offset;  /* seconds east of UTC */
+};
+
+/* The parsed syslog header. All pointers point into the line. */
+struct mp_syslog {
+	enum mp_hdr_kind kind;
+	struct mp_time time;
+	const char *host;  size_t host_len;  /* may be NULL */
+	const char *tag;   size_t tag_len;   /* "postfix/submission/smtpd", no "[pid]"; may be NULL */
+	const char *msg;   size_t msg_len;   /* the message after "tag[pid]: " */
+};
+
+/* One SMTP status: a delivery result or a rejection. Caller-owned, filled by
+ * mp_registry_parse. */
+struct mp_event {
+	int mta;                        /* enum mp_mta or a custom id, MP_MTA_NONE if unknown */
+	enum mp_direction direction;
+	enum mp_outcome outcome;
+	uint16_t code;                  /* 200..599, or 0: the line quotes no reply code */
+	struct mp_enhanced enhanced;    /* dsn= field, else the reply's enhanced code, else none */
+	uint8_t cls;                    /* 2, 4 or 5: always set on an event */
+	const char *domain; size_t domain_len; /* recipient (outbound) or client (inbound) domain; may be NULL */
+	struct mp_syslog hdr;           /* the header the line had */
+};
+
+/* Parse an SMTP reply code at s (3 digits, 200..599, followed by a space,
+ * '-', end of input or another non-digit character). Returns the code or 0. */
+int mp_parse_reply_code(const char *s, size_t len);
+
+/* Parse an RFC 3463 enhanced code "[245].[0-9]{1,3}.[0-9]{1,3}" at s. The
+ * code must be followed by end of input or a non-digit, non-'.' character.
+ * Returns the number of bytes consumed, or 0 (and *out zeroed) if there is
+ * no valid code there. */
+size_t mp_parse_enhanced(const char *s, size_t len, struct mp_enhanced *out);
+
+/* Format an enhanced code as "5.1.1" into buf (at least MP_ENHANCED_BUFSZ
+ * bytes). Writes "" for none. Returns the length written. */
+#define MP_ENHANCED_BUFSZ 12
+size_t mp_format_enhanced(const struct mp_enhanced *e, char *buf);
+
+/* Set ev->cls from ev->code, else from ev->enhanced, else from ev->outcome.
+ * Returns 0, or -1 if none of the three gives a class. */
+int mp_event_set_class(struct mp_event *ev);
+
+/* Parse the syslog (or Exim mainlog) header at the start of line. Always
+ * succeeds: a line with no recognised header gets kind MP_HDR_NONE and msg
+ * set to the whole line. */
+void mp_syslog_parse(const char *line, size_t len, struct mp_syslog *out);
+
+/* Convert t to seconds since the epoch. A header without a year (RFC 3164)
+ * gets the year that puts the timestamp nearest to `now`, so a December line
+ * read in January lands in the previous year and a January line read on
+ * 31 December lands in the next one. Local times use the process's timezone
+ * (TZ, set by --maillog.timezone). Returns -1 if t holds no timestamp. */
+int64_t mp_time_to_epoch(const struct mp_time *t, time_t now);
+
+/* The parser registry: the set of parsers a format selects, and the per-line
+ * dispatch between them. Not thread-safe: one registry per thread (it owns
+ * the PCRE2 match data). */
+struct mp_registry;
+
+/* Create a registry for `format`: "auto" (each line is given to the parser
+ * whose tag or shape it has) or one parser's name ("postfix", ...).
+ * Compiles every pattern once (JIT where available). Returns NULL and writes
+ * a one-line reason to err on failure. The caller frees it with
+ * mp_registry_free. */
+struct mp_registry *mp_registry_new(const char *format, char *err, size_t errlen);
+void mp_registry_free(struct mp_registry *reg);
+
+/* Parse one complete line (no trailing newline, not NUL-terminated).
+ * Returns 1 and fills ev when the line states a delivery result or a
+ * rejection; 0 when it is not such a line; -1 when it carries an MTA's status
+ * marker (status=, reject: ...) but no status could be extracted, in which
+ * case ev->mta names the MTA whose marker it was. Never allocates. */
+int mp_registry_parse(struct mp_registry *reg, const char *line, size_t len,
+    struct mp_event *ev);
+
+/* The label value for an MTA id ("postfix", ...). Never NULL. */
+const char *mp_mta_name(int mta);
+
+/* Names of the formats mp_registry_new accepts, for --help and errors:
+ * "auto|postfix|...". Static string. */
+const char *mp_format_names(void);
+
+/* Label values for enums. Static strings. */
+const char *mp_direction_name(enum mp_direction d);
+const char *mp_outcome_name(enum mp_outcome o);
+
+#endif
