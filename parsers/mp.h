@@ -85,16 +85,51 @@ struct mp_syslog {
 	const char *msg;   size_t msg_len;   /* the message after "tag[pid]: " */
 };
 
+/* What kind of line an event stands for. Only MP_EVENT_STATUS lines count
+ * in maillog_smtp_status_total; the others feed other families. */
+enum mp_event_kind {
+	MP_EVENT_STATUS = 0,   /* a delivery result or a rejection (the default: zeroed events are this) */
+	MP_EVENT_RECEIVED,     /* a message accepted from a client (Postfix qmgr from=/smtpd client=, Exim <=, ...) */
+};
+
+/* Where an outbound result went, so a content filter's 250 is never taken
+ * for a delivery to the internet. */
+enum mp_destination {
+	MP_DEST_NONE = 0,      /* not stated / inbound */
+	MP_DEST_REMOTE,        /* another MTA over SMTP */
+	MP_DEST_LOCAL,         /* local, virtual, LMTP, pipe to a local program, mailbox */
+	MP_DEST_FILTER,        /* a content filter or re-injection hop (e.g. amavis on 127.0.0.1:10024) */
+	MP_DEST_COUNT
+};
+
+/* Delivery delay stages. Postfix's delays=a/b/c/d fills the first four;
+ * MTAs that state one delivery time (Exim DT=, Sendmail xdelay=) fill
+ * MP_STAGE_DELIVERY only. */
+enum mp_delay_stage {
+	MP_STAGE_BEFORE_QMGR = 0, /* Postfix a: before the queue manager, including transmission */
+	MP_STAGE_IN_QMGR,         /* Postfix b: in the queue manager */
+	MP_STAGE_CONN_SETUP,      /* Postfix c: connection setup, DNS, HELO, TLS */
+	MP_STAGE_TRANSMISSION,    /* Postfix d: message transmission */
+	MP_STAGE_DELIVERY,        /* one delivery time (Exim DT=, Sendmail xdelay=) */
+	MP_STAGE_COUNT
+};
+
 /* One SMTP status: a delivery result or a rejection. Caller-owned, filled by
- * mp_registry_parse. */
+ * mp_registry_parse, which zeroes it first (so every field below not stated
+ * by the line is 0/NULL, and the delays are set to -1). */
 struct mp_event {
+	enum mp_event_kind kind;
 	int mta;                        /* enum mp_mta or a custom id, MP_MTA_NONE if unknown */
 	enum mp_direction direction;
 	enum mp_outcome outcome;
 	uint16_t code;                  /* 200..599, or 0: the line quotes no reply code */
 	struct mp_enhanced enhanced;    /* dsn= field, else the reply's enhanced code, else none */
-	uint8_t cls;                    /* 2, 4 or 5: always set on an event */
-	const char *domain; size_t domain_len; /* recipient (outbound) or client (inbound) domain; may be NULL */
+	uint8_t cls;                    /* 2, 4 or 5: always set on a status event */
+	enum mp_destination destination;
+	const char *domain; size_t domain_len; /* recipient (outbound) or client (inbound) domain; may be NULL; not lower-cased or checked */
+	const char *reply; size_t reply_len;   /* the quoted reply / status text, for classification; may be NULL */
+	double delay;                   /* seconds from receipt to this result (Postfix delay=, Exim QT=, Sendmail delay=); < 0: not stated */
+	double delay_stage[MP_STAGE_COUNT]; /* seconds per stage; < 0: not stated */
 	struct mp_syslog hdr;           /* the header the line had */
 };
 

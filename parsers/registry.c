@@ -1,2 +1,265 @@
-/* placeholder: being written */
-typedef int placeholder_registry;
+/*
+ * registry.c - the table of parsers, a registry of the ones a format
+ * selects, and the per-line dispatch between them.
+ *
+ * Dispatch goes by the syslog tag, not by trying every parser in turn: the
+ * tag is already split out by the header scanner, so picking the parser
+ * costs a few byte compares, and a line can never be counted by two MTAs.
+ */
+#include "parser.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every built-in parser, in the order ties are broken. New MTAs go here. */
+static const struct mp_parser *const parser_table[] = {
+	&mp_parser_postfix,
+	&mp_parser_exim,
+	&mp_parser_sendmail,
+	&mp_parser_opensmtpd,
+};
+#define PARSER_COUNT (sizeof parser_table / sizeof parser_table[0])
+
+/* Must list "auto" and every name in parser_table. */
+static const char format_names[] = "auto|postfix|exim|sendmail|opensmtpd";
+
+struct active_parser {
+	const struct mp_parser *parser;
+	void *state;
+};
+
+struct mp_registry {
+	struct mp_re_env env;
+	pcre2_jit_stack *jit_stack;
+	size_t count;
+	struct active_parser active[MP_MTA_MAX];
+};
+
+/* Formats for --help and error messages. Static string. */
+const char *
+mp_format_names(void)
+{
+	return format_names;
+}
+
+static void
+set_err(char *err, size_t errlen, const char *what, const char *detail)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s%s%s", what, detail ? ": " : "",
+		    detail ? detail : "");
+}
+
+int
+mp_re_compile(pcre2_code **out, const char *pattern, uint32_t options,
+    char *err, size_t errlen)
+{
+	PCRE2_UCHAR msg[160];
+	PCRE2_SIZE erroff;
+	uint32_t captures = 0;
+	int errcode;
+	char where[48];
+
+	/* Never UTF: log bytes are not guaranteed to be UTF-8, and an invalid
+	 * sequence must not make a line unmatchable. DOTALL because a line is
+	 * a byte string in which no byte is special. */
+	*out = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+	    options | PCRE2_NEVER_UTF | PCRE2_DOTALL, &errcode, &erroff, NULL);
+	if (*out == NULL) {
+		pcre2_get_error_message(errcode, msg, sizeof msg);
+		snprintf(where, sizeof where, "pattern error at offset %zu",
+		    (size_t)erroff);
+		set_err(err, errlen, where, (const char *)msg);
+		return -1;
+	}
+	pcre2_pattern_info(*out, PCRE2_INFO_CAPTURECOUNT, &captures);
+	if (captures + 1 > MP_RE_MAX_PAIRS) {
+		set_err(err, errlen, "pattern has too many capture groups", NULL);
+		pcre2_code_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	/* Without JIT (e.g. an SELinux policy that forbids executable
+	 * memory) the interpreter still matches, only slower. */
+	(void)pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);
+	return 0;
+}
+
+int
+mp_re_match(const pcre2_code *re, const struct mp_re_env *env, const char *s,
+    size_t len)
+{
+	int rc;
+
+	rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, env->md, env->mctx);
+	return rc > 0 ? rc : 0;
+}
+
+int
+mp_re_group(const struct mp_re_env *env, const char *s, int n, const char **p,
+    size_t *plen)
+{
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(env->md);
+
+	if (n < 0 || (uint32_t)n >= pcre2_get_ovector_count(env->md) ||
+	    ov[2 * n] == PCRE2_UNSET) {
+		*p = NULL;
+		*plen = 0;
+		return -1;
+	}
+	*p = s + ov[2 * n];
+	*plen = ov[2 * n + 1] - ov[2 * n];
+	return 0;
+}
+
+static int
+activate(struct mp_registry *reg, const struct mp_parser *p, char *err,
+    size_t errlen)
+{
+	struct active_parser *a = &reg->active[reg->count];
+	char why[200];
+
+	why[0] = '\0';
+	if (p->init(&a->state, &reg->env, why, sizeof why) == -1) {
+		char what[64];
+
+		snprintf(what, sizeof what, "%s parser", p->name);
+		set_err(err, errlen, what, why);
+		return -1;
+	}
+	a->parser = p;
+	reg->count++;
+	return 0;
+}
+
+/*
+ * Create a registry for format ("auto" or a parser's name); see mp.h. All
+ * allocation happens here: the match data, a JIT stack big enough that a
+ * 64 KiB line cannot exhaust it, and each parser's compiled patterns.
+ * Returns NULL with a reason in err on failure; free with mp_registry_free.
+ */
+struct mp_registry *
+mp_registry_new(const char *format, char *err, size_t errlen)
+{
+	struct mp_registry *reg;
+	int found = 0;
+
+	if (format == NULL)
+		format = "auto";
+	reg = calloc(1, sizeof *reg);
+	if (reg == NULL) {
+		set_err(err, errlen, "out of memory", NULL);
+		return NULL;
+	}
+	reg->env.md = pcre2_match_data_create(MP_RE_MAX_PAIRS, NULL);
+	reg->env.mctx = pcre2_match_context_create(NULL);
+	reg->jit_stack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
+	if (reg->env.md == NULL || reg->env.mctx == NULL ||
+	    reg->jit_stack == NULL) {
+		set_err(err, errlen, "out of memory", NULL);
+		mp_registry_free(reg);
+		return NULL;
+	}
+	pcre2_jit_stack_assign(reg->env.mctx, NULL, reg->jit_stack);
+
+	for (size_t i = 0; i < PARSER_COUNT; i++) {
+		const struct mp_parser *p = parser_table[i];
+
+		if (strcmp(format, "auto") != 0 && strcmp(format, p->name) != 0)
+			continue;
+		found = 1;
+		if (activate(reg, p, err, errlen) == -1) {
+			mp_registry_free(reg);
+			return NULL;
+		}
+	}
+	if (!found) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "unknown format \"%.40s\", want %s",
+			    format, format_names);
+		mp_registry_free(reg);
+		return NULL;
+	}
+	return reg;
+}
+
+/* Free reg and everything it compiled. NULL is a no-op. */
+void
+mp_registry_free(struct mp_registry *reg)
+{
+	if (reg == NULL)
+		return;
+	for (size_t i = 0; i < reg->count; i++)
+		reg->active[i].parser->fini(reg->active[i].state);
+	pcre2_jit_stack_free(reg->jit_stack);
+	pcre2_match_context_free(reg->env.mctx);
+	pcre2_match_data_free(reg->env.md);
+	free(reg);
+}
+
+static void
+clear_event(struct mp_event *ev)
+{
+	ev->mta = MP_MTA_NONE;
+	ev->direction = MP_DIR_OUTBOUND;
+	ev->outcome = MP_OUTCOME_NONE;
+	ev->code = 0;
+	ev->enhanced.cls = 0;
+	ev->enhanced.subject = 0;
+	ev->enhanced.detail = 0;
+	ev->cls = 0;
+	ev->kind = MP_EVENT_STATUS;
+	ev->destination = MP_DEST_NONE;
+	ev->domain = NULL;
+	ev->domain_len = 0;
+	ev->reply = NULL;
+	ev->reply_len = 0;
+	ev->delay = -1;
+	for (int i = 0; i < MP_STAGE_COUNT; i++)
+		ev->delay_stage[i] = -1;
+}
+
+static int
+run(const struct active_parser *a, struct mp_event *ev)
+{
+	int r;
+
+	clear_event(ev);
+	r = a->parser->parse(a->state, &ev->hdr, ev);
+	if (r == 0)
+		clear_event(ev);
+	else
+		ev->mta = a->parser->mta;
+	return r;
+}
+
+/*
+ * Parse one line; see mp.h for the contract. The header is parsed once and
+ * kept in ev->hdr whatever the result. A parser whose tag the line carries
+ * decides alone; a line with no tag at all (a bare message, or RFC 5424
+ * with a nil APP-NAME) is offered to the parsers that would take it, in
+ * table order, until one recognises it.
+ */
+int
+mp_registry_parse(struct mp_registry *reg, const char *line, size_t len,
+    struct mp_event *ev)
+{
+	enum mp_claim claim[MP_MTA_MAX];
+	int r;
+
+	clear_event(ev);
+	mp_syslog_parse(line, len, &ev->hdr);
+	for (size_t i = 0; i < reg->count; i++) {
+		claim[i] = reg->active[i].parser->claims(&ev->hdr);
+		if (claim[i] == MP_CLAIM_YES)
+			return run(&reg->active[i], ev);
+	}
+	for (size_t i = 0; i < reg->count; i++) {
+		if (claim[i] != MP_CLAIM_MAYBE)
+			continue;
+		if ((r = run(&reg->active[i], ev)) != 0)
+			return r;
+	}
+	return 0;
+}

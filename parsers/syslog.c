@@ -1,2 +1,491 @@
-/* placeholder: being written */
-typedef int placeholder_syslog;
+/*
+ * syslog.c - split a mail-log line into its syslog (or Exim mainlog)
+ * header and the message, and turn header timestamps into epoch seconds.
+ *
+ * One file can mix header styles (a host that switched rsyslog templates,
+ * or several hosts forwarding into one file), so the style is decided per
+ * line, by the first bytes alone. Everything is a hand-written scanner over
+ * (pointer, length): this runs on every line, before any prefilter, and a
+ * regex here would cost more than the whole Postfix parser.
+ */
+#include "mp.h"
+
+#include <string.h>
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Read exactly n digits at s[*i] into *out and advance *i. */
+static int
+fixed_digits(const char *s, size_t len, size_t *i, size_t n, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (len - *i < n)
+		return -1;
+	for (size_t k = 0; k < n; k++) {
+		if (!is_digit(s[*i + k]))
+			return -1;
+		v = v * 10 + (unsigned)(s[*i + k] - '0');
+	}
+	*i += n;
+	*out = v;
+	return 0;
+}
+
+static int
+expect(const char *s, size_t len, size_t *i, char c)
+{
+	if (*i >= len || s[*i] != c)
+		return -1;
+	(*i)++;
+	return 0;
+}
+
+/* "hh:mm:ss" into t. */
+static int
+clock_time(const char *s, size_t len, size_t *i, struct mp_time *t)
+{
+	unsigned h, m, sec;
+
+	if (fixed_digits(s, len, i, 2, &h) == -1 || expect(s, len, i, ':') == -1 ||
+	    fixed_digits(s, len, i, 2, &m) == -1 || expect(s, len, i, ':') == -1 ||
+	    fixed_digits(s, len, i, 2, &sec) == -1)
+		return -1;
+	if (h > 23 || m > 59 || sec > 60)
+		return -1;
+	t->hour = (uint8_t)h;
+	t->min = (uint8_t)m;
+	t->sec = (uint8_t)sec;
+	return 0;
+}
+
+/* An optional ".ddd..." fraction, kept to microseconds. */
+static void
+fraction(const char *s, size_t len, size_t *i, struct mp_time *t)
+{
+	unsigned usec = 0, scale = 100000;
+
+	if (*i + 1 >= len || s[*i] != '.' || !is_digit(s[*i + 1]))
+		return;
+	(*i)++;
+	while (*i < len && is_digit(s[*i])) {
+		usec += (unsigned)(s[*i] - '0') * scale;
+		scale /= 10;
+		(*i)++;
+	}
+	t->usec = usec;
+}
+
+/* "YYYY-MM-DD" into t. */
+static int
+calendar_date(const char *s, size_t len, size_t *i, struct mp_time *t)
+{
+	unsigned y, mo, d;
+
+	if (fixed_digits(s, len, i, 4, &y) == -1 || expect(s, len, i, '-') == -1 ||
+	    fixed_digits(s, len, i, 2, &mo) == -1 || expect(s, len, i, '-') == -1 ||
+	    fixed_digits(s, len, i, 2, &d) == -1)
+		return -1;
+	if (y == 0 || mo < 1 || mo > 12 || d < 1 || d > 31)
+		return -1;
+	t->year = (int16_t)y;
+	t->mon = (uint8_t)mo;
+	t->mday = (uint8_t)d;
+	return 0;
+}
+
+/*
+ * RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)". A missing offset
+ * is tolerated as local time: some rsyslog templates drop it.
+ */
+static int
+rfc3339_time(const char *s, size_t len, size_t *i, struct mp_time *t)
+{
+	unsigned oh, om;
+	int sign;
+
+	if (calendar_date(s, len, i, t) == -1 || expect(s, len, i, 'T') == -1 ||
+	    clock_time(s, len, i, t) == -1)
+		return -1;
+	fraction(s, len, i, t);
+	if (*i < len && s[*i] == 'Z') {
+		(*i)++;
+		t->has_offset = 1;
+		t->utc_offset = 0;
+	} else if (*i < len && (s[*i] == '+' || s[*i] == '-')) {
+		sign = s[*i] == '-' ? -1 : 1;
+		(*i)++;
+		if (fixed_digits(s, len, i, 2, &oh) == -1 ||
+		    expect(s, len, i, ':') == -1 ||
+		    fixed_digits(s, len, i, 2, &om) == -1 || oh > 23 || om > 59)
+			return -1;
+		t->has_offset = 1;
+		t->utc_offset = sign * (int32_t)(oh * 3600 + om * 60);
+	}
+	return 0;
+}
+
+static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/* RFC 3164 "Mmm dd hh:mm:ss", day padded with a space or a zero, or not
+ * padded at all (some relays strip the double space). */
+static int
+rfc3164_time(const char *s, size_t len, size_t *i, struct mp_time *t)
+{
+	unsigned day = 0;
+	size_t nd = 0;
+	int mon = 0;
+
+	if (len - *i < 3)
+		return -1;
+	for (int m = 0; m < 12; m++) {
+		if (memcmp(s + *i, months + 3 * m, 3) == 0) {
+			mon = m + 1;
+			break;
+		}
+	}
+	if (mon == 0)
+		return -1;
+	*i += 3;
+	if (expect(s, len, i, ' ') == -1)
+		return -1;
+	if (*i < len && s[*i] == ' ')
+		(*i)++;
+	while (*i < len && is_digit(s[*i]) && nd < 2) {
+		day = day * 10 + (unsigned)(s[*i] - '0');
+		(*i)++;
+		nd++;
+	}
+	if (nd == 0 || day < 1 || day > 31 || expect(s, len, i, ' ') == -1)
+		return -1;
+	if (clock_time(s, len, i, t) == -1)
+		return -1;
+	fraction(s, len, i, t);
+	t->year = 0;
+	t->mon = (uint8_t)mon;
+	t->mday = (uint8_t)day;
+	return 0;
+}
+
+/* A run of non-space bytes, at least one, followed by a space. */
+static int
+word(const char *s, size_t len, size_t *i, const char **w, size_t *wlen)
+{
+	size_t start = *i;
+
+	while (*i < len && s[*i] != ' ')
+		(*i)++;
+	if (*i == start || *i >= len)
+		return -1;
+	*w = s + start;
+	*wlen = *i - start;
+	(*i)++;
+	return 0;
+}
+
+/*
+ * "host tag[pid]: msg" after a BSD-style timestamp. The tag ends at '[' or
+ * ':'; a line whose third field is no tag (no colon before the first space)
+ * keeps the host and hands everything after it over as the message.
+ */
+static int
+host_tag_msg(const char *s, size_t len, size_t i, struct mp_syslog *out)
+{
+	size_t tag_start, tag_end, j;
+
+	if (word(s, len, &i, &out->host, &out->host_len) == -1)
+		return -1;
+	/* Local syslogds that omit the host: the "host" was the tag. */
+	if (out->host[out->host_len - 1] == ':') {
+		i = (size_t)(out->host - s);
+		out->host = NULL;
+		out->host_len = 0;
+	}
+	tag_start = j = i;
+	while (j < len && s[j] != '[' && s[j] != ':' && s[j] != ' ')
+		j++;
+	tag_end = j;
+	if (j < len && s[j] == '[') {
+		while (j < len && s[j] != ']' && s[j] != ' ')
+			j++;
+		if (j < len && s[j] == ']')
+			j++;
+		else
+			j = len;
+	}
+	if (tag_end > tag_start && j < len && s[j] == ':') {
+		out->tag = s + tag_start;
+		out->tag_len = tag_end - tag_start;
+		j++;
+		if (j < len && s[j] == ' ')
+			j++;
+		out->msg = s + j;
+		out->msg_len = len - j;
+	} else {
+		out->msg = s + tag_start;
+		out->msg_len = len - tag_start;
+	}
+	return 0;
+}
+
+/* Skip an RFC 5424 STRUCTURED-DATA field: "-" or one or more "[...]"
+ * elements, where a quoted parameter value may contain an escaped ']'. */
+static int
+structured_data(const char *s, size_t len, size_t *i)
+{
+	int quoted;
+
+	if (*i < len && s[*i] == '-') {
+		(*i)++;
+		return 0;
+	}
+	if (*i >= len || s[*i] != '[')
+		return -1;
+	while (*i < len && s[*i] == '[') {
+		quoted = 0;
+		for ((*i)++; *i < len; (*i)++) {
+			if (quoted && s[*i] == '\\' && *i + 1 < len)
+				(*i)++;
+			else if (s[*i] == '"')
+				quoted = !quoted;
+			else if (!quoted && s[*i] == ']')
+				break;
+		}
+		if (*i >= len)
+			return -1;
+		(*i)++;
+	}
+	return 0;
+}
+
+/*
+ * "<PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID SD [MSG]", i just past
+ * "<PRI>1 ". rsyslog's forwarding template puts the program name alone in
+ * APP-NAME ("postfix", not "postfix/smtp"), so parsers must recognise such
+ * lines by content.
+ */
+static int
+rfc5424(const char *s, size_t len, size_t i, struct mp_syslog *out)
+{
+	const char *w;
+	size_t wl;
+
+	if (i < len && s[i] == '-') {
+		i++;
+		if (expect(s, len, &i, ' ') == -1)
+			return -1;
+	} else if (rfc3339_time(s, len, &i, &out->time) == -1 ||
+	    expect(s, len, &i, ' ') == -1) {
+		return -1;
+	}
+	if (word(s, len, &i, &w, &wl) == -1)
+		return -1;
+	if (!(wl == 1 && w[0] == '-')) {
+		out->host = w;
+		out->host_len = wl;
+	}
+	if (word(s, len, &i, &w, &wl) == -1)
+		return -1;
+	if (!(wl == 1 && w[0] == '-')) {
+		out->tag = w;
+		out->tag_len = wl;
+	}
+	if (word(s, len, &i, &w, &wl) == -1 || word(s, len, &i, &w, &wl) == -1)
+		return -1;
+	if (structured_data(s, len, &i) == -1)
+		return -1;
+	if (i < len && s[i] == ' ')
+		i++;
+	if (len - i >= 3 && (unsigned char)s[i] == 0xef &&
+	    (unsigned char)s[i + 1] == 0xbb && (unsigned char)s[i + 2] == 0xbf)
+		i += 3;
+	out->msg = s + i;
+	out->msg_len = len - i;
+	return 0;
+}
+
+/*
+ * Exim's own mainlog: "YYYY-MM-DD HH:MM:SS[.mmm][ +hhmm] [[pid]] msg". The
+ * optional parts come from log_selector +millisec, log_timezone and +pid.
+ */
+static int
+exim(const char *s, size_t len, size_t i, struct mp_syslog *out)
+{
+	struct mp_time *t = &out->time;
+	unsigned oh, om;
+	size_t j;
+	int sign;
+
+	if (calendar_date(s, len, &i, t) == -1 || expect(s, len, &i, ' ') == -1 ||
+	    clock_time(s, len, &i, t) == -1)
+		return -1;
+	fraction(s, len, &i, t);
+	if (len - i >= 6 && s[i] == ' ' && (s[i + 1] == '+' || s[i + 1] == '-') &&
+	    is_digit(s[i + 2])) {
+		sign = s[i + 1] == '-' ? -1 : 1;
+		i += 2;
+		if (fixed_digits(s, len, &i, 2, &oh) == -1 ||
+		    fixed_digits(s, len, &i, 2, &om) == -1 || oh > 23 || om > 59)
+			return -1;
+		t->has_offset = 1;
+		t->utc_offset = sign * (int32_t)(oh * 3600 + om * 60);
+	}
+	if (i < len && s[i] != ' ')
+		return -1;
+	if (i < len)
+		i++;
+	if (i < len && s[i] == '[') {
+		for (j = i + 1; j < len && is_digit(s[j]); j++)
+			;
+		if (j > i + 1 && j + 1 < len && s[j] == ']' && s[j + 1] == ' ')
+			i = j + 2;
+	}
+	out->msg = s + i;
+	out->msg_len = len - i;
+	return 0;
+}
+
+static void
+reset(const char *line, size_t len, struct mp_syslog *out)
+{
+	memset(out, 0, sizeof *out);
+	out->kind = MP_HDR_NONE;
+	out->msg = line;
+	out->msg_len = len;
+}
+
+/*
+ * Parse the header at the start of line into *out; every pointer in *out
+ * points into line. Never fails: a line whose header is not one of the
+ * known forms (or is malformed half way) comes back as MP_HDR_NONE with
+ * the whole line as the message, so a parser can still look at it.
+ * Reads only line[0..len), whatever the bytes are.
+ */
+void
+mp_syslog_parse(const char *line, size_t len, struct mp_syslog *out)
+{
+	size_t i = 0, j;
+	int ok = -1;
+
+	reset(line, len, out);
+	if (line == NULL)
+		return;
+	if (len > 0 && line[0] == '<') {
+		for (j = 1; j < len && j <= 4 && is_digit(line[j]); j++)
+			;
+		if (j > 1 && j < len && line[j] == '>') {
+			i = j + 1;
+			if (len - i >= 2 && line[i] == '1' && line[i + 1] == ' ') {
+				out->kind = MP_HDR_RFC5424;
+				if (rfc5424(line, len, i + 2, out) == 0)
+					return;
+				reset(line, len, out);
+				return;
+			}
+		}
+	}
+	if (len - i >= 11 && is_digit(line[i]) && line[i + 4] == '-') {
+		j = i;
+		if (line[i + 10] == 'T') {
+			out->kind = MP_HDR_RFC3339;
+			if (rfc3339_time(line, len, &j, &out->time) == 0 &&
+			    expect(line, len, &j, ' ') == 0)
+				ok = host_tag_msg(line, len, j, out);
+		} else if (line[i + 10] == ' ') {
+			out->kind = MP_HDR_EXIM;
+			ok = exim(line, len, j, out);
+		}
+	} else if (len - i >= 15) {
+		j = i;
+		out->kind = MP_HDR_RFC3164;
+		if (rfc3164_time(line, len, &j, &out->time) == 0 &&
+		    expect(line, len, &j, ' ') == 0)
+			ok = host_tag_msg(line, len, j, out);
+	}
+	if (ok == -1)
+		reset(line, len, out);
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil): timegm() without the libc, exact for any year. */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int64_t
+to_epoch(const struct mp_time *t, int year)
+{
+	struct tm tm;
+	time_t r;
+
+	if (t->has_offset)
+		return days_from_civil(year, t->mon, t->mday) * 86400 +
+		    t->hour * 3600 + t->min * 60 + t->sec - t->utc_offset;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = year - 1900;
+	tm.tm_mon = t->mon - 1;
+	tm.tm_mday = t->mday;
+	tm.tm_hour = t->hour;
+	tm.tm_min = t->min;
+	tm.tm_sec = t->sec;
+	/* Let the zone rules decide DST: the header does not say. */
+	tm.tm_isdst = -1;
+	r = mktime(&tm);
+	return (int64_t)r;
+}
+
+/*
+ * Seconds since the epoch for a header timestamp (sub-second part
+ * dropped). A local time goes through mktime() so TZ, and with it
+ * --maillog.timezone, applies; a time with an offset needs no zone at all.
+ *
+ * RFC 3164 has no year. Taking "this year" would put a 31 December line read
+ * just after midnight on 1 January a year in the future, so instead each of
+ * last, this and next year is tried and the one nearest to now wins.
+ * Returns -1 if t holds no timestamp.
+ */
+int64_t
+mp_time_to_epoch(const struct mp_time *t, time_t now)
+{
+	struct tm ref;
+	int64_t best, cand, dbest, dcand;
+	int y;
+
+	if (t == NULL || t->mon < 1 || t->mon > 12 || t->mday < 1 ||
+	    t->mday > 31)
+		return -1;
+	if (t->year != 0)
+		return to_epoch(t, t->year);
+	if (t->has_offset) {
+		time_t shifted = now + t->utc_offset;
+		gmtime_r(&shifted, &ref);
+	} else {
+		localtime_r(&now, &ref);
+	}
+	y = ref.tm_year + 1900;
+	best = to_epoch(t, y);
+	dbest = best > now ? best - now : now - best;
+	for (int k = -1; k <= 1; k += 2) {
+		cand = to_epoch(t, y + k);
+		dcand = cand > now ? cand - now : now - cand;
+		if (dcand < dbest) {
+			best = cand;
+			dbest = dcand;
+		}
+	}
+	return best;
+}

@@ -1,1 +1,245 @@
-int main(void) { return 77; }
+/*
+ * test_syslog.c - header recognition (RFC 3164, RFC 3339, RFC 5424, Exim
+ * mainlog, none), robustness on every prefix, and timestamp conversion
+ * including year inference across the new year.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mp.h"
+
+struct hdr_case {
+	const char *line;
+	enum mp_hdr_kind kind;
+	const char *host;  /* NULL: none */
+	const char *tag;
+	const char *msg;
+	int year, mon, mday, hour, min, sec;
+	unsigned usec;
+	int has_offset, offset;
+};
+
+static const struct hdr_case hdr_cases[] = {
+	{ "Nov 28 14:10:01 mx1 postfix/smtp[2101]: 4F2A: to=<a@b>",
+	  MP_HDR_RFC3164, "mx1", "postfix/smtp", "4F2A: to=<a@b>",
+	  0, 11, 28, 14, 10, 1, 0, 0, 0 },
+	{ "Nov  8 04:05:06 mx1 postfix/submission/smtpd[7]: connect from x",
+	  MP_HDR_RFC3164, "mx1", "postfix/submission/smtpd", "connect from x",
+	  0, 11, 8, 4, 5, 6, 0, 0, 0 },
+	{ "Jan 08 00:00:00 mx1 postfix-out/smtp[1]: m",
+	  MP_HDR_RFC3164, "mx1", "postfix-out/smtp", "m",
+	  0, 1, 8, 0, 0, 0, 0, 0, 0 },
+	{ "Dec 3 23:59:60 h dovecot: imap-login: Login",
+	  MP_HDR_RFC3164, "h", "dovecot", "imap-login: Login",
+	  0, 12, 3, 23, 59, 60, 0, 0, 0 },
+	{ "<22>Nov 28 14:10:01 mx1 postfix/qmgr[9]: removed",
+	  MP_HDR_RFC3164, "mx1", "postfix/qmgr", "removed",
+	  0, 11, 28, 14, 10, 1, 0, 0, 0 },
+	{ "Nov 28 14:10:01 postfix/local[5]: X: to=<a@b>",
+	  MP_HDR_RFC3164, NULL, "postfix/local", "X: to=<a@b>",
+	  0, 11, 28, 14, 10, 1, 0, 0, 0 },
+	{ "Nov 28 14:10:01 mx1 -- MARK --",
+	  MP_HDR_RFC3164, "mx1", NULL, "-- MARK --",
+	  0, 11, 28, 14, 10, 1, 0, 0, 0 },
+	{ "2026-11-28T14:10:01.123456+00:00 mx1 postfix/smtpd[1]: NOQUEUE: reject: x",
+	  MP_HDR_RFC3339, "mx1", "postfix/smtpd", "NOQUEUE: reject: x",
+	  2026, 11, 28, 14, 10, 1, 123456, 1, 0 },
+	{ "2026-11-28T14:10:01Z mx1 postfix/smtpd[1]: m",
+	  MP_HDR_RFC3339, "mx1", "postfix/smtpd", "m",
+	  2026, 11, 28, 14, 10, 1, 0, 1, 0 },
+	{ "2026-11-28T14:10:01.5-05:30 mx1 postfix/smtpd: m",
+	  MP_HDR_RFC3339, "mx1", "postfix/smtpd", "m",
+	  2026, 11, 28, 14, 10, 1, 500000, 1, -19800 },
+	{ "2026-11-28T14:10:01 mx1 postfix/smtpd[1]: local time",
+	  MP_HDR_RFC3339, "mx1", "postfix/smtpd", "local time",
+	  2026, 11, 28, 14, 10, 1, 0, 0, 0 },
+	{ "<22>1 2026-11-28T14:10:01.123456+00:00 mx1 postfix 6726 - - 4F2A: to=<a@b>",
+	  MP_HDR_RFC5424, "mx1", "postfix", "4F2A: to=<a@b>",
+	  2026, 11, 28, 14, 10, 1, 123456, 1, 0 },
+	{ "<22>1 2026-11-28T14:10:01+01:00 mx1 postfix 6726 ID47 [ex@1 a=\"x\\]y\"][b@2] msg here",
+	  MP_HDR_RFC5424, "mx1", "postfix", "msg here",
+	  2026, 11, 28, 14, 10, 1, 0, 1, 3600 },
+	{ "<13>1 - - - - - -",
+	  MP_HDR_RFC5424, NULL, NULL, "",
+	  0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ "<13>1 2026-11-28T14:10:01Z h app - - - \xef\xbb\xbf" "bom",
+	  MP_HDR_RFC5424, "h", "app", "bom",
+	  2026, 11, 28, 14, 10, 1, 0, 1, 0 },
+	{ "2026-11-28 14:10:01 [1234] 1rABCd-000123-AB <= a@b H=x",
+	  MP_HDR_EXIM, NULL, NULL, "1rABCd-000123-AB <= a@b H=x",
+	  2026, 11, 28, 14, 10, 1, 0, 0, 0 },
+	{ "2026-11-28 14:10:01.123 1rABCd-000123-AB Completed",
+	  MP_HDR_EXIM, NULL, NULL, "1rABCd-000123-AB Completed",
+	  2026, 11, 28, 14, 10, 1, 123000, 0, 0 },
+	{ "2026-11-28 14:10:01 +0100 Start queue run",
+	  MP_HDR_EXIM, NULL, NULL, "Start queue run",
+	  2026, 11, 28, 14, 10, 1, 0, 1, 3600 },
+	{ "NOQUEUE: reject: RCPT from x",
+	  MP_HDR_NONE, NULL, NULL, "NOQUEUE: reject: RCPT from x",
+	  0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ "Nov 28 25:10:01 mx1 postfix/smtp[1]: bad hour",
+	  MP_HDR_NONE, NULL, NULL, "Nov 28 25:10:01 mx1 postfix/smtp[1]: bad hour",
+	  0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ "Foo 28 14:10:01 mx1 postfix/smtp[1]: bad month",
+	  MP_HDR_NONE, NULL, NULL, "Foo 28 14:10:01 mx1 postfix/smtp[1]: bad month",
+	  0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ "2026-13-28T14:10:01Z mx1 x: bad month",
+	  MP_HDR_NONE, NULL, NULL, "2026-13-28T14:10:01Z mx1 x: bad month",
+	  0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ "<22>1 2026-11-28T14:10:01Z truncated",
+	  MP_HDR_NONE, NULL, NULL, "<22>1 2026-11-28T14:10:01Z truncated",
+	  0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ "", MP_HDR_NONE, NULL, NULL, "", 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+};
+
+static void
+parse_copy(const char *s, size_t n, struct mp_syslog *h, char **copy)
+{
+	*copy = malloc(n ? n : 1);
+	assert_non_null(*copy);
+	memcpy(*copy, s, n);
+	mp_syslog_parse(*copy, n, h);
+}
+
+static void
+assert_field(const char *want, const char *got, size_t len, const char *what,
+    const char *line)
+{
+	if (want == NULL) {
+		if (got != NULL)
+			fail_msg("%s: %s should be NULL, got \"%.*s\"", line, what,
+			    (int)len, got);
+		return;
+	}
+	if (got == NULL || len != strlen(want) || memcmp(got, want, len) != 0)
+		fail_msg("%s: %s: want \"%s\", got \"%.*s\"", line, what, want,
+		    (int)len, got ? got : "(null)");
+}
+
+static void
+test_headers(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof hdr_cases / sizeof hdr_cases[0]; i++) {
+		const struct hdr_case *c = &hdr_cases[i];
+		struct mp_syslog h;
+		char *copy;
+
+		parse_copy(c->line, strlen(c->line), &h, &copy);
+		if (h.kind != c->kind)
+			fail_msg("%s: kind %d, want %d", c->line, h.kind, c->kind);
+		assert_field(c->host, h.host, h.host_len, "host", c->line);
+		assert_field(c->tag, h.tag, h.tag_len, "tag", c->line);
+		assert_field(c->msg, h.msg, h.msg_len, "msg", c->line);
+		assert_int_equal(h.time.year, c->year);
+		assert_int_equal(h.time.mon, c->mon);
+		assert_int_equal(h.time.mday, c->mday);
+		assert_int_equal(h.time.hour, c->hour);
+		assert_int_equal(h.time.min, c->min);
+		assert_int_equal(h.time.sec, c->sec);
+		assert_int_equal(h.time.usec, c->usec);
+		assert_int_equal(h.time.has_offset, c->has_offset);
+		assert_int_equal(h.time.utc_offset, c->offset);
+		free(copy);
+	}
+}
+
+/* Every prefix of every case, and every byte value at every position of
+ * one header: no read past len (the sanitizer build checks), and msg always
+ * lies inside the line. */
+static void
+test_robust(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof hdr_cases / sizeof hdr_cases[0]; i++) {
+		const char *line = hdr_cases[i].line;
+
+		for (size_t n = 0; n <= strlen(line); n++) {
+			struct mp_syslog h;
+			char *copy;
+
+			parse_copy(line, n, &h, &copy);
+			assert_true(h.msg >= copy && h.msg + h.msg_len <= copy + n);
+			free(copy);
+		}
+	}
+	char buf[] = "<22>1 2026-11-28T14:10:01.123456+00:00 mx1 postfix 6726 - [a b=\"]\"] m";
+	for (size_t pos = 0; pos < sizeof buf - 1; pos++) {
+		for (int b = 0; b < 256; b++) {
+			char saved = buf[pos];
+			struct mp_syslog h;
+			char *copy;
+
+			buf[pos] = (char)b;
+			parse_copy(buf, sizeof buf - 1, &h, &copy);
+			assert_true(h.msg >= copy &&
+			    h.msg + h.msg_len <= copy + sizeof buf - 1);
+			free(copy);
+			buf[pos] = saved;
+		}
+	}
+}
+
+static int64_t
+epoch_of(const char *line, time_t now)
+{
+	struct mp_syslog h;
+
+	mp_syslog_parse(line, strlen(line), &h);
+	return mp_time_to_epoch(&h.time, now);
+}
+
+static void
+test_epoch(void **state)
+{
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	assert_int_equal(epoch_of("2026-11-28T14:10:01.9+00:00 h t: m", 0),
+	    1795875001);
+	assert_int_equal(epoch_of("2026-11-28T14:10:01+05:30 h t: m", 0),
+	    1795855201);
+	assert_int_equal(epoch_of("2026-11-28 14:10:01 +0100 m", 0),
+	    1795871401);
+	assert_int_equal(epoch_of("no header at all", 0), -1);
+
+	/* RFC 3164: the year nearest to now, both ways across new year */
+	assert_int_equal(epoch_of("Dec 31 23:59:00 h t: m", 1798762200),
+	    1798761540);
+	assert_int_equal(epoch_of("Jan  1 00:05:00 h t: m", 1798761000),
+	    1798761900);
+	assert_int_equal(epoch_of("Nov 28 14:10:01 h t: m", 1795875001 + 86400),
+	    1795875001);
+
+	/* local time follows TZ, DST included */
+	setenv("TZ", "Europe/Berlin", 1);
+	tzset();
+	assert_int_equal(epoch_of("Jul  1 12:00:00 h t: m", 1781481600),
+	    1782900000);
+	assert_int_equal(epoch_of("2026-11-28T15:10:01 h t: m", 0),
+	    1795875001);
+	/* an explicit offset ignores TZ */
+	assert_int_equal(epoch_of("2026-11-28T14:10:01Z h t: m", 0),
+	    1795875001);
+	unsetenv("TZ");
+	tzset();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_robust),
+		cmocka_unit_test(test_epoch),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,94 @@
+/*
+ * parser.h - what one MTA's parser provides to the registry (internal to
+ * parsers/; the rest of the program sees only mp.h).
+ *
+ * A parser is a const table of callbacks. Its compiled patterns live in a
+ * per-registry state made by init(), because the registry is per thread
+ * and PCRE2 match data must not be shared; the registry lends every parser
+ * its one match data block (struct mp_re_env) so nothing is allocated per
+ * line. To add an MTA: write <mta>.c exporting one `const struct mp_parser`,
+ * declare it below, and add it to the table in registry.c.
+ */
+#ifndef MP_PARSER_H
+#define MP_PARSER_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "mp.h"
+
+/* Capture pairs in the registry's shared match data: the limit on a
+ * pattern's capture groups (mp_re_compile refuses more). */
+#define MP_RE_MAX_PAIRS 20
+
+/* Owned by the registry, lent to every parser's init() and kept by it. */
+struct mp_re_env {
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+};
+
+/* How sure a parser is that a line is its own, from the header alone. */
+enum mp_claim {
+	MP_CLAIM_NO = 0,   /* someone else's line (another program's tag) */
+	MP_CLAIM_MAYBE,    /* no tag to go by: try the parser if nobody is sure */
+	MP_CLAIM_YES,      /* our tag: this parser decides */
+};
+
+struct mp_parser {
+	const char *name;  /* --maillog.format value, and the mta label */
+	int mta;           /* enum mp_mta, or a custom id */
+
+	/* Compile patterns into a new *state. Returns 0, or -1 with a
+	 * one-line reason in err. */
+	int (*init)(void **state, const struct mp_re_env *env, char *err,
+	    size_t errlen);
+	void (*fini)(void *state);  /* must accept NULL */
+
+	/* Cheap: look at hdr->kind and hdr->tag only. */
+	enum mp_claim (*claims)(const struct mp_syslog *hdr);
+
+	/* Fill ev (already zeroed, ev->hdr set) from hdr->msg. Returns 1 for
+	 * an event, 0 for "not a status line", -1 for a status marker that
+	 * could not be parsed, as mp_registry_parse documents. */
+	int (*parse)(void *state, const struct mp_syslog *hdr,
+	    struct mp_event *ev);
+};
+
+extern const struct mp_parser mp_parser_postfix;
+extern const struct mp_parser mp_parser_exim;
+extern const struct mp_parser mp_parser_sendmail;
+extern const struct mp_parser mp_parser_opensmtpd;
+
+/*
+ * Shared scanners, implemented in scan.c (see the comments there):
+ * mp_reply_at: the reply code at s and its enhanced code, or 0;
+ * mp_event_set_domain: ev->domain from "local@domain";
+ * mp_is_loopback: 127/8, ::1, IPv6:::1 or localhost;
+ * mp_decimal_at: "0.87" as seconds, -1 if no number;
+ * mp_units_duration_at: "1d2h3m4s" / "0.5s" as seconds, -1 if none.
+ */
+int mp_reply_at(const char *s, size_t len, struct mp_enhanced *enh);
+void mp_event_set_domain(struct mp_event *ev, const char *addr, size_t len);
+int mp_is_loopback(const char *a, size_t len);
+double mp_decimal_at(const char *s, size_t len, size_t *used);
+double mp_units_duration_at(const char *s, size_t len, size_t *used);
+
+/*
+ * Shared by parsers, implemented in registry.c.
+ *
+ * mp_re_compile: compile pattern (non-UTF, so any byte matches; JIT when
+ * the platform allows it) into *out. Returns 0, or -1 with a reason in err.
+ * mp_re_match: match re against s[0..len) from the start of s, using the
+ * env's match data. Returns the number of capture pairs set (>= 1), or 0 for
+ * no match (errors, such as a hit match limit, count as no match).
+ * mp_re_group: capture n of the last match, as pointer and length into s;
+ * returns 0, or -1 (and *p = NULL) if the group did not participate.
+ */
+int mp_re_compile(pcre2_code **out, const char *pattern, uint32_t options,
+    char *err, size_t errlen);
+int mp_re_match(const pcre2_code *re, const struct mp_re_env *env,
+    const char *s, size_t len);
+int mp_re_group(const struct mp_re_env *env, const char *s, int n,
+    const char **p, size_t *plen);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * scan.c - small byte scanners every MTA parser needs: a quoted reply's
+ * code, an address's domain, a loopback host. Kept in one place for the
+ * same reason codes.c is: Postfix, Exim, Sendmail and OpenSMTPD must not
+ * drift apart on what counts as the code at the start of a reply.
+ */
+#include "parser.h"
+
+#include <string.h>
+#include <strings.h>
+
+/*
+ * The reply code at s and the enhanced code right behind it: "550 5.1.1",
+ * "421-4.7.0" (a flattened or "\n"-joined multi-line reply, whose first
+ * line is the one that counts), or "250 Ok" (no enhanced code: enh->cls 0).
+ * Returns the code, or 0 when s does not start with one.
+ */
+int
+mp_reply_at(const char *s, size_t len, struct mp_enhanced *enh)
+{
+	int code = mp_parse_reply_code(s, len);
+
+	enh->cls = 0;
+	enh->subject = 0;
+	enh->detail = 0;
+	if (code != 0 && len > 4 && (s[3] == ' ' || s[3] == '-'))
+		mp_parse_enhanced(s + 4, len - 4, enh);
+	return code;
+}
+
+/*
+ * Point ev->domain at the part of "local@domain" (addr[0..len), without
+ * angle brackets) after its last '@'. An address without a domain (a local
+ * user, "<>") leaves ev->domain as it was.
+ */
+void
+mp_event_set_domain(struct mp_event *ev, const char *addr, size_t len)
+{
+	size_t i;
+
+	if (addr == NULL || len == 0)
+		return;
+	for (i = len; i-- > 0;)
+		if (addr[i] == '@')
+			break;
+	if (i == (size_t)-1 || i + 1 >= len)
+		return;
+	ev->domain = addr + i + 1;
+	ev->domain_len = len - i - 1;
+}
+
+/*
+ * Whether a host name or address is this machine: 127.0.0.0/8, ::1 (also
+ * as Exim's and OpenSMTPD's "IPv6:::1"), or "localhost". Used to tell a
+ * content filter or re-injection hop from a delivery to another host.
+ */
+int
+mp_is_loopback(const char *a, size_t len)
+{
+	if (len >= 4 && memcmp(a, "127.", 4) == 0)
+		return 1;
+	if (len == 3 && memcmp(a, "::1", 3) == 0)
+		return 1;
+	if (len == 8 && strncasecmp(a, "IPv6:::1", 8) == 0)
+		return 1;
+	if (len == 9 && strncasecmp(a, "localhost", 9) == 0)
+		return 1;
+	return 0;
+}
+
+/*
+ * A non-negative decimal at s ("12", "0.87"), as seconds, with the bytes
+ * used in *used (may be NULL). Returns -1 when there is no digit. Never
+ * reads past len: strtod would need a NUL the line does not have.
+ */
+double
+mp_decimal_at(const char *s, size_t len, size_t *used)
+{
+	double v = 0, scale = 0.1;
+	size_t i = 0, digits = 0;
+
+	while (i < len && s[i] >= '0' && s[i] <= '9' && i < 12) {
+		v = v * 10 + (s[i] - '0');
+		i++;
+		digits++;
+	}
+	if (i < len && s[i] == '.') {
+		i++;
+		while (i < len && s[i] >= '0' && s[i] <= '9') {
+			if (digits < 18)
+				v += (s[i] - '0') * scale;
+			scale /= 10;
+			i++;
+			digits++;
+		}
+	}
+	if (used != NULL)
+		*used = i;
+	return digits > 0 ? v : -1;
+}
+
+/*
+ * A duration written as units, "1w2d3h4m5s", "4m", "0.004s" (Exim's QT= and
+ * DT=, OpenSMTPD's delay=), in seconds; *used gets the bytes read. Returns
+ * -1 if s does not start with at least one number-and-unit pair.
+ */
+double
+mp_units_duration_at(const char *s, size_t len, size_t *used)
+{
+	double total = 0, v;
+	size_t i = 0, n;
+	int pairs = 0;
+
+	while (i < len) {
+		v = mp_decimal_at(s + i, len - i, &n);
+		if (v < 0 || i + n >= len)
+			break;
+		switch (s[i + n]) {
+		case 'w':
+			v *= 7 * 86400;
+			break;
+		case 'd':
+			v *= 86400;
+			break;
+		case 'h':
+			v *= 3600;
+			break;
+		case 'm':
+			v *= 60;
+			break;
+		case 's':
+			break;
+		default:
+			goto out;
+		}
+		total += v;
+		i += n + 1;
+		pairs++;
+	}
+out:
+	if (used != NULL)
+		*used = i;
+	return pairs > 0 ? total : -1;
+}

@@ -1,0 +1,58 @@
+/*
+ * golden.h - the golden-file harness every parser test shares.
+ *
+ * A golden file (tests/data/<mta>/golden.txt) pairs each log line with the
+ * event the registry must make of it:
+ *
+ *   LOG LINE
+ *   => none | unmatched [mta=M] | received mta=M dir=D domain=X
+ *      | mta=M dir=D outcome=O code=C enhanced=E class=K domain=X
+ *   +> [kind=status|received] [dest=none|remote|local|filter]
+ *      [delay=S|-] [stages=a/b/c/d/e] [reply=TEXT TO END OF LINE]
+ *
+ * The "+>" line is optional and asserts only the fields it names. Empty
+ * values (code=, domain=) mean none; "-" in delay/stages means not stated.
+ * "unmatched" carries mta= only when the MTA is not the file's own.
+ */
+#ifndef TESTS_GOLDEN_H
+#define TESTS_GOLDEN_H
+
+#include <stddef.h>
+
+#include "mp.h"
+
+struct golden_case {
+	char *line;
+	size_t len;
+	char *expect;   /* text after "=> " */
+	char *extra;    /* text after "+> ", or NULL */
+	int lineno;
+};
+
+struct golden_set {
+	const char *path;
+	int mta;        /* the file's own MTA, or MP_MTA_NONE for a mixed file */
+	struct golden_case *cases;
+	size_t ncases;
+};
+
+/* Read path into set (fails the test on a malformed file). Free with
+ * golden_free. */
+void golden_load(struct golden_set *set, const char *path, int mta);
+void golden_free(struct golden_set *set);
+
+/* Parse every case through a registry for format; print each mismatch.
+ * Returns the number of mismatches. */
+int golden_check(const struct golden_set *set, const char *format);
+
+/* Every prefix of every line, and 20000 random splices of lines and bytes,
+ * each from an exact-size heap copy: results stay in range, events have a
+ * class, and fields point into the line. Fails the test otherwise. */
+void golden_prefixes(const struct golden_set *set, const char *format);
+void golden_soup(const struct golden_set *set, const char *format,
+    uint32_t seed);
+
+/* Count the cases whose expectation starts with prefix ("mta=exim", ...). */
+size_t golden_count(const struct golden_set *set, const char *prefix);
+
+#endif
