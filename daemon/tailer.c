@@ -1,2 +1,1155 @@
-/* placeholder: being written */
-typedef int placeholder_tailer;
+/*
+ * tailer.c - follow log files through rename, copytruncate, delete and
+ * symlink rotation with inotify, a slow reconcile timer as the safety net,
+ * and one line splitter per open file.
+ *
+ * Objects:
+ * - struct tail_source: one configured path. It owns the file currently at
+ *   that path (`cur`) and a list of files that were rotated away from it and
+ *   are still drained for rotate_wait (`old`).
+ * - struct tail_file: one open fd with its offset, marker and line buffer.
+ *   Files are tracked by fd, never by name, so a file keeps being read
+ *   whatever it is renamed to, and however many rotations happen while it is
+ *   draining.
+ *
+ * Watches: the directory of each path (creations, renames and deletions of
+ * the basename), the directory of a symlink's target, and every open file
+ * (writes, link-count changes, renames). A file watch is added through
+ * /proc/self/fd/N, so it is the inode we hold, not whatever the name points
+ * to by then.
+ *
+ * Work is driven by two flags per source: `need_path` (re-stat the name:
+ * rotation, creation, deletion) and `need_read` (read every open file of the
+ * source). Events set them; tail_set_process() clears them; the reconcile
+ * timer sets them all, which is what makes the tailer correct even when
+ * every event is lost.
+ */
+#include "tailer.h"
+
+#include "linebuf.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MARKER_LEN 32
+#define MOVED_MAX 8
+#define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
+#define DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_ONLYDIR)
+#define EPOLL_INOTIFY UINT32_MAX
+#define STREAM_DRAIN_READS 64
+
+enum read_result {
+	READ_EOF,   /* read(2) returned 0 */
+	READ_AGAIN, /* EAGAIN: nothing more for now */
+	READ_MORE,  /* stopped by the budget (or one read of a stream); more may wait */
+	READ_ERROR,
+};
+
+enum stream_kind {
+	STREAM_NONE = 0, /* a rotatable regular file, read with pread */
+	STREAM_POLLED,   /* a pipe, tty or socket in the epoll set: one read per readiness */
+	STREAM_PLAIN,    /* stdin redirected from a regular file: read(2) to EOF */
+};
+
+struct tail_source;
+
+struct tail_file {
+	struct tail_source *src;
+	struct tail_file *next;   /* in src->old */
+	int fd;
+	int wd;                   /* inotify watch of this inode, -1 if none */
+	dev_t dev;
+	ino_t ino;
+	off_t offset;             /* bytes read so far */
+	int64_t close_at;         /* monotonic ms; rotated files only */
+	size_t mark_len;
+	unsigned char mark[MARKER_LEN]; /* the bytes just before offset */
+	struct lb lb;
+};
+
+struct tail_source {
+	struct tail_set *ts;
+	int index;
+	char *path;
+	char *dir;
+	char *base;
+	enum stream_kind stream;
+	int stream_ready;         /* epoll said the stream is readable */
+	int dir_wd;
+	int tdir_wd;              /* directory of a symlink's target */
+	char *tbase;              /* the target's basename, NULL if not a link */
+	dev_t tdir_dev;
+	ino_t tdir_ino;
+	int need_path;
+	int need_read;
+	int warned_watch;         /* the watch-limit message was logged */
+	int init_valid;           /* dev/ino present at tail_set_add time, not opened yet */
+	dev_t init_dev;
+	ino_t init_ino;
+	int nmoved;               /* the basename was renamed to these names */
+	char moved[MOVED_MAX][NAME_MAX + 1];
+	uint32_t moved_cookie;
+	int moved_pending;
+	struct tail_file *cur;
+	struct tail_file *old;
+	struct tail_status st;
+};
+
+struct tail_set {
+	struct tail_opts o;
+	tail_line_fn fn;
+	void *ctx;
+	int ifd;
+	int epfd;
+	struct tail_source **src;
+	int n;
+	int next_start;           /* round-robin start, so no source starves */
+	int pending;              /* a bounded read left work */
+	int64_t next_reconcile;
+	int64_t now;              /* monotonic ms of the current turn */
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void
+stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static void
+set_state(struct tail_source *s, enum tail_state st)
+{
+	atomic_store_explicit(&s->st.state, (int)st, memory_order_relaxed);
+}
+
+static enum tail_state
+get_state(const struct tail_source *s)
+{
+	return (enum tail_state)atomic_load_explicit(&s->st.state, memory_order_relaxed);
+}
+
+/* Defaults: start at the end, 64 KiB lines, 2 s reconcile, 5 s rotate_wait
+ * (fluent-bit's values), 4 MiB per turn. */
+void
+tail_opts_defaults(struct tail_opts *o)
+{
+	o->from_beginning = 0;
+	o->max_line = 64 * 1024;
+	o->reconcile_ms = 2000;
+	o->rotate_wait_ms = 5000;
+	o->max_bytes_per_turn = 4 * 1024 * 1024;
+}
+
+/* The state's name as shown in self-metrics and /healthz; a static string. */
+const char *
+tail_state_name(enum tail_state s)
+{
+	switch (s) {
+	case TAIL_STATE_WAITING: return "waiting";
+	case TAIL_STATE_FOLLOWING: return "following";
+	case TAIL_STATE_ERROR: return "error";
+	case TAIL_STATE_EOF: return "eof";
+	}
+	return "unknown";
+}
+
+/* ---- watches ---------------------------------------------------------- */
+
+/* A watch descriptor is shared by every watch of the same inode, so it is
+ * removed only when no file or directory of any source still uses it. */
+static int
+wd_in_use(const struct tail_set *ts, int wd)
+{
+	for (int i = 0; i < ts->n; i++) {
+		const struct tail_source *s = ts->src[i];
+		if (s->dir_wd == wd || s->tdir_wd == wd)
+			return 1;
+		if (s->cur != NULL && s->cur->wd == wd)
+			return 1;
+		for (const struct tail_file *f = s->old; f != NULL; f = f->next)
+			if (f->wd == wd)
+				return 1;
+	}
+	return 0;
+}
+
+static void
+release_wd(struct tail_set *ts, int wd)
+{
+	if (wd >= 0 && !wd_in_use(ts, wd))
+		inotify_rm_watch(ts->ifd, wd);
+}
+
+static int
+add_watch(struct tail_source *s, const char *what, uint32_t mask)
+{
+	int wd = inotify_add_watch(s->ts->ifd, what, mask);
+
+	if (wd >= 0 || s->warned_watch)
+		return wd;
+	s->warned_watch = 1;
+	if (errno == ENOSPC)
+		log_warnx("cannot watch %s for %s: inotify watch limit reached; raise "
+		    "it with `sysctl fs.inotify.max_user_watches=524288` (and in "
+		    "/etc/sysctl.d). Falling back to checking the file every %u ms",
+		    what, s->path, s->ts->o.reconcile_ms);
+	else
+		log_warn("cannot watch %s for %s; falling back to checking the file "
+		    "every %u ms", what, s->path, s->ts->o.reconcile_ms);
+	return -1;
+}
+
+static void
+watch_dirs(struct tail_source *s)
+{
+	struct stat lst, tst;
+	char *real, *slash;
+
+	if (s->dir_wd < 0)
+		s->dir_wd = add_watch(s, s->dir, DIR_MASK);
+
+	/*
+	 * A symlinked path: its target may live in another directory, where
+	 * the target's own rotation happens. Watch that directory too, and
+	 * move the watch when the link is repointed somewhere else.
+	 */
+	if (lstat(s->path, &lst) < 0 || !S_ISLNK(lst.st_mode))
+		return;
+	if ((real = realpath(s->path, NULL)) == NULL)
+		return;
+	if ((slash = strrchr(real, '/')) != NULL) {
+		free(s->tbase);
+		if ((s->tbase = strdup(slash + 1)) == NULL)
+			fatal("tail: out of memory");
+		slash[slash == real ? 1 : 0] = '\0';
+	}
+	if (stat(real, &tst) == 0 && S_ISDIR(tst.st_mode) &&
+	    (s->tdir_wd < 0 || tst.st_dev != s->tdir_dev || tst.st_ino != s->tdir_ino)) {
+		int old = s->tdir_wd;
+		s->tdir_wd = -1;
+		release_wd(s->ts, old);
+		s->tdir_wd = add_watch(s, real, DIR_MASK);
+		s->tdir_dev = tst.st_dev;
+		s->tdir_ino = tst.st_ino;
+	}
+	free(real);
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static void
+on_line(void *ctx, const char *line, size_t len)
+{
+	struct tail_file *f = ctx;
+	struct tail_source *s = f->src;
+
+	s->ts->fn(s->ts->ctx, line, len, s->index);
+}
+
+static void
+file_close(struct tail_file *f)
+{
+	struct tail_set *ts = f->src->ts;
+	int wd = f->wd;
+
+	f->wd = -1;
+	release_wd(ts, wd);
+	if (f->fd >= 0 && f->src->stream == STREAM_NONE)
+		close(f->fd);
+	lb_fini(&f->lb);
+	free(f);
+}
+
+static struct tail_file *
+file_new(struct tail_source *s, int fd, const struct stat *st)
+{
+	struct tail_file *f = calloc(1, sizeof *f);
+
+	if (f == NULL || lb_init(&f->lb, s->ts->o.max_line) < 0)
+		fatal("tail: out of memory");
+	f->src = s;
+	f->fd = fd;
+	f->wd = -1;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	return f;
+}
+
+/* Remember the last MARKER_LEN bytes read, which are the bytes right
+ * before the offset, to recognise a file truncated and regrown past that
+ * offset between two looks. */
+static void
+update_marker(struct tail_file *f, const char *p, size_t n)
+{
+	if (n >= MARKER_LEN) {
+		memcpy(f->mark, p + n - MARKER_LEN, MARKER_LEN);
+		f->mark_len = MARKER_LEN;
+		return;
+	}
+	size_t keep = f->mark_len + n > MARKER_LEN ? MARKER_LEN - n : f->mark_len;
+	memmove(f->mark, f->mark + f->mark_len - keep, keep);
+	memcpy(f->mark + keep, p, n);
+	f->mark_len = keep + n;
+}
+
+/*
+ * Read f until EOF or until *budget bytes are spent. Regular files are
+ * read with pread at our own offset; a polled stream gets one read(2) per
+ * readiness, because it is left blocking (it may be a shared terminal) and
+ * only epoll knows that the read will not block.
+ */
+static enum read_result
+file_read(struct tail_file *f, size_t *budget)
+{
+	struct tail_source *s = f->src;
+	uint64_t overlong0 = f->lb.overlong;
+	enum read_result r = READ_EOF;
+	uint64_t lines = 0;
+	int reads = 0;
+
+	for (;;) {
+		size_t avail;
+		ssize_t n;
+		char *p;
+
+		if (*budget == 0) {
+			r = READ_MORE;
+			break;
+		}
+		if (s->stream == STREAM_POLLED && reads > 0) {
+			r = READ_MORE;
+			break;
+		}
+		p = lb_space(&f->lb, &avail);
+		if (avail > *budget)
+			avail = *budget;
+		if (s->stream == STREAM_NONE)
+			n = pread(f->fd, p, avail, f->offset);
+		else
+			n = read(f->fd, p, avail);
+		reads++;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				r = READ_AGAIN;
+				break;
+			}
+			stat_add(&s->st.open_errors, 1);
+			log_limited(LOG_LIMIT_READ, LOG_LEVEL_WARN, "read %s: %s",
+			    s->path, strerror(errno));
+			r = READ_ERROR;
+			break;
+		}
+		if (n == 0)
+			break;
+		f->offset += n;
+		*budget -= (size_t)n;
+		stat_add(&s->st.bytes, (uint64_t)n);
+		update_marker(f, p, (size_t)n);
+		lines += lb_commit(&f->lb, (size_t)n, on_line, f);
+	}
+	if (lines > 0) {
+		stat_add(&s->st.lines, lines);
+		atomic_store_explicit(&s->st.last_read_unix, (int64_t)time(NULL),
+		    memory_order_relaxed);
+	}
+	if (f->lb.overlong != overlong0) {
+		stat_add(&s->st.overlong, f->lb.overlong - overlong0);
+		log_limited(LOG_LIMIT_OVERLONG, LOG_LEVEL_WARN,
+		    "%s: skipped a line longer than %zu bytes", s->path, s->ts->o.max_line);
+	}
+	return r;
+}
+
+/*
+ * copytruncate, step by step:
+ * 1. logrotate copies mail.log to mail.log.1, then truncates mail.log to 0;
+ * 2. the writer keeps its fd and appends: with O_APPEND from 0, without it
+ *    at its old offset, leaving a hole of NULs (skipped by the splitter);
+ * 3. we see size < offset: rewind to 0. Lines written between 1 and the
+ *    truncation in 1 are in neither place we read: logrotate's documented
+ *    loss, which is why create-mode rotation is recommended;
+ * 4. if the file regrew past our offset before we looked, the size check
+ *    cannot tell; the marker (the MARKER_LEN bytes before our offset)
+ *    no longer matches, so we rewind all the same.
+ * The fragment held for the old content is dropped without counting: its
+ * end went to the copy, not to us.
+ * Returns 1 if the file was rewound.
+ */
+static int
+check_truncated(struct tail_file *f)
+{
+	struct tail_source *s = f->src;
+	struct stat st;
+	unsigned char now[MARKER_LEN];
+	int rewind = 0;
+
+	if (s->stream != STREAM_NONE || fstat(f->fd, &st) < 0)
+		return 0;
+	if (st.st_nlink == 0 && f == s->cur)
+		s->need_path = 1;
+	if (st.st_size < f->offset) {
+		rewind = 1;
+	} else if (st.st_size > f->offset && f->mark_len > 0 &&
+	    (off_t)f->mark_len <= f->offset) {
+		ssize_t n = pread(f->fd, now, f->mark_len, f->offset - (off_t)f->mark_len);
+		if (n >= 0 && ((size_t)n != f->mark_len || memcmp(now, f->mark, f->mark_len) != 0))
+			rewind = 1;
+	}
+	if (!rewind)
+		return 0;
+	log_info("%s was truncated (size %jd < offset %jd or content replaced); "
+	    "reading it again from the start", s->path, (intmax_t)st.st_size,
+	    (intmax_t)f->offset);
+	stat_add(&s->st.truncations, 1);
+	f->offset = 0;
+	f->mark_len = 0;
+	lb_reset(&f->lb);
+	return 1;
+}
+
+/*
+ * Where to start reading a file that existed when it was added and
+ * --maillog.start=end: after its last '\n', so the line being written right
+ * now is read whole once it is finished. If no '\n' is found within a
+ * maximum line's length, we are inside an overlong line: start at the end
+ * and skip to the next '\n'.
+ */
+static void
+seek_to_end(struct tail_file *f, off_t size)
+{
+	size_t avail;
+	char *p = lb_space(&f->lb, &avail);
+	off_t from = size > (off_t)avail ? size - (off_t)avail : 0;
+	ssize_t n;
+	char *nl;
+
+	f->offset = size;
+	if (size == 0)
+		return;
+	n = pread(f->fd, p, (size_t)(size - from), from);
+	if (n <= 0)
+		return;
+	nl = memrchr(p, '\n', (size_t)n);
+	if (nl != NULL) {
+		f->offset = from + (nl - p) + 1;
+		update_marker(f, p, (size_t)(nl - p) + 1);
+	} else if (from == 0) {
+		f->offset = 0;
+	} else {
+		f->offset = from + n;
+		update_marker(f, p, (size_t)n);
+		lb_skip_line(&f->lb);
+	}
+}
+
+static void
+log_open_error(struct tail_source *s, const char *what)
+{
+	stat_add(&s->st.open_errors, 1);
+	log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "cannot %s %s: %s; retrying",
+	    what, s->path, strerror(errno));
+}
+
+/* Open the file now at s->path as s->cur. Returns 0, or -1 with the state
+ * set to WAITING (it vanished) or ERROR. */
+static int
+open_cur(struct tail_source *s)
+{
+	struct tail_set *ts = s->ts;
+	struct stat st = { 0 };
+	char proc[64];
+	int fd;
+
+	fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			set_state(s, TAIL_STATE_WAITING);
+		} else {
+			log_open_error(s, "open");
+			set_state(s, TAIL_STATE_ERROR);
+		}
+		return -1;
+	}
+	int bad_stat = fstat(fd, &st) < 0;
+	if (bad_stat || !S_ISREG(st.st_mode)) {
+		if (!bad_stat) {
+			stat_add(&s->st.open_errors, 1);
+			log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "cannot follow %s: "
+			    "not a regular file; retrying", s->path);
+		} else {
+			log_open_error(s, "stat");
+		}
+		set_state(s, TAIL_STATE_ERROR);
+		close(fd);
+		return -1;
+	}
+
+	struct tail_file *f = file_new(s, fd, &st);
+	if (s->init_valid && !ts->o.from_beginning &&
+	    st.st_dev == s->init_dev && st.st_ino == s->init_ino)
+		seek_to_end(f, st.st_size);
+	s->init_valid = 0;
+
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	f->wd = inotify_add_watch(ts->ifd, proc, FILE_MASK);
+	if (f->wd < 0 && errno == ENOENT)
+		f->wd = add_watch(s, s->path, FILE_MASK);
+	else if (f->wd < 0)
+		f->wd = add_watch(s, proc, FILE_MASK);
+	s->cur = f;
+	s->need_read = 1;
+	set_state(s, TAIL_STATE_FOLLOWING);
+	log_info("following %s from offset %jd", s->path, (intmax_t)f->offset);
+	return 0;
+}
+
+static struct tail_file *
+find_open(struct tail_source *s, dev_t dev, ino_t ino, struct tail_file ***link)
+{
+	for (struct tail_file **pp = &s->old; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->dev == dev && (*pp)->ino == ino) {
+			*link = pp;
+			return *pp;
+		}
+	}
+	return NULL;
+}
+
+/* The file left the path (renamed, deleted or the link repointed): keep
+ * its fd and drain it for rotate_wait, since the writer may still append
+ * until it reopens its log. */
+static void
+demote(struct tail_source *s, struct tail_file *f, const char *why)
+{
+	struct tail_file **pp = &s->old;
+
+	while (*pp != NULL)
+		pp = &(*pp)->next;
+	f->next = NULL;
+	f->close_at = s->ts->now + (int64_t)s->ts->o.rotate_wait_ms;
+	*pp = f;
+	stat_add(&s->st.rotations, 1);
+	log_info("%s %s; draining the old file for %u ms", s->path, why,
+	    s->ts->o.rotate_wait_ms);
+}
+
+/*
+ * The basename was renamed to a name in the same directory (IN_MOVED_FROM
+ * and IN_MOVED_TO with one cookie). If the file now under that name is one
+ * we never opened, it is a file that was created at our path and rotated
+ * away again before we looked (several rotations in one burst): read it
+ * from the start, like any file new to us, and let it drain.
+ */
+static void
+adopt_moved(struct tail_source *s)
+{
+	struct tail_file **pp;
+	char name[PATH_MAX];
+	struct stat st;
+
+	for (int i = 0; i < s->nmoved; i++) {
+		if (snprintf(name, sizeof name, "%s/%s", s->dir, s->moved[i]) >= (int)sizeof name)
+			continue;
+		int fd = open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (s->cur != NULL && s->cur->dev == st.st_dev && s->cur->ino == st.st_ino) ||
+		    find_open(s, st.st_dev, st.st_ino, &pp) != NULL ||
+		    (s->init_valid && s->init_dev == st.st_dev && s->init_ino == st.st_ino)) {
+			close(fd);
+			continue;
+		}
+		struct tail_file *f = file_new(s, fd, &st);
+		snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+		f->wd = inotify_add_watch(s->ts->ifd, name, FILE_MASK);
+		demote(s, f, "was rotated before it could be opened");
+		s->need_read = 1;
+	}
+	s->nmoved = 0;
+}
+
+/*
+ * Compare the name with the file we hold, step by step:
+ * 1. stat the path (following a symlink to its target);
+ * 2. it is gone (ENOENT): the file we hold was renamed or deleted, or the
+ *    link is broken. Keep draining it (demote) and wait for the name to
+ *    come back; the directory watch tells us at once when it does;
+ * 3. it is the inode we hold: nothing to do (truncation is checked when
+ *    reading);
+ * 4. it is another inode: rotation (rename+create, delete+recreate, or the
+ *    link repointed). First read the file we hold to EOF, so lines come in
+ *    order as far as the budget allows, then demote it;
+ * 5. the new inode is one we still drain (a file renamed back): take it
+ *    back as the current file, with its offset, so nothing is read twice;
+ * 6. otherwise open it, from offset 0: a file new to us is read whole.
+ */
+static void
+check_path(struct tail_source *s, size_t *budget)
+{
+	struct tail_file **pp;
+	struct stat st;
+
+	watch_dirs(s);
+	if (s->nmoved > 0)
+		adopt_moved(s);
+	if (stat(s->path, &st) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR) {
+			log_open_error(s, "stat");
+			if (s->cur == NULL)
+				set_state(s, TAIL_STATE_ERROR);
+			return;
+		}
+		if (s->cur != NULL) {
+			file_read(s->cur, budget);
+			demote(s, s->cur, "was renamed or deleted");
+			s->cur = NULL;
+		}
+		set_state(s, TAIL_STATE_WAITING);
+		return;
+	}
+	if (s->cur != NULL && s->cur->dev == st.st_dev && s->cur->ino == st.st_ino)
+		return;
+	if (s->cur != NULL) {
+		file_read(s->cur, budget);
+		demote(s, s->cur, "was rotated (the name is another file now)");
+		s->cur = NULL;
+	}
+	struct tail_file *back = find_open(s, st.st_dev, st.st_ino, &pp);
+	if (back != NULL) {
+		*pp = back->next;
+		back->next = NULL;
+		back->close_at = 0;
+		s->cur = back;
+		set_state(s, TAIL_STATE_FOLLOWING);
+		return;
+	}
+	open_cur(s);
+}
+
+/*
+ * Files rotated away are closed when rotate_wait has passed and they are
+ * drained. An unterminated last line is dropped then and counted in
+ * dropped_fragments: its newline can no longer arrive, and a line counts
+ * only once its newline has arrived.
+ */
+static void
+expire_old(struct tail_source *s, size_t *budget)
+{
+	struct tail_file **pp = &s->old;
+
+	while (*pp != NULL) {
+		struct tail_file *f = *pp;
+		if (f->close_at > s->ts->now) {
+			pp = &f->next;
+			continue;
+		}
+		check_truncated(f);
+		if (file_read(f, budget) == READ_MORE) {
+			s->need_read = 1;
+			s->ts->pending = 1;
+			pp = &f->next;
+			continue;
+		}
+		if (lb_has_fragment(&f->lb) && !f->lb.skipping) {
+			stat_add(&s->st.dropped_fragments, 1);
+			log_limited(LOG_LIMIT_READ, LOG_LEVEL_WARN,
+			    "%s: dropped an unterminated last line (%zu bytes) of a "
+			    "rotated file", s->path, lb_fragment_len(&f->lb));
+		}
+		*pp = f->next;
+		file_close(f);
+	}
+}
+
+static void
+service_stream(struct tail_source *s, size_t *budget)
+{
+	struct tail_file *f = s->cur;
+	enum read_result r;
+
+	if (f == NULL)
+		return;
+	if (s->stream == STREAM_POLLED && !s->stream_ready)
+		return;
+	s->stream_ready = 0;
+	r = file_read(f, budget);
+	if (r == READ_MORE) {
+		if (s->stream == STREAM_PLAIN)
+			s->ts->pending = 1;
+		return;
+	}
+	if (r == READ_AGAIN)
+		return;
+	if (lb_has_fragment(&f->lb) && !f->lb.skipping)
+		stat_add(&s->st.dropped_fragments, 1);
+	if (s->stream == STREAM_POLLED)
+		epoll_ctl(s->ts->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+	log_info("%s: end of input", s->path);
+	set_state(s, TAIL_STATE_EOF);
+	s->cur = NULL;
+	file_close(f);
+}
+
+static void
+service(struct tail_source *s, size_t *budget)
+{
+	struct tail_set *ts = s->ts;
+
+	if (s->stream != STREAM_NONE) {
+		service_stream(s, budget);
+		return;
+	}
+	if (s->need_path) {
+		s->need_path = 0;
+		check_path(s, budget);
+	}
+	if (s->need_read) {
+		s->need_read = 0;
+		for (struct tail_file *f = s->old; f != NULL; f = f->next) {
+			check_truncated(f);
+			if (file_read(f, budget) == READ_MORE)
+				s->need_read = 1;
+		}
+		if (s->cur != NULL) {
+			check_truncated(s->cur);
+			if (file_read(s->cur, budget) == READ_MORE)
+				s->need_read = 1;
+		}
+		if (s->need_read || s->need_path)
+			ts->pending = 1;
+	}
+	expire_old(s, budget);
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static void
+dir_event(struct tail_source *s, const struct inotify_event *ev)
+{
+	if (ev->len == 0 || strcmp(ev->name, s->base) != 0) {
+		if ((ev->mask & IN_MOVED_TO) && s->moved_pending &&
+		    ev->cookie == s->moved_cookie && strlen(ev->name) <= NAME_MAX) {
+			if (s->nmoved == MOVED_MAX)
+				adopt_moved(s);
+			strcpy(s->moved[s->nmoved++], ev->name);
+			s->moved_pending = 0;
+			s->need_path = 1;
+		}
+		return;
+	}
+	if (ev->mask & IN_MOVED_FROM) {
+		s->moved_cookie = ev->cookie;
+		s->moved_pending = 1;
+	}
+	s->need_path = 1;
+	s->need_read = 1;
+}
+
+static void
+mark_all(struct tail_set *ts)
+{
+	for (int i = 0; i < ts->n; i++) {
+		ts->src[i]->need_path = 1;
+		ts->src[i]->need_read = 1;
+	}
+}
+
+static void
+handle_event(struct tail_set *ts, const struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW) {
+		log_warnx("inotify queue overflow; re-checking every file");
+		mark_all(ts);
+		return;
+	}
+	for (int i = 0; i < ts->n; i++) {
+		struct tail_source *s = ts->src[i];
+
+		if (ev->mask & IN_IGNORED) {
+			if (s->dir_wd == ev->wd)
+				s->dir_wd = -1;
+			if (s->tdir_wd == ev->wd)
+				s->tdir_wd = -1;
+			if (s->cur != NULL && s->cur->wd == ev->wd)
+				s->cur->wd = -1;
+			for (struct tail_file *f = s->old; f != NULL; f = f->next)
+				if (f->wd == ev->wd)
+					f->wd = -1;
+			continue;
+		}
+		if (s->dir_wd == ev->wd)
+			dir_event(s, ev);
+		if (s->tdir_wd == ev->wd && s->tbase != NULL && ev->len > 0 &&
+		    strcmp(ev->name, s->tbase) == 0) {
+			s->need_path = 1;
+			s->need_read = 1;
+		}
+		int hit = s->cur != NULL && s->cur->wd == ev->wd;
+		for (struct tail_file *f = s->old; f != NULL && !hit; f = f->next)
+			hit = f->wd == ev->wd;
+		if (hit) {
+			s->need_read = 1;
+			if (ev->mask & (IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF))
+				s->need_path = 1;
+		}
+	}
+}
+
+static void
+read_events(struct tail_set *ts)
+{
+	_Alignas(struct inotify_event) char buf[8192 + sizeof(struct inotify_event) + NAME_MAX + 1];
+	struct epoll_event evs[16];
+	int n;
+
+	n = epoll_wait(ts->epfd, evs, 16, 0);
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.u32 != EPOLL_INOTIFY && (int)evs[i].data.u32 < ts->n)
+			ts->src[evs[i].data.u32]->stream_ready = 1;
+	}
+
+	for (;;) {
+		ssize_t len = read(ts->ifd, buf, sizeof buf);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				log_warn("reading inotify events");
+			return;
+		}
+		if (len == 0)
+			return;
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+			handle_event(ts, ev);
+			p += sizeof(struct inotify_event) + ev->len;
+		}
+	}
+}
+
+/* ---- the set ---------------------------------------------------------- */
+
+/*
+ * Create the set: a non-blocking inotify fd inside an epoll fd, so stdin
+ * can join later. Zero option values get their defaults. Returns NULL with
+ * errno set when inotify or epoll is unavailable; the caller decides whether
+ * that is fatal. Free with tail_set_free().
+ */
+struct tail_set *
+tail_set_new(const struct tail_opts *opts, tail_line_fn fn, void *ctx)
+{
+	struct tail_set *ts = calloc(1, sizeof *ts);
+	struct epoll_event ev;
+
+	if (ts == NULL)
+		return NULL;
+	if (opts != NULL)
+		ts->o = *opts;
+	else
+		tail_opts_defaults(&ts->o);
+	if (ts->o.max_line == 0)
+		ts->o.max_line = 64 * 1024;
+	if (ts->o.reconcile_ms == 0)
+		ts->o.reconcile_ms = 2000;
+	if (ts->o.max_bytes_per_turn == 0)
+		ts->o.max_bytes_per_turn = 4 * 1024 * 1024;
+	ts->fn = fn;
+	ts->ctx = ctx;
+	ts->epfd = -1;
+	ts->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ts->ifd < 0)
+		goto fail;
+	ts->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ts->epfd < 0)
+		goto fail;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.u32 = EPOLL_INOTIFY;
+	if (epoll_ctl(ts->epfd, EPOLL_CTL_ADD, ts->ifd, &ev) < 0)
+		goto fail;
+	ts->now = mono_ms();
+	ts->next_reconcile = ts->now + ts->o.reconcile_ms;
+	return ts;
+fail:;
+	int saved = errno;
+	if (ts->ifd >= 0)
+		close(ts->ifd);
+	if (ts->epfd >= 0)
+		close(ts->epfd);
+	free(ts);
+	errno = saved;
+	return NULL;
+}
+
+/* Close every file (stdin is left open), watch and fd. NULL is a no-op. */
+void
+tail_set_free(struct tail_set *ts)
+{
+	if (ts == NULL)
+		return;
+	/* Last first, and out of the set before its files are closed, so
+	 * release_wd() only looks at sources still alive. */
+	while (ts->n > 0) {
+		struct tail_source *s = ts->src[--ts->n];
+		while (s->old != NULL) {
+			struct tail_file *f = s->old;
+			s->old = f->next;
+			file_close(f);
+		}
+		if (s->cur != NULL)
+			file_close(s->cur);
+		s->cur = NULL;
+		free(s->path);
+		free(s->dir);
+		free(s->base);
+		free(s->tbase);
+		free(s);
+	}
+	free(ts->src);
+	close(ts->ifd);
+	close(ts->epfd);
+	free(ts);
+}
+
+static int
+add_stdin(struct tail_set *ts, struct tail_source *s, char *err, size_t errlen)
+{
+	struct epoll_event ev;
+	struct stat st;
+
+	if (fstat(STDIN_FILENO, &st) < 0) {
+		snprintf(err, errlen, "standard input: %s", strerror(errno));
+		return -1;
+	}
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.u32 = (uint32_t)s->index;
+	if (!S_ISREG(st.st_mode) && epoll_ctl(ts->epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev) == 0)
+		s->stream = STREAM_POLLED;
+	else
+		s->stream = STREAM_PLAIN;
+	s->cur = file_new(s, STDIN_FILENO, &st);
+	s->stream_ready = 1;
+	set_state(s, TAIL_STATE_FOLLOWING);
+	return 0;
+}
+
+static void
+split_path(struct tail_source *s)
+{
+	const char *slash = strrchr(s->path, '/');
+
+	if (slash == NULL) {
+		s->dir = strdup(".");
+		s->base = strdup(s->path);
+	} else {
+		s->dir = slash == s->path ? strdup("/") : strndup(s->path, (size_t)(slash - s->path));
+		s->base = strdup(slash + 1);
+	}
+	if (s->dir == NULL || s->base == NULL)
+		fatal("tail: out of memory");
+}
+
+/*
+ * A path whose directory does not exist is refused rather than waited for:
+ * watching the nearest existing ancestor would follow every mkdir below it,
+ * and a missing log directory is far more often a typo than a log that is
+ * about to appear. A missing file in an existing directory is waited for.
+ */
+int
+tail_set_add(struct tail_set *ts, const char *path, char *err, size_t errlen)
+{
+	struct tail_source *s, **nsrc;
+	struct stat st;
+
+	if (path == NULL || *path == '\0') {
+		snprintf(err, errlen, "empty log path");
+		return -1;
+	}
+	nsrc = realloc(ts->src, sizeof *nsrc * (size_t)(ts->n + 1));
+	if (nsrc == NULL)
+		fatal("tail: out of memory");
+	ts->src = nsrc;
+	if ((s = calloc(1, sizeof *s)) == NULL || (s->path = strdup(path)) == NULL)
+		fatal("tail: out of memory");
+	s->ts = ts;
+	s->index = ts->n;
+	s->dir_wd = -1;
+	s->tdir_wd = -1;
+	ts->now = mono_ms();
+
+	if (strcmp(path, "-") == 0) {
+		if (add_stdin(ts, s, err, errlen) < 0) {
+			free(s->path);
+			free(s);
+			return -1;
+		}
+		ts->src[ts->n++] = s;
+		return s->index;
+	}
+
+	split_path(s);
+	if (stat(s->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "cannot follow %s: directory %s %s", path, s->dir,
+		    errno == ENOENT || errno == 0 ? "does not exist" : strerror(errno));
+		goto fail;
+	}
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "cannot follow %s: it is a directory", path);
+			goto fail;
+		}
+		s->init_valid = 1;
+		s->init_dev = st.st_dev;
+		s->init_ino = st.st_ino;
+	}
+	ts->src[ts->n++] = s;
+	set_state(s, TAIL_STATE_WAITING);
+	s->need_path = 1;
+	s->need_read = 1;
+	size_t budget = 0;
+	check_path(s, &budget);
+	s->need_path = 0;
+	if (get_state(s) == TAIL_STATE_WAITING)
+		log_info("%s does not exist yet; waiting for it", path);
+	ts->pending = 1;
+	return s->index;
+fail:
+	free(s->path);
+	free(s->dir);
+	free(s->base);
+	free(s);
+	return -1;
+}
+
+/* The epoll fd; see tailer.h. */
+int
+tail_set_fd(const struct tail_set *ts)
+{
+	return ts->epfd;
+}
+
+/* 0 while a bounded turn left work behind; otherwise the time to the next
+ * reconcile or rotate_wait expiry, so the caller never polls files. */
+int
+tail_set_timeout_ms(const struct tail_set *ts)
+{
+	int64_t now = mono_ms();
+	int64_t next = ts->next_reconcile;
+
+	if (ts->pending)
+		return 0;
+	for (int i = 0; i < ts->n; i++)
+		for (const struct tail_file *f = ts->src[i]->old; f != NULL; f = f->next)
+			if (f->close_at < next)
+				next = f->close_at;
+	if (next <= now)
+		return 0;
+	if (next - now > INT_MAX)
+		return INT_MAX;
+	return (int)(next - now);
+}
+
+static void
+run(struct tail_set *ts, size_t budget)
+{
+	ts->pending = 0;
+	ts->now = mono_ms();
+	read_events(ts);
+	ts->now = mono_ms();
+	if (ts->now >= ts->next_reconcile) {
+		mark_all(ts);
+		ts->next_reconcile = ts->now + ts->o.reconcile_ms;
+	}
+	if (ts->n == 0)
+		return;
+	int start = ts->next_start % ts->n;
+	ts->next_start = start + 1;
+	for (int k = 0; k < ts->n; k++)
+		service(ts->src[(start + k) % ts->n], &budget);
+}
+
+/* One turn: events, the reconcile when due, then every source with work,
+ * round-robin, within max_bytes_per_turn. */
+void
+tail_set_process(struct tail_set *ts)
+{
+	run(ts, ts->o.max_bytes_per_turn);
+}
+
+/*
+ * Drain at shutdown: everything readable now, whatever its size. A polled
+ * stream is read while it stays readable, up to a bound, since a writer
+ * that never stops would otherwise keep us here forever.
+ */
+void
+tail_set_drain(struct tail_set *ts)
+{
+	run(ts, SIZE_MAX);
+	for (int i = 0; i < ts->n; i++) {
+		struct tail_source *s = ts->src[i];
+		if (s->stream != STREAM_POLLED)
+			continue;
+		for (int k = 0; k < STREAM_DRAIN_READS && s->cur != NULL; k++) {
+			struct pollfd p = { .fd = s->cur->fd, .events = POLLIN };
+			if (poll(&p, 1, 0) <= 0)
+				break;
+			size_t budget = SIZE_MAX;
+			s->stream_ready = 1;
+			service_stream(s, &budget);
+		}
+	}
+	for (int i = 0; i < ts->n; i++) {
+		struct tail_source *s = ts->src[i];
+		if (s->stream != STREAM_NONE || s->cur == NULL)
+			continue;
+		size_t budget = SIZE_MAX;
+		file_read(s->cur, &budget);
+	}
+}
+
+/* Number of sources added. */
+int
+tail_set_count(const struct tail_set *ts)
+{
+	return ts->n;
+}
+
+/* The live counters of a source (owned by the set), NULL if out of range. */
+const struct tail_status *
+tail_set_status(const struct tail_set *ts, int source)
+{
+	if (source < 0 || source >= ts->n)
+		return NULL;
+	return &ts->src[source]->st;
+}
+
+/* The path as given to tail_set_add (owned by the set), NULL if out of range. */
+const char *
+tail_set_path(const struct tail_set *ts, int source)
+{
+	if (source < 0 || source >= ts->n)
+		return NULL;
+	return ts->src[source]->path;
+}

@@ -70,7 +70,9 @@ void tail_set_free(struct tail_set *ts);
  * exist). */
 int tail_set_add(struct tail_set *ts, const char *path, char *err, size_t errlen);
 
-/* The fd to poll for POLLIN (the inotify fd). */
+/* The fd to poll for POLLIN. It is an epoll fd holding the inotify fd and,
+ * when "-" is a pipe or terminal, standard input, so one fd covers both;
+ * callers use it exactly as they would the inotify fd. Owned by the set. */
 int tail_set_fd(const struct tail_set *ts);
 
 /* Milliseconds until tail_set_process() must run again without an event

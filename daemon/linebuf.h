@@ -1,0 +1,86 @@
+/*
+ * linebuf.h - split a byte stream into complete lines, fluent-bit style.
+ *
+ * One struct lb per open file. The caller reads straight into the buffer
+ * (lb_space), then hands the new bytes over (lb_commit), which calls back
+ * once per complete line and memmoves the unterminated rest to the front.
+ *
+ * Rules, in the order they apply:
+ * - a line is complete only once its '\n' has arrived;
+ * - one '\r' right before the '\n' is stripped, a '\r' anywhere else is
+ *   part of the line;
+ * - NUL bytes at the start of a line are skipped (the hole a writer without
+ *   O_APPEND leaves after copytruncate);
+ * - empty lines are not passed on;
+ * - a line longer than max_line bytes (after the strip) is skipped up to
+ *   and including its '\n' and counted in `overlong`; the buffer never
+ *   grows past max_line + 2 bytes however long the line is;
+ * - bytes are opaque: no UTF-8 or other encoding is assumed.
+ *
+ * The buffer is allocated at lb_init and grows by doubling to its maximum;
+ * after that nothing is allocated, whatever the input.
+ */
+#ifndef LINEBUF_H
+#define LINEBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Called once per complete, non-empty line of at most max_line bytes. The
+ * line is not NUL-terminated and is valid only during the call. */
+typedef void (*lb_line_fn)(void *ctx, const char *line, size_t len);
+
+#define LB_INITIAL_SIZE (64 * 1024)
+
+struct lb {
+	char *buf;
+	size_t len;        /* bytes of the unterminated fragment at buf[0] */
+	size_t cap;        /* allocated size of buf */
+	size_t max_cap;    /* max_line + 2: room for the line, a '\r' and one more byte */
+	size_t max_line;
+	int skipping;      /* inside an overlong line: drop bytes up to the next '\n' */
+	uint64_t overlong; /* overlong lines seen so far */
+};
+
+/* Set up an empty splitter for lines of at most max_line bytes (0 means
+ * 64 KiB). Allocates min(LB_INITIAL_SIZE, max_line + 2) bytes. Returns 0, or
+ * -1 with errno set if the allocation fails. */
+int lb_init(struct lb *lb, size_t max_line);
+
+/* Free the buffer. The struct may be lb_init()ed again. Safe on a zeroed
+ * struct and when called twice. */
+void lb_fini(struct lb *lb);
+
+/* Forget the fragment and any overlong-line skipping, keeping the buffer
+ * and the counters. Used when the file under the buffer was truncated, so
+ * the old fragment is no longer followed by anything. */
+void lb_reset(struct lb *lb);
+
+/* Start in the middle of a line that is too long to keep: drop everything
+ * up to the next '\n' without counting it (the caller has not seen the
+ * line's start, so it is not "read"). */
+void lb_skip_line(struct lb *lb);
+
+/* Where to write the next bytes, and how many fit (*avail is always > 0).
+ * Grows the buffer if it is full and below its maximum; if that allocation
+ * fails the current space is returned, which is never empty. The pointer is
+ * valid until the next lb_commit/lb_feed/lb_fini. */
+char *lb_space(struct lb *lb, size_t *avail);
+
+/* Take n bytes just written at lb_space(), call fn for each complete line,
+ * and keep the rest. Returns the number of lines passed to fn. */
+size_t lb_commit(struct lb *lb, size_t n, lb_line_fn fn, void *ctx);
+
+/* Copy len bytes in and lb_commit() them, in as many steps as the buffer
+ * needs. Returns the number of lines passed to fn. For callers that do not
+ * read(2) directly into the buffer, and for tests. */
+size_t lb_feed(struct lb *lb, const char *data, size_t len, lb_line_fn fn, void *ctx);
+
+/* 1 if an unterminated line is held (a fragment, or the unseen end of an
+ * overlong line); such a line is lost if the input ends here. */
+int lb_has_fragment(const struct lb *lb);
+
+/* Bytes of the kept fragment (0 while skipping an overlong line). */
+size_t lb_fragment_len(const struct lb *lb);
+
+#endif
