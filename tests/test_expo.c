@@ -1,1 +1,601 @@
-int main(void) { return 77; }
+/*
+ * test_expo.c - the exposition text: exact output for a small aggregator
+ * and two sources, label escaping and UTF-8 repair, the overflow series,
+ * series order and merging, and the shape of the families whose values
+ * move (build_info, process_*).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build_config.h"
+#include "expo.h"
+
+static struct mp_event
+event(int mta, enum mp_direction dir, unsigned code, unsigned ec, unsigned es,
+    unsigned ed, unsigned cls)
+{
+	struct mp_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.mta = mta;
+	ev.direction = dir;
+	ev.code = (uint16_t)code;
+	ev.enhanced = (struct mp_enhanced){ (uint8_t)ec, (uint16_t)es, (uint16_t)ed };
+	ev.cls = (uint8_t)cls;
+	return ev;
+}
+
+static void
+record(struct agg *a, struct mp_event ev, int times)
+{
+	for (int i = 0; i < times; i++)
+		agg_record(a, &ev);
+}
+
+static char *
+render(const struct expo_view *v)
+{
+	struct expo_buf b = { 0 };
+	assert_int_equal(expo_render(v, &b), 0);
+	assert_non_null(b.data);
+	assert_int_equal(strlen(b.data), b.len);
+	return b.data;
+}
+
+/* The text up to (not including) the build_info family: every value there
+ * is fixed by the test. */
+static char *
+fixed_part(const char *text)
+{
+	const char *end = strstr(text, "# HELP maillog_exporter_build_info ");
+	assert_non_null(end);
+	return strndup(text, (size_t)(end - text));
+}
+
+static char *
+escaped(const char *s, size_t len)
+{
+	struct expo_buf b = { 0 };
+	assert_int_equal(expo_escape_label(&b, s, len), 0);
+	if (b.data == NULL)
+		return strdup("");
+	return b.data;
+}
+
+#define ESC(lit) escaped((lit), sizeof(lit) - 1)
+#define FFFD "\xef\xbf\xbd"
+
+static void
+check_escape(const char *in, size_t len, const char *want)
+{
+	char *got = escaped(in, len);
+	assert_string_equal(got, want);
+	free(got);
+}
+#define CHECK_ESC(in, want) check_escape((in), sizeof(in) - 1, (want))
+
+static void
+test_escape_specials(void **state)
+{
+	(void)state;
+	CHECK_ESC("", "");
+	CHECK_ESC("plain", "plain");
+	CHECK_ESC("a\"b", "a\\\"b");
+	CHECK_ESC("a\\b", "a\\\\b");
+	CHECK_ESC("a\nb", "a\\nb");
+	CHECK_ESC("\\\"\n", "\\\\\\\"\\n");
+	/* Tabs and CR are legal in a label value and left alone. */
+	CHECK_ESC("a\tb\rc", "a\tb\rc");
+	/* An escape sequence in the input is data, not an escape. */
+	CHECK_ESC("\\n", "\\\\n");
+}
+
+static void
+test_escape_valid_utf8(void **state)
+{
+	(void)state;
+	CHECK_ESC("caf\xc3\xa9", "caf\xc3\xa9");                 /* U+00E9 */
+	CHECK_ESC("\xe2\x82\xac", "\xe2\x82\xac");               /* U+20AC */
+	CHECK_ESC("\xf0\x9d\x84\x9e", "\xf0\x9d\x84\x9e");       /* U+1D11E */
+	CHECK_ESC("\xef\xbf\xbd", "\xef\xbf\xbd");               /* U+FFFD itself */
+	CHECK_ESC("\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf");       /* U+10FFFF, the last */
+	CHECK_ESC("\xed\x9f\xbf", "\xed\x9f\xbf");               /* U+D7FF, below surrogates */
+	CHECK_ESC("\xe0\xa0\x80", "\xe0\xa0\x80");               /* U+0800, shortest 3-byte */
+	CHECK_ESC("\xf0\x90\x80\x80", "\xf0\x90\x80\x80");       /* U+10000, shortest 4-byte */
+}
+
+static void
+test_escape_invalid_utf8(void **state)
+{
+	(void)state;
+	/* Stray continuation and bytes that never occur. */
+	CHECK_ESC("a\x80z", "a" FFFD "z");
+	CHECK_ESC("\xbf", FFFD);
+	CHECK_ESC("\xff\xfe", FFFD FFFD);
+	CHECK_ESC("\xf5\x80\x80\x80", FFFD FFFD FFFD FFFD);
+	/* Latin-1 text, the usual offender. */
+	CHECK_ESC("caf\xe9 ok", "caf" FFFD " ok");
+	/* Overlong forms: each byte is its own maximal subpart. */
+	CHECK_ESC("\xc0\xaf", FFFD FFFD);                   /* '/' in 2 bytes */
+	CHECK_ESC("\xc1\xbf", FFFD FFFD);
+	CHECK_ESC("\xe0\x80\xaf", FFFD FFFD FFFD);          /* '/' in 3 bytes */
+	CHECK_ESC("\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD); /* '/' in 4 bytes */
+	/* UTF-16 surrogates and code points above U+10FFFF. */
+	CHECK_ESC("\xed\xa0\x80", FFFD FFFD FFFD);
+	CHECK_ESC("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD);
+	/* Truncated sequences: one U+FFFD for the whole valid prefix. */
+	CHECK_ESC("\xe2\x82", FFFD);
+	CHECK_ESC("\xe2\x82" "A", FFFD "A");
+	CHECK_ESC("\xf0\x9d\x84", FFFD);
+	CHECK_ESC("\xf0\x9d\x84\"", FFFD "\\\"");
+	CHECK_ESC("\xc3", FFFD);
+	CHECK_ESC("x\xc3\n", "x" FFFD "\\n");
+	/* Valid text around invalid bytes survives intact. */
+	CHECK_ESC("\xc3\xa9\x80\xc3\xa9", "\xc3\xa9" FFFD "\xc3\xa9");
+	/* A NUL is valid UTF-8: with an explicit length it passes through. */
+	check_escape("a\0b", 3, "a");  /* compared as C strings */
+	char *s = ESC("a\0b");
+	assert_memory_equal(s, "a\0b", 3);
+	free(s);
+}
+
+static void
+test_buf_printf_long(void **state)
+{
+	(void)state;
+	struct expo_buf b = { 0 };
+	char big[1000];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(expo_buf_printf(&b, "<%s>%d", big, 42), 0);
+	assert_int_equal(b.len, 1 + 999 + 1 + 2);
+	assert_int_equal(b.data[0], '<');
+	assert_string_equal(b.data + 1000, ">42");
+	/* Growth past the first allocation keeps earlier content. */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(expo_buf_append(&b, big, 999), 0);
+	assert_int_equal(b.len, 1003 + 9990);
+	assert_memory_equal(b.data + 1000, ">42xxx", 6);
+	assert_int_equal(b.data[b.len - 1], 'x');
+	assert_int_equal(b.data[b.len], '\0');
+	expo_buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+}
+
+/* One piece per family: ISO C caps a string literal at 4095 bytes. */
+static const char *const expected_fixed[] = {
+	"# HELP maillog_smtp_status_total SMTP status lines counted: one per delivery attempt "
+	"result (outbound: sent, deferred, bounced, expired) or reply to a client (inbound: "
+	"rejects). code is the quoted 3-digit reply code (empty if none), enhanced the RFC 3463 "
+	"code (the MTA's dsn= field first), class from code, else enhanced, else the outcome. "
+	"code=\"other\" marks events folded in past the series cap.\n"
+	"# TYPE maillog_smtp_status_total counter\n"
+	"maillog_smtp_status_total{mta=\"exim\",direction=\"outbound\",class=\"2xx\",code=\"250\",enhanced=\"\"} 1\n"
+	"maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"2xx\",code=\"250\",enhanced=\"2.0.0\"} 3\n"
+	"maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"4xx\",code=\"\",enhanced=\"4.4.1\"} 2\n"
+	"maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"4xx\",code=\"421\",enhanced=\"4.7.0\"} 1\n"
+	"maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"5xx\",code=\"\",enhanced=\"\"} 1\n"
+	"maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"5xx\",code=\"550\",enhanced=\"4.1.1\"} 1\n"
+	"maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"5xx\",code=\"550\",enhanced=\"5.1.1\"} 4\n"
+	"maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"5xx\",code=\"550\",enhanced=\"5.7.9\"} 1\n"
+	"maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"5xx\",code=\"550\",enhanced=\"5.7.26\"} 1\n"
+	"maillog_smtp_status_total{mta=\"postfix\",direction=\"inbound\",class=\"4xx\",code=\"450\",enhanced=\"4.7.1\"} 1\n"
+	"maillog_smtp_status_total{mta=\"postfix\",direction=\"inbound\",class=\"5xx\",code=\"554\",enhanced=\"5.7.1\"} 2\n",
+	"# HELP maillog_unmatched_lines_total Lines that carried an MTA's status marker (status=, "
+	"reject: ...) but from which no SMTP status could be extracted: what this exporter misses. "
+	"mta=\"unknown\" when the MTA could not be told.\n"
+	"# TYPE maillog_unmatched_lines_total counter\n"
+	"maillog_unmatched_lines_total{mta=\"exim\"} 0\n"
+	"maillog_unmatched_lines_total{mta=\"postfix\"} 3\n"
+	"maillog_unmatched_lines_total{mta=\"unknown\"} 1\n",
+	"# HELP maillog_series_dropped_total Events counted in an overflow series (code=\"other\", "
+	"enhanced=\"other\") because the maillog_smtp_status_total series cap was reached. Nonzero "
+	"means labels were lost: raise the cap or find the source of new codes.\n"
+	"# TYPE maillog_series_dropped_total counter\n"
+	"maillog_series_dropped_total 0\n",
+	"# HELP maillog_lines_read_total Complete lines read from the mail log (every line, "
+	"counted or not).\n"
+	"# TYPE maillog_lines_read_total counter\n"
+	"maillog_lines_read_total{path=\"/var/log/mail.log\"} 1234\n"
+	"maillog_lines_read_total{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\"} 0\n",
+	"# HELP maillog_bytes_read_total Bytes read from the mail log.\n"
+	"# TYPE maillog_bytes_read_total counter\n"
+	"maillog_bytes_read_total{path=\"/var/log/mail.log\"} 98765\n"
+	"maillog_bytes_read_total{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\"} 0\n",
+	"# HELP maillog_overlong_lines_total Lines longer than the line buffer, skipped without "
+	"being parsed.\n"
+	"# TYPE maillog_overlong_lines_total counter\n"
+	"maillog_overlong_lines_total{path=\"/var/log/mail.log\"} 2\n"
+	"maillog_overlong_lines_total{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\"} 0\n",
+	"# HELP maillog_rotations_total Log rotations detected (rename, delete or symlink change); "
+	"the old file is drained before the new one is read.\n"
+	"# TYPE maillog_rotations_total counter\n"
+	"maillog_rotations_total{path=\"/var/log/mail.log\"} 3\n"
+	"maillog_rotations_total{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\"} 0\n",
+	"# HELP maillog_truncations_total Truncations detected (copytruncate rotation); reading "
+	"restarts at offset 0. Lines written between copy and truncate are lost.\n"
+	"# TYPE maillog_truncations_total counter\n"
+	"maillog_truncations_total{path=\"/var/log/mail.log\"} 4\n"
+	"maillog_truncations_total{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\"} 0\n",
+	"# HELP maillog_open_errors_total Failed attempts to open or read the mail log (e.g. "
+	"permission denied); retried.\n"
+	"# TYPE maillog_open_errors_total counter\n"
+	"maillog_open_errors_total{path=\"/var/log/mail.log\"} 5\n"
+	"maillog_open_errors_total{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\"} 7\n",
+	"# HELP maillog_dropped_fragments_total Unterminated last lines of rotated files, dropped "
+	"when the file was closed.\n"
+	"# TYPE maillog_dropped_fragments_total counter\n"
+	"maillog_dropped_fragments_total{path=\"/var/log/mail.log\"} 6\n"
+	"maillog_dropped_fragments_total{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\"} 0\n",
+	"# HELP maillog_source_state State of each mail log input, one-hot: waiting (the file "
+	"does not exist yet), following, error (cannot be opened or read; retried), eof (standard "
+	"input or a pipe ended).\n"
+	"# TYPE maillog_source_state gauge\n"
+	"maillog_source_state{path=\"/var/log/mail.log\",state=\"waiting\"} 0\n"
+	"maillog_source_state{path=\"/var/log/mail.log\",state=\"following\"} 1\n"
+	"maillog_source_state{path=\"/var/log/mail.log\",state=\"error\"} 0\n"
+	"maillog_source_state{path=\"/var/log/mail.log\",state=\"eof\"} 0\n"
+	"maillog_source_state{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\",state=\"waiting\"} 1\n"
+	"maillog_source_state{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\",state=\"following\"} 0\n"
+	"maillog_source_state{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\",state=\"error\"} 0\n"
+	"maillog_source_state{path=\"/var/log/mail \\\"2\\\"\\\\x\\n\xef\xbf\xbd.log\",state=\"eof\"} 0\n",
+	"# HELP maillog_last_line_read_timestamp_seconds Unix time at which the last line was read "
+	"from each input (absent until the first line). Alert on time() minus this to catch a "
+	"silent log.\n"
+	"# TYPE maillog_last_line_read_timestamp_seconds gauge\n"
+	"maillog_last_line_read_timestamp_seconds{path=\"/var/log/mail.log\"} 1764339001\n",
+};
+
+struct fixture {
+	struct agg *agg;
+	struct tail_status st[2];
+	struct expo_source src[2];
+	int mtas[2];
+	struct expo_view view;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	assert_non_null(f);
+	f->agg = agg_new(100);
+	assert_non_null(f->agg);
+
+	/* Recorded out of order: the rendering sorts. */
+	record(f->agg, event(MP_MTA_POSTFIX, MP_DIR_INBOUND, 554, 5, 7, 1, 5), 2);
+	record(f->agg, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 550, 5, 7, 26, 5), 1);
+	record(f->agg, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 550, 5, 7, 9, 5), 1);
+	record(f->agg, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 550, 5, 1, 1, 5), 4);
+	record(f->agg, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 550, 4, 1, 1, 5), 1);  /* soft_bounce */
+	record(f->agg, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 0, 0, 0, 0, 5), 1);    /* bounced, no code */
+	record(f->agg, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 421, 4, 7, 0, 4), 1);
+	record(f->agg, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 0, 4, 4, 1, 4), 2);    /* connect refused */
+	record(f->agg, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 250, 2, 0, 0, 2), 3);
+	record(f->agg, event(MP_MTA_POSTFIX, MP_DIR_INBOUND, 450, 4, 7, 1, 4), 1);
+	record(f->agg, event(MP_MTA_EXIM, MP_DIR_OUTBOUND, 250, 0, 0, 0, 2), 1);
+	for (int i = 0; i < 3; i++)
+		agg_unmatched(f->agg, MP_MTA_POSTFIX);
+	agg_unmatched(f->agg, MP_MTA_NONE);
+
+	f->st[0].state = TAIL_STATE_FOLLOWING;
+	f->st[0].lines = 1234;
+	f->st[0].bytes = 98765;
+	f->st[0].overlong = 2;
+	f->st[0].rotations = 3;
+	f->st[0].truncations = 4;
+	f->st[0].open_errors = 5;
+	f->st[0].dropped_fragments = 6;
+	f->st[0].last_read_unix = 1764339001;
+	f->st[1].state = TAIL_STATE_WAITING;
+	f->st[1].open_errors = 7;
+	f->src[0] = (struct expo_source){ "/var/log/mail.log", &f->st[0] };
+	/* A path with every character that needs care. */
+	f->src[1] = (struct expo_source){ "/var/log/mail \"2\"\\x\n\xff.log", &f->st[1] };
+	f->mtas[0] = MP_MTA_POSTFIX;
+	f->mtas[1] = MP_MTA_EXIM;
+	f->view = (struct expo_view){
+		.agg = f->agg, .sources = f->src, .nsources = 2, .mtas = f->mtas, .nmtas = 2,
+	};
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	agg_free(f->agg);
+	free(f);
+	return 0;
+}
+
+static void
+test_render_exact(void **state)
+{
+	struct fixture *f = *state;
+	char *text = render(&f->view);
+	char *fixed = fixed_part(text);
+	struct expo_buf want = { 0 };
+	for (size_t i = 0; i < sizeof expected_fixed / sizeof expected_fixed[0]; i++)
+		assert_int_equal(expo_buf_append(&want, expected_fixed[i],
+		    strlen(expected_fixed[i])), 0);
+	assert_string_equal(fixed, want.data);
+	expo_buf_free(&want);
+	free(fixed);
+	free(text);
+}
+
+static void
+test_render_deterministic(void **state)
+{
+	struct fixture *f = *state;
+	char *a = render(&f->view);
+	char *b = render(&f->view);
+	char *fa = fixed_part(a), *fb = fixed_part(b);
+	assert_string_equal(fa, fb);
+	free(fa);
+	free(fb);
+	free(a);
+	free(b);
+}
+
+static void
+test_build_info(void **state)
+{
+	struct fixture *f = *state;
+	char *text = render(&f->view);
+	char want[256];
+	snprintf(want, sizeof want,
+	    "# TYPE maillog_exporter_build_info gauge\n"
+	    "maillog_exporter_build_info{version=\"%s\",revision=\"%s\"} 1\n",
+	    MAILLOG_EXPORTER_VERSION, MAILLOG_EXPORTER_REVISION);
+	assert_non_null(strstr(text, want));
+	free(text);
+}
+
+static double
+sample_value(const char *text, const char *name)
+{
+	char key[128];
+	snprintf(key, sizeof key, "\n%s ", name);
+	const char *p = strstr(text, key);
+	assert_non_null(p);
+	return strtod(p + strlen(key), NULL);
+}
+
+static void
+test_process_families(void **state)
+{
+	struct fixture *f = *state;
+	char *text = render(&f->view);
+
+	assert_non_null(strstr(text, "# TYPE process_cpu_seconds_total counter\n"));
+	assert_non_null(strstr(text, "# TYPE process_resident_memory_bytes gauge\n"));
+	assert_non_null(strstr(text, "# TYPE process_virtual_memory_bytes gauge\n"));
+	assert_non_null(strstr(text, "# TYPE process_open_fds gauge\n"));
+	assert_non_null(strstr(text, "# TYPE process_max_fds gauge\n"));
+	assert_non_null(strstr(text, "# TYPE process_start_time_seconds gauge\n"));
+
+	double start = sample_value(text, "process_start_time_seconds");
+	double now = (double)time(NULL);
+	assert_true(start > now - 3600 && start <= now + 1);
+	assert_true(sample_value(text, "process_cpu_seconds_total") >= 0);
+	assert_true(sample_value(text, "process_resident_memory_bytes") > 0);
+	assert_true(sample_value(text, "process_virtual_memory_bytes") >=
+	    sample_value(text, "process_resident_memory_bytes"));
+	double fds = sample_value(text, "process_open_fds");
+	assert_true(fds >= 3);
+	assert_true(sample_value(text, "process_max_fds") >= fds);
+	free(text);
+}
+
+/* Every family: one HELP then one TYPE, then only its own samples; no
+ * family twice; no sample line twice; every sample ends in a number. */
+static void
+test_structure(void **state)
+{
+	struct fixture *f = *state;
+	char *text = render(&f->view);
+	char *names[64];
+	int nfam = 0;
+	char cur[128] = "";
+	char *save = NULL;
+
+	assert_int_equal(text[strlen(text) - 1], '\n');
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "# HELP ", 7) == 0) {
+			char name[128];
+			assert_int_equal(sscanf(line + 7, "%127s", name), 1);
+			for (int i = 0; i < nfam; i++)
+				assert_string_not_equal(names[i], name);
+			assert_true(nfam < 64);
+			names[nfam++] = strdup(name);
+			snprintf(cur, sizeof cur, "%s", name);
+			char *next = strtok_r(NULL, "\n", &save);
+			assert_non_null(next);
+			char want[160];
+			snprintf(want, sizeof want, "# TYPE %s ", name);
+			assert_memory_equal(next, want, strlen(want));
+			const char *type = next + strlen(want);
+			assert_true(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0);
+			if (strcmp(type, "counter") == 0)
+				assert_non_null(strstr(name, "_total"));
+			continue;
+		}
+		assert_true(line[0] != '#');
+		size_t n = strlen(cur);
+		assert_true(n > 0);
+		assert_memory_equal(line, cur, n);
+		assert_true(line[n] == '{' || line[n] == ' ');
+		const char *sp = strrchr(line, ' ');
+		char *end;
+		strtod(sp + 1, &end);
+		assert_true(end != sp + 1 && *end == '\0');
+	}
+	assert_int_equal(nfam, 19);  /* 13 maillog_ + 6 process_ */
+	for (int i = 0; i < nfam; i++)
+		free(names[i]);
+	free(text);
+
+	/* Duplicates, checked on a fresh copy (strtok_r cut the first). */
+	text = render(&f->view);
+	char *fixed = fixed_part(text);
+	int lines = 0;
+	for (char *p = fixed; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	char **ls = calloc((size_t)lines + 1, sizeof *ls);
+	int nl = 0;
+	save = NULL;
+	for (char *line = strtok_r(fixed, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		ls[nl++] = line;
+	for (int i = 0; i < nl; i++) {
+		if (ls[i][0] == '#')
+			continue;
+		const char *sp = strrchr(ls[i], ' ');
+		for (int j = i + 1; j < nl; j++) {
+			const char *sq = strrchr(ls[j], ' ');
+			assert_false(sp - ls[i] == sq - ls[j] &&
+			    memcmp(ls[i], ls[j], (size_t)(sp - ls[i])) == 0);
+		}
+	}
+	free(ls);
+	free(fixed);
+	free(text);
+}
+
+static void
+test_overflow_series(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(2);
+	assert_non_null(a);
+	struct tail_status st;
+	memset(&st, 0, sizeof st);
+	struct expo_source src = { "/l", &st };
+	struct expo_view v = { .agg = a, .sources = &src, .nsources = 1 };
+
+	record(a, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 250, 2, 0, 0, 2), 1);
+	record(a, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 550, 5, 1, 1, 5), 1);
+	/* The cap is reached: new label sets fold into the overflow series of
+	 * their (mta, direction, class); known ones still count. */
+	record(a, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 550, 5, 1, 2, 5), 2);
+	record(a, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 551, 5, 1, 1, 5), 1);
+	record(a, event(MP_MTA_POSTFIX, MP_DIR_INBOUND, 554, 5, 7, 1, 5), 1);
+	record(a, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 0, 4, 4, 1, 4), 1);
+	record(a, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 550, 5, 1, 1, 5), 1);
+
+	char *text = render(&v);
+	const char *want =
+	    "# TYPE maillog_smtp_status_total counter\n"
+	    "maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"2xx\",code=\"250\",enhanced=\"2.0.0\"} 1\n"
+	    "maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"4xx\",code=\"other\",enhanced=\"other\"} 1\n"
+	    "maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"5xx\",code=\"550\",enhanced=\"5.1.1\"} 2\n"
+	    "maillog_smtp_status_total{mta=\"postfix\",direction=\"outbound\",class=\"5xx\",code=\"other\",enhanced=\"other\"} 3\n"
+	    "maillog_smtp_status_total{mta=\"postfix\",direction=\"inbound\",class=\"5xx\",code=\"other\",enhanced=\"other\"} 1\n"
+	    "# HELP maillog_unmatched_lines_total ";
+	assert_non_null(strstr(text, want));
+	assert_non_null(strstr(text, "\nmaillog_series_dropped_total 5\n"));
+	/* No mtas in the view and nothing unmatched: no unmatched samples. */
+	assert_non_null(strstr(text, "# TYPE maillog_unmatched_lines_total counter\n"
+	    "# HELP maillog_series_dropped_total "));
+	/* A source that never read a line has no timestamp sample. */
+	assert_non_null(strstr(text, "# TYPE maillog_last_line_read_timestamp_seconds gauge\n"
+	    "# HELP maillog_exporter_build_info "));
+	free(text);
+	agg_free(a);
+}
+
+/* Ids that share a label value (custom parsers without a name are all
+ * "unknown", as is MP_MTA_NONE) must render as one summed series. */
+static void
+test_same_name_merged(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(10);
+	assert_non_null(a);
+	struct expo_view v = { .agg = a };
+	int custom1 = MP_MTA_BUILTIN_COUNT, custom2 = MP_MTA_BUILTIN_COUNT + 3;
+
+	assert_string_equal(mp_mta_name(custom1), mp_mta_name(custom2));
+	record(a, event(custom1, MP_DIR_OUTBOUND, 250, 0, 0, 0, 2), 2);
+	record(a, event(custom2, MP_DIR_OUTBOUND, 250, 0, 0, 0, 2), 3);
+	agg_unmatched(a, custom1);
+	agg_unmatched(a, MP_MTA_NONE);
+	agg_unmatched(a, MP_MTA_NONE);
+
+	char *text = render(&v);
+	char want[512];
+	snprintf(want, sizeof want,
+	    "# TYPE maillog_smtp_status_total counter\n"
+	    "maillog_smtp_status_total{mta=\"%s\",direction=\"outbound\",class=\"2xx\",code=\"250\",enhanced=\"\"} 5\n"
+	    "# HELP maillog_unmatched_lines_total ", mp_mta_name(custom1));
+	assert_non_null(strstr(text, want));
+	snprintf(want, sizeof want,
+	    "# TYPE maillog_unmatched_lines_total counter\n"
+	    "maillog_unmatched_lines_total{mta=\"%s\"} 3\n"
+	    "# HELP maillog_series_dropped_total ", mp_mta_name(MP_MTA_NONE));
+	assert_non_null(strstr(text, want));
+	free(text);
+	agg_free(a);
+}
+
+/* Not a pass/fail check: prints what a full table costs to render, so a
+ * regression shows in the test log. */
+static void
+test_render_time_full_table(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(AGG_DEFAULT_MAX_SERIES);
+	assert_non_null(a);
+	struct expo_view v = { .agg = a };
+	int n = 0;
+
+	for (unsigned code = 200; code < 600 && n < AGG_DEFAULT_MAX_SERIES; code++) {
+		if (code / 100 == 3)
+			continue;
+		for (unsigned d = 0; d < 20 && n < AGG_DEFAULT_MAX_SERIES; d++, n++)
+			record(a, event(MP_MTA_POSTFIX, (enum mp_direction)(d & 1), code,
+			    code / 100, d, 999 - d, code / 100), 1);
+	}
+	assert_int_equal(agg_series_count(a), AGG_DEFAULT_MAX_SERIES);
+
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char *text = render(&v);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	print_message("rendered %d series, %zu bytes, in %.2f ms\n", n, strlen(text), ms);
+	assert_non_null(strstr(text, "\nmaillog_series_dropped_total 0\n"));
+	free(text);
+	agg_free(a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape_specials),
+		cmocka_unit_test(test_escape_valid_utf8),
+		cmocka_unit_test(test_escape_invalid_utf8),
+		cmocka_unit_test(test_buf_printf_long),
+		cmocka_unit_test_setup_teardown(test_render_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_render_deterministic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_build_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_process_families, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_structure, setup, teardown),
+		cmocka_unit_test(test_overflow_series),
+		cmocka_unit_test(test_same_name_merged),
+		cmocka_unit_test(test_render_time_full_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

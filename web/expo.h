@@ -1,0 +1,54 @@
+/*
+ * expo.h - render the counters as Prometheus text exposition format 0.0.4.
+ *
+ * The web layer reads the daemon's state only through struct expo_view:
+ * the aggregator (read-only snapshot API) and each source's atomic status.
+ * Rendering never blocks the tailer: it takes no lock the tailer holds.
+ */
+#ifndef EXPO_H
+#define EXPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregate.h"
+#include "tailer.h"
+
+/* One followed input as the web layer sees it. */
+struct expo_source {
+	const char *path;
+	const struct tail_status *status;
+};
+
+/* Everything /metrics shows. Owned by the daemon, outlives the web server. */
+struct expo_view {
+	const struct agg *agg;
+	const struct expo_source *sources;
+	int nsources;
+	const int *mtas;   /* MTAs whose maillog_unmatched_lines_total is always shown */
+	int nmtas;
+};
+
+/* A growable output buffer. Zero-initialise; free data with free(). */
+struct expo_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+#define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Render the whole exposition into out (appending). Returns 0, or -1 on
+ * allocation failure (out is then left valid but incomplete). */
+int expo_render(const struct expo_view *v, struct expo_buf *out);
+
+/* Append a label value escaped for the text format: backslash, double quote
+ * and newline escaped; invalid UTF-8 sequences replaced with U+FFFD. */
+int expo_escape_label(struct expo_buf *out, const char *s, size_t len);
+
+int expo_buf_append(struct expo_buf *out, const char *s, size_t len);
+int expo_buf_printf(struct expo_buf *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void expo_buf_free(struct expo_buf *out);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * http.h - the HTTP endpoint: /metrics (the telemetry path), / and /healthz,
+ * served by libmicrohttpd's internal polling thread.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stddef.h>
+
+#include "expo.h"
+
+#define WEB_DEFAULT_PORT 9745
+#define WEB_DEFAULT_LISTEN ":9745"
+
+struct web_opts {
+	const char *listen_address;   /* "[HOST]:PORT"; empty host = all interfaces */
+	const char *telemetry_path;   /* default "/metrics" */
+	unsigned connection_limit;    /* global, default 64 */
+	unsigned per_ip_limit;        /* default 8 */
+	unsigned timeout_s;           /* idle connection timeout, default 10 */
+	size_t memory_limit;          /* per connection, default 32 KiB */
+};
+void web_opts_defaults(struct web_opts *o);
+
+/* Check a listen address ("[HOST]:PORT", ":PORT", "[::1]:PORT").
+ * Returns 0, or -1 with a one-line reason in err. No network I/O beyond
+ * name resolution. */
+int web_check_listen_address(const char *s, char *err, size_t errlen);
+
+/* Check a telemetry path: starts with '/', no control characters, '?' or
+ * '#', not "/healthz". Returns 0, or -1 with a one-line reason in err. */
+int web_check_telemetry_path(const char *s, char *err, size_t errlen);
+
+struct web;
+
+/* Bind and start serving. The view must outlive the server. Returns NULL
+ * with a one-line reason in err (e.g. "listen :9745: Address already in use"). */
+struct web *web_start(const struct web_opts *o, const struct expo_view *view,
+    char *err, size_t errlen);
+void web_stop(struct web *w);
+
+#endif
