@@ -1,1 +1,295 @@
-int main(void) { return 1; }
+/*
+ * main.c - maillog_exporter: flags, start-up checks, the event loop and
+ * shutdown.
+ *
+ * Threads: this one runs a poll loop over the tailer's inotify fd and a
+ * signalfd, and is the only writer of the counters; libmicrohttpd's
+ * internal polling thread serves /metrics from them read-only.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aggregate.h"
+#include "build_config.h"
+#include "expo.h"
+#include "http.h"
+#include "log.h"
+#include "mp.h"
+#include "once.h"
+#include "options.h"
+#include "tailer.h"
+
+/* What the per-line callback needs. */
+struct pipeline {
+	struct mp_registry *reg;
+	struct agg *agg;
+};
+
+static void
+count_line(void *ctx, const char *line, size_t len, int source)
+{
+	struct pipeline *p = ctx;
+	struct mp_event ev;
+	int r;
+
+	(void)source;  /* the tailer counts lines per source itself */
+	r = mp_registry_parse(p->reg, line, len, &ev);
+	if (r > 0) {
+		/* Received events (Exim <=, Postfix client=) feed issue 4's families. */
+		if (ev.kind == MP_EVENT_STATUS)
+			agg_record(p->agg, &ev);
+	} else if (r < 0) {
+		char ex[4 * 160 + 4];
+		agg_unmatched(p->agg, ev.mta);
+		log_limited(LOG_LIMIT_UNMATCHED, LOG_LEVEL_WARN,
+		    "%s line has a status marker but no status could be read from it"
+		    " (counted in maillog_unmatched_lines_total): %s",
+		    mp_mta_name(ev.mta), log_excerpt(ex, line, len, 160));
+	}
+}
+
+/* --maillog.timezone: a name from the tz database, or a POSIX TZ string
+ * (which always holds a digit, e.g. "CET-1CEST"). A misspelt zone would make
+ * glibc fall back to UTC without a word, so check the zone file exists. */
+static int
+check_timezone(const char *tz, char *err, size_t errlen)
+{
+	char path[256];
+	struct stat st;
+	const char *name = tz[0] == ':' ? tz + 1 : tz;
+
+	if (strpbrk(name, "0123456789") != NULL || strcmp(name, "UTC") == 0)
+		return 0;
+	if (strstr(name, "..") != NULL || strlen(name) > 200) {
+		snprintf(err, errlen, "--maillog.timezone: '%.200s' is not a timezone name", tz);
+		return -1;
+	}
+	snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", name);
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen,
+		    "--maillog.timezone: unknown timezone '%.200s' (no such file %.200s;"
+		    " try e.g. Europe/Berlin or UTC)", tz, path);
+		return -1;
+	}
+	return 0;
+}
+
+/* With no --maillog.path, take the first default log that exists. None is
+ * common on a fresh Debian 12: it logs to journald only, and there is no
+ * mail log file until rsyslog (or Postfix's maillog_file) writes one. */
+static const char *
+find_default_log(void)
+{
+	for (const char *const *p = opts_default_paths; *p; p++)
+		if (access(*p, F_OK) == 0)
+			return *p;
+	fprintf(stderr,
+	    "maillog_exporter: no mail log found; tried");
+	for (const char *const *p = opts_default_paths; *p; p++)
+		fprintf(stderr, " %s", *p);
+	fprintf(stderr,
+	    ".\nPoint the exporter at your log with --maillog.path=PATH. A system that logs only"
+	    " to journald (Debian 12 without rsyslog) has no mail log file: install rsyslog,"
+	    " or set Postfix's maillog_file (postconf -e maillog_file=/var/log/mail.log).\n");
+	return NULL;
+}
+
+static int
+run_once(const struct options *o, struct pipeline *p)
+{
+	struct tail_status status[OPTS_MAX_PATHS];
+	struct expo_source sources[OPTS_MAX_PATHS];
+	static const int mtas[] = { MP_MTA_POSTFIX };
+	struct expo_buf out = { 0 };
+	int failed = 0;
+
+	memset(status, 0, sizeof status);
+	for (int i = 0; i < o->npaths; i++) {
+		char err[512];
+		sources[i].path = o->paths[i];
+		sources[i].status = &status[i];
+		if (once_read(o->paths[i], o->max_line, count_line, p, i, &status[i],
+		    err, sizeof err) < 0) {
+			log_errorx("%s", err);
+			failed = 1;
+		}
+	}
+	if (failed)
+		return 1;
+
+	struct expo_view view = {
+		.agg = p->agg, .sources = sources, .nsources = o->npaths,
+		.mtas = mtas, .nmtas = (int)(sizeof mtas / sizeof mtas[0]),
+	};
+	if (expo_render(&view, &out) < 0) {
+		expo_buf_free(&out);
+		log_errorx("out of memory rendering the metrics");
+		return 1;
+	}
+	if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
+		expo_buf_free(&out);
+		log_error("writing the metrics to stdout");
+		return 1;
+	}
+	expo_buf_free(&out);
+	return 0;
+}
+
+static int
+run_daemon(const struct options *o, struct pipeline *p)
+{
+	struct tail_opts topts;
+	struct tail_set *ts;
+	struct expo_source sources[OPTS_MAX_PATHS];
+	static const int mtas[] = { MP_MTA_POSTFIX };
+	struct web_opts wopts;
+	struct web *web;
+	sigset_t mask;
+	int sfd;
+	char err[512];
+
+	/* Block the signals before MHD starts its thread, so they are delivered
+	 * through the signalfd here and never to the HTTP thread. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		fatal("sigprocmask");
+	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		fatal("signalfd");
+	signal(SIGPIPE, SIG_IGN);
+
+	tail_opts_defaults(&topts);
+	topts.from_beginning = o->from_beginning;
+	topts.max_line = o->max_line;
+	if ((ts = tail_set_new(&topts, count_line, p)) == NULL)
+		fatal("cannot start following files: inotify_init1");
+	for (int i = 0; i < o->npaths; i++) {
+		if (tail_set_add(ts, o->paths[i], err, sizeof err) < 0)
+			fatalx("--maillog.path=%s: %s", o->paths[i], err);
+		sources[i].path = tail_set_path(ts, i);
+		sources[i].status = tail_set_status(ts, i);
+	}
+
+	struct expo_view view = {
+		.agg = p->agg, .sources = sources, .nsources = o->npaths,
+		.mtas = mtas, .nmtas = (int)(sizeof mtas / sizeof mtas[0]),
+	};
+	web_opts_defaults(&wopts);
+	wopts.listen_address = o->listen_address;
+	wopts.telemetry_path = o->telemetry_path;
+	wopts.connection_limit = o->max_connections;
+	wopts.per_ip_limit = o->max_connections_per_ip;
+	wopts.timeout_s = o->timeout_s;
+	if ((web = web_start(&wopts, &view, err, sizeof err)) == NULL)
+		fatalx("cannot serve HTTP: %s", err);
+
+	log_info("maillog_exporter %s (revision %s) listening on %s, serving %s",
+	    MAILLOG_EXPORTER_VERSION, MAILLOG_EXPORTER_REVISION, o->listen_address,
+	    o->telemetry_path);
+	for (int i = 0; i < o->npaths; i++)
+		log_info("following %s from its %s", o->paths[i],
+		    o->from_beginning ? "beginning" : "end");
+	if (geteuid() == 0)
+		log_warnx("running as root; the exporter only needs to read the mail log"
+		    " (group adm on Debian) and bind an unprivileged port");
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = tail_set_fd(ts), .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+		int n = poll(pfd, 2, tail_set_timeout_ms(ts));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		tail_set_process(ts);
+		agg_touch(p->agg);
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			int stop = 0;
+			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				if (si.ssi_signo == SIGHUP)
+					log_info("SIGHUP: nothing to reload; files are re-checked now");
+				else
+					stop = 1;
+			}
+			if (stop)
+				break;
+		}
+	}
+
+	/* Graceful stop: count the lines already written, then stop serving. */
+	log_info("stopping: reading what is left, then closing the HTTP server");
+	tail_set_drain(ts);
+	web_stop(web);
+	tail_set_free(ts);
+	close(sfd);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct pipeline p;
+	char err[512];
+	int rc;
+
+	switch (opts_parse(argc, argv, &o, err, sizeof err)) {
+	case OPTS_OK:
+		break;
+	case OPTS_HELP:
+		opts_usage(stdout);
+		return 0;
+	case OPTS_VERSION:
+		printf("maillog_exporter %s (revision %s)\n", MAILLOG_EXPORTER_VERSION,
+		    MAILLOG_EXPORTER_REVISION);
+		return 0;
+	case OPTS_ERROR:
+		fprintf(stderr, "maillog_exporter: %s\n", err);
+		return 2;
+	}
+	log_setup(o.log_level, o.log_format);
+
+	if (o.timezone) {
+		if (check_timezone(o.timezone, err, sizeof err) < 0) {
+			fprintf(stderr, "maillog_exporter: %s\n", err);
+			return 2;
+		}
+		setenv("TZ", o.timezone, 1);
+	}
+	tzset();
+
+	if ((p.reg = mp_registry_new(o.format, err, sizeof err)) == NULL) {
+		fprintf(stderr, "maillog_exporter: --maillog.format: %s\n", err);
+		return 2;
+	}
+	if (o.npaths == 0) {
+		const char *def = find_default_log();
+		if (def == NULL) {
+			mp_registry_free(p.reg);
+			return 1;
+		}
+		o.paths[o.npaths++] = def;
+	}
+	if ((p.agg = agg_new(o.max_series)) == NULL)
+		fatalx("out of memory allocating %zu series", o.max_series);
+
+	rc = o.once ? run_once(&o, &p) : run_daemon(&o, &p);
+
+	agg_free(p.agg);
+	mp_registry_free(p.reg);
+	return rc;
+}

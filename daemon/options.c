@@ -1,2 +1,305 @@
-/* placeholder: being written */
-typedef int placeholder_options;
+/*
+ * options.c - parse and check the command line.
+ *
+ * Every rejection is one line that names the flag and says what is wrong,
+ * because that line is all a user sees in `systemctl status`.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "http.h"
+#include "mp.h"
+
+const char *const opts_default_paths[] = {
+	"/var/log/mail.log",
+	"/var/log/maillog",
+	"/var/log/exim4/mainlog",
+	"/var/log/exim/main.log",
+	NULL,
+};
+
+enum {
+	OPT_PATH = 256,
+	OPT_START,
+	OPT_FORMAT,
+	OPT_TIMEZONE,
+	OPT_MAX_LINE,
+	OPT_LISTEN,
+	OPT_TELEMETRY,
+	OPT_MAX_CONN,
+	OPT_MAX_CONN_IP,
+	OPT_TIMEOUT,
+	OPT_MAX_SERIES,
+	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
+	OPT_ONCE,
+	OPT_VERSION,
+	OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+	{ "maillog.path", required_argument, NULL, OPT_PATH },
+	{ "maillog.start", required_argument, NULL, OPT_START },
+	{ "maillog.format", required_argument, NULL, OPT_FORMAT },
+	{ "maillog.timezone", required_argument, NULL, OPT_TIMEZONE },
+	{ "maillog.max-line-length", required_argument, NULL, OPT_MAX_LINE },
+	{ "web.listen-address", required_argument, NULL, OPT_LISTEN },
+	{ "web.telemetry-path", required_argument, NULL, OPT_TELEMETRY },
+	{ "web.max-connections", required_argument, NULL, OPT_MAX_CONN },
+	{ "web.max-connections-per-ip", required_argument, NULL, OPT_MAX_CONN_IP },
+	{ "web.timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "metrics.max-series", required_argument, NULL, OPT_MAX_SERIES },
+	{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log.format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+void
+opts_usage(FILE *fp)
+{
+	fprintf(fp,
+"Usage: maillog_exporter [FLAGS]\n"
+"Follow mail-server logs and export SMTP status codes as Prometheus metrics.\n"
+"\n"
+"Input:\n"
+"  --maillog.path=PATH         log to follow; repeatable; '-' is standard input.\n"
+"                              Default: the first that exists of /var/log/mail.log,\n"
+"                              /var/log/maillog, /var/log/exim4/mainlog, /var/log/exim/main.log\n"
+"  --maillog.start=end|beginning\n"
+"                              where to start in a file that exists at startup (default end,\n"
+"                              like tail -f; beginning counts what the file already holds)\n"
+"  --maillog.format=FORMAT     %s (default auto: decided per line)\n"
+"  --maillog.timezone=TZ       timezone of syslog timestamps without an offset\n"
+"                              (default: the process's local time)\n"
+"  --maillog.max-line-length=BYTES\n"
+"                              longer lines are skipped and counted (default 65536)\n"
+"\n"
+"Web:\n"
+"  --web.listen-address=[HOST]:PORT  (default %s: all interfaces, the exporter convention)\n"
+"  --web.telemetry-path=PATH   (default /metrics)\n"
+"  --web.max-connections=N     concurrent HTTP connections (default 64)\n"
+"  --web.max-connections-per-ip=N  (default 8)\n"
+"  --web.timeout=SECONDS       idle connection timeout (default 10)\n"
+"\n"
+"Metrics:\n"
+"  --metrics.max-series=N      cap on maillog_smtp_status_total series; past it new label\n"
+"                              sets are counted under code=\"other\" (default %d)\n"
+"\n"
+"Other:\n"
+"  --log.level=debug|info|warn|error   (default info)\n"
+"  --log.format=logfmt|json    (default logfmt); the exporter's own messages go to stderr\n"
+"  --once                      read every --maillog.path (plain or gzip) from its beginning to\n"
+"                              EOF, print the metrics to stdout and exit; no HTTP server\n"
+"  --version, --help\n",
+	    mp_format_names(), WEB_DEFAULT_LISTEN, AGG_DEFAULT_MAX_SERIES);
+}
+
+static enum opts_result
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return OPTS_ERROR;
+}
+
+/* Parse a decimal number in [min, max]. Returns 0 or -1. */
+static int
+parse_uint(const char *s, unsigned long long min, unsigned long long max,
+    unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Accept "10" and Go-duration style "10s" for seconds, as the Go exporters
+ * take durations there. */
+static int
+parse_seconds(const char *s, unsigned *out)
+{
+	char buf[32];
+	size_t n = strlen(s);
+	unsigned long long v;
+
+	if (n == 0 || n >= sizeof buf)
+		return -1;
+	memcpy(buf, s, n + 1);
+	if (buf[n - 1] == 's')
+		buf[n - 1] = '\0';
+	if (parse_uint(buf, 1, 3600, &v) < 0)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static void
+set_defaults(struct options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->format = "auto";
+	o->max_line = 65536;
+	o->listen_address = WEB_DEFAULT_LISTEN;
+	o->telemetry_path = "/metrics";
+	o->max_connections = 64;
+	o->max_connections_per_ip = 8;
+	o->timeout_s = 10;
+	o->max_series = AGG_DEFAULT_MAX_SERIES;
+	o->log_level = LOG_LEVEL_INFO;
+	o->log_format = LOG_FORMAT_LOGFMT;
+}
+
+/* The flag as the user wrote it, for error messages. */
+static const char *
+flag_name(int c)
+{
+	for (const struct option *lo = long_opts; lo->name; lo++)
+		if (lo->val == c)
+			return lo->name;
+	return "?";
+}
+
+enum opts_result
+opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
+{
+	unsigned long long v;
+	int c;
+
+	set_defaults(o);
+	opterr = 0;
+	optind = 0;  /* glibc: 0 also resets its internal state, so tests can call us twice */
+	/* The leading '-' returns non-option arguments in order instead of
+	 * permuting them, so "maillog_exporter foo" is reported, not ignored. */
+	while ((c = getopt_long(argc, argv, "-:", long_opts, NULL)) != -1) {
+		const char *arg = optarg;
+		switch (c) {
+		case OPT_PATH:
+			if (*arg == '\0')
+				return fail(err, errlen, "--maillog.path: empty path");
+			if (o->npaths == OPTS_MAX_PATHS)
+				return fail(err, errlen, "--maillog.path: at most %d paths",
+				    OPTS_MAX_PATHS);
+			for (int i = 0; i < o->npaths; i++)
+				if (strcmp(o->paths[i], arg) == 0)
+					return fail(err, errlen,
+					    "--maillog.path: %s given twice (its lines would be counted twice)",
+					    arg);
+			o->paths[o->npaths++] = arg;
+			break;
+		case OPT_START:
+			if (strcmp(arg, "end") == 0)
+				o->from_beginning = 0;
+			else if (strcmp(arg, "beginning") == 0)
+				o->from_beginning = 1;
+			else
+				return fail(err, errlen,
+				    "--maillog.start: '%s' is not end or beginning", arg);
+			break;
+		case OPT_FORMAT:
+			o->format = arg;
+			break;
+		case OPT_TIMEZONE:
+			if (*arg == '\0')
+				return fail(err, errlen, "--maillog.timezone: empty timezone");
+			o->timezone = arg;
+			break;
+		case OPT_MAX_LINE:
+			if (parse_uint(arg, 256, 16u << 20, &v) < 0)
+				return fail(err, errlen,
+				    "--maillog.max-line-length: '%s' is not a number of bytes from 256 to 16777216",
+				    arg);
+			o->max_line = (size_t)v;
+			break;
+		case OPT_LISTEN: {
+			char why[200];
+			if (web_check_listen_address(arg, why, sizeof why) < 0)
+				return fail(err, errlen, "--web.listen-address: %s", why);
+			o->listen_address = arg;
+			break;
+		}
+		case OPT_TELEMETRY:
+			if (arg[0] != '/' || strlen(arg) > 200 || strpbrk(arg, "?# \t\r\n") != NULL)
+				return fail(err, errlen,
+				    "--web.telemetry-path: '%s' must be a path starting with '/' (no spaces, '?' or '#')",
+				    arg);
+			if (strcmp(arg, "/") == 0 || strcmp(arg, "/healthz") == 0)
+				return fail(err, errlen,
+				    "--web.telemetry-path: '%s' is taken by the landing page or health check",
+				    arg);
+			o->telemetry_path = arg;
+			break;
+		case OPT_MAX_CONN:
+			if (parse_uint(arg, 1, 10000, &v) < 0)
+				return fail(err, errlen,
+				    "--web.max-connections: '%s' is not a number from 1 to 10000", arg);
+			o->max_connections = (unsigned)v;
+			break;
+		case OPT_MAX_CONN_IP:
+			if (parse_uint(arg, 1, 10000, &v) < 0)
+				return fail(err, errlen,
+				    "--web.max-connections-per-ip: '%s' is not a number from 1 to 10000",
+				    arg);
+			o->max_connections_per_ip = (unsigned)v;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_seconds(arg, &o->timeout_s) < 0)
+				return fail(err, errlen,
+				    "--web.timeout: '%s' is not a number of seconds from 1 to 3600", arg);
+			break;
+		case OPT_MAX_SERIES:
+			if (parse_uint(arg, 1, 1000000, &v) < 0)
+				return fail(err, errlen,
+				    "--metrics.max-series: '%s' is not a number from 1 to 1000000", arg);
+			o->max_series = (size_t)v;
+			break;
+		case OPT_LOG_LEVEL:
+			if (log_parse_level(arg, &o->log_level) < 0)
+				return fail(err, errlen,
+				    "--log.level: '%s' is not debug, info, warn or error", arg);
+			break;
+		case OPT_LOG_FORMAT:
+			if (log_parse_format(arg, &o->log_format) < 0)
+				return fail(err, errlen, "--log.format: '%s' is not logfmt or json", arg);
+			break;
+		case OPT_ONCE:
+			o->once = 1;
+			break;
+		case OPT_VERSION:
+			return OPTS_VERSION;
+		case OPT_HELP:
+			return OPTS_HELP;
+		case 1:
+			return fail(err, errlen,
+			    "unexpected argument '%s': logs are given with --maillog.path (see --help)",
+			    arg);
+		case ':':
+			return fail(err, errlen, "--%s needs a value", flag_name(optopt));
+		case '?':
+		default:
+			if (optopt >= OPT_PATH)
+				return fail(err, errlen, "--%s takes no value", flag_name(optopt));
+			return fail(err, errlen, "unknown flag '%s' (see --help)",
+			    argv[optind - 1] ? argv[optind - 1] : "?");
+		}
+	}
+	return OPTS_OK;
+}

@@ -1,1 +1,146 @@
-int main(void) { return 77; }
+/*
+ * test_options.c - flag parsing: defaults, both value syntaxes, and one
+ * clear line naming the flag for every bad value.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "aggregate.h"
+#include "options.h"
+
+static enum opts_result
+parse(struct options *o, char *err, size_t errlen, const char *const *args)
+{
+	static char *argv[64];
+	int argc = 0;
+	argv[argc++] = (char *)"maillog_exporter";
+	for (; *args; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return opts_parse(argc, argv, o, err, errlen);
+}
+
+#define PARSE(o, err, ...) \
+	parse(o, err, sizeof err, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void
+test_defaults(void **state)
+{
+	(void)state;
+	struct options o;
+	char err[256];
+	assert_int_equal(parse(&o, err, sizeof err, (const char *const[]){ NULL }), OPTS_OK);
+	assert_int_equal(o.npaths, 0);
+	assert_int_equal(o.from_beginning, 0);
+	assert_string_equal(o.format, "auto");
+	assert_string_equal(o.listen_address, ":9745");
+	assert_string_equal(o.telemetry_path, "/metrics");
+	assert_int_equal(o.max_series, AGG_DEFAULT_MAX_SERIES);
+	assert_int_equal(o.log_level, LOG_LEVEL_INFO);
+	assert_int_equal(o.log_format, LOG_FORMAT_LOGFMT);
+	assert_int_equal(o.once, 0);
+	assert_string_equal(opts_default_paths[0], "/var/log/mail.log");
+}
+
+static void
+test_both_value_syntaxes(void **state)
+{
+	(void)state;
+	struct options o;
+	char err[256];
+	assert_int_equal(PARSE(&o, err, "--maillog.path=/a", "--maillog.path", "/b",
+	    "--maillog.start", "beginning", "--web.listen-address=127.0.0.1:9999",
+	    "--web.telemetry-path", "/m", "--log.level=debug", "--log.format", "json",
+	    "--once", "--web.timeout=5s", "--web.max-connections", "3",
+	    "--web.max-connections-per-ip=2", "--metrics.max-series=100",
+	    "--maillog.max-line-length=4096", "--maillog.format=postfix",
+	    "--maillog.timezone=Europe/Berlin"), OPTS_OK);
+	assert_int_equal(o.npaths, 2);
+	assert_string_equal(o.paths[0], "/a");
+	assert_string_equal(o.paths[1], "/b");
+	assert_int_equal(o.from_beginning, 1);
+	assert_string_equal(o.listen_address, "127.0.0.1:9999");
+	assert_string_equal(o.telemetry_path, "/m");
+	assert_int_equal(o.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(o.log_format, LOG_FORMAT_JSON);
+	assert_int_equal(o.once, 1);
+	assert_int_equal(o.timeout_s, 5);
+	assert_int_equal(o.max_connections, 3);
+	assert_int_equal(o.max_connections_per_ip, 2);
+	assert_int_equal(o.max_series, 100);
+	assert_int_equal(o.max_line, 4096);
+	assert_string_equal(o.format, "postfix");
+	assert_string_equal(o.timezone, "Europe/Berlin");
+	assert_int_equal(PARSE(&o, err, "--maillog.path=-"), OPTS_OK);
+	assert_string_equal(o.paths[0], "-");
+}
+
+static void
+test_help_and_version(void **state)
+{
+	(void)state;
+	struct options o;
+	char err[256];
+	assert_int_equal(PARSE(&o, err, "--help"), OPTS_HELP);
+	assert_int_equal(PARSE(&o, err, "--version"), OPTS_VERSION);
+}
+
+/* Each bad command line, and a fragment its error line must contain. */
+static const struct {
+	const char *args[4];
+	const char *want;
+} bad[] = {
+	{ { "--nope" }, "unknown flag '--nope'" },
+	{ { "stray" }, "unexpected argument 'stray'" },
+	{ { "--maillog.start=middle" }, "--maillog.start: 'middle' is not end or beginning" },
+	{ { "--maillog.path" }, "--maillog.path needs a value" },
+	{ { "--maillog.path=" }, "--maillog.path: empty path" },
+	{ { "--maillog.path=/x", "--maillog.path=/x" }, "given twice" },
+	{ { "--once=yes" }, "--once takes no value" },
+	{ { "--log.level=loud" }, "--log.level: 'loud' is not debug, info, warn or error" },
+	{ { "--log.format=xml" }, "--log.format: 'xml' is not logfmt or json" },
+	{ { "--web.listen-address=nonsense" }, "--web.listen-address:" },
+	{ { "--web.listen-address=:99999" }, "--web.listen-address:" },
+	{ { "--web.telemetry-path=metrics" }, "--web.telemetry-path: 'metrics' must be a path" },
+	{ { "--web.telemetry-path=/healthz" }, "--web.telemetry-path: '/healthz' is taken" },
+	{ { "--web.max-connections=0" }, "--web.max-connections: '0'" },
+	{ { "--web.max-connections-per-ip=-1" }, "--web.max-connections-per-ip: '-1'" },
+	{ { "--web.timeout=forever" }, "--web.timeout: 'forever'" },
+	{ { "--metrics.max-series=1e9" }, "--metrics.max-series: '1e9'" },
+	{ { "--maillog.max-line-length=10" }, "--maillog.max-line-length: '10'" },
+	{ { "--maillog.timezone=" }, "--maillog.timezone: empty" },
+};
+
+static void
+test_bad_values_name_the_flag(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct options o;
+		char err[256];
+		const char *const *a = bad[i].args;
+		enum opts_result r = parse(&o, err, sizeof err, a);
+		if (r != OPTS_ERROR || strstr(err, bad[i].want) == NULL)
+			fail_msg("args[0]=%s: result %d, error '%s', want '%s'", a[0], r, err,
+			    bad[i].want);
+		assert_null(strchr(err, '\n'));  /* one line */
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_both_value_syntaxes),
+		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_bad_values_name_the_flag),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,54 @@
+/*
+ * options.h - command-line flags. The names are a contract (users put them
+ * in unit files and scripts): the exporter-toolkit style `--group.name`,
+ * GNU long options, `--flag=value` or `--flag value`.
+ */
+#ifndef OPTIONS_H
+#define OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "log.h"
+
+#define OPTS_MAX_PATHS 32
+
+struct options {
+	const char *paths[OPTS_MAX_PATHS];   /* --maillog.path, in order */
+	int npaths;
+	int from_beginning;                  /* --maillog.start=beginning */
+	const char *format;                  /* --maillog.format */
+	const char *timezone;                /* --maillog.timezone, NULL = process local */
+	size_t max_line;                     /* --maillog.max-line-length */
+	const char *listen_address;          /* --web.listen-address */
+	const char *telemetry_path;          /* --web.telemetry-path */
+	unsigned max_connections;            /* --web.max-connections */
+	unsigned max_connections_per_ip;     /* --web.max-connections-per-ip */
+	unsigned timeout_s;                  /* --web.timeout */
+	size_t max_series;                   /* --metrics.max-series */
+	enum log_level log_level;
+	enum log_format log_format;
+	int once;
+};
+
+enum opts_result {
+	OPTS_OK = 0,     /* run */
+	OPTS_HELP,       /* --help: print opts_usage() and exit 0 */
+	OPTS_VERSION,    /* --version: print it and exit 0 */
+	OPTS_ERROR,      /* err holds one line naming the flag; exit 2 */
+};
+
+/* Parse argv into o (defaults first). Strings point into argv. Checks every
+ * value's syntax; what needs the system (does the path exist, can the port
+ * be bound) is checked later, by whoever uses it. */
+enum opts_result opts_parse(int argc, char **argv, struct options *o,
+    char *err, size_t errlen);
+
+/* The default log paths, tried in order when no --maillog.path is given.
+ * NULL-terminated. */
+extern const char *const opts_default_paths[];
+
+/* Write the --help text to fp. */
+void opts_usage(FILE *fp);
+
+#endif

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# README.md, "Quick start": on a fresh Debian 12 machine, as root,
+#   bash deploy/quickstart.sh
+# installs the build dependencies, builds, installs the binary to
+# /usr/local/bin, and runs the exporter in the foreground on the system mail
+# log as an unprivileged system user in group adm (Debian's mail log is
+# root:adm 0640). Extra arguments are passed to the exporter, e.g.
+#   bash deploy/quickstart.sh --maillog.path=/var/log/mail.log --web.listen-address=127.0.0.1:9745
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "quickstart.sh: run as root (it installs packages and a system user)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  gcc libc6-dev pkg-config meson ninja-build \
+  libmicrohttpd-dev libpcre2-dev zlib1g-dev >/dev/null
+
+rm -rf build-quickstart
+meson setup build-quickstart --buildtype=release -Dtests=false >/dev/null
+meson compile -C build-quickstart
+install -m 0755 build-quickstart/daemon/maillog_exporter /usr/local/bin/maillog_exporter
+
+if ! id maillog_exporter >/dev/null 2>&1; then
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+    --groups adm maillog_exporter
+fi
+
+echo "quickstart.sh: starting /usr/local/bin/maillog_exporter as user maillog_exporter" \
+     "on http://$(hostname -f 2>/dev/null || hostname):9745/metrics (Ctrl-C stops it)"
+exec runuser -u maillog_exporter -- /usr/local/bin/maillog_exporter "$@"

@@ -1,0 +1,456 @@
+/*
+ * exim.c - Exim deliveries, failures, deferrals and rejects, from Exim's own
+ * mainlog ("2026-11-28 14:10:01 [pid] 1tAbCd-000123-Xy ...", as split off
+ * by syslog.c) or through syslog ("exim[pid]: ...", with or without Exim's
+ * own timestamp repeated inside the message).
+ *
+ * What counts, one event per line:
+ *   MSGID => addr ... C="250 ..."	delivered (also "->": another address
+ *					of the same delivery; ">>": cutthrough)
+ *   MSGID ** addr ...: text		failed for good
+ *   MSGID == addr ... defer (n): text	deferred
+ *   [MSGID] H=... rejected RCPT|MAIL|after DATA|connection|EHLO ...: text
+ *   [MSGID] H=... temporarily rejected ...
+ * and "MSGID <= sender ..." is a receipt (MP_EVENT_RECEIVED).
+ *
+ * Codes: a delivery's code is that of the C="..." confirmation; a failure's
+ * or deferral's is the remote reply quoted after "SMTP error from remote
+ * mail server after <command>: " (or LMTP's "LMTP error after ...: "). A
+ * multi-line reply is joined with a literal "\n" and the first line's code
+ * is the one we take. Reject lines quote no reply of ours: the class comes
+ * from the wording ("rejected" 5xx, "temporarily rejected" 4xx), and a code
+ * is taken only where the reason starts with one (an ACL "message = 550
+ * 5.7.1 ..." sets Exim's reply) or from a recipient callout ("... was: 550
+ * 5.1.1 ..."), whose reply Exim passes on, and only when its class agrees
+ * with the wording.
+ *
+ * Not counted: the host-level copy of a post-DATA error
+ * ("MSGID H=host [ip]: SMTP error from remote mail server after end of
+ * data: 451 ..."), which repeats the per-recipient "==" line; "*>"
+ * (delivery suppressed by -N); Completed, frozen, queue runs, connections,
+ * authenticator failures and sender-verify notes that precede a reject.
+ *
+ * Hand-written scanners, no regex: every shape starts with a fixed marker
+ * at a fixed place, so a few compares decide, and nothing is allocated.
+ */
+#include "parser.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIT(s) (s), (sizeof(s) - 1)
+
+static int
+has_prefix(const char *s, size_t len, const char *p, size_t plen)
+{
+	return len >= plen && memcmp(s, p, plen) == 0;
+}
+
+static int
+is_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z');
+}
+
+static size_t
+alnum_run(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && is_alnum(s[i]))
+		i++;
+	return i;
+}
+
+/*
+ * The length of an Exim message id at s, followed by a space: the classic
+ * "1tAbCd-0001Ab-Xy" (6-6-2) or the 4.97+ "1tixMn-00000000C5j-1wRa"
+ * (6-11-4). 0 if there is none.
+ */
+static size_t
+message_id(const char *s, size_t len)
+{
+	size_t a, b, c;
+
+	a = alnum_run(s, len);
+	if (a != 6 || a >= len || s[a] != '-')
+		return 0;
+	b = alnum_run(s + a + 1, len - a - 1);
+	if ((b != 6 && b != 11) || a + 1 + b >= len || s[a + 1 + b] != '-')
+		return 0;
+	c = alnum_run(s + a + b + 2, len - a - b - 2);
+	if ((c != 2 && c != 4) || a + b + c + 2 >= len || s[a + b + c + 2] != ' ')
+		return 0;
+	return a + b + c + 2;
+}
+
+/* The value of " KEY=" in s[0..len), up to the next space. */
+static const char *
+field(const char *s, size_t len, const char *key, size_t klen, size_t *vlen)
+{
+	const char *p = memmem(s, len, key, klen), *end = s + len, *sp;
+
+	if (p == NULL)
+		return NULL;
+	p += klen;
+	sp = memchr(p, ' ', (size_t)(end - p));
+	*vlen = (size_t)((sp != NULL ? sp : end) - p);
+	return p;
+}
+
+/* QT= (time on the queue) and DT= (this delivery), log_selector
+ * +queue_time and +deliver_time. */
+static void
+times(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *v;
+	size_t vlen;
+
+	if ((v = field(s, len, LIT(" QT="), &vlen)) != NULL)
+		ev->delay = mp_units_duration_at(v, vlen, NULL);
+	if ((v = field(s, len, LIT(" DT="), &vlen)) != NULL)
+		ev->delay_stage[MP_STAGE_DELIVERY] =
+		    mp_units_duration_at(v, vlen, NULL);
+}
+
+/*
+ * The recipient that follows a delivery marker: "user@dom", or a local
+ * part, file or pipe followed by the "<user@dom>" it came from. Sets
+ * ev->domain; returns the end of the address part.
+ */
+static const char *
+recipient(const char *a, size_t len, struct mp_event *ev)
+{
+	const char *end = a + len, *sp, *p;
+
+	sp = memchr(a, ' ', len);
+	p = sp != NULL ? sp : end;
+	if (p > a && p[-1] == ':')	/* "** user@dom: Unrouteable address" */
+		p--;
+	if (memchr(a, '@', (size_t)(p - a)) != NULL && a[0] != '|' &&
+	    a[0] != '/') {
+		mp_event_set_domain(ev, a, (size_t)(p - a));
+		return p;
+	}
+	if (sp != NULL && sp + 1 < end && sp[1] == '<') {
+		const char *gt = memchr(sp + 2, '>', (size_t)(end - sp - 2));
+
+		if (gt != NULL) {
+			mp_event_set_domain(ev, sp + 2, (size_t)(gt - sp - 2));
+			return gt + 1;
+		}
+	}
+	return p;
+}
+
+static int
+filter_name(const char *s, size_t len)
+{
+	static const char *const names[] = { "amavis", "spamassassin",
+		"spamc", "dfilt", "rspamd", "clamsmtp", "mailscanner", "filter" };
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (memmem(s, len, names[i], strlen(names[i])) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Where a delivery went: no H= means a local transport (appendfile, pipe,
+ * autoreply), unless the transport is an SMTP one that reached no host; an LMTP transport is local wherever it runs; a host on the
+ * loopback is a content filter or re-injection hop; any other host is
+ * remote. Router and transport names are the admin's, so a filter is also
+ * recognised by name.
+ */
+static enum mp_destination
+destination(const char *s, size_t len)
+{
+	const char *t, *r, *h, *br, *close;
+	size_t tlen = 0, rlen = 0, hlen;
+
+	t = field(s, len, LIT(" T="), &tlen);
+	r = field(s, len, LIT(" R="), &rlen);
+	if ((t != NULL && filter_name(t, tlen)) ||
+	    (r != NULL && filter_name(r, rlen)))
+		return MP_DEST_FILTER;
+	if (t != NULL && memmem(t, tlen, "lmtp", 4) != NULL)
+		return MP_DEST_LOCAL;
+	h = memmem(s, len, " H=", 3);
+	if (h == NULL) {
+		/* A failure before any host answered ("defer (111): Connection
+		 * refused") names only the transport. */
+		if (t != NULL && memmem(t, tlen, "smtp", 4) != NULL)
+			return MP_DEST_REMOTE;
+		return t != NULL || r != NULL ? MP_DEST_LOCAL : MP_DEST_NONE;
+	}
+	h += 3;
+	hlen = (size_t)(s + len - h);
+	br = memmem(h, hlen, " [", 2);
+	if (br != NULL) {
+		br += 2;
+		close = memchr(br, ']', (size_t)(s + len - br));
+		if (close != NULL && mp_is_loopback(br, (size_t)(close - br)))
+			return MP_DEST_FILTER;
+	}
+	return MP_DEST_REMOTE;
+}
+
+/*
+ * The remote reply in a failure or deferral: after "error from remote mail
+ * server after CMD: " or "LMTP error after CMD: ", skipping an older
+ * Exim's "host NAME [ip]: " in front of it. Sets code, enhanced, reply.
+ */
+static void
+remote_reply(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *end = s + len, *p, *c;
+
+	p = memmem(s, len, LIT("error from remote mail server after "));
+	if (p == NULL)
+		p = memmem(s, len, LIT("LMTP error after "));
+	if (p == NULL)
+		return;
+	c = memmem(p, (size_t)(end - p), ": ", 2);
+	if (c == NULL)
+		return;
+	c += 2;
+	if (has_prefix(c, (size_t)(end - c), LIT("host "))) {
+		const char *d = memmem(c, (size_t)(end - c), "]: ", 3);
+
+		if (d != NULL)
+			c = d + 3;
+	}
+	ev->code = (uint16_t)mp_reply_at(c, (size_t)(end - c), &ev->enhanced);
+	ev->reply = c;
+	ev->reply_len = (size_t)(end - c);
+}
+
+/* "=> addr ... C="250 ..."" and "->", ">>". */
+static int
+delivered(const char *a, size_t len, struct mp_event *ev)
+{
+	const char *c, *end = a + len, *q;
+
+	if (len == 0 || a[0] == ' ')
+		return -1;
+	recipient(a, len, ev);
+	ev->outcome = MP_OUTCOME_SENT;
+	c = memmem(a, len, LIT(" C=\""));
+	if (c != NULL) {
+		c += 4;
+		q = memchr(c, '"', (size_t)(end - c));
+		ev->reply = c;
+		ev->reply_len = (size_t)((q != NULL ? q : end) - c);
+		ev->code = (uint16_t)mp_reply_at(c, ev->reply_len, &ev->enhanced);
+	}
+	ev->destination = destination(a, len);
+	times(a, len, ev);
+	return mp_event_set_class(ev) == 0 ? 1 : -1;
+}
+
+/* "** addr ...: text" and "== addr ... defer (n): text". */
+static int
+failed(const char *a, size_t len, enum mp_outcome outcome,
+    struct mp_event *ev)
+{
+	const char *after, *end = a + len, *colon;
+
+	if (len == 0 || a[0] == ' ')
+		return -1;
+	after = recipient(a, len, ev);
+	ev->outcome = outcome;
+	/* The text follows the first ": " after the address's fields. */
+	colon = memmem(after, (size_t)(end - after), ": ", 2);
+	if (colon != NULL) {
+		ev->reply = colon + 2;
+		ev->reply_len = (size_t)(end - colon - 2);
+	}
+	remote_reply(after, (size_t)(end - after), ev);
+	ev->destination = destination(a, colon != NULL ? (size_t)(colon - a) : len);
+	times(a, len, ev);
+	return mp_event_set_class(ev) == 0 ? 1 : -1;
+}
+
+/*
+ * A reject. r points at "rejected " (after an optional "temporarily ").
+ * The stage word is not needed for the count; the recipient, when there
+ * is one, gives the domain, and a callout's quoted reply the code.
+ */
+static int
+rejected(const char *s, size_t len, const char *r, int temporary,
+    struct mp_event *ev)
+{
+	const char *end = s + len, *p, *colon, *was;
+	struct mp_enhanced enh;
+	int code;
+
+	ev->direction = MP_DIR_INBOUND;
+	ev->outcome = temporary ? MP_OUTCOME_TEMP_REJECTED : MP_OUTCOME_REJECTED;
+	p = r + sizeof("rejected ") - 1;
+	if (has_prefix(p, (size_t)(end - p), LIT("RCPT <"))) {
+		const char *a = p + 6, *gt = memchr(a, '>', (size_t)(end - a));
+
+		if (gt != NULL)
+			mp_event_set_domain(ev, a, (size_t)(gt - a));
+	}
+	colon = memmem(p, (size_t)(end - p), ": ", 2);
+	if (colon != NULL) {
+		ev->reply = colon + 2;
+		ev->reply_len = (size_t)(end - colon - 2);
+		/* An ACL message may set the reply itself ("message = 550 5.7.1
+		 * ..."), and a callout's reply is passed on. */
+		was = memmem(ev->reply, ev->reply_len, LIT(" was: "));
+		if (mp_parse_reply_code(ev->reply, ev->reply_len) != 0)
+			was = ev->reply;
+		else if (was != NULL)
+			was += sizeof(" was: ") - 1;
+		if (was != NULL) {
+			code = mp_reply_at(was, (size_t)(end - was), &enh);
+			if (code != 0 && (code / 100 == 4) == temporary) {
+				ev->code = (uint16_t)code;
+				ev->enhanced = enh;
+			}
+		}
+	}
+	return mp_event_set_class(ev) == 0 ? 1 : -1;
+}
+
+/*
+ * " rejected " or " temporarily rejected " in the host/sender part, that is
+ * before the first ": " (which starts the reason, or in a host-level error
+ * line the remote's text, where "rejected" may well appear).
+ */
+static const char *
+reject_marker(const char *s, size_t len, int *temporary)
+{
+	const char *colon, *r;
+	size_t lim;
+
+	/* Exim's reject lines start with the client ("H=", "U=" for -bs) or,
+	 * for a bad EHLO, with the verdict itself. */
+	if (!has_prefix(s, len, LIT("H=")) && !has_prefix(s, len, LIT("U=")) &&
+	    !has_prefix(s, len, LIT("rejected ")) &&
+	    !has_prefix(s, len, LIT("SMTP protocol synchronization error")))
+		return NULL;
+	colon = memmem(s, len, ": ", 2);
+	lim = colon != NULL ? (size_t)(colon - s) : len;
+	r = memmem(s, lim, LIT(" rejected "));
+	if (r == NULL && has_prefix(s, lim, LIT("rejected ")))
+		r = s - 1;
+	if (r == NULL) {
+		/* "SMTP protocol synchronization error (...): rejected
+		 * connection from H=[ip] ...": Exim sends 554 and hangs up. */
+		if (colon != NULL && has_prefix(s, len,
+		    LIT("SMTP protocol synchronization error")) &&
+		    has_prefix(colon + 2, (size_t)(s + len - colon - 2),
+		    LIT("rejected ")))
+			r = colon + 1;
+		else
+			return NULL;
+	}
+	*temporary = r - s >= 12 && memcmp(r - 12, " temporarily", 12) == 0;
+	if (!*temporary && r - s == 11 && memcmp(s, "temporarily", 11) == 0)
+		*temporary = 1;
+	return r + 1;
+}
+
+static int
+exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
+{
+	struct mp_syslog inner;
+	const char *m = hdr->msg, *r;
+	size_t n = hdr->msg_len, id;
+	int temporary;
+
+	(void)state;
+	if (m == NULL)
+		return 0;
+	/* Through syslog, Exim still writes its own timestamp (and [pid])
+	 * unless syslog_timestamp is off. */
+	if (hdr->kind != MP_HDR_EXIM && n >= 20 && m[0] >= '0' && m[0] <= '9' &&
+	    m[4] == '-' && m[10] == ' ') {
+		mp_syslog_parse(m, n, &inner);
+		if (inner.kind == MP_HDR_EXIM) {
+			m = inner.msg;
+			n = inner.msg_len;
+		}
+	}
+	id = message_id(m, n);
+	if (id != 0) {
+		const char *a = m + id + 1;
+		size_t alen = n - id - 1;
+
+		if (alen >= 3 && a[2] == ' ') {
+			const char *x = a + 3;
+			size_t xlen = alen - 3;
+
+			if (a[0] == '=' && a[1] == '>')
+				return delivered(x, xlen, ev);
+			if ((a[0] == '-' && a[1] == '>') || (a[0] == '>' && a[1] == '>'))
+				return delivered(x, xlen, ev);
+			if (a[0] == '*' && a[1] == '*')
+				return failed(x, xlen, MP_OUTCOME_BOUNCED, ev);
+			if (a[0] == '=' && a[1] == '=')
+				return failed(x, xlen, MP_OUTCOME_DEFERRED, ev);
+			if (a[0] == '<' && a[1] == '=') {
+				const char *h = memmem(x, xlen, " [", 2), *close;
+
+				ev->kind = MP_EVENT_RECEIVED;
+				ev->direction = MP_DIR_INBOUND;
+				if (h != NULL && memmem(x, (size_t)(h - x), " H=", 3) != NULL &&
+				    (close = memchr(h + 2, ']', (size_t)(x + xlen - h - 2))) != NULL &&
+				    mp_is_loopback(h + 2, (size_t)(close - h - 2)))
+					ev->destination = MP_DEST_FILTER;
+				return 1;
+			}
+		}
+		m = a;
+		n = alen;
+	}
+	r = reject_marker(m, n, &temporary);
+	if (r != NULL)
+		return rejected(m, n, r, temporary, ev);
+	return 0;
+}
+
+/* Ours: Exim's own mainlog header, or an "exim"/"exim4" syslog tag. */
+static enum mp_claim
+exim_claims(const struct mp_syslog *hdr)
+{
+	if (hdr->kind == MP_HDR_EXIM)
+		return MP_CLAIM_YES;
+	if (hdr->tag == NULL)
+		return MP_CLAIM_MAYBE;
+	if ((hdr->tag_len == 4 && memcmp(hdr->tag, "exim", 4) == 0) ||
+	    (hdr->tag_len == 5 && memcmp(hdr->tag, "exim4", 5) == 0))
+		return MP_CLAIM_YES;
+	return MP_CLAIM_NO;
+}
+
+/* No compiled state: the scanners above need none. */
+static int
+exim_init(void **state, const struct mp_re_env *env, char *err, size_t errlen)
+{
+	(void)env;
+	(void)err;
+	(void)errlen;
+	*state = NULL;
+	return 0;
+}
+
+static void
+exim_fini(void *state)
+{
+	(void)state;
+}
+
+const struct mp_parser mp_parser_exim = {
+	.name = "exim",
+	.mta = MP_MTA_EXIM,
+	.init = exim_init,
+	.fini = exim_fini,
+	.claims = exim_claims,
+	.parse = exim_parse,
+};

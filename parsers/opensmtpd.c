@@ -1,0 +1,362 @@
+/*
+ * opensmtpd.c - OpenSMTPD delivery results and rejects ("smtpd[pid]:"),
+ * from the format strings of OpenSMTPD 6.x-7.8 (mta.c, mda.c, queue.c,
+ * smtp_session.c), plus the 5.x shapes still found in old logs.
+ *
+ * What counts, one event per line:
+ *   SESSID mta delivery evpid=E from=<s> to=<r> rcpt=<o|-> source="ip"
+ *	relay="ip (name)" delay=1m2s result="Ok|TempFail|PermFail" stat="TEXT"
+ *	a relayed recipient; TEXT is the remote's reply verbatim, or a local
+ *	message with no code ("Connection refused");
+ *   SESSID mda delivery evpid=E from=<s> to=<r> [rcpt=<o> ]user=U delay=D
+ *	result=Ok stat=Delivered
+ *	a local delivery: unquoted, and no SMTP code, whatever stat says;
+ *   delivery|relay: Expire|Remove for EVPID: from=<s>, to=<r>, ...,
+ *	stat=TEXT
+ *	the queue giving up on an envelope (Expire) or an admin removing it;
+ *   SESSID smtp failed-command command="CMD" result="550 5.7.1 text"
+ *	our reply to a client (inbound);
+ *   5.x: "relay|delivery: Ok|TempFail|PermFail for EVPID: ..., stat=TEXT"
+ *	and "smtp-in: Failed command on session S: "CMD" => 550 text".
+ * "SESSID smtp message msgid=... nrcpt=N" is a receipt (MP_EVENT_RECEIVED).
+ *
+ * stat is always the last field and may itself hold quotes, so it is taken
+ * to the end of the line, never to the next quote.
+ */
+#include "parser.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LIT(s) (s), (sizeof(s) - 1)
+
+static int
+has_prefix(const char *s, size_t len, const char *p, size_t plen)
+{
+	return len >= plen && memcmp(s, p, plen) == 0;
+}
+
+static int
+word_is(const char *s, size_t len, const char *w, size_t wlen)
+{
+	return len == wlen && memcmp(s, w, wlen) == 0;
+}
+
+static int
+is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* The 16-hex-digit session id and its space: 17, or 0. */
+static size_t
+session_id(const char *s, size_t len)
+{
+	if (len < 17 || s[16] != ' ')
+		return 0;
+	for (size_t i = 0; i < 16; i++)
+		if (!is_hex(s[i]))
+			return 0;
+	return 17;
+}
+
+/* " KEY=" in s[0..len) (or at its start); the value runs to the next
+ * space, or for a quoted value to the closing quote. */
+static const char *
+field(const char *s, size_t len, const char *key, size_t klen, size_t *vlen)
+{
+	const char *end = s + len, *p, *q;
+
+	for (p = s; (p = memmem(p, (size_t)(end - p), key, klen)) != NULL; p++)
+		if (p == s || p[-1] == ' ')
+			break;
+	if (p == NULL)
+		return NULL;
+	p += klen;
+	if (p < end && *p == '"') {
+		p++;
+		q = memchr(p, '"', (size_t)(end - p));
+	} else {
+		q = memchr(p, ' ', (size_t)(end - p));
+	}
+	*vlen = (size_t)((q != NULL ? q : end) - p);
+	return p;
+}
+
+/* stat= is last: to the end, less the closing quote if it was quoted. */
+static int
+stat_text(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *end = s + len, *p = s;
+
+	for (;;) {
+		p = memmem(p, (size_t)(end - p), "stat=", 5);
+		if (p == NULL)
+			return -1;
+		if (p == s || p[-1] == ' ')
+			break;
+		p++;
+	}
+	p += 5;
+	if (p < end && *p == '"') {
+		p++;
+		if (end > p && end[-1] == '"')
+			end--;
+	}
+	ev->reply = p;
+	ev->reply_len = (size_t)(end - p);
+	return 0;
+}
+
+static void
+address_domain(const char *v, size_t vlen, struct mp_event *ev)
+{
+	if (vlen >= 2 && v[0] == '<' && v[vlen - 1] == '>')
+		mp_event_set_domain(ev, v + 1, vlen - 2);
+	else
+		mp_event_set_domain(ev, v, vlen);
+}
+
+static int
+outcome_word(const char *w, size_t wlen, struct mp_event *ev)
+{
+	if (word_is(w, wlen, LIT("Ok")))
+		ev->outcome = MP_OUTCOME_SENT;
+	else if (word_is(w, wlen, LIT("TempFail")))
+		ev->outcome = MP_OUTCOME_DEFERRED;
+	else if (word_is(w, wlen, LIT("PermFail")) || word_is(w, wlen, LIT("Loop")))
+		ev->outcome = MP_OUTCOME_BOUNCED;
+	else if (word_is(w, wlen, LIT("Expire")))
+		ev->outcome = MP_OUTCOME_EXPIRED;
+	else if (word_is(w, wlen, LIT("Remove")))
+		ev->outcome = MP_OUTCOME_BOUNCED;	/* never delivered, for good */
+	else
+		return -1;
+	return 0;
+}
+
+/* relay="203.0.113.5 (mx.example.org)": a loopback relay is a filter. */
+static enum mp_destination
+relay_destination(const char *s, size_t len)
+{
+	const char *v;
+	size_t vlen, n = 0;
+
+	v = field(s, len, LIT("relay="), &vlen);
+	if (v == NULL)
+		return MP_DEST_REMOTE;
+	while (n < vlen && v[n] != ' ' && v[n] != ',')
+		n++;
+	if (n >= 2 && v[0] == '[' && v[n - 1] == ']')
+		return mp_is_loopback(v + 1, n - 2) ? MP_DEST_FILTER : MP_DEST_REMOTE;
+	return mp_is_loopback(v, n) ? MP_DEST_FILTER : MP_DEST_REMOTE;
+}
+
+/*
+ * "mta delivery" (remote: stat may quote the reply) or "mda delivery"
+ * (local: no code); s starts after "delivery ".
+ */
+static int
+delivery(const char *s, size_t len, int remote, struct mp_event *ev)
+{
+	const char *v;
+	size_t vlen;
+
+	v = field(s, len, LIT("result="), &vlen);
+	if (v == NULL || outcome_word(v, vlen, ev) == -1 ||
+	    ev->outcome == MP_OUTCOME_EXPIRED)
+		return -1;
+	if (stat_text(s, len, ev) == -1)
+		return -1;
+	if ((v = field(s, len, LIT("to="), &vlen)) != NULL)
+		address_domain(v, vlen, ev);
+	if ((v = field(s, len, LIT("delay="), &vlen)) != NULL)
+		ev->delay = mp_units_duration_at(v, vlen, NULL);
+	if (remote) {
+		ev->code = (uint16_t)mp_reply_at(ev->reply, ev->reply_len,
+		    &ev->enhanced);
+		ev->destination = relay_destination(s, len);
+	} else {
+		ev->destination = MP_DEST_LOCAL;
+	}
+	ev->direction = MP_DIR_OUTBOUND;
+	return mp_event_set_class(ev) == 0 ? 1 : -1;
+}
+
+/*
+ * queue.c's "delivery|relay: WORD for EVPID: from=<..>, to=<..>, ...,
+ * stat=TEXT" (WORD Expire or Remove; in 5.x also the results). s starts at
+ * the WORD; remote says which queue ("relay", else "delivery": local).
+ */
+static int
+queue_line(const char *s, size_t len, int remote, struct mp_event *ev)
+{
+	const char *sp = memchr(s, ' ', len), *v;
+	size_t vlen;
+
+	if (sp == NULL || !has_prefix(sp, (size_t)(s + len - sp), LIT(" for ")))
+		return 0;
+	if (outcome_word(s, (size_t)(sp - s), ev) == -1)
+		return -1;
+	if (stat_text(s, len, ev) == -1)
+		return -1;
+	if ((v = field(s, len, LIT("to="), &vlen)) != NULL) {
+		if (vlen > 0 && v[vlen - 1] == ',')
+			vlen--;
+		address_domain(v, vlen, ev);
+	}
+	if ((v = field(s, len, LIT("delay="), &vlen)) != NULL)
+		ev->delay = mp_units_duration_at(v, vlen, NULL);
+	/* 5.x relay results quote the remote's reply as mta delivery does;
+	 * Expire and Remove say "Envelope expired" and the like: no code. */
+	if (remote)
+		ev->code = (uint16_t)mp_reply_at(ev->reply, ev->reply_len,
+		    &ev->enhanced);
+	ev->destination = remote ? relay_destination(s, len) : MP_DEST_LOCAL;
+	ev->direction = MP_DIR_OUTBOUND;
+	return mp_event_set_class(ev) == 0 ? 1 : -1;
+}
+
+/* Our reply to a client: text starts with the code. cmd (may be NULL) is
+ * the refused command, which for RCPT names the recipient. */
+static int
+refused(const char *r, size_t rlen, const char *cmd, size_t clen,
+    struct mp_event *ev)
+{
+	int code = mp_reply_at(r, rlen, &ev->enhanced);
+
+	if (code == 0)
+		return -1;
+	ev->code = (uint16_t)code;
+	ev->direction = MP_DIR_INBOUND;
+	ev->outcome = code / 100 == 4 ? MP_OUTCOME_TEMP_REJECTED :
+	    MP_OUTCOME_REJECTED;
+	ev->reply = r;
+	ev->reply_len = rlen;
+	if (cmd != NULL && clen > 9 && strncasecmp(cmd, "RCPT TO:<", 9) == 0) {
+		const char *gt = memchr(cmd + 9, '>', clen - 9);
+
+		if (gt != NULL)
+			mp_event_set_domain(ev, cmd + 9, (size_t)(gt - cmd - 9));
+	}
+	return mp_event_set_class(ev) == 0 ? 1 : -1;
+}
+
+static int
+failed_command(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *end = s + len, *cmd, *r = NULL, *p;
+	size_t clen = 0;
+	struct mp_enhanced enh;
+
+	cmd = field(s, len, LIT("command="), &clen);
+	/* The command is the client's text and the result may quote a filter,
+	 * so neither quote can be trusted to end a field: take the first
+	 * "\" result=\"" that is followed by a reply code. */
+	for (p = s; (p = memmem(p, (size_t)(end - p), LIT("\" result=\""))) != NULL;
+	    p++) {
+		if (mp_reply_at(p + 10, (size_t)(end - p - 10), &enh) != 0) {
+			r = p + 10;
+			break;
+		}
+	}
+	if (r == NULL)
+		return -1;
+	if (end > r && end[-1] == '"')
+		end--;
+	if (cmd != NULL && cmd + clen > r)
+		clen = (size_t)(r - 10 - cmd);
+	return refused(r, (size_t)(end - r), cmd, clen, ev);
+}
+
+/* 5.x: "smtp-in: Failed command on session S: "CMD" => 550 text". */
+static int
+old_failed_command(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *end = s + len, *q, *arrow;
+
+	q = memmem(s, len, LIT(": \""));
+	arrow = memmem(s, len, LIT("\" => "));
+	if (q == NULL || arrow == NULL || arrow < q)
+		return -1;
+	q += 3;
+	arrow += 5;
+	return refused(arrow, (size_t)(end - arrow), q, (size_t)(arrow - 5 - q), ev);
+}
+
+static int
+opensmtpd_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
+{
+	const char *m = hdr->msg, *s;
+	size_t n = hdr->msg_len, id, len;
+
+	(void)state;
+	if (m == NULL || n < 10)
+		return 0;
+	id = session_id(m, n);
+	if (id != 0) {
+		s = m + id;
+		len = n - id;
+		if (has_prefix(s, len, LIT("mta delivery ")))
+			return delivery(s + 13, len - 13, 1, ev);
+		if (has_prefix(s, len, LIT("mda delivery ")))
+			return delivery(s + 13, len - 13, 0, ev);
+		if (has_prefix(s, len, LIT("smtp failed-command ")))
+			return failed_command(s + 20, len - 20, ev);
+		if (has_prefix(s, len, LIT("smtp message "))) {
+			ev->kind = MP_EVENT_RECEIVED;
+			ev->direction = MP_DIR_INBOUND;
+			return 1;
+		}
+		return 0;
+	}
+	if (has_prefix(m, n, LIT("relay: ")))
+		return queue_line(m + 7, n - 7, 1, ev);
+	if (has_prefix(m, n, LIT("delivery: ")))
+		return queue_line(m + 10, n - 10, 0, ev);
+	if (has_prefix(m, n, LIT("smtp-in: Failed command on session ")))
+		return old_failed_command(m, n, ev);
+	return 0;
+}
+
+/* Ours: the tag "smtpd" exactly. Postfix's smtpd logs as "postfix/smtpd"
+ * (or "postfix-NAME/smtpd"), never as a bare "smtpd". */
+static enum mp_claim
+opensmtpd_claims(const struct mp_syslog *hdr)
+{
+	if (hdr->kind == MP_HDR_EXIM)
+		return MP_CLAIM_NO;
+	if (hdr->tag == NULL)
+		return MP_CLAIM_MAYBE;
+	return word_is(hdr->tag, hdr->tag_len, LIT("smtpd")) ? MP_CLAIM_YES :
+	    MP_CLAIM_NO;
+}
+
+/* No compiled state: the scanners above need none. */
+static int
+opensmtpd_init(void **state, const struct mp_re_env *env, char *err,
+    size_t errlen)
+{
+	(void)env;
+	(void)err;
+	(void)errlen;
+	*state = NULL;
+	return 0;
+}
+
+static void
+opensmtpd_fini(void *state)
+{
+	(void)state;
+}
+
+const struct mp_parser mp_parser_opensmtpd = {
+	.name = "opensmtpd",
+	.mta = MP_MTA_OPENSMTPD,
+	.init = opensmtpd_init,
+	.fini = opensmtpd_fini,
+	.claims = opensmtpd_claims,
+	.parse = opensmtpd_parse,
+};

@@ -1,0 +1,360 @@
+/*
+ * sendmail.c - Sendmail delivery results and rejects ("sm-mta[pid]:",
+ * "sendmail[pid]:", "sm-msp-queue[pid]:").
+ *
+ * What counts, one event per line:
+ *   QID: to=<a>[,<b>...], ..., mailer=M, ..., relay=R, dsn=X.Y.Z,
+ *	[reply=CODE text, ]stat=Sent (...)|Deferred[: text]|TEXT
+ *	one delivery attempt, however many recipients it names;
+ *   QID|NOQUEUE: ruleset=check_*, arg1=..., relay=..., reject=CODE X.Y.Z text
+ *   QID: Milter: ..., reject=CODE X.Y.Z text
+ *	our reply to a client (inbound);
+ *   QID: <rcpt>... User unknown
+ *	our 550 to RCPT for an unknown local user: the log states no code.
+ * "QID: from=<s>, size=N, ..., nrcpts=N, ..." is a receipt
+ * (MP_EVENT_RECEIVED) unless nrcpts=0: then every recipient was refused,
+ * and those refusals were counted already.
+ *
+ * Codes: reply= (Sendmail 8.15+, first line of the remote reply) is taken
+ * first; without it only "stat=Deferred: 451 4.3.0 ..." quotes one.
+ * "stat=Sent (text)" carries the remote's text without its code, so a sent
+ * line without reply= has code "" - we never invent the 250. enhanced is
+ * dsn= when present. stat= is the last field and is often cut off by the
+ * syslog line limit, so an unrecognised stat text takes its outcome from
+ * dsn= before it is read as a failure.
+ *
+ * Not counted: "DSN: ..." and "postmaster notify: ..." (the bounce for a
+ * result already counted), "stat=queued" (not an attempt), STARTTLS, AUTH,
+ * lost input channel, did not issue MAIL/EXPN/VRFY/ETRN, SYSERR.
+ */
+#include "parser.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIT(s) (s), (sizeof(s) - 1)
+
+static int
+has_prefix(const char *s, size_t len, const char *p, size_t plen)
+{
+	return len >= plen && memcmp(s, p, plen) == 0;
+}
+
+/* The value of "KEY=" at the start of s or after ", ", up to the next
+ * ", " (or the end); NULL if the field is not there. */
+static const char *
+field(const char *s, size_t len, const char *key, size_t klen, size_t *vlen)
+{
+	const char *end = s + len, *p = s, *c;
+
+	while (p < end) {
+		if ((size_t)(end - p) >= klen && memcmp(p, key, klen) == 0 &&
+		    (p == s || (p - s >= 2 && p[-2] == ',' && p[-1] == ' '))) {
+			p += klen;
+			c = memmem(p, (size_t)(end - p), ", ", 2);
+			*vlen = (size_t)((c != NULL ? c : end) - p);
+			return p;
+		}
+		c = memmem(p, (size_t)(end - p), ", ", 2);
+		if (c == NULL)
+			break;
+		p = c + 2;
+	}
+	return NULL;
+}
+
+/* "HH:MM:SS" or "D+HH:MM:SS", in seconds; -1 if malformed. */
+static double
+hms(const char *s, size_t len)
+{
+	double days = 0, v[3];
+	size_t i = 0, used;
+	const char *plus = memchr(s, '+', len);
+
+	if (plus != NULL) {
+		days = mp_decimal_at(s, (size_t)(plus - s), &used);
+		if (days < 0 || used != (size_t)(plus - s))
+			return -1;
+		i = (size_t)(plus - s) + 1;
+	}
+	for (int k = 0; k < 3; k++) {
+		v[k] = mp_decimal_at(s + i, len - i, &used);
+		if (v[k] < 0 || used == 0)
+			return -1;
+		i += used;
+		if (k < 2) {
+			if (i >= len || s[i] != ':')
+				return -1;
+			i++;
+		}
+	}
+	return days * 86400 + v[0] * 3600 + v[1] * 60 + v[2];
+}
+
+/* mailer= and relay=: where the attempt went. */
+static enum mp_destination
+destination(const char *s, size_t len)
+{
+	static const char *const local[] = { "local", "prog", "lmtp", "cyrus",
+		"procmail", "maildrop", "mailbox", "*file*", "*include*",
+		"dovecot" };
+	const char *mailer, *relay, *br, *close;
+	size_t mlen, rlen;
+
+	mailer = field(s, len, LIT("mailer="), &mlen);
+	if (mailer == NULL)
+		return MP_DEST_NONE;
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+		if (memmem(mailer, mlen, local[i], strlen(local[i])) != NULL)
+			return MP_DEST_LOCAL;
+	relay = field(s, len, LIT("relay="), &rlen);
+	if (relay != NULL) {
+		/* "relay=localhost [127.0.0.1]" or "relay=[127.0.0.1] [127.0.0.1]" */
+		br = memchr(relay, '[', rlen);
+		if (br != NULL) {
+			close = memchr(br, ']', (size_t)(relay + rlen - br));
+			if (close != NULL && mp_is_loopback(br + 1,
+			    (size_t)(close - br - 1)))
+				return MP_DEST_FILTER;
+		}
+		if (rlen >= 9 && strncmp(relay, "localhost", 9) == 0)
+			return MP_DEST_FILTER;
+	}
+	return MP_DEST_REMOTE;
+}
+
+/* The first recipient of "to=<a@b>,<c@d>" or "to=a@b,c@d". */
+static void
+first_recipient(const char *v, size_t vlen, struct mp_event *ev)
+{
+	const char *comma = memchr(v, ',', vlen), *a = v;
+	size_t n = comma != NULL ? (size_t)(comma - v) : vlen;
+
+	if (n > 0 && a[0] == '<') {
+		a++;
+		n--;
+		if (n > 0 && a[n - 1] == '>')
+			n--;
+	}
+	mp_event_set_domain(ev, a, n);
+}
+
+static int
+delivery(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *end = s + len, *stat, *v, *st;
+	size_t vlen, slen;
+	struct mp_enhanced dsn = { 0, 0, 0 }, enh = { 0, 0, 0 };
+	int code = 0;
+
+	stat = memmem(s, len, LIT(", stat="));
+	if (stat == NULL)
+		return -1;
+	st = stat + 7;
+	slen = (size_t)(end - st);
+	/* The fields before stat=, which is last and free text. */
+	len = (size_t)(stat - s);
+
+	if ((v = field(s, len, LIT("to="), &vlen)) != NULL)
+		first_recipient(v, vlen, ev);
+	if ((v = field(s, len, LIT("dsn="), &vlen)) != NULL &&
+	    mp_parse_enhanced(v, vlen, &dsn) != vlen)
+		dsn.cls = 0;
+	if ((v = field(s, len, LIT("delay="), &vlen)) != NULL)
+		ev->delay = hms(v, vlen);
+	if ((v = field(s, len, LIT("xdelay="), &vlen)) != NULL)
+		ev->delay_stage[MP_STAGE_DELIVERY] = hms(v, vlen);
+	/* reply= runs up to ", stat=": its text may hold commas. */
+	if ((v = field(s, len, LIT("reply="), &vlen)) != NULL) {
+		vlen = (size_t)(s + len - v);
+		code = mp_reply_at(v, vlen, &enh);
+		ev->reply = v;
+		ev->reply_len = vlen;
+	}
+
+	if (has_prefix(st, slen, LIT("queued")))
+		return 0;
+	if (has_prefix(st, slen, LIT("Sent"))) {
+		ev->outcome = MP_OUTCOME_SENT;
+	} else if (has_prefix(st, slen, LIT("Deferred"))) {
+		ev->outcome = MP_OUTCOME_DEFERRED;
+		if (code == 0 && has_prefix(st, slen, LIT("Deferred: "))) {
+			code = mp_reply_at(st + 10, slen - 10, &enh);
+			if (code != 0) {
+				ev->reply = st + 10;
+				ev->reply_len = slen - 10;
+			}
+		}
+	} else if (has_prefix(st, slen, LIT("Cannot send message for "))) {
+		ev->outcome = MP_OUTCOME_EXPIRED;
+	} else if (dsn.cls == 2) {
+		ev->outcome = MP_OUTCOME_SENT;
+	} else if (dsn.cls == 4) {
+		ev->outcome = MP_OUTCOME_DEFERRED;
+	} else if (dsn.cls == 5 || slen >= 8) {
+		/* "User unknown", "Service unavailable", "Host unknown ..." */
+		ev->outcome = MP_OUTCOME_BOUNCED;
+	} else {
+		return -1;	/* a stat= cut off too short to read */
+	}
+	if (ev->reply == NULL) {
+		ev->reply = st;
+		ev->reply_len = slen;
+		/* "Sent (text)": the remote's text, without its code */
+		if (slen > 6 && has_prefix(st, slen, LIT("Sent ("))) {
+			ev->reply = st + 6;
+			ev->reply_len = slen - 6;
+			if (st[slen - 1] == ')')
+				ev->reply_len--;
+		}
+	}
+	ev->code = (uint16_t)code;
+	ev->enhanced = dsn.cls != 0 ? dsn : (code != 0 ? enh : dsn);
+	ev->direction = MP_DIR_OUTBOUND;
+	ev->destination = destination(s, len);
+	return mp_event_set_class(ev) == 0 ? 1 : -1;
+}
+
+/* "... reject=550 5.7.1 <x>... Relaying denied": our reply, quoted. */
+static int
+reject(const char *s, size_t len, const char *r, struct mp_event *ev)
+{
+	const char *end = s + len, *v;
+	size_t rlen = (size_t)(end - r), vlen;
+	int code;
+
+	code = mp_reply_at(r, rlen, &ev->enhanced);
+	if (code == 0)
+		return -1;
+	ev->code = (uint16_t)code;
+	ev->direction = MP_DIR_INBOUND;
+	ev->outcome = code / 100 == 4 ? MP_OUTCOME_TEMP_REJECTED :
+	    MP_OUTCOME_REJECTED;
+	ev->reply = r;
+	ev->reply_len = rlen;
+	if (has_prefix(s, len, LIT("ruleset=check_rcpt")) &&
+	    (v = field(s, len, LIT("arg1="), &vlen)) != NULL) {
+		if (vlen >= 2 && v[0] == '<' && v[vlen - 1] == '>')
+			mp_event_set_domain(ev, v + 1, vlen - 2);
+		else
+			mp_event_set_domain(ev, v, vlen);
+	}
+	return mp_event_set_class(ev) == 0 ? 1 : -1;
+}
+
+/* "from=<s>, size=N, class=C, nrcpts=N, ...": a receipt, unless no
+ * recipient was accepted. */
+static int
+received(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *v, *relay, *br, *close;
+	size_t vlen, rlen;
+
+	v = field(s, len, LIT("nrcpts="), &vlen);
+	if (v == NULL || (vlen == 1 && v[0] == '0'))
+		return 0;
+	ev->kind = MP_EVENT_RECEIVED;
+	ev->direction = MP_DIR_INBOUND;
+	relay = field(s, len, LIT("relay="), &rlen);
+	if (relay != NULL && (br = memchr(relay, '[', rlen)) != NULL &&
+	    (close = memchr(br, ']', (size_t)(relay + rlen - br))) != NULL &&
+	    mp_is_loopback(br + 1, (size_t)(close - br - 1)))
+		ev->destination = MP_DEST_FILTER;
+	return 1;
+}
+
+static int
+sendmail_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
+{
+	const char *m = hdr->msg, *colon, *s, *r, *end;
+	size_t n = hdr->msg_len, len;
+
+	(void)state;
+	if (m == NULL || n < 8)
+		return 0;
+	end = m + n;
+	/* Connection-stage rulesets log before there is an envelope, with
+	 * no queue ID at all. */
+	if (has_prefix(m, n, LIT("ruleset=")) || has_prefix(m, n, LIT("Milter"))) {
+		r = memmem(m, n, LIT("reject="));
+		if (r == NULL || r[-1] != ' ')
+			return 0;
+		return reject(m, n, r + 7, ev);
+	}
+	/* "QID: " or "NOQUEUE: "; queue IDs are 14-20 characters. */
+	colon = memchr(m, ':', n < 32 ? n : 32);
+	if (colon == NULL || colon == m || colon + 1 >= m + n || colon[1] != ' ')
+		return 0;
+	for (const char *p = m; p < colon; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z')))
+			return 0;
+	s = colon + 2;
+	len = (size_t)(end - s);
+	if (has_prefix(s, len, LIT("to=")))
+		return delivery(s, len, ev);
+	if (has_prefix(s, len, LIT("DSN: ")) ||
+	    has_prefix(s, len, LIT("postmaster notify: ")))
+		return 0;
+	if ((r = memmem(s, len, LIT("reject="))) != NULL &&
+	    (r == s || r[-1] == ' '))
+		return reject(s, len, r + 7, ev);
+	if (has_prefix(s, len, LIT("from=")))
+		return received(s, len, ev);
+	if (len > 2 && s[0] == '<') {
+		const char *gt = memmem(s, len, ">... ", 5);
+
+		if (gt != NULL && has_prefix(gt + 5, (size_t)(end - gt - 5),
+		    LIT("User unknown"))) {
+			ev->direction = MP_DIR_INBOUND;
+			ev->outcome = MP_OUTCOME_REJECTED;
+			ev->reply = gt + 5;
+			ev->reply_len = (size_t)(end - gt - 5);
+			mp_event_set_domain(ev, s + 1, (size_t)(gt - s - 1));
+			return mp_event_set_class(ev) == 0 ? 1 : -1;
+		}
+	}
+	return 0;
+}
+
+/* Ours: "sm-mta", "sm-msp-queue" and other "sm-" instances, "sendmail". */
+static enum mp_claim
+sendmail_claims(const struct mp_syslog *hdr)
+{
+	if (hdr->kind == MP_HDR_EXIM)
+		return MP_CLAIM_NO;
+	if (hdr->tag == NULL)
+		return MP_CLAIM_MAYBE;
+	if (has_prefix(hdr->tag, hdr->tag_len, LIT("sm-")) ||
+	    (hdr->tag_len == 8 && memcmp(hdr->tag, "sendmail", 8) == 0))
+		return MP_CLAIM_YES;
+	return MP_CLAIM_NO;
+}
+
+/* No compiled state: the scanners above need none. */
+static int
+sendmail_init(void **state, const struct mp_re_env *env, char *err,
+    size_t errlen)
+{
+	(void)env;
+	(void)err;
+	(void)errlen;
+	*state = NULL;
+	return 0;
+}
+
+static void
+sendmail_fini(void *state)
+{
+	(void)state;
+}
+
+const struct mp_parser mp_parser_sendmail = {
+	.name = "sendmail",
+	.mta = MP_MTA_SENDMAIL,
+	.init = sendmail_init,
+	.fini = sendmail_fini,
+	.claims = sendmail_claims,
+	.parse = sendmail_parse,
+};

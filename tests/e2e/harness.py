@@ -1,0 +1,512 @@
+"""End-to-end harness: a real MTA from Debian's packages, run in a private
+namespace, driven with swaks, relaying to a scripted sink; then the
+exporter reads the log the MTA wrote and every count is compared with what
+the sink and swaks recorded.
+
+Safety, because a real MTA is a live mail server:
+- the MTA is never installed: `apt-get download` + `dpkg -x` into a cache
+  folder ($E2E_CACHE, else $TMPDIR/maillog-e2e-cache);
+- it runs under `unshare -m -n -u -p --fork --kill-child`: a private mount
+  namespace (/etc, /usr, /var are overlays whose upper layers live on a
+  tmpfs; /var/log, /run, /dev are fresh tmpfs), a network namespace with
+  only `lo` up, its own hostname, and a PID namespace, so nothing it starts
+  can outlive the test (the kernel kills the namespace with its init);
+- every address is 127.0.0.1 and every domain is reserved (.test, .invalid).
+MTA processes are still stopped by PID, and the test fails if one had to
+be killed.
+
+A test module defines an MTA spec (see test_postfix.py) and calls main().
+"""
+import collections
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sink as sinkmod  # noqa: E402
+import syslogd as syslogmod  # noqa: E402
+
+SKIP = 77
+SINK_PORT = 2525
+MTA_HOST = "mail.e2e.test"
+SENDER = "sender@client.test"
+# Outbound: one message per recipient, so each sink transaction is one
+# recipient's attempt. The local part picks the sink's reply (sink.py).
+OUTBOUND = ["ok", "ok", "tempfail", "busy", "full", "unknown", "quota",
+            "badname", "policy", "noenh", "multi", "drop", "datatemp"]
+# Inbound: refused by the MTA itself (each spec configures these).
+REJECT_RCPT = "rejectme@blocked.test"       # permanent reject at RCPT
+TEMP_RCPT = "tempme@blocked.test"           # temporary reject at RCPT
+REJECT_SENDER = "spammer@bad.test"          # reject of the sender
+REJECT_CLIENT = "127.0.0.2"                 # client address refused
+
+
+class Report:
+    """One line per check; ends with 'N passed, N failed'."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print("ok   %s%s" % (name, (": " + detail) if detail else ""))
+        else:
+            self.failed += 1
+            print("FAIL %s: %s" % (name, detail))
+        sys.stdout.flush()
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        sys.stdout.flush()
+        sys.exit(1 if self.failed else 0)
+
+
+def skip(reason):
+    print("SKIP: " + reason)
+    sys.stdout.flush()
+    sys.exit(SKIP)
+
+
+def log(msg):
+    print("# " + msg)
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- packages
+
+def fetch(name, packages):
+    """Download and unpack `packages` once into the cache; return the
+    unpacked root. Never installs anything."""
+    cache = os.environ.get("E2E_CACHE") or os.path.join(
+        tempfile.gettempdir(), "maillog-e2e-cache")
+    base = os.path.join(cache, name)
+    root = os.path.join(base, "root")
+    stamp = os.path.join(base, "stamp")
+    want = " ".join(packages)
+    if os.path.exists(stamp) and open(stamp).read() == want:
+        return root
+    debs = os.path.join(base, "debs")
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(debs)
+    p = subprocess.run(["apt-get", "download", "-q"] + packages, cwd=debs,
+                       capture_output=True, text=True, timeout=180)
+    got = sorted(f for f in os.listdir(debs) if f.endswith(".deb"))
+    if p.returncode != 0 or len(got) != len(packages):
+        skip("apt-get download %s failed (exit %d): %s" % (
+            want, p.returncode, (p.stderr or p.stdout).strip()[-400:]))
+    tmp = root + ".tmp"
+    os.makedirs(tmp)
+    for deb in got:
+        subprocess.run(["dpkg", "-x", os.path.join(debs, deb), tmp], check=True)
+    os.rename(tmp, root)
+    with open(stamp, "w") as f:
+        f.write(want)
+    log("unpacked " + ", ".join(got))
+    return root
+
+
+# --------------------------------------------------------------- namespace
+
+def sh(*args, check=True, **kw):
+    return subprocess.run(list(args), check=check, **kw)
+
+
+def overlay(target, lowers, scratch, name):
+    up = os.path.join(scratch, name + ".up")
+    wk = os.path.join(scratch, name + ".wk")
+    os.makedirs(up)
+    os.makedirs(wk)
+    lowers = [d for d in lowers if os.path.isdir(d)]
+    sh("mount", "-t", "overlay", "overlay", "-o",
+       "lowerdir=%s,upperdir=%s,workdir=%s" % (":".join(lowers), up, wk), target)
+
+
+def lo_up():
+    """ip link set lo up, with an ioctl so iproute2 is not needed."""
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifr = struct.pack("16sh", b"lo", 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | IFF_UP))
+
+
+def private_dev(scratch):
+    """A fresh /dev with the usual nodes bound from the real one, so the
+    syslog socket at /dev/log exists only in this namespace."""
+    old = os.path.join(scratch, "olddev")
+    os.makedirs(old)
+    sh("mount", "--bind", "/dev", old)
+    sh("mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", "/dev")
+    for node in ("null", "zero", "full", "random", "urandom", "tty"):
+        src = os.path.join(old, node)
+        if os.path.exists(src):
+            open("/dev/" + node, "w").close()
+            sh("mount", "--bind", src, "/dev/" + node)
+    os.makedirs("/dev/shm")
+    sh("mount", "-t", "tmpfs", "tmpfs", "/dev/shm")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, "/dev/" + name)
+    sh("umount", "-l", old)
+
+
+def enter(unpacked, scratch, outer_ns):
+    """Inside the fresh namespaces: build the throwaway filesystem view and
+    the loopback-only network. Refuses to touch anything unless this process
+    really is in mount and network namespaces other than the caller's."""
+    for kind in ("mnt", "net"):
+        if os.readlink("/proc/self/ns/" + kind) == outer_ns[kind]:
+            raise RuntimeError("not in a private %s namespace; refusing to mount" % kind)
+    sh("mount", "--make-rprivate", "/")
+    os.makedirs(scratch, exist_ok=True)
+    sh("mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", scratch)
+    for top in ("etc", "usr", "var"):
+        overlay("/" + top, [os.path.join(unpacked, top), "/" + top], scratch, top)
+    for d in ("/var/log", "/var/mail", "/run", "/var/tmp"):
+        os.makedirs(d, exist_ok=True)
+        sh("mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", d)
+    os.chmod("/var/mail", 0o2775)
+    private_dev(scratch)
+    lo_up()
+    socket.sethostname(MTA_HOST)
+    with open("/etc/hosts", "w") as f:
+        f.write("127.0.0.1\tlocalhost %s mail\n" % MTA_HOST)
+    with open("/etc/hostname", "w") as f:
+        f.write(MTA_HOST + "\n")
+    with open("/etc/mailname", "w") as f:
+        f.write(MTA_HOST + "\n")
+    with open("/etc/resolv.conf", "w") as f:
+        f.write("nameserver 127.0.0.1\n")
+    with open("/etc/nsswitch.conf", "w") as f:
+        f.write("passwd: files\ngroup: files\nshadow: files\nhosts: files\n"
+                "networks: files\nprotocols: files\nservices: files\n"
+                "aliases: files\n")
+
+
+def add_user(name, uid, group=None, gid=None, home="/nonexistent", extra_groups=()):
+    group = group or name
+    gid = gid or uid
+    groups = open("/etc/group").read()
+    if not re.search(r"^%s:" % re.escape(group), groups, re.M):
+        with open("/etc/group", "a") as f:
+            f.write("%s:x:%d:\n" % (group, gid))
+    with open("/etc/passwd", "a") as f:
+        f.write("%s:x:%d:%d::%s:/usr/sbin/nologin\n" % (name, uid, gid, home))
+    for g in extra_groups:
+        add_group(g, members=[name])
+
+
+def add_group(name, gid=None, members=()):
+    lines = open("/etc/group").read().splitlines()
+    out, found = [], False
+    for line in lines:
+        f = line.split(":")
+        if f[0] == name:
+            found = True
+            have = [m for m in f[3].split(",") if m]
+            f[3] = ",".join(have + [m for m in members if m not in have])
+            line = ":".join(f)
+        out.append(line)
+    if not found:
+        used = {int(line.split(":")[2]) for line in lines if line.count(":") >= 3}
+        gid = gid or next(g for g in range(900, 999) if g not in used)
+        out.append("%s:x:%d:%s" % (name, gid, ",".join(members)))
+    with open("/etc/group", "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def other_pids():
+    """PIDs in this PID namespace other than ours (we are its init)."""
+    me = os.getpid()
+    return sorted(int(p) for p in os.listdir("/proc")
+                  if p.isdigit() and int(p) != me)
+
+
+def proc_name(pid):
+    try:
+        return open("/proc/%d/cmdline" % pid, "rb").read().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return "?"
+
+
+def reap():
+    """We are PID 1 here: collect exited daemons' zombies."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def wait_gone(timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reap()
+        if not other_pids():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def wait_port(port, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.recv(512)
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+# ----------------------------------------------------------------- swaks
+
+REPLY_RE = re.compile(r"^<(?:\*\*|-)\s+(\d{3})([ -])(.*)$")
+
+
+def swaks(to, sender=SENDER, client=None, port=25, timeout=30):
+    """Send one message with swaks; return the list of server replies as
+    (command, [lines]) where command is the last command swaks sent."""
+    args = ["swaks", "--server", "127.0.0.1", "--port", str(port),
+            "--from", sender, "--to", to, "--helo", "client.test",
+            "--header", "Subject: e2e test to " + to,
+            "--body", "maillog_exporter end-to-end test message\n",
+            "--timeout", str(timeout)]
+    if client:
+        args += ["--local-interface", client]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 10)
+    replies, cmd, cur = [], "CONNECT", []
+    for line in p.stdout.splitlines():
+        if line.startswith(" -> ") or line.startswith("~> "):
+            cmd = line[4:].split(" ")[0].split(":")[0].upper()
+            continue
+        m = REPLY_RE.match(line)
+        if not m:
+            continue
+        cur.append("%s%s%s" % m.groups())
+        if m.group(2) == " ":
+            replies.append((cmd, cur))
+            cur = []
+    return p.returncode, replies, p.stdout
+
+
+# --------------------------------------------------------------- scenario
+
+def inner(spec, unpacked, work, outer_ns):
+    scratch = os.path.join(work, "ns")
+    enter(unpacked, scratch, outer_ns)
+    spec.setup()
+    syslogd = None
+    if spec.LOG_VIA_SYSLOG:
+        syslogd = syslogmod.Syslogd("/dev/log", spec.LOG_PATH, "mail")
+    snk = sinkmod.Sink(SINK_PORT)
+    truth = {"inbound": [], "errors": []}
+    try:
+        log("starting " + spec.NAME)
+        spec.start()
+        if not wait_port(25):
+            truth["errors"].append("the MTA never listened on 127.0.0.1:25")
+        else:
+            log("%s listens; sending with swaks" % spec.NAME)
+            for local in OUTBOUND:
+                rc, replies, out = swaks(local + "@sink.test")
+                if rc != 0:
+                    truth["errors"].append("swaks to %s@sink.test exit %d:\n%s"
+                                           % (local, rc, out[-1500:]))
+            cases = [(REJECT_RCPT, SENDER, None), (TEMP_RCPT, SENDER, None),
+                     ("ok@sink.test", REJECT_SENDER, None),
+                     ("ok@sink.test", SENDER, REJECT_CLIENT)]
+            for to, sender, client in cases:
+                rc, replies, out = swaks(to, sender=sender, client=client)
+                bad = [(c, r) for c, r in replies if r[0][0] in "45"]
+                if rc == 0 or not bad:
+                    truth["errors"].append("swaks %s from %s via %s was not refused:\n%s"
+                                           % (to, sender, client, out[-1500:]))
+                for c, r in bad:
+                    truth["inbound"].append({"command": c, "reply": r, "to": to,
+                                             "from": sender, "client": client})
+            log("swaks done; waiting for the queue to drain")
+            deadline = time.monotonic() + spec.SETTLE_TIMEOUT
+            quiet_since = None
+            while time.monotonic() < deadline:
+                reap()
+                n = len(snk.events)
+                if spec.queue_empty():
+                    if quiet_since is None or quiet_since[0] != n:
+                        quiet_since = (n, time.monotonic())
+                    elif time.monotonic() - quiet_since[1] > 3:
+                        break
+                else:
+                    quiet_since = None
+                time.sleep(0.5)
+            else:
+                truth["errors"].append("queue not empty after %ds" % spec.SETTLE_TIMEOUT)
+    finally:
+        spec.stop()
+        if not wait_gone(30):
+            left = other_pids()
+            truth["errors"].append("processes left after stop: " +
+                                   "; ".join("%d %s" % (p, proc_name(p)) for p in left))
+            for p in left:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            wait_gone(5)
+        snk.stop()
+        if syslogd:
+            syslogd.stop()
+        truth["sink"] = snk.events
+        with open(os.path.join(work, "truth.json"), "w") as f:
+            json.dump(truth, f, indent=1)
+        if os.path.exists(spec.LOG_PATH):
+            shutil.copy(spec.LOG_PATH, os.path.join(work, "maillog"))
+
+
+# -------------------------------------------------------------- comparing
+
+def parse_metrics(text):
+    out = []
+    sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+    label = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = sample.match(line)
+        if m:
+            out.append((m.group(1), dict(label.findall(m.group(2) or "")),
+                        float(m.group(3))))
+    return out
+
+
+def outcome_class(code):
+    return code[0] + "xx"
+
+
+def transactions(events):
+    """The sink's final word per recipient per transaction: a refused RCPT,
+    or the reply to the end of DATA."""
+    return [e for e in events if e["stage"] == "data" or e["code"][0] != "2"]
+
+
+def compare(spec, work, report):
+    truth = json.load(open(os.path.join(work, "truth.json")))
+    for e in truth["errors"]:
+        report.check("scenario", False, e)
+    seen = {e["rcpt"].split("@")[0] for e in truth["sink"]}
+    missing = sorted(set(OUTBOUND) - seen)
+    report.check("the sink was asked for every scenario recipient", not missing,
+                 "never asked: %s" % missing)
+    report.check("swaks was refused %d times" % 4, len(truth["inbound"]) == 4,
+                 "refusals: %d" % len(truth["inbound"]))
+    logpath = os.path.join(work, "maillog")
+    if not os.path.exists(logpath):
+        report.check("log written", False, spec.LOG_PATH + " does not exist")
+        return
+    lines = open(logpath, "rb").read().splitlines()
+    report.check("log written", len(lines) > 0, "%d lines in %s" % (len(lines), spec.LOG_PATH))
+    binary = os.environ.get("MAILLOG_EXPORTER", "")
+    p = subprocess.run([binary, "--once", "--maillog.path=" + logpath],
+                       capture_output=True, text=True, timeout=60)
+    report.check("exporter --once", p.returncode == 0,
+                 "exit %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    metrics = parse_metrics(p.stdout)
+    got = {"outbound": collections.Counter(), "inbound": collections.Counter()}
+    other_mta = collections.Counter()
+    for name, labels, v in metrics:
+        if name != "maillog_smtp_status_total":
+            continue
+        if labels.get("mta") != spec.NAME:
+            other_mta[labels.get("mta")] += int(v)
+            continue
+        key = (labels["class"], labels["code"], labels["enhanced"])
+        got[labels["direction"]][key] += int(v)
+    report.check("no counts under another mta", not other_mta, str(dict(other_mta)))
+
+    want_out = collections.Counter()
+    for e in transactions(truth["sink"]):
+        want_out[spec.outbound_labels(e)] += 1
+    for key, n in spec.extra_outbound(truth["sink"]).items():
+        want_out[key] += n
+    want_in = collections.Counter()
+    for r in truth["inbound"]:
+        want_in[spec.inbound_labels(r)] += 1
+
+    for direction, want in (("outbound", want_out), ("inbound", want_in)):
+        for key in sorted(set(want) | set(got[direction])):
+            w, g = want[key], got[direction][key]
+            report.check("%s class=%s code=%r enhanced=%r" % ((direction,) + key),
+                         w == g, "want %d, got %d" % (w, g))
+    unmatched = sum(int(v) for name, labels, v in metrics
+                    if name == "maillog_unmatched_lines_total"
+                    and labels.get("mta") == spec.NAME)
+    report.check("maillog_unmatched_lines_total{mta=%s} is 0" % spec.NAME,
+                 unmatched == 0, "got %d" % unmatched)
+
+
+def outer(spec, script):
+    report = Report()
+    if os.geteuid() != 0:
+        skip("needs root for unshare and mounts")
+    if not shutil.which("unshare"):
+        skip("unshare (util-linux) not found")
+    if not shutil.which("swaks"):
+        skip("swaks not installed (apt-get install swaks)")
+    binary = os.environ.get("MAILLOG_EXPORTER", "")
+    if not binary or not os.access(binary, os.X_OK):
+        skip("MAILLOG_EXPORTER does not name the built binary")
+    t0 = time.monotonic()
+    unpacked = fetch(spec.NAME, spec.PACKAGES)
+    work = tempfile.mkdtemp(prefix="maillog-e2e-%s-" % spec.NAME)
+    os.chmod(work, 0o755)
+    cmd = ["unshare", "--mount", "--net", "--uts", "--pid", "--fork",
+           "--kill-child", "--mount-proc", sys.executable, script,
+           "--inside", unpacked, work,
+           os.readlink("/proc/self/ns/mnt"), os.readlink("/proc/self/ns/net")]
+    try:
+        p = subprocess.run(cmd, timeout=spec.INNER_TIMEOUT)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        rc = -1
+        report.check("MTA run finished in %ds" % spec.INNER_TIMEOUT, False, "timed out")
+    if rc == SKIP:
+        sys.exit(SKIP)
+    report.check("MTA run in namespace", rc == 0, "exit %d" % rc)
+    if os.path.exists(os.path.join(work, "truth.json")):
+        compare(spec, work, report)
+    log("%s: %.1fs" % (spec.NAME, time.monotonic() - t0))
+    if report.failed or os.environ.get("E2E_KEEP"):
+        log("work directory kept (maillog, truth.json): " + work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    report.finish()
+
+
+def main(spec):
+    if len(sys.argv) == 6 and sys.argv[1] == "--inside":
+        try:
+            inner(spec, sys.argv[2], sys.argv[3],
+                  {"mnt": sys.argv[4], "net": sys.argv[5]})
+        except SystemExit:
+            raise
+        except BaseException as e:  # noqa: BLE001 - report it outside
+            import traceback
+            traceback.print_exc()
+            print("inner failure: %s" % e)
+            sys.exit(1)
+        sys.exit(0)
+    outer(spec, os.path.abspath(sys.argv[0]))

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The whole test suite in one command (README.md, "Test"):
+#   sudo bash tests/run.sh
+# As root on Debian 12 it first installs every package the build and the
+# tests need (without letting any of them start a service). Then it builds
+# twice: an optimised build with -Werror (warnings that only show at -O2),
+# and an ASan+UBSan build in which the whole suite runs. It ends with one
+# line "tests: N passed, N failed, N skipped" and exits non-zero on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  gcc libc6-dev pkg-config meson ninja-build git      # build
+  libmicrohttpd-dev libpcre2-dev zlib1g-dev           # the daemon's libraries
+  libcmocka-dev python3                               # unit and black-box tests
+  prometheus                                          # promtool check metrics
+)
+
+install_packages() {
+  export DEBIAN_FRONTEND=noninteractive
+  # Debian starts a daemon when its package is installed; the tests start
+  # their own instances on 127.0.0.1, so forbid that while we install.
+  local policy=/usr/sbin/policy-rc.d created=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    created=1
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+  if [ "$created" = 1 ]; then rm -f "$policy"; fi
+}
+
+if [ "$(id -u)" = 0 ]; then
+  install_packages
+else
+  echo "tests/run.sh: not root, so not installing packages; needs: ${PACKAGES[*]}" >&2
+fi
+
+werror=false
+if [ "${CI:-}" = true ]; then werror=true; fi
+
+echo "== optimised build (-O2, werror=$werror)"
+rm -rf build-release
+meson setup build-release --buildtype=release -Dwerror="$werror" >/dev/null
+meson compile -C build-release
+
+echo "== ASan+UBSan build (werror=$werror), whole suite"
+rm -rf build-asan
+meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
+  -Dwerror="$werror" >/dev/null
+meson compile -C build-asan
+set +e
+meson test -C build-asan --print-errorlogs --num-processes 2
+status=$?
+set -e
+
+python3 - build-asan/meson-logs/testlog.json <<'PY'
+import json, sys
+counts = {"passed": 0, "failed": 0, "skipped": 0}
+for line in open(sys.argv[1]):
+    r = json.loads(line)["result"]
+    if r == "OK":
+        counts["passed"] += 1
+    elif r == "SKIP":
+        counts["skipped"] += 1
+    else:
+        counts["failed"] += 1
+print("tests: %(passed)d passed, %(failed)d failed, %(skipped)d skipped" % counts)
+PY
+exit "$status"
