@@ -377,6 +377,8 @@ exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 			n = inner.msg_len;
 		}
 	}
+	if (m == NULL || n == 0)
+		return 0;
 	id = message_id(m, n);
 	if (id != 0) {
 		const char *a = m + id + 1;

@@ -93,7 +93,9 @@ enum mp_event_kind {
 };
 
 /* Where an outbound result went, so a content filter's 250 is never taken
- * for a delivery to the internet. */
+ * for a delivery to the internet. On a MP_EVENT_RECEIVED event, FILTER
+ * marks a message received from the loopback (a content filter or the
+ * local submission agent handing it back), already received once. */
 enum mp_destination {
 	MP_DEST_NONE = 0,      /* not stated / inbound */
 	MP_DEST_REMOTE,        /* another MTA over SMTP */

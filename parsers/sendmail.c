@@ -15,9 +15,9 @@
  * (MP_EVENT_RECEIVED) unless nrcpts=0: then every recipient was refused,
  * and those refusals were counted already.
  *
- * Codes: reply= (Sendmail 8.15+, first line of the remote reply) is taken
- * first; without it only "stat=Deferred: 451 4.3.0 ..." quotes one.
- * "stat=Sent (text)" carries the remote's text without its code, so a sent
+ * Codes: reply= (newer Sendmail releases: the first line of the remote
+ * reply) is taken first; without it only "stat=Deferred: 451 4.3.0 ..."
+ * quotes one. "stat=Sent (text)" carries the remote's text without its code, so a sent
  * line without reply= has code "" - we never invent the 250. enhanced is
  * dsn= when present. stat= is the last field and is often cut off by the
  * syslog line limit, so an unrecognised stat text takes its outcome from
