@@ -14,6 +14,7 @@ PACKAGES=(
   libmicrohttpd-dev libpcre2-dev zlib1g-dev           # the daemon's libraries
   libcmocka-dev python3                               # unit and black-box tests
   prometheus                                          # promtool check metrics
+  swaks m4                                            # e2e: SMTP client, sendmail.cf
 )
 
 install_packages() {

@@ -161,7 +161,18 @@ def private_dev(scratch):
     sh("umount", "-l", old)
 
 
-def enter(unpacked, scratch, outer_ns):
+def fresh_dir(path, unpacked):
+    """A tmpfs at `path` holding only what the package ships there: the
+    host may have that MTA's directories too (installed, or left over),
+    with its own owners, and none of that may leak in."""
+    os.makedirs(path, exist_ok=True)
+    sh("mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", path)
+    src = unpacked + path
+    if os.path.isdir(src):
+        sh("cp", "-a", src + "/.", path)
+
+
+def enter(unpacked, scratch, outer_ns, private_dirs):
     """Inside the fresh namespaces: build the throwaway filesystem view and
     the loopback-only network. Refuses to touch anything unless this process
     really is in mount and network namespaces other than the caller's."""
@@ -177,6 +188,8 @@ def enter(unpacked, scratch, outer_ns):
         os.makedirs(d, exist_ok=True)
         sh("mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", d)
     os.chmod("/var/mail", 0o2775)
+    for d in ["/var/spool"] + list(private_dirs):
+        fresh_dir(d, unpacked)
     private_dev(scratch)
     lo_up()
     socket.sethostname(MTA_HOST)
@@ -194,36 +207,31 @@ def enter(unpacked, scratch, outer_ns):
                 "aliases: files\n")
 
 
-def add_user(name, uid, group=None, gid=None, home="/nonexistent", extra_groups=()):
-    group = group or name
-    gid = gid or uid
-    groups = open("/etc/group").read()
-    if not re.search(r"^%s:" % re.escape(group), groups, re.M):
-        with open("/etc/group", "a") as f:
-            f.write("%s:x:%d:\n" % (group, gid))
+def drop_entry(path, name):
+    """Remove `name`'s line from a passwd-style file of the overlay /etc (the
+    host may have its own user of that name, with other ids)."""
+    if not os.path.exists(path):
+        return
+    lines = open(path).read().splitlines()
+    keep = [line for line in lines if line.split(":")[0] != name]
+    with open(path, "w") as f:
+        f.write("".join(line + "\n" for line in keep))
+
+
+def add_group(name, gid, members=()):
+    drop_entry("/etc/group", name)
+    drop_entry("/etc/gshadow", name)
+    with open("/etc/group", "a") as f:
+        f.write("%s:x:%d:%s\n" % (name, gid, ",".join(members)))
+
+
+def add_user(name, uid, home="/nonexistent"):
+    """A system user `name` with uid = gid = `uid` and its own group."""
+    add_group(name, uid)
+    drop_entry("/etc/passwd", name)
+    drop_entry("/etc/shadow", name)
     with open("/etc/passwd", "a") as f:
-        f.write("%s:x:%d:%d::%s:/usr/sbin/nologin\n" % (name, uid, gid, home))
-    for g in extra_groups:
-        add_group(g, members=[name])
-
-
-def add_group(name, gid=None, members=()):
-    lines = open("/etc/group").read().splitlines()
-    out, found = [], False
-    for line in lines:
-        f = line.split(":")
-        if f[0] == name:
-            found = True
-            have = [m for m in f[3].split(",") if m]
-            f[3] = ",".join(have + [m for m in members if m not in have])
-            line = ":".join(f)
-        out.append(line)
-    if not found:
-        used = {int(line.split(":")[2]) for line in lines if line.count(":") >= 3}
-        gid = gid or next(g for g in range(900, 999) if g not in used)
-        out.append("%s:x:%d:%s" % (name, gid, ",".join(members)))
-    with open("/etc/group", "w") as f:
-        f.write("\n".join(out) + "\n")
+        f.write("%s:x:%d:%d::%s:/usr/sbin/nologin\n" % (name, uid, uid, home))
 
 
 def other_pids():
@@ -259,6 +267,23 @@ def wait_gone(timeout):
             return True
         time.sleep(0.1)
     return False
+
+
+def terminate(pid, timeout=20):
+    """SIGTERM one daemon by PID and wait until it is gone (its children are
+    its own business; wait_gone() checks that they went too)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reap()
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
 
 
 def wait_port(port, timeout=20):
@@ -308,7 +333,7 @@ def swaks(to, sender=SENDER, client=None, port=25, timeout=30):
 
 def inner(spec, unpacked, work, outer_ns):
     scratch = os.path.join(work, "ns")
-    enter(unpacked, scratch, outer_ns)
+    enter(unpacked, scratch, outer_ns, spec.PRIVATE_DIRS)
     spec.setup()
     syslogd = None
     if spec.LOG_VIA_SYSLOG:
@@ -417,7 +442,7 @@ def compare(spec, work, report):
     if not os.path.exists(logpath):
         report.check("log written", False, spec.LOG_PATH + " does not exist")
         return
-    lines = open(logpath, "rb").read().splitlines()
+    lines = open(logpath, "rb").read().decode("utf-8", "replace").splitlines()
     report.check("log written", len(lines) > 0, "%d lines in %s" % (len(lines), spec.LOG_PATH))
     binary = os.environ.get("MAILLOG_EXPORTER", "")
     p = subprocess.run([binary, "--once", "--maillog.path=" + logpath],
@@ -440,7 +465,7 @@ def compare(spec, work, report):
     want_out = collections.Counter()
     for e in transactions(truth["sink"]):
         want_out[spec.outbound_labels(e)] += 1
-    for key, n in spec.extra_outbound(truth["sink"]).items():
+    for key, n in spec.extra_outbound(truth["sink"], lines).items():
         want_out[key] += n
     want_in = collections.Counter()
     for r in truth["inbound"]:
@@ -456,6 +481,14 @@ def compare(spec, work, report):
                     and labels.get("mta") == spec.NAME)
     report.check("maillog_unmatched_lines_total{mta=%s} is 0" % spec.NAME,
                  unmatched == 0, "got %d" % unmatched)
+
+
+def die_with_parent():
+    """prctl(PR_SET_PDEATHSIG, SIGKILL) in the child before exec."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
 
 
 def outer(spec, script):
@@ -477,11 +510,20 @@ def outer(spec, script):
            "--kill-child", "--mount-proc", sys.executable, script,
            "--inside", unpacked, work,
            os.readlink("/proc/self/ns/mnt"), os.readlink("/proc/self/ns/net")]
+    # If this process dies (meson's timeout, ^C), unshare gets SIGKILL from
+    # the kernel, --kill-child then kills the namespace's init, and with it
+    # every process of the MTA: nothing outlives the test.
+    p = subprocess.Popen(cmd, preexec_fn=die_with_parent)
+    def terminated(*_):
+        p.kill()
+        p.wait()
+        sys.exit(1)
+    signal.signal(signal.SIGTERM, terminated)
     try:
-        p = subprocess.run(cmd, timeout=spec.INNER_TIMEOUT)
-        rc = p.returncode
+        rc = p.wait(timeout=spec.INNER_TIMEOUT)
     except subprocess.TimeoutExpired:
-        rc = -1
+        p.kill()
+        rc = p.wait()
         report.check("MTA run finished in %ds" % spec.INNER_TIMEOUT, False, "timed out")
     if rc == SKIP:
         sys.exit(SKIP)

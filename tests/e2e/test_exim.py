@@ -3,9 +3,8 @@ sink through a manualroute smarthost, logging to its own mainlog, with a
 queue runner every 3 s and a 15 s retry rule so deferrals turn into
 bounces within the test. See harness.py."""
 import os
-import signal
+import re
 import subprocess
-import time
 
 import harness
 
@@ -13,6 +12,7 @@ NAME = "exim"
 PACKAGES = ["exim4-daemon-light", "exim4-base", "exim4-config", "libidn12"]
 LOG_PATH = "/var/log/exim4/mainlog"
 LOG_VIA_SYSLOG = False
+PRIVATE_DIRS = ['/etc/exim4', '/var/lib/exim4']
 SETTLE_TIMEOUT = 120
 INNER_TIMEOUT = 200
 PIDFILE = "/run/exim4/exim.pid"
@@ -115,21 +115,8 @@ def queue_empty():
 
 
 def stop():
-    if daemon is None:
-        return
-    pid = daemon.pid
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        harness.reap()
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
+    if daemon is not None:
+        harness.terminate(daemon.pid)
 
 
 def outbound_labels(e):
@@ -138,7 +125,12 @@ def outbound_labels(e):
     return (harness.outcome_class(e["code"]), e["code"], e["enhanced"])
 
 
-def extra_outbound(events):
+RETRY_NOT_REACHED = re.compile(
+    r"^\S+ \S+ (\[\d+\] )?\S+ == \S+ (R=\S+ )?(T=\S+ )?(routing )?defer \(-5[23]\): "
+    r"retry time not reached")
+
+
+def extra_outbound(events, lines):
     """When the retry rule times out Exim fails the address for good with
     a `**` line that quotes no reply: one per message whose last attempt
     was deferred, class 5xx."""
@@ -146,7 +138,17 @@ def extra_outbound(events):
     for e in harness.transactions(events):
         last[e["rcpt"]] = e["code"]
     expired = sum(1 for code in last.values() if code[0] == "4")
-    return {("5xx", "", ""): expired} if expired else {}
+    out = {("5xx", "", ""): expired} if expired else {}
+    # A queue runner that reaches a deferred message before its retry time
+    # logs "== addr routing defer (-52): retry time not reached" without
+    # connecting anywhere, so the sink cannot know of it: take these from
+    # the log (their number depends on timing), expect class 4xx, no code.
+    early = sum(1 for line in lines if RETRY_NOT_REACHED.search(line))
+    if early:
+        harness.log("exim logged %d deferral(s) without trying the sink "
+                    "(retry time not reached): counted as 4xx, code \"\"" % early)
+        out[("4xx", "", "")] = early
+    return out
 
 
 def inbound_labels(r):

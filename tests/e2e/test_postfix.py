@@ -3,9 +3,7 @@ with its own postlogd (maillog_file), retrying deferred mail every few
 seconds until a 15 s queue lifetime expires. See harness.py."""
 import glob
 import os
-import signal
 import subprocess
-import time
 
 import harness
 
@@ -13,6 +11,7 @@ NAME = "postfix"
 PACKAGES = ["postfix"]
 LOG_PATH = "/var/log/mail.log"
 LOG_VIA_SYSLOG = False
+PRIVATE_DIRS = ['/etc/postfix', '/var/lib/postfix']
 SETTLE_TIMEOUT = 120
 INNER_TIMEOUT = 200
 
@@ -83,8 +82,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 
 def setup():
-    harness.add_user("postfix", 990, gid=990, home="/var/spool/postfix")
-    harness.add_group("postdrop", gid=991)
+    harness.add_user("postfix", 990, home="/var/spool/postfix")
+    harness.add_group("postdrop", 991)
     with open("/etc/postfix/main.cf", "w") as f:
         f.write(MAIN_CF % {"host": harness.MTA_HOST, "port": harness.SINK_PORT,
                            "log": LOG_PATH, "client": harness.REJECT_CLIENT,
@@ -121,18 +120,7 @@ def stop():
     except (OSError, ValueError, IndexError):
         return
     # what `postfix stop` does: SIGTERM to master, which stops its children
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        harness.reap()
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
+    harness.terminate(pid)
 
 
 def outbound_labels(e):
@@ -142,7 +130,7 @@ def outbound_labels(e):
     return (harness.outcome_class(e["code"]), e["code"], enhanced)
 
 
-def extra_outbound(events):
+def extra_outbound(events, lines):
     """One qmgr `status=expired, returned to sender` line per message whose
     last attempt was deferred: no reply quoted, class 5xx."""
     last = {}
