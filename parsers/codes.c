@@ -7,7 +7,7 @@
  * Keeping the syntax in one file means Postfix, Exim and the rest cannot
  * drift apart on what 999 or 5.1234.1 is (not a code, in both cases).
  */
-#include "mp.h"
+#include "parser.h"
 
 static int
 is_digit(char c)
@@ -185,16 +185,20 @@ static const char *const mta_names[MP_MTA_BUILTIN_COUNT] = {
 };
 
 /*
- * The "mta" label value for a built-in MTA id. Custom parsers carry their
- * own names in the registry; here they, and anything out of range, are
- * "unknown", so a label is never NULL.
+ * The "mta" label value for an MTA id: a built-in's name, or the name a
+ * custom parser's id was given (custom.c keeps those, append-only, so the
+ * web thread may call this while a reload builds a new registry). An id
+ * nobody has is "unknown", so a label is never NULL.
  */
 const char *
 mp_mta_name(int mta)
 {
-	if (mta < 0 || mta >= MP_MTA_BUILTIN_COUNT)
-		return "unknown";
-	return mta_names[mta];
+	const char *name;
+
+	if (mta >= 0 && mta < MP_MTA_BUILTIN_COUNT)
+		return mta_names[mta];
+	name = mp_custom_name(mta);
+	return name != NULL ? name : "unknown";
 }
 
 /* The "direction" label value. Never NULL. */

@@ -179,6 +179,55 @@ struct mp_registry;
 struct mp_registry *mp_registry_new(const char *format, char *err, size_t errlen);
 void mp_registry_free(struct mp_registry *reg);
 
+/* A parser defined by configuration instead of C (README "Custom parsers";
+ * daemon/config.c reads these from --config.file). The registry keeps no
+ * pointer into a definition: it may be freed once the registry exists.
+ * Two definitions may share an mta if their directions differ. */
+struct mp_custom_def {
+	const char *mta;              /* label value, and a --maillog.format name */
+	enum mp_direction direction;
+	const char *tag;              /* NULL, or the syslog tag (no "[pid]") of its lines */
+	const char *match;            /* NULL, or a literal every status line holds (its marker) */
+	const char *const *patterns;  /* PCRE2; named groups code, enhanced, outcome, domain */
+	size_t npatterns;
+};
+
+/* Which part of the input an mp_registry_new_ex error is about, so a
+ * config reader can point at the line it came from. */
+enum mp_def_field {
+	MP_DEF_NONE = 0,   /* no part in particular (out of memory) */
+	MP_DEF_FORMAT,     /* the format name */
+	MP_DEF_PARSER,     /* the definition as a whole (too many of them) */
+	MP_DEF_MTA,
+	MP_DEF_TAG,
+	MP_DEF_MATCH,
+	MP_DEF_PATTERNS,   /* the list (empty, too long) or, with pattern >= 0, one pattern */
+};
+struct mp_def_error {
+	enum mp_def_field field;
+	int def;      /* index into defs, or -1 */
+	int pattern;  /* index into defs[def].patterns, or -1 */
+};
+
+/* The most custom parsers one registry holds, and the most distinct custom
+ * mta names one process ever gives an id to. */
+#define MP_CUSTOM_MAX (MP_MTA_MAX - MP_MTA_BUILTIN_COUNT)
+
+/* mp_registry_new with custom parsers besides the built-in ones: format may
+ * also name a custom parser. Every definition is checked and compiled even
+ * when format selects another, so one call validates a whole config. A
+ * custom mta name keeps its id for the life of the process (ids are never
+ * reused), so counters survive a reload that rebuilds the registry. On
+ * failure returns NULL, a one-line reason in err and, if where is not
+ * NULL, what the reason is about. */
+struct mp_registry *mp_registry_new_ex(const char *format,
+    const struct mp_custom_def *defs, size_t ndefs, struct mp_def_error *where,
+    char *err, size_t errlen);
+
+/* The MTA ids reg's parsers report (built-ins first, then custom ones in
+ * definition order). Writes at most max into out; returns the count. */
+size_t mp_registry_mtas(const struct mp_registry *reg, int *out, size_t max);
+
 /* Parse one complete line (no trailing newline, not NUL-terminated).
  * Returns 1 and fills ev when the line states a delivery result or a
  * rejection; 0 when it is not such a line; -1 when it carries an MTA's status
@@ -187,7 +236,9 @@ void mp_registry_free(struct mp_registry *reg);
 int mp_registry_parse(struct mp_registry *reg, const char *line, size_t len,
     struct mp_event *ev);
 
-/* The label value for an MTA id ("postfix", ...). Never NULL. */
+/* The label value for an MTA id ("postfix", ..., or a custom parser's
+ * mta). Never NULL; safe from any thread, since a custom id's name is set
+ * once and never changes or goes away. */
 const char *mp_mta_name(int mta);
 
 /* Names of the formats mp_registry_new accepts, for --help and errors:

@@ -34,6 +34,8 @@ struct mp_registry {
 	pcre2_jit_stack *jit_stack;
 	size_t count;
 	struct active_parser active[MP_MTA_MAX];
+	size_t ncustom;
+	struct mp_custom *custom[MP_CUSTOM_MAX];
 };
 
 /* Formats for --help and error messages. Static string. */
@@ -142,11 +144,92 @@ activate(struct mp_registry *reg, const struct mp_parser *p, char *err,
 struct mp_registry *
 mp_registry_new(const char *format, char *err, size_t errlen)
 {
+	return mp_registry_new_ex(format, NULL, 0, NULL, err, errlen);
+}
+
+static void
+where_is(struct mp_def_error *where, enum mp_def_field field, int def)
+{
+	if (where != NULL) {
+		where->field = field;
+		where->def = def;
+		where->pattern = -1;
+	}
+}
+
+/*
+ * Compile every custom definition into reg, in order, then keep the ones
+ * format selects ("auto": all; a built-in's name: none; a custom name: that
+ * one) and give those their ids. Sets *found when format is a custom name.
+ * Returns 0, or -1 with err and where set.
+ */
+static int
+add_custom(struct mp_registry *reg, const char *format,
+    const struct mp_custom_def *defs, size_t ndefs, int *found,
+    struct mp_def_error *where, char *err, size_t errlen)
+{
+	struct mp_custom *c;
+	size_t keep = 0;
+
+	if (ndefs > MP_CUSTOM_MAX) {
+		snprintf(err, errlen, "too many custom parsers: at most %d", MP_CUSTOM_MAX);
+		where_is(where, MP_DEF_PARSER, MP_CUSTOM_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < ndefs; i++) {
+		where_is(where, MP_DEF_NONE, (int)i);
+		if (mp_custom_new(&c, &defs[i], &reg->env, where, err, errlen) < 0)
+			return -1;
+		reg->custom[reg->ncustom++] = c;
+		/* One MTA may have an inbound and an outbound parser, under one
+		 * name and so one id; two for the same direction is a mistake. */
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(defs[j].mta, defs[i].mta) == 0 &&
+			    defs[j].direction == defs[i].direction) {
+				snprintf(err, errlen,
+				    "mta \"%s\" with direction %s is defined twice (custom parser %zu has it too)",
+				    defs[i].mta, mp_direction_name(defs[i].direction), j + 1);
+				where_is(where, MP_DEF_MTA, (int)i);
+				return -1;
+			}
+	}
+	for (size_t i = 0; i < reg->ncustom; i++) {
+		c = reg->custom[i];
+		if (strcmp(format, "auto") == 0 || strcmp(format, mp_custom_label(c)) == 0) {
+			*found |= strcmp(format, "auto") != 0;
+			reg->custom[keep++] = c;
+		} else {
+			mp_custom_free(c);
+		}
+	}
+	reg->ncustom = keep;
+	for (size_t i = 0; i < reg->ncustom; i++)
+		if (mp_custom_assign_id(reg->custom[i], err, errlen) < 0) {
+			where_is(where, MP_DEF_MTA, -1);
+			for (size_t j = 0; j < ndefs; j++)
+				if (strcmp(defs[j].mta, mp_custom_label(reg->custom[i])) == 0)
+					where_is(where, MP_DEF_MTA, (int)j);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * mp_registry_new with custom parsers as well; see mp.h. The custom
+ * definitions are all compiled first, so an error in any of them fails the
+ * call whatever format is; ids are given last, so a refused config takes
+ * none.
+ */
+struct mp_registry *
+mp_registry_new_ex(const char *format, const struct mp_custom_def *defs,
+    size_t ndefs, struct mp_def_error *where, char *err, size_t errlen)
+{
 	struct mp_registry *reg;
 	int found = 0;
 
 	if (format == NULL)
 		format = "auto";
+	where_is(where, MP_DEF_NONE, -1);
 	reg = calloc(1, sizeof *reg);
 	if (reg == NULL) {
 		set_err(err, errlen, "out of memory", NULL);
@@ -163,6 +246,10 @@ mp_registry_new(const char *format, char *err, size_t errlen)
 	}
 	pcre2_jit_stack_assign(reg->env.mctx, NULL, reg->jit_stack);
 
+	if (add_custom(reg, format, defs, ndefs, &found, where, err, errlen) < 0) {
+		mp_registry_free(reg);
+		return NULL;
+	}
 	for (size_t i = 0; i < PARSER_COUNT; i++) {
 		const struct mp_parser *p = parser_table[i];
 
@@ -170,18 +257,34 @@ mp_registry_new(const char *format, char *err, size_t errlen)
 			continue;
 		found = 1;
 		if (activate(reg, p, err, errlen) == -1) {
+			where_is(where, MP_DEF_NONE, -1);
 			mp_registry_free(reg);
 			return NULL;
 		}
 	}
 	if (!found) {
 		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "unknown format \"%.40s\", want %s",
-			    format, format_names);
+			snprintf(err, errlen, "unknown format \"%.40s\", want %s%s",
+			    format, format_names,
+			    ndefs > 0 ? " or a custom parser's mta" : "");
+		where_is(where, MP_DEF_FORMAT, -1);
 		mp_registry_free(reg);
 		return NULL;
 	}
 	return reg;
+}
+
+/* The ids reg reports; see mp.h. */
+size_t
+mp_registry_mtas(const struct mp_registry *reg, int *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < reg->count && n < max; i++)
+		out[n++] = reg->active[i].parser->mta;
+	for (size_t i = 0; i < reg->ncustom && n < max; i++)
+		out[n++] = mp_custom_mta(reg->custom[i]);
+	return n;
 }
 
 /* Free reg and everything it compiled. NULL is a no-op. */
@@ -192,6 +295,8 @@ mp_registry_free(struct mp_registry *reg)
 		return;
 	for (size_t i = 0; i < reg->count; i++)
 		reg->active[i].parser->fini(reg->active[i].state);
+	for (size_t i = 0; i < reg->ncustom; i++)
+		mp_custom_free(reg->custom[i]);
 	pcre2_jit_stack_free(reg->jit_stack);
 	pcre2_match_context_free(reg->env.mctx);
 	pcre2_match_data_free(reg->env.md);
@@ -234,26 +339,59 @@ run(const struct active_parser *a, struct mp_event *ev)
 	return r;
 }
 
+static int
+run_custom(const struct mp_custom *c, struct mp_event *ev)
+{
+	int r;
+
+	clear_event(ev);
+	r = mp_custom_parse(c, &ev->hdr, ev);
+	if (r == 0)
+		clear_event(ev);
+	else
+		ev->mta = mp_custom_mta(c);
+	return r;
+}
+
 /*
  * Parse one line; see mp.h for the contract. The header is parsed once and
  * kept in ev->hdr whatever the result. A parser whose tag the line carries
  * decides alone; a line with no tag at all (a bare message, or RFC 5424
  * with a nil APP-NAME) is offered to the parsers that would take it, in
  * table order, until one recognises it.
+ *
+ * Custom parsers fit in around that: 1. one whose tag the line carries
+ * decides alone, before the built-ins (the admin routed that tag to it);
+ * 2. a built-in whose tag it is decides; 3. custom parsers without a tag
+ * are tried in definition order (their match literal, when they have one,
+ * makes the line theirs); 4. the built-ins that would take an untagged
+ * line. With no custom parsers, steps 1 and 3 cost nothing.
  */
 int
 mp_registry_parse(struct mp_registry *reg, const char *line, size_t len,
     struct mp_event *ev)
 {
 	enum mp_claim claim[MP_MTA_MAX];
+	enum mp_route route[MP_CUSTOM_MAX];
 	int r;
 
 	clear_event(ev);
 	mp_syslog_parse(line, len, &ev->hdr);
+	for (size_t i = 0; i < reg->ncustom; i++) {
+		route[i] = mp_custom_route(reg->custom[i], &ev->hdr);
+		if (route[i] == MP_ROUTE_TAG)
+			return run_custom(reg->custom[i], ev);
+	}
 	for (size_t i = 0; i < reg->count; i++) {
 		claim[i] = reg->active[i].parser->claims(&ev->hdr);
 		if (claim[i] == MP_CLAIM_YES)
 			return run(&reg->active[i], ev);
+	}
+	for (size_t i = 0; i < reg->ncustom; i++) {
+		if (route[i] != MP_ROUTE_TRY)
+			continue;
+		if ((r = run_custom(reg->custom[i], ev)) != 0)
+			return r;
 	}
 	for (size_t i = 0; i < reg->count; i++) {
 		if (claim[i] != MP_CLAIM_MAYBE)

@@ -1,0 +1,402 @@
+/*
+ * config.c - read --config.file (YAML, with libyaml) into custom parser
+ * definitions and build the registry from them.
+ *
+ *   parsers:
+ *     - mta: haraka
+ *       direction: outbound
+ *       tag: haraka
+ *       match: "[outbound] "
+ *       patterns:
+ *         - 'delivered .* response="[^"]*?(?<code>[245]\d\d)[ -](?<enhanced>...)?'
+ *
+ * libyaml's document API keeps every node's start mark, so each complaint
+ * names the line of the key or pattern at fault. The file is checked in
+ * two passes: its shape here (keys, types, direction words), then the
+ * definitions themselves in parsers/ (names, tags, patterns and their
+ * groups), whose mp_def_error says which definition and pattern to
+ * point at.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+/* The line each part of one definition came from (1-based; 0: absent). */
+struct def_lines {
+	size_t parser, mta, direction, tag, match, patterns;
+	size_t *pattern;   /* one per pattern, into struct config's pattern_lines */
+};
+
+struct config {
+	const char *path;
+	yaml_document_t doc;
+	int have_doc;
+	struct mp_custom_def *defs;
+	struct def_lines *lines;
+	size_t ndefs;
+	const char **patterns;     /* every definition's patterns, in one array */
+	size_t *pattern_lines;
+};
+
+static const char parser_keys[] = "mta, direction, tag, match, patterns";
+
+static int
+fail(const struct config *c, size_t line, char *err, size_t errlen,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int
+fail(const struct config *c, size_t line, char *err, size_t errlen,
+    const char *fmt, ...)
+{
+	char what[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(err, errlen, "%s:%zu: %s", c->path, line, what);
+	else
+		snprintf(err, errlen, "%s: %s", c->path, what);
+	return -1;
+}
+
+static size_t
+line_of(const yaml_node_t *n)
+{
+	return n->start_mark.line + 1;
+}
+
+static const char *
+node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a string";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+/* A scalar as a C string. libyaml NUL-terminates scalars, but a "\0"
+ * escape can put a NUL inside one, which would cut a pattern short. */
+static int
+scalar(const struct config *c, const yaml_node_t *n, const char *key,
+    const char **out, char *err, size_t errlen)
+{
+	if (n->type != YAML_SCALAR_NODE)
+		return fail(c, line_of(n), err, errlen, "%s: want a string, not %s",
+		    key, node_kind(n));
+	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
+		return fail(c, line_of(n), err, errlen, "%s: holds a NUL byte", key);
+	*out = (const char *)n->data.scalar.value;
+	return 0;
+}
+
+/* Read the file into c->doc. Only one YAML document is allowed: a second
+ * one would be ignored by the user's reading and ours alike. */
+static int
+load(struct config *c, char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t extra;
+	struct stat st;
+	FILE *fp;
+	int rc = 0;
+
+	if ((fp = fopen(c->path, "rb")) == NULL)
+		return fail(c, 0, err, errlen, "cannot open: %s", strerror(errno));
+	if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
+		fclose(fp);
+		return fail(c, 0, err, errlen, "not a regular file");
+	}
+	if (st.st_size > CONFIG_MAX_BYTES) {
+		fclose(fp);
+		return fail(c, 0, err, errlen, "%lld bytes: larger than %d, not a config file",
+		    (long long)st.st_size, CONFIG_MAX_BYTES);
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(fp);
+		return fail(c, 0, err, errlen, "out of memory");
+	}
+	yaml_parser_set_input_file(&parser, fp);
+	if (!yaml_parser_load(&parser, &c->doc))
+		goto syntax;
+	c->have_doc = 1;
+	if (yaml_document_get_root_node(&c->doc) == NULL) {
+		rc = fail(c, 0, err, errlen, "empty file: want a top-level \"parsers:\" list");
+		goto out;
+	}
+	if (!yaml_parser_load(&parser, &extra))
+		goto syntax;
+	if (yaml_document_get_root_node(&extra) != NULL)
+		rc = fail(c, line_of(yaml_document_get_root_node(&extra)), err, errlen,
+		    "a second YAML document; put everything in one");
+	yaml_document_delete(&extra);
+	goto out;
+syntax:
+	if (parser.error == YAML_MEMORY_ERROR)
+		rc = fail(c, 0, err, errlen, "out of memory");
+	else if (parser.error == YAML_READER_ERROR)
+		rc = fail(c, 0, err, errlen, "cannot read: %s",
+		    parser.problem ? parser.problem : "read error");
+	else if (parser.context != NULL)
+		rc = fail(c, parser.problem_mark.line + 1, err, errlen,
+		    "YAML syntax: %s %s (line %zu)",
+		    parser.problem ? parser.problem : "error", parser.context,
+		    parser.context_mark.line + 1);
+	else
+		rc = fail(c, parser.problem_mark.line + 1, err, errlen, "YAML syntax: %s",
+		    parser.problem ? parser.problem : "error");
+out:
+	yaml_parser_delete(&parser);
+	fclose(fp);
+	return rc;
+}
+
+/* One item of the parsers: list into c->defs[i] and c->lines[i]. */
+static int
+read_parser(struct config *c, size_t i, yaml_node_t *item, size_t *npat,
+    char *err, size_t errlen)
+{
+	struct mp_custom_def *d = &c->defs[i];
+	struct def_lines *l = &c->lines[i];
+	yaml_node_t *patterns = NULL;
+	const char *dir = NULL;
+	size_t dir_line = 0;
+
+	l->parser = line_of(item);
+	if (item->type != YAML_MAPPING_NODE)
+		return fail(c, line_of(item), err, errlen,
+		    "parser %zu: want a mapping with keys %s, not %s", i + 1, parser_keys,
+		    node_kind(item));
+	for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
+	    pr < item->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = yaml_document_get_node(&c->doc, pr->key);
+		yaml_node_t *v = yaml_document_get_node(&c->doc, pr->value);
+		const char *key;
+		size_t *seen;
+
+		if (scalar(c, k, "key", &key, err, errlen) < 0)
+			return -1;
+		if (strcmp(key, "mta") == 0)
+			seen = &l->mta;
+		else if (strcmp(key, "direction") == 0)
+			seen = &l->direction;
+		else if (strcmp(key, "tag") == 0)
+			seen = &l->tag;
+		else if (strcmp(key, "match") == 0)
+			seen = &l->match;
+		else if (strcmp(key, "patterns") == 0)
+			seen = &l->patterns;
+		else
+			return fail(c, line_of(k), err, errlen,
+			    "unknown key \"%.40s\" (want %s)", key, parser_keys);
+		if (*seen != 0)
+			return fail(c, line_of(k), err, errlen,
+			    "key \"%s\" given twice (first at line %zu)", key, *seen);
+		*seen = line_of(k);
+		if (seen == &l->mta && scalar(c, v, key, &d->mta, err, errlen) < 0)
+			return -1;
+		if (seen == &l->tag && scalar(c, v, key, &d->tag, err, errlen) < 0)
+			return -1;
+		if (seen == &l->match && scalar(c, v, key, &d->match, err, errlen) < 0)
+			return -1;
+		if (seen == &l->direction) {
+			if (scalar(c, v, key, &dir, err, errlen) < 0)
+				return -1;
+			dir_line = line_of(v);
+		}
+		if (seen == &l->patterns)
+			patterns = v;
+	}
+	if (l->mta == 0)
+		return fail(c, l->parser, err, errlen, "parser %zu: no mta (its name)", i + 1);
+	if (dir == NULL)
+		return fail(c, l->parser, err, errlen,
+		    "mta \"%s\": no direction (want inbound or outbound)", d->mta);
+	if (strcmp(dir, "outbound") == 0)
+		d->direction = MP_DIR_OUTBOUND;
+	else if (strcmp(dir, "inbound") == 0)
+		d->direction = MP_DIR_INBOUND;
+	else
+		return fail(c, dir_line, err, errlen,
+		    "mta \"%s\": direction \"%.40s\" is not inbound or outbound", d->mta, dir);
+	if (patterns == NULL)
+		return fail(c, l->parser, err, errlen, "mta \"%s\": no patterns", d->mta);
+
+	/* A single pattern may be written as a string instead of a list. */
+	d->patterns = c->patterns + *npat;
+	l->pattern = c->pattern_lines + *npat;
+	if (patterns->type == YAML_SCALAR_NODE) {
+		if (scalar(c, patterns, "patterns", &c->patterns[*npat], err, errlen) < 0)
+			return -1;
+		c->pattern_lines[(*npat)++] = line_of(patterns);
+		d->npatterns = 1;
+		return 0;
+	}
+	if (patterns->type != YAML_SEQUENCE_NODE)
+		return fail(c, line_of(patterns), err, errlen,
+		    "mta \"%s\": patterns: want a list of strings, not %s", d->mta,
+		    node_kind(patterns));
+	for (yaml_node_item_t *it = patterns->data.sequence.items.start;
+	    it < patterns->data.sequence.items.top; it++) {
+		yaml_node_t *p = yaml_document_get_node(&c->doc, *it);
+
+		if (scalar(c, p, "patterns", &c->patterns[*npat], err, errlen) < 0)
+			return -1;
+		c->pattern_lines[(*npat)++] = line_of(p);
+		d->npatterns++;
+	}
+	return 0;
+}
+
+/* Walk the document: a mapping whose only key is "parsers", a list. */
+static int
+read_defs(struct config *c, char *err, size_t errlen)
+{
+	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
+	yaml_node_t *list = NULL;
+	size_t total = 0, npat = 0;
+
+	if (root->type != YAML_MAPPING_NODE)
+		return fail(c, line_of(root), err, errlen,
+		    "the top level must be a mapping with a \"parsers:\" list, not %s",
+		    node_kind(root));
+	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
+	    pr < root->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = yaml_document_get_node(&c->doc, pr->key);
+		const char *key;
+
+		if (scalar(c, k, "key", &key, err, errlen) < 0)
+			return -1;
+		if (strcmp(key, "parsers") != 0)
+			return fail(c, line_of(k), err, errlen,
+			    "unknown top-level key \"%.40s\" (want parsers)", key);
+		if (list != NULL)
+			return fail(c, line_of(k), err, errlen, "key \"parsers\" given twice");
+		list = yaml_document_get_node(&c->doc, pr->value);
+	}
+	if (list == NULL)
+		return fail(c, line_of(root), err, errlen, "no \"parsers:\" list");
+	/* "parsers:" with nothing after it is an empty plain scalar: no parsers. */
+	if (list->type == YAML_SCALAR_NODE && list->data.scalar.length == 0 &&
+	    list->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	if (list->type != YAML_SEQUENCE_NODE)
+		return fail(c, line_of(list), err, errlen,
+		    "parsers: want a list, not %s", node_kind(list));
+
+	c->ndefs = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+	for (yaml_node_item_t *it = list->data.sequence.items.start;
+	    it < list->data.sequence.items.top; it++) {
+		yaml_node_t *item = yaml_document_get_node(&c->doc, *it);
+		yaml_node_t *v;
+
+		/* Count patterns (a list's items, or 1) to size one array. */
+		total++;
+		if (item->type != YAML_MAPPING_NODE)
+			continue;
+		for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
+		    pr < item->data.mapping.pairs.top; pr++) {
+			v = yaml_document_get_node(&c->doc, pr->value);
+			if (v->type == YAML_SEQUENCE_NODE)
+				total += (size_t)(v->data.sequence.items.top -
+				    v->data.sequence.items.start);
+		}
+	}
+	c->defs = calloc(c->ndefs ? c->ndefs : 1, sizeof *c->defs);
+	c->lines = calloc(c->ndefs ? c->ndefs : 1, sizeof *c->lines);
+	c->patterns = calloc(total + 1, sizeof *c->patterns);
+	c->pattern_lines = calloc(total + 1, sizeof *c->pattern_lines);
+	if (c->defs == NULL || c->lines == NULL || c->patterns == NULL ||
+	    c->pattern_lines == NULL)
+		return fail(c, 0, err, errlen, "out of memory");
+	for (size_t i = 0; i < c->ndefs; i++)
+		if (read_parser(c, i, yaml_document_get_node(&c->doc,
+		    list->data.sequence.items.start[i]), &npat, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+/* The line an mp_registry_new_ex error is about, or 0. */
+static size_t
+error_line(const struct config *c, const struct mp_def_error *w)
+{
+	const struct def_lines *l;
+
+	if (w->def < 0 || (size_t)w->def >= c->ndefs)
+		return 0;
+	l = &c->lines[w->def];
+	switch (w->field) {
+	case MP_DEF_MTA:
+		return l->mta ? l->mta : l->parser;
+	case MP_DEF_TAG:
+		return l->tag;
+	case MP_DEF_MATCH:
+		return l->match;
+	case MP_DEF_PATTERNS:
+		if (w->pattern >= 0 && (size_t)w->pattern < c->defs[w->def].npatterns)
+			return l->pattern[w->pattern];
+		return l->patterns;
+	default:
+		return l->parser;
+	}
+}
+
+static void
+config_fini(struct config *c)
+{
+	if (c->have_doc)
+		yaml_document_delete(&c->doc);
+	free(c->defs);
+	free(c->lines);
+	free(c->patterns);
+	free(c->pattern_lines);
+}
+
+/*
+ * Build the registry for format from the built-in parsers and path's
+ * custom ones; see config.h. Nothing read from the file outlives this
+ * call: the registry copies what it keeps.
+ */
+enum config_status
+config_registry(const char *path, const char *format, struct mp_registry **out,
+    char *err, size_t errlen)
+{
+	struct config c = { .path = path };
+	struct mp_def_error where;
+	enum config_status st = CONFIG_OK;
+	char why[400];
+
+	*out = NULL;
+	if (path != NULL && (load(&c, err, errlen) < 0 || read_defs(&c, err, errlen) < 0)) {
+		config_fini(&c);
+		return CONFIG_BAD_FILE;
+	}
+	*out = mp_registry_new_ex(format, c.defs, c.ndefs, &where, why, sizeof why);
+	if (*out == NULL) {
+		if (where.field == MP_DEF_FORMAT) {
+			snprintf(err, errlen, "%s", why);
+			st = CONFIG_BAD_FORMAT;
+		} else if (path == NULL) {
+			snprintf(err, errlen, "%s", why);
+			st = CONFIG_BAD_FILE;
+		} else {
+			fail(&c, error_line(&c, &where), err, errlen, "%s", why);
+			st = CONFIG_BAD_FILE;
+		}
+	}
+	config_fini(&c);
+	return st;
+}
