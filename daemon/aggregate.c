@@ -1,72 +1,140 @@
 /*
- * aggregate.c - lock-free counter store for maillog_smtp_status_total.
+ * aggregate.c - lock-free counter store behind every log-derived family.
  *
- * Layout: an open-addressing table of (packed key, value) slots, sized once
- * to a power of two at least twice max_series so probes stay short. A key
- * packs every label into one 64-bit word, so a lookup is a hash, a compare
- * and an add: no strings are built per line.
+ * Layout: an open-addressing table of (packed key, value, created) slots,
+ * sized once to a power of two at least twice max_series so probes stay
+ * short. A key packs every label of every capped family into one 64-bit
+ * word (strings are replaced by label ids from topk.c), so a lookup is a
+ * hash, a compare and an add: no strings are built per line. Families
+ * whose labels are only our enums live in fixed arrays beside the table,
+ * and so do the overflow series, which must always be available.
  *
  * Publication: the single writer claims an empty slot by storing the value
- * (0) first and the key second with release order; readers load the key
- * with acquire order and only then read the value, so a reader never sees a
- * key without its counter. Slots are never freed (series never disappear),
- * which is what makes the scheme safe without a lock.
+ * and creation time first and the key second with release order; readers
+ * load the key with acquire order and only then read the value, so a
+ * reader never sees a key without its counter. Slots are never freed
+ * (series never disappear), which is what makes the scheme safe without a
+ * lock. Label names are published the same way by topk.c.
  */
 #include "aggregate.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "topk.h"
+
+const double agg_delay_bounds[AGG_DELAY_BUCKETS] = {
+	0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400,
+	43200, 86400, 172800, 432000,
+};
 
 struct agg_slot {
 	_Atomic uint64_t key;     /* packed key + 1; 0 = empty */
 	_Atomic uint64_t value;
+	_Atomic int64_t created;  /* Unix seconds */
 };
 
-/* Overflow series: one per (mta, direction, class). */
 #define N_CLASSES 3
-#define N_OVERFLOW (MP_MTA_MAX * MP_DIR_COUNT * N_CLASSES)
+
+struct agg_hist {
+	_Atomic uint64_t buckets[AGG_DELAY_BUCKETS + 1];
+	_Atomic uint64_t sum_bits;   /* a double, written by the one writer */
+	_Atomic uint64_t count;
+};
 
 struct agg {
+	struct agg_opts opts;
 	struct agg_slot *slots;
 	size_t mask;                       /* table size - 1 */
-	size_t max_series;
 	size_t used;                       /* writer-only */
 	_Atomic size_t used_published;     /* for readers */
-	_Atomic uint64_t overflow[N_OVERFLOW];
+	_Atomic size_t status_published;   /* status series, for readers */
+	size_t status_used;
+	double start;
+
+	/* Overflow series, and the fixed families. */
+	_Atomic uint64_t status_over[MP_MTA_MAX][MP_DIR_COUNT][N_CLASSES];
+	_Atomic uint64_t outcome_fixed[MP_MTA_MAX][MP_OUTCOME_COUNT][MP_DEST_COUNT];
+	_Atomic uint64_t domain_fixed[MP_MTA_MAX][MP_DIR_COUNT][N_CLASSES];
 	_Atomic uint64_t unmatched[MP_MTA_MAX + 1];  /* index 0 = MP_MTA_NONE */
 	_Atomic uint64_t events[MP_MTA_MAX];
+	_Atomic uint64_t matched[MP_MTA_MAX];
+	_Atomic uint64_t received[MP_MTA_MAX];
+	_Atomic int64_t last_ts_us[MP_MTA_MAX];     /* -1: none yet */
+	struct agg_hist delays[MP_MTA_MAX][AGG_STAGES];
 	_Atomic uint64_t dropped;
 	_Atomic uint64_t generation;
+
+	/* Label ids for strings from the log. */
+	struct topk *domains[MP_DIR_COUNT];
+	struct topk *hosts;
+
+	/* Epoch of the last header's minute, so mktime runs once a minute,
+	 * not once a line (writer only). */
+	struct mp_time ts_key;
+	int64_t ts_minute;
+	int ts_valid;
+
+	size_t memory;
 };
 
 /*
  * Key packing, low bit first:
- *   mta 5 | direction 1 | class 3 | code 10 | enh class 3 | subject 10 | detail 10
- * = 42 bits. Codes are 0 or 200..599 and enhanced parts are 0..999 by the
- * parser contract, so every field fits.
+ *   family 3 | mta 4 | direction 1 | class 3 | code 10 | enh class 3 |
+ *   subject 10 | detail 10 | host 13
+ * = 57 bits. The outcome family keeps its outcome in the class field and
+ * its destination in the code field; the domain family its domain id in
+ * the code field (ids are at most AGG_MAX_DOMAINS_TOP < 1024, host ids at
+ * most AGG_MAX_HOSTS + 1 < 8192).
  */
 static uint64_t
-pack(int mta, unsigned dir, unsigned cls, unsigned code, const struct mp_enhanced *e)
+pack(const struct agg_key *k)
 {
-	return (uint64_t)(unsigned)mta
-	    | (uint64_t)dir << 5
-	    | (uint64_t)cls << 6
-	    | (uint64_t)code << 9
-	    | (uint64_t)e->cls << 19
-	    | (uint64_t)e->subject << 22
-	    | (uint64_t)e->detail << 32;
+	unsigned cls = k->cls, code = k->code;
+
+	if (k->family == AGG_FAM_OUTCOME) {
+		cls = (unsigned)k->outcome;
+		code = (unsigned)k->destination;
+	} else if (k->family == AGG_FAM_DOMAIN) {
+		code = k->domain;
+	}
+	return (uint64_t)k->family
+	    | (uint64_t)(unsigned)k->mta << 3
+	    | (uint64_t)k->direction << 7
+	    | (uint64_t)cls << 8
+	    | (uint64_t)code << 11
+	    | (uint64_t)k->enhanced.cls << 21
+	    | (uint64_t)k->enhanced.subject << 24
+	    | (uint64_t)k->enhanced.detail << 34
+	    | (uint64_t)k->host << 44;
 }
 
 static void
-unpack(uint64_t k, struct agg_key *out)
+unpack(uint64_t x, struct agg_key *k)
 {
-	out->mta = (int)(k & 31);
-	out->direction = (enum mp_direction)((k >> 5) & 1);
-	out->cls = (uint8_t)((k >> 6) & 7);
-	out->code = (uint16_t)((k >> 9) & 1023);
-	out->enhanced.cls = (uint8_t)((k >> 19) & 7);
-	out->enhanced.subject = (uint16_t)((k >> 22) & 1023);
-	out->enhanced.detail = (uint16_t)((k >> 32) & 1023);
+	memset(k, 0, sizeof *k);
+	k->family = (enum agg_family)(x & 7);
+	k->mta = (int)((x >> 3) & 15);
+	k->direction = (enum mp_direction)((x >> 7) & 1);
+	k->host = (uint16_t)((x >> 44) & 8191);
+	unsigned cls = (unsigned)((x >> 8) & 7), code = (unsigned)((x >> 11) & 1023);
+	switch (k->family) {
+	case AGG_FAM_OUTCOME:
+		k->outcome = (enum mp_outcome)cls;
+		k->destination = (enum mp_destination)code;
+		break;
+	case AGG_FAM_DOMAIN:
+		k->cls = (uint8_t)cls;
+		k->domain = (uint16_t)code;
+		break;
+	default:
+		k->cls = (uint8_t)cls;
+		k->code = (uint16_t)code;
+		k->enhanced.cls = (uint8_t)((x >> 21) & 7);
+		k->enhanced.subject = (uint16_t)((x >> 24) & 1023);
+		k->enhanced.detail = (uint16_t)((x >> 34) & 1023);
+	}
 }
 
 /* splitmix64 finaliser: cheap and spreads the low-entropy packed keys. */
@@ -87,25 +155,84 @@ class_index(unsigned cls)
 	return cls == 2 ? 0 : cls == 4 ? 1 : 2;
 }
 
+static double
+now_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+agg_opts_defaults(struct agg_opts *o)
+{
+	o->max_series = AGG_DEFAULT_MAX_SERIES;
+	o->domains_top = AGG_DEFAULT_DOMAINS_TOP;
+	o->domains_inbound = 0;
+	o->host_label = 0;
+}
+
+const char *
+agg_stage_name(int stage)
+{
+	static const char *const names[AGG_STAGES] = {
+		[MP_STAGE_BEFORE_QMGR] = "before_qmgr",
+		[MP_STAGE_IN_QMGR] = "in_qmgr",
+		[MP_STAGE_CONN_SETUP] = "conn_setup",
+		[MP_STAGE_TRANSMISSION] = "transmission",
+		[MP_STAGE_DELIVERY] = "delivery",
+		[AGG_STAGE_TOTAL] = "total",
+	};
+	return stage >= 0 && stage < AGG_STAGES ? names[stage] : "unknown";
+}
+
 struct agg *
-agg_new(size_t max_series)
+agg_new_opts(const struct agg_opts *o)
 {
 	struct agg *a;
 	size_t size = 16;
 
-	if (max_series == 0 || max_series > (SIZE_MAX / 4) / sizeof(struct agg_slot))
+	if (o->max_series == 0 || o->max_series > (SIZE_MAX / 4) / sizeof(struct agg_slot) ||
+	    o->domains_top > AGG_MAX_DOMAINS_TOP)
 		return NULL;
-	while (size < max_series * 2)
+	while (size < o->max_series * 2)
 		size <<= 1;
 	if ((a = calloc(1, sizeof *a)) == NULL)
 		return NULL;
-	if ((a->slots = calloc(size, sizeof *a->slots)) == NULL) {
-		free(a);
-		return NULL;
-	}
+	a->opts = *o;
+	a->memory = sizeof *a + size * sizeof *a->slots;
+	if ((a->slots = calloc(size, sizeof *a->slots)) == NULL)
+		goto fail;
 	a->mask = size - 1;
-	a->max_series = max_series;
+	/* Four sketch counters per label: space-saving then finds every
+	 * domain above a quarter of the label threshold's share. */
+	for (int d = 0; d < MP_DIR_COUNT; d++) {
+		unsigned top = d == MP_DIR_INBOUND && !o->domains_inbound ? 0 : o->domains_top;
+		if ((a->domains[d] = topk_new(top, top * 4 < 16 ? 16 : top * 4)) == NULL)
+			goto fail;
+		a->memory += topk_memory(a->domains[d]);
+	}
+	if ((a->hosts = topk_new(o->host_label ? AGG_MAX_HOSTS : 0, 0)) == NULL)
+		goto fail;
+	a->memory += topk_memory(a->hosts);
+	for (int m = 0; m < MP_MTA_MAX; m++)
+		atomic_init(&a->last_ts_us[m], -1);
+	a->start = now_real();
 	return a;
+fail:
+	agg_free(a);
+	return NULL;
+}
+
+struct agg *
+agg_new(size_t max_series)
+{
+	struct agg_opts o;
+
+	agg_opts_defaults(&o);
+	o.max_series = max_series;
+	return agg_new_opts(&o);
 }
 
 void
@@ -113,8 +240,17 @@ agg_free(struct agg *a)
 {
 	if (a == NULL)
 		return;
+	for (int d = 0; d < MP_DIR_COUNT; d++)
+		topk_free(a->domains[d]);
+	topk_free(a->hosts);
 	free(a->slots);
 	free(a);
+}
+
+const struct agg_opts *
+agg_options(const struct agg *a)
+{
+	return &a->opts;
 }
 
 /* Move the generation after the counter it announces, with release order:
@@ -126,24 +262,276 @@ bump(struct agg *a)
 	atomic_fetch_add_explicit(&a->generation, 1, memory_order_release);
 }
 
+static void
+inc(_Atomic uint64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static struct agg_slot *
+lookup(struct agg *a, uint64_t key)
+{
+	for (size_t i = hash64(key) & a->mask;; i = (i + 1) & a->mask) {
+		uint64_t stored = atomic_load_explicit(&a->slots[i].key, memory_order_relaxed);
+		if (stored == key || stored == 0)
+			return &a->slots[i];
+	}
+}
+
+static void
+claim(struct agg *a, struct agg_slot *s, uint64_t key, uint64_t value)
+{
+	atomic_store_explicit(&s->value, value, memory_order_relaxed);
+	atomic_store_explicit(&s->created, (int64_t)time(NULL), memory_order_relaxed);
+	atomic_store_explicit(&s->key, key, memory_order_release);
+	a->used++;
+	atomic_store_explicit(&a->used_published, a->used, memory_order_relaxed);
+}
+
+/*
+ * Count one event in the series k: +1 if it exists; else create it if it
+ * and `extra` more series fit under the cap; else return -1 and let the
+ * caller count it in its overflow series (dropped rises there).
+ */
+static int
+count_key(struct agg *a, const struct agg_key *k, size_t extra)
+{
+	uint64_t key = pack(k) + 1;
+	struct agg_slot *s = lookup(a, key);
+
+	if (atomic_load_explicit(&s->key, memory_order_relaxed) == key) {
+		inc(&s->value);
+		return 0;
+	}
+	if (a->used + 1 + extra > a->opts.max_series)
+		return -1;
+	claim(a, s, key, 1);
+	return 1;
+}
+
+/* Does the info series for k exist? If not, where would it go. */
+static int
+info_missing(struct agg *a, const struct agg_key *k, struct agg_slot **where)
+{
+	uint64_t key = pack(k) + 1;
+
+	*where = lookup(a, key);
+	return atomic_load_explicit(&(*where)->key, memory_order_relaxed) != key;
+}
+
+/*
+ * maillog_smtp_status_total plus the code meanings: a new status series
+ * is created only together with the *_code_info series its code and
+ * enhanced code need, so a join on code always finds its description.
+ */
+static void
+record_status(struct agg *a, int mta, const struct mp_event *ev, unsigned code,
+    const struct mp_enhanced *enh, unsigned host)
+{
+	struct agg_key k = {
+		.family = AGG_FAM_STATUS, .mta = mta, .direction = ev->direction,
+		.cls = ev->cls, .code = (uint16_t)code, .enhanced = *enh, .host = (uint16_t)host,
+	};
+	struct agg_key ci = { .family = AGG_FAM_CODE_INFO, .code = (uint16_t)code };
+	struct agg_key ei = { .family = AGG_FAM_ENHANCED_INFO, .enhanced = *enh };
+	struct agg_slot *cs = NULL, *es = NULL;
+	size_t extra = 0;
+	uint64_t key = pack(&k) + 1;
+	struct agg_slot *s = lookup(a, key);
+
+	if (atomic_load_explicit(&s->key, memory_order_relaxed) == key) {
+		inc(&s->value);
+		return;
+	}
+	if (code != 0 && info_missing(a, &ci, &cs))
+		extra++;
+	else
+		cs = NULL;
+	if (enh->cls != 0 && info_missing(a, &ei, &es))
+		extra++;
+	else
+		es = NULL;
+	if (a->used + 1 + extra > a->opts.max_series) {
+		inc(&a->status_over[mta][ev->direction][class_index(ev->cls)]);
+		inc(&a->dropped);
+		return;
+	}
+	/* Info first: a reader that sees the status series sees its meaning.
+	 * The two info slots differ (different families) but the status slot
+	 * found before may be taken by one of them: look it up again. */
+	if (cs != NULL)
+		claim(a, cs, pack(&ci) + 1, 1);
+	if (es != NULL)
+		claim(a, lookup(a, pack(&ei) + 1), pack(&ei) + 1, 1);
+	claim(a, lookup(a, key), key, 1);
+	a->status_used++;
+	atomic_store_explicit(&a->status_published, a->status_used, memory_order_relaxed);
+}
+
+static void
+record_outcome(struct agg *a, int mta, const struct mp_event *ev, unsigned host)
+{
+	enum mp_destination dest = (unsigned)ev->destination < MP_DEST_COUNT ?
+	    ev->destination : MP_DEST_NONE;
+	struct agg_key k = {
+		.family = AGG_FAM_OUTCOME, .mta = mta, .outcome = ev->outcome,
+		.destination = dest, .host = (uint16_t)host,
+	};
+
+	if (ev->outcome <= MP_OUTCOME_NONE || ev->outcome >= MP_OUTCOME_COUNT)
+		return;
+	/* Without the host label the family is bounded by its enums. */
+	if (!a->opts.host_label) {
+		inc(&a->outcome_fixed[mta][ev->outcome][dest]);
+		return;
+	}
+	if (count_key(a, &k, 0) < 0) {
+		inc(&a->outcome_fixed[mta][ev->outcome][dest]);
+		inc(&a->dropped);
+	}
+}
+
+static void
+record_domain(struct agg *a, int mta, const struct mp_event *ev, unsigned host)
+{
+	char name[TOPK_NAME_MAX + 1];
+	size_t len = 0;
+	unsigned id = AGG_DOMAIN_OTHER;
+
+	if (ev->direction == MP_DIR_INBOUND && !a->opts.domains_inbound)
+		return;
+	/* A missing or malformed domain is "other", so the family's sum per
+	 * class stays equal to maillog_smtp_status_total's. */
+	if (ev->domain != NULL && ev->domain_len > 0 && ev->domain_len < 1024)
+		len = topk_normalise(ev->domain, ev->domain_len, name);
+	/* A domain literally named "other" would be told from the bucket by
+	 * nobody: it is the bucket. */
+	if (len > 0 && !(len == 5 && memcmp(name, "other", 5) == 0))
+		id = topk_observe(a->domains[ev->direction], name, len);
+	struct agg_key k = {
+		.family = AGG_FAM_DOMAIN, .mta = mta, .direction = ev->direction,
+		.cls = ev->cls, .domain = (uint16_t)id, .host = (uint16_t)host,
+	};
+	_Atomic uint64_t *fixed = &a->domain_fixed[mta][ev->direction][class_index(ev->cls)];
+
+	if (id == AGG_DOMAIN_OTHER && !a->opts.host_label) {
+		inc(fixed);
+		return;
+	}
+	if (count_key(a, &k, 0) < 0) {
+		inc(fixed);
+		inc(&a->dropped);
+	}
+}
+
+static void
+observe_delay(struct agg_hist *h, double v)
+{
+	int b = 0;
+	uint64_t bits;
+	double sum;
+
+	while (b < AGG_DELAY_BUCKETS && v > agg_delay_bounds[b])
+		b++;
+	inc(&h->buckets[b]);
+	bits = atomic_load_explicit(&h->sum_bits, memory_order_relaxed);
+	memcpy(&sum, &bits, sizeof sum);
+	sum += v;
+	memcpy(&bits, &sum, sizeof bits);
+	atomic_store_explicit(&h->sum_bits, bits, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_release);
+}
+
+/* Delays are observed on final outcomes only: a deferral is retried and
+ * would count the same message again, and a filter hop is followed by the
+ * real delivery of the re-injected message. */
+static void
+record_delays(struct agg *a, int mta, const struct mp_event *ev)
+{
+	if ((ev->outcome != MP_OUTCOME_SENT && ev->outcome != MP_OUTCOME_BOUNCED &&
+	    ev->outcome != MP_OUTCOME_EXPIRED) || ev->destination == MP_DEST_FILTER)
+		return;
+	/* NaN and absurd values (beyond a century) are not delays. */
+	if (ev->delay >= 0 && ev->delay < 3.2e9)
+		observe_delay(&a->delays[mta][AGG_STAGE_TOTAL], ev->delay);
+	for (int s = 0; s < MP_STAGE_COUNT; s++)
+		if (ev->delay_stage[s] >= 0 && ev->delay_stage[s] < 3.2e9)
+			observe_delay(&a->delays[mta][s], ev->delay_stage[s]);
+}
+
+/* The header's time in Unix microseconds, or -1. mp_time_to_epoch runs
+ * once per distinct minute. */
+static int64_t
+line_time_us(struct agg *a, const struct mp_time *t)
+{
+	struct mp_time key;
+
+	if (t->mon == 0)
+		return -1;
+	key = *t;
+	key.sec = 0;
+	key.usec = 0;
+	if (!a->ts_valid || memcmp(&key, &a->ts_key, sizeof key) != 0) {
+		int64_t e = mp_time_to_epoch(&key, time(NULL));
+		if (e < 0)
+			return -1;
+		a->ts_key = key;
+		a->ts_minute = e;
+		a->ts_valid = 1;
+	}
+	return (a->ts_minute + t->sec) * 1000000 + (int64_t)t->usec;
+}
+
+/* The host label id of the line, or AGG_HOST_NONE. */
+static unsigned
+host_id(struct agg *a, const struct mp_event *ev)
+{
+	char name[TOPK_NAME_MAX + 1];
+	size_t len;
+	unsigned id;
+
+	if (!a->opts.host_label || ev->hdr.host == NULL || ev->hdr.host_len == 0)
+		return AGG_HOST_NONE;
+	if (ev->hdr.host_len >= 1024 ||
+	    (len = topk_normalise(ev->hdr.host, ev->hdr.host_len, name)) == 0 ||
+	    (len == 5 && memcmp(name, "other", 5) == 0) ||
+	    (id = topk_observe(a->hosts, name, len)) == 0)
+		return AGG_HOST_OTHER;
+	return id + 1;
+}
+
 static int
 valid_event(const struct mp_event *ev)
 {
-	return ev->mta >= 0 && ev->mta < MP_MTA_MAX &&
-	    (unsigned)ev->direction < MP_DIR_COUNT &&
-	    (ev->cls == 2 || ev->cls == 4 || ev->cls == 5);
+	if (ev->mta < 0 || ev->mta >= MP_MTA_MAX || (unsigned)ev->direction >= MP_DIR_COUNT)
+		return 0;
+	if (ev->kind == MP_EVENT_RECEIVED)
+		return 1;
+	return ev->kind == MP_EVENT_STATUS && (ev->cls == 2 || ev->cls == 4 || ev->cls == 5);
 }
 
 void
 agg_record(struct agg *a, const struct mp_event *ev)
 {
 	struct mp_enhanced enh = ev->enhanced;
-	unsigned code = ev->code;
-	uint64_t key, stored;
-	size_t i;
+	unsigned code = ev->code, host;
+	int mta = ev->mta;
+	int64_t ts;
 
 	if (!valid_event(ev))
 		return;
+	inc(&a->matched[mta]);
+	if ((ts = line_time_us(a, &ev->hdr.time)) >= 0)
+		atomic_store_explicit(&a->last_ts_us[mta], ts, memory_order_relaxed);
+	if (ev->kind == MP_EVENT_RECEIVED) {
+		/* A filter handing a message back was counted when it came in. */
+		if (ev->destination != MP_DEST_FILTER)
+			inc(&a->received[mta]);
+		bump(a);
+		return;
+	}
+
 	/* The parser contract already guarantees well-formed codes; this is the
 	 * last line of defence for the label set, so re-check rather than trust. */
 	if (code != 0 && (code < 200 || code > 599))
@@ -152,30 +540,12 @@ agg_record(struct agg *a, const struct mp_event *ev)
 	    enh.subject <= 999 && enh.detail <= 999))
 		enh = (struct mp_enhanced){ 0, 0, 0 };
 
-	atomic_fetch_add_explicit(&a->events[ev->mta], 1, memory_order_relaxed);
-	key = pack(ev->mta, ev->direction, ev->cls, code, &enh) + 1;
-	for (i = hash64(key) & a->mask;; i = (i + 1) & a->mask) {
-		stored = atomic_load_explicit(&a->slots[i].key, memory_order_relaxed);
-		if (stored == key) {
-			atomic_fetch_add_explicit(&a->slots[i].value, 1, memory_order_relaxed);
-			bump(a);
-			return;
-		}
-		if (stored == 0)
-			break;
-	}
-	if (a->used >= a->max_series) {
-		int o = (ev->mta * MP_DIR_COUNT + (int)ev->direction) * N_CLASSES +
-		    class_index(ev->cls);
-		atomic_fetch_add_explicit(&a->overflow[o], 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
-		bump(a);
-		return;
-	}
-	atomic_store_explicit(&a->slots[i].value, 1, memory_order_relaxed);
-	atomic_store_explicit(&a->slots[i].key, key, memory_order_release);
-	a->used++;
-	atomic_store_explicit(&a->used_published, a->used, memory_order_relaxed);
+	inc(&a->events[mta]);
+	host = host_id(a, ev);
+	record_status(a, mta, ev, code, &enh, host);
+	record_outcome(a, mta, ev, host);
+	record_domain(a, mta, ev, host);
+	record_delays(a, mta, ev);
 	bump(a);
 }
 
@@ -184,50 +554,118 @@ agg_unmatched(struct agg *a, int mta)
 {
 	if (mta < MP_MTA_NONE || mta >= MP_MTA_MAX)
 		mta = MP_MTA_NONE;
-	atomic_fetch_add_explicit(&a->unmatched[mta + 1], 1, memory_order_relaxed);
+	inc(&a->unmatched[mta + 1]);
 	bump(a);
 }
 
-size_t
-agg_snapshot(const struct agg *a, struct agg_series *out, size_t max)
+/* The fixed series of a family, as keys: overflow series carry "other"
+ * in their unbounded labels (and host="other" when there is a host label). */
+static size_t
+snapshot_fixed(const struct agg *a, enum agg_family fam, struct agg_series *out,
+    size_t n, size_t max)
 {
-	size_t n = 0;
+	static const uint8_t classes[N_CLASSES] = { 2, 4, 5 };
+	uint16_t host = a->opts.host_label ? AGG_HOST_OTHER : AGG_HOST_NONE;
 
-	for (size_t i = 0; i <= a->mask && n < max; i++) {
-		uint64_t k = atomic_load_explicit(&a->slots[i].key, memory_order_acquire);
-		if (k == 0)
+	for (int m = 0; m < MP_MTA_MAX; m++) {
+		if (fam == AGG_FAM_OUTCOME) {
+			for (int o = 0; o < MP_OUTCOME_COUNT; o++)
+				for (int d = 0; d < MP_DEST_COUNT && n < max; d++) {
+					uint64_t v = atomic_load_explicit(&a->outcome_fixed[m][o][d],
+					    memory_order_relaxed);
+					if (v == 0)
+						continue;
+					out[n].key = (struct agg_key){ .family = fam, .mta = m,
+					    .outcome = (enum mp_outcome)o,
+					    .destination = (enum mp_destination)d, .host = host };
+					out[n].value = v;
+					out[n++].created = a->start;
+				}
 			continue;
-		unpack(k - 1, &out[n].key);
-		out[n].value = atomic_load_explicit(&a->slots[i].value, memory_order_relaxed);
-		n++;
-	}
-	for (int o = 0; o < N_OVERFLOW && n < max; o++) {
-		uint64_t v = atomic_load_explicit(&a->overflow[o], memory_order_relaxed);
-		if (v == 0)
-			continue;
-		static const uint8_t classes[N_CLASSES] = { 2, 4, 5 };
-		out[n].key = (struct agg_key){
-			.mta = o / (MP_DIR_COUNT * N_CLASSES),
-			.direction = (enum mp_direction)((o / N_CLASSES) % MP_DIR_COUNT),
-			.cls = classes[o % N_CLASSES],
-			.code = AGG_CODE_OVERFLOW,
-		};
-		out[n].value = v;
-		n++;
+		}
+		if (fam != AGG_FAM_STATUS && fam != AGG_FAM_DOMAIN)
+			return n;
+		for (int d = 0; d < MP_DIR_COUNT; d++)
+			for (int c = 0; c < N_CLASSES && n < max; c++) {
+				uint64_t v = atomic_load_explicit(fam == AGG_FAM_STATUS ?
+				    &a->status_over[m][d][c] : &a->domain_fixed[m][d][c],
+				    memory_order_relaxed);
+				if (v == 0)
+					continue;
+				out[n].key = (struct agg_key){ .family = fam, .mta = m,
+				    .direction = (enum mp_direction)d, .cls = classes[c],
+				    .host = host };
+				if (fam == AGG_FAM_STATUS)
+					out[n].key.code = AGG_CODE_OVERFLOW;
+				else
+					out[n].key.domain = AGG_DOMAIN_OTHER;
+				out[n].value = v;
+				out[n++].created = a->start;
+			}
 	}
 	return n;
 }
 
 size_t
+agg_snapshot_family(const struct agg *a, enum agg_family fam, struct agg_series *out,
+    size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i <= a->mask && n < max; i++) {
+		uint64_t k = atomic_load_explicit(&a->slots[i].key, memory_order_acquire);
+		if (k == 0 || (enum agg_family)((k - 1) & 7) != fam)
+			continue;
+		unpack(k - 1, &out[n].key);
+		out[n].value = atomic_load_explicit(&a->slots[i].value, memory_order_relaxed);
+		out[n].created = (double)atomic_load_explicit(&a->slots[i].created,
+		    memory_order_relaxed);
+		n++;
+	}
+	return snapshot_fixed(a, fam, out, n, max);
+}
+
+size_t
+agg_snapshot(const struct agg *a, struct agg_series *out, size_t max)
+{
+	return agg_snapshot_family(a, AGG_FAM_STATUS, out, max);
+}
+
+size_t
 agg_capacity(const struct agg *a)
 {
-	return a->max_series + N_OVERFLOW;
+	return a->opts.max_series + MP_MTA_MAX * MP_OUTCOME_COUNT * MP_DEST_COUNT;
 }
 
 size_t
 agg_series_count(const struct agg *a)
 {
+	return atomic_load_explicit(&a->status_published, memory_order_relaxed);
+}
+
+size_t
+agg_total_series(const struct agg *a)
+{
 	return atomic_load_explicit(&a->used_published, memory_order_relaxed);
+}
+
+const char *
+agg_domain_name(const struct agg *a, enum mp_direction dir, unsigned id)
+{
+	if (id == AGG_DOMAIN_OTHER || (unsigned)dir >= MP_DIR_COUNT ||
+	    id > topk_count(a->domains[dir]))
+		return "other";
+	return topk_name(a->domains[dir], id);
+}
+
+const char *
+agg_host_name(const struct agg *a, unsigned id)
+{
+	if (id == AGG_HOST_NONE)
+		return "";
+	if (id == AGG_HOST_OTHER || id - 1 > topk_count(a->hosts))
+		return "other";
+	return topk_name(a->hosts, id - 1);
 }
 
 uint64_t
@@ -247,9 +685,66 @@ agg_events_count(const struct agg *a, int mta)
 }
 
 uint64_t
+agg_matched_count(const struct agg *a, int mta)
+{
+	if (mta < 0 || mta >= MP_MTA_MAX)
+		return 0;
+	return atomic_load_explicit(&a->matched[mta], memory_order_relaxed);
+}
+
+uint64_t
+agg_received_count(const struct agg *a, int mta)
+{
+	if (mta < 0 || mta >= MP_MTA_MAX)
+		return 0;
+	return atomic_load_explicit(&a->received[mta], memory_order_relaxed);
+}
+
+uint64_t
 agg_dropped_series(const struct agg *a)
 {
 	return atomic_load_explicit(&a->dropped, memory_order_relaxed);
+}
+
+double
+agg_last_timestamp(const struct agg *a, int mta)
+{
+	int64_t us;
+
+	if (mta < 0 || mta >= MP_MTA_MAX)
+		return -1;
+	us = atomic_load_explicit(&a->last_ts_us[mta], memory_order_relaxed);
+	return us < 0 ? -1 : (double)us / 1e6;
+}
+
+int
+agg_delay_histogram(const struct agg *a, int mta, int stage, struct agg_histogram *out)
+{
+	const struct agg_hist *h;
+	uint64_t bits;
+
+	if (mta < 0 || mta >= MP_MTA_MAX || stage < 0 || stage >= AGG_STAGES)
+		return -1;
+	h = &a->delays[mta][stage];
+	if (atomic_load_explicit(&h->count, memory_order_acquire) == 0)
+		return -1;
+	for (int b = 0; b <= AGG_DELAY_BUCKETS; b++)
+		out->buckets[b] = atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
+	bits = atomic_load_explicit(&h->sum_bits, memory_order_relaxed);
+	memcpy(&out->sum, &bits, sizeof out->sum);
+	return 0;
+}
+
+double
+agg_start_time(const struct agg *a)
+{
+	return a->start;
+}
+
+size_t
+agg_memory(const struct agg *a)
+{
+	return a->memory;
 }
 
 uint64_t

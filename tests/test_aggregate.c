@@ -11,8 +11,10 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aggregate.h"
 
@@ -130,20 +132,26 @@ test_cap_folds_into_overflow(void **state)
 	agg_record(a, &ok);
 	total++;
 
-	assert_int_equal(agg_series_count(a), cap);
+	/* The cap counts every capped series: each status series here came
+	 * with the meaning of its enhanced code (and the first with 550's), so
+	 * (cap - 1) / 2 status series fit. */
+	size_t k = (cap - 1) / 2;
+	assert_int_equal(agg_series_count(a), k);
+	assert_int_equal(agg_total_series(a), 2 * k + 1);
+	assert_true(agg_total_series(a) <= cap);
 	assert_true(agg_capacity(a) >= cap);
 	struct agg_series *s = calloc(agg_capacity(a), sizeof *s);
 	size_t n = agg_snapshot(a, s, agg_capacity(a));
-	assert_int_equal(n, cap + 2);  /* cap real series + 2 overflow series */
+	assert_int_equal(n, k + 2);  /* k real series + 2 overflow series */
 	uint64_t sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += s[i].value;
 	assert_int_equal(sum, total);  /* nothing lost */
 	assert_int_equal(find(s, n, MP_MTA_POSTFIX, MP_DIR_OUTBOUND, AGG_CODE_OVERFLOW,
-	    0, 0, 0, 5), 100000 - cap);
+	    0, 0, 0, 5), 100000 - k);
 	assert_int_equal(find(s, n, MP_MTA_POSTFIX, MP_DIR_INBOUND, AGG_CODE_OVERFLOW,
 	    0, 0, 0, 2), 1);
-	assert_int_equal(agg_dropped_series(a), 100000 - cap + 1);
+	assert_int_equal(agg_dropped_series(a), 100000 - k + 1);
 	/* A series that already exists keeps counting past the cap. */
 	struct mp_event first = event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 550, 5, 0, 0, 5);
 	agg_record(a, &first);
@@ -228,6 +236,360 @@ test_concurrent_reader(void **state)
 	agg_free(r.a);
 }
 
+/* Sum of one family's series matching a predicate on the key. */
+static uint64_t
+family_value(struct agg *a, enum agg_family fam, int (*match)(const struct agg_key *, const void *),
+    const void *arg)
+{
+	struct agg_series *s = calloc(agg_capacity(a), sizeof *s);
+	size_t n = agg_snapshot_family(a, fam, s, agg_capacity(a));
+	uint64_t sum = UINT64_MAX;
+	for (size_t i = 0; i < n; i++)
+		if (match(&s[i].key, arg))
+			sum = (sum == UINT64_MAX ? 0 : sum) + s[i].value;
+	free(s);
+	return sum;
+}
+
+struct outcome_want { int mta; enum mp_outcome o; enum mp_destination d; };
+
+static int
+match_outcome(const struct agg_key *k, const void *arg)
+{
+	const struct outcome_want *w = arg;
+	return k->mta == w->mta && k->outcome == w->o && k->destination == w->d;
+}
+
+static uint64_t
+outcome(struct agg *a, int mta, enum mp_outcome o, enum mp_destination d)
+{
+	struct outcome_want w = { mta, o, d };
+	return family_value(a, AGG_FAM_OUTCOME, match_outcome, &w);
+}
+
+static struct mp_event
+delivery(int mta, enum mp_outcome o, enum mp_destination d, const char *domain)
+{
+	unsigned cls = o == MP_OUTCOME_SENT ? 2 : o == MP_OUTCOME_DEFERRED ||
+	    o == MP_OUTCOME_TEMP_REJECTED ? 4 : 5;
+	struct mp_event ev = event(mta, o >= MP_OUTCOME_REJECTED ? MP_DIR_INBOUND :
+	    MP_DIR_OUTBOUND, cls * 100 + 50, cls, 0, 0, cls);
+	ev.outcome = o;
+	ev.destination = d;
+	ev.domain = domain;
+	ev.domain_len = domain ? strlen(domain) : 0;
+	ev.delay = -1;
+	for (int i = 0; i < MP_STAGE_COUNT; i++)
+		ev.delay_stage[i] = -1;
+	return ev;
+}
+
+static void
+test_outcomes_and_received(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(100);
+	struct mp_event ev;
+
+	for (int i = 0; i < 3; i++) {
+		ev = delivery(MP_MTA_POSTFIX, MP_OUTCOME_SENT, MP_DEST_REMOTE, NULL);
+		agg_record(a, &ev);
+	}
+	ev = delivery(MP_MTA_POSTFIX, MP_OUTCOME_SENT, MP_DEST_FILTER, NULL);
+	agg_record(a, &ev);
+	ev = delivery(MP_MTA_POSTFIX, MP_OUTCOME_SENT, MP_DEST_LOCAL, NULL);
+	agg_record(a, &ev);
+	ev = delivery(MP_MTA_EXIM, MP_OUTCOME_DEFERRED, MP_DEST_REMOTE, NULL);
+	agg_record(a, &ev);
+	ev = delivery(MP_MTA_POSTFIX, MP_OUTCOME_EXPIRED, MP_DEST_NONE, NULL);
+	agg_record(a, &ev);
+	ev = delivery(MP_MTA_POSTFIX, MP_OUTCOME_REJECTED, MP_DEST_NONE, NULL);
+	agg_record(a, &ev);
+	ev = delivery(MP_MTA_POSTFIX, MP_OUTCOME_TEMP_REJECTED, MP_DEST_NONE, NULL);
+	agg_record(a, &ev);
+	/* Receipts: one from a client, one a filter handing a message back. */
+	memset(&ev, 0, sizeof ev);
+	ev.kind = MP_EVENT_RECEIVED;
+	ev.mta = MP_MTA_POSTFIX;
+	ev.direction = MP_DIR_INBOUND;
+	agg_record(a, &ev);
+	agg_record(a, &ev);
+	ev.destination = MP_DEST_FILTER;
+	agg_record(a, &ev);
+
+	assert_int_equal(outcome(a, MP_MTA_POSTFIX, MP_OUTCOME_SENT, MP_DEST_REMOTE), 3);
+	assert_int_equal(outcome(a, MP_MTA_POSTFIX, MP_OUTCOME_SENT, MP_DEST_FILTER), 1);
+	assert_int_equal(outcome(a, MP_MTA_POSTFIX, MP_OUTCOME_SENT, MP_DEST_LOCAL), 1);
+	assert_int_equal(outcome(a, MP_MTA_EXIM, MP_OUTCOME_DEFERRED, MP_DEST_REMOTE), 1);
+	assert_int_equal(outcome(a, MP_MTA_POSTFIX, MP_OUTCOME_EXPIRED, MP_DEST_NONE), 1);
+	assert_int_equal(outcome(a, MP_MTA_POSTFIX, MP_OUTCOME_REJECTED, MP_DEST_NONE), 1);
+	assert_int_equal(outcome(a, MP_MTA_POSTFIX, MP_OUTCOME_TEMP_REJECTED, MP_DEST_NONE), 1);
+	assert_int_equal(outcome(a, MP_MTA_POSTFIX, MP_OUTCOME_BOUNCED, MP_DEST_NONE), UINT64_MAX);
+	assert_int_equal(agg_received_count(a, MP_MTA_POSTFIX), 2);
+	assert_int_equal(agg_matched_count(a, MP_MTA_POSTFIX), 11);
+	assert_int_equal(agg_matched_count(a, MP_MTA_EXIM), 1);
+	assert_int_equal(agg_events_count(a, MP_MTA_POSTFIX), 8);
+	/* Outcomes without the host label are not capped series. */
+	assert_int_equal(agg_total_series(a), 11);  /* 5 status + 3 codes + 3 enhanced */
+	agg_free(a);
+}
+
+struct domain_want { enum mp_direction dir; unsigned cls; const char *name; const struct agg *a; };
+
+static int
+match_domain(const struct agg_key *k, const void *arg)
+{
+	const struct domain_want *w = arg;
+	return k->direction == w->dir && k->cls == w->cls &&
+	    strcmp(agg_domain_name(w->a, k->direction, k->domain), w->name) == 0;
+}
+
+static uint64_t
+domain(struct agg *a, enum mp_direction dir, unsigned cls, const char *name)
+{
+	struct domain_want w = { dir, cls, name, a };
+	return family_value(a, AGG_FAM_DOMAIN, match_domain, &w);
+}
+
+static void
+record_domain(struct agg *a, enum mp_outcome o, const char *d, int times)
+{
+	struct mp_event ev = delivery(MP_MTA_POSTFIX, o, MP_DEST_REMOTE, d);
+	for (int i = 0; i < times; i++)
+		agg_record(a, &ev);
+}
+
+static void
+test_domains_heavy_hitters(void **state)
+{
+	(void)state;
+	struct agg_opts o;
+	agg_opts_defaults(&o);
+	o.max_series = 100;
+	o.domains_top = 2;
+	struct agg *a = agg_new_opts(&o);
+
+	/* A domain gets its label on its third event (TOPK_MIN_HITS); the
+	 * first two stay in "other", and nothing ever moves back. */
+	record_domain(a, MP_OUTCOME_SENT, "Gmail.COM.", 1);
+	record_domain(a, MP_OUTCOME_SENT, "gmail.com", 9);
+	record_domain(a, MP_OUTCOME_SENT, "example.org", 2);
+	record_domain(a, MP_OUTCOME_SENT, "[IPv6:2001:DB8::1]", 5);
+	/* Both labels are taken: a third domain never gets one. */
+	record_domain(a, MP_OUTCOME_SENT, "example.org", 20);
+	/* Malformed names and a missing domain count as other. */
+	record_domain(a, MP_OUTCOME_SENT, "bad_name.example", 4);
+	record_domain(a, MP_OUTCOME_SENT, "-x.example", 1);
+	record_domain(a, MP_OUTCOME_SENT, "a\"b\\c.example", 1);
+	record_domain(a, MP_OUTCOME_SENT, NULL, 1);
+	record_domain(a, MP_OUTCOME_BOUNCED, "gmail.com", 2);
+	/* Inbound is off by default: rejects add no domain series. */
+	record_domain(a, MP_OUTCOME_REJECTED, "gmail.com", 5);
+
+	assert_int_equal(domain(a, MP_DIR_OUTBOUND, 2, "gmail.com"), 8);
+	assert_int_equal(domain(a, MP_DIR_OUTBOUND, 5, "gmail.com"), 2);
+	assert_int_equal(domain(a, MP_DIR_OUTBOUND, 2, "2001:db8::1"), 3);
+	assert_int_equal(domain(a, MP_DIR_OUTBOUND, 2, "other"), 2 + 2 + 2 + 20 + 4 + 1 + 1 + 1);
+	assert_int_equal(domain(a, MP_DIR_OUTBOUND, 2, "example.org"), UINT64_MAX);
+	assert_int_equal(domain(a, MP_DIR_INBOUND, 5, "gmail.com"), UINT64_MAX);
+	assert_int_equal(domain(a, MP_DIR_INBOUND, 5, "other"), UINT64_MAX);
+	agg_free(a);
+
+	/* Opt-in inbound, by client name or address. */
+	o.domains_inbound = 1;
+	a = agg_new_opts(&o);
+	record_domain(a, MP_OUTCOME_REJECTED, "203.0.113.5", 4);
+	assert_int_equal(domain(a, MP_DIR_INBOUND, 5, "203.0.113.5"), 2);
+	assert_int_equal(domain(a, MP_DIR_INBOUND, 5, "other"), 2);
+	agg_free(a);
+}
+
+static void
+test_delays_final_outcomes_only(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(100);
+	struct agg_histogram h;
+	struct mp_event ev = delivery(MP_MTA_POSTFIX, MP_OUTCOME_SENT, MP_DEST_REMOTE, NULL);
+
+	ev.delay = 1.5;
+	ev.delay_stage[MP_STAGE_BEFORE_QMGR] = 0.05;
+	ev.delay_stage[MP_STAGE_IN_QMGR] = 0.7;
+	ev.delay_stage[MP_STAGE_CONN_SETUP] = 0.25;
+	ev.delay_stage[MP_STAGE_TRANSMISSION] = 0.5;
+	agg_record(a, &ev);
+	ev.delay = 500000;  /* past the last bound: +Inf */
+	agg_record(a, &ev);
+	/* Not final, or not a real delivery: not observed. */
+	struct mp_event deferred = delivery(MP_MTA_POSTFIX, MP_OUTCOME_DEFERRED,
+	    MP_DEST_REMOTE, NULL);
+	deferred.delay = 3;
+	agg_record(a, &deferred);
+	struct mp_event filter = ev;
+	filter.destination = MP_DEST_FILTER;
+	agg_record(a, &filter);
+	struct mp_event exim = delivery(MP_MTA_EXIM, MP_OUTCOME_BOUNCED, MP_DEST_REMOTE, NULL);
+	exim.delay = 7200;
+	exim.delay_stage[MP_STAGE_DELIVERY] = 2;
+	agg_record(a, &exim);
+
+	assert_int_equal(agg_delay_histogram(a, MP_MTA_POSTFIX, AGG_STAGE_TOTAL, &h), 0);
+	assert_int_equal(h.buckets[3], 1);                  /* 1.5 <= 5 */
+	assert_int_equal(h.buckets[AGG_DELAY_BUCKETS], 1);  /* +Inf */
+	uint64_t count = 0;
+	for (int b = 0; b <= AGG_DELAY_BUCKETS; b++)
+		count += h.buckets[b];
+	assert_int_equal(count, 2);
+	assert_true(h.sum > 500001.49 && h.sum < 500001.51);
+	assert_int_equal(agg_delay_histogram(a, MP_MTA_POSTFIX, MP_STAGE_BEFORE_QMGR, &h), 0);
+	assert_int_equal(h.buckets[0], 2);                  /* 0.05 <= 0.1 */
+	assert_int_equal(agg_delay_histogram(a, MP_MTA_POSTFIX, MP_STAGE_IN_QMGR, &h), 0);
+	assert_int_equal(h.buckets[2], 2);                  /* 0.7 <= 1 */
+	assert_int_equal(agg_delay_histogram(a, MP_MTA_POSTFIX, MP_STAGE_DELIVERY, &h), -1);
+	assert_int_equal(agg_delay_histogram(a, MP_MTA_EXIM, MP_STAGE_DELIVERY, &h), 0);
+	assert_int_equal(h.buckets[3], 1);
+	assert_int_equal(agg_delay_histogram(a, MP_MTA_EXIM, AGG_STAGE_TOTAL, &h), 0);
+	assert_int_equal(h.buckets[12], 1);                 /* 7200 <= 7200 */
+	assert_string_equal(agg_stage_name(AGG_STAGE_TOTAL), "total");
+	assert_string_equal(agg_stage_name(MP_STAGE_CONN_SETUP), "conn_setup");
+	agg_free(a);
+}
+
+static void
+test_last_timestamp(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(100);
+	struct mp_event ev = delivery(MP_MTA_POSTFIX, MP_OUTCOME_SENT, MP_DEST_REMOTE, NULL);
+
+	assert_true(agg_last_timestamp(a, MP_MTA_POSTFIX) < 0);
+	ev.hdr.time = (struct mp_time){ .year = 2026, .mon = 11, .mday = 28, .hour = 14,
+	    .min = 10, .sec = 1, .usec = 250000, .has_offset = 1, .utc_offset = 3600 };
+	agg_record(a, &ev);
+	/* 2026-11-28T13:10:01.25Z */
+	assert_true(agg_last_timestamp(a, MP_MTA_POSTFIX) == 1795871401.25);
+	ev.hdr.time.sec = 59;  /* same minute: the cached conversion */
+	agg_record(a, &ev);
+	assert_true(agg_last_timestamp(a, MP_MTA_POSTFIX) == 1795871459.25);
+	assert_true(agg_last_timestamp(a, MP_MTA_EXIM) < 0);
+	agg_free(a);
+}
+
+static int
+match_any(const struct agg_key *k, const void *arg)
+{
+	(void)k;
+	(void)arg;
+	return 1;
+}
+
+static void
+test_host_label_and_meanings_capped(void **state)
+{
+	(void)state;
+	struct agg_opts o;
+	agg_opts_defaults(&o);
+	o.max_series = 5;
+	o.host_label = 1;
+	struct agg *a = agg_new_opts(&o);
+	struct mp_event ev = delivery(MP_MTA_POSTFIX, MP_OUTCOME_SENT, MP_DEST_REMOTE, NULL);
+
+	ev.hdr.host = "MX1.example.net";
+	ev.hdr.host_len = strlen(ev.hdr.host);
+	/* status (host mx1) + 2 meanings + outcome (host mx1) = 4 series,
+	 * domain "other" (host mx1) = 5. */
+	agg_record(a, &ev);
+	assert_int_equal(agg_total_series(a), 5);
+	ev.hdr.host = "mx2.example.net";
+	ev.hdr.host_len = strlen(ev.hdr.host);
+	agg_record(a, &ev);
+	/* Full: mx2's label sets fold into host="other" overflow series. */
+	assert_int_equal(agg_total_series(a), 5);
+	assert_int_equal(agg_dropped_series(a), 3);
+
+	struct agg_series s[64];
+	size_t n = agg_snapshot_family(a, AGG_FAM_OUTCOME, s, 64);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		const char *h = agg_host_name(a, s[i].key.host);
+		assert_true(strcmp(h, "mx1.example.net") == 0 || strcmp(h, "other") == 0);
+		assert_int_equal(s[i].value, 1);
+	}
+	assert_int_equal(family_value(a, AGG_FAM_CODE_INFO, match_any, NULL), 1);
+	assert_int_equal(family_value(a, AGG_FAM_ENHANCED_INFO, match_any, NULL), 1);
+	agg_free(a);
+
+	/* A status series is never created without room for its meanings. */
+	a = agg_new(3);
+	struct mp_event one = event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 250, 2, 0, 0, 2);
+	struct mp_event two = event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 550, 5, 1, 1, 5);
+	agg_record(a, &one);
+	agg_record(a, &two);
+	assert_int_equal(agg_series_count(a), 1);
+	assert_int_equal(agg_total_series(a), 3);
+	assert_int_equal(agg_dropped_series(a), 1);
+	agg_free(a);
+}
+
+static long
+rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, rss = 0;
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = -1;
+	fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* An attacker sends a million distinct domains, codes and hosts: the store
+ * stays within its cap and its memory stays what agg_new allocated. */
+static void
+test_million_distinct_values_bounded(void **state)
+{
+	(void)state;
+	struct agg_opts o;
+	agg_opts_defaults(&o);
+	o.domains_inbound = 1;
+	o.host_label = 1;
+	struct agg *a = agg_new_opts(&o);
+	size_t mem = agg_memory(a);
+	char dom[64], host[32];
+	struct mp_event ev = delivery(MP_MTA_POSTFIX, MP_OUTCOME_BOUNCED, MP_DEST_REMOTE, dom);
+
+	/* Warm up (page in the tables), then measure. */
+	for (int i = 0; i < 20000; i++) {
+		snprintf(dom, sizeof dom, "warm%d.example", i);
+		ev.domain_len = strlen(dom);
+		agg_record(a, &ev);
+	}
+	long before = rss_kib();
+	for (unsigned i = 0; i < 1000000; i++) {
+		snprintf(dom, sizeof dom, "d%u.attacker.example", i);
+		snprintf(host, sizeof host, "h%u", i % 5000);
+		ev.domain_len = strlen(dom);
+		ev.direction = (enum mp_direction)(i & 1);
+		ev.outcome = i & 1 ? MP_OUTCOME_REJECTED : MP_OUTCOME_BOUNCED;
+		ev.code = (uint16_t)(200 + i % 400);
+		ev.cls = (uint8_t)(ev.code / 100 == 3 ? 5 : ev.code / 100);
+		ev.enhanced = (struct mp_enhanced){ ev.cls == 2 ? 2 : ev.cls, (uint16_t)(i % 1000),
+		    (uint16_t)(i / 1000 % 1000) };
+		ev.hdr.host = host;
+		ev.hdr.host_len = strlen(host);
+		agg_record(a, &ev);
+	}
+	long after = rss_kib();
+	print_message("1M distinct domains/codes/hosts: store %zu bytes, RSS %ld -> %ld KiB\n",
+	    agg_memory(a), before, after);
+	assert_int_equal(agg_memory(a), mem);
+	assert_true(agg_total_series(a) <= o.max_series);
+	assert_true(agg_dropped_series(a) > 0);
+	assert_true(after - before < 4096);
+	agg_free(a);
+}
+
 int
 main(void)
 {
@@ -237,6 +599,12 @@ main(void)
 		cmocka_unit_test(test_cap_folds_into_overflow),
 		cmocka_unit_test(test_unmatched_and_generation),
 		cmocka_unit_test(test_concurrent_reader),
+		cmocka_unit_test(test_outcomes_and_received),
+		cmocka_unit_test(test_domains_heavy_hitters),
+		cmocka_unit_test(test_delays_final_outcomes_only),
+		cmocka_unit_test(test_last_timestamp),
+		cmocka_unit_test(test_host_label_and_meanings_capped),
+		cmocka_unit_test(test_million_distinct_values_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,13 @@
 /*
- * expo.c - the Prometheus text exposition (format 0.0.4) of everything the
- * exporter counts, plus the standard process_* families.
+ * expo.c - the exposition of everything the exporter counts, plus the
+ * standard process_* families, in Prometheus text format 0.0.4 or
+ * OpenMetrics 1.0.0.
+ *
+ * The two formats differ only where OpenMetrics requires it: a counter
+ * family is named without _total and each counter sample is followed by
+ * its _created (when it started counting), *_info families are of type
+ * info, families in base units state their # UNIT, HELP escapes double
+ * quotes, and the text ends with # EOF.
  *
  * The output is deterministic: families in a fixed order, series sorted, so
  * two renders of the same counters are byte-identical (tests compare whole
@@ -20,6 +27,7 @@
 #include <unistd.h>
 
 #include "build_config.h"
+#include "meaning.h"
 #include "mp.h"
 
 /* Append len bytes to out, growing it by doubling (from 4 KiB: a small
@@ -191,25 +199,281 @@ escape_str(struct expo_buf *out, const char *s)
 	return expo_escape_label(out, s, strlen(s));
 }
 
-/* "# HELP name text\n# TYPE name type\n". The texts are ours and contain
- * neither backslashes nor newlines, so they need no escaping. */
+/* What one rendering needs besides the counters: the format, a scratch
+ * buffer for the label set of the sample being written, and the time the
+ * fixed counters started (their OpenMetrics _created). */
+struct em {
+	struct expo_buf *out;
+	enum expo_format fmt;
+	struct expo_buf labels;
+	double start;
+};
+
 static int
-family(struct expo_buf *out, const char *name, const char *type, const char *help)
+has_suffix(const char *s, const char *suffix)
 {
-	return expo_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Series order: mta name, then direction, class, code (0 = "" first,
- * "other" last because AGG_CODE_OVERFLOW is above every real code), then
- * the enhanced code numerically, so 5.7.9 sorts before 5.7.26. The name,
- * not the id, is compared because distinct ids can share a label value
- * (every custom id without a name is "unknown"); sorting by name puts
- * such series next to each other so they can be merged. */
+/* HELP text: text 0.0.4 escapes backslash and newline; OpenMetrics also
+ * the double quote. Our texts hold no backslash or newline, but quotes. */
 static int
-series_cmp(const void *a, const void *b)
+help_text(struct em *e, const char *help)
 {
-	const struct agg_key *x = &((const struct agg_series *)a)->key;
-	const struct agg_key *y = &((const struct agg_series *)b)->key;
+	const char *q;
+
+	if (e->fmt == EXPO_FMT_TEXT)
+		return expo_buf_append(e->out, help, strlen(help));
+	while ((q = strchr(help, '"')) != NULL) {
+		if (expo_buf_append(e->out, help, (size_t)(q - help)) < 0 ||
+		    APPEND_LIT(e->out, "\\\"") < 0)
+			return -1;
+		help = q + 1;
+	}
+	return expo_buf_append(e->out, help, strlen(help));
+}
+
+/*
+ * The family header. name is the sample name of text 0.0.4 (a counter's
+ * ends in _total). OpenMetrics names the family without _total (and an
+ * info family without _info), and states the unit when the name ends in
+ * one of the base units we use.
+ */
+static int
+family(struct em *e, const char *name, const char *type, const char *help)
+{
+	char fam[128];
+	const char *omtype = type;
+	size_t n = strlen(name);
+
+	if (e->fmt == EXPO_FMT_TEXT) {
+		if (strcmp(type, "info") == 0)
+			type = "gauge";
+		return expo_buf_printf(e->out, "# HELP %s ", name) < 0 ||
+		    help_text(e, help) < 0 ||
+		    expo_buf_printf(e->out, "\n# TYPE %s %s\n", name, type) < 0 ? -1 : 0;
+	}
+	if (n >= sizeof fam)
+		return -1;
+	memcpy(fam, name, n + 1);
+	if (strcmp(type, "counter") == 0 && has_suffix(fam, "_total"))
+		fam[n - 6] = '\0';
+	else if (strcmp(type, "info") == 0 && has_suffix(fam, "_info"))
+		fam[n - 5] = '\0';
+	if (expo_buf_printf(e->out, "# TYPE %s %s\n", fam, omtype) < 0)
+		return -1;
+	if (has_suffix(fam, "_seconds") &&
+	    expo_buf_printf(e->out, "# UNIT %s seconds\n", fam) < 0)
+		return -1;
+	if (has_suffix(fam, "_bytes") &&
+	    expo_buf_printf(e->out, "# UNIT %s bytes\n", fam) < 0)
+		return -1;
+	return expo_buf_printf(e->out, "# HELP %s ", fam) < 0 || help_text(e, help) < 0 ||
+	    APPEND_LIT(e->out, "\n") < 0 ? -1 : 0;
+}
+
+/* Start a label set: the scratch buffer is reused for every sample. */
+static void
+labels_reset(struct em *e)
+{
+	e->labels.len = 0;
+	if (e->labels.data)
+		e->labels.data[0] = '\0';
+}
+
+/* Add name="value" (escaped) to the label set. */
+static int
+label(struct em *e, const char *name, const char *value)
+{
+	if (e->labels.len && APPEND_LIT(&e->labels, ",") < 0)
+		return -1;
+	if (expo_buf_append(&e->labels, name, strlen(name)) < 0 ||
+	    APPEND_LIT(&e->labels, "=\"") < 0 || escape_str(&e->labels, value) < 0 ||
+	    APPEND_LIT(&e->labels, "\"") < 0)
+		return -1;
+	return 0;
+}
+
+static int
+sample_head(struct em *e, const char *name, size_t namelen)
+{
+	if (expo_buf_append(e->out, name, namelen) < 0)
+		return -1;
+	if (e->labels.len == 0)
+		return APPEND_LIT(e->out, " ");
+	return APPEND_LIT(e->out, "{") < 0 ||
+	    expo_buf_append(e->out, e->labels.data, e->labels.len) < 0 ||
+	    APPEND_LIT(e->out, "} ") < 0 ? -1 : 0;
+}
+
+/* A float as Prometheus reads it back exactly enough: integers without a
+ * fraction, everything else with 15 significant digits. */
+static int
+put_double(struct em *e, double v)
+{
+	char buf[64];
+	int n;
+
+	if (v == (double)(int64_t)v && v > -1e15 && v < 1e15)
+		n = snprintf(buf, sizeof buf, "%" PRId64, (int64_t)v);
+	else
+		n = snprintf(buf, sizeof buf, "%.15g", v);
+	return expo_buf_append(e->out, buf, (size_t)n);
+}
+
+/* v and a newline, without printf: a big exposition is mostly these. */
+static int
+sample_u64(struct em *e, const char *name, uint64_t v)
+{
+	char buf[24];
+	char *p = buf + sizeof buf;
+
+	*--p = '\n';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (sample_head(e, name, strlen(name)) < 0)
+		return -1;
+	return expo_buf_append(e->out, p, (size_t)(buf + sizeof buf - p));
+}
+
+static int
+sample_double(struct em *e, const char *name, double v)
+{
+	if (sample_head(e, name, strlen(name)) < 0 || put_double(e, v) < 0)
+		return -1;
+	return APPEND_LIT(e->out, "\n");
+}
+
+/* A counter sample with the current label set; in OpenMetrics followed by
+ * its _created sample (name without _total). */
+static int
+counter(struct em *e, const char *name, uint64_t v, double created)
+{
+	size_t n = strlen(name);
+	char created_name[160];
+
+	if (sample_u64(e, name, v) < 0)
+		return -1;
+	if (e->fmt != EXPO_FMT_OPENMETRICS)
+		return 0;
+	if (has_suffix(name, "_total"))
+		n -= 6;
+	if (n + sizeof "_created" > sizeof created_name)
+		return -1;
+	memcpy(created_name, name, n);
+	memcpy(created_name + n, "_created", sizeof "_created");
+	return sample_double(e, created_name, created);
+}
+
+/* MTA names, each once, in order; ids that share a name ("unknown") are
+ * grouped so their counts are summed into one series. */
+struct mta_group {
+	const char *name;
+	int ids[MP_MTA_MAX + 1];
+	int nids;
+	int always;   /* listed in view->mtas: shown even at 0 */
+};
+
+static int
+mta_groups(const struct expo_view *v, struct mta_group *g)
+{
+	int n = 0;
+
+	for (int mta = MP_MTA_NONE; mta < MP_MTA_MAX; mta++) {
+		const char *name = mp_mta_name(mta);
+		int j;
+
+		for (j = 0; j < n && strcmp(g[j].name, name) != 0; j++)
+			;
+		if (j == n) {
+			g[n].name = name;
+			g[n].nids = 0;
+			g[n].always = 0;
+			n++;
+		}
+		g[j].ids[g[j].nids++] = mta;
+		for (int i = 0; i < v->nmtas; i++)
+			if (v->mtas[i] == mta)
+				g[j].always = 1;
+	}
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && strcmp(g[j - 1].name, g[j].name) > 0; j--) {
+			struct mta_group t = g[j];
+			g[j] = g[j - 1];
+			g[j - 1] = t;
+		}
+	return n;
+}
+
+/* One counter per MTA name: those in view->mtas always (0 included, so an
+ * alert on the rate has a series to work on), any other only once
+ * nonzero. */
+static int
+per_mta_counter(struct em *e, const struct expo_view *v, const char *name,
+    const char *help, uint64_t (*get)(const struct agg *, int))
+{
+	struct mta_group g[MP_MTA_MAX + 1];
+	int n = mta_groups(v, g);
+
+	if (family(e, name, "counter", help) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		uint64_t c = 0;
+		for (int j = 0; j < g[i].nids; j++)
+			c += get(v->agg, g[i].ids[j]);
+		if (c == 0 && !g[i].always)
+			continue;
+		labels_reset(e);
+		if (label(e, "mta", g[i].name) < 0 || counter(e, name, c, e->start) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Label values of the outcome family. */
+static const char *
+outcome_name(enum mp_outcome o)
+{
+	switch (o) {
+	case MP_OUTCOME_SENT: return "delivered";
+	case MP_OUTCOME_DEFERRED: return "deferred";
+	case MP_OUTCOME_BOUNCED: return "bounced";
+	case MP_OUTCOME_EXPIRED: return "expired";
+	case MP_OUTCOME_REJECTED: return "rejected";
+	case MP_OUTCOME_TEMP_REJECTED: return "temp_rejected";
+	default: return "none";
+	}
+}
+
+static const char *
+destination_name(enum mp_destination d)
+{
+	switch (d) {
+	case MP_DEST_REMOTE: return "remote";
+	case MP_DEST_LOCAL: return "local";
+	case MP_DEST_FILTER: return "filter";
+	default: return "none";
+	}
+}
+
+/*
+ * Series order within a family: mta name, then the labels in the order
+ * they are written, numerically for codes (so 5.7.9 sorts before 5.7.26,
+ * "" first and "other" last) and by name for domains and hosts. Names,
+ * not ids, are compared where distinct ids can share a value (every
+ * custom parser without a name is "unknown"): equal series end up next to
+ * each other, and are merged, since a duplicate fails a whole scrape.
+ */
+static int
+series_cmp(const void *pa, const void *pb, void *ctx)
+{
+	const struct agg *agg = ctx;
+	const struct agg_key *x = &((const struct agg_series *)pa)->key;
+	const struct agg_key *y = &((const struct agg_series *)pb)->key;
 	int c;
 
 	if (x->mta != y->mta && (c = strcmp(mp_mta_name(x->mta), mp_mta_name(y->mta))) != 0)
@@ -217,45 +481,46 @@ series_cmp(const void *a, const void *b)
 #define CMP(f) do { if (x->f != y->f) return x->f < y->f ? -1 : 1; } while (0)
 	CMP(direction);
 	CMP(cls);
+	CMP(outcome);
+	CMP(destination);
 	CMP(code);
 	CMP(enhanced.cls);
 	CMP(enhanced.subject);
 	CMP(enhanced.detail);
+	if (x->domain != y->domain) {
+		/* "other" last. */
+		if (x->domain == AGG_DOMAIN_OTHER || y->domain == AGG_DOMAIN_OTHER)
+			return x->domain == AGG_DOMAIN_OTHER ? 1 : -1;
+		return strcmp(agg_domain_name(agg, x->direction, x->domain),
+		    agg_domain_name(agg, y->direction, y->domain));
+	}
+	if (x->host != y->host) {
+		if (x->host <= AGG_HOST_OTHER || y->host <= AGG_HOST_OTHER)
+			return x->host < y->host ? -1 : 1;
+		return strcmp(agg_host_name(agg, x->host), agg_host_name(agg, y->host));
+	}
 #undef CMP
 	return 0;
 }
 
 static int
-render_status(const struct expo_view *v, struct expo_buf *out)
+host_label(struct em *e, const struct agg *agg, const struct agg_key *k)
 {
-	size_t cap = agg_capacity(v->agg);
-	struct agg_series *s = NULL;
-	size_t n = 0;
-	int rc = -1;
+	if (!agg_options(agg)->host_label)
+		return 0;
+	return label(e, "host", agg_host_name(agg, k->host));
+}
 
-	if (family(out, "maillog_smtp_status_total", "counter",
-	    "SMTP status lines counted: one per delivery attempt result (outbound: "
-	    "sent, deferred, bounced, expired) or reply to a client (inbound: rejects). "
-	    "code is the quoted 3-digit reply code (empty if none), enhanced the "
-	    "RFC 3463 code (the MTA's dsn= field first), class from code, else enhanced, "
-	    "else the outcome. code=\"other\" marks events folded in past the series cap.") < 0)
-		return -1;
-	if (cap) {
-		s = malloc(cap * sizeof *s);
-		if (s == NULL)
-			return -1;
-		n = agg_snapshot(v->agg, s, cap);
-		qsort(s, n, sizeof *s, series_cmp);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct agg_key *k = &s[i].key;
-		uint64_t value = s[i].value;
-		char code[8], enh[MP_ENHANCED_BUFSZ];
+/* The label set of one series of a capped family. */
+static int
+series_labels(struct em *e, const struct agg *agg, const struct agg_key *k)
+{
+	char code[8], enh[MP_ENHANCED_BUFSZ], cls[4];
 
-		/* Equal labels must make one series: a duplicate fails the
-		 * whole scrape in Prometheus. */
-		while (i + 1 < n && series_cmp(&s[i], &s[i + 1]) == 0)
-			value += s[++i].value;
+	labels_reset(e);
+	snprintf(cls, sizeof cls, "%uxx", (unsigned)k->cls % 10);
+	switch (k->family) {
+	case AGG_FAM_STATUS:
 		if (k->code == AGG_CODE_OVERFLOW) {
 			strcpy(code, "other");
 			strcpy(enh, "other");
@@ -266,66 +531,209 @@ render_status(const struct expo_view *v, struct expo_buf *out)
 				snprintf(code, sizeof code, "%u", (unsigned)k->code);
 			mp_format_enhanced(&k->enhanced, enh);
 		}
-		if (APPEND_LIT(out, "maillog_smtp_status_total{mta=\"") < 0 ||
-		    escape_str(out, mp_mta_name(k->mta)) < 0 ||
-		    expo_buf_printf(out, "\",direction=\"%s\",class=\"%uxx\",code=\"%s\",enhanced=\"",
-		    mp_direction_name(k->direction), (unsigned)k->cls, code) < 0 ||
-		    escape_str(out, enh) < 0 ||
-		    expo_buf_printf(out, "\"} %" PRIu64 "\n", value) < 0)
-			goto out;
+		return label(e, "mta", mp_mta_name(k->mta)) < 0 ||
+		    label(e, "direction", mp_direction_name(k->direction)) < 0 ||
+		    label(e, "class", cls) < 0 || label(e, "code", code) < 0 ||
+		    label(e, "enhanced", enh) < 0 || host_label(e, agg, k) < 0 ? -1 : 0;
+	case AGG_FAM_OUTCOME:
+		return label(e, "mta", mp_mta_name(k->mta)) < 0 ||
+		    label(e, "outcome", outcome_name(k->outcome)) < 0 ||
+		    label(e, "destination", destination_name(k->destination)) < 0 ||
+		    host_label(e, agg, k) < 0 ? -1 : 0;
+	case AGG_FAM_DOMAIN:
+		return label(e, "mta", mp_mta_name(k->mta)) < 0 ||
+		    label(e, "direction", mp_direction_name(k->direction)) < 0 ||
+		    label(e, "class", cls) < 0 ||
+		    label(e, "domain", agg_domain_name(agg, k->direction, k->domain)) < 0 ||
+		    host_label(e, agg, k) < 0 ? -1 : 0;
+	case AGG_FAM_CODE_INFO: {
+		char buf[MEANING_BUFSZ];
+		snprintf(code, sizeof code, "%u", (unsigned)k->code);
+		return label(e, "code", code) < 0 ||
+		    label(e, "description", meaning_reply(k->code, buf, sizeof buf)) < 0 ? -1 : 0;
 	}
-	rc = 0;
-out:
-	free(s);
-	return rc;
+	case AGG_FAM_ENHANCED_INFO: {
+		char buf[MEANING_BUFSZ];
+		mp_format_enhanced(&k->enhanced, enh);
+		return label(e, "enhanced", enh) < 0 ||
+		    label(e, "description", meaning_enhanced(&k->enhanced, buf, sizeof buf)) < 0 ?
+		    -1 : 0;
+	}
+	default:
+		return -1;
+	}
 }
 
-/* One sample per MTA name: those in view->mtas always (0 included, so an
- * alert on the rate has a series to work on), any other only once
- * nonzero. Ids sharing a name ("unknown") are summed; names in order. */
+static const struct {
+	enum agg_family fam;
+	const char *name;
+	const char *type;
+	const char *help;
+} capped_families[] = {
+	{ AGG_FAM_STATUS, "maillog_smtp_status_total", "counter",
+	  "SMTP status lines counted: one per delivery attempt result (outbound: "
+	  "sent, deferred, bounced, expired) or reply to a client (inbound: rejects). "
+	  "code is the quoted 3-digit reply code (empty if none), enhanced the "
+	  "RFC 3463 code (the MTA's dsn= field first), class from code, else enhanced, "
+	  "else the outcome. code=\"other\" marks events folded in past the series cap." },
+	{ AGG_FAM_CODE_INFO, "maillog_smtp_code_info", "info",
+	  "Meaning of each SMTP reply code seen so far (value 1). Join: "
+	  "* on(code) group_left(description) maillog_smtp_code_info." },
+	{ AGG_FAM_ENHANCED_INFO, "maillog_smtp_enhanced_code_info", "info",
+	  "Meaning of each RFC 3463 enhanced status code seen so far (value 1). Join: "
+	  "* on(enhanced) group_left(description) maillog_smtp_enhanced_code_info." },
+	{ AGG_FAM_OUTCOME, "maillog_outcomes_total", "counter",
+	  "Delivery results and replies to clients, normalised across MTAs: outcome is "
+	  "delivered, deferred, bounced, expired, rejected or temp_rejected; destination "
+	  "is remote (SMTP to another MTA), local (mailbox, LMTP, pipe), filter (a "
+	  "content filter or re-injection hop) or none (inbound, or not stated)." },
+	{ AGG_FAM_DOMAIN, "maillog_domain_status_total", "counter",
+	  "Status lines by remote domain: the recipient domain (outbound) or client name "
+	  "(inbound, opt-in). Only the heaviest domains get their own series, kept for "
+	  "the life of the process; everything else, and malformed names, count under "
+	  "domain=\"other\"." },
+};
+
+/* One capped family: snapshot, sort, merge equal label sets, write. */
 static int
-render_unmatched(const struct expo_view *v, struct expo_buf *out)
+render_capped(struct em *e, const struct expo_view *v, int f, struct agg_series *s,
+    size_t cap)
 {
-	enum { N = MP_MTA_MAX + 1 };
-	const char *names[N];
-	uint64_t counts[N];
-	int shown[N], n = 0;
+	enum agg_family fam = capped_families[f].fam;
+	const char *name = capped_families[f].name;
+	size_t n;
 
-	if (family(out, "maillog_unmatched_lines_total", "counter",
-	    "Lines that carried an MTA's status marker (status=, reject: ...) but from "
-	    "which no SMTP status could be extracted: what this exporter misses. "
-	    "mta=\"unknown\" when the MTA could not be told.") < 0)
+	if (family(e, name, capped_families[f].type, capped_families[f].help) < 0)
 		return -1;
-	for (int mta = MP_MTA_NONE; mta < MP_MTA_MAX; mta++) {
-		const char *name = mp_mta_name(mta);
-		uint64_t c = agg_unmatched_count(v->agg, mta);
-		int always = 0, j;
+	n = agg_snapshot_family(v->agg, fam, s, cap);
+	qsort_r(s, n, sizeof *s, series_cmp, (void *)v->agg);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t value = s[i].value;
+		double created = s[i].created;
 
-		for (int i = 0; i < v->nmtas; i++)
-			if (v->mtas[i] == mta)
-				always = 1;
-		for (j = 0; j < n && strcmp(names[j], name) != 0; j++)
-			;
-		if (j == n) {
-			names[n] = name;
-			counts[n] = 0;
-			shown[n] = 0;
-			n++;
+		while (i + 1 < n && series_cmp(&s[i], &s[i + 1], (void *)v->agg) == 0) {
+			value += s[++i].value;
+			if (s[i].created < created)
+				created = s[i].created;
 		}
-		counts[j] += c;
-		shown[j] |= always || c != 0;
+		if (series_labels(e, v->agg, &s[i].key) < 0)
+			return -1;
+		if (fam == AGG_FAM_CODE_INFO || fam == AGG_FAM_ENHANCED_INFO) {
+			if (sample_u64(e, name, 1) < 0)
+				return -1;
+		} else if (counter(e, name, value, created) < 0) {
+			return -1;
+		}
 	}
-	for (;;) {
-		int best = -1;
-		for (int j = 0; j < n; j++)
-			if (shown[j] && (best < 0 || strcmp(names[j], names[best]) < 0))
-				best = j;
-		if (best < 0)
-			break;
-		shown[best] = 0;
-		if (APPEND_LIT(out, "maillog_unmatched_lines_total{mta=\"") < 0 ||
-		    escape_str(out, names[best]) < 0 ||
-		    expo_buf_printf(out, "\"} %" PRIu64 "\n", counts[best]) < 0)
+	return 0;
+}
+
+static int
+render_delays(struct em *e, const struct expo_view *v)
+{
+	static const int order[AGG_STAGES] = {
+		AGG_STAGE_TOTAL, MP_STAGE_BEFORE_QMGR, MP_STAGE_IN_QMGR, MP_STAGE_CONN_SETUP,
+		MP_STAGE_TRANSMISSION, MP_STAGE_DELIVERY,
+	};
+	struct mta_group g[MP_MTA_MAX + 1];
+	int ng = mta_groups(v, g);
+
+	if (family(e, "maillog_delivery_delay_seconds", "histogram",
+	    "Time from receipt to the final outcome (delivered, bounced, expired; not "
+	    "deferrals, not filter hops). stage total is Postfix delay=, Exim QT=, "
+	    "Sendmail delay=; before_qmgr, in_qmgr, conn_setup and transmission are "
+	    "Postfix delays=a/b/c/d; delivery is Exim DT= or Sendmail xdelay=.") < 0)
+		return -1;
+	for (int i = 0; i < ng; i++) {
+		for (int si = 0; si < AGG_STAGES; si++) {
+			struct agg_histogram h, t;
+			int have = 0;
+
+			memset(&h, 0, sizeof h);
+			for (int j = 0; j < g[i].nids; j++) {
+				if (agg_delay_histogram(v->agg, g[i].ids[j], order[si], &t) < 0)
+					continue;
+				have = 1;
+				for (int b = 0; b <= AGG_DELAY_BUCKETS; b++)
+					h.buckets[b] += t.buckets[b];
+				h.sum += t.sum;
+			}
+			if (!have)
+				continue;
+			uint64_t cum = 0;
+			for (int b = 0; b <= AGG_DELAY_BUCKETS; b++) {
+				char le[32];
+				if (b < AGG_DELAY_BUCKETS)
+					snprintf(le, sizeof le, "%g", agg_delay_bounds[b]);
+				else
+					strcpy(le, "+Inf");
+				cum += h.buckets[b];
+				labels_reset(e);
+				if (label(e, "mta", g[i].name) < 0 ||
+				    label(e, "stage", agg_stage_name(order[si])) < 0 ||
+				    label(e, "le", le) < 0 ||
+				    sample_u64(e, "maillog_delivery_delay_seconds_bucket", cum) < 0)
+					return -1;
+			}
+			labels_reset(e);
+			if (label(e, "mta", g[i].name) < 0 ||
+			    label(e, "stage", agg_stage_name(order[si])) < 0 ||
+			    sample_double(e, "maillog_delivery_delay_seconds_sum", h.sum) < 0 ||
+			    sample_u64(e, "maillog_delivery_delay_seconds_count", cum) < 0)
+				return -1;
+			if (e->fmt == EXPO_FMT_OPENMETRICS &&
+			    sample_double(e, "maillog_delivery_delay_seconds_created", e->start) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* maillog_last_line_timestamp_seconds and maillog_lag_seconds: per MTA
+ * name with a timestamp (the latest of the ids sharing a name). */
+static int
+render_timestamps(struct em *e, const struct expo_view *v, double now)
+{
+	struct mta_group g[MP_MTA_MAX + 1];
+	int ng = mta_groups(v, g);
+	double ts[MP_MTA_MAX + 1];
+
+	for (int i = 0; i < ng; i++) {
+		ts[i] = -1;
+		for (int j = 0; j < g[i].nids; j++) {
+			double t = agg_last_timestamp(v->agg, g[i].ids[j]);
+			if (t > ts[i])
+				ts[i] = t;
+		}
+	}
+	if (family(e, "maillog_last_line_timestamp_seconds", "gauge",
+	    "Log timestamp of the last line of each MTA that yielded an event (absent "
+	    "until one has).") < 0)
+		return -1;
+	for (int i = 0; i < ng; i++) {
+		if (ts[i] < 0)
+			continue;
+		labels_reset(e);
+		if (label(e, "mta", g[i].name) < 0 ||
+		    sample_double(e, "maillog_last_line_timestamp_seconds", ts[i]) < 0)
+			return -1;
+	}
+	if (family(e, "maillog_lag_seconds", "gauge",
+	    "Scrape time minus maillog_last_line_timestamp_seconds: how far the log (or "
+	    "the exporter reading it) is behind the clock. Negative if the log's clock "
+	    "is ahead.") < 0)
+		return -1;
+	for (int i = 0; i < ng; i++) {
+		char buf[32];
+		if (ts[i] < 0)
+			continue;
+		labels_reset(e);
+		/* Millisecond resolution: the log's own is at best micro-
+		 * seconds and a float difference would print noise digits. */
+		snprintf(buf, sizeof buf, "%.3f", now - ts[i]);
+		if (label(e, "mta", g[i].name) < 0 ||
+		    sample_head(e, "maillog_lag_seconds", strlen("maillog_lag_seconds")) < 0 ||
+		    expo_buf_printf(e->out, "%s\n", buf) < 0)
 			return -1;
 	}
 	return 0;
@@ -378,32 +786,25 @@ src_value(const struct tail_status *st, enum src_field f)
 }
 
 static int
-sample_path(struct expo_buf *out, const char *name, const char *path)
-{
-	if (expo_buf_printf(out, "%s{path=\"", name) < 0 || escape_str(out, path) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-render_sources(const struct expo_view *v, struct expo_buf *out)
+render_sources(struct em *e, const struct expo_view *v)
 {
 	static const enum tail_state states[] = {
 		TAIL_STATE_WAITING, TAIL_STATE_FOLLOWING, TAIL_STATE_ERROR, TAIL_STATE_EOF,
 	};
 
 	for (size_t f = 0; f < sizeof src_families / sizeof src_families[0]; f++) {
-		if (family(out, src_families[f].name, "counter", src_families[f].help) < 0)
+		if (family(e, src_families[f].name, "counter", src_families[f].help) < 0)
 			return -1;
 		for (int i = 0; i < v->nsources; i++) {
-			uint64_t c = src_value(v->sources[i].status, src_families[f].field);
-			if (sample_path(out, src_families[f].name, v->sources[i].path) < 0 ||
-			    expo_buf_printf(out, "\"} %" PRIu64 "\n", c) < 0)
+			labels_reset(e);
+			if (label(e, "path", v->sources[i].path) < 0 ||
+			    counter(e, src_families[f].name,
+			    src_value(v->sources[i].status, src_families[f].field), e->start) < 0)
 				return -1;
 		}
 	}
 
-	if (family(out, "maillog_source_state", "gauge",
+	if (family(e, "maillog_source_state", "gauge",
 	    "State of each mail log input, one-hot: waiting (the file does not exist "
 	    "yet), following, error (cannot be opened or read; retried), eof "
 	    "(standard input or a pipe ended).") < 0)
@@ -411,14 +812,15 @@ render_sources(const struct expo_view *v, struct expo_buf *out)
 	for (int i = 0; i < v->nsources; i++) {
 		int cur = atomic_load_explicit(&v->sources[i].status->state, memory_order_relaxed);
 		for (size_t s = 0; s < sizeof states / sizeof states[0]; s++) {
-			if (sample_path(out, "maillog_source_state", v->sources[i].path) < 0 ||
-			    expo_buf_printf(out, "\",state=\"%s\"} %d\n",
-			    tail_state_name(states[s]), cur == (int)states[s]) < 0)
+			labels_reset(e);
+			if (label(e, "path", v->sources[i].path) < 0 ||
+			    label(e, "state", tail_state_name(states[s])) < 0 ||
+			    sample_u64(e, "maillog_source_state", cur == (int)states[s]) < 0)
 				return -1;
 		}
 	}
 
-	if (family(out, "maillog_last_line_read_timestamp_seconds", "gauge",
+	if (family(e, "maillog_last_line_read_timestamp_seconds", "gauge",
 	    "Unix time at which the last line was read from each input (absent until "
 	    "the first line). Alert on time() minus this to catch a silent log.") < 0)
 		return -1;
@@ -427,9 +829,9 @@ render_sources(const struct expo_view *v, struct expo_buf *out)
 		    memory_order_relaxed);
 		if (t == 0)
 			continue;
-		if (sample_path(out, "maillog_last_line_read_timestamp_seconds",
-		    v->sources[i].path) < 0 ||
-		    expo_buf_printf(out, "\"} %" PRId64 "\n", t) < 0)
+		labels_reset(e);
+		if (label(e, "path", v->sources[i].path) < 0 ||
+		    sample_double(e, "maillog_last_line_read_timestamp_seconds", (double)t) < 0)
 			return -1;
 	}
 	return 0;
@@ -516,79 +918,158 @@ proc_read(struct proc_stat *p)
 	}
 }
 
+
 static int
-render_process(struct expo_buf *out)
+render_process(struct em *e)
 {
 	struct proc_stat p;
 
 	proc_read(&p);
+	labels_reset(e);
 	if (p.have_stat) {
-		if (family(out, "process_cpu_seconds_total", "counter",
+		if (family(e, "process_cpu_seconds_total", "counter",
 		    "Total user and system CPU time spent in seconds.") < 0 ||
-		    expo_buf_printf(out, "process_cpu_seconds_total %.2f\n", p.cpu_seconds) < 0)
+		    sample_double(e, "process_cpu_seconds_total", p.cpu_seconds) < 0)
 			return -1;
 	}
 	if (p.have_max_fds) {
-		if (family(out, "process_max_fds", "gauge",
+		if (family(e, "process_max_fds", "gauge",
 		    "Maximum number of open file descriptors.") < 0 ||
-		    expo_buf_printf(out, "process_max_fds %" PRIu64 "\n", p.max_fds) < 0)
+		    sample_u64(e, "process_max_fds", p.max_fds) < 0)
 			return -1;
 	}
 	if (p.have_fds) {
-		if (family(out, "process_open_fds", "gauge",
+		if (family(e, "process_open_fds", "gauge",
 		    "Number of open file descriptors.") < 0 ||
-		    expo_buf_printf(out, "process_open_fds %" PRIu64 "\n", p.open_fds) < 0)
+		    sample_u64(e, "process_open_fds", p.open_fds) < 0)
 			return -1;
 	}
 	if (p.have_stat) {
-		if (family(out, "process_resident_memory_bytes", "gauge",
+		if (family(e, "process_resident_memory_bytes", "gauge",
 		    "Resident memory size in bytes.") < 0 ||
-		    expo_buf_printf(out, "process_resident_memory_bytes %" PRIu64 "\n",
-		    p.rss_bytes) < 0 ||
-		    family(out, "process_start_time_seconds", "gauge",
+		    sample_u64(e, "process_resident_memory_bytes", p.rss_bytes) < 0 ||
+		    family(e, "process_start_time_seconds", "gauge",
 		    "Start time of the process since unix epoch in seconds.") < 0 ||
-		    expo_buf_printf(out, "process_start_time_seconds %.2f\n", p.start_time) < 0 ||
-		    family(out, "process_virtual_memory_bytes", "gauge",
+		    sample_double(e, "process_start_time_seconds", p.start_time) < 0 ||
+		    family(e, "process_virtual_memory_bytes", "gauge",
 		    "Virtual memory size in bytes.") < 0 ||
-		    expo_buf_printf(out, "process_virtual_memory_bytes %" PRIu64 "\n",
-		    p.vsize) < 0)
+		    sample_u64(e, "process_virtual_memory_bytes", p.vsize) < 0)
 			return -1;
 	}
 	return 0;
 }
 
+static double
+wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+render_all(struct em *e, const struct expo_view *v, double scrape_duration)
+{
+	const struct agg *a = v->agg;
+	size_t cap = agg_capacity(a);
+	struct agg_series *s = malloc(cap * sizeof *s);
+	int rc = -1;
+
+	if (s == NULL)
+		return -1;
+	/* The first three families keep the order of the core contract. */
+	if (render_capped(e, v, 0, s, cap) < 0 ||
+	    per_mta_counter(e, v, "maillog_unmatched_lines_total",
+	    "Lines that carried an MTA's status marker (status=, reject: ...) but from "
+	    "which no SMTP status could be extracted: what this exporter misses. "
+	    "mta=\"unknown\" when the MTA could not be told.", agg_unmatched_count) < 0)
+		goto out;
+	labels_reset(e);
+	if (family(e, "maillog_series_dropped_total", "counter",
+	    "Events counted in an overflow series (code, enhanced, domain or host "
+	    "\"other\") because the series cap (maillog_series_limit) was reached. "
+	    "Nonzero means labels were lost: raise --metrics.max-series or find the "
+	    "source of new label values.") < 0 ||
+	    counter(e, "maillog_series_dropped_total", agg_dropped_series(a), e->start) < 0)
+		goto out;
+	for (int f = 1; f < (int)(sizeof capped_families / sizeof capped_families[0]); f++)
+		if (render_capped(e, v, f, s, cap) < 0)
+			goto out;
+	if (per_mta_counter(e, v, "maillog_messages_received_total",
+	    "Messages accepted from clients (Postfix smtpd client=, Exim <=, Sendmail "
+	    "from=, OpenSMTPD smtp message), not counting a content filter handing a "
+	    "message back: the denominator of inbound reject ratios.",
+	    agg_received_count) < 0 ||
+	    render_delays(e, v) < 0 ||
+	    per_mta_counter(e, v, "maillog_lines_matched_total",
+	    "Lines that yielded an event (a status or a receipt).", agg_matched_count) < 0 ||
+	    render_timestamps(e, v, wall_now()) < 0)
+		goto out;
+	labels_reset(e);
+	if (family(e, "maillog_series_limit", "gauge",
+	    "The series cap (--metrics.max-series) on label sets taken from the log.") < 0 ||
+	    sample_u64(e, "maillog_series_limit", agg_options(a)->max_series) < 0 ||
+	    family(e, "maillog_inotify_overflows_total", "counter",
+	    "inotify event queue overflows; every file is re-checked after one, so "
+	    "nothing is lost, but frequent ones mean the log is written faster than "
+	    "events are read.") < 0 ||
+	    counter(e, "maillog_inotify_overflows_total", v->inotify_overflows ?
+	    atomic_load_explicit(v->inotify_overflows, memory_order_relaxed) : 0,
+	    e->start) < 0 ||
+	    family(e, "maillog_exporter_scrape_duration_seconds", "gauge",
+	    "Time the previous rendering of this exposition took (absent before the "
+	    "first).") < 0)
+		goto out;
+	if (scrape_duration >= 0 &&
+	    sample_double(e, "maillog_exporter_scrape_duration_seconds", scrape_duration) < 0)
+		goto out;
+	if (render_sources(e, v) < 0)
+		goto out;
+	labels_reset(e);
+	if (family(e, "maillog_exporter_build_info", "info",
+	    "Always 1; the labels name the version and source revision of the running "
+	    "maillog_exporter.") < 0 ||
+	    label(e, "version", MAILLOG_EXPORTER_VERSION) < 0 ||
+	    label(e, "revision", MAILLOG_EXPORTER_REVISION) < 0 ||
+	    sample_u64(e, "maillog_exporter_build_info", 1) < 0 ||
+	    render_process(e) < 0)
+		goto out;
+	if (e->fmt == EXPO_FMT_OPENMETRICS && APPEND_LIT(e->out, "# EOF\n") < 0)
+		goto out;
+	rc = 0;
+out:
+	free(s);
+	return rc;
+}
+
 /*
- * Render every family into out, appending. The order is fixed:
+ * Render every family into out, appending, in `fmt`. The order is fixed:
  *   maillog_smtp_status_total, maillog_unmatched_lines_total,
- *   maillog_series_dropped_total, the per-source families (in source
- *   order), maillog_exporter_build_info, then process_* (alphabetical, as
- *   the Go client emits them).
+ *   maillog_series_dropped_total (the core contract's order), the code
+ *   meanings, outcomes, domains, receipts, delays, the per-MTA and global
+ *   self-metrics, the per-source families (in source order),
+ *   maillog_exporter_build_info, then process_* (alphabetical, as the Go
+ *   client emits them).
  * Every family gets its HELP and TYPE even when it has no sample yet, so a
  * dashboard can tell "nothing counted" from "exporter too old".
+ * scrape_duration < 0 leaves that gauge without a sample.
  * Returns 0, or -1 on allocation failure (out valid but incomplete).
  */
 int
+expo_render_format(const struct expo_view *v, enum expo_format fmt, double scrape_duration,
+    struct expo_buf *out)
+{
+	struct em e = { .out = out, .fmt = fmt, .start = agg_start_time(v->agg) };
+	int rc = render_all(&e, v, scrape_duration);
+
+	expo_buf_free(&e.labels);
+	return rc;
+}
+
+/* Text 0.0.4 without a scrape duration: --once and the tests. */
+int
 expo_render(const struct expo_view *v, struct expo_buf *out)
 {
-	if (render_status(v, out) < 0 || render_unmatched(v, out) < 0)
-		return -1;
-	if (family(out, "maillog_series_dropped_total", "counter",
-	    "Events counted in an overflow series (code=\"other\", enhanced=\"other\") "
-	    "because the maillog_smtp_status_total series cap was reached. Nonzero "
-	    "means labels were lost: raise the cap or find the source of new codes.") < 0 ||
-	    expo_buf_printf(out, "maillog_series_dropped_total %" PRIu64 "\n",
-	    agg_dropped_series(v->agg)) < 0)
-		return -1;
-	if (render_sources(v, out) < 0)
-		return -1;
-	if (family(out, "maillog_exporter_build_info", "gauge",
-	    "Always 1; the labels name the version and source revision of the running "
-	    "maillog_exporter.") < 0 ||
-	    APPEND_LIT(out, "maillog_exporter_build_info{version=\"") < 0 ||
-	    escape_str(out, MAILLOG_EXPORTER_VERSION) < 0 ||
-	    APPEND_LIT(out, "\",revision=\"") < 0 ||
-	    escape_str(out, MAILLOG_EXPORTER_REVISION) < 0 ||
-	    APPEND_LIT(out, "\"} 1\n") < 0)
-		return -1;
-	return render_process(out);
+	return expo_render_format(v, EXPO_FMT_TEXT, -1, out);
 }

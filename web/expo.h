@@ -1,5 +1,6 @@
 /*
- * expo.h - render the counters as Prometheus text exposition format 0.0.4.
+ * expo.h - render the counters as Prometheus text exposition format 0.0.4
+ * or OpenMetrics 1.0.0.
  *
  * The web layer reads the daemon's state only through struct expo_view:
  * the aggregator (read-only snapshot API) and each source's atomic status.
@@ -25,8 +26,14 @@ struct expo_view {
 	const struct agg *agg;
 	const struct expo_source *sources;
 	int nsources;
-	const int *mtas;   /* MTAs whose maillog_unmatched_lines_total is always shown */
+	const int *mtas;   /* MTAs whose per-MTA counters are always shown, 0 included */
 	int nmtas;
+	const _Atomic uint64_t *inotify_overflows;  /* NULL: no inotify (--once), shown as 0 */
+};
+
+enum expo_format {
+	EXPO_FMT_TEXT = 0,      /* Prometheus text format 0.0.4 */
+	EXPO_FMT_OPENMETRICS,   /* OpenMetrics 1.0.0 */
 };
 
 /* A growable output buffer. Zero-initialise; free data with free(). */
@@ -37,9 +44,17 @@ struct expo_buf {
 };
 
 #define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define EXPO_CONTENT_TYPE_OPENMETRICS \
+	"application/openmetrics-text; version=1.0.0; charset=utf-8"
 
-/* Render the whole exposition into out (appending). Returns 0, or -1 on
- * allocation failure (out is then left valid but incomplete). */
+/* Render the whole exposition into out (appending) in fmt. scrape_duration
+ * is the previous rendering's time in seconds for
+ * maillog_exporter_scrape_duration_seconds (< 0: no sample). Returns 0, or
+ * -1 on allocation failure (out is then left valid but incomplete). */
+int expo_render_format(const struct expo_view *v, enum expo_format fmt,
+    double scrape_duration, struct expo_buf *out);
+
+/* expo_render_format in text 0.0.4 with no scrape duration. */
 int expo_render(const struct expo_view *v, struct expo_buf *out);
 
 /* Append a label value escaped for the text format: backslash, double quote

@@ -31,6 +31,14 @@ int web_check_listen_address(const char *s, char *err, size_t errlen);
  * '#', not "/healthz". Returns 0, or -1 with a one-line reason in err. */
 int web_check_telemetry_path(const char *s, char *err, size_t errlen);
 
+/* The format an Accept header asks for (NULL: no header): OpenMetrics
+ * when application/openmetrics-text has the best q value, text 0.0.4
+ * otherwise. */
+enum expo_format web_negotiate_format(const char *accept);
+
+/* 1 if an Accept-Encoding header (NULL: none) allows gzip, else 0. */
+int web_accepts_gzip(const char *accept_encoding);
+
 struct web;
 
 /* Bind and start serving. The view must outlive the server. Returns NULL

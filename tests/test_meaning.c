@@ -1,0 +1,187 @@
+/*
+ * test_meaning.c - the small pure functions behind the issue-4 families:
+ * code meanings from the generated table, domain/host normalisation, and
+ * the HTTP content negotiation (Accept, Accept-Encoding).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "http.h"
+#include "meaning.h"
+#include "topk.h"
+
+static const char *
+reply(int code)
+{
+	static char buf[MEANING_BUFSZ];
+	return meaning_reply(code, buf, sizeof buf);
+}
+
+static const char *
+enhanced(unsigned c, unsigned s, unsigned d)
+{
+	static char buf[MEANING_BUFSZ];
+	struct mp_enhanced e = { (uint8_t)c, (uint16_t)s, (uint16_t)d };
+	return meaning_enhanced(&e, buf, sizeof buf);
+}
+
+static void
+test_reply_meanings(void **state)
+{
+	(void)state;
+	assert_string_equal(reply(250), "Requested mail action completed and OK");
+	assert_string_equal(reply(550), "Requested action not taken: mailbox unavailable");
+	/* Informal codes are marked, and the RFC's meaning follows where it
+	 * differs. */
+	assert_string_equal(reply(512), "Domain can not be found, unknown host (informal)");
+	assert_string_equal(reply(535), "Multiple servers using same IP; authentication required "
+	    "(informal); RFC 4954: authentication credentials invalid (5.7.8)");
+	assert_string_equal(reply(521), "Domain does not accept mail; RFC 7504: host does not "
+	    "accept mail");
+	/* Not in the table: the class meaning. */
+	assert_string_equal(reply(599), "Other 5xx: Permanent failure (the message bounces)");
+	assert_string_equal(reply(299), "Other 2xx: Success");
+	assert_string_equal(reply(479), "Other 4xx: Transient failure (the sender retries)");
+	/* The table is sorted, so the binary search finds every row. */
+	for (size_t i = 1; i < meaning_replies_count; i++)
+		assert_true(meaning_replies[i - 1].code < meaning_replies[i].code);
+	for (size_t i = 0; i < meaning_replies_count; i++)
+		assert_ptr_equal(reply(meaning_replies[i].code), meaning_replies[i].description);
+	assert_int_equal(meaning_replies_count, 51);
+}
+
+static void
+test_enhanced_meanings(void **state)
+{
+	(void)state;
+	assert_string_equal(enhanced(5, 1, 1), "Bad destination mailbox address");
+	assert_string_equal(enhanced(4, 1, 1), "Bad destination mailbox address");
+	assert_string_equal(enhanced(4, 7, 28), "Mail flood detected");
+	assert_string_equal(enhanced(5, 7, 26), "Multiple authentication checks failed");
+	assert_string_equal(enhanced(5, 1, 10), "Recipient address has null MX");
+	/* Unknown detail: subject and class; unknown subject: class. */
+	assert_string_equal(enhanced(5, 7, 999), "Other 5.7.x: Security or policy status; "
+	    "Permanent failure (the message bounces)");
+	assert_string_equal(enhanced(4, 9, 1), "Other 4.x.x: Transient failure (the sender "
+	    "retries)");
+	for (size_t i = 0; i < meaning_enhanced_count; i++) {
+		const struct meaning_enhanced *m = &meaning_enhanced_codes[i];
+		assert_ptr_equal(enhanced(2, (unsigned)m->subject, (unsigned)m->detail),
+		    m->description);
+	}
+	assert_int_equal(meaning_enhanced_count, 79);
+}
+
+static void
+check_norm(const char *in, const char *want)
+{
+	char out[TOPK_NAME_MAX + 1];
+	size_t n = topk_normalise(in, strlen(in), out);
+	if (want == NULL) {
+		assert_int_equal(n, 0);
+		return;
+	}
+	assert_int_equal(n, strlen(want));
+	assert_string_equal(out, want);
+}
+
+static void
+test_normalise(void **state)
+{
+	(void)state;
+	char long_label[80], long_name[300];
+
+	check_norm("Gmail.COM", "gmail.com");
+	check_norm("mx.example.org.", "mx.example.org");
+	check_norm("a-b.x9.example", "a-b.x9.example");
+	check_norm("localhost", "localhost");
+	check_norm("203.0.113.5", "203.0.113.5");
+	check_norm("[203.0.113.5]", "203.0.113.5");
+	check_norm("[IPv6:2001:DB8::1]", "2001:db8::1");
+	check_norm("2001:db8::ffff:192.0.2.1", "2001:db8::ffff:192.0.2.1");
+	check_norm("", NULL);
+	check_norm(".", NULL);
+	check_norm("a..b", NULL);
+	check_norm("-a.example", NULL);
+	check_norm("a-.example", NULL);
+	check_norm("a_b.example", NULL);
+	check_norm("a\"b.example", NULL);
+	check_norm("a\\b", NULL);
+	check_norm("caf\xc3\xa9.example", NULL);
+	check_norm("a b", NULL);
+	check_norm("2001:db8::g", NULL);
+	check_norm("a:b", NULL);
+	memset(long_label, 'a', 64);
+	strcpy(long_label + 64, ".example");
+	check_norm(long_label, NULL);
+	for (int i = 0; i < 127; i++)
+		memcpy(long_name + 2 * i, "a.", 2);
+	strcpy(long_name + 254, "a");
+	check_norm(long_name, NULL);
+}
+
+static void
+test_negotiate_format(void **state)
+{
+	(void)state;
+	/* What Prometheus 2.42 sends. */
+	assert_int_equal(web_negotiate_format("application/openmetrics-text;version=1.0.0,"
+	    "application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,"
+	    "*/*;q=0.1"), EXPO_FMT_OPENMETRICS);
+	/* A scrape configured to prefer text. */
+	assert_int_equal(web_negotiate_format("text/plain;version=0.0.4;q=1,"
+	    "application/openmetrics-text;version=1.0.0;q=0.5"), EXPO_FMT_TEXT);
+	assert_int_equal(web_negotiate_format(NULL), EXPO_FMT_TEXT);
+	assert_int_equal(web_negotiate_format(""), EXPO_FMT_TEXT);
+	assert_int_equal(web_negotiate_format("*/*"), EXPO_FMT_TEXT);
+	assert_int_equal(web_negotiate_format("text/html,application/xhtml+xml"), EXPO_FMT_TEXT);
+	assert_int_equal(web_negotiate_format("application/openmetrics-text"),
+	    EXPO_FMT_OPENMETRICS);
+	assert_int_equal(web_negotiate_format("Application/OpenMetrics-Text; Version=1.0.0"),
+	    EXPO_FMT_OPENMETRICS);
+	/* Equal q: the first listed wins. */
+	assert_int_equal(web_negotiate_format("application/openmetrics-text, */*"),
+	    EXPO_FMT_OPENMETRICS);
+	assert_int_equal(web_negotiate_format("*/*, application/openmetrics-text"), EXPO_FMT_TEXT);
+	/* A version we do not write, or q=0, is not a preference. */
+	assert_int_equal(web_negotiate_format("application/openmetrics-text;version=2.0.0"),
+	    EXPO_FMT_TEXT);
+	assert_int_equal(web_negotiate_format("application/openmetrics-text;q=0"), EXPO_FMT_TEXT);
+	assert_int_equal(web_negotiate_format("application/openmetrics-text;q=abc"), EXPO_FMT_TEXT);
+}
+
+static void
+test_accepts_gzip(void **state)
+{
+	(void)state;
+	assert_true(web_accepts_gzip("gzip"));
+	assert_true(web_accepts_gzip("deflate, gzip;q=1.0, *;q=0.5"));
+	assert_true(web_accepts_gzip("GZIP"));
+	assert_true(web_accepts_gzip("x-gzip"));
+	assert_true(web_accepts_gzip("*"));
+	assert_false(web_accepts_gzip(NULL));
+	assert_false(web_accepts_gzip(""));
+	assert_false(web_accepts_gzip("identity"));
+	assert_false(web_accepts_gzip("br, deflate"));
+	assert_false(web_accepts_gzip("gzip;q=0"));
+	assert_false(web_accepts_gzip("gzip;q=0, *"));
+	assert_false(web_accepts_gzip("*;q=0"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reply_meanings),
+		cmocka_unit_test(test_enhanced_meanings),
+		cmocka_unit_test(test_normalise),
+		cmocka_unit_test(test_negotiate_format),
+		cmocka_unit_test(test_accepts_gzip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
