@@ -266,7 +266,12 @@ failed_command(const char *s, size_t len, struct mp_event *ev)
 		return -1;
 	if (end > r && end[-1] == '"')
 		end--;
-	if (cmd != NULL && cmd + clen > r)
+	/* A command= found at or after the result is the reply's own text (or
+	 * a hostile client's), not the command: ignore it rather than compute
+	 * a negative length (found by tests/fuzz/fuzz_registry). */
+	if (cmd != NULL && cmd >= r - 10)
+		cmd = NULL;
+	else if (cmd != NULL && cmd + clen > r - 10)
 		clen = (size_t)(r - 10 - cmd);
 	return refused(r, (size_t)(end - r), cmd, clen, ev);
 }

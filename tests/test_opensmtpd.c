@@ -100,10 +100,44 @@ test_byte_soup(void **state)
 	golden_soup(&set, "auto", 88172645u);
 }
 
+/* Found by tests/fuzz/fuzz_registry: a "command=" after the result field
+ * gave a negative command length, and memchr read far past the line. The
+ * fuzzer's input is kept in the seed corpus; it is read into an exact-size
+ * buffer so ASan sees any overread. */
+#define REGRESS TESTS_DIR "/fuzz/corpus/registry/regress-opensmtpd-command-after-result"
+
+static void
+test_command_after_result(void **state)
+{
+	struct mp_registry *reg;
+	struct mp_event ev;
+	char err[200], buf[4096];
+	FILE *f = fopen(REGRESS, "rb");
+	size_t n;
+	char *line;
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	assert_true(n > 0 && n < sizeof buf);
+	line = malloc(n);
+	assert_non_null(line);
+	memcpy(line, buf, n);
+	reg = mp_registry_new("opensmtpd", err, sizeof err);
+	assert_non_null(reg);
+	if (mp_registry_parse(reg, line, n, &ev) == 1)
+		assert_true(ev.domain == NULL || (ev.domain >= line &&
+		    ev.domain + ev.domain_len <= line + n));
+	mp_registry_free(reg);
+	free(line);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_command_after_result),
 		cmocka_unit_test(test_golden_coverage),
 		cmocka_unit_test(test_golden_auto),
 		cmocka_unit_test(test_golden_forced),
