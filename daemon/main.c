@@ -19,18 +19,25 @@
 
 #include "aggregate.h"
 #include "build_config.h"
+#include "config.h"
 #include "expo.h"
 #include "http.h"
 #include "log.h"
 #include "mp.h"
+#include "notify.h"
 #include "once.h"
 #include "options.h"
+#include "privdrop.h"
 #include "tailer.h"
 
-/* What the per-line callback needs. */
+/* What the per-line callback needs, and the MTAs whose unmatched count
+ * /metrics always shows (built-ins and the startup config's custom parsers;
+ * read by the web thread, so never changed once it runs). */
 struct pipeline {
 	struct mp_registry *reg;
 	struct agg *agg;
+	int mtas[MP_MTA_MAX];
+	int nmtas;
 };
 
 static void
@@ -43,9 +50,8 @@ count_line(void *ctx, const char *line, size_t len, int source)
 	(void)source;  /* the tailer counts lines per source itself */
 	r = mp_registry_parse(p->reg, line, len, &ev);
 	if (r > 0) {
-		/* Received events (Exim <=, Postfix client=) feed issue 4's families. */
-		if (ev.kind == MP_EVENT_STATUS)
-			agg_record(p->agg, &ev);
+		/* Statuses and receipts alike: agg_record dispatches on ev.kind. */
+		agg_record(p->agg, &ev);
 	} else if (r < 0) {
 		char ex[4 * 160 + 4];
 		agg_unmatched(p->agg, ev.mta);
@@ -102,12 +108,130 @@ find_default_log(void)
 	return NULL;
 }
 
+/* "a, b" for the custom parsers reg holds, or "none". */
+static const char *
+custom_names(const struct mp_registry *reg, char *buf, size_t len)
+{
+	int ids[MP_MTA_MAX];
+	size_t n = mp_registry_mtas(reg, ids, MP_MTA_MAX), used = 0;
+
+	snprintf(buf, len, "none");
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+		for (j = 0; j < i && ids[j] != ids[i]; j++)
+			;
+		if (ids[i] < MP_MTA_BUILTIN_COUNT || j < i)
+			continue;  /* built-in, or a custom mta's second direction */
+		int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+		    mp_mta_name(ids[i]));
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
+	}
+	return buf;
+}
+
+/* Built-ins always, then the custom parsers of the starting config. */
+static void
+set_mtas(struct pipeline *p)
+{
+	int ids[MP_MTA_MAX];
+	size_t n = mp_registry_mtas(p->reg, ids, MP_MTA_MAX);
+
+	p->nmtas = 0;
+	for (int i = 0; i < MP_MTA_BUILTIN_COUNT; i++)
+		p->mtas[p->nmtas++] = i;
+	for (size_t i = 0; i < n; i++) {
+		int j;
+		for (j = 0; j < p->nmtas && p->mtas[j] != ids[i]; j++)
+			;
+		if (j == p->nmtas && p->nmtas < MP_MTA_MAX)
+			p->mtas[p->nmtas++] = ids[i];
+	}
+}
+
+/*
+ * SIGHUP: build a registry from --config.file as it is now and swap it in.
+ * A file that does not load is refused with its error and the running
+ * parsers carry on, so a typo never stops the counting. The swap is safe
+ * because only this thread parses lines; the web thread reads MTA names,
+ * which outlive every registry (parsers/custom.c). A custom parser that
+ * is new in the file gets its maillog_unmatched_lines_total sample once
+ * that count is nonzero.
+ */
+static void
+reload(const struct options *o, struct pipeline *p)
+{
+	struct mp_registry *reg;
+	char err[512], names[256];
+
+	if (o->config_file == NULL) {
+		log_info("SIGHUP: no --config.file to reload; files are re-checked now");
+		return;
+	}
+	if (config_registry(o->config_file, o->format, &reg, err, sizeof err) != CONFIG_OK) {
+		log_errorx("SIGHUP: reload refused, the running parsers carry on: %s", err);
+		return;
+	}
+	mp_registry_free(p->reg);
+	p->reg = reg;
+	log_info("SIGHUP: reloaded %s; custom parsers: %s", o->config_file,
+	    custom_names(reg, names, sizeof names));
+}
+
+/* Exim's rejectlog: basename "rejectlog" (Debian's /var/log/exim4/rejectlog)
+ * or the /var/log/exim/reject.log of other distributions. */
+static int
+is_exim_rejectlog(const char *path)
+{
+	static const char other[] = "/exim/reject.log";
+	const char *base = strrchr(path, '/');
+	size_t n = strlen(path);
+
+	base = base ? base + 1 : path;
+	return strcmp(base, "rejectlog") == 0 ||
+	    (n >= sizeof other - 1 && strcmp(path + n - (sizeof other - 1), other) == 0);
+}
+
+/*
+ * Exim writes every reject to its mainlog and again to its rejectlog (with
+ * the message's headers after it). Following both would count each reject
+ * twice, so when any other log is followed too (the mainlog, or the syslog
+ * file Exim logs to), the rejectlog is dropped with a warning saying why.
+ * A rejectlog followed alone is kept: its rejects are then counted once,
+ * but it holds no deliveries, which the warning says.
+ */
+static void
+drop_exim_rejectlogs(struct options *o)
+{
+	const char *other = NULL;
+	int n = 0;
+
+	for (int i = 0; i < o->npaths; i++)
+		if (!is_exim_rejectlog(o->paths[i]) && other == NULL)
+			other = o->paths[i];
+	for (int i = 0; i < o->npaths; i++) {
+		if (!is_exim_rejectlog(o->paths[i])) {
+			o->paths[n++] = o->paths[i];
+		} else if (other != NULL) {
+			log_warnx("not following %s: it is Exim's rejectlog, which repeats the reject"
+			    " lines Exim also writes to its mainlog, so following both would count"
+			    " every reject twice; rejects are counted from %s", o->paths[i], other);
+		} else {
+			log_warnx("%s is Exim's rejectlog: its rejects are counted, but it holds no"
+			    " deliveries; follow Exim's mainlog instead to count those too",
+			    o->paths[i]);
+			o->paths[n++] = o->paths[i];
+		}
+	}
+	o->npaths = n;
+}
+
 static int
 run_once(const struct options *o, struct pipeline *p)
 {
 	struct tail_status status[OPTS_MAX_PATHS];
 	struct expo_source sources[OPTS_MAX_PATHS];
-	static const int mtas[] = { MP_MTA_POSTFIX };
 	struct expo_buf out = { 0 };
 	int failed = 0;
 
@@ -127,7 +251,7 @@ run_once(const struct options *o, struct pipeline *p)
 
 	struct expo_view view = {
 		.agg = p->agg, .sources = sources, .nsources = o->npaths,
-		.mtas = mtas, .nmtas = (int)(sizeof mtas / sizeof mtas[0]),
+		.mtas = p->mtas, .nmtas = p->nmtas,
 	};
 	if (expo_render(&view, &out) < 0) {
 		expo_buf_free(&out);
@@ -149,10 +273,10 @@ run_daemon(const struct options *o, struct pipeline *p)
 	struct tail_opts topts;
 	struct tail_set *ts;
 	struct expo_source sources[OPTS_MAX_PATHS];
-	static const int mtas[] = { MP_MTA_POSTFIX };
 	struct web_opts wopts;
 	struct web *web;
 	sigset_t mask;
+	struct privdrop pd = { .name = "" };
 	int sfd;
 	char err[512];
 
@@ -168,6 +292,10 @@ run_daemon(const struct options *o, struct pipeline *p)
 		fatal("signalfd");
 	signal(SIGPIPE, SIG_IGN);
 
+	/* --run-as: resolve the user before anything is opened; switch after. */
+	if (o->run_as && privdrop_lookup(o->run_as, &pd, err, sizeof err) < 0)
+		fatalx("%s", err);
+
 	tail_opts_defaults(&topts);
 	topts.from_beginning = o->from_beginning;
 	topts.max_line = o->max_line;
@@ -182,7 +310,8 @@ run_daemon(const struct options *o, struct pipeline *p)
 
 	struct expo_view view = {
 		.agg = p->agg, .sources = sources, .nsources = o->npaths,
-		.mtas = mtas, .nmtas = (int)(sizeof mtas / sizeof mtas[0]),
+		.mtas = p->mtas, .nmtas = p->nmtas,
+		.inotify_overflows = tail_set_overflows(ts),
 	};
 	web_opts_defaults(&wopts);
 	wopts.listen_address = o->listen_address;
@@ -199,9 +328,18 @@ run_daemon(const struct options *o, struct pipeline *p)
 	for (int i = 0; i < o->npaths; i++)
 		log_info("following %s from its %s", o->paths[i],
 		    o->from_beginning ? "beginning" : "end");
+	/* The port is bound and the logs are open: root is no longer needed.
+	 * Already being USER (systemd's User=) is fine too. */
+	if (o->run_as && (geteuid() == 0 || geteuid() != pd.uid)) {
+		if (privdrop_apply(&pd, err, sizeof err) < 0)
+			fatalx("%s", err);
+		log_info("switched to user %s (uid %u, gid %u) and its groups", pd.name,
+		    (unsigned)pd.uid, (unsigned)pd.gid);
+	}
 	if (geteuid() == 0)
 		log_warnx("running as root; the exporter only needs to read the mail log"
 		    " (group adm on Debian) and bind an unprivileged port");
+	notify_ready();
 
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -220,10 +358,13 @@ run_daemon(const struct options *o, struct pipeline *p)
 			struct signalfd_siginfo si;
 			int stop = 0;
 			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if (si.ssi_signo == SIGHUP)
-					log_info("SIGHUP: nothing to reload; files are re-checked now");
-				else
+				if (si.ssi_signo == SIGHUP) {
+					notify_reloading();
+					reload(o, p);
+					notify_ready();
+				} else {
 					stop = 1;
+				}
 			}
 			if (stop)
 				break;
@@ -231,6 +372,7 @@ run_daemon(const struct options *o, struct pipeline *p)
 	}
 
 	/* Graceful stop: count the lines already written, then stop serving. */
+	notify_stopping();
 	log_info("stopping: reading what is left, then closing the HTTP server");
 	tail_set_drain(ts);
 	web_stop(web);
@@ -272,10 +414,33 @@ main(int argc, char **argv)
 	}
 	tzset();
 
-	if ((p.reg = mp_registry_new(o.format, err, sizeof err)) == NULL) {
+	switch (config_registry(o.config_file, o.format, &p.reg, err, sizeof err)) {
+	case CONFIG_OK:
+		break;
+	case CONFIG_BAD_FORMAT:
 		fprintf(stderr, "maillog_exporter: --maillog.format: %s\n", err);
-		return 2;
+		return o.check_config ? 1 : 2;
+	case CONFIG_BAD_FILE:
+		fprintf(stderr, "maillog_exporter: %s\n", err);
+		return 1;
 	}
+	if (o.check_config) {
+		char names[256];
+		if (o.config_file != NULL)
+			printf("%s: configuration OK; custom parsers: %s\n", o.config_file,
+			    custom_names(p.reg, names, sizeof names));
+		else
+			printf("configuration OK (no --config.file: built-in parsers only)\n");
+		mp_registry_free(p.reg);
+		return 0;
+	}
+	set_mtas(&p);
+	if (o.config_file != NULL) {
+		char names[256];
+		log_info("custom parsers from %s: %s", o.config_file,
+		    custom_names(p.reg, names, sizeof names));
+	}
+	drop_exim_rejectlogs(&o);
 	if (o.npaths == 0) {
 		const char *def = find_default_log();
 		if (def == NULL) {
@@ -284,7 +449,13 @@ main(int argc, char **argv)
 		}
 		o.paths[o.npaths++] = def;
 	}
-	if ((p.agg = agg_new(o.max_series)) == NULL)
+	struct agg_opts aopts;
+	agg_opts_defaults(&aopts);
+	aopts.max_series = o.max_series;
+	aopts.domains_top = o.domains_top;
+	aopts.domains_inbound = o.domains_inbound;
+	aopts.host_label = o.host_label;
+	if ((p.agg = agg_new_opts(&aopts)) == NULL)
 		fatalx("out of memory allocating %zu series", o.max_series);
 
 	rc = o.once ? run_once(&o, &p) : run_daemon(&o, &p);

@@ -37,9 +37,15 @@ enum {
 	OPT_MAX_CONN_IP,
 	OPT_TIMEOUT,
 	OPT_MAX_SERIES,
+	OPT_DOMAINS_TOP,
+	OPT_DOMAINS_INBOUND,
+	OPT_HOST_LABEL,
 	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT,
 	OPT_ONCE,
+	OPT_RUN_AS,
+	OPT_CONFIG_FILE,
+	OPT_CHECK_CONFIG,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -56,9 +62,15 @@ static const struct option long_opts[] = {
 	{ "web.max-connections-per-ip", required_argument, NULL, OPT_MAX_CONN_IP },
 	{ "web.timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "metrics.max-series", required_argument, NULL, OPT_MAX_SERIES },
+	{ "metrics.domains.top", required_argument, NULL, OPT_DOMAINS_TOP },
+	{ "metrics.domains.inbound", no_argument, NULL, OPT_DOMAINS_INBOUND },
+	{ "metrics.host-label", no_argument, NULL, OPT_HOST_LABEL },
 	{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log.format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "run-as", required_argument, NULL, OPT_RUN_AS },
+	{ "config.file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -78,7 +90,8 @@ opts_usage(FILE *fp)
 "  --maillog.start=end|beginning\n"
 "                              where to start in a file that exists at startup (default end,\n"
 "                              like tail -f; beginning counts what the file already holds)\n"
-"  --maillog.format=FORMAT     %s (default auto: decided per line)\n"
+"  --maillog.format=FORMAT     %s, or a custom parser's mta\n"
+"                              (default auto: decided per line)\n"
 "  --maillog.timezone=TZ       timezone of syslog timestamps without an offset\n"
 "                              (default: the process's local time)\n"
 "  --maillog.max-line-length=BYTES\n"
@@ -92,16 +105,32 @@ opts_usage(FILE *fp)
 "  --web.timeout=SECONDS       idle connection timeout (default 10)\n"
 "\n"
 "Metrics:\n"
-"  --metrics.max-series=N      cap on maillog_smtp_status_total series; past it new label\n"
-"                              sets are counted under code=\"other\" (default %d)\n"
+"  --metrics.max-series=N      cap on the series whose labels come from the log (codes,\n"
+"                              domains, hosts) across all families; past it new label sets\n"
+"                              are counted in an overflow series, \"other\" (default %d)\n"
+"  --metrics.domains.top=N     remote domains with their own series in\n"
+"                              maillog_domain_status_total, 0 to %d; the rest count as\n"
+"                              \"other\" (default %d)\n"
+"  --metrics.domains.inbound   also count inbound statuses by client name or IP (off: it\n"
+"                              publishes client identities)\n"
+"  --metrics.host-label        add the syslog hostname as label host (for central log\n"
+"                              servers holding many MTAs in one file)\n"
 "\n"
 "Other:\n"
 "  --log.level=debug|info|warn|error   (default info)\n"
 "  --log.format=logfmt|json    (default logfmt); the exporter's own messages go to stderr\n"
 "  --once                      read every --maillog.path (plain or gzip) from its beginning to\n"
 "                              EOF, print the metrics to stdout and exit; no HTTP server\n"
+"  --run-as=USER               when started as root: become USER (and its groups) after\n"
+"                              binding the port and opening the logs; USER must be able to\n"
+"                              read the logs after a rotation (group adm on Debian)\n"
+"  --config.file=PATH          YAML file of custom parsers (README \"Custom parsers\");\n"
+"                              SIGHUP reloads it\n"
+"  --check-config              check --config.file and the flags, print \"configuration OK\"\n"
+"                              and exit 0, or print the problem and exit 1\n"
 "  --version, --help\n",
-	    mp_format_names(), WEB_DEFAULT_LISTEN, AGG_DEFAULT_MAX_SERIES);
+	    mp_format_names(), WEB_DEFAULT_LISTEN, AGG_DEFAULT_MAX_SERIES,
+	    AGG_MAX_DOMAINS_TOP, AGG_DEFAULT_DOMAINS_TOP);
 }
 
 static enum opts_result
@@ -164,6 +193,7 @@ set_defaults(struct options *o)
 	o->max_connections_per_ip = 8;
 	o->timeout_s = 10;
 	o->max_series = AGG_DEFAULT_MAX_SERIES;
+	o->domains_top = AGG_DEFAULT_DOMAINS_TOP;
 	o->log_level = LOG_LEVEL_INFO;
 	o->log_format = LOG_FORMAT_LOGFMT;
 }
@@ -271,6 +301,19 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 				    "--metrics.max-series: '%s' is not a number from 1 to 1000000", arg);
 			o->max_series = (size_t)v;
 			break;
+		case OPT_DOMAINS_TOP:
+			if (parse_uint(arg, 0, AGG_MAX_DOMAINS_TOP, &v) < 0)
+				return fail(err, errlen,
+				    "--metrics.domains.top: '%s' is not a number from 0 to %d", arg,
+				    AGG_MAX_DOMAINS_TOP);
+			o->domains_top = (unsigned)v;
+			break;
+		case OPT_DOMAINS_INBOUND:
+			o->domains_inbound = 1;
+			break;
+		case OPT_HOST_LABEL:
+			o->host_label = 1;
+			break;
 		case OPT_LOG_LEVEL:
 			if (log_parse_level(arg, &o->log_level) < 0)
 				return fail(err, errlen,
@@ -282,6 +325,19 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 			break;
 		case OPT_ONCE:
 			o->once = 1;
+			break;
+		case OPT_RUN_AS:
+			if (*arg == '\0' || strlen(arg) > 63 || strpbrk(arg, ":/ \t\r\n") != NULL)
+				return fail(err, errlen, "--run-as: '%.100s' is not a user name", arg);
+			o->run_as = arg;
+			break;
+		case OPT_CONFIG_FILE:
+			if (*arg == '\0')
+				return fail(err, errlen, "--config.file: empty path");
+			o->config_file = arg;
+			break;
+		case OPT_CHECK_CONFIG:
+			o->check_config = 1;
 			break;
 		case OPT_VERSION:
 			return OPTS_VERSION;

@@ -18,6 +18,8 @@ struct options {
 	int npaths;
 	int from_beginning;                  /* --maillog.start=beginning */
 	const char *format;                  /* --maillog.format */
+	const char *config_file;             /* --config.file, NULL = built-in parsers only */
+	int check_config;                    /* --check-config */
 	const char *timezone;                /* --maillog.timezone, NULL = process local */
 	size_t max_line;                     /* --maillog.max-line-length */
 	const char *listen_address;          /* --web.listen-address */
@@ -26,9 +28,13 @@ struct options {
 	unsigned max_connections_per_ip;     /* --web.max-connections-per-ip */
 	unsigned timeout_s;                  /* --web.timeout */
 	size_t max_series;                   /* --metrics.max-series */
+	unsigned domains_top;                /* --metrics.domains.top */
+	int domains_inbound;                 /* --metrics.domains.inbound */
+	int host_label;                      /* --metrics.host-label */
 	enum log_level log_level;
 	enum log_format log_format;
 	int once;
+	const char *run_as;                  /* --run-as: user to become after start-up, NULL = stay */
 };
 
 enum opts_result {

@@ -118,6 +118,7 @@ struct tail_set {
 	int pending;              /* a bounded read left work */
 	int64_t next_reconcile;
 	int64_t now;              /* monotonic ms of the current turn */
+	_Atomic uint64_t overflows;  /* IN_Q_OVERFLOW seen, for the web thread */
 };
 
 static int64_t
@@ -780,6 +781,7 @@ handle_event(struct tail_set *ts, const struct inotify_event *ev)
 {
 	if (ev->mask & IN_Q_OVERFLOW) {
 		log_warnx("inotify queue overflow; re-checking every file");
+		stat_add(&ts->overflows, 1);
 		mark_all(ts);
 		return;
 	}
@@ -1143,6 +1145,14 @@ tail_set_status(const struct tail_set *ts, int source)
 	if (source < 0 || source >= ts->n)
 		return NULL;
 	return &ts->src[source]->st;
+}
+
+/* The inotify queue overflow counter (owned by the set): the web thread
+ * reads it for maillog_inotify_overflows_total. */
+const _Atomic uint64_t *
+tail_set_overflows(const struct tail_set *ts)
+{
+	return &ts->overflows;
 }
 
 /* The path as given to tail_set_add (owned by the set), NULL if out of range. */

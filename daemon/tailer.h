@@ -93,4 +93,7 @@ int tail_set_count(const struct tail_set *ts);
 const struct tail_status *tail_set_status(const struct tail_set *ts, int source);
 const char *tail_set_path(const struct tail_set *ts, int source);
 
+/* Count of inotify queue overflows (IN_Q_OVERFLOW), readable from any thread. */
+const _Atomic uint64_t *tail_set_overflows(const struct tail_set *ts);
+
 #endif

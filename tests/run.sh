@@ -11,10 +11,12 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   gcc libc6-dev pkg-config meson ninja-build git      # build
-  libmicrohttpd-dev libpcre2-dev zlib1g-dev           # the daemon's libraries
+  libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev # the daemon's libraries
   libcmocka-dev python3                               # unit and black-box tests
   prometheus                                          # promtool check metrics
   swaks m4                                            # e2e: SMTP client, sendmail.cf
+  clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
+  valgrind                                            # memcheck run of the daemon
 )
 
 install_packages() {
@@ -51,15 +53,29 @@ rm -rf build-asan
 meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
   -Dwerror="$werror" >/dev/null
 meson compile -C build-asan
+# ASan binaries cannot run under valgrind: test_valgrind.py takes the
+# optimised build.
+export MAILLOG_EXPORTER_PLAIN="$PWD/build-release/daemon/maillog_exporter"
 set +e
 meson test -C build-asan --print-errorlogs --num-processes 2
 status=$?
 set -e
 
-python3 - build-asan/meson-logs/testlog.json <<'PY'
+echo "== libFuzzer build (clang, ASan+UBSan): each harness replays its seeds, then fuzzes 10 s"
+rm -rf build-fuzz
+CC=clang meson setup build-fuzz --buildtype=debugoptimized -Dfuzz=true -Dtests=false \
+  -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+meson compile -C build-fuzz
+set +e
+meson test -C build-fuzz --suite fuzz --print-errorlogs
+fuzz_status=$?
+set -e
+if [ "$status" = 0 ]; then status=$fuzz_status; fi
+
+python3 - build-asan/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json <<'PY'
 import json, sys
 counts = {"passed": 0, "failed": 0, "skipped": 0}
-for line in open(sys.argv[1]):
+for line in (l for f in sys.argv[1:] for l in open(f)):
     r = json.loads(line)["result"]
     if r == "OK":
         counts["passed"] += 1

@@ -42,6 +42,9 @@ test_defaults(void **state)
 	assert_string_equal(o.listen_address, ":9745");
 	assert_string_equal(o.telemetry_path, "/metrics");
 	assert_int_equal(o.max_series, AGG_DEFAULT_MAX_SERIES);
+	assert_int_equal(o.domains_top, AGG_DEFAULT_DOMAINS_TOP);
+	assert_int_equal(o.domains_inbound, 0);
+	assert_int_equal(o.host_label, 0);
 	assert_int_equal(o.log_level, LOG_LEVEL_INFO);
 	assert_int_equal(o.log_format, LOG_FORMAT_LOGFMT);
 	assert_int_equal(o.once, 0);
@@ -60,7 +63,8 @@ test_both_value_syntaxes(void **state)
 	    "--once", "--web.timeout=5s", "--web.max-connections", "3",
 	    "--web.max-connections-per-ip=2", "--metrics.max-series=100",
 	    "--maillog.max-line-length=4096", "--maillog.format=postfix",
-	    "--maillog.timezone=Europe/Berlin"), OPTS_OK);
+	    "--maillog.timezone=Europe/Berlin", "--metrics.domains.top", "7",
+	    "--metrics.domains.inbound", "--metrics.host-label"), OPTS_OK);
 	assert_int_equal(o.npaths, 2);
 	assert_string_equal(o.paths[0], "/a");
 	assert_string_equal(o.paths[1], "/b");
@@ -74,6 +78,9 @@ test_both_value_syntaxes(void **state)
 	assert_int_equal(o.max_connections, 3);
 	assert_int_equal(o.max_connections_per_ip, 2);
 	assert_int_equal(o.max_series, 100);
+	assert_int_equal(o.domains_top, 7);
+	assert_int_equal(o.domains_inbound, 1);
+	assert_int_equal(o.host_label, 1);
 	assert_int_equal(o.max_line, 4096);
 	assert_string_equal(o.format, "postfix");
 	assert_string_equal(o.timezone, "Europe/Berlin");
@@ -113,6 +120,12 @@ static const struct {
 	{ { "--web.max-connections-per-ip=-1" }, "--web.max-connections-per-ip: '-1'" },
 	{ { "--web.timeout=forever" }, "--web.timeout: 'forever'" },
 	{ { "--metrics.max-series=1e9" }, "--metrics.max-series: '1e9'" },
+	{ { "--metrics.domains.top=1001" },
+	  "--metrics.domains.top: '1001' is not a number from 0 to 1000" },
+	{ { "--metrics.domains.top=-1" }, "--metrics.domains.top: '-1'" },
+	{ { "--metrics.domains.top" }, "--metrics.domains.top needs a value" },
+	{ { "--metrics.domains.inbound=yes" }, "--metrics.domains.inbound takes no value" },
+	{ { "--metrics.host-label=1" }, "--metrics.host-label takes no value" },
 	{ { "--maillog.max-line-length=10" }, "--maillog.max-line-length: '10'" },
 	{ { "--maillog.timezone=" }, "--maillog.timezone: empty" },
 };
@@ -133,10 +146,32 @@ test_bad_values_name_the_flag(void **state)
 	}
 }
 
+/* --run-as takes a user name; the user is looked up at start, not here. */
+static void
+test_run_as(void **state)
+{
+	(void)state;
+	struct options o;
+	char err[256];
+	assert_int_equal(PARSE(&o, err, "--maillog.path=/a"), OPTS_OK);
+	assert_null(o.run_as);
+	assert_int_equal(PARSE(&o, err, "--run-as=maillog_exporter"), OPTS_OK);
+	assert_string_equal(o.run_as, "maillog_exporter");
+	assert_int_equal(PARSE(&o, err, "--run-as", "nobody"), OPTS_OK);
+	assert_string_equal(o.run_as, "nobody");
+	assert_int_equal(PARSE(&o, err, "--run-as="), OPTS_ERROR);
+	assert_non_null(strstr(err, "--run-as: '' is not a user name"));
+	assert_int_equal(PARSE(&o, err, "--run-as=a:b"), OPTS_ERROR);
+	assert_non_null(strstr(err, "--run-as: 'a:b'"));
+	assert_int_equal(PARSE(&o, err, "--run-as"), OPTS_ERROR);
+	assert_non_null(strstr(err, "--run-as needs a value"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_run_as),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_both_value_syntaxes),
 		cmocka_unit_test(test_help_and_version),
