@@ -184,7 +184,7 @@ read_parser(struct config *c, size_t i, yaml_node_t *item, size_t *npat,
 	    pr < item->data.mapping.pairs.top; pr++) {
 		yaml_node_t *k = yaml_document_get_node(&c->doc, pr->key);
 		yaml_node_t *v = yaml_document_get_node(&c->doc, pr->value);
-		const char *key;
+		const char *key = NULL;
 		size_t *seen;
 
 		if (scalar(c, k, "key", &key, err, errlen) < 0)
@@ -276,7 +276,7 @@ read_defs(struct config *c, char *err, size_t errlen)
 	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
 	    pr < root->data.mapping.pairs.top; pr++) {
 		yaml_node_t *k = yaml_document_get_node(&c->doc, pr->key);
-		const char *key;
+		const char *key = NULL;
 
 		if (scalar(c, k, "key", &key, err, errlen) < 0)
 			return -1;
