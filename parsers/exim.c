@@ -90,7 +90,7 @@ message_id(const char *s, size_t len)
 static const char *
 field(const char *s, size_t len, const char *key, size_t klen, size_t *vlen)
 {
-	const char *p = memmem(s, len, key, klen), *end = s + len, *sp;
+	const char *p = mp_find(s, len, key, klen), *end = s + len, *sp;
 
 	if (p == NULL)
 		return NULL;
@@ -152,7 +152,7 @@ filter_name(const char *s, size_t len)
 		"spamc", "dfilt", "rspamd", "clamsmtp", "mailscanner", "filter" };
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (memmem(s, len, names[i], strlen(names[i])) != NULL)
+		if (mp_find(s, len, names[i], strlen(names[i])) != NULL)
 			return 1;
 	return 0;
 }
@@ -175,19 +175,19 @@ destination(const char *s, size_t len)
 	if ((t != NULL && filter_name(t, tlen)) ||
 	    (r != NULL && filter_name(r, rlen)))
 		return MP_DEST_FILTER;
-	if (t != NULL && memmem(t, tlen, "lmtp", 4) != NULL)
+	if (t != NULL && mp_find(t, tlen, "lmtp", 4) != NULL)
 		return MP_DEST_LOCAL;
-	h = memmem(s, len, " H=", 3);
+	h = mp_find(s, len, " H=", 3);
 	if (h == NULL) {
 		/* A failure before any host answered ("defer (111): Connection
 		 * refused") names only the transport. */
-		if (t != NULL && memmem(t, tlen, "smtp", 4) != NULL)
+		if (t != NULL && mp_find(t, tlen, "smtp", 4) != NULL)
 			return MP_DEST_REMOTE;
 		return t != NULL || r != NULL ? MP_DEST_LOCAL : MP_DEST_NONE;
 	}
 	h += 3;
 	hlen = (size_t)(s + len - h);
-	br = memmem(h, hlen, " [", 2);
+	br = mp_find(h, hlen, " [", 2);
 	if (br != NULL) {
 		br += 2;
 		close = memchr(br, ']', (size_t)(s + len - br));
@@ -207,17 +207,17 @@ remote_reply(const char *s, size_t len, struct mp_event *ev)
 {
 	const char *end = s + len, *p, *c;
 
-	p = memmem(s, len, LIT("error from remote mail server after "));
+	p = mp_find(s, len, LIT("error from remote mail server after "));
 	if (p == NULL)
-		p = memmem(s, len, LIT("LMTP error after "));
+		p = mp_find(s, len, LIT("LMTP error after "));
 	if (p == NULL)
 		return;
-	c = memmem(p, (size_t)(end - p), ": ", 2);
+	c = mp_find(p, (size_t)(end - p), ": ", 2);
 	if (c == NULL)
 		return;
 	c += 2;
 	if (has_prefix(c, (size_t)(end - c), LIT("host "))) {
-		const char *d = memmem(c, (size_t)(end - c), "]: ", 3);
+		const char *d = mp_find(c, (size_t)(end - c), "]: ", 3);
 
 		if (d != NULL)
 			c = d + 3;
@@ -237,7 +237,7 @@ delivered(const char *a, size_t len, struct mp_event *ev)
 		return -1;
 	recipient(a, len, ev);
 	ev->outcome = MP_OUTCOME_SENT;
-	c = memmem(a, len, LIT(" C=\""));
+	c = mp_find(a, len, LIT(" C=\""));
 	if (c != NULL) {
 		c += 4;
 		q = memchr(c, '"', (size_t)(end - c));
@@ -262,7 +262,7 @@ failed(const char *a, size_t len, enum mp_outcome outcome,
 	after = recipient(a, len, ev);
 	ev->outcome = outcome;
 	/* The text follows the first ": " after the address's fields. */
-	colon = memmem(after, (size_t)(end - after), ": ", 2);
+	colon = mp_find(after, (size_t)(end - after), ": ", 2);
 	if (colon != NULL) {
 		ev->reply = colon + 2;
 		ev->reply_len = (size_t)(end - colon - 2);
@@ -295,13 +295,13 @@ rejected(const char *s, size_t len, const char *r, int temporary,
 		if (gt != NULL)
 			mp_event_set_domain(ev, a, (size_t)(gt - a));
 	}
-	colon = memmem(p, (size_t)(end - p), ": ", 2);
+	colon = mp_find(p, (size_t)(end - p), ": ", 2);
 	if (colon != NULL) {
 		ev->reply = colon + 2;
 		ev->reply_len = (size_t)(end - colon - 2);
 		/* An ACL message may set the reply itself ("message = 550 5.7.1
 		 * ..."), and a callout's reply is passed on. */
-		was = memmem(ev->reply, ev->reply_len, LIT(" was: "));
+		was = mp_find(ev->reply, ev->reply_len, LIT(" was: "));
 		if (mp_parse_reply_code(ev->reply, ev->reply_len) != 0)
 			was = ev->reply;
 		else if (was != NULL)
@@ -334,9 +334,9 @@ reject_marker(const char *s, size_t len, int *temporary)
 	    !has_prefix(s, len, LIT("rejected ")) &&
 	    !has_prefix(s, len, LIT("SMTP protocol synchronization error")))
 		return NULL;
-	colon = memmem(s, len, ": ", 2);
+	colon = mp_find(s, len, ": ", 2);
 	lim = colon != NULL ? (size_t)(colon - s) : len;
-	r = memmem(s, lim, LIT(" rejected "));
+	r = mp_find(s, lim, LIT(" rejected "));
 	if (r == NULL && has_prefix(s, lim, LIT("rejected ")))
 		r = s - 1;
 	if (r == NULL) {
@@ -397,11 +397,11 @@ exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 			if (a[0] == '=' && a[1] == '=')
 				return failed(x, xlen, MP_OUTCOME_DEFERRED, ev);
 			if (a[0] == '<' && a[1] == '=') {
-				const char *h = memmem(x, xlen, " [", 2), *close;
+				const char *h = mp_find(x, xlen, " [", 2), *close;
 
 				ev->kind = MP_EVENT_RECEIVED;
 				ev->direction = MP_DIR_INBOUND;
-				if (h != NULL && memmem(x, (size_t)(h - x), " H=", 3) != NULL &&
+				if (h != NULL && mp_find(x, (size_t)(h - x), " H=", 3) != NULL &&
 				    (close = memchr(h + 2, ']', (size_t)(x + xlen - h - 2))) != NULL &&
 				    mp_is_loopback(h + 2, (size_t)(close - h - 2)))
 					ev->destination = MP_DEST_FILTER;

@@ -69,7 +69,7 @@ field(const char *s, size_t len, const char *key, size_t klen, size_t *vlen)
 {
 	const char *end = s + len, *p, *q;
 
-	for (p = s; (p = memmem(p, (size_t)(end - p), key, klen)) != NULL; p++)
+	for (p = s; (p = mp_find(p, (size_t)(end - p), key, klen)) != NULL; p++)
 		if (p == s || p[-1] == ' ')
 			break;
 	if (p == NULL)
@@ -92,7 +92,7 @@ stat_text(const char *s, size_t len, struct mp_event *ev)
 	const char *end = s + len, *p = s;
 
 	for (;;) {
-		p = memmem(p, (size_t)(end - p), "stat=", 5);
+		p = mp_find(p, (size_t)(end - p), "stat=", 5);
 		if (p == NULL)
 			return -1;
 		if (p == s || p[-1] == ' ')
@@ -255,7 +255,7 @@ failed_command(const char *s, size_t len, struct mp_event *ev)
 	/* The command is the client's text and the result may quote a filter,
 	 * so neither quote can be trusted to end a field: take the first
 	 * "\" result=\"" that is followed by a reply code. */
-	for (p = s; (p = memmem(p, (size_t)(end - p), LIT("\" result=\""))) != NULL;
+	for (p = s; (p = mp_find(p, (size_t)(end - p), LIT("\" result=\""))) != NULL;
 	    p++) {
 		if (mp_reply_at(p + 10, (size_t)(end - p - 10), &enh) != 0) {
 			r = p + 10;
@@ -282,8 +282,8 @@ old_failed_command(const char *s, size_t len, struct mp_event *ev)
 {
 	const char *end = s + len, *q, *arrow;
 
-	q = memmem(s, len, LIT(": \""));
-	arrow = memmem(s, len, LIT("\" => "));
+	q = mp_find(s, len, LIT(": \""));
+	arrow = mp_find(s, len, LIT("\" => "));
 	if (q == NULL || arrow == NULL || arrow < q)
 		return -1;
 	q += 3;

@@ -65,13 +65,15 @@ extern const struct mp_parser mp_parser_opensmtpd;
  * mp_event_set_domain: ev->domain from "local@domain";
  * mp_is_loopback: 127/8, ::1, IPv6:::1 or localhost;
  * mp_decimal_at: "0.87" as seconds, -1 if no number;
- * mp_units_duration_at: "1d2h3m4s" / "0.5s" as seconds, -1 if none.
+ * mp_units_duration_at: "1d2h3m4s" / "0.5s" as seconds, -1 if none;
+ * mp_find: memmem for the short literals parsers look for.
  */
 int mp_reply_at(const char *s, size_t len, struct mp_enhanced *enh);
 void mp_event_set_domain(struct mp_event *ev, const char *addr, size_t len);
 int mp_is_loopback(const char *a, size_t len);
 double mp_decimal_at(const char *s, size_t len, size_t *used);
 double mp_units_duration_at(const char *s, size_t len, size_t *used);
+const char *mp_find(const char *s, size_t len, const char *lit, size_t n);
 
 /*
  * Shared by parsers, implemented in registry.c.

@@ -160,8 +160,8 @@ reply_in_text(const char *t, size_t len, struct mp_enhanced *enh)
 
 	if ((code = code_at(t, len, enh)) != 0)
 		return code;
-	said = memmem(t, len, LIT("said: "));
-	refused = memmem(t, len, LIT("refused to talk to me: "));
+	said = mp_find(t, len, LIT("said: "));
+	refused = mp_find(t, len, LIT("refused to talk to me: "));
 	if (said != NULL && (refused == NULL || said < refused)) {
 		p = said;
 		skip = sizeof("said: ") - 1;
@@ -179,7 +179,7 @@ reply_in_text(const char *t, size_t len, struct mp_enhanced *enh)
 static const char *
 field(const char *s, size_t len, const char *name, size_t nlen, size_t *vlen)
 {
-	const char *p = memmem(s, len, name, nlen), *end = s + len, *c;
+	const char *p = mp_find(s, len, name, nlen), *end = s + len, *c;
 
 	if (p == NULL)
 		return NULL;
@@ -219,7 +219,7 @@ filter_name(const char *s, size_t len)
 		"content_filter", "filter" };
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (memmem(s, len, names[i], strlen(names[i])) != NULL)
+		if (mp_find(s, len, names[i], strlen(names[i])) != NULL)
 			return 1;
 	return 0;
 }
@@ -472,6 +472,37 @@ received(const struct mp_syslog *hdr, const char *act, size_t rest,
 	return 1;
 }
 
+/*
+ * Can this line's program log a delivery result? Only the delivery agents
+ * and the queue manager (expiry) write "status=". The program is the tag's
+ * last component, whatever the instance or service name before it
+ * ("postfix-out/smtp", "postfix/amavis/smtp"). A tag without a '/' (rsyslog's
+ * RFC 5424 "postfix", or none) does not say, so the line is searched. This
+ * keeps the search for "status=" away from the postscreen, smtpd and cleanup
+ * lines that are most of a log.
+ */
+static int
+may_log_status(const struct mp_syslog *hdr)
+{
+	static const struct { const char *s; size_t n; } programs[] = {
+		{ LIT("smtp") }, { LIT("lmtp") }, { LIT("local") }, { LIT("virtual") },
+		{ LIT("pipe") }, { LIT("error") }, { LIT("retry") }, { LIT("discard") },
+		{ LIT("qmgr") }, { LIT("oqmgr") },
+	};
+	const char *slash, *prog;
+	size_t plen;
+
+	if (hdr->tag == NULL ||
+	    (slash = memrchr(hdr->tag, '/', hdr->tag_len)) == NULL)
+		return 1;
+	prog = slash + 1;
+	plen = (size_t)(hdr->tag + hdr->tag_len - prog);
+	for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++)
+		if (plen == programs[i].n && memcmp(prog, programs[i].s, plen) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 postfix_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 {
@@ -496,7 +527,7 @@ postfix_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 		if (has_prefix(act, rest, LIT("client=")))
 			return received(hdr, act, rest, ev);
 	}
-	if (memmem(m, n, LIT("status=")) == NULL)
+	if (!may_log_status(hdr) || mp_find(m, n, LIT("status=")) == NULL)
 		return 0;
 	return delivery(st, hdr, m, n, ev);
 }

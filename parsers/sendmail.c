@@ -52,11 +52,11 @@ field(const char *s, size_t len, const char *key, size_t klen, size_t *vlen)
 		if ((size_t)(end - p) >= klen && memcmp(p, key, klen) == 0 &&
 		    (p == s || (p - s >= 2 && p[-2] == ',' && p[-1] == ' '))) {
 			p += klen;
-			c = memmem(p, (size_t)(end - p), ", ", 2);
+			c = mp_find(p, (size_t)(end - p), ", ", 2);
 			*vlen = (size_t)((c != NULL ? c : end) - p);
 			return p;
 		}
-		c = memmem(p, (size_t)(end - p), ", ", 2);
+		c = mp_find(p, (size_t)(end - p), ", ", 2);
 		if (c == NULL)
 			break;
 		p = c + 2;
@@ -106,7 +106,7 @@ destination(const char *s, size_t len)
 	if (mailer == NULL)
 		return MP_DEST_NONE;
 	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
-		if (memmem(mailer, mlen, local[i], strlen(local[i])) != NULL)
+		if (mp_find(mailer, mlen, local[i], strlen(local[i])) != NULL)
 			return MP_DEST_LOCAL;
 	relay = field(s, len, LIT("relay="), &rlen);
 	if (relay != NULL) {
@@ -148,7 +148,7 @@ delivery(const char *s, size_t len, struct mp_event *ev)
 	struct mp_enhanced dsn = { 0, 0, 0 }, enh = { 0, 0, 0 };
 	int code = 0;
 
-	stat = memmem(s, len, LIT(", stat="));
+	stat = mp_find(s, len, LIT(", stat="));
 	if (stat == NULL)
 		return -1;
 	st = stat + 7;
@@ -277,7 +277,7 @@ sendmail_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 	/* Connection-stage rulesets log before there is an envelope, with
 	 * no queue ID at all. */
 	if (has_prefix(m, n, LIT("ruleset=")) || has_prefix(m, n, LIT("Milter"))) {
-		r = memmem(m, n, LIT("reject="));
+		r = mp_find(m, n, LIT("reject="));
 		if (r == NULL || r[-1] != ' ')
 			return 0;
 		return reject(m, n, r + 7, ev);
@@ -297,13 +297,13 @@ sendmail_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 	if (has_prefix(s, len, LIT("DSN: ")) ||
 	    has_prefix(s, len, LIT("postmaster notify: ")))
 		return 0;
-	if ((r = memmem(s, len, LIT("reject="))) != NULL &&
+	if ((r = mp_find(s, len, LIT("reject="))) != NULL &&
 	    (r == s || r[-1] == ' '))
 		return reject(s, len, r + 7, ev);
 	if (has_prefix(s, len, LIT("from=")))
 		return received(s, len, ev);
 	if (len > 2 && s[0] == '<') {
-		const char *gt = memmem(s, len, ">... ", 5);
+		const char *gt = mp_find(s, len, ">... ", 5);
 
 		if (gt != NULL && has_prefix(gt + 5, (size_t)(end - gt - 5),
 		    LIT("User unknown"))) {
