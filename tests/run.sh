@@ -29,8 +29,10 @@ install_packages() {
     chmod 755 "$policy"
     created=1
   fi
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+  # Wait for another apt (unattended upgrades, a second shell) rather than fail.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+    "${PACKAGES[@]}" >/dev/null
   if [ "$created" = 1 ]; then rm -f "$policy"; fi
 }
 
