@@ -471,14 +471,11 @@ log_open_error(struct tail_source *s, const char *what)
 	    what, s->path, strerror(errno));
 }
 
-/* Open the file now at s->path as s->cur. Returns 0, or -1 with the state
- * set to WAITING (it vanished) or ERROR. */
+/* Open whatever file is at s->path right now. Returns the fd with *st
+ * filled in, or -1 with the state set to WAITING (it vanished) or ERROR. */
 static int
-open_cur(struct tail_source *s)
+open_path(struct tail_source *s, struct stat *st)
 {
-	struct tail_set *ts = s->ts;
-	struct stat st = { 0 };
-	char proc[64];
 	int fd;
 
 	fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -491,8 +488,8 @@ open_cur(struct tail_source *s)
 		}
 		return -1;
 	}
-	int bad_stat = fstat(fd, &st) < 0;
-	if (bad_stat || !S_ISREG(st.st_mode)) {
+	int bad_stat = fstat(fd, st) < 0;
+	if (bad_stat || !S_ISREG(st->st_mode)) {
 		if (!bad_stat) {
 			stat_add(&s->st.open_errors, 1);
 			log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "cannot follow %s: "
@@ -504,11 +501,21 @@ open_cur(struct tail_source *s)
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
 
-	struct tail_file *f = file_new(s, fd, &st);
+/* Make fd, just opened at s->path by open_path(), the current file s->cur,
+ * which takes ownership of fd. */
+static void
+follow_fd(struct tail_source *s, int fd, const struct stat *st)
+{
+	struct tail_set *ts = s->ts;
+	char proc[64];
+
+	struct tail_file *f = file_new(s, fd, st);
 	if (s->init_valid && !ts->o.from_beginning &&
-	    st.st_dev == s->init_dev && st.st_ino == s->init_ino)
-		seek_to_end(f, st.st_size);
+	    st->st_dev == s->init_dev && st->st_ino == s->init_ino)
+		seek_to_end(f, st->st_size);
 	s->init_valid = 0;
 
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
@@ -521,7 +528,6 @@ open_cur(struct tail_source *s)
 	s->need_read = 1;
 	set_state(s, TAIL_STATE_FOLLOWING);
 	log_info("following %s from offset %jd", s->path, (intmax_t)f->offset);
-	return 0;
 }
 
 static struct tail_file *
@@ -599,17 +605,33 @@ adopt_moved(struct tail_source *s)
  * 3. it is the inode we hold: nothing to do (truncation is checked when
  *    reading);
  * 4. it is another inode: rotation (rename+create, delete+recreate, or the
- *    link repointed). First read the file we hold to EOF, so lines come in
- *    order as far as the budget allows, then demote it;
- * 5. the new inode is one we still drain (a file renamed back): take it
+ *    link repointed). Open the new file at once, before anything else;
+ * 5. then read the file we hold to EOF, so lines come in order as far as
+ *    the budget allows, and demote it;
+ * 6. the new inode is one we still drain (a file renamed back): take it
  *    back as the current file, with its offset, so nothing is read twice;
- * 6. otherwise open it, from offset 0: a file new to us is read whole.
+ * 7. otherwise follow the fd opened in 4, from offset 0: a file new to us
+ *    is read whole.
+ *
+ * Why 4 comes before 5, the race it closes:
+ * 1. we hold mail.log = inode A, with megabytes unread (we were stopped,
+ *    or a burst came in);
+ * 2. the log rotates: the name is now inode B, and the writer fills B;
+ * 3. we stat the name and see B, then spend the whole budget reading A;
+ * 4. meanwhile the log rotates again: B is deleted (delete+recreate) or
+ *    the link is repointed to C (symlink swap);
+ * 5. had we opened the name only now, we would get C, and B, seen but
+ *    never opened, would be lost: unlinked, or left behind under a name
+ *    we never follow.
+ * Holding B's fd from step 4 on keeps it readable whatever happens to
+ * its name, exactly as the fd of A is.
  */
 static void
 check_path(struct tail_source *s, size_t *budget)
 {
 	struct tail_file **pp;
 	struct stat st;
+	int fd;
 
 	watch_dirs(s);
 	if (s->nmoved > 0)
@@ -631,13 +653,22 @@ check_path(struct tail_source *s, size_t *budget)
 	}
 	if (s->cur != NULL && s->cur->dev == st.st_dev && s->cur->ino == st.st_ino)
 		return;
+	fd = open_path(s, &st);
+	if (fd >= 0 && s->cur != NULL && s->cur->dev == st.st_dev && s->cur->ino == st.st_ino) {
+		/* renamed back between the stat and the open: no rotation */
+		close(fd);
+		return;
+	}
 	if (s->cur != NULL) {
 		file_read(s->cur, budget);
 		demote(s, s->cur, "was rotated (the name is another file now)");
 		s->cur = NULL;
 	}
+	if (fd < 0)
+		return;
 	struct tail_file *back = find_open(s, st.st_dev, st.st_ino, &pp);
 	if (back != NULL) {
+		close(fd);
 		*pp = back->next;
 		back->next = NULL;
 		back->close_at = 0;
@@ -645,7 +676,7 @@ check_path(struct tail_source *s, size_t *budget)
 		set_state(s, TAIL_STATE_FOLLOWING);
 		return;
 	}
-	open_cur(s);
+	follow_fd(s, fd, &st);
 }
 
 /*

@@ -33,6 +33,9 @@ struct seen {
 	uint64_t dups;
 	uint64_t junk;
 	int last_source;
+	unsigned hook_at;           /* call hook once, right after this line */
+	void (*hook)(void *arg);
+	void *hook_arg;
 };
 
 struct fixture {
@@ -65,6 +68,11 @@ on_line(void *ctx, const char *line, size_t len, int source)
 		s->dups++;
 	s->id[id] = 1;
 	s->total++;
+	if (s->hook != NULL && id == s->hook_at) {
+		void (*hook)(void *) = s->hook;
+		s->hook = NULL;
+		hook(s->hook_arg);
+	}
 }
 
 static int64_t
@@ -396,6 +404,95 @@ test_symlink_repoint(void **state)
 	close(wa);
 }
 
+/*
+ * The rotation that comes while the tailer is draining the file it held.
+ * Nothing runs the tailer between the writes and the first rotation (as
+ * when it was stopped, or an inotify overflow hid the events), so the turn
+ * that notices the new file must first drain the old one; the second
+ * rotation happens from the line callback in the middle of that drain,
+ * deterministically inside the window:
+ * 1. the tailer holds A with lines 10..19 unread;
+ * 2. rotation 1 puts B (lines 20..29) at the name;
+ * 3. the tailer sees B, then reads A; at line 15,
+ * 4. rotation 2 replaces B with C (lines 30..39).
+ * B was seen before rotation 2, so it must be read: the tailer holds it
+ * from the moment it saw it, not from when it finished draining A.
+ */
+struct swap {
+	struct fixture *f;
+	int as_link;             /* 1: repoint a link; 0: delete and recreate */
+	int wb;                  /* the writer's fd of B, kept open to the end */
+};
+
+static void
+put_at_name(struct fixture *f, int as_link, const char *target_base)
+{
+	char target[160], tmp[160], rel[64];
+
+	if (!as_link) {
+		assert_int_equal(unlink(f->path), 0);
+		return;
+	}
+	snprintf(target, sizeof target, "%s/%s", f->dir, target_base);
+	snprintf(tmp, sizeof tmp, "%s.tmp", f->path);
+	snprintf(rel, sizeof rel, "%s", target_base);
+	close(open_append(target));
+	assert_int_equal(symlink(rel, tmp), 0);
+	assert_int_equal(rename(tmp, f->path), 0);
+}
+
+static void
+second_rotation(void *arg)
+{
+	struct swap *w = arg;
+
+	put_at_name(w->f, w->as_link, "c.log");
+	append_lines(w->f->path, 30, 40);
+}
+
+static void
+rotate_twice_while_draining(struct fixture *f, int as_link)
+{
+	struct swap w = { .f = f, .as_link = as_link };
+	char a[160];
+	int wa;
+
+	snprintf(a, sizeof a, "%s/a.log", f->dir);
+	wa = open_append(as_link ? a : f->path);
+	if (as_link)
+		assert_int_equal(symlink("a.log", f->path), 0);
+	write_lines(wa, 0, 10);
+	start(f, f->path);
+	expect_total(f, 10);
+
+	write_lines(wa, 10, 20);
+	put_at_name(f, as_link, "b.log");
+	w.wb = open_append(f->path);
+	write_lines(w.wb, 20, 30);
+	f->seen->hook_at = 15;
+	f->seen->hook = second_rotation;
+	f->seen->hook_arg = &w;
+
+	expect_total(f, 40);
+	assert_null(f->seen->hook);
+	assert_ids(f->seen, 0, 40);
+	assert_int_equal(atomic_load(&status(f)->rotations), 2);
+	close(wa);
+	close(w.wb);
+}
+
+static void
+test_delete_twice_while_draining(void **state)
+{
+	rotate_twice_while_draining(*state, 0);
+}
+
+static void
+test_symlink_twice_while_draining(void **state)
+{
+	rotate_twice_while_draining(*state, 1);
+}
+
 static void
 test_absent_at_start(void **state)
 {
@@ -591,6 +688,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_copytruncate_no_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_recreate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_repoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_twice_while_draining, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_twice_while_draining, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_absent_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_then_regular, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdin_pipe, setup, teardown),
