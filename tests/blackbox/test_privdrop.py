@@ -29,6 +29,12 @@ def test_drops_to_user_and_its_groups():
             f.write(postfix_line(0) + "\n")
         os.chmod(log, 0o644)
         with Daemon("--maillog.path=" + log, "--run-as=nobody") as dmn:
+            # The HTTP server answers as soon as it is bound; the drop comes
+            # right after, so wait for it rather than race it.
+            deadline = time.monotonic() + 10
+            while ("switched to user nobody" not in dmn.stderr()
+                   and time.monotonic() < deadline):
+                time.sleep(0.02)
             st = ids(dmn.proc.pid)
             assert st["Uid"] == [nobody.pw_uid] * 4, st
             assert st["Gid"] == [nobody.pw_gid] * 4, st
