@@ -1,0 +1,123 @@
+"""A real Prometheus for the deploy tests: Debian's /usr/bin/prometheus on a
+free 127.0.0.1 port with temporary storage, scraping the given exporters
+every second and evaluating deploy/prometheus/rules.yml every second.
+Stopped by PID."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "blackbox"))
+import harness  # noqa: E402
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+RULES = os.path.join(ROOT, "deploy", "prometheus", "rules.yml")
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+
+def require_prometheus():
+    if not os.access(PROMETHEUS, os.X_OK):
+        print("SKIP: no prometheus binary (Debian package prometheus)")
+        sys.exit(harness.SKIP)
+
+
+class Prometheus:
+    def __init__(self, targets, rules=RULES):
+        self.dir = tempfile.mkdtemp(prefix="maillog-prom-")
+        self.port = harness.free_port()
+        cfg = os.path.join(self.dir, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
+                    "  evaluation_interval: 1s\n"
+                    "rule_files:\n  - %s\n"
+                    "scrape_configs:\n  - job_name: maillog_exporter\n"
+                    "    static_configs:\n      - targets: [%s]\n"
+                    % (json.dumps(rules), ", ".join(json.dumps(t) for t in targets)))
+        self.log = open(os.path.join(self.dir, "prometheus.log"), "w+")
+        self.proc = subprocess.Popen(
+            [PROMETHEUS, "--config.file=" + cfg,
+             "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+             "--web.listen-address=127.0.0.1:%d" % self.port,
+             "--log.level=warn"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("prometheus exited %s: %s" % (self.proc.returncode,
+                                                                    self.output()))
+            try:
+                with urllib.request.urlopen(self.url("/-/ready"), timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("prometheus not ready: " + self.output())
+            time.sleep(0.1)
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-4000:]
+
+    def api(self, path, **params):
+        """GET /api/v1/<path>; returns (status, data) or raises with
+        Prometheus's own error text (which names a parse error)."""
+        url = self.url("/api/v1/" + path)
+        if params:
+            url += "?" + urllib.parse.urlencode(params, doseq=True)
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                body = json.load(r)
+        except urllib.error.HTTPError as e:
+            body = json.load(e)
+            raise AssertionError("%s: %s: %s" % (path, body.get("errorType"), body.get("error")))
+        if body.get("status") != "success":
+            raise AssertionError("%s: %s" % (path, body))
+        return body["data"]
+
+    def query(self, expr, at=None):
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = "%.3f" % at
+        data = self.api("query", **params)
+        return data["resultType"], data["result"]
+
+    def wait_query(self, expr, timeout=30, pred=None):
+        """Poll an instant query until it returns a non-empty result (and
+        pred(result) holds); returns the result, or raises."""
+        deadline = time.monotonic() + timeout
+        while True:
+            _, res = self.query(expr)
+            if res and (pred is None or pred(res)):
+                return res
+            if time.monotonic() > deadline:
+                raise AssertionError("no data for %s (last: %s)" % (expr, res))
+            time.sleep(0.5)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
