@@ -1,0 +1,491 @@
+/*
+ * reason.c - classify a failed SMTP status into one reason of a closed set.
+ *
+ * Rules are kept as parsed conditions plus one compiled pattern each; a
+ * classification walks them in order and stops at the first that holds.
+ * The cheap conditions (code, enhanced code) are checked before the
+ * pattern, so most rules cost two compares. Patterns run caselessly in
+ * non-UTF mode (the log is bytes, not UTF-8) with a match limit, so a
+ * careless user pattern slows nothing down for long.
+ *
+ * A failed status used to run most of the 48 built-in patterns before one
+ * matched (a "policy" reply is near the end), which doubled the daemon's
+ * CPU time. So each built-in pattern carries a few literals from
+ * gen_reasons.py, one of which is in any text it matches. One pass over
+ * a lower-cased copy of the reply finds which literals occur, with a hash
+ * of each position's first three bytes into a small bucket table, and
+ * only the rules whose literals occur run their pattern. The walk and its
+ * order are unchanged, so the first rule that holds still wins; the
+ * prefilter only skips patterns that cannot match. User rules have no
+ * literals and always run theirs.
+ */
+#include "reason.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "aggregate.h"
+
+/* The aggregator sizes its fixed reason array without seeing this enum. */
+_Static_assert(REASON_COUNT == AGG_REASONS, "AGG_REASONS must equal REASON_COUNT");
+
+/* Reply texts longer than this are matched on their first bytes only: a
+ * reason is stated at the start, and it bounds the cost per status. */
+#define REASON_TEXT_MAX 2048
+/* Backtracking steps one match may take. */
+#define REASON_MATCH_LIMIT 100000
+#define ANY 0xffff
+/* gen_reasons.py emits no literal shorter than this; the scan hashes this
+ * many bytes at each position. */
+#define LIT_MIN 3
+#define LIT_BUCKETS 1024
+#define LIT_NONE UINT32_MAX
+
+static const char *const names[REASON_COUNT] = {
+	[REASON_UNKNOWN_RECIPIENT] = "unknown_recipient",
+	[REASON_MAILBOX_FULL] = "mailbox_full",
+	[REASON_MESSAGE_TOO_BIG] = "message_too_big",
+	[REASON_GREYLISTED] = "greylisted",
+	[REASON_RATE_LIMITED] = "rate_limited",
+	[REASON_BLOCKLISTED] = "blocklisted",
+	[REASON_SPAM_CONTENT] = "spam_content",
+	[REASON_AUTHENTICATION_FAILED] = "authentication_failed",
+	[REASON_REVERSE_DNS] = "reverse_dns",
+	[REASON_RELAY_DENIED] = "relay_denied",
+	[REASON_SENDER_REJECTED] = "sender_rejected",
+	[REASON_TLS_REQUIRED] = "tls_required",
+	[REASON_DNS_FAILURE] = "dns_failure",
+	[REASON_CONNECTION_FAILED] = "connection_failed",
+	[REASON_LOCAL_ERROR] = "local_error",
+	[REASON_POLICY] = "policy",
+	[REASON_OTHER] = "other",
+};
+
+/* An inclusive range; lo = ANY means "any value". */
+struct range {
+	uint16_t lo, hi;
+};
+
+struct rule {
+	enum reason reason;
+	int has_code, has_enh;
+	uint16_t code_digit[3];        /* 0..9 or ANY */
+	struct range enh[3];           /* class, subject, detail */
+	pcre2_code *re;                /* NULL: no pattern */
+	int filtered;                  /* re runs only if one of its literals occurs */
+};
+
+/* One prefilter literal, chained in the bucket of its first LIT_MIN bytes. */
+struct lit {
+	const char *s;                 /* lower-case, static (the built-in table) */
+	size_t len;
+	uint32_t key;                  /* its first LIT_MIN bytes, as key() reads them */
+	uint32_t rule;                 /* index into reason_set.rules */
+	uint32_t next;                 /* next in the bucket, or LIT_NONE */
+};
+
+struct reason_set {
+	struct rule *rules;
+	size_t nrules, nuser;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	struct lit *lits;
+	uint32_t head[LIT_BUCKETS];    /* first literal of each bucket, or LIT_NONE */
+	unsigned char *maybe;          /* per rule: one of its literals occurs in the reply */
+};
+
+/* A reply being classified. The lower-cased copy and the scan are made
+ * only when a filtered rule's code and enhanced conditions hold, so a
+ * status decided by a code-only rule never pays for them. */
+struct reply {
+	const char *text;
+	size_t len;
+	int scanned;                   /* lower and rs->maybe are filled in */
+	unsigned char lower[REASON_TEXT_MAX];
+};
+
+const char *
+reason_name(enum reason r)
+{
+	return (unsigned)r < REASON_COUNT ? names[r] : "other";
+}
+
+int
+reason_from_name(const char *name)
+{
+	for (int i = 0; i < REASON_COUNT; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* "550", "5xx", "45x": three characters, each a digit or x. The first
+ * must be 4, 5 or x: only failures are classified. */
+static int
+parse_code(const char *s, struct rule *r)
+{
+	if (strlen(s) != 3 || !(s[0] == '4' || s[0] == '5' || s[0] == 'x' || s[0] == 'X'))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		if (s[i] == 'x' || s[i] == 'X')
+			r->code_digit[i] = ANY;
+		else if (s[i] >= '0' && s[i] <= '9')
+			r->code_digit[i] = (uint16_t)(s[i] - '0');
+		else
+			return -1;
+	}
+	r->has_code = 1;
+	return 0;
+}
+
+/* One part of an enhanced condition: "x", "7", "20-24" (0..999). */
+static int
+parse_part(const char *s, size_t n, struct range *out)
+{
+	unsigned v[2] = { 0, 0 };
+	int k = 0, digits = 0;
+
+	if (n == 1 && (s[0] == 'x' || s[0] == 'X')) {
+		out->lo = out->hi = ANY;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9') {
+			if (++digits > 3)
+				return -1;
+			v[k] = v[k] * 10 + (unsigned)(s[i] - '0');
+		} else if (s[i] == '-' && k == 0 && digits > 0) {
+			k = 1;
+			digits = 0;
+		} else {
+			return -1;
+		}
+	}
+	if (digits == 0)
+		return -1;
+	if (k == 0)
+		v[1] = v[0];
+	if (v[1] < v[0])
+		return -1;
+	out->lo = (uint16_t)v[0];
+	out->hi = (uint16_t)v[1];
+	return 0;
+}
+
+/* "x.7.26", "5.7.20-24", "4.x.x": class 4, 5 or x, then two parts. */
+static int
+parse_enhanced(const char *s, struct rule *r)
+{
+	const char *p = s;
+
+	for (int i = 0; i < 3; i++) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot != NULL && i < 2 ? (size_t)(dot - p) : strlen(p);
+
+		if ((i < 2 && dot == NULL) || n == 0 || parse_part(p, n, &r->enh[i]) < 0)
+			return -1;
+		p += n + (i < 2);
+	}
+	if (r->enh[0].lo != ANY && !(r->enh[0].lo == r->enh[0].hi &&
+	    (r->enh[0].lo == 4 || r->enh[0].lo == 5)))
+		return -1;
+	r->has_enh = 1;
+	return 0;
+}
+
+static uint32_t
+key(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+}
+
+static uint32_t
+bucket(uint32_t key)
+{
+	return (key * 2654435761u) >> 22;  /* Fibonacci hashing: the top 10 bits */
+}
+
+/* Chain the built-in rules' literals into rs->head. Rule i of the table
+ * is rs->rules[rs->nuser + i]. */
+static int
+index_literals(struct reason_set *rs)
+{
+	size_t n = 0;
+
+	_Static_assert(LIT_BUCKETS == 1u << 10, "bucket() yields 10 bits");
+	for (size_t i = 0; i < LIT_BUCKETS; i++)
+		rs->head[i] = LIT_NONE;
+	for (size_t i = 0; i < reason_builtins_count; i++)
+		for (const char *const *l = reason_builtins[i].literals; l != NULL && *l != NULL; l++)
+			n++;
+	if (n == 0)
+		return 0;
+	if (n >= LIT_NONE || (rs->lits = calloc(n, sizeof *rs->lits)) == NULL)
+		return -1;
+	n = 0;
+	for (size_t i = 0; i < reason_builtins_count; i++) {
+		const char *const *l = reason_builtins[i].literals;
+		size_t r = rs->nuser + i;
+
+		for (; l != NULL && *l != NULL; l++) {
+			struct lit *x = &rs->lits[n];
+			uint32_t b;
+
+			x->s = *l;
+			x->len = strlen(*l);
+			/* The generator never emits a shorter one; never trust it
+			 * to the point of reading past a literal. */
+			if (x->len < LIT_MIN)
+				return -1;
+			x->rule = (uint32_t)r;
+			x->key = key((const unsigned char *)x->s);
+			b = bucket(x->key);
+			x->next = rs->head[b];
+			rs->head[b] = (uint32_t)n++;
+			rs->rules[r].filtered = rs->rules[r].re != NULL;
+		}
+	}
+	return 0;
+}
+
+static int
+set_error(struct reason_error *where, size_t rule, enum reason_field field)
+{
+	if (where != NULL) {
+		where->rule = rule;
+		where->field = field;
+	}
+	return -1;
+}
+
+/* Check and compile one rule into r. what names it in messages. */
+static int
+compile_rule(struct rule *r, const struct reason_def *d, const char *what,
+    char *err, size_t errlen, enum reason_field *field)
+{
+	int reason = d->reason != NULL ? reason_from_name(d->reason) : -1;
+	int has_pattern = d->pattern != NULL && d->pattern[0] != '\0';
+
+	memset(r, 0, sizeof *r);
+	if (reason < 0) {
+		*field = REASON_FIELD_REASON;
+		snprintf(err, errlen, "%s: reason \"%.40s\" is not one of unknown_recipient, "
+		    "mailbox_full, message_too_big, greylisted, rate_limited, blocklisted, "
+		    "spam_content, authentication_failed, reverse_dns, relay_denied, "
+		    "sender_rejected, tls_required, dns_failure, connection_failed, "
+		    "local_error, policy, other", what, d->reason ? d->reason : "");
+		return -1;
+	}
+	r->reason = (enum reason)reason;
+	if (d->code != NULL && d->code[0] != '\0' && parse_code(d->code, r) < 0) {
+		*field = REASON_FIELD_CODE;
+		snprintf(err, errlen, "%s: code \"%.40s\" is not a failure code pattern "
+		    "(want 3 characters, digits or x, starting with 4, 5 or x: 550, 5xx, 45x)",
+		    what, d->code);
+		return -1;
+	}
+	if (d->enhanced != NULL && d->enhanced[0] != '\0' && parse_enhanced(d->enhanced, r) < 0) {
+		*field = REASON_FIELD_ENHANCED;
+		snprintf(err, errlen, "%s: enhanced \"%.40s\" is not an enhanced code pattern "
+		    "(want CLASS.SUBJECT.DETAIL, class 4, 5 or x, each other part a number, "
+		    "a range such as 20-24, or x: 5.7.1, x.7.20-24, 4.x.x)", what, d->enhanced);
+		return -1;
+	}
+	if (!has_pattern && !r->has_code && !r->has_enh) {
+		*field = REASON_FIELD_RULE;
+		snprintf(err, errlen, "%s: no condition (give pattern, code or enhanced)", what);
+		return -1;
+	}
+	if (has_pattern) {
+		int code;
+		PCRE2_SIZE off;
+
+		r->re = pcre2_compile((PCRE2_SPTR)d->pattern, PCRE2_ZERO_TERMINATED,
+		    PCRE2_CASELESS, &code, &off, NULL);
+		if (r->re == NULL) {
+			PCRE2_UCHAR msg[160];
+			pcre2_get_error_message(code, msg, sizeof msg);
+			*field = REASON_FIELD_PATTERN;
+			snprintf(err, errlen, "%s: pattern: %s at offset %zu", what,
+			    (const char *)msg, (size_t)off);
+			return -1;
+		}
+		/* Without JIT (some platforms, SELinux) the interpreter runs. */
+		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+	}
+	return 0;
+}
+
+struct reason_set *
+reason_set_new(const struct reason_def *user, size_t nuser, struct reason_error *where,
+    char *err, size_t errlen)
+{
+	struct reason_set *rs;
+	size_t total = nuser + reason_builtins_count;
+	enum reason_field field = REASON_FIELD_RULE;
+	char what[64];
+
+	if (nuser > REASON_MAX_USER_RULES) {
+		snprintf(err, errlen, "%zu reason rules: more than %d", nuser,
+		    REASON_MAX_USER_RULES);
+		set_error(where, REASON_MAX_USER_RULES, REASON_FIELD_RULE);
+		return NULL;
+	}
+	if ((rs = calloc(1, sizeof *rs)) == NULL ||
+	    (rs->rules = calloc(total, sizeof *rs->rules)) == NULL ||
+	    (rs->md = pcre2_match_data_create(1, NULL)) == NULL ||
+	    (rs->mctx = pcre2_match_context_create(NULL)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		set_error(where, SIZE_MAX, REASON_FIELD_RULE);
+		reason_set_free(rs);
+		return NULL;
+	}
+	pcre2_set_match_limit(rs->mctx, REASON_MATCH_LIMIT);
+	rs->nuser = nuser;
+	for (size_t i = 0; i < nuser; i++, rs->nrules++) {
+		snprintf(what, sizeof what, "reason rule %zu", i + 1);
+		if (compile_rule(&rs->rules[i], &user[i], what, err, errlen, &field) < 0) {
+			set_error(where, i, field);
+			reason_set_free(rs);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; i < reason_builtins_count; i++, rs->nrules++) {
+		const struct reason_builtin *b = &reason_builtins[i];
+		struct reason_def d = { reason_name(b->reason), b->pattern, b->code, b->enhanced };
+
+		snprintf(what, sizeof what, "daemon/reasons.rules:%u", b->line);
+		if (compile_rule(&rs->rules[nuser + i], &d, what, err, errlen, &field) < 0) {
+			set_error(where, SIZE_MAX, field);
+			reason_set_free(rs);
+			return NULL;
+		}
+	}
+	if ((rs->maybe = calloc(rs->nrules, 1)) == NULL || index_literals(rs) < 0) {
+		snprintf(err, errlen, "out of memory");
+		set_error(where, SIZE_MAX, REASON_FIELD_RULE);
+		reason_set_free(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+void
+reason_set_free(struct reason_set *rs)
+{
+	if (rs == NULL)
+		return;
+	for (size_t i = 0; i < rs->nrules; i++)
+		pcre2_code_free(rs->rules[i].re);
+	free(rs->rules);
+	free(rs->lits);
+	free(rs->maybe);
+	pcre2_match_data_free(rs->md);
+	pcre2_match_context_free(rs->mctx);
+	free(rs);
+}
+
+size_t
+reason_set_user_rules(const struct reason_set *rs)
+{
+	return rs->nuser;
+}
+
+static int
+in_range(const struct range *r, unsigned v)
+{
+	return r->lo == ANY || (v >= r->lo && v <= r->hi);
+}
+
+/* Mark in rs->maybe every rule one of whose literals occurs in the reply:
+ * one pass, with a bucket lookup per position; a literal is compared only
+ * when its first three bytes are the ones at that position. */
+static void
+scan(struct reason_set *rs, struct reply *rp)
+{
+	const unsigned char *t = rp->lower;
+	size_t n = rp->len;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)rp->text[i];
+		rp->lower[i] = c >= 'A' && c <= 'Z' ? (unsigned char)(c + 'a' - 'A') : c;
+	}
+	memset(rs->maybe, 0, rs->nrules);
+	for (size_t i = 0; i + LIT_MIN <= n; i++) {
+		uint32_t k3 = key(t + i);
+
+		for (uint32_t k = rs->head[bucket(k3)]; k != LIT_NONE; k = rs->lits[k].next) {
+			const struct lit *l = &rs->lits[k];
+
+			if (l->key == k3 && !rs->maybe[l->rule] && l->len <= n - i &&
+			    memcmp(t + i + LIT_MIN, l->s + LIT_MIN, l->len - LIT_MIN) == 0)
+				rs->maybe[l->rule] = 1;
+		}
+	}
+	rp->scanned = 1;
+}
+
+static int
+rule_holds(struct reason_set *rs, size_t i, unsigned code,
+    const struct mp_enhanced *enh, struct reply *rp)
+{
+	const struct rule *r = &rs->rules[i];
+
+	if (r->has_code) {
+		unsigned d[3] = { code / 100, code / 10 % 10, code % 10 };
+		if (code == 0)
+			return 0;
+		for (int i = 0; i < 3; i++)
+			if (r->code_digit[i] != ANY && r->code_digit[i] != d[i])
+				return 0;
+	}
+	if (r->has_enh && (enh == NULL || enh->cls == 0 || !in_range(&r->enh[0], enh->cls) ||
+	    !in_range(&r->enh[1], enh->subject) || !in_range(&r->enh[2], enh->detail)))
+		return 0;
+	if (r->re != NULL) {
+		if (rp->text == NULL)
+			return 0;
+		if (r->filtered) {
+			if (!rp->scanned)
+				scan(rs, rp);
+			if (!rs->maybe[i])
+				return 0;
+		}
+		return pcre2_match(r->re, (PCRE2_SPTR)rp->text, rp->len, 0, 0, rs->md,
+		    rs->mctx) >= 0;
+	}
+	return 1;
+}
+
+enum reason
+reason_classify_reply(struct reason_set *rs, unsigned code, const struct mp_enhanced *enh,
+    const char *text, size_t len)
+{
+	struct reply rp;
+
+	rp.text = text;
+	rp.len = text != NULL && len > REASON_TEXT_MAX ? REASON_TEXT_MAX : len;
+	rp.scanned = 0;
+	for (size_t i = 0; i < rs->nrules; i++)
+		if (rule_holds(rs, i, code, enh, &rp))
+			return rs->rules[i].reason;
+	return REASON_OTHER;
+}
+
+enum reason
+reason_classify(struct reason_set *rs, const struct mp_event *ev)
+{
+	const char *text = ev->reply;
+	size_t len = ev->reply_len;
+
+	if (text == NULL) {
+		text = ev->hdr.msg;
+		len = ev->hdr.msg_len;
+	}
+	return reason_classify_reply(rs, ev->code, &ev->enhanced, text, len);
+}

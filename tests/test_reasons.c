@@ -1,0 +1,525 @@
+/*
+ * test_reasons.c - the failure-reason classifier (daemon/reason.c) on the
+ * real replies of tests/data/reasons/golden.tsv, user rules from
+ * --config.file overriding the built-in ones, the closed set, every kind
+ * of bad rule, and the counter family it feeds.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "aggregate.h"
+#include "config.h"
+#include "expo.h"
+#include "reason.h"
+
+#define GOLDEN TESTS_DIR "/data/reasons/golden.tsv"
+
+static enum reason
+classify(struct reason_set *rs, unsigned code, const char *enh, const char *text)
+{
+	struct mp_enhanced e = { 0, 0, 0 };
+
+	if (enh != NULL)
+		assert_int_equal(mp_parse_enhanced(enh, strlen(enh), &e), strlen(enh));
+	return reason_classify_reply(rs, code, &e, text, text ? strlen(text) : 0);
+}
+
+/* The next row of golden.tsv into col (code, enhanced, text, reason,
+ * source), pointing into line; 0 at the end of the file. */
+static int
+golden_row(FILE *fp, char *line, size_t size, char *col[5], int *lineno)
+{
+	while (fgets(line, (int)size, fp) != NULL) {
+		char *p = line;
+		int k;
+
+		(*lineno)++;
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		for (k = 0; k < 5 && p != NULL; k++) {
+			col[k] = p;
+			if ((p = strchr(p, '\t')) != NULL)
+				*p++ = '\0';
+		}
+		if (k != 5 || p != NULL || col[4][0] == '\0')
+			fail_msg("%s:%d: want 5 tab-separated columns, the last a source", GOLDEN,
+			    *lineno);
+		return 1;
+	}
+	return 0;
+}
+
+static enum reason
+classify_row(struct reason_set *rs, char *col[5])
+{
+	return classify(rs, strcmp(col[0], "-") ? (unsigned)atoi(col[0]) : 0,
+	    strcmp(col[1], "-") ? col[1] : NULL, col[2]);
+}
+
+/* Every golden reply gets the reason a postmaster would give it. All
+ * mismatches are listed before the test fails. */
+static void
+test_golden(void **state)
+{
+	(void)state;
+	char err[512], line[4096], *col[5];
+	struct reason_set *rs = reason_set_new(NULL, 0, NULL, err, sizeof err);
+	FILE *fp = fopen(GOLDEN, "r");
+	int n = 0, bad = 0, lineno = 0;
+	int seen[REASON_COUNT] = { 0 };
+
+	assert_non_null(rs);
+	assert_non_null(fp);
+	while (golden_row(fp, line, sizeof line, col, &lineno)) {
+		int want = reason_from_name(col[3]);
+		if (want < 0)
+			fail_msg("%s:%d: \"%s\" is not a reason", GOLDEN, lineno, col[3]);
+		enum reason got = classify_row(rs, col);
+		if ((int)got != want) {
+			printf("%s:%d: got %s, want %s: %s %s %s\n", GOLDEN, lineno,
+			    reason_name(got), col[3], col[0], col[1], col[2]);
+			bad++;
+		}
+		seen[want]++;
+		n++;
+	}
+	fclose(fp);
+	reason_set_free(rs);
+	printf("golden replies: %d, classified as expected: %d\n", n, n - bad);
+	assert_true(n >= 100);
+	assert_int_equal(bad, 0);
+	/* The golden set exercises every reason but the fallback. */
+	for (int r = 0; r < REASON_OTHER; r++)
+		if (seen[r] == 0)
+			fail_msg("no golden reply for %s", reason_name((enum reason)r));
+}
+
+/* Does lit occur in text, ignoring ASCII case? lit is lower-case. */
+static int
+occurs(const char *text, const char *lit)
+{
+	size_t n = strlen(text), m = strlen(lit);
+
+	for (size_t i = 0; i + m <= n; i++) {
+		size_t j = 0;
+		while (j < m && (text[i + j] >= 'A' && text[i + j] <= 'Z' ?
+		    text[i + j] + 'a' - 'A' : text[i + j]) == lit[j])
+			j++;
+		if (j == m)
+			return 1;
+	}
+	return 0;
+}
+
+/* The literal prefilter (gen_reasons.py derives the literals, reason.c
+ * skips a built-in pattern when none occurs) changes no result:
+ * 1. whenever a built-in pattern matches a golden text, one of its
+ *    literals occurs there, for every rule, not only the one that wins;
+ * 2. every golden row gets the reason of the plain ordered walk: the
+ *    built-ins loaded as user rules, which run every pattern unfiltered
+ *    (the filtered built-ins behind them hold only where these would). */
+static void
+test_prefilter_sound(void **state)
+{
+	(void)state;
+	char err[512], line[4096], *col[5];
+	struct reason_def *defs = calloc(reason_builtins_count, sizeof *defs);
+	pcre2_code **re = calloc(reason_builtins_count, sizeof *re);
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	struct reason_set *fast, *plain;
+	FILE *fp = fopen(GOLDEN, "r");
+	int lineno = 0, rows = 0, matched = 0, filtered = 0;
+
+	assert_non_null(defs);
+	assert_non_null(re);
+	assert_non_null(md);
+	assert_non_null(fp);
+	for (size_t i = 0; i < reason_builtins_count; i++) {
+		const struct reason_builtin *b = &reason_builtins[i];
+		int code;
+		PCRE2_SIZE off;
+
+		defs[i] = (struct reason_def){ reason_name(b->reason), b->pattern, b->code,
+		    b->enhanced };
+		if (b->literals != NULL) {
+			assert_non_null(b->pattern);
+			re[i] = pcre2_compile((PCRE2_SPTR)b->pattern, PCRE2_ZERO_TERMINATED,
+			    PCRE2_CASELESS, &code, &off, NULL);
+			assert_non_null(re[i]);
+			filtered++;
+		}
+	}
+	/* Nearly every pattern gets literals; a generator that lost them all
+	 * would make this test vacuous. */
+	assert_true(filtered >= 20);
+	fast = reason_set_new(NULL, 0, NULL, err, sizeof err);
+	plain = reason_set_new(defs, reason_builtins_count, NULL, err, sizeof err);
+	assert_non_null(fast);
+	assert_non_null(plain);
+	while (golden_row(fp, line, sizeof line, col, &lineno)) {
+		for (size_t i = 0; i < reason_builtins_count; i++) {
+			const char *const *l;
+
+			if (re[i] == NULL || pcre2_match(re[i], (PCRE2_SPTR)col[2], strlen(col[2]),
+			    0, 0, md, NULL) < 0)
+				continue;
+			matched++;
+			for (l = reason_builtins[i].literals; *l != NULL && !occurs(col[2], *l); l++)
+				;
+			if (*l == NULL)
+				fail_msg("%s:%d: daemon/reasons.rules:%u matches, but none of its "
+				    "literals occurs: %s", GOLDEN, lineno, reason_builtins[i].line,
+				    col[2]);
+		}
+		enum reason want = classify_row(plain, col), got = classify_row(fast, col);
+		if (got != want)
+			fail_msg("%s:%d: prefiltered %s, plain walk %s: %s", GOLDEN, lineno,
+			    reason_name(got), reason_name(want), col[2]);
+		rows++;
+	}
+	printf("prefilter: %d golden rows, %d pattern matches, each with a literal\n", rows,
+	    matched);
+	assert_true(rows >= 100);
+	assert_true(matched >= rows / 2);
+	fclose(fp);
+	reason_set_free(fast);
+	reason_set_free(plain);
+	for (size_t i = 0; i < reason_builtins_count; i++)
+		pcre2_code_free(re[i]);
+	pcre2_match_data_free(md);
+	free(re);
+	free(defs);
+}
+
+static void
+test_closed_set(void **state)
+{
+	(void)state;
+	assert_int_equal(REASON_COUNT, 17);
+	for (int r = 0; r < REASON_COUNT; r++)
+		assert_int_equal(reason_from_name(reason_name((enum reason)r)), r);
+	assert_int_equal(reason_from_name("Blocklisted"), -1);
+	assert_int_equal(reason_from_name("blacklisted"), -1);
+	assert_int_equal(reason_from_name(""), -1);
+	assert_string_equal(reason_name(REASON_COUNT), "other");
+	assert_string_equal(reason_name((enum reason)-1), "other");
+}
+
+/* A user rule is tried before the built-ins, so it overrides them; its
+ * conditions must all hold. */
+static void
+test_user_rules_override(void **state)
+{
+	(void)state;
+	char err[512];
+	struct reason_def user[] = {
+		{ "policy", "blocked using bl\\.example\\.net", NULL, NULL },
+		{ "greylisted", NULL, "45x", "4.7.1" },
+		{ "local_error", "queue", "5xx", "x.3.x" },
+	};
+	struct reason_set *rs = reason_set_new(user, 3, NULL, err, sizeof err);
+
+	assert_non_null(rs);
+	assert_int_equal(reason_set_user_rules(rs), 3);
+	assert_int_equal(classify(rs, 554, "5.7.1",
+	    "Service unavailable; Client host [192.0.2.1] blocked using bl.example.net"),
+	    REASON_POLICY);
+	/* Another list still falls to the built-in rule. */
+	assert_int_equal(classify(rs, 554, "5.7.1",
+	    "Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org"),
+	    REASON_BLOCKLISTED);
+	assert_int_equal(classify(rs, 450, "4.7.1", "Client host rejected: Access denied"),
+	    REASON_GREYLISTED);
+	/* 550 is not 45x: the built-ins decide. */
+	assert_int_equal(classify(rs, 550, "4.7.1", "Client host rejected: Access denied"),
+	    REASON_POLICY);
+	/* No enhanced code: a rule with an enhanced condition does not hold. */
+	assert_int_equal(classify(rs, 451, NULL, "queue problem"), REASON_OTHER);
+	assert_int_equal(classify(rs, 552, "5.3.1", "queue full"), REASON_LOCAL_ERROR);
+	reason_set_free(rs);
+
+	/* Without user rules the first one's text is a blocklist. */
+	rs = reason_set_new(NULL, 0, NULL, err, sizeof err);
+	assert_non_null(rs);
+	assert_int_equal(classify(rs, 554, "5.7.1",
+	    "Service unavailable; Client host [192.0.2.1] blocked using bl.example.net"),
+	    REASON_BLOCKLISTED);
+	assert_int_equal(classify(rs, 550, NULL, "no rule says anything about this"),
+	    REASON_OTHER);
+	reason_set_free(rs);
+}
+
+static void
+check_bad(const struct reason_def *d, enum reason_field field, const char *want)
+{
+	char err[512];
+	struct reason_error where = { 99, REASON_FIELD_RULE };
+	struct reason_def user[2] = { { "policy", "x", NULL, NULL }, *d };
+
+	assert_null(reason_set_new(user, 2, &where, err, sizeof err));
+	assert_int_equal(where.rule, 1);
+	assert_int_equal(where.field, field);
+	assert_string_equal(err, want);
+}
+
+static void
+test_bad_rules(void **state)
+{
+	(void)state;
+	check_bad(&(struct reason_def){ "blacklisted", "x", NULL, NULL }, REASON_FIELD_REASON,
+	    "reason rule 2: reason \"blacklisted\" is not one of unknown_recipient, "
+	    "mailbox_full, message_too_big, greylisted, rate_limited, blocklisted, "
+	    "spam_content, authentication_failed, reverse_dns, relay_denied, "
+	    "sender_rejected, tls_required, dns_failure, connection_failed, local_error, "
+	    "policy, other");
+	check_bad(&(struct reason_def){ NULL, "x", NULL, NULL }, REASON_FIELD_REASON,
+	    "reason rule 2: reason \"\" is not one of unknown_recipient, "
+	    "mailbox_full, message_too_big, greylisted, rate_limited, blocklisted, "
+	    "spam_content, authentication_failed, reverse_dns, relay_denied, "
+	    "sender_rejected, tls_required, dns_failure, connection_failed, local_error, "
+	    "policy, other");
+	check_bad(&(struct reason_def){ "policy", NULL, NULL, NULL }, REASON_FIELD_RULE,
+	    "reason rule 2: no condition (give pattern, code or enhanced)");
+	check_bad(&(struct reason_def){ "policy", "(unclosed", NULL, NULL },
+	    REASON_FIELD_PATTERN,
+	    "reason rule 2: pattern: missing closing parenthesis at offset 9");
+	static const char *const bad_codes[] = { "250", "5", "5xxx", "5a0", "" };
+	for (size_t i = 0; i < 4; i++) {
+		char want[300];
+		snprintf(want, sizeof want, "reason rule 2: code \"%s\" is not a failure code "
+		    "pattern (want 3 characters, digits or x, starting with 4, 5 or x: 550, "
+		    "5xx, 45x)", bad_codes[i]);
+		check_bad(&(struct reason_def){ "policy", NULL, bad_codes[i], NULL },
+		    REASON_FIELD_CODE, want);
+	}
+	static const char *const bad_enh[] = {
+		"2.0.0", "5.7", "5.7.1.1", "5..1", "5.7.24-20", "5.1000.1", "x.7.a", "5.7.1-",
+	};
+	for (size_t i = 0; i < sizeof bad_enh / sizeof bad_enh[0]; i++) {
+		char want[400];
+		snprintf(want, sizeof want, "reason rule 2: enhanced \"%s\" is not an enhanced "
+		    "code pattern (want CLASS.SUBJECT.DETAIL, class 4, 5 or x, each other part "
+		    "a number, a range such as 20-24, or x: 5.7.1, x.7.20-24, 4.x.x)", bad_enh[i]);
+		check_bad(&(struct reason_def){ "policy", NULL, NULL, bad_enh[i] },
+		    REASON_FIELD_ENHANCED, want);
+	}
+}
+
+/* Conditions: ranges, wildcards, and a code condition never holds for a
+ * status that quotes no code. */
+static void
+test_conditions(void **state)
+{
+	(void)state;
+	char err[512];
+	struct reason_def user[] = {
+		{ "spam_content", NULL, NULL, "x.7.20-22" },
+		{ "relay_denied", NULL, "x2x", NULL },
+	};
+	struct reason_set *rs = reason_set_new(user, 2, NULL, err, sizeof err);
+
+	assert_non_null(rs);
+	assert_int_equal(classify(rs, 0, "4.7.20", NULL), REASON_SPAM_CONTENT);
+	assert_int_equal(classify(rs, 0, "5.7.22", NULL), REASON_SPAM_CONTENT);
+	assert_int_equal(classify(rs, 0, "5.7.23", NULL), REASON_AUTHENTICATION_FAILED);
+	assert_int_equal(classify(rs, 421, NULL, NULL), REASON_RELAY_DENIED);
+	assert_int_equal(classify(rs, 0, NULL, NULL), REASON_OTHER);
+	assert_int_equal(classify(rs, 0, NULL, "Relay access denied"), REASON_RELAY_DENIED);
+	reason_set_free(rs);
+}
+
+/* A Sendmail status without reply= is classified on the whole message. */
+static void
+test_event_fallback_text(void **state)
+{
+	(void)state;
+	char err[512];
+	struct reason_set *rs = reason_set_new(NULL, 0, NULL, err, sizeof err);
+	static const char msg[] = "x1: to=<bob@example.com>, delay=00:00:01, mailer=esmtp, "
+	    "stat=Deferred: Connection refused by mx.example.com.";
+	struct mp_event ev;
+
+	assert_non_null(rs);
+	memset(&ev, 0, sizeof ev);
+	ev.kind = MP_EVENT_STATUS;
+	ev.cls = 4;
+	ev.hdr.msg = msg;
+	ev.hdr.msg_len = sizeof msg - 1;
+	assert_int_equal(reason_classify(rs, &ev), REASON_CONNECTION_FAILED);
+	ev.reply = "452 4.2.2 Mailbox full";
+	ev.reply_len = strlen(ev.reply);
+	assert_int_equal(reason_classify(rs, &ev), REASON_MAILBOX_FULL);
+	reason_set_free(rs);
+}
+
+static char path[64];
+
+static void
+write_file(const char *text)
+{
+	int fd;
+	FILE *fp;
+
+	snprintf(path, sizeof path, "/tmp/test_reasons.XXXXXX");
+	if ((fd = mkstemp(path)) < 0)
+		fail_msg("mkstemp failed");
+	fp = fdopen(fd, "w");
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void
+check_config_error(const char *text, const char *want)
+{
+	struct reason_set *rs;
+	char err[600], full[700];
+
+	write_file(text);
+	assert_int_equal(config_reasons(path, &rs, err, sizeof err), CONFIG_BAD_FILE);
+	assert_null(rs);
+	snprintf(full, sizeof full, "%s:%s", path, want);
+	assert_string_equal(err, full);
+	unlink(path);
+}
+
+static void
+test_config_file(void **state)
+{
+	(void)state;
+	struct reason_set *rs;
+	struct mp_registry *reg;
+	char err[600];
+
+	write_file(
+	    "reasons:\n"
+	    "  - reason: policy\n"
+	    "    pattern: 'blocked using bl\\.example\\.net'\n"
+	    "  - reason: rate_limited\n"
+	    "    code: 4xx\n"
+	    "    enhanced: x.7.1\n"
+	    "    pattern: 'slow down'\n");
+	/* The parser side accepts a file with reasons and no parsers. */
+	assert_int_equal(config_registry(path, "auto", &reg, err, sizeof err), CONFIG_OK);
+	mp_registry_free(reg);
+	assert_int_equal(config_reasons(path, &rs, err, sizeof err), CONFIG_OK);
+	assert_int_equal(reason_set_user_rules(rs), 2);
+	assert_int_equal(classify(rs, 554, "5.7.1", "blocked using bl.example.net"),
+	    REASON_POLICY);
+	assert_int_equal(classify(rs, 451, "4.7.1", "please SLOW DOWN"), REASON_RATE_LIMITED);
+	assert_int_equal(classify(rs, 551, "5.7.1", "please slow down"), REASON_POLICY);
+	reason_set_free(rs);
+	unlink(path);
+
+	assert_int_equal(config_reasons(NULL, &rs, err, sizeof err), CONFIG_OK);
+	assert_int_equal(reason_set_user_rules(rs), 0);
+	reason_set_free(rs);
+
+	check_config_error("reasons:\n  - reason: blacklisted\n    pattern: x\n",
+	    "2: reason rule 1: reason \"blacklisted\" is not one of unknown_recipient, "
+	    "mailbox_full, message_too_big, greylisted, rate_limited, blocklisted, "
+	    "spam_content, authentication_failed, reverse_dns, relay_denied, "
+	    "sender_rejected, tls_required, dns_failure, connection_failed, local_error, "
+	    "policy, other");
+	check_config_error("reasons:\n  - reason: policy\n    pattern: x\n"
+	    "  - reason: policy\n    pattern: '(x'\n",
+	    "5: reason rule 2: pattern: missing closing parenthesis at offset 2");
+	check_config_error("reasons:\n  - reason: policy\n    code: 250\n",
+	    "3: reason rule 1: code \"250\" is not a failure code pattern (want 3 characters, "
+	    "digits or x, starting with 4, 5 or x: 550, 5xx, 45x)");
+	check_config_error("reasons:\n  - reason: policy\n", "2: reason rule 1: no condition "
+	    "(give pattern, code or enhanced)");
+	check_config_error("reasons:\n  - pattern: x\n", "2: reason rule 1: no reason");
+	check_config_error("reasons:\n  - reason: policy\n    patern: x\n",
+	    "3: reason rule 1: unknown key \"patern\" (want reason, pattern, code, enhanced)");
+	check_config_error("reasons:\n  - reason: policy\n    pattern: [a]\n",
+	    "3: pattern: want a string, not a list");
+	check_config_error("reasons: policy\n", "1: reasons: want a list, not a string");
+	check_config_error("reasons:\n  - policy\n",
+	    "2: reason rule 1: want a mapping with keys reason, pattern, code, enhanced, "
+	    "not a string");
+}
+
+/* The family: only failures count, reasons out of range are "other", and
+ * both formats render it. */
+static void
+test_family(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(100);
+	struct mp_event ev;
+	struct expo_buf out = { 0 };
+	struct expo_view v;
+	int mtas[] = { MP_MTA_POSTFIX };
+
+	assert_non_null(a);
+	memset(&ev, 0, sizeof ev);
+	ev.kind = MP_EVENT_STATUS;
+	ev.mta = MP_MTA_POSTFIX;
+	ev.direction = MP_DIR_OUTBOUND;
+	ev.cls = 5;
+	agg_record_reason(a, &ev, REASON_BLOCKLISTED);
+	agg_record_reason(a, &ev, REASON_BLOCKLISTED);
+	agg_record_reason(a, &ev, 999);
+	ev.cls = 2;
+	agg_record_reason(a, &ev, REASON_POLICY);
+	ev.cls = 4;
+	ev.direction = MP_DIR_INBOUND;
+	agg_record_reason(a, &ev, REASON_GREYLISTED);
+	assert_int_equal(agg_reason_count(a, MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 5,
+	    REASON_BLOCKLISTED), 2);
+	assert_int_equal(agg_reason_count(a, MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 5, REASON_OTHER), 1);
+	assert_int_equal(agg_reason_count(a, MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 2, REASON_POLICY), 0);
+
+	memset(&v, 0, sizeof v);
+	v.agg = a;
+	v.mtas = mtas;
+	v.nmtas = 1;
+	assert_int_equal(expo_render(&v, &out), 0);
+	assert_non_null(strstr(out.data, "# TYPE maillog_smtp_reason_total counter\n"
+	    "maillog_smtp_reason_total{mta=\"postfix\",direction=\"outbound\",class=\"5xx\","
+	    "reason=\"blocklisted\"} 2\n"
+	    "maillog_smtp_reason_total{mta=\"postfix\",direction=\"outbound\",class=\"5xx\","
+	    "reason=\"other\"} 1\n"
+	    "maillog_smtp_reason_total{mta=\"postfix\",direction=\"inbound\",class=\"4xx\","
+	    "reason=\"greylisted\"} 1\n"));
+	assert_null(strstr(out.data, "reason=\"policy\""));
+	expo_buf_free(&out);
+	assert_int_equal(expo_render_format(&v, EXPO_FMT_OPENMETRICS, -1, &out), 0);
+	assert_non_null(strstr(out.data, "# TYPE maillog_smtp_reason counter\n"));
+	assert_non_null(strstr(out.data,
+	    "maillog_smtp_reason_total{mta=\"postfix\",direction=\"inbound\",class=\"4xx\","
+	    "reason=\"greylisted\"} 1\nmaillog_smtp_reason_created{mta=\"postfix\","
+	    "direction=\"inbound\",class=\"4xx\",reason=\"greylisted\"} "));
+	expo_buf_free(&out);
+	agg_free(a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_prefilter_sound),
+		cmocka_unit_test(test_closed_set),
+		cmocka_unit_test(test_user_rules_override),
+		cmocka_unit_test(test_bad_rules),
+		cmocka_unit_test(test_conditions),
+		cmocka_unit_test(test_event_fallback_text),
+		cmocka_unit_test(test_config_file),
+		cmocka_unit_test(test_family),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
