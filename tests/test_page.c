@@ -1,0 +1,365 @@
+/*
+ * test_page.c - the status page's pieces: the HTML escaper every log value
+ * goes through, the per-minute ring buffer behind the chart (including a
+ * reader racing the writer across bucket recycling), and a whole page
+ * rendered from a store fed hostile values.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "expo.h"
+#include "history.h"
+#include "page.h"
+#include "reason.h"
+
+/* page_escape of s (length n) as a NUL-terminated string; caller frees. */
+static char *
+escaped(const char *s, size_t n)
+{
+	struct expo_buf b = { 0 };
+
+	assert_int_equal(page_escape(&b, s, n), 0);
+	if (b.data == NULL)
+		return strdup("");
+	return b.data;
+}
+
+static void
+expect_escape(const char *in, size_t n, const char *want)
+{
+	char *got = escaped(in, n);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+#define ESC(lit, want) expect_escape((lit), sizeof(lit) - 1, (want))
+
+static void
+test_escape_markup(void **state)
+{
+	(void)state;
+	ESC("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;");
+	ESC("a&b", "a&amp;b");
+	ESC("\"'><img src=x onerror=alert(1)>", "&quot;&#39;&gt;&lt;img src=x onerror=alert(1)&gt;");
+	ESC("&amp;", "&amp;amp;");
+	ESC("", "");
+	ESC("gmail.com", "gmail.com");
+	ESC("/var/log/mail.log", "/var/log/mail.log");
+	ESC("5.7.1", "5.7.1");
+}
+
+static void
+test_escape_bytes(void **state)
+{
+	(void)state;
+	/* Tab and newline are text; other controls, DEL and NUL are not. */
+	ESC("a\tb\nc", "a\tb\nc");
+	ESC("a\x01" "b\x7f" "c", "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c");
+	ESC("a\0b", "a\xef\xbf\xbd" "b");
+	ESC("\x1b[31mred", "\xef\xbf\xbd[31mred");
+	/* Well-formed UTF-8 passes whole. */
+	ESC("M\xc3\xbcller \xe2\x82\xac \xf0\x9f\x93\xa7", "M\xc3\xbcller \xe2\x82\xac \xf0\x9f\x93\xa7");
+	/* Ill-formed: one U+FFFD per maximal subpart, the next byte kept. */
+	ESC("\xe2\x82" "A", "\xef\xbf\xbd" "A");
+	ESC("\xff\xfe", "\xef\xbf\xbd\xef\xbf\xbd");
+	ESC("\xc0\xbc" "script", "\xef\xbf\xbd\xef\xbf\xbd" "script");   /* overlong '<' */
+	ESC("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");        /* surrogate */
+	ESC("x\xf0\x9f", "x\xef\xbf\xbd");                                    /* cut short */
+}
+
+static void
+test_history_windows(void **state)
+{
+	struct hist *h = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS);
+	uint64_t v[MP_DIR_COUNT][HIST_CLASSES];
+	int64_t t0 = 1795874400;   /* a minute boundary */
+
+	(void)state;
+	assert_non_null(h);
+	assert_int_equal(hist_latest(h), -1);
+	hist_record(h, t0, MP_DIR_OUTBOUND, 2);
+	hist_record(h, t0 + 59, MP_DIR_OUTBOUND, 2);
+	hist_record(h, t0 + 60, MP_DIR_OUTBOUND, 5);
+	hist_record(h, t0 + 61, MP_DIR_INBOUND, 4);
+	hist_record(h, t0 + 3600, MP_DIR_OUTBOUND, 4);
+	assert_int_equal(hist_latest(h), (t0 + 3600) / 60);
+
+	assert_int_equal(hist_get(h, t0 / 60, v), 1);
+	assert_int_equal(v[MP_DIR_OUTBOUND][0], 2);
+	assert_int_equal(v[MP_DIR_OUTBOUND][2], 0);
+	assert_int_equal(hist_get(h, t0 / 60 + 1, v), 1);
+	assert_int_equal(v[MP_DIR_OUTBOUND][2], 1);
+	assert_int_equal(v[MP_DIR_INBOUND][1], 1);
+	/* A minute nobody wrote reads as zeros. */
+	assert_int_equal(hist_get(h, t0 / 60 + 2, v), 0);
+	assert_int_equal(v[MP_DIR_OUTBOUND][0], 0);
+
+	/* Windows ending at t0 + 3600: the last minute holds only the 4xx;
+	 * 60 minutes reach back to t0 + 60 (exclusive of t0's minute). */
+	memset(v, 0, sizeof v);
+	hist_sum(h, t0 + 3600, 1, v);
+	assert_int_equal(v[MP_DIR_OUTBOUND][1], 1);
+	assert_int_equal(v[MP_DIR_OUTBOUND][0], 0);
+	memset(v, 0, sizeof v);
+	hist_sum(h, t0 + 3600, 60, v);
+	assert_int_equal(v[MP_DIR_OUTBOUND][0], 0);
+	assert_int_equal(v[MP_DIR_OUTBOUND][2], 1);
+	memset(v, 0, sizeof v);
+	hist_sum(h, t0 + 3600, 1440, v);
+	assert_int_equal(v[MP_DIR_OUTBOUND][0], 2);
+	assert_int_equal(v[MP_DIR_OUTBOUND][1], 1);
+	assert_int_equal(v[MP_DIR_OUTBOUND][2], 1);
+	assert_int_equal(v[MP_DIR_INBOUND][1], 1);
+
+	/* Bad class or direction: not counted, but counted as dropped. */
+	hist_record(h, t0, MP_DIR_OUTBOUND, 3);
+	hist_record(h, t0, (enum mp_direction)7, 2);
+	assert_int_equal(hist_dropped(h), 2);
+	hist_free(h);
+	hist_free(NULL);
+	assert_null(hist_new(0, 60));
+	assert_null(hist_new(10, 0));
+}
+
+static void
+test_history_wraps(void **state)
+{
+	struct hist *h = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS);
+	uint64_t v[MP_DIR_COUNT][HIST_CLASSES];
+	int64_t t0 = 1795874400, day = 1440 * 60;
+
+	(void)state;
+	hist_record(h, t0, MP_DIR_OUTBOUND, 5);
+	hist_record(h, t0, MP_DIR_OUTBOUND, 5);
+	/* A day later the same bucket is recycled: the old minute is gone and
+	 * the new one starts from zero. */
+	hist_record(h, t0 + day, MP_DIR_OUTBOUND, 2);
+	assert_int_equal(hist_get(h, t0 / 60, v), 0);
+	assert_int_equal(hist_get(h, (t0 + day) / 60, v), 1);
+	assert_int_equal(v[MP_DIR_OUTBOUND][0], 1);
+	assert_int_equal(v[MP_DIR_OUTBOUND][2], 0);
+	/* A time older than the ring reaches back is dropped, not written
+	 * over the newer minute that holds its bucket. */
+	hist_record(h, t0, MP_DIR_OUTBOUND, 4);
+	assert_int_equal(hist_dropped(h), 1);
+	assert_int_equal(hist_get(h, (t0 + day) / 60, v), 1);
+	assert_int_equal(v[MP_DIR_OUTBOUND][1], 0);
+	/* A clock stepped back by less than a day still counts in its minute. */
+	hist_record(h, t0 + day - 120, MP_DIR_INBOUND, 4);
+	assert_int_equal(hist_get(h, (t0 + day - 120) / 60, v), 1);
+	assert_int_equal(v[MP_DIR_INBOUND][1], 1);
+	/* Hour buckets, as the report uses them. */
+	struct hist *hours = hist_new(24 * 400, 3600);
+	hist_record(hours, t0 + 10, MP_DIR_OUTBOUND, 2);
+	hist_record(hours, t0 + 3599, MP_DIR_OUTBOUND, 2);
+	assert_int_equal(hist_get(hours, t0 / 3600, v), 1);
+	assert_int_equal(v[MP_DIR_OUTBOUND][0], 2);
+	hist_free(hours);
+	hist_free(h);
+}
+
+/* A reader racing the writer over a small ring that recycles its buckets
+ * all the time: what it reads for a period must never exceed what was
+ * written in that period (a recycled bucket must not be read under its
+ * old period), and once the writer is done every kept period is exact. */
+#define RACE_BUCKETS 4
+#define RACE_PERIODS 4000
+#define RACE_PER_PERIOD 50
+
+struct race {
+	struct hist *h;
+	_Atomic int done;
+};
+
+static void *
+race_writer(void *p)
+{
+	struct race *r = p;
+
+	for (int64_t t = 0; t < RACE_PERIODS; t++)
+		for (int i = 0; i < RACE_PER_PERIOD; i++)
+			hist_record(r->h, t, MP_DIR_OUTBOUND, 2);
+	atomic_store(&r->done, 1);
+	return NULL;
+}
+
+static void
+test_history_race(void **state)
+{
+	struct race r = { .h = hist_new(RACE_BUCKETS, 1) };
+	uint64_t v[MP_DIR_COUNT][HIST_CLASSES];
+	pthread_t th;
+	long reads = 0;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, race_writer, &r), 0);
+	while (!atomic_load(&r.done)) {
+		int64_t last = hist_latest(r.h);
+		for (int64_t p = last - RACE_BUCKETS; p <= last + 1; p++) {
+			hist_get(r.h, p, v);
+			assert_true(v[MP_DIR_OUTBOUND][0] <= RACE_PER_PERIOD);
+			assert_int_equal(v[MP_DIR_OUTBOUND][1] + v[MP_DIR_INBOUND][0], 0);
+			reads++;
+		}
+	}
+	pthread_join(th, NULL);
+	assert_true(reads > 0);
+	for (int64_t p = RACE_PERIODS - RACE_BUCKETS; p < RACE_PERIODS; p++) {
+		assert_int_equal(hist_get(r.h, p, v), 1);
+		assert_int_equal(v[MP_DIR_OUTBOUND][0], RACE_PER_PERIOD);
+	}
+	assert_int_equal(hist_get(r.h, RACE_PERIODS - RACE_BUCKETS - 1, v), 0);
+	hist_free(r.h);
+}
+
+/* One status as the tailer records it: counters, its reason (4xx and 5xx
+ * only, as main.c classifies) and the per-minute ring. */
+static void
+status(struct agg *a, struct hist *h, int64_t t, enum mp_direction dir, unsigned code,
+    unsigned ecls, unsigned subj, unsigned det, enum mp_outcome outcome, const char *domain,
+    enum reason why)
+{
+	struct mp_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.kind = MP_EVENT_STATUS;
+	ev.mta = MP_MTA_POSTFIX;
+	ev.direction = dir;
+	ev.outcome = outcome;
+	ev.code = (uint16_t)code;
+	ev.enhanced = (struct mp_enhanced){ (uint8_t)ecls, (uint16_t)subj, (uint16_t)det };
+	ev.cls = (uint8_t)(code ? code / 100 : ecls);
+	ev.domain = domain;
+	ev.domain_len = domain ? strlen(domain) : 0;
+	ev.delay = -1;
+	for (int s = 0; s < MP_STAGE_COUNT; s++)
+		ev.delay_stage[s] = -1;
+	agg_record(a, &ev);
+	if (ev.cls != 2)
+		agg_record_reason(a, &ev, (int)why);
+	hist_record(h, t, dir, ev.cls);
+}
+
+/* The number in the element with the given id, grouping removed. */
+static long
+cell(const char *page, const char *id)
+{
+	char key[64];
+	const char *p;
+	long v = 0;
+
+	snprintf(key, sizeof key, "id=\"%s\"", id);
+	p = strstr(page, key);
+	assert_non_null(p);
+	p = strchr(p, '>');
+	assert_non_null(p);
+	for (p++; *p && *p != '<'; p++)
+		if (*p >= '0' && *p <= '9')
+			v = v * 10 + (*p - '0');
+	return v;
+}
+
+static void
+test_page_render(void **state)
+{
+	static const char hostile[] = "/var/log/<script>alert(1)</script>/\"mail'.log";
+	struct agg *a = agg_new(1000);
+	struct hist *h = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS);
+	struct tail_status st;
+	struct expo_source src = { hostile, &st };
+	int mtas[1] = { MP_MTA_POSTFIX };
+	struct expo_buf out = { 0 };
+	double now = 1795874400 + 30, lps[1] = { 12.5 };
+
+	(void)state;
+	memset(&st, 0, sizeof st);
+	atomic_store(&st.state, TAIL_STATE_FOLLOWING);
+	atomic_store(&st.lines, 1234567);
+	for (int i = 0; i < 5; i++)
+		status(a, h, (int64_t)now, MP_DIR_OUTBOUND, 250, 2, 0, 0, MP_OUTCOME_SENT,
+		    "gmail.com", REASON_OTHER);
+	for (int i = 0; i < 3; i++)
+		status(a, h, (int64_t)now - 7200, MP_DIR_OUTBOUND, 550, 5, 1, 1,
+		    MP_OUTCOME_BOUNCED, "<b>x</b>.example", REASON_UNKNOWN_RECIPIENT);
+	for (int i = 0; i < 4; i++)
+		status(a, h, (int64_t)now - 7200, MP_DIR_OUTBOUND, 450, 4, 7, 1,
+		    MP_OUTCOME_DEFERRED, "gmail.com", REASON_GREYLISTED);
+	status(a, h, (int64_t)now - 120, MP_DIR_INBOUND, 554, 5, 7, 1, MP_OUTCOME_REJECTED, NULL,
+	    REASON_RELAY_DENIED);
+
+	struct expo_view v = {
+		.agg = a, .sources = &src, .nsources = 1, .mtas = mtas, .nmtas = 1,
+		.history = h,
+	};
+	assert_int_equal(page_render(&v, "/metrics\"><script>", now, lps, &out), 0);
+	assert_null(strstr(out.data, "<script"));
+	assert_null(strstr(out.data, "<b>x"));
+	assert_non_null(strstr(out.data, "/var/log/&lt;script&gt;alert(1)&lt;/script&gt;/"
+	    "&quot;mail&#39;.log"));
+	assert_non_null(strstr(out.data, "href=\"/metrics&quot;&gt;&lt;script&gt;\""));
+	assert_non_null(strstr(out.data, "<meta http-equiv=\"refresh\""));
+	/* Windows by arrival time; totals since start. */
+	assert_int_equal(cell(out.data, "minute-out-2xx"), 5);
+	assert_int_equal(cell(out.data, "minute-out-5xx"), 0);
+	assert_int_equal(cell(out.data, "hour-in-5xx"), 1);
+	assert_int_equal(cell(out.data, "hour-out-5xx"), 0);
+	assert_int_equal(cell(out.data, "day-out-5xx"), 3);
+	assert_int_equal(cell(out.data, "total-out-2xx"), 5);
+	assert_int_equal(cell(out.data, "total-out-5xx"), 3);
+	assert_int_equal(cell(out.data, "total-all"), 13);
+	assert_int_equal(cell(out.data, "lines-0"), 1234567);
+	assert_int_equal(cell(out.data, "outcome-bounced"), 3);
+	/* Meanings beside the codes. */
+	assert_non_null(strstr(out.data, "Bad destination mailbox address"));
+	assert_non_null(strstr(out.data, "<svg id=\"chart\""));
+	/* Why it failed: counts per class, the most frequent reason first,
+	 * greylisting (and only greylisting) marked harmless. */
+	assert_int_equal(cell(out.data, "out-reason-greylisted-4xx"), 4);
+	assert_int_equal(cell(out.data, "out-reason-greylisted-5xx"), 0);
+	assert_int_equal(cell(out.data, "out-reason-unknown_recipient-5xx"), 3);
+	assert_int_equal(cell(out.data, "in-reason-relay_denied-5xx"), 1);
+	assert_null(strstr(out.data, "out-reason-relay_denied"));
+	{
+		const char *grey = strstr(out.data, "out-reason-greylisted-4xx");
+		const char *unk = strstr(out.data, "out-reason-unknown_recipient-4xx");
+		const char *pill = strstr(out.data, "harmless</span>");
+
+		assert_true(grey != NULL && unk != NULL && grey < unk);
+		assert_true(pill != NULL && pill > grey && pill < unk);
+		assert_null(strstr(pill + 1, "harmless</span>"));
+		assert_non_null(strstr(out.data, "57.1 %"));  /* 4 of 7 outbound failures */
+	}
+	expo_buf_free(&out);
+
+	/* Without history (no chart) the page still renders. */
+	v.history = NULL;
+	assert_int_equal(page_render(&v, "/metrics", now, NULL, &out), 0);
+	assert_null(strstr(out.data, "<svg"));
+	assert_int_equal(cell(out.data, "hour-out-2xx"), 0);
+	expo_buf_free(&out);
+	hist_free(h);
+	agg_free(a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape_markup),
+		cmocka_unit_test(test_escape_bytes),
+		cmocka_unit_test(test_history_windows),
+		cmocka_unit_test(test_history_wraps),
+		cmocka_unit_test(test_history_race),
+		cmocka_unit_test(test_page_render),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,233 @@
+/*
+ * summary.c - fold the aggregator's series for people (see summary.h).
+ *
+ * The status series carry mta, host and class besides the codes; a
+ * person asks "how many 550s", so rows are summed over those. The fold is
+ * a sort of a snapshot followed by one pass that merges equal keys: it
+ * runs once per page view or report, never per line.
+ */
+#include "summary.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int
+enh_cmp(const struct mp_enhanced *a, const struct mp_enhanced *b)
+{
+	if (a->cls != b->cls)
+		return a->cls < b->cls ? -1 : 1;
+	if (a->subject != b->subject)
+		return a->subject < b->subject ? -1 : 1;
+	return (a->detail > b->detail) - (a->detail < b->detail);
+}
+
+/* Key order: direction, class (domains), overflow, code, enhanced, domain. */
+static int
+key_cmp(const struct sum_row *a, const struct sum_row *b)
+{
+	int c;
+
+	if (a->dir != b->dir)
+		return a->dir < b->dir ? -1 : 1;
+	if (a->cls != b->cls)
+		return a->cls < b->cls ? -1 : 1;
+	if (a->overflow != b->overflow)
+		return a->overflow < b->overflow ? -1 : 1;
+	if (a->code != b->code)
+		return a->code < b->code ? -1 : 1;
+	if ((c = enh_cmp(&a->enhanced, &b->enhanced)) != 0)
+		return c;
+	if (a->domain == NULL || b->domain == NULL)
+		return (a->domain != NULL) - (b->domain != NULL);
+	return strcmp(a->domain, b->domain);
+}
+
+static int
+key_qsort(const void *x, const void *y)
+{
+	return key_cmp(x, y);
+}
+
+/* Ranked order: direction (and class for domains), then count desc, then key. */
+static int
+rank_qsort(const void *x, const void *y)
+{
+	const struct sum_row *a = x, *b = y;
+
+	if (a->dir != b->dir)
+		return a->dir < b->dir ? -1 : 1;
+	if (a->cls != b->cls)
+		return a->cls < b->cls ? -1 : 1;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	return key_cmp(a, b);
+}
+
+/* Sort rows by key, merge equal keys, then rank. Returns the new count. */
+static size_t
+fold(struct sum_row *r, size_t n)
+{
+	size_t out = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(r, n, sizeof *r, key_qsort);
+	for (size_t i = 1; i < n; i++) {
+		if (key_cmp(&r[out], &r[i]) == 0)
+			r[out].count += r[i].count;
+		else
+			r[++out] = r[i];
+	}
+	out++;
+	qsort(r, out, sizeof *r, rank_qsort);
+	return out;
+}
+
+int
+summary_build(struct summary *s, const struct agg *a)
+{
+	size_t cap = agg_capacity(a), n;
+	struct agg_series *ser;
+
+	memset(s, 0, sizeof *s);
+	if ((ser = malloc(cap * sizeof *ser)) == NULL ||
+	    (s->codes = calloc(cap, sizeof *s->codes)) == NULL ||
+	    (s->enhanced = calloc(cap, sizeof *s->enhanced)) == NULL ||
+	    (s->domains = calloc(cap, sizeof *s->domains)) == NULL) {
+		free(ser);
+		return -1;
+	}
+
+	n = agg_snapshot_family(a, AGG_FAM_STATUS, ser, cap);
+	for (size_t i = 0; i < n; i++) {
+		const struct agg_key *k = &ser[i].key;
+		int over = k->code == AGG_CODE_OVERFLOW;
+
+		s->cls[k->direction][SUMMARY_CLASS_INDEX(k->cls)] += ser[i].value;
+		s->codes[s->ncodes++] = (struct sum_row){ .dir = k->direction,
+		    .code = over ? 0 : k->code, .overflow = over, .count = ser[i].value };
+		s->enhanced[s->nenhanced++] = (struct sum_row){ .dir = k->direction,
+		    .enhanced = over ? (struct mp_enhanced){ 0, 0, 0 } : k->enhanced,
+		    .overflow = over, .count = ser[i].value };
+	}
+	s->ncodes = fold(s->codes, s->ncodes);
+	s->nenhanced = fold(s->enhanced, s->nenhanced);
+	for (int d = 0; d < MP_DIR_COUNT; d++) {
+		for (int c = 0; c < 3; c++)
+			s->dir_total[d] += s->cls[d][c];
+		s->total += s->dir_total[d];
+	}
+
+	n = agg_snapshot_family(a, AGG_FAM_OUTCOME, ser, cap);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned)ser[i].key.outcome < MP_OUTCOME_COUNT)
+			s->outcomes[ser[i].key.outcome] += ser[i].value;
+
+	n = agg_snapshot_family(a, AGG_FAM_DOMAIN, ser, cap);
+	for (size_t i = 0; i < n; i++) {
+		const struct agg_key *k = &ser[i].key;
+		if (k->direction != MP_DIR_OUTBOUND || (k->cls != 4 && k->cls != 5))
+			continue;
+		s->domains[s->ndomains++] = (struct sum_row){ .dir = k->direction,
+		    .cls = k->cls, .domain = agg_domain_name(a, k->direction, k->domain),
+		    .count = ser[i].value };
+	}
+	s->ndomains = fold(s->domains, s->ndomains);
+
+	for (int m = 0; m < MP_MTA_MAX; m++) {
+		s->received += agg_received_count(a, m);
+		for (int d = 0; d < MP_DIR_COUNT; d++)
+			for (int r = 0; r < REASON_COUNT; r++) {
+				uint64_t n4 = agg_reason_count(a, m, (enum mp_direction)d, 4, r);
+				uint64_t n5 = agg_reason_count(a, m, (enum mp_direction)d, 5, r);
+				uint64_t n = n4 + n5;
+				s->reason_cls[d][0][r] += n4;
+				s->reason_cls[d][1][r] += n5;
+				s->reasons[d][r] += n;
+				s->reason_total[d] += n;
+			}
+	}
+	free(ser);
+	return 0;
+}
+
+size_t
+summary_reason_rank(const struct summary *s, enum mp_direction dir,
+    enum reason order[REASON_COUNT])
+{
+	size_t n = 0;
+
+	/* Insertion sort of at most 17: stable, so ties keep the set's order. */
+	for (int r = 0; r < REASON_COUNT; r++) {
+		size_t i = n;
+		if (s->reasons[dir][r] == 0)
+			continue;
+		while (i > 0 && s->reasons[dir][order[i - 1]] < s->reasons[dir][r]) {
+			order[i] = order[i - 1];
+			i--;
+		}
+		order[i] = (enum reason)r;
+		n++;
+	}
+	return n;
+}
+
+/* Kept in step with README.md's table under maillog_smtp_reason_total,
+ * shortened to what a person on the page needs to act. */
+static const char *const reason_meanings[REASON_COUNT] = {
+	[REASON_UNKNOWN_RECIPIENT] = "the mailbox does not exist or is disabled",
+	[REASON_MAILBOX_FULL] = "the recipient is over quota",
+	[REASON_MESSAGE_TOO_BIG] = "the message exceeds a size limit",
+	[REASON_GREYLISTED] = "greylisting: clears by itself when the sender retries",
+	[REASON_RATE_LIMITED] = "too much, too fast: the receiver throttles us",
+	[REASON_BLOCKLISTED] = "our IP or domain is on a blocklist or refused for reputation",
+	[REASON_SPAM_CONTENT] = "the message looked like spam or carried a virus",
+	[REASON_AUTHENTICATION_FAILED] = "SPF, DKIM, DMARC or ARC failed, or SMTP AUTH was refused",
+	[REASON_REVERSE_DNS] = "no PTR record, or one that does not match",
+	[REASON_RELAY_DENIED] = "the server will not relay this mail",
+	[REASON_SENDER_REJECTED] = "the envelope sender was refused",
+	[REASON_TLS_REQUIRED] = "TLS was required and not used, or failed",
+	[REASON_DNS_FAILURE] = "a DNS lookup failed or the domain does not exist",
+	[REASON_CONNECTION_FAILED] = "connection refused, timed out or lost",
+	[REASON_LOCAL_ERROR] = "the receiving system's own trouble (storage, configuration)",
+	[REASON_POLICY] = "another explicit policy refusal",
+	[REASON_OTHER] = "no rule recognised the reply",
+};
+
+const char *
+summary_reason_meaning(enum reason r)
+{
+	if ((unsigned)r >= REASON_COUNT)
+		return reason_meanings[REASON_OTHER];
+	return reason_meanings[r];
+}
+
+int
+summary_reason_harmless(enum reason r)
+{
+	return r == REASON_GREYLISTED;
+}
+
+const char *
+summary_outcome_name(enum mp_outcome o)
+{
+	switch (o) {
+	case MP_OUTCOME_SENT: return "delivered";
+	case MP_OUTCOME_DEFERRED: return "deferred";
+	case MP_OUTCOME_BOUNCED: return "bounced";
+	case MP_OUTCOME_EXPIRED: return "expired";
+	case MP_OUTCOME_REJECTED: return "rejected";
+	case MP_OUTCOME_TEMP_REJECTED: return "temp_rejected";
+	default: return "none";
+	}
+}
+
+void
+summary_fini(struct summary *s)
+{
+	free(s->codes);
+	free(s->enhanced);
+	free(s->domains);
+	s->codes = s->enhanced = s->domains = NULL;
+	s->ncodes = s->nenhanced = s->ndomains = 0;
+}
