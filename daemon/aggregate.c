@@ -57,6 +57,7 @@ struct agg {
 	_Atomic uint64_t status_over[MP_MTA_MAX][MP_DIR_COUNT][N_CLASSES];
 	_Atomic uint64_t outcome_fixed[MP_MTA_MAX][MP_OUTCOME_COUNT][MP_DEST_COUNT];
 	_Atomic uint64_t domain_fixed[MP_MTA_MAX][MP_DIR_COUNT][N_CLASSES];
+	_Atomic uint64_t reasons[MP_MTA_MAX][MP_DIR_COUNT][2][AGG_REASONS];  /* class 4, 5 */
 	_Atomic uint64_t unmatched[MP_MTA_MAX + 1];  /* index 0 = MP_MTA_NONE */
 	_Atomic uint64_t events[MP_MTA_MAX];
 	_Atomic uint64_t matched[MP_MTA_MAX];
@@ -547,6 +548,28 @@ agg_record(struct agg *a, const struct mp_event *ev)
 	record_domain(a, mta, ev, host);
 	record_delays(a, mta, ev);
 	bump(a);
+}
+
+void
+agg_record_reason(struct agg *a, const struct mp_event *ev, int reason)
+{
+	if (!valid_event(ev) || ev->kind != MP_EVENT_STATUS || ev->cls == 2)
+		return;
+	if (reason < 0 || reason >= AGG_REASONS)
+		reason = AGG_REASONS - 1;
+	inc(&a->reasons[ev->mta][ev->direction][ev->cls == 5][reason]);
+	bump(a);
+}
+
+uint64_t
+agg_reason_count(const struct agg *a, int mta, enum mp_direction dir, unsigned cls,
+    int reason)
+{
+	if (mta < 0 || mta >= MP_MTA_MAX || (unsigned)dir >= MP_DIR_COUNT ||
+	    (cls != 4 && cls != 5) || reason < 0 || reason >= AGG_REASONS)
+		return 0;
+	return atomic_load_explicit(&a->reasons[mta][dir][cls == 5][reason],
+	    memory_order_relaxed);
 }
 
 void

@@ -108,6 +108,17 @@ const struct agg_opts *agg_options(const struct agg *a);
  * only. Never allocates. */
 void agg_record(struct agg *a, const struct mp_event *ev);
 
+/* Count a failed status (class 4 or 5) in maillog_smtp_reason_total under
+ * reason (an enum reason from reason.h, 0..AGG_REASONS-1; anything else is
+ * counted as the last one, "other"). Writer thread only. Never allocates:
+ * reasons are a closed set, so the family is a fixed array. */
+#define AGG_REASONS 17
+void agg_record_reason(struct agg *a, const struct mp_event *ev, int reason);
+
+/* One maillog_smtp_reason_total counter; cls 4 or 5. Safe from any thread. */
+uint64_t agg_reason_count(const struct agg *a, int mta, enum mp_direction dir,
+    unsigned cls, int reason);
+
 /* Count one line that carried `mta`'s status marker but yielded no status
  * (mta may be MP_MTA_NONE for "unknown"). Writer thread only. */
 void agg_unmatched(struct agg *a, int mta);

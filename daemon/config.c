@@ -268,6 +268,7 @@ read_defs(struct config *c, char *err, size_t errlen)
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *list = NULL;
 	size_t total = 0, npat = 0;
+	int have_reasons = 0;
 
 	if (root->type != YAML_MAPPING_NODE)
 		return fail(c, line_of(root), err, errlen,
@@ -280,13 +281,19 @@ read_defs(struct config *c, char *err, size_t errlen)
 
 		if (scalar(c, k, "key", &key, err, errlen) < 0)
 			return -1;
+		if (strcmp(key, "reasons") == 0) {
+			have_reasons = 1;   /* read by config_reasons */
+			continue;
+		}
 		if (strcmp(key, "parsers") != 0)
 			return fail(c, line_of(k), err, errlen,
-			    "unknown top-level key \"%.40s\" (want parsers)", key);
+			    "unknown top-level key \"%.40s\" (want parsers or reasons)", key);
 		if (list != NULL)
 			return fail(c, line_of(k), err, errlen, "key \"parsers\" given twice");
 		list = yaml_document_get_node(&c->doc, pr->value);
 	}
+	if (list == NULL && have_reasons)
+		return 0;
 	if (list == NULL)
 		return fail(c, line_of(root), err, errlen, "no \"parsers:\" list");
 	/* "parsers:" with nothing after it is an empty plain scalar: no parsers. */
@@ -397,6 +404,156 @@ config_registry(const char *path, const char *format, struct mp_registry **out,
 			st = CONFIG_BAD_FILE;
 		}
 	}
+	config_fini(&c);
+	return st;
+}
+
+/*
+ * The "reasons:" section: the user's rules for maillog_smtp_reason_total,
+ * tried before the built-in ones (daemon/reasons.rules).
+ *
+ *   reasons:
+ *     - reason: blocklisted
+ *       pattern: 'listed at bl\.example\.net'
+ *       code: 5xx          # optional
+ *       enhanced: x.7.1    # optional
+ */
+static const char reason_keys[] = "reason, pattern, code, enhanced";
+
+/* The line each part of one rule came from (0: absent). */
+struct reason_lines {
+	size_t rule, reason, pattern, code, enhanced;
+};
+
+static int
+read_reason(struct config *c, size_t i, yaml_node_t *item, struct reason_def *d,
+    struct reason_lines *l, char *err, size_t errlen)
+{
+	l->rule = line_of(item);
+	if (item->type != YAML_MAPPING_NODE)
+		return fail(c, line_of(item), err, errlen,
+		    "reason rule %zu: want a mapping with keys %s, not %s", i + 1, reason_keys,
+		    node_kind(item));
+	for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
+	    pr < item->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = yaml_document_get_node(&c->doc, pr->key);
+		yaml_node_t *v = yaml_document_get_node(&c->doc, pr->value);
+		const char *key = NULL, **value;
+		size_t *seen;
+
+		if (scalar(c, k, "key", &key, err, errlen) < 0)
+			return -1;
+		if (strcmp(key, "reason") == 0) {
+			seen = &l->reason;
+			value = &d->reason;
+		} else if (strcmp(key, "pattern") == 0) {
+			seen = &l->pattern;
+			value = &d->pattern;
+		} else if (strcmp(key, "code") == 0) {
+			seen = &l->code;
+			value = &d->code;
+		} else if (strcmp(key, "enhanced") == 0) {
+			seen = &l->enhanced;
+			value = &d->enhanced;
+		} else {
+			return fail(c, line_of(k), err, errlen,
+			    "reason rule %zu: unknown key \"%.40s\" (want %s)", i + 1, key,
+			    reason_keys);
+		}
+		if (*seen != 0)
+			return fail(c, line_of(k), err, errlen,
+			    "key \"%s\" given twice (first at line %zu)", key, *seen);
+		*seen = line_of(v);
+		if (scalar(c, v, key, value, err, errlen) < 0)
+			return -1;
+	}
+	if (l->reason == 0)
+		return fail(c, l->rule, err, errlen, "reason rule %zu: no reason", i + 1);
+	return 0;
+}
+
+/*
+ * Build the reason classifier from path's "reasons:" list and the built-in
+ * rules; see config.h. The file is read again here rather than kept from
+ * config_registry, so each caller gets a self-contained result.
+ */
+enum config_status
+config_reasons(const char *path, struct reason_set **out, char *err, size_t errlen)
+{
+	struct config c = { .path = path };
+	yaml_node_t *root, *list = NULL;
+	struct reason_def *defs = NULL;
+	struct reason_lines *lines = NULL;
+	struct reason_error where;
+	size_t n = 0;
+	char why[600];
+	enum config_status st = CONFIG_BAD_FILE;
+
+	*out = NULL;
+	if (path != NULL) {
+		if (load(&c, err, errlen) < 0)
+			goto out;
+		root = yaml_document_get_root_node(&c.doc);
+		if (root->type != YAML_MAPPING_NODE) {
+			fail(&c, line_of(root), err, errlen,
+			    "the top level must be a mapping, not %s", node_kind(root));
+			goto out;
+		}
+		for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
+		    pr < root->data.mapping.pairs.top; pr++) {
+			yaml_node_t *k = yaml_document_get_node(&c.doc, pr->key);
+			if (k->type == YAML_SCALAR_NODE &&
+			    strcmp((const char *)k->data.scalar.value, "reasons") == 0) {
+				if (list != NULL) {
+					fail(&c, line_of(k), err, errlen, "key \"reasons\" given twice");
+					goto out;
+				}
+				list = yaml_document_get_node(&c.doc, pr->value);
+			}
+		}
+	}
+	/* "reasons:" with nothing after it: no rules of the user's. */
+	if (list != NULL && !(list->type == YAML_SCALAR_NODE && list->data.scalar.length == 0 &&
+	    list->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)) {
+		if (list->type != YAML_SEQUENCE_NODE) {
+			fail(&c, line_of(list), err, errlen, "reasons: want a list, not %s",
+			    node_kind(list));
+			goto out;
+		}
+		n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+		defs = calloc(n ? n : 1, sizeof *defs);
+		lines = calloc(n ? n : 1, sizeof *lines);
+		if (defs == NULL || lines == NULL) {
+			fail(&c, 0, err, errlen, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (read_reason(&c, i, yaml_document_get_node(&c.doc,
+			    list->data.sequence.items.start[i]), &defs[i], &lines[i],
+			    err, errlen) < 0)
+				goto out;
+	}
+	if ((*out = reason_set_new(defs, n, &where, why, sizeof why)) == NULL) {
+		size_t line = 0;
+
+		if (path == NULL || where.rule >= n) {
+			snprintf(err, errlen, "%s%s%s", path ? path : "", path ? ": " : "", why);
+			goto out;
+		}
+		switch (where.field) {
+		case REASON_FIELD_REASON: line = lines[where.rule].reason; break;
+		case REASON_FIELD_PATTERN: line = lines[where.rule].pattern; break;
+		case REASON_FIELD_CODE: line = lines[where.rule].code; break;
+		case REASON_FIELD_ENHANCED: line = lines[where.rule].enhanced; break;
+		default: line = lines[where.rule].rule; break;
+		}
+		fail(&c, line, err, errlen, "%s", why);
+		goto out;
+	}
+	st = CONFIG_OK;
+out:
+	free(defs);
+	free(lines);
 	config_fini(&c);
 	return st;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "mp.h"
+#include "reason.h"
 
 enum config_status {
 	CONFIG_OK = 0,
@@ -33,5 +34,17 @@ enum config_status {
  */
 enum config_status config_registry(const char *path, const char *format,
     struct mp_registry **out, char *err, size_t errlen);
+
+/*
+ * Build the failure-reason classifier from the file's top-level "reasons:"
+ * list (README.md, "Metrics": each rule a reason from the closed set, a
+ * pattern, and optional code and enhanced conditions), tried before the
+ * built-in rules. path NULL, or a file without "reasons:", gives the
+ * built-in rules alone. On failure *out is NULL and err holds one line,
+ * "PATH:LINE: problem" for a problem in the file. The caller frees *out
+ * with reason_set_free.
+ */
+enum config_status config_reasons(const char *path, struct reason_set **out,
+    char *err, size_t errlen);
 
 #endif

@@ -28,14 +28,19 @@
 #include "once.h"
 #include "options.h"
 #include "privdrop.h"
+#include "reason.h"
+#include "report.h"
 #include "tailer.h"
+#include "webconfig.h"
 
 /* What the per-line callback needs, and the MTAs whose unmatched count
  * /metrics always shows (built-ins and the startup config's custom parsers;
  * read by the web thread, so never changed once it runs). */
 struct pipeline {
 	struct mp_registry *reg;
+	struct reason_set *reasons;   /* classifies 4xx/5xx statuses; swapped by reload() */
 	struct agg *agg;
+	struct hist *history;   /* the status page's per-minute replies; NULL in --once */
 	int mtas[MP_MTA_MAX];
 	int nmtas;
 };
@@ -52,6 +57,19 @@ count_line(void *ctx, const char *line, size_t len, int source)
 	if (r > 0) {
 		/* Statuses and receipts alike: agg_record dispatches on ev.kind. */
 		agg_record(p->agg, &ev);
+		/* Only failures are classified: a 2xx line runs no pattern. */
+		if (ev.kind == MP_EVENT_STATUS && ev.cls != 2)
+			agg_record_reason(p->agg, &ev, reason_classify(p->reasons, &ev));
+		/* The chart counts by when the line arrived, not by the log's
+		 * timestamp: "the last hour" is the last hour of this exporter's
+		 * life, whatever clock the log's writer had, and a backlog read
+		 * at start-up shows as the minute it was read. The coarse clock
+		 * is a vDSO read, no system call per line. */
+		if (p->history != NULL && ev.kind == MP_EVENT_STATUS) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME_COARSE, &now);
+			hist_record(p->history, (int64_t)now.tv_sec, ev.direction, ev.cls);
+		}
 	} else if (r < 0) {
 		char ex[4 * 160 + 4];
 		agg_unmatched(p->agg, ev.mta);
@@ -163,6 +181,7 @@ static void
 reload(const struct options *o, struct pipeline *p)
 {
 	struct mp_registry *reg;
+	struct reason_set *reasons;
 	char err[512], names[256];
 
 	if (o->config_file == NULL) {
@@ -173,10 +192,46 @@ reload(const struct options *o, struct pipeline *p)
 		log_errorx("SIGHUP: reload refused, the running parsers carry on: %s", err);
 		return;
 	}
+	/* Parsers and reason rules are swapped together or not at all. */
+	if (config_reasons(o->config_file, &reasons, err, sizeof err) != CONFIG_OK) {
+		mp_registry_free(reg);
+		log_errorx("SIGHUP: reload refused, the running parsers carry on: %s", err);
+		return;
+	}
 	mp_registry_free(p->reg);
 	p->reg = reg;
+	reason_set_free(p->reasons);
+	p->reasons = reasons;
 	log_info("SIGHUP: reloaded %s; custom parsers: %s", o->config_file,
 	    custom_names(reg, names, sizeof names));
+}
+
+/*
+ * SIGHUP, second part: re-read --web.config.file. A file that does not
+ * load is refused with its error and the running settings carry on, as
+ * for --config.file. Users and headers change in place; a TLS change
+ * restarts the HTTP server on the same socket (web_reload).
+ */
+static void
+reload_web(const struct options *o, struct web *web)
+{
+	struct webcfg *wc;
+	char err[512];
+
+	if (o->web_config_file == NULL)
+		return;
+	if (webcfg_load(o->web_config_file, &wc, err, sizeof err) < 0) {
+		log_errorx("SIGHUP: web config reload refused, the running TLS, users and "
+		    "headers carry on: %s", err);
+		return;
+	}
+	if (web_reload(web, wc, err, sizeof err) < 0) {
+		log_errorx("SIGHUP: web config reload refused, the running server carries on: %s",
+		    err);
+		return;
+	}
+	log_info("SIGHUP: reloaded %s (%s)", o->web_config_file,
+	    web_is_tls(web) ? "https" : "http");
 }
 
 /* Exim's rejectlog: basename "rejectlog" (Debian's /var/log/exim4/rejectlog)
@@ -268,7 +323,7 @@ run_once(const struct options *o, struct pipeline *p)
 }
 
 static int
-run_daemon(const struct options *o, struct pipeline *p)
+run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 {
 	struct tail_opts topts;
 	struct tail_set *ts;
@@ -312,6 +367,7 @@ run_daemon(const struct options *o, struct pipeline *p)
 		.agg = p->agg, .sources = sources, .nsources = o->npaths,
 		.mtas = p->mtas, .nmtas = p->nmtas,
 		.inotify_overflows = tail_set_overflows(ts),
+		.history = p->history,
 	};
 	web_opts_defaults(&wopts);
 	wopts.listen_address = o->listen_address;
@@ -319,12 +375,13 @@ run_daemon(const struct options *o, struct pipeline *p)
 	wopts.connection_limit = o->max_connections;
 	wopts.per_ip_limit = o->max_connections_per_ip;
 	wopts.timeout_s = o->timeout_s;
+	wopts.webcfg = webcfg;
 	if ((web = web_start(&wopts, &view, err, sizeof err)) == NULL)
 		fatalx("cannot serve HTTP: %s", err);
 
-	log_info("maillog_exporter %s (revision %s) listening on %s, serving %s",
+	log_info("maillog_exporter %s (revision %s) listening on %s (%s), serving %s",
 	    MAILLOG_EXPORTER_VERSION, MAILLOG_EXPORTER_REVISION, o->listen_address,
-	    o->telemetry_path);
+	    web_is_tls(web) ? "https" : "http", o->telemetry_path);
 	for (int i = 0; i < o->npaths; i++)
 		log_info("following %s from its %s", o->paths[i],
 		    o->from_beginning ? "beginning" : "end");
@@ -361,6 +418,7 @@ run_daemon(const struct options *o, struct pipeline *p)
 				if (si.ssi_signo == SIGHUP) {
 					notify_reloading();
 					reload(o, p);
+					reload_web(o, web);
 					notify_ready();
 				} else {
 					stop = 1;
@@ -388,6 +446,10 @@ main(int argc, char **argv)
 	struct pipeline p;
 	char err[512];
 	int rc;
+
+	/* A subcommand, with flags of its own. */
+	if (argc > 1 && strcmp(argv[1], "report") == 0)
+		return report_main(argc - 1, argv + 1, stdout);
 
 	switch (opts_parse(argc, argv, &o, err, sizeof err)) {
 	case OPTS_OK:
@@ -424,13 +486,32 @@ main(int argc, char **argv)
 		fprintf(stderr, "maillog_exporter: %s\n", err);
 		return 1;
 	}
+	if (config_reasons(o.config_file, &p.reasons, err, sizeof err) != CONFIG_OK) {
+		fprintf(stderr, "maillog_exporter: %s\n", err);
+		mp_registry_free(p.reg);
+		return 1;
+	}
+	/* A bad web config stops the start, like a bad --config.file: serving
+	 * without the TLS or auth the file asks for would be worse. */
+	struct webcfg *webcfg = NULL;
+	if (o.web_config_file != NULL &&
+	    webcfg_load(o.web_config_file, &webcfg, err, sizeof err) < 0) {
+		fprintf(stderr, "maillog_exporter: --web.config.file: %s\n", err);
+		reason_set_free(p.reasons);
+		mp_registry_free(p.reg);
+		return 1;
+	}
 	if (o.check_config) {
 		char names[256];
+		if (o.web_config_file != NULL)
+			printf("%s: web configuration OK\n", o.web_config_file);
+		webcfg_free(webcfg);
 		if (o.config_file != NULL)
 			printf("%s: configuration OK; custom parsers: %s\n", o.config_file,
 			    custom_names(p.reg, names, sizeof names));
 		else
 			printf("configuration OK (no --config.file: built-in parsers only)\n");
+		reason_set_free(p.reasons);
 		mp_registry_free(p.reg);
 		return 0;
 	}
@@ -444,7 +525,9 @@ main(int argc, char **argv)
 	if (o.npaths == 0) {
 		const char *def = find_default_log();
 		if (def == NULL) {
+			reason_set_free(p.reasons);
 			mp_registry_free(p.reg);
+			webcfg_free(webcfg);
 			return 1;
 		}
 		o.paths[o.npaths++] = def;
@@ -457,10 +540,19 @@ main(int argc, char **argv)
 	aopts.host_label = o.host_label;
 	if ((p.agg = agg_new_opts(&aopts)) == NULL)
 		fatalx("out of memory allocating %zu series", o.max_series);
+	p.history = NULL;
+	if (!o.once && (p.history = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS)) == NULL)
+		fatalx("out of memory allocating the status page's history");
 
-	rc = o.once ? run_once(&o, &p) : run_daemon(&o, &p);
+	if (o.once) {
+		webcfg_free(webcfg);
+		webcfg = NULL;
+	}
+	rc = o.once ? run_once(&o, &p) : run_daemon(&o, &p, webcfg);
 
+	hist_free(p.history);
 	agg_free(p.agg);
+	reason_set_free(p.reasons);
 	mp_registry_free(p.reg);
 	return rc;
 }

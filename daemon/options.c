@@ -36,6 +36,7 @@ enum {
 	OPT_MAX_CONN,
 	OPT_MAX_CONN_IP,
 	OPT_TIMEOUT,
+	OPT_WEB_CONFIG,
 	OPT_MAX_SERIES,
 	OPT_DOMAINS_TOP,
 	OPT_DOMAINS_INBOUND,
@@ -61,6 +62,7 @@ static const struct option long_opts[] = {
 	{ "web.max-connections", required_argument, NULL, OPT_MAX_CONN },
 	{ "web.max-connections-per-ip", required_argument, NULL, OPT_MAX_CONN_IP },
 	{ "web.timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
 	{ "metrics.max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "metrics.domains.top", required_argument, NULL, OPT_DOMAINS_TOP },
 	{ "metrics.domains.inbound", no_argument, NULL, OPT_DOMAINS_INBOUND },
@@ -81,6 +83,7 @@ opts_usage(FILE *fp)
 {
 	fprintf(fp,
 "Usage: maillog_exporter [FLAGS]\n"
+"       maillog_exporter report [--json] FILE...   (a summary of whole logs; report --help)\n"
 "Follow mail-server logs and export SMTP status codes as Prometheus metrics.\n"
 "\n"
 "Input:\n"
@@ -103,6 +106,9 @@ opts_usage(FILE *fp)
 "  --web.max-connections=N     concurrent HTTP connections (default 64)\n"
 "  --web.max-connections-per-ip=N  (default 8)\n"
 "  --web.timeout=SECONDS       idle connection timeout (default 10)\n"
+"  --web.config.file=PATH      TLS, basic auth and extra headers, in the exporter-toolkit\n"
+"                              format (node_exporter's web config file works); SIGHUP\n"
+"                              reloads it (README \"TLS and basic auth\")\n"
 "\n"
 "Metrics:\n"
 "  --metrics.max-series=N      cap on the series whose labels come from the log (codes,\n"
@@ -294,6 +300,11 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 			if (parse_seconds(arg, &o->timeout_s) < 0)
 				return fail(err, errlen,
 				    "--web.timeout: '%s' is not a number of seconds from 1 to 3600", arg);
+			break;
+		case OPT_WEB_CONFIG:
+			if (*arg == '\0')
+				return fail(err, errlen, "--web.config.file: empty path");
+			o->web_config_file = arg;
 			break;
 		case OPT_MAX_SERIES:
 			if (parse_uint(arg, 1, 1000000, &v) < 0)

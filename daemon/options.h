@@ -27,6 +27,7 @@ struct options {
 	unsigned max_connections;            /* --web.max-connections */
 	unsigned max_connections_per_ip;     /* --web.max-connections-per-ip */
 	unsigned timeout_s;                  /* --web.timeout */
+	const char *web_config_file;         /* --web.config.file, NULL = plain HTTP, no auth */
 	size_t max_series;                   /* --metrics.max-series */
 	unsigned domains_top;                /* --metrics.domains.top */
 	int domains_inbound;                 /* --metrics.domains.inbound */

@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   gcc libc6-dev pkg-config meson ninja-build \
-  libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev >/dev/null
+  libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev libsystemd-dev >/dev/null
 
 rm -rf build-quickstart
 meson setup build-quickstart --buildtype=release -Dtests=false >/dev/null

@@ -12,11 +12,15 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   gcc libc6-dev pkg-config meson ninja-build git      # build
   libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev # the daemon's libraries
+  libgnutls28-dev libcrypt-dev                        # --web.config.file: TLS checks, bcrypt
+  openssl wrk                                         # TLS test certificates; HTTP load test
   libcmocka-dev python3                               # unit and black-box tests
   prometheus                                          # promtool check metrics
+  libsystemd-dev systemd                              # sd_notify; systemd-analyze verify
   swaks m4                                            # e2e: SMTP client, sendmail.cf
   clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
   valgrind                                            # memcheck run of the daemon
+  chromium                                            # the status page in a real browser
 )
 
 install_packages() {

@@ -215,7 +215,7 @@ test_shape_errors(void **state)
 {
 	(void)state;
 	check_error("parser:\n  - mta: a\n",
-	    "1: unknown top-level key \"parser\" (want parsers)");
+	    "1: unknown top-level key \"parser\" (want parsers or reasons)");
 	check_error("parsers:\n  mta: a\n",
 	    "2: parsers: want a list, not a mapping");
 	check_error("parsers:\n  - acme\n",

@@ -48,6 +48,7 @@ test_defaults(void **state)
 	assert_int_equal(o.log_level, LOG_LEVEL_INFO);
 	assert_int_equal(o.log_format, LOG_FORMAT_LOGFMT);
 	assert_int_equal(o.once, 0);
+	assert_null(o.web_config_file);
 	assert_string_equal(opts_default_paths[0], "/var/log/mail.log");
 }
 
@@ -62,6 +63,7 @@ test_both_value_syntaxes(void **state)
 	    "--web.telemetry-path", "/m", "--log.level=debug", "--log.format", "json",
 	    "--once", "--web.timeout=5s", "--web.max-connections", "3",
 	    "--web.max-connections-per-ip=2", "--metrics.max-series=100",
+	    "--web.config.file=/etc/web.yml",
 	    "--maillog.max-line-length=4096", "--maillog.format=postfix",
 	    "--maillog.timezone=Europe/Berlin", "--metrics.domains.top", "7",
 	    "--metrics.domains.inbound", "--metrics.host-label"), OPTS_OK);
@@ -77,6 +79,7 @@ test_both_value_syntaxes(void **state)
 	assert_int_equal(o.timeout_s, 5);
 	assert_int_equal(o.max_connections, 3);
 	assert_int_equal(o.max_connections_per_ip, 2);
+	assert_string_equal(o.web_config_file, "/etc/web.yml");
 	assert_int_equal(o.max_series, 100);
 	assert_int_equal(o.domains_top, 7);
 	assert_int_equal(o.domains_inbound, 1);
@@ -119,6 +122,8 @@ static const struct {
 	{ { "--web.max-connections=0" }, "--web.max-connections: '0'" },
 	{ { "--web.max-connections-per-ip=-1" }, "--web.max-connections-per-ip: '-1'" },
 	{ { "--web.timeout=forever" }, "--web.timeout: 'forever'" },
+	{ { "--web.config.file=" }, "--web.config.file: empty path" },
+	{ { "--web.config.file" }, "--web.config.file needs a value" },
 	{ { "--metrics.max-series=1e9" }, "--metrics.max-series: '1e9'" },
 	{ { "--metrics.domains.top=1001" },
 	  "--metrics.domains.top: '1001' is not a number from 0 to 1000" },

@@ -28,6 +28,7 @@
 
 #include "build_config.h"
 #include "meaning.h"
+#include "reason.h"
 #include "mp.h"
 
 /* Append len bytes to out, growing it by doubling (from 4 KiB: a small
@@ -739,6 +740,46 @@ render_timestamps(struct em *e, const struct expo_view *v, double now)
 	return 0;
 }
 
+/* maillog_smtp_reason_total: a fixed array (reasons are a closed set), so
+ * the series come in label order by construction; ids sharing an MTA name
+ * are summed. Only nonzero series are written. */
+static int
+render_reasons(struct em *e, const struct expo_view *v)
+{
+	static const char *const classes[2] = { "4xx", "5xx" };
+	struct mta_group g[MP_MTA_MAX + 1];
+	int ng = mta_groups(v, g);
+
+	if (family(e, "maillog_smtp_reason_total", "counter",
+	    "Failed statuses (class 4xx or 5xx, as in maillog_smtp_status_total) by why "
+	    "they failed: reason is one of a closed set (unknown_recipient, mailbox_full, "
+	    "message_too_big, greylisted, rate_limited, blocklisted, spam_content, "
+	    "authentication_failed, reverse_dns, relay_denied, sender_rejected, "
+	    "tls_required, dns_failure, connection_failed, local_error, policy, other), "
+	    "from the reply code, enhanced code and reply text (README \"Metrics\").") < 0)
+		return -1;
+	for (int i = 0; i < ng; i++)
+		for (int d = 0; d < MP_DIR_COUNT; d++)
+			for (int c = 0; c < 2; c++)
+				for (int r = 0; r < REASON_COUNT; r++) {
+					uint64_t n = 0;
+					for (int j = 0; j < g[i].nids; j++)
+						n += agg_reason_count(v->agg, g[i].ids[j],
+						    (enum mp_direction)d, c == 0 ? 4 : 5, r);
+					if (n == 0)
+						continue;
+					labels_reset(e);
+					if (label(e, "mta", g[i].name) < 0 ||
+					    label(e, "direction",
+					    mp_direction_name((enum mp_direction)d)) < 0 ||
+					    label(e, "class", classes[c]) < 0 ||
+					    label(e, "reason", reason_name((enum reason)r)) < 0 ||
+					    counter(e, "maillog_smtp_reason_total", n, e->start) < 0)
+						return -1;
+				}
+	return 0;
+}
+
 /* One family with one sample per source, labelled path. */
 enum src_field {
 	SRC_LINES, SRC_BYTES, SRC_OVERLONG, SRC_ROTATIONS, SRC_TRUNCATIONS,
@@ -996,6 +1037,8 @@ render_all(struct em *e, const struct expo_view *v, double scrape_duration)
 	for (int f = 1; f < (int)(sizeof capped_families / sizeof capped_families[0]); f++)
 		if (render_capped(e, v, f, s, cap) < 0)
 			goto out;
+	if (render_reasons(e, v) < 0)
+		goto out;
 	if (per_mta_counter(e, v, "maillog_messages_received_total",
 	    "Messages accepted from clients (Postfix smtpd client=, Exim <=, Sendmail "
 	    "from=, OpenSMTPD smtp message), not counting a content filter handing a "

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "aggregate.h"
+#include "history.h"
 #include "tailer.h"
 
 /* One followed input as the web layer sees it. */
@@ -29,6 +30,7 @@ struct expo_view {
 	const int *mtas;   /* MTAs whose per-MTA counters are always shown, 0 included */
 	int nmtas;
 	const _Atomic uint64_t *inotify_overflows;  /* NULL: no inotify (--once), shown as 0 */
+	const struct hist *history; /* per-minute replies for the status page; NULL: none */
 };
 
 enum expo_format {

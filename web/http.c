@@ -1,8 +1,8 @@
 /*
  * http.c - the HTTP endpoint, on libmicrohttpd's internal polling thread.
  *
- * Routes: the telemetry path (the exposition), "/" (a landing page that
- * links to it), "/healthz" (are the mail logs being followed?). GET and
+ * Routes: the telemetry path (the exposition), "/" (the status page,
+ * web/page.c), "/healthz" (are the mail logs being followed?). GET and
  * HEAD only; nothing maps a URL to a file.
  *
  * The exposition is rendered at most once per change and format: the
@@ -18,11 +18,18 @@
  * application/openmetrics-text (Prometheus asks for it first), text 0.0.4
  * otherwise, including for clients that accept neither (the Go client's
  * behaviour: a browser or curl always gets something readable).
+ *
+ * --web.config.file (web/webconfig.c): TLS is MHD's own (GnuTLS); the
+ * client certificate policy and basic auth (web/auth.c) are checked in
+ * admit() before any route; the configured headers are added to every
+ * response built here. A reload swaps users and headers under the lock,
+ * and restarts MHD on the same socket when TLS changes (web_reload).
  */
 #include "http.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -37,8 +44,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "auth.h"
 #include "build_config.h"
 #include "log.h"
+#include "page.h"
+#include "webconfig.h"
 
 #define CACHE_MAX_AGE_NS 1000000000LL
 #define LISTEN_BACKLOG 128
@@ -63,8 +73,18 @@ struct web {
 	struct MHD_Daemon *mhd;
 	const struct expo_view *view;
 	char *telemetry_path;
-	/* Built once, queued to every request that needs them. */
-	struct MHD_Response *landing;
+	struct web_opts opts;           /* the limits, to restart MHD with */
+	/* Our listening socket. MHD gets duplicates, so a SIGHUP that changes
+	 * TLS can start a new MHD on it without binding again (which could
+	 * need root after --run-as). */
+	int listen_fd;
+	/* --web.config.file: cfg is the current one (users, headers), read
+	 * under lock; mhd_cfg the one the running MHD was started with (its
+	 * TLS settings). Often the same object. NULL: none. */
+	struct webcfg *cfg, *mhd_cfg;
+	struct auth *auth;
+	/* Built once (again when a reload changes the headers), queued to
+	 * every request that needs them; replaced only under lock. */
 	struct MHD_Response *not_found;
 	struct MHD_Response *not_allowed;
 	/* The shared rendering. MHD runs one thread, so the lock is never
@@ -87,6 +107,7 @@ web_opts_defaults(struct web_opts *o)
 	o->per_ip_limit = 8;
 	o->timeout_s = 10;
 	o->memory_limit = 32 * 1024;
+	o->webcfg = NULL;
 }
 
 static int64_t
@@ -329,24 +350,31 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: %s", msg);
 }
 
-/* Headers every response carries. Returns 0 or -1. */
+/* Headers every response carries, then http_server_config.headers (the
+ * config refuses names that would clash with ours). Called with w->lock
+ * held or before the server runs, since a reload replaces w->cfg. Returns
+ * 0 or -1. */
 static int
-add_headers(struct MHD_Response *r, const char *content_type)
+add_headers(const struct web *w, struct MHD_Response *r, const char *content_type)
 {
 	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
 	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES)
 		return -1;
+	for (size_t i = 0; w->cfg != NULL && i < w->cfg->nheaders; i++)
+		if (MHD_add_response_header(r, w->cfg->headers[i].name,
+		    w->cfg->headers[i].value) != MHD_YES)
+			return -1;
 	return 0;
 }
 
 /* A response owning a copy of text; NULL on allocation failure. */
 static struct MHD_Response *
-text_response(const char *text, size_t len, const char *content_type)
+text_response(const struct web *w, const char *text, size_t len, const char *content_type)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)text,
 	    MHD_RESPMEM_MUST_COPY);
-	if (r != NULL && add_headers(r, content_type) < 0) {
+	if (r != NULL && add_headers(w, r, content_type) < 0) {
 		MHD_destroy_response(r);
 		r = NULL;
 	}
@@ -355,7 +383,7 @@ text_response(const char *text, size_t len, const char *content_type)
 
 /* A response taking ownership of b's data (freed by MHD). */
 static struct MHD_Response *
-buf_response(struct expo_buf *b, const char *content_type)
+buf_response(const struct web *w, struct expo_buf *b, const char *content_type)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->data,
 	    MHD_RESPMEM_MUST_FREE);
@@ -365,24 +393,38 @@ buf_response(struct expo_buf *b, const char *content_type)
 	}
 	b->data = NULL;
 	b->len = b->cap = 0;
-	if (add_headers(r, content_type) < 0) {
+	if (add_headers(w, r, content_type) < 0) {
 		MHD_destroy_response(r);
 		return NULL;
 	}
 	return r;
 }
 
+/* Queue a one-off text response; extra is one more header ("Name",
+ * "value") or NULL. Called with w->lock held. */
 static enum MHD_Result
-queue_error(struct MHD_Connection *c, unsigned int status, const char *text)
+queue_text(struct web *w, struct MHD_Connection *c, unsigned int status, const char *text,
+    const char *extra_name, const char *extra_value)
 {
-	struct MHD_Response *r = text_response(text, strlen(text), "text/plain; charset=utf-8");
+	struct MHD_Response *r = text_response(w, text, strlen(text),
+	    "text/plain; charset=utf-8");
 	enum MHD_Result ret;
 
 	if (r == NULL)
 		return MHD_NO;  /* MHD closes the connection */
+	if (extra_name != NULL && MHD_add_response_header(r, extra_name, extra_value) != MHD_YES) {
+		MHD_destroy_response(r);
+		return MHD_NO;
+	}
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result
+queue_error(struct web *w, struct MHD_Connection *c, unsigned int status, const char *text)
+{
+	return queue_text(w, c, status, text, NULL, NULL);
 }
 
 /* Skip optional whitespace. */
@@ -538,9 +580,10 @@ web_accepts_gzip(const char *accept_encoding)
 
 /* Headers of a metrics response: the body depends on both headers. */
 static int
-metrics_headers(struct MHD_Response *r, enum expo_format fmt, int gzip)
+metrics_headers(const struct web *w, struct MHD_Response *r, enum expo_format fmt,
+    int gzip)
 {
-	if (add_headers(r, fmt == EXPO_FMT_OPENMETRICS ? EXPO_CONTENT_TYPE_OPENMETRICS :
+	if (add_headers(w, r, fmt == EXPO_FMT_OPENMETRICS ? EXPO_CONTENT_TYPE_OPENMETRICS :
 	    EXPO_CONTENT_TYPE) < 0 ||
 	    MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding") != MHD_YES ||
 	    (gzip && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
@@ -551,7 +594,7 @@ metrics_headers(struct MHD_Response *r, enum expo_format fmt, int gzip)
 
 /* gzip data[0..len) into a response; NULL when out of memory. */
 static struct MHD_Response *
-gzip_response(const char *data, size_t len, enum expo_format fmt)
+gzip_response(const struct web *w, const char *data, size_t len, enum expo_format fmt)
 {
 	z_stream z;
 	struct MHD_Response *r;
@@ -582,7 +625,7 @@ gzip_response(const char *data, size_t len, enum expo_format fmt)
 		free(out);
 		return NULL;
 	}
-	if (metrics_headers(r, fmt, 1) < 0) {
+	if (metrics_headers(w, r, fmt, 1) < 0) {
 		MHD_destroy_response(r);
 		return NULL;
 	}
@@ -620,7 +663,7 @@ body_render(struct web *w, struct body *b, enum expo_format fmt, uint64_t gen, i
 		expo_buf_free(&buf);
 		return -1;
 	}
-	if (metrics_headers(r, fmt, 0) < 0) {
+	if (metrics_headers(w, r, fmt, 0) < 0) {
 		MHD_destroy_response(r);
 		return -1;
 	}
@@ -662,15 +705,16 @@ serve_metrics(struct web *w, struct MHD_Connection *c)
 	    body_render(w, b, fmt, gen, now) < 0) {
 		/* Out of memory. A stale body would pass for current counters,
 		 * so fail the scrape: Prometheus records it. */
-		pthread_mutex_unlock(&w->lock);
 		log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_ERROR,
 		    "http: cannot render metrics: out of memory");
-		return queue_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		ret = queue_error(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "cannot render metrics: out of memory\n");
+		pthread_mutex_unlock(&w->lock);
+		return ret;
 	}
 	if (gz && b->gzip == NULL) {
 		int64_t t0 = mono_ns();
-		b->gzip = gzip_response(b->data, b->len, fmt);
+		b->gzip = gzip_response(w, b->data, b->len, fmt);
 		if (b->gzip != NULL)
 			log_debug("http: compressed metrics, %zu bytes in %.3f ms", b->len,
 			    (double)(mono_ns() - t0) / 1e6);
@@ -712,7 +756,9 @@ serve_health(struct web *w, struct MHD_Connection *c)
 	}
 	if (status == MHD_HTTP_OK && expo_buf_append(&b, "ok\n", 3) < 0)
 		goto oom;
-	r = buf_response(&b, "text/plain; charset=utf-8");
+	pthread_mutex_lock(&w->lock);
+	r = buf_response(w, &b, "text/plain; charset=utf-8");
+	pthread_mutex_unlock(&w->lock);
 	if (r == NULL)
 		return MHD_NO;
 	ret = MHD_queue_response(c, status, r);
@@ -721,6 +767,144 @@ serve_health(struct web *w, struct MHD_Connection *c)
 oom:
 	expo_buf_free(&b);
 	return MHD_NO;
+}
+
+/*
+ * Why connection c's client certificate fails policy, or NULL when it
+ * passes. libmicrohttpd only asks for a certificate (GNUTLS_CERT_REQUEST)
+ * and completes the handshake whatever the client sends, so the policies
+ * that require or verify one are enforced here, on the TLS session of
+ * each request: gnutls_certificate_verify_peers2 checks the chain against
+ * client_ca_file (the trust list MHD loaded) and the validity dates.
+ */
+static const char *
+client_cert_problem(enum webcfg_client_auth policy, struct MHD_Connection *c,
+    char *detail, size_t detail_len)
+{
+	const union MHD_ConnectionInfo *ci;
+	gnutls_session_t s = NULL;
+	unsigned int n = 0, status = 0;
+	int rc;
+
+	detail[0] = '\0';
+	if (policy == WEBCFG_NO_CLIENT_CERT || policy == WEBCFG_REQUEST_CLIENT_CERT)
+		return NULL;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci != NULL)
+		s = (gnutls_session_t)ci->tls_session;
+	if (s == NULL)
+		return "a TLS client certificate is required";
+	if (gnutls_certificate_get_peers(s, &n) == NULL || n == 0) {
+		if (policy == WEBCFG_VERIFY_CLIENT_CERT_IF_GIVEN)
+			return NULL;
+		return "a TLS client certificate is required";
+	}
+	if (policy == WEBCFG_REQUIRE_ANY_CLIENT_CERT)
+		return NULL;
+	rc = gnutls_certificate_verify_peers2(s, &status);
+	if (rc < 0) {
+		snprintf(detail, detail_len, "%s", gnutls_strerror(rc));
+		return "the TLS client certificate cannot be verified";
+	}
+	if (status != 0) {
+		gnutls_datum_t out = { NULL, 0 };
+		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out,
+		    0) == 0 && out.data != NULL) {
+			snprintf(detail, detail_len, "%s", (const char *)out.data);
+			gnutls_free(out.data);
+		}
+		return "the TLS client certificate is not trusted (not signed by client_ca_file's "
+		    "authority, or expired)";
+	}
+	return NULL;
+}
+
+static int64_t
+mono_ms(void)
+{
+	return mono_ns() / 1000000;
+}
+
+/* The client's address as text, for log lines. */
+static const char *
+peer_text(struct MHD_Connection *c, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	snprintf(buf, len, "?");
+	if (ci != NULL && ci->client_addr != NULL)
+		getnameinfo(ci->client_addr, ci->client_addr->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), buf, (socklen_t)len,
+		    NULL, 0, NI_NUMERICHOST);
+	return buf;
+}
+
+/*
+ * The --web.config.file guards, in order: the client certificate (403),
+ * then basic auth when users are configured (401 with a Basic challenge,
+ * or 429 with Retry-After while the client's address is locked out).
+ * Returns 1 to go on serving, or 0 with *ret what queueing the refusal
+ * returned. Runs under w->lock, since a reload swaps w->cfg; a bcrypt
+ * check holds it for its 40-170 ms, which only this thread waits on.
+ */
+static int
+admit(struct web *w, struct MHD_Connection *c, enum MHD_Result *ret)
+{
+	char detail[256], addr[64];
+	const char *why;
+	int ok = 1;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->mhd_cfg != NULL && w->mhd_cfg->tls.enabled &&
+	    (why = client_cert_problem(w->mhd_cfg->tls.client_auth, c, detail,
+	    sizeof detail)) != NULL) {
+		log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: refused %s: %s%s%s",
+		    peer_text(c, addr, sizeof addr), why, detail[0] ? ": " : "", detail);
+		snprintf(detail, sizeof detail, "403 forbidden: %s\n", why);
+		*ret = queue_error(w, c, MHD_HTTP_FORBIDDEN, detail);
+		ok = 0;
+	} else if (w->cfg != NULL && w->cfg->nusers > 0) {
+		char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		enum auth_result res = AUTH_DENIED;
+		unsigned retry = 0;
+
+		if (user != NULL)
+			res = auth_check(w->auth, w->cfg, user, pass ? pass : "",
+			    ci ? ci->client_addr : NULL, mono_ms(), &retry);
+		if (res == AUTH_DENIED) {
+			if (user != NULL) {
+				char ex[4 * 64 + 4];
+				log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN,
+				    "http: basic auth failed for user \"%s\" from %s",
+				    log_excerpt(ex, user, strlen(user), 64),
+				    peer_text(c, addr, sizeof addr));
+			}
+			*ret = queue_text(w, c, MHD_HTTP_UNAUTHORIZED, "401 unauthorized\n",
+			    MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"maillog_exporter\"");
+			ok = 0;
+		} else if (res == AUTH_THROTTLED) {
+			char secs[16];
+			snprintf(secs, sizeof secs, "%u", retry);
+			log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: basic auth from %s not "
+			    "checked (too many failed logins), retry in %s s",
+			    peer_text(c, addr, sizeof addr), secs);
+			*ret = queue_text(w, c, MHD_HTTP_TOO_MANY_REQUESTS,
+			    "429 too many failed logins: try again later\n",
+			    MHD_HTTP_HEADER_RETRY_AFTER, secs);
+			ok = 0;
+		}
+		if (pass != NULL) {
+			explicit_bzero(pass, strlen(pass));
+			MHD_free(pass);
+		}
+		if (user != NULL)
+			MHD_free(user);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return ok;
 }
 
 /*
@@ -744,8 +928,13 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	(void)version;      /* MHD handles 1.0 vs 1.1 */
 	(void)upload_data;  /* a GET body means nothing to us; dropped below */
 
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, w->not_allowed);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+		enum MHD_Result ret;
+		pthread_mutex_lock(&w->lock);
+		ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, w->not_allowed);
+		pthread_mutex_unlock(&w->lock);
+		return ret;
+	}
 	if (*req_cls == NULL) {
 		*req_cls = &headers_seen;
 		return MHD_YES;
@@ -754,60 +943,28 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* --web.config.file: client certificate and basic auth guard every
+	 * path, the health check and the status page included. */
+	enum MHD_Result refused;
+	if (!admit(w, c, &refused))
+		return refused;
 	/* Exact matches only: the URL never names a file. */
 	if (strcmp(url, w->telemetry_path) == 0)
 		return serve_metrics(w, c);
 	if (strcmp(url, "/healthz") == 0)
 		return serve_health(w, c);
+	/* The status page (web/page.c), rendered per view. */
 	if (strcmp(url, "/") == 0)
-		return MHD_queue_response(c, MHD_HTTP_OK, w->landing);
-	return MHD_queue_response(c, MHD_HTTP_NOT_FOUND, w->not_found);
-}
-
-static int
-html_escape(struct expo_buf *b, const char *s)
-{
-	for (; *s; s++) {
-		int rc;
-		switch (*s) {
-		case '&': rc = expo_buf_append(b, "&amp;", 5); break;
-		case '<': rc = expo_buf_append(b, "&lt;", 4); break;
-		case '>': rc = expo_buf_append(b, "&gt;", 4); break;
-		case '"': rc = expo_buf_append(b, "&quot;", 6); break;
-		case '\'': rc = expo_buf_append(b, "&#39;", 5); break;
-		default: rc = expo_buf_append(b, s, 1);
-		}
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static struct MHD_Response *
-landing_response(const char *telemetry_path)
-{
-	struct expo_buf b = { 0 };
-
-	if (expo_buf_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
-	    "<title>maillog_exporter</title></head>\n<body>\n<h1>maillog_exporter</h1>\n"
-	    "<p>Prometheus exporter for SMTP status codes in mail logs.</p>\n<ul>\n"
-	    "<li><a href=\"") < 0 ||
-	    html_escape(&b, telemetry_path) < 0 ||
-	    expo_buf_printf(&b, "\">Metrics</a></li>\n"
-	    "<li><a href=\"/healthz\">Health</a> (are the mail logs being followed?)</li>\n"
-	    "</ul>\n<p>Version %s, revision %s.</p>\n</body>\n</html>\n",
-	    MAILLOG_EXPORTER_VERSION, MAILLOG_EXPORTER_REVISION) < 0) {
-		expo_buf_free(&b);
-		return NULL;
-	}
-	return buf_response(&b, "text/html; charset=utf-8");
+		return (enum MHD_Result)page_serve(c, w->view, w->telemetry_path);
+	pthread_mutex_lock(&w->lock);
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NOT_FOUND, w->not_found);
+	pthread_mutex_unlock(&w->lock);
+	return ret;
 }
 
 static void
 free_web(struct web *w)
 {
-	if (w->landing)
-		MHD_destroy_response(w->landing);
 	if (w->not_found)
 		MHD_destroy_response(w->not_found);
 	if (w->not_allowed)
@@ -815,13 +972,121 @@ free_web(struct web *w)
 	body_clear(&w->bodies[EXPO_FMT_TEXT]);
 	body_clear(&w->bodies[EXPO_FMT_OPENMETRICS]);
 	pthread_mutex_destroy(&w->lock);
+	if (w->cfg != w->mhd_cfg)
+		webcfg_free(w->mhd_cfg);
+	webcfg_free(w->cfg);
+	auth_free(w->auth);
+	if (w->listen_fd >= 0)
+		close(w->listen_fd);
 	free(w->telemetry_path);
 	free(w);
 }
 
+/* (Re)build the responses that carry the configured headers, from w->cfg:
+ * the shared 404 and 405, and (cleared here, rendered on the next scrape)
+ * the metrics bodies. Called under w->lock or before the server runs.
+ * Returns 0, or -1 out of memory with the old ones kept. */
+static int
+build_static(struct web *w)
+{
+	static const char not_found[] = "404 not found\n";
+	static const char not_allowed[] = "405 method not allowed: use GET or HEAD\n";
+	struct MHD_Response *nf, *na;
+
+	nf = text_response(w, not_found, sizeof not_found - 1, "text/plain; charset=utf-8");
+	na = text_response(w, not_allowed, sizeof not_allowed - 1, "text/plain; charset=utf-8");
+	if (nf == NULL || na == NULL ||
+	    MHD_add_response_header(na, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES) {
+		if (nf)
+			MHD_destroy_response(nf);
+		if (na)
+			MHD_destroy_response(na);
+		return -1;
+	}
+	/* A connection still sending the old ones holds its own reference. */
+	if (w->not_found)
+		MHD_destroy_response(w->not_found);
+	if (w->not_allowed)
+		MHD_destroy_response(w->not_allowed);
+	w->not_found = nf;
+	w->not_allowed = na;
+	body_clear(&w->bodies[EXPO_FMT_TEXT]);
+	body_clear(&w->bodies[EXPO_FMT_OPENMETRICS]);
+	return 0;
+}
+
+/*
+ * Start an MHD daemon on a duplicate of w->listen_fd with cfg's TLS
+ * settings (cfg NULL or without TLS: plain HTTP). The PEM strings are
+ * read by MHD while it starts; cfg is kept alive as w->mhd_cfg anyway.
+ * MHD_USE_ITC makes MHD_quiesce_daemon possible, which a TLS reload
+ * needs. Returns NULL with a one-line reason in err.
+ */
+static struct MHD_Daemon *
+start_mhd(struct web *w, const struct webcfg *cfg, char *err, size_t errlen)
+{
+	const struct web_opts *o = &w->opts;
+	struct MHD_OptionItem tls[6];
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	char prio[128];
+	int n = 0;
+	struct MHD_Daemon *d;
+
+	if (cfg != NULL && cfg->tls.enabled) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			snprintf(err, errlen, "%s: tls_server_config: this libmicrohttpd is built "
+			    "without TLS (GnuTLS)", cfg->path);
+			return NULL;
+		}
+		flags |= MHD_USE_TLS;
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+		    cfg->tls.key_pem };
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+		    cfg->tls.cert_pem };
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+		    (void *)webcfg_tls_priorities(&cfg->tls, prio, sizeof prio) };
+		/* MHD asks clients for a certificate only when it has a trust
+		 * list; the policies that need no CA (RequestClientCert,
+		 * RequireAnyClientCert) get the server's own certificate as one,
+		 * which makes MHD ask, and nothing verifies against it. */
+		if (cfg->tls.client_auth != WEBCFG_NO_CLIENT_CERT)
+			tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+			    cfg->tls.ca_pem != NULL ? cfg->tls.ca_pem : cfg->tls.cert_pem };
+	}
+	tls[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+
+	/* MHD closes the socket it is given in MHD_stop_daemon, but whether it
+	 * does when MHD_start_daemon fails differs between versions. Giving it
+	 * a duplicate can never close a descriptor twice; at worst a failed
+	 * start leaks one fd.
+	 * The varargs are untyped: each value must have exactly the type the
+	 * option documents (unsigned int, size_t), hence the casts. The
+	 * logger comes first so that start-up messages reach it too. */
+	int mhd_fd = fcntl(w->listen_fd, F_DUPFD_CLOEXEC, 0);
+	if (mhd_fd < 0) {
+		snprintf(err, errlen, "listen %s: %s", o->listen_address, strerror(errno));
+		return NULL;
+	}
+	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, w,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->connection_limit,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)o->per_ip_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->memory_limit,
+	    MHD_OPTION_ARRAY, tls,
+	    MHD_OPTION_END);
+	if (d == NULL)
+		snprintf(err, errlen, "listen %s: cannot start the HTTP%s server (see the "
+		    "messages above)", o->listen_address,
+		    cfg != NULL && cfg->tls.enabled ? "S" : "");
+	return d;
+}
+
 /*
  * Bind o->listen_address and serve view on MHD's internal polling thread
- * (epoll on Linux). The view must outlive the server; o is copied. The
+ * (epoll on Linux). The view must outlive the server; o is copied, and
+ * o->webcfg is taken over (freed by web_stop, or here on failure). The
  * connection limits and the timeout bound what slow or hostile clients can
  * hold: at most connection_limit sockets, per_ip_limit from one address,
  * each idle at most timeout_s seconds with memory_limit bytes of buffers.
@@ -830,72 +1095,104 @@ free_web(struct web *w)
 struct web *
 web_start(const struct web_opts *o, const struct expo_view *view, char *err, size_t errlen)
 {
-	static const char not_found[] = "404 not found\n";
-	static const char not_allowed[] = "405 method not allowed: use GET or HEAD\n";
 	const char *tpath = o->telemetry_path ? o->telemetry_path : "/metrics";
 	struct web *w;
-	int fd;
 
-	if (web_check_telemetry_path(tpath, err, errlen) < 0)
+	if (web_check_telemetry_path(tpath, err, errlen) < 0) {
+		webcfg_free(o->webcfg);
 		return NULL;
+	}
 	w = calloc(1, sizeof *w);
 	if (w == NULL || pthread_mutex_init(&w->lock, NULL) != 0) {
 		free(w);
+		webcfg_free(o->webcfg);
 		snprintf(err, errlen, "web: out of memory");
 		return NULL;
 	}
+	w->listen_fd = -1;
+	w->opts = *o;
+	w->opts.webcfg = NULL;
+	w->cfg = w->mhd_cfg = o->webcfg;
 	w->view = view;
 	w->last_render_s = -1;
 	w->telemetry_path = strdup(tpath);
-	w->landing = landing_response(tpath);
-	w->not_found = text_response(not_found, sizeof not_found - 1,
-	    "text/plain; charset=utf-8");
-	w->not_allowed = text_response(not_allowed, sizeof not_allowed - 1,
-	    "text/plain; charset=utf-8");
-	if (w->telemetry_path == NULL || w->landing == NULL || w->not_found == NULL ||
-	    w->not_allowed == NULL ||
-	    MHD_add_response_header(w->not_allowed, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES) {
+	w->auth = auth_new();
+	if (w->telemetry_path == NULL || w->auth == NULL || build_static(w) < 0) {
 		free_web(w);
 		snprintf(err, errlen, "web: out of memory");
 		return NULL;
 	}
-
-	fd = open_listener(o->listen_address, err, errlen);
-	if (fd < 0) {
-		free_web(w);
-		return NULL;
-	}
-	/* MHD closes the socket it is given in MHD_stop_daemon, but whether it
-	 * does when MHD_start_daemon fails differs between versions. Giving it
-	 * a duplicate and always closing ours can never close a descriptor
-	 * twice; at worst a failed start leaks one fd, and that is fatal.
-	 * The varargs are untyped: each value must have exactly the type the
-	 * option documents (unsigned int, size_t), hence the casts. The
-	 * logger comes first so that start-up messages reach it too. */
-	int mhd_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	int dup_errno = errno;
-	close(fd);
-	if (mhd_fd < 0) {
-		snprintf(err, errlen, "listen %s: %s", o->listen_address, strerror(dup_errno));
-		free_web(w);
-		return NULL;
-	}
-	w->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, handle, w,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->connection_limit,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)o->per_ip_limit,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->timeout_s,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->memory_limit,
-	    MHD_OPTION_END);
-	if (w->mhd == NULL) {
-		snprintf(err, errlen, "listen %s: cannot start the HTTP server (see the "
-		    "messages above)", o->listen_address);
+	if ((w->listen_fd = open_listener(o->listen_address, err, errlen)) < 0 ||
+	    (w->mhd = start_mhd(w, w->cfg, err, errlen)) == NULL) {
 		free_web(w);
 		return NULL;
 	}
 	return w;
+}
+
+/*
+ * Apply a re-read --web.config.file (cfg, taken over; NULL: none).
+ *
+ * Users and headers change in place, under the lock: requests in flight
+ * finish, the next ones see the new settings. The cached successful logins
+ * are forgotten.
+ *
+ * A change to TLS (switch, certificate, key, CA, client auth, versions)
+ * needs a new MHD daemon, since MHD loads them once at start:
+ * 1. start the new daemon on a duplicate of the same listening socket (no
+ *    new bind, so it works after --run-as); if it fails, the old one
+ *    carries on and -1 is returned;
+ * 2. quiesce the old daemon: it stops accepting, the new one gets every
+ *    new connection;
+ * 3. stop the old daemon, which closes the connections it still had
+ *    (a scrape in flight at that instant fails; the next one succeeds).
+ * Returns 0, or -1 with a one-line reason in err (nothing changed).
+ */
+int
+web_reload(struct web *w, struct webcfg *cfg, char *err, size_t errlen)
+{
+	struct MHD_Daemon *old_mhd = NULL, *nd = NULL;
+	struct webcfg *old_cfg, *old_mhd_cfg;
+	int restart = !webcfg_tls_equal(w->mhd_cfg, cfg);
+
+	if (restart && (nd = start_mhd(w, cfg, err, errlen)) == NULL) {
+		webcfg_free(cfg);
+		return -1;
+	}
+	if (restart) {
+		MHD_socket q = MHD_quiesce_daemon(w->mhd);
+		if (q != MHD_INVALID_SOCKET)
+			close(q);
+	}
+	pthread_mutex_lock(&w->lock);
+	old_cfg = w->cfg;
+	old_mhd_cfg = w->mhd_cfg;
+	w->cfg = cfg;
+	if (restart) {
+		old_mhd = w->mhd;
+		w->mhd = nd;
+		w->mhd_cfg = cfg;
+	}
+	if (build_static(w) < 0)
+		log_errorx("web: out of memory rebuilding responses; the 404 and 405 "
+		    "responses keep the previous headers");
+	pthread_mutex_unlock(&w->lock);
+	auth_reset(w->auth);
+	/* Not under the lock: the old thread may be waiting for it in handle. */
+	if (old_mhd != NULL)
+		MHD_stop_daemon(old_mhd);
+	if (old_mhd_cfg != w->mhd_cfg && old_mhd_cfg != old_cfg)
+		webcfg_free(old_mhd_cfg);
+	if (old_cfg != w->mhd_cfg)
+		webcfg_free(old_cfg);
+	return 0;
+}
+
+/* 1 if the server speaks TLS. */
+int
+web_is_tls(const struct web *w)
+{
+	return w->mhd_cfg != NULL && w->mhd_cfg->tls.enabled;
 }
 
 /* Stop serving: waits for MHD's thread, closes every connection and the
