@@ -381,6 +381,8 @@ text_response(const struct web *w, const char *text, size_t len, const char *con
 	return r;
 }
 
+#define LIT_OOM "cannot render the status page: out of memory\n"
+
 /* A response taking ownership of b's data (freed by MHD). */
 static struct MHD_Response *
 buf_response(const struct web *w, struct expo_buf *b, const char *content_type)
@@ -769,6 +771,42 @@ oom:
 	return MHD_NO;
 }
 
+/* The status page (web/page.c), rendered per view: a person looks at it
+ * now and then, so it is not cached. It gets the headers every response
+ * gets (http_server_config.headers included) plus its own CSP. */
+static enum MHD_Result
+serve_page(struct web *w, struct MHD_Connection *c)
+{
+	struct expo_buf b = { 0 };
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (page_build(w->view, w->telemetry_path, &b) < 0) {
+		expo_buf_free(&b);
+		pthread_mutex_lock(&w->lock);
+		r = text_response(w, LIT_OOM, sizeof LIT_OOM - 1, "text/plain; charset=utf-8");
+		pthread_mutex_unlock(&w->lock);
+		if (r == NULL)
+			return MHD_NO;
+		ret = MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	pthread_mutex_lock(&w->lock);
+	r = buf_response(w, &b, PAGE_CONTENT_TYPE);
+	pthread_mutex_unlock(&w->lock);
+	if (r == NULL)
+		return MHD_NO;
+	if (MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP) != MHD_YES ||
+	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") != MHD_YES) {
+		MHD_destroy_response(r);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /*
  * Why connection c's client certificate fails policy, or NULL when it
  * passes. libmicrohttpd only asks for a certificate (GNUTLS_CERT_REQUEST)
@@ -953,9 +991,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		return serve_metrics(w, c);
 	if (strcmp(url, "/healthz") == 0)
 		return serve_health(w, c);
-	/* The status page (web/page.c), rendered per view. */
 	if (strcmp(url, "/") == 0)
-		return (enum MHD_Result)page_serve(c, w->view, w->telemetry_path);
+		return serve_page(w, c);
 	pthread_mutex_lock(&w->lock);
 	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NOT_FOUND, w->not_found);
 	pthread_mutex_unlock(&w->lock);

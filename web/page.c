@@ -15,7 +15,6 @@
 #include "page.h"
 
 #include <inttypes.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +28,7 @@
 
 #define LIT(out, lit) expo_buf_append((out), (lit), sizeof(lit) - 1)
 
-/* Sources whose line rate page_serve remembers; more are shown without. */
+/* Sources whose line rate page_build remembers; more are shown without. */
 #define RATE_SOURCES 64
 /* The chart: bars of the last hour. */
 #define CHART_MINUTES 60
@@ -782,10 +781,8 @@ measure_rates(const struct expo_view *v, double now, double *out)
 }
 
 int
-page_serve(struct MHD_Connection *c, const struct expo_view *v, const char *telemetry_path)
+page_build(const struct expo_view *v, const char *telemetry_path, struct expo_buf *out)
 {
-	struct expo_buf b = { 0 };
-	struct MHD_Response *r;
 	struct timespec ts;
 	double now, *lps;
 	int ret;
@@ -793,35 +790,10 @@ page_serve(struct MHD_Connection *c, const struct expo_view *v, const char *tele
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	lps = calloc(v->nsources > 0 ? (size_t)v->nsources : 1, sizeof *lps);
-	if (lps != NULL)
-		measure_rates(v, now, lps);
-	if (lps == NULL || page_render(v, telemetry_path, now, lps, &b) < 0) {
-		static const char oom[] = "cannot render the status page: out of memory\n";
-		free(lps);
-		expo_buf_free(&b);
-		r = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom,
-		    MHD_RESPMEM_PERSISTENT);
-		if (r == NULL)
-			return MHD_NO;
-		ret = MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
-		MHD_destroy_response(r);
-		return ret;
-	}
+	if (lps == NULL)
+		return -1;
+	measure_rates(v, now, lps);
+	ret = page_render(v, telemetry_path, now, lps, out);
 	free(lps);
-	r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		expo_buf_free(&b);
-		return MHD_NO;
-	}
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, PAGE_CONTENT_TYPE) != MHD_YES ||
-	    MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP) != MHD_YES ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
-	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
-	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") != MHD_YES) {
-		MHD_destroy_response(r);
-		return MHD_NO;
-	}
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
 	return ret;
 }

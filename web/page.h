@@ -47,17 +47,15 @@ int page_escape(struct expo_buf *out, const char *s, size_t len);
 int page_render(const struct expo_view *v, const char *telemetry_path, double now,
     const double *lines_per_s, struct expo_buf *out);
 
-struct MHD_Connection;
 
 /*
- * Answer a GET or HEAD of "/" on connection c with the page, its
- * Content-Type and Content-Security-Policy; 500 when out of memory. Keeps
- * the previous view's line counts (one web server per process) to show
- * lines/s over the time between two views. Returns what
- * MHD_queue_response returns (an enum MHD_Result, as int so this header
- * needs no microhttpd.h).
+ * Render the page for one view into out (appending): the caller (http.c)
+ * sends it with Content-Type PAGE_CONTENT_TYPE, the Content-Security-Policy
+ * PAGE_CSP and the headers every response gets. Keeps the previous view's
+ * line counts (one web server per process) to show lines/s over the time
+ * between two views. Returns 0, or -1 when out of memory.
  */
-int page_serve(struct MHD_Connection *c, const struct expo_view *v,
-    const char *telemetry_path);
+int page_build(const struct expo_view *v, const char *telemetry_path,
+    struct expo_buf *out);
 
 #endif

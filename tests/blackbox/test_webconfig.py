@@ -257,12 +257,15 @@ def test_custom_headers():
                        "    Strict-Transport-Security: max-age=31536000\n"
                        "    X-Frame-Options: deny\n")
     with Daemon(cfg, tls=False) as dm:
-        for path, code in (("/metrics", 200), ("/healthz", 200), ("/nope", 404)):
+        for path, code in (("/metrics", 200), ("/healthz", 200), ("/", 200), ("/nope", 404)):
             status, headers, _ = dm.get(path)
             assert status == code, (path, status)
             assert headers["Strict-Transport-Security"] == "max-age=31536000", (path, headers)
             assert headers["X-Frame-Options"] == "deny", (path, headers)
             assert headers.get_all("Content-Type") and len(headers.get_all("Content-Type")) == 1
+        # The status page keeps its own policy beside the configured headers.
+        _, headers, _ = dm.get("/")
+        assert headers["Content-Security-Policy"].startswith("default-src 'none'"), headers
 
 
 def test_bad_files_refused():
