@@ -222,6 +222,30 @@ def main():
             assert "outlook.com" in dom_table
             assert dom_table.index("outlook.com") < dom_table.index("greylist.example")
 
+        def reasons_equal_metrics():
+            """Why it failed: every reason row equals maillog_smtp_reason_total,
+            greylisting alone is marked harmless."""
+            dom = state["dom"]
+            m = d.metrics()
+            seen = 0
+            for (name, labels), v in m.items():
+                if name != "maillog_smtp_reason_total":
+                    continue
+                lab = dict(labels)
+                dir_id = "out" if lab["direction"] == "outbound" else "in"
+                assert cell(dom, "%s-reason-%s-%s" % (dir_id, lab["reason"], lab["class"])) \
+                    == int(v), lab
+                seen += 1
+            assert seen >= 5, seen
+            # 13 rate_limited (4.7.28) outrank 5 greylisted.
+            out = re.search(r'id="out-reasons".*?</table>', dom, re.S).group(0)
+            assert out.index("rate_limited") < out.index("greylisted")
+            rows = re.findall(r"<tr>.*?</tr>", out, re.S)
+            harmless = [r for r in rows if "harmless" in r]
+            assert len(harmless) == 1 and "greylisted" in harmless[0], harmless
+            inb = re.search(r'id="in-reasons".*?</table>', dom, re.S).group(0)
+            assert "relay_denied" in inb and cell(dom, "in-reason-relay_denied-5xx") == 4
+
         def screenshot():
             prof = tempfile.mkdtemp(dir=tmp)
             shot = os.path.join(os.path.abspath(ARTEFACT_DIR), "status-page.png")
@@ -240,6 +264,7 @@ def main():
             cases.run(hostile_shown_as_text)
             cases.run(numbers_equal_metrics)
             cases.run(meanings_and_domains_shown)
+            cases.run(reasons_equal_metrics)
         cases.run(screenshot)
     finally:
         code = d.stop()

@@ -1,7 +1,8 @@
 """A small, realistic Postfix log for the deploy tests: whole sessions
 (smtpd connect, client=, cleanup, qmgr from=, one delivery result per
 recipient with relay=, delay=, delays= and dsn=, qmgr removed), inbound
-NOQUEUE rejects, and deferrals and bounces from a few named providers, so
+NOQUEUE rejects, and deferrals and bounces from a few named providers whose
+replies carry several failure reasons (greylisting among them, both ways), so
 every family the dashboard and the rules read gets data.
 
 Timestamps are RFC 3339 in UTC, taken from the wall clock, so the
@@ -31,12 +32,18 @@ OUTCOMES = [
     (2, "bounced", "5.7.1",
      "host {mx}[192.0.2.44] said: 554 5.7.1 Service unavailable; Client host [192.0.2.25] "
      "blocked using zen.spamhaus.org (in reply to RCPT TO command)"),
+    (3, "deferred", "4.2.0",
+     "host {mx}[192.0.2.44] said: 450 4.2.0 <{rcpt}>: Recipient address rejected: "
+     "Greylisted, see http://postgrey.schweikert.ch/help/{domain}.html (in reply to RCPT TO "
+     "command)"),
 ]
 
 REJECTS = [
     "554 5.7.1 Service unavailable; Client host [{ip}] blocked using zen.spamhaus.org",
     "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in local recipient table",
     "450 4.7.1 Client host rejected: cannot find your hostname, [{ip}]",
+    "450 4.2.0 <{rcpt}>: Recipient address rejected: Greylisted, see "
+    "http://postgrey.schweikert.ch/help/example.org.html",
 ]
 
 
@@ -103,7 +110,7 @@ class Generator:
                 % (qid, rcpt, "none" if "connect to" in reply else mx + "[192.0.2.44]:25",
                    sum(d),
                    d[0], d[1], d[2], d[3], dsn, status,
-                   reply.format(mx=mx, rcpt=rcpt))))
+                   reply.format(mx=mx, rcpt=rcpt, domain=domain))))
         if final:
             out.append(self._line("qmgr", 4000, "%s: removed" % qid))
         return out
