@@ -1,7 +1,7 @@
 /*
  * golden.c - load golden files and check the parser registry against them;
- * see golden.h for the file format. Shared by test_postfix.c, test_exim.c,
- * test_sendmail.c, test_opensmtpd.c and the mixed-file test, so every MTA
+ * see golden.h for the file format. Shared by test_golden.c (built once
+ * per MTA) and the mixed-file test, so every MTA
  * is held to the same rules: labels, the extra fields, fields that point
  * into the line, and no read past an exact-size buffer.
  */
