@@ -19,13 +19,12 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <yaml.h>
+
+#include "yamldoc.h"
 
 /* The line each part of one definition came from (1-based; 0: absent). */
 struct def_lines {
@@ -34,9 +33,7 @@ struct def_lines {
 };
 
 struct config {
-	const char *path;
-	yaml_document_t doc;
-	int have_doc;
+	struct yamldoc y;
 	struct mp_custom_def *defs;
 	struct def_lines *lines;
 	size_t ndefs;
@@ -46,128 +43,20 @@ struct config {
 
 static const char parser_keys[] = "mta, direction, tag, match, patterns";
 
+/* Load the file; unlike a web config, an empty one is a mistake. */
 static int
-fail(const struct config *c, size_t line, char *err, size_t errlen,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int
-fail(const struct config *c, size_t line, char *err, size_t errlen,
-    const char *fmt, ...)
+load(struct config *c)
 {
-	char what[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
-	va_end(ap);
-	if (line > 0)
-		snprintf(err, errlen, "%s:%zu: %s", c->path, line, what);
-	else
-		snprintf(err, errlen, "%s: %s", c->path, what);
-	return -1;
-}
-
-static size_t
-line_of(const yaml_node_t *n)
-{
-	return n->start_mark.line + 1;
-}
-
-static const char *
-node_kind(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
-		return "a string";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	default:
-		return "nothing";
-	}
-}
-
-/* A scalar as a C string. libyaml NUL-terminates scalars, but a "\0"
- * escape can put a NUL inside one, which would cut a pattern short. */
-static int
-scalar(const struct config *c, const yaml_node_t *n, const char *key,
-    const char **out, char *err, size_t errlen)
-{
-	if (n->type != YAML_SCALAR_NODE)
-		return fail(c, line_of(n), err, errlen, "%s: want a string, not %s",
-		    key, node_kind(n));
-	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
-		return fail(c, line_of(n), err, errlen, "%s: holds a NUL byte", key);
-	*out = (const char *)n->data.scalar.value;
+	if (yamldoc_load(&c->y, CONFIG_MAX_BYTES, "config file", YAMLDOC_CONTEXT_LINE) < 0)
+		return -1;
+	if (yaml_document_get_root_node(&c->y.doc) == NULL)
+		return yamldoc_fail(&c->y, 0, "empty file: want a top-level \"parsers:\" list");
 	return 0;
-}
-
-/* Read the file into c->doc. Only one YAML document is allowed: a second
- * one would be ignored by the user's reading and ours alike. */
-static int
-load(struct config *c, char *err, size_t errlen)
-{
-	yaml_parser_t parser;
-	yaml_document_t extra;
-	struct stat st;
-	FILE *fp;
-	int rc = 0;
-
-	if ((fp = fopen(c->path, "rb")) == NULL)
-		return fail(c, 0, err, errlen, "cannot open: %s", strerror(errno));
-	if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
-		fclose(fp);
-		return fail(c, 0, err, errlen, "not a regular file");
-	}
-	if (st.st_size > CONFIG_MAX_BYTES) {
-		fclose(fp);
-		return fail(c, 0, err, errlen, "%lld bytes: larger than %d, not a config file",
-		    (long long)st.st_size, CONFIG_MAX_BYTES);
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(fp);
-		return fail(c, 0, err, errlen, "out of memory");
-	}
-	yaml_parser_set_input_file(&parser, fp);
-	if (!yaml_parser_load(&parser, &c->doc))
-		goto syntax;
-	c->have_doc = 1;
-	if (yaml_document_get_root_node(&c->doc) == NULL) {
-		rc = fail(c, 0, err, errlen, "empty file: want a top-level \"parsers:\" list");
-		goto out;
-	}
-	if (!yaml_parser_load(&parser, &extra))
-		goto syntax;
-	if (yaml_document_get_root_node(&extra) != NULL)
-		rc = fail(c, line_of(yaml_document_get_root_node(&extra)), err, errlen,
-		    "a second YAML document; put everything in one");
-	yaml_document_delete(&extra);
-	goto out;
-syntax:
-	if (parser.error == YAML_MEMORY_ERROR)
-		rc = fail(c, 0, err, errlen, "out of memory");
-	else if (parser.error == YAML_READER_ERROR)
-		rc = fail(c, 0, err, errlen, "cannot read: %s",
-		    parser.problem ? parser.problem : "read error");
-	else if (parser.context != NULL)
-		rc = fail(c, parser.problem_mark.line + 1, err, errlen,
-		    "YAML syntax: %s %s (line %zu)",
-		    parser.problem ? parser.problem : "error", parser.context,
-		    parser.context_mark.line + 1);
-	else
-		rc = fail(c, parser.problem_mark.line + 1, err, errlen, "YAML syntax: %s",
-		    parser.problem ? parser.problem : "error");
-out:
-	yaml_parser_delete(&parser);
-	fclose(fp);
-	return rc;
 }
 
 /* One item of the parsers: list into c->defs[i] and c->lines[i]. */
 static int
-read_parser(struct config *c, size_t i, yaml_node_t *item, size_t *npat,
-    char *err, size_t errlen)
+read_parser(struct config *c, size_t i, yaml_node_t *item, size_t *npat)
 {
 	struct mp_custom_def *d = &c->defs[i];
 	struct def_lines *l = &c->lines[i];
@@ -175,19 +64,19 @@ read_parser(struct config *c, size_t i, yaml_node_t *item, size_t *npat,
 	const char *dir = NULL;
 	size_t dir_line = 0;
 
-	l->parser = line_of(item);
+	l->parser = yamldoc_line(item);
 	if (item->type != YAML_MAPPING_NODE)
-		return fail(c, line_of(item), err, errlen,
+		return yamldoc_fail(&c->y, yamldoc_line(item),
 		    "parser %zu: want a mapping with keys %s, not %s", i + 1, parser_keys,
-		    node_kind(item));
+		    yamldoc_kind(item));
 	for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
 	    pr < item->data.mapping.pairs.top; pr++) {
-		yaml_node_t *k = yaml_document_get_node(&c->doc, pr->key);
-		yaml_node_t *v = yaml_document_get_node(&c->doc, pr->value);
+		yaml_node_t *k = yamldoc_node(&c->y, pr->key);
+		yaml_node_t *v = yamldoc_node(&c->y, pr->value);
 		const char *key = NULL;
 		size_t *seen;
 
-		if (scalar(c, k, "key", &key, err, errlen) < 0)
+		if (yamldoc_scalar(&c->y, k, "key", &key) < 0)
 			return -1;
 		if (strcmp(key, "mta") == 0)
 			seen = &l->mta;
@@ -200,62 +89,62 @@ read_parser(struct config *c, size_t i, yaml_node_t *item, size_t *npat,
 		else if (strcmp(key, "patterns") == 0)
 			seen = &l->patterns;
 		else
-			return fail(c, line_of(k), err, errlen,
+			return yamldoc_fail(&c->y, yamldoc_line(k),
 			    "unknown key \"%.40s\" (want %s)", key, parser_keys);
 		if (*seen != 0)
-			return fail(c, line_of(k), err, errlen,
+			return yamldoc_fail(&c->y, yamldoc_line(k),
 			    "key \"%s\" given twice (first at line %zu)", key, *seen);
-		*seen = line_of(k);
-		if (seen == &l->mta && scalar(c, v, key, &d->mta, err, errlen) < 0)
+		*seen = yamldoc_line(k);
+		if (seen == &l->mta && yamldoc_scalar(&c->y, v, key, &d->mta) < 0)
 			return -1;
-		if (seen == &l->tag && scalar(c, v, key, &d->tag, err, errlen) < 0)
+		if (seen == &l->tag && yamldoc_scalar(&c->y, v, key, &d->tag) < 0)
 			return -1;
-		if (seen == &l->match && scalar(c, v, key, &d->match, err, errlen) < 0)
+		if (seen == &l->match && yamldoc_scalar(&c->y, v, key, &d->match) < 0)
 			return -1;
 		if (seen == &l->direction) {
-			if (scalar(c, v, key, &dir, err, errlen) < 0)
+			if (yamldoc_scalar(&c->y, v, key, &dir) < 0)
 				return -1;
-			dir_line = line_of(v);
+			dir_line = yamldoc_line(v);
 		}
 		if (seen == &l->patterns)
 			patterns = v;
 	}
 	if (l->mta == 0)
-		return fail(c, l->parser, err, errlen, "parser %zu: no mta (its name)", i + 1);
+		return yamldoc_fail(&c->y, l->parser, "parser %zu: no mta (its name)", i + 1);
 	if (dir == NULL)
-		return fail(c, l->parser, err, errlen,
+		return yamldoc_fail(&c->y, l->parser,
 		    "mta \"%s\": no direction (want inbound or outbound)", d->mta);
 	if (strcmp(dir, "outbound") == 0)
 		d->direction = MP_DIR_OUTBOUND;
 	else if (strcmp(dir, "inbound") == 0)
 		d->direction = MP_DIR_INBOUND;
 	else
-		return fail(c, dir_line, err, errlen,
+		return yamldoc_fail(&c->y, dir_line,
 		    "mta \"%s\": direction \"%.40s\" is not inbound or outbound", d->mta, dir);
 	if (patterns == NULL)
-		return fail(c, l->parser, err, errlen, "mta \"%s\": no patterns", d->mta);
+		return yamldoc_fail(&c->y, l->parser, "mta \"%s\": no patterns", d->mta);
 
 	/* A single pattern may be written as a string instead of a list. */
 	d->patterns = c->patterns + *npat;
 	l->pattern = c->pattern_lines + *npat;
 	if (patterns->type == YAML_SCALAR_NODE) {
-		if (scalar(c, patterns, "patterns", &c->patterns[*npat], err, errlen) < 0)
+		if (yamldoc_scalar(&c->y, patterns, "patterns", &c->patterns[*npat]) < 0)
 			return -1;
-		c->pattern_lines[(*npat)++] = line_of(patterns);
+		c->pattern_lines[(*npat)++] = yamldoc_line(patterns);
 		d->npatterns = 1;
 		return 0;
 	}
 	if (patterns->type != YAML_SEQUENCE_NODE)
-		return fail(c, line_of(patterns), err, errlen,
+		return yamldoc_fail(&c->y, yamldoc_line(patterns),
 		    "mta \"%s\": patterns: want a list of strings, not %s", d->mta,
-		    node_kind(patterns));
+		    yamldoc_kind(patterns));
 	for (yaml_node_item_t *it = patterns->data.sequence.items.start;
 	    it < patterns->data.sequence.items.top; it++) {
-		yaml_node_t *p = yaml_document_get_node(&c->doc, *it);
+		yaml_node_t *p = yamldoc_node(&c->y, *it);
 
-		if (scalar(c, p, "patterns", &c->patterns[*npat], err, errlen) < 0)
+		if (yamldoc_scalar(&c->y, p, "patterns", &c->patterns[*npat]) < 0)
 			return -1;
-		c->pattern_lines[(*npat)++] = line_of(p);
+		c->pattern_lines[(*npat)++] = yamldoc_line(p);
 		d->npatterns++;
 	}
 	return 0;
@@ -263,51 +152,51 @@ read_parser(struct config *c, size_t i, yaml_node_t *item, size_t *npat,
 
 /* Walk the document: a mapping whose only key is "parsers", a list. */
 static int
-read_defs(struct config *c, char *err, size_t errlen)
+read_defs(struct config *c)
 {
-	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
+	yaml_node_t *root = yaml_document_get_root_node(&c->y.doc);
 	yaml_node_t *list = NULL;
 	size_t total = 0, npat = 0;
 	int have_reasons = 0;
 
 	if (root->type != YAML_MAPPING_NODE)
-		return fail(c, line_of(root), err, errlen,
+		return yamldoc_fail(&c->y, yamldoc_line(root),
 		    "the top level must be a mapping with a \"parsers:\" list, not %s",
-		    node_kind(root));
+		    yamldoc_kind(root));
 	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
 	    pr < root->data.mapping.pairs.top; pr++) {
-		yaml_node_t *k = yaml_document_get_node(&c->doc, pr->key);
+		yaml_node_t *k = yamldoc_node(&c->y, pr->key);
 		const char *key = NULL;
 
-		if (scalar(c, k, "key", &key, err, errlen) < 0)
+		if (yamldoc_scalar(&c->y, k, "key", &key) < 0)
 			return -1;
 		if (strcmp(key, "reasons") == 0) {
 			have_reasons = 1;   /* read by config_reasons */
 			continue;
 		}
 		if (strcmp(key, "parsers") != 0)
-			return fail(c, line_of(k), err, errlen,
+			return yamldoc_fail(&c->y, yamldoc_line(k),
 			    "unknown top-level key \"%.40s\" (want parsers or reasons)", key);
 		if (list != NULL)
-			return fail(c, line_of(k), err, errlen, "key \"parsers\" given twice");
-		list = yaml_document_get_node(&c->doc, pr->value);
+			return yamldoc_fail(&c->y, yamldoc_line(k), "key \"parsers\" given twice");
+		list = yamldoc_node(&c->y, pr->value);
 	}
 	if (list == NULL && have_reasons)
 		return 0;
 	if (list == NULL)
-		return fail(c, line_of(root), err, errlen, "no \"parsers:\" list");
+		return yamldoc_fail(&c->y, yamldoc_line(root), "no \"parsers:\" list");
 	/* "parsers:" with nothing after it is an empty plain scalar: no parsers. */
 	if (list->type == YAML_SCALAR_NODE && list->data.scalar.length == 0 &&
 	    list->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
 		return 0;
 	if (list->type != YAML_SEQUENCE_NODE)
-		return fail(c, line_of(list), err, errlen,
-		    "parsers: want a list, not %s", node_kind(list));
+		return yamldoc_fail(&c->y, yamldoc_line(list),
+		    "parsers: want a list, not %s", yamldoc_kind(list));
 
 	c->ndefs = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
 	for (yaml_node_item_t *it = list->data.sequence.items.start;
 	    it < list->data.sequence.items.top; it++) {
-		yaml_node_t *item = yaml_document_get_node(&c->doc, *it);
+		yaml_node_t *item = yamldoc_node(&c->y, *it);
 		yaml_node_t *v;
 
 		/* Count patterns (a list's items, or 1) to size one array. */
@@ -316,7 +205,7 @@ read_defs(struct config *c, char *err, size_t errlen)
 			continue;
 		for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
 		    pr < item->data.mapping.pairs.top; pr++) {
-			v = yaml_document_get_node(&c->doc, pr->value);
+			v = yamldoc_node(&c->y, pr->value);
 			if (v->type == YAML_SEQUENCE_NODE)
 				total += (size_t)(v->data.sequence.items.top -
 				    v->data.sequence.items.start);
@@ -328,10 +217,10 @@ read_defs(struct config *c, char *err, size_t errlen)
 	c->pattern_lines = calloc(total + 1, sizeof *c->pattern_lines);
 	if (c->defs == NULL || c->lines == NULL || c->patterns == NULL ||
 	    c->pattern_lines == NULL)
-		return fail(c, 0, err, errlen, "out of memory");
+		return yamldoc_fail(&c->y, 0, "out of memory");
 	for (size_t i = 0; i < c->ndefs; i++)
-		if (read_parser(c, i, yaml_document_get_node(&c->doc,
-		    list->data.sequence.items.start[i]), &npat, err, errlen) < 0)
+		if (read_parser(c, i, yamldoc_node(&c->y,
+		    list->data.sequence.items.start[i]), &npat) < 0)
 			return -1;
 	return 0;
 }
@@ -364,8 +253,7 @@ error_line(const struct config *c, const struct mp_def_error *w)
 static void
 config_fini(struct config *c)
 {
-	if (c->have_doc)
-		yaml_document_delete(&c->doc);
+	yamldoc_fini(&c->y);
 	free(c->defs);
 	free(c->lines);
 	free(c->patterns);
@@ -381,13 +269,13 @@ enum config_status
 config_registry(const char *path, const char *format, struct mp_registry **out,
     char *err, size_t errlen)
 {
-	struct config c = { .path = path };
+	struct config c = { .y = { .path = path, .err = err, .errlen = errlen } };
 	struct mp_def_error where;
 	enum config_status st = CONFIG_OK;
 	char why[400];
 
 	*out = NULL;
-	if (path != NULL && (load(&c, err, errlen) < 0 || read_defs(&c, err, errlen) < 0)) {
+	if (path != NULL && (load(&c) < 0 || read_defs(&c) < 0)) {
 		config_fini(&c);
 		return CONFIG_BAD_FILE;
 	}
@@ -400,7 +288,7 @@ config_registry(const char *path, const char *format, struct mp_registry **out,
 			snprintf(err, errlen, "%s", why);
 			st = CONFIG_BAD_FILE;
 		} else {
-			fail(&c, error_line(&c, &where), err, errlen, "%s", why);
+			yamldoc_fail(&c.y, error_line(&c, &where), "%s", why);
 			st = CONFIG_BAD_FILE;
 		}
 	}
@@ -427,21 +315,21 @@ struct reason_lines {
 
 static int
 read_reason(struct config *c, size_t i, yaml_node_t *item, struct reason_def *d,
-    struct reason_lines *l, char *err, size_t errlen)
+    struct reason_lines *l)
 {
-	l->rule = line_of(item);
+	l->rule = yamldoc_line(item);
 	if (item->type != YAML_MAPPING_NODE)
-		return fail(c, line_of(item), err, errlen,
+		return yamldoc_fail(&c->y, yamldoc_line(item),
 		    "reason rule %zu: want a mapping with keys %s, not %s", i + 1, reason_keys,
-		    node_kind(item));
+		    yamldoc_kind(item));
 	for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
 	    pr < item->data.mapping.pairs.top; pr++) {
-		yaml_node_t *k = yaml_document_get_node(&c->doc, pr->key);
-		yaml_node_t *v = yaml_document_get_node(&c->doc, pr->value);
+		yaml_node_t *k = yamldoc_node(&c->y, pr->key);
+		yaml_node_t *v = yamldoc_node(&c->y, pr->value);
 		const char *key = NULL, **value;
 		size_t *seen;
 
-		if (scalar(c, k, "key", &key, err, errlen) < 0)
+		if (yamldoc_scalar(&c->y, k, "key", &key) < 0)
 			return -1;
 		if (strcmp(key, "reason") == 0) {
 			seen = &l->reason;
@@ -456,19 +344,19 @@ read_reason(struct config *c, size_t i, yaml_node_t *item, struct reason_def *d,
 			seen = &l->enhanced;
 			value = &d->enhanced;
 		} else {
-			return fail(c, line_of(k), err, errlen,
+			return yamldoc_fail(&c->y, yamldoc_line(k),
 			    "reason rule %zu: unknown key \"%.40s\" (want %s)", i + 1, key,
 			    reason_keys);
 		}
 		if (*seen != 0)
-			return fail(c, line_of(k), err, errlen,
+			return yamldoc_fail(&c->y, yamldoc_line(k),
 			    "key \"%s\" given twice (first at line %zu)", key, *seen);
-		*seen = line_of(v);
-		if (scalar(c, v, key, value, err, errlen) < 0)
+		*seen = yamldoc_line(v);
+		if (yamldoc_scalar(&c->y, v, key, value) < 0)
 			return -1;
 	}
 	if (l->reason == 0)
-		return fail(c, l->rule, err, errlen, "reason rule %zu: no reason", i + 1);
+		return yamldoc_fail(&c->y, l->rule, "reason rule %zu: no reason", i + 1);
 	return 0;
 }
 
@@ -480,7 +368,7 @@ read_reason(struct config *c, size_t i, yaml_node_t *item, struct reason_def *d,
 enum config_status
 config_reasons(const char *path, struct reason_set **out, char *err, size_t errlen)
 {
-	struct config c = { .path = path };
+	struct config c = { .y = { .path = path, .err = err, .errlen = errlen } };
 	yaml_node_t *root, *list = NULL;
 	struct reason_def *defs = NULL;
 	struct reason_lines *lines = NULL;
@@ -491,24 +379,24 @@ config_reasons(const char *path, struct reason_set **out, char *err, size_t errl
 
 	*out = NULL;
 	if (path != NULL) {
-		if (load(&c, err, errlen) < 0)
+		if (load(&c) < 0)
 			goto out;
-		root = yaml_document_get_root_node(&c.doc);
+		root = yaml_document_get_root_node(&c.y.doc);
 		if (root->type != YAML_MAPPING_NODE) {
-			fail(&c, line_of(root), err, errlen,
-			    "the top level must be a mapping, not %s", node_kind(root));
+			yamldoc_fail(&c.y, yamldoc_line(root),
+			    "the top level must be a mapping, not %s", yamldoc_kind(root));
 			goto out;
 		}
 		for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
 		    pr < root->data.mapping.pairs.top; pr++) {
-			yaml_node_t *k = yaml_document_get_node(&c.doc, pr->key);
+			yaml_node_t *k = yamldoc_node(&c.y, pr->key);
 			if (k->type == YAML_SCALAR_NODE &&
 			    strcmp((const char *)k->data.scalar.value, "reasons") == 0) {
 				if (list != NULL) {
-					fail(&c, line_of(k), err, errlen, "key \"reasons\" given twice");
+					yamldoc_fail(&c.y, yamldoc_line(k), "key \"reasons\" given twice");
 					goto out;
 				}
-				list = yaml_document_get_node(&c.doc, pr->value);
+				list = yamldoc_node(&c.y, pr->value);
 			}
 		}
 	}
@@ -516,21 +404,20 @@ config_reasons(const char *path, struct reason_set **out, char *err, size_t errl
 	if (list != NULL && !(list->type == YAML_SCALAR_NODE && list->data.scalar.length == 0 &&
 	    list->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)) {
 		if (list->type != YAML_SEQUENCE_NODE) {
-			fail(&c, line_of(list), err, errlen, "reasons: want a list, not %s",
-			    node_kind(list));
+			yamldoc_fail(&c.y, yamldoc_line(list), "reasons: want a list, not %s",
+			    yamldoc_kind(list));
 			goto out;
 		}
 		n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
 		defs = calloc(n ? n : 1, sizeof *defs);
 		lines = calloc(n ? n : 1, sizeof *lines);
 		if (defs == NULL || lines == NULL) {
-			fail(&c, 0, err, errlen, "out of memory");
+			yamldoc_fail(&c.y, 0, "out of memory");
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++)
-			if (read_reason(&c, i, yaml_document_get_node(&c.doc,
-			    list->data.sequence.items.start[i]), &defs[i], &lines[i],
-			    err, errlen) < 0)
+			if (read_reason(&c, i, yamldoc_node(&c.y,
+			    list->data.sequence.items.start[i]), &defs[i], &lines[i]) < 0)
 				goto out;
 	}
 	if ((*out = reason_set_new(defs, n, &where, why, sizeof why)) == NULL) {
@@ -547,7 +434,7 @@ config_reasons(const char *path, struct reason_set **out, char *err, size_t errl
 		case REASON_FIELD_ENHANCED: line = lines[where.rule].enhanced; break;
 		default: line = lines[where.rule].rule; break;
 		}
-		fail(&c, line, err, errlen, "%s", why);
+		yamldoc_fail(&c.y, line, "%s", why);
 		goto out;
 	}
 	st = CONFIG_OK;

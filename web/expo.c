@@ -94,14 +94,18 @@ expo_buf_free(struct expo_buf *out)
 	out->len = out->cap = 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if the bytes
+/*
+ * Length of the well-formed UTF-8 sequence at s (1..4), or 0 if the bytes
  * there are not one. *bad is set to the length of the maximal ill-formed
  * subpart (at least 1) when 0 is returned, so that "E2 82 41" becomes one
  * U+FFFD then "A", as Unicode §3.9 ("substitution of maximal subparts")
  * and every browser do. The ranges are Unicode Table 3-7: they exclude
- * overlong forms, UTF-16 surrogates and code points above U+10FFFF. */
-static size_t
-utf8_seq(const unsigned char *s, size_t len, size_t *bad)
+ * overlong forms, UTF-16 surrogates and code points above U+10FFFF.
+ * Shared with the HTML escaping in page.c, so a label value and the page
+ * showing it agree on which bytes are replaced. len must be at least 1.
+ */
+size_t
+expo_utf8_seq(const unsigned char *s, size_t len, size_t *bad)
 {
 	unsigned char c = s[0];
 	unsigned char lo = 0x80, hi = 0xbf;
@@ -170,7 +174,7 @@ expo_escape_label(struct expo_buf *out, const char *s, size_t len)
 			esc = "\\n";
 			esclen = 2;
 		} else if (c >= 0x80) {
-			size_t bad = 0, n = utf8_seq(p + i, len - i, &bad);
+			size_t bad = 0, n = expo_utf8_seq(p + i, len - i, &bad);
 			if (n) {
 				i += n;
 				continue;

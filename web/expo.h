@@ -63,6 +63,11 @@ int expo_render(const struct expo_view *v, struct expo_buf *out);
  * and newline escaped; invalid UTF-8 sequences replaced with U+FFFD. */
 int expo_escape_label(struct expo_buf *out, const char *s, size_t len);
 
+/* Length (1..4) of the well-formed UTF-8 sequence at s[0..len), len >= 1;
+ * or 0 with *bad the length of the maximal ill-formed subpart, which the
+ * caller replaces with one U+FFFD (Unicode §3.9). For every escaper. */
+size_t expo_utf8_seq(const unsigned char *s, size_t len, size_t *bad);
+
 int expo_buf_append(struct expo_buf *out, const char *s, size_t len);
 int expo_buf_printf(struct expo_buf *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

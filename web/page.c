@@ -36,42 +36,6 @@
 static const char *const class_names[3] = { "2xx", "4xx", "5xx" };
 static const char *const dir_ids[MP_DIR_COUNT] = { "out", "in" };
 
-/* Length of the well-formed UTF-8 sequence at s, or 0 with *bad set to the
- * length of the maximal ill-formed subpart (Unicode Table 3-7: no
- * overlongs, surrogates or code points above U+10FFFF). */
-static size_t
-utf8_len(const unsigned char *s, size_t len, size_t *bad)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		lo = c == 0xe0 ? 0xa0 : 0x80;
-		hi = c == 0xed ? 0x9f : 0xbf;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		lo = c == 0xf0 ? 0x90 : 0x80;
-		hi = c == 0xf4 ? 0x8f : 0xbf;
-	} else {
-		*bad = 1;
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if (i >= len || s[i] < lo || s[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return n;
-}
-
 int
 page_escape(struct expo_buf *out, const char *s, size_t len)
 {
@@ -92,7 +56,7 @@ page_escape(struct expo_buf *out, const char *s, size_t len)
 		case '\'': rep = "&#39;"; break;
 		default:
 			if (c >= 0x80) {
-				size_t n = utf8_len(p + i, len - i, &bad);
+				size_t n = expo_utf8_seq(p + i, len - i, &bad);
 				if (n) {
 					i += n;
 					continue;

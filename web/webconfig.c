@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <gnutls/gnutls.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,74 +21,12 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "yamldoc.h"
+
 struct reader {
-	const char *path;
-	yaml_document_t doc;
-	int have_doc;
+	struct yamldoc y;
 	struct webcfg *cfg;
-	char *err;
-	size_t errlen;
 };
-
-static int
-fail(struct reader *r, size_t line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct reader *r, size_t line, const char *fmt, ...)
-{
-	char what[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
-	va_end(ap);
-	if (line > 0)
-		snprintf(r->err, r->errlen, "%s:%zu: %s", r->path, line, what);
-	else
-		snprintf(r->err, r->errlen, "%s: %s", r->path, what);
-	return -1;
-}
-
-static size_t
-line_of(const yaml_node_t *n)
-{
-	return n->start_mark.line + 1;
-}
-
-static const char *
-node_kind(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
-		return "a string";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	default:
-		return "nothing";
-	}
-}
-
-static yaml_node_t *
-node(struct reader *r, int id)
-{
-	return yaml_document_get_node(&r->doc, id);
-}
-
-/* A scalar value as a C string; a "\0" escape inside is refused. */
-static int
-scalar(struct reader *r, const yaml_node_t *n, const char *key, const char **out)
-{
-	*out = NULL;
-	if (n->type != YAML_SCALAR_NODE)
-		return fail(r, line_of(n), "%s: want a string, not %s", key, node_kind(n));
-	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
-		return fail(r, line_of(n), "%s: holds a NUL byte", key);
-	*out = (const char *)n->data.scalar.value;
-	return 0;
-}
 
 /* "key:" with nothing after it: YAML's null, which the toolkit's Go
  * reader takes as the field's zero value. */
@@ -99,58 +36,6 @@ is_null(const yaml_node_t *n)
 	return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 	    (n->data.scalar.length == 0 || strcmp((const char *)n->data.scalar.value, "null") == 0 ||
 	    strcmp((const char *)n->data.scalar.value, "~") == 0);
-}
-
-static int
-load_doc(struct reader *r)
-{
-	yaml_parser_t parser;
-	yaml_document_t extra;
-	struct stat st;
-	FILE *fp;
-	int rc = 0;
-
-	if ((fp = fopen(r->path, "rb")) == NULL)
-		return fail(r, 0, "cannot open: %s", strerror(errno));
-	if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
-		fclose(fp);
-		return fail(r, 0, "not a regular file");
-	}
-	if (st.st_size > WEBCFG_MAX_BYTES) {
-		fclose(fp);
-		return fail(r, 0, "%lld bytes: larger than %d, not a web config file",
-		    (long long)st.st_size, WEBCFG_MAX_BYTES);
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(fp);
-		return fail(r, 0, "out of memory");
-	}
-	yaml_parser_set_input_file(&parser, fp);
-	if (!yaml_parser_load(&parser, &r->doc))
-		goto syntax;
-	r->have_doc = 1;
-	if (yaml_document_get_root_node(&r->doc) == NULL)
-		goto out;
-	if (!yaml_parser_load(&parser, &extra))
-		goto syntax;
-	if (yaml_document_get_root_node(&extra) != NULL)
-		rc = fail(r, line_of(yaml_document_get_root_node(&extra)),
-		    "a second YAML document; put everything in one");
-	yaml_document_delete(&extra);
-	goto out;
-syntax:
-	if (parser.error == YAML_MEMORY_ERROR)
-		rc = fail(r, 0, "out of memory");
-	else if (parser.error == YAML_READER_ERROR)
-		rc = fail(r, 0, "cannot read: %s", parser.problem ? parser.problem : "read error");
-	else
-		rc = fail(r, parser.problem_mark.line + 1, "YAML syntax: %s%s%s",
-		    parser.problem ? parser.problem : "error", parser.context ? " " : "",
-		    parser.context ? parser.context : "");
-out:
-	yaml_parser_delete(&parser);
-	fclose(fp);
-	return rc;
 }
 
 /* The config file's directory joined with name, unless name is absolute. */
@@ -180,27 +65,29 @@ read_pem(struct reader *r, size_t line, const char *key, const char *file, char 
 	char *buf;
 
 	if ((fp = fopen(file, "rb")) == NULL)
-		return fail(r, line, "%s: cannot open %s: %s", key, file, strerror(errno));
+		return yamldoc_fail(&r->y, line,
+		    "%s: cannot open %s: %s", key, file, strerror(errno));
 	if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > WEBCFG_MAX_BYTES) {
 		fclose(fp);
-		return fail(r, line, "%s: %s is not a regular file of at most %d bytes", key,
-		    file, WEBCFG_MAX_BYTES);
+		return yamldoc_fail(&r->y, line,
+		    "%s: %s is not a regular file of at most %d bytes", key, file,
+		    WEBCFG_MAX_BYTES);
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
 		fclose(fp);
-		return fail(r, line, "out of memory");
+		return yamldoc_fail(&r->y, line, "out of memory");
 	}
 	size_t n = fread(buf, 1, (size_t)st.st_size, fp);
 	int rerr = ferror(fp);
 	fclose(fp);
 	if (rerr) {
 		free(buf);
-		return fail(r, line, "%s: cannot read %s", key, file);
+		return yamldoc_fail(&r->y, line, "%s: cannot read %s", key, file);
 	}
 	buf[n] = '\0';
 	if (n == 0) {
 		free(buf);
-		return fail(r, line, "%s: %s is empty", key, file);
+		return yamldoc_fail(&r->y, line, "%s: %s is empty", key, file);
 	}
 	*out = buf;
 	return 0;
@@ -225,17 +112,19 @@ tls_version(struct reader *r, const yaml_node_t *v, const char *key, int *out)
 {
 	const char *s;
 
-	if (scalar(r, v, key, &s) < 0)
+	if (yamldoc_scalar(&r->y, v, key, &s) < 0)
 		return -1;
 	if (strcmp(s, "TLS12") == 0)
 		*out = 12;
 	else if (strcmp(s, "TLS13") == 0)
 		*out = 13;
 	else if (strcmp(s, "TLS10") == 0 || strcmp(s, "TLS11") == 0)
-		return fail(r, line_of(v), "%s: %s is not supported (TLS 1.0 and 1.1 are "
-		    "obsolete); use TLS12 or TLS13", key, s);
+		return yamldoc_fail(&r->y, yamldoc_line(v),
+		    "%s: %s is not supported (TLS 1.0 and 1.1 are obsolete); use TLS12 or TLS13",
+		    key, s);
 	else
-		return fail(r, line_of(v), "%s: \"%.40s\" is not TLS12 or TLS13", key, s);
+		return yamldoc_fail(&r->y, yamldoc_line(v),
+		    "%s: \"%.40s\" is not TLS12 or TLS13", key, s);
 	return 0;
 }
 
@@ -251,19 +140,20 @@ check_pems(struct reader *r, size_t cert_line, size_t ca_line)
 	int rc;
 
 	if (gnutls_certificate_allocate_credentials(&cred) < 0)
-		return fail(r, 0, "out of memory");
+		return yamldoc_fail(&r->y, 0, "out of memory");
 	rc = gnutls_certificate_set_x509_key_mem(cred, &cert, &key, GNUTLS_X509_FMT_PEM);
 	if (rc < 0) {
 		gnutls_certificate_free_credentials(cred);
-		return fail(r, cert_line, "cert_file %s with key_file %s: %s", t->cert_file,
-		    t->key_file, gnutls_strerror(rc));
+		return yamldoc_fail(&r->y, cert_line,
+		    "cert_file %s with key_file %s: %s", t->cert_file, t->key_file,
+		    gnutls_strerror(rc));
 	}
 	if (t->ca_pem != NULL) {
 		gnutls_datum_t ca = { (unsigned char *)t->ca_pem, (unsigned)strlen(t->ca_pem) };
 		rc = gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM);
 		if (rc <= 0) {
 			gnutls_certificate_free_credentials(cred);
-			return fail(r, ca_line, "client_ca_file %s: %s", t->ca_file,
+			return yamldoc_fail(&r->y, ca_line, "client_ca_file %s: %s", t->ca_file,
 			    rc < 0 ? gnutls_strerror(rc) : "no PEM certificate in it");
 		}
 	}
@@ -290,48 +180,51 @@ read_tls(struct reader *r, const yaml_node_t *m)
 	if (is_null(m))
 		return 0;
 	if (m->type != YAML_MAPPING_NODE)
-		return fail(r, line_of(m), "tls_server_config: want a mapping with keys %s, "
-		    "not %s", tls_keys, node_kind(m));
+		return yamldoc_fail(&r->y, yamldoc_line(m),
+		    "tls_server_config: want a mapping with keys %s, not %s", tls_keys,
+		    yamldoc_kind(m));
 	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
 	    pr++) {
-		yaml_node_t *k = node(r, pr->key), *v = node(r, pr->value);
+		yaml_node_t *k = yamldoc_node(&r->y, pr->key), *v = yamldoc_node(&r->y, pr->value);
 		const char *name;
 
-		if (scalar(r, k, "key", &name) < 0)
+		if (yamldoc_scalar(&r->y, k, "key", &name) < 0)
 			return -1;
 		for (const char *const *x = refused; *x; x++)
 			if (strcmp(name, *x) == 0)
-				return fail(r, line_of(k), "tls_server_config: %s is not supported by "
-				    "maillog_exporter (supported: %s)", name, tls_keys);
+				return yamldoc_fail(&r->y, yamldoc_line(k),
+				    "tls_server_config: %s is not supported by maillog_exporter "
+				    "(supported: %s)", name, tls_keys);
 		if (strcmp(name, "prefer_server_cipher_suites") == 0)
 			continue;
 		if (is_null(v))
 			continue;
 		if (strcmp(name, "cert_file") == 0) {
-			if (scalar(r, v, name, &cert) < 0)
+			if (yamldoc_scalar(&r->y, v, name, &cert) < 0)
 				return -1;
-			cert_line = line_of(k);
+			cert_line = yamldoc_line(k);
 		} else if (strcmp(name, "key_file") == 0) {
-			if (scalar(r, v, name, &key) < 0)
+			if (yamldoc_scalar(&r->y, v, name, &key) < 0)
 				return -1;
-			key_line = line_of(k);
+			key_line = yamldoc_line(k);
 		} else if (strcmp(name, "client_ca_file") == 0) {
-			if (scalar(r, v, name, &ca) < 0)
+			if (yamldoc_scalar(&r->y, v, name, &ca) < 0)
 				return -1;
-			ca_line = line_of(k);
+			ca_line = yamldoc_line(k);
 		} else if (strcmp(name, "client_auth_type") == 0) {
 			size_t i;
-			if (scalar(r, v, name, &s) < 0)
+			if (yamldoc_scalar(&r->y, v, name, &s) < 0)
 				return -1;
 			for (i = 0; i < sizeof auth_names / sizeof *auth_names; i++)
 				if (strcmp(s, auth_names[i]) == 0)
 					break;
 			if (i == sizeof auth_names / sizeof *auth_names)
-				return fail(r, line_of(v), "client_auth_type: \"%.60s\" is not one of "
-				    "NoClientCert, RequestClientCert, RequireAnyClientCert, "
+				return yamldoc_fail(&r->y, yamldoc_line(v),
+				    "client_auth_type: \"%.60s\" is not one of NoClientCert, "
+				    "RequestClientCert, RequireAnyClientCert, "
 				    "VerifyClientCertIfGiven, RequireAndVerifyClientCert", s);
 			t->client_auth = (enum webcfg_client_auth)i;
-			auth_line = line_of(k);
+			auth_line = yamldoc_line(k);
 		} else if (strcmp(name, "min_version") == 0) {
 			if (tls_version(r, v, name, &t->min_version) < 0)
 				return -1;
@@ -339,39 +232,41 @@ read_tls(struct reader *r, const yaml_node_t *m)
 			if (tls_version(r, v, name, &t->max_version) < 0)
 				return -1;
 		} else {
-			return fail(r, line_of(k), "tls_server_config: unknown key \"%.40s\" "
-			    "(want %s)", name, tls_keys);
+			return yamldoc_fail(&r->y, yamldoc_line(k),
+			    "tls_server_config: unknown key \"%.40s\" (want %s)", name, tls_keys);
 		}
 	}
 	if (t->min_version > t->max_version)
-		return fail(r, line_of(m), "tls_server_config: min_version TLS%d is above "
-		    "max_version TLS%d", t->min_version, t->max_version);
+		return yamldoc_fail(&r->y, yamldoc_line(m),
+		    "tls_server_config: min_version TLS%d is above max_version TLS%d",
+		    t->min_version, t->max_version);
 	if (cert == NULL && key == NULL) {
 		if (ca != NULL || auth_line != 0)
-			return fail(r, ca_line ? ca_line : auth_line, "tls_server_config: "
-			    "client certificates need TLS: set cert_file and key_file");
+			return yamldoc_fail(&r->y, ca_line ? ca_line : auth_line,
+			    "tls_server_config: client certificates need TLS: set cert_file and "
+			    "key_file");
 		return 0;
 	}
 	if (cert == NULL || key == NULL)
-		return fail(r, cert_line ? cert_line : key_line, "tls_server_config: %s is set "
-		    "but %s is missing", cert ? "cert_file" : "key_file",
-		    cert ? "key_file" : "cert_file");
+		return yamldoc_fail(&r->y, cert_line ? cert_line : key_line,
+		    "tls_server_config: %s is set but %s is missing",
+		    cert ? "cert_file" : "key_file", cert ? "key_file" : "cert_file");
 	/* exporter-toolkit's rules: a CA without a policy that uses it is a
 	 * mistake, and verifying needs a CA. */
 	if (ca != NULL && t->client_auth == WEBCFG_NO_CLIENT_CERT)
-		return fail(r, ca_line, "client_ca_file is set but client_auth_type is "
+		return yamldoc_fail(&r->y, ca_line, "client_ca_file is set but client_auth_type is "
 		    "NoClientCert (the default); set client_auth_type, e.g. "
 		    "RequireAndVerifyClientCert");
 	if (ca == NULL && (t->client_auth == WEBCFG_VERIFY_CLIENT_CERT_IF_GIVEN ||
 	    t->client_auth == WEBCFG_REQUIRE_AND_VERIFY_CLIENT_CERT))
-		return fail(r, auth_line, "client_auth_type %s needs client_ca_file (the "
-		    "authority client certificates are checked against)",
-		    auth_names[t->client_auth]);
+		return yamldoc_fail(&r->y, auth_line,
+		    "client_auth_type %s needs client_ca_file (the authority client certificates "
+		    "are checked against)", auth_names[t->client_auth]);
 	t->enabled = 1;
-	if ((t->cert_file = resolve(r->path, cert)) == NULL ||
-	    (t->key_file = resolve(r->path, key)) == NULL ||
-	    (ca != NULL && (t->ca_file = resolve(r->path, ca)) == NULL))
-		return fail(r, 0, "out of memory");
+	if ((t->cert_file = resolve(r->y.path, cert)) == NULL ||
+	    (t->key_file = resolve(r->y.path, key)) == NULL ||
+	    (ca != NULL && (t->ca_file = resolve(r->y.path, ca)) == NULL))
+		return yamldoc_fail(&r->y, 0, "out of memory");
 	if (read_pem(r, cert_line, "cert_file", t->cert_file, &t->cert_pem) < 0 ||
 	    read_pem(r, key_line, "key_file", t->key_file, &t->key_pem) < 0 ||
 	    (ca != NULL && read_pem(r, ca_line, "client_ca_file", t->ca_file, &t->ca_pem) < 0))
@@ -405,35 +300,38 @@ read_users(struct reader *r, const yaml_node_t *m)
 	if (is_null(m))
 		return 0;
 	if (m->type != YAML_MAPPING_NODE)
-		return fail(r, line_of(m), "basic_auth_users: want a mapping of user: bcrypt "
-		    "hash, not %s", node_kind(m));
+		return yamldoc_fail(&r->y, yamldoc_line(m),
+		    "basic_auth_users: want a mapping of user: bcrypt hash, not %s",
+		    yamldoc_kind(m));
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 	if ((c->users = calloc(n ? n : 1, sizeof *c->users)) == NULL)
-		return fail(r, 0, "out of memory");
+		return yamldoc_fail(&r->y, 0, "out of memory");
 	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
 	    pr++) {
-		yaml_node_t *k = node(r, pr->key), *v = node(r, pr->value);
+		yaml_node_t *k = yamldoc_node(&r->y, pr->key), *v = yamldoc_node(&r->y, pr->value);
 		const char *user, *hash;
 
-		if (scalar(r, k, "user name", &user) < 0 || scalar(r, v, "password hash", &hash) < 0)
+		if (yamldoc_scalar(&r->y, k, "user name", &user) < 0 ||
+		    yamldoc_scalar(&r->y, v, "password hash", &hash) < 0)
 			return -1;
 		/* Basic auth sends "user:password": a colon cannot be in a name. */
 		if (user[0] == '\0' || strchr(user, ':') != NULL)
-			return fail(r, line_of(k), "basic_auth_users: user name \"%.60s\" must be "
-			    "non-empty and have no ':'", user);
+			return yamldoc_fail(&r->y, yamldoc_line(k),
+			    "basic_auth_users: user name \"%.60s\" must be non-empty and "
+			    "have no ':'", user);
 		for (size_t i = 0; i < c->nusers; i++)
 			if (strcmp(c->users[i].name, user) == 0)
-				return fail(r, line_of(k), "basic_auth_users: user \"%.60s\" given "
-				    "twice", user);
+				return yamldoc_fail(&r->y, yamldoc_line(k),
+				    "basic_auth_users: user \"%.60s\" given twice", user);
 		if (!is_bcrypt(hash))
-			return fail(r, line_of(v), "basic_auth_users: user \"%.60s\": the password "
-			    "must be a bcrypt hash ($2a$, $2b$ or $2y$, cost 04-31, 60 characters; "
-			    "e.g. from htpasswd -nbBC 10 USER PASSWORD), not a plain password",
-			    user);
+			return yamldoc_fail(&r->y, yamldoc_line(v),
+			    "basic_auth_users: user \"%.60s\": the password must be a bcrypt hash "
+			    "($2a$, $2b$ or $2y$, cost 04-31, 60 characters; e.g. from htpasswd "
+			    "-nbBC 10 USER PASSWORD), not a plain password", user);
 		c->users[c->nusers].name = strdup(user);
 		c->users[c->nusers].hash = strdup(hash);
 		if (c->users[c->nusers].name == NULL || c->users[c->nusers++].hash == NULL)
-			return fail(r, 0, "out of memory");
+			return yamldoc_fail(&r->y, 0, "out of memory");
 	}
 	return 0;
 }
@@ -469,36 +367,41 @@ read_headers(struct reader *r, const yaml_node_t *m)
 	if (is_null(m))
 		return 0;
 	if (m->type != YAML_MAPPING_NODE)
-		return fail(r, line_of(m), "http_server_config.headers: want a mapping of "
-		    "Header-Name: value, not %s", node_kind(m));
+		return yamldoc_fail(&r->y, yamldoc_line(m),
+		    "http_server_config.headers: want a mapping of Header-Name: value, not %s",
+		    yamldoc_kind(m));
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 	if ((c->headers = calloc(n ? n : 1, sizeof *c->headers)) == NULL)
-		return fail(r, 0, "out of memory");
+		return yamldoc_fail(&r->y, 0, "out of memory");
 	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
 	    pr++) {
-		yaml_node_t *k = node(r, pr->key), *v = node(r, pr->value);
+		yaml_node_t *k = yamldoc_node(&r->y, pr->key), *v = yamldoc_node(&r->y, pr->value);
 		const char *name, *value;
 
-		if (scalar(r, k, "header name", &name) < 0 || scalar(r, v, "header value", &value) < 0)
+		if (yamldoc_scalar(&r->y, k, "header name", &name) < 0 ||
+		    yamldoc_scalar(&r->y, v, "header value", &value) < 0)
 			return -1;
 		if (!is_token(name))
-			return fail(r, line_of(k), "headers: \"%.60s\" is not a valid header name",
-			    name);
+			return yamldoc_fail(&r->y, yamldoc_line(k),
+			    "headers: \"%.60s\" is not a valid header name", name);
 		for (const char *const *x = reserved_headers; *x; x++)
 			if (strcasecmp(name, *x) == 0)
-				return fail(r, line_of(k), "headers: %s is set by the server and "
-				    "cannot be overridden", *x);
+				return yamldoc_fail(&r->y, yamldoc_line(k),
+				    "headers: %s is set by the server and cannot be overridden",
+				    *x);
 		for (size_t i = 0; i < c->nheaders; i++)
 			if (strcasecmp(c->headers[i].name, name) == 0)
-				return fail(r, line_of(k), "headers: %.60s given twice", name);
+				return yamldoc_fail(&r->y, yamldoc_line(k),
+				    "headers: %.60s given twice", name);
 		for (const unsigned char *p = (const unsigned char *)value; *p; p++)
 			if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-				return fail(r, line_of(v), "headers: %.60s: the value holds a control "
-				    "character (a line break would split the response)", name);
+				return yamldoc_fail(&r->y, yamldoc_line(v),
+				    "headers: %.60s: the value holds a control character (a line "
+				    "break would split the response)", name);
 		c->headers[c->nheaders].name = strdup(name);
 		c->headers[c->nheaders].value = strdup(value);
 		if (c->headers[c->nheaders].name == NULL || c->headers[c->nheaders++].value == NULL)
-			return fail(r, 0, "out of memory");
+			return yamldoc_fail(&r->y, 0, "out of memory");
 	}
 	return 0;
 }
@@ -509,21 +412,22 @@ read_http(struct reader *r, const yaml_node_t *m)
 	if (is_null(m))
 		return 0;
 	if (m->type != YAML_MAPPING_NODE)
-		return fail(r, line_of(m), "http_server_config: want a mapping, not %s",
-		    node_kind(m));
+		return yamldoc_fail(&r->y, yamldoc_line(m),
+		    "http_server_config: want a mapping, not %s", yamldoc_kind(m));
 	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
 	    pr++) {
-		yaml_node_t *k = node(r, pr->key), *v = node(r, pr->value);
+		yaml_node_t *k = yamldoc_node(&r->y, pr->key), *v = yamldoc_node(&r->y, pr->value);
 		const char *name;
 
-		if (scalar(r, k, "key", &name) < 0)
+		if (yamldoc_scalar(&r->y, k, "key", &name) < 0)
 			return -1;
 		if (strcmp(name, "headers") == 0) {
 			if (read_headers(r, v) < 0)
 				return -1;
 		} else if (strcmp(name, "http2") != 0) {
-			return fail(r, line_of(k), "http_server_config: unknown key \"%.40s\" (want "
-			    "headers or http2)", name);
+			return yamldoc_fail(&r->y, yamldoc_line(k),
+			    "http_server_config: unknown key \"%.40s\" (want headers or http2)",
+			    name);
 		}
 	}
 	return 0;
@@ -532,7 +436,7 @@ read_http(struct reader *r, const yaml_node_t *m)
 static int
 read_root(struct reader *r)
 {
-	yaml_node_t *root = yaml_document_get_root_node(&r->doc);
+	yaml_node_t *root = yaml_document_get_root_node(&r->y.doc);
 	size_t seen[3] = { 0, 0, 0 };
 	static const char *const keys[] = {
 		"tls_server_config", "basic_auth_users", "http_server_config",
@@ -543,26 +447,28 @@ read_root(struct reader *r)
 	if (root == NULL || is_null(root))
 		return 0;  /* an empty file: plain HTTP, no auth, as in exporter-toolkit */
 	if (root->type != YAML_MAPPING_NODE)
-		return fail(r, line_of(root), "the top level must be a mapping (tls_server_config, "
-		    "basic_auth_users, http_server_config), not %s", node_kind(root));
+		return yamldoc_fail(&r->y, yamldoc_line(root),
+		    "the top level must be a mapping (tls_server_config, basic_auth_users, "
+		    "http_server_config), not %s", yamldoc_kind(root));
 	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
 	    pr < root->data.mapping.pairs.top; pr++) {
-		yaml_node_t *k = node(r, pr->key), *v = node(r, pr->value);
+		yaml_node_t *k = yamldoc_node(&r->y, pr->key), *v = yamldoc_node(&r->y, pr->value);
 		const char *name;
 		size_t i;
 		int rc;
 
-		if (scalar(r, k, "key", &name) < 0)
+		if (yamldoc_scalar(&r->y, k, "key", &name) < 0)
 			return -1;
 		for (i = 0; i < 3 && strcmp(name, keys[i]) != 0; i++)
 			;
 		if (i == 3)
-			return fail(r, line_of(k), "unknown top-level key \"%.40s\" (want "
-			    "tls_server_config, basic_auth_users or http_server_config)", name);
+			return yamldoc_fail(&r->y, yamldoc_line(k),
+			    "unknown top-level key \"%.40s\" (want tls_server_config, "
+			    "basic_auth_users or http_server_config)", name);
 		if (seen[i])
-			return fail(r, line_of(k), "%s given twice (first at line %zu)", name,
-			    seen[i]);
-		seen[i] = line_of(k);
+			return yamldoc_fail(&r->y, yamldoc_line(k),
+			    "%s given twice (first at line %zu)", name, seen[i]);
+		seen[i] = yamldoc_line(k);
 		rc = i == 0 ? read_tls(r, v) : i == 1 ? read_users(r, v) : read_http(r, v);
 		if (rc < 0)
 			return -1;
@@ -577,7 +483,7 @@ read_root(struct reader *r)
 int
 webcfg_load(const char *path, struct webcfg **out, char *err, size_t errlen)
 {
-	struct reader r = { .path = path, .err = err, .errlen = errlen };
+	struct reader r = { .y = { .path = path, .err = err, .errlen = errlen } };
 	int rc;
 
 	*out = NULL;
@@ -586,11 +492,10 @@ webcfg_load(const char *path, struct webcfg **out, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
-	rc = load_doc(&r);
+	rc = yamldoc_load(&r.y, WEBCFG_MAX_BYTES, "web config file", 0);
 	if (rc == 0)
 		rc = read_root(&r);
-	if (r.have_doc)
-		yaml_document_delete(&r.doc);
+	yamldoc_fini(&r.y);
 	if (rc < 0) {
 		webcfg_free(r.cfg);
 		return -1;
