@@ -17,6 +17,7 @@
  */
 #include "topk.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -342,56 +343,81 @@ topk_observe(struct topk *t, const char *name, size_t len)
 	return label_add(t, name, len, h);
 }
 
-static int
-is_hex(unsigned char c)
+/*
+ * An IPv6 literal (in[0..len), with at least one ':') into out in the
+ * canonical text of RFC 5952 (lower case, longest zero run compressed), so
+ * one client is one label however its log spelled it. inet_pton is the
+ * syntax check: anything it refuses (a zone id, stray text) is not an
+ * address. Returns the length written, or 0.
+ */
+static size_t
+normalise_ipv6(const char *in, size_t len, char *out)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+	char buf[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+
+	if (len >= sizeof buf)
+		return 0;
+	memcpy(buf, in, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET6, buf, &a) != 1 ||
+	    inet_ntop(AF_INET6, &a, out, TOPK_NAME_MAX + 1) == NULL)
+		return 0;
+	return strlen(out);
 }
 
 size_t
 topk_normalise(const char *in, size_t len, char *out)
 {
-	size_t n = 0, label = 0, colons = 0;
-	int ipv6;
+	size_t n = 0, label = 0, digits = 0;
+	struct in_addr a4;
 
 	if (len >= 2 && in[0] == '[' && in[len - 1] == ']') {
 		in++;
 		len -= 2;
-		if (len > 5 && strncasecmp(in, "ipv6:", 5) == 0) {
-			in += 5;
-			len -= 5;
-		}
+	}
+	/* RFC 5321's address-literal tag, which Sendmail and OpenSMTPD also
+	 * write outside brackets. */
+	if (len > 5 && strncasecmp(in, "ipv6:", 5) == 0) {
+		in += 5;
+		len -= 5;
+		if (memchr(in, ':', len) == NULL)
+			return 0;
 	}
 	if (len > 0 && in[len - 1] == '.')
 		len--;
 	if (len == 0 || len > TOPK_NAME_MAX)
 		return 0;
-	ipv6 = memchr(in, ':', len) != NULL;
+	if (memchr(in, ':', len) != NULL)
+		return normalise_ipv6(in, len, out);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
 		if (c >= 'A' && c <= 'Z')
 			c = (unsigned char)(c - 'A' + 'a');
-		if (ipv6) {
-			if (c == ':')
-				colons++;
-			else if (!is_hex(c) && c != '.')
-				return 0;
-		} else if (c == '.') {
+		if (c == '.') {
 			/* Empty label, or one ending in '-'. */
 			if (label == 0 || out[n - 1] == '-')
 				return 0;
 			label = 0;
+			digits = 0;
 		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    (c == '-' && label > 0)) {
 			if (++label > 63)
 				return 0;
+			if (c >= '0' && c <= '9')
+				digits++;
 		} else {
 			return 0;
 		}
 		out[n++] = (char)c;
 	}
-	if (ipv6 ? (colons < 2 || len > 45) : out[n - 1] == '-')
+	if (out[n - 1] == '-')
 		return 0;
 	out[n] = '\0';
+	/* No top-level domain is all digits (RFC 3696 section 2), so a name
+	 * ending in one is an IPv4 address or nothing: "1.2.3.4.5" and
+	 * "300.1.1.1" never become labels. */
+	if (digits == label && inet_pton(AF_INET, out, &a4) != 1)
+		return 0;
 	return n;
 }

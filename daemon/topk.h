@@ -58,12 +58,15 @@ size_t topk_memory(const struct topk *t);
 
 /*
  * Normalise a domain, host name or IP address from a log line into out
- * (at least TOPK_NAME_MAX + 1 bytes): strip one pair of brackets (an
- * address literal, with any "IPv6:" tag) and one trailing dot, lower-case
+ * (at least TOPK_NAME_MAX + 1 bytes): strip one pair of brackets, an
+ * "IPv6:" address-literal tag and one trailing dot, lower-case
  * it, and check its syntax: DNS labels of 1..63 letters, digits and
- * hyphens (not at either end of a label), or an IPv6 address of hex
- * digits, colons and dots. Returns the length written, or 0 if the value
- * is not a well-formed name (it then counts as "other").
+ * hyphens (not at either end of a label) whose last label is not all
+ * digits, or an IP address that inet_pton accepts: dotted-quad IPv4 as
+ * written, IPv6 in its canonical RFC 5952 text. Inbound client names and
+ * addresses and outbound recipient domains all pass through here. Returns
+ * the length written, or 0 if the value is not a well-formed name or
+ * address (it then counts as "other").
  */
 size_t topk_normalise(const char *in, size_t len, char *out);
 

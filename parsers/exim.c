@@ -22,7 +22,10 @@
  * is taken only where the reason starts with one (an ACL "message = 550
  * 5.7.1 ..." sets Exim's reply) or from a recipient callout ("... was: 550
  * 5.1.1 ..."), whose reply Exim passes on, and only when its class agrees
- * with the wording.
+ * with the wording. A reject's domain is the client's: the host name
+ * Exim looked up ("H=name [ip]", "H=name (helo) [ip]"), else its address
+ * ("H=(helo) [ip]", "H=[ip]"); the HELO name is the client's own claim and
+ * is never used. Local (-bs, "U=") rejects name no client.
  *
  * Not counted: the host-level copy of a post-DATA error
  * ("MSGID H=host [ip]: SMTP error from remote mail server after end of
@@ -274,9 +277,50 @@ failed(const char *a, size_t len, enum mp_outcome outcome,
 }
 
 /*
+ * The client of a reject, from the "H=" that starts s[0..len), that
+ * follows a synchronization error's "rejected connection from ", or, for
+ * a bad EHLO, from "rejected EHLO from ": "name [ip]", "name (helo) [ip]",
+ * "(helo) [ip]" or "[ip]", each maybe followed by ":port". Only those
+ * fixed places: an "H=" anywhere else is in a quoted address or the reason.
+ */
+static void
+client(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *end = s + len, *v, *name = NULL, *addr = NULL, *p, *q;
+	size_t nlen = 0, alen = 0;
+
+	if (has_prefix(s, len, LIT("H=")))
+		v = s + 2;
+	else if (has_prefix(s, len, LIT("SMTP protocol synchronization error")) &&
+	    (v = mp_find(s, len, LIT(": rejected connection from H="))) != NULL)
+		v += sizeof(": rejected connection from H=") - 1;
+	else if (has_prefix(s, len, LIT("rejected ")) &&
+	    (v = mp_find(s, len, LIT(" from "))) != NULL)
+		v += 6;
+	else
+		return;
+	if (v < end && *v != '(' && *v != '[') {
+		name = v;
+		p = memchr(v, ' ', (size_t)(end - v));
+		nlen = (size_t)((p != NULL ? p : end) - v);
+		v = p != NULL ? p + 1 : end;
+	}
+	if (v < end && *v == '(') {
+		p = mp_find(v, (size_t)(end - v), ") ", 2);
+		v = p != NULL ? p + 2 : end;
+	}
+	if (v < end && *v == '[' &&
+	    (q = memchr(v + 1, ']', (size_t)(end - v - 1))) != NULL) {
+		addr = v + 1;
+		alen = (size_t)(q - addr);
+	}
+	mp_event_set_client(ev, name, nlen, addr, alen);
+}
+
+/*
  * A reject. r points at "rejected " (after an optional "temporarily ").
- * The stage word is not needed for the count; the recipient, when there
- * is one, gives the domain, and a callout's quoted reply the code.
+ * The stage word is not needed for the count; the client gives the
+ * domain, and a callout's quoted reply the code.
  */
 static int
 rejected(const char *s, size_t len, const char *r, int temporary,
@@ -289,13 +333,9 @@ rejected(const char *s, size_t len, const char *r, int temporary,
 	ev->direction = MP_DIR_INBOUND;
 	ev->outcome = temporary ? MP_OUTCOME_TEMP_REJECTED : MP_OUTCOME_REJECTED;
 	p = r + sizeof("rejected ") - 1;
-	if (has_prefix(p, (size_t)(end - p), LIT("RCPT <"))) {
-		const char *a = p + 6, *gt = memchr(a, '>', (size_t)(end - a));
-
-		if (gt != NULL)
-			mp_event_set_domain(ev, a, (size_t)(gt - a));
-	}
 	colon = mp_find(p, (size_t)(end - p), ": ", 2);
+	/* The client is named before the reason, which is free text. */
+	client(s, (size_t)((colon != NULL ? colon : end) - s), ev);
 	if (colon != NULL) {
 		ev->reply = colon + 2;
 		ev->reply_len = (size_t)(end - colon - 2);

@@ -128,7 +128,7 @@ struct mp_event {
 	struct mp_enhanced enhanced;    /* dsn= field, else the reply's enhanced code, else none */
 	uint8_t cls;                    /* 2, 4 or 5: always set on a status event */
 	enum mp_destination destination;
-	const char *domain; size_t domain_len; /* recipient (outbound) or client (inbound) domain; may be NULL; not lower-cased or checked */
+	const char *domain; size_t domain_len; /* outbound: the recipient's domain; inbound: the client's host name if the log states a real one, else its IP address (never a recipient's domain); may be NULL; not lower-cased or checked */
 	const char *reply; size_t reply_len;   /* the quoted reply / status text, for classification; may be NULL */
 	double delay;                   /* seconds from receipt to this result (Postfix delay=, Exim QT=, Sendmail delay=); < 0: not stated */
 	double delay_stage[MP_STAGE_COUNT]; /* seconds per stage; < 0: not stated */

@@ -15,7 +15,10 @@
  *	stat=TEXT
  *	the queue giving up on an envelope (Expire) or an admin removing it;
  *   SESSID smtp failed-command command="CMD" result="550 5.7.1 text"
- *	our reply to a client (inbound);
+ *	our reply to a client (inbound). The line names no client (only the
+ *	session's earlier "smtp connected address=" line does, and parsers
+ *	keep no state between lines), so a reject has no domain: it counts
+ *	as "other" in the inbound domain family;
  *   5.x: "relay|delivery: Ok|TempFail|PermFail for EVPID: ..., stat=TEXT"
  *	and "smtp-in: Failed command on session S: "CMD" => 550 text".
  * "SESSID smtp message msgid=... nrcpt=N" is a receipt (MP_EVENT_RECEIVED).
@@ -28,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define LIT(s) (s), (sizeof(s) - 1)
 
@@ -219,11 +221,11 @@ queue_line(const char *s, size_t len, int remote, struct mp_event *ev)
 	return mp_event_set_class(ev) == 0 ? 1 : -1;
 }
 
-/* Our reply to a client: text starts with the code. cmd (may be NULL) is
- * the refused command, which for RCPT names the recipient. */
+/* Our reply to a client: text starts with the code. The refused command
+ * (for RCPT, a recipient of ours) is not the domain of an inbound event:
+ * that is the client's, which these lines do not state. */
 static int
-refused(const char *r, size_t rlen, const char *cmd, size_t clen,
-    struct mp_event *ev)
+refused(const char *r, size_t rlen, struct mp_event *ev)
 {
 	int code = mp_reply_at(r, rlen, &ev->enhanced);
 
@@ -235,23 +237,15 @@ refused(const char *r, size_t rlen, const char *cmd, size_t clen,
 	    MP_OUTCOME_REJECTED;
 	ev->reply = r;
 	ev->reply_len = rlen;
-	if (cmd != NULL && clen > 9 && strncasecmp(cmd, "RCPT TO:<", 9) == 0) {
-		const char *gt = memchr(cmd + 9, '>', clen - 9);
-
-		if (gt != NULL)
-			mp_event_set_domain(ev, cmd + 9, (size_t)(gt - cmd - 9));
-	}
 	return mp_event_set_class(ev) == 0 ? 1 : -1;
 }
 
 static int
 failed_command(const char *s, size_t len, struct mp_event *ev)
 {
-	const char *end = s + len, *cmd, *r = NULL, *p;
-	size_t clen = 0;
+	const char *end = s + len, *r = NULL, *p;
 	struct mp_enhanced enh;
 
-	cmd = field(s, len, LIT("command="), &clen);
 	/* The command is the client's text and the result may quote a filter,
 	 * so neither quote can be trusted to end a field: take the first
 	 * "\" result=\"" that is followed by a reply code. */
@@ -266,14 +260,7 @@ failed_command(const char *s, size_t len, struct mp_event *ev)
 		return -1;
 	if (end > r && end[-1] == '"')
 		end--;
-	/* A command= found at or after the result is the reply's own text (or
-	 * a hostile client's), not the command: ignore it rather than compute
-	 * a negative length (found by tests/fuzz/fuzz_registry). */
-	if (cmd != NULL && cmd >= r - 10)
-		cmd = NULL;
-	else if (cmd != NULL && cmd + clen > r - 10)
-		clen = (size_t)(r - 10 - cmd);
-	return refused(r, (size_t)(end - r), cmd, clen, ev);
+	return refused(r, (size_t)(end - r), ev);
 }
 
 /* 5.x: "smtp-in: Failed command on session S: "CMD" => 550 text". */
@@ -286,9 +273,8 @@ old_failed_command(const char *s, size_t len, struct mp_event *ev)
 	arrow = mp_find(s, len, LIT("\" => "));
 	if (q == NULL || arrow == NULL || arrow < q)
 		return -1;
-	q += 3;
 	arrow += 5;
-	return refused(arrow, (size_t)(end - arrow), q, (size_t)(arrow - 5 - q), ev);
+	return refused(arrow, (size_t)(end - arrow), ev);
 }
 
 static int

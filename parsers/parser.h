@@ -63,6 +63,7 @@ extern const struct mp_parser mp_parser_opensmtpd;
  * Shared scanners, implemented in scan.c (see the comments there):
  * mp_reply_at: the reply code at s and its enhanced code, or 0;
  * mp_event_set_domain: ev->domain from "local@domain";
+ * mp_event_set_client: ev->domain from a client's name, else its address;
  * mp_is_loopback: 127/8, ::1, IPv6:::1 or localhost;
  * mp_decimal_at: "0.87" as seconds, -1 if no number;
  * mp_units_duration_at: "1d2h3m4s" / "0.5s" as seconds, -1 if none;
@@ -70,6 +71,8 @@ extern const struct mp_parser mp_parser_opensmtpd;
  */
 int mp_reply_at(const char *s, size_t len, struct mp_enhanced *enh);
 void mp_event_set_domain(struct mp_event *ev, const char *addr, size_t len);
+void mp_event_set_client(struct mp_event *ev, const char *name, size_t nlen,
+    const char *addr, size_t alen);
 int mp_is_loopback(const char *a, size_t len);
 double mp_decimal_at(const char *s, size_t len, size_t *used);
 double mp_units_duration_at(const char *s, size_t len, size_t *used);

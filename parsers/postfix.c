@@ -9,13 +9,18 @@
  *	(reply_in_text). qmgr's "from=<s>, status=expired, returned to
  *	sender" has the same marker and no recipient.
  *   NOQUEUE|QID: [milter-]reject: STAGE from host[addr][:port]: REPLY; ...
- *	from smtpd, postscreen, and cleanup for milters. REPLY is
+ *	from smtpd, postscreen, and cleanup for milters. The client is
+ *	"host[addr]" ("unknown[addr]" without a verified name, postscreen's
+ *	"[addr]:port" with none at all). REPLY is
  *	"550 5.7.1 text", or, for a milter at END-OF-MESSAGE, just
  *	"5.7.1 text": cleanup logs the reply without its code.
  *   QID: reject: header|body CONTENT from host[addr]; from=<> to=<>
  *	proto=P helo=<h>: 5.7.1 text
  *	from cleanup's header_checks and body_checks: the DSN code comes
  *	last, after whatever the offending header said.
+ * A reject's domain is the client's (its name, else its address), never a
+ * recipient's: the recipient is ours, and the question a reject answers is
+ * who we refused.
  *
  * About 85% of a busy server's lines are none of these, so parse() first
  * looks for the markers with memchr/memmem and returns before any regex
@@ -62,10 +67,11 @@ struct postfix_state {
 static const char delivery_re[] =
     "\\A[0-9A-Za-z]+: (?:to=<(.*?)>, )?(?:.*?, )?(?:dsn=([^,]*), )?"
     "status=([A-Za-z]+)";
-/* Ends where the reply starts, right after "]: " or "]:port: ". */
+/* 1: client name, 2: client address. Ends where the reply starts, right
+ * after "]: " or "]:port: ". */
 static const char reject_re[] =
     "\\A(?:NOQUEUE|[0-9A-Za-z]+): (?:milter-)?reject: [A-Z][A-Z-]* from "
-    "[^\\[\\]]*\\[[^\\]]*\\](?::[0-9]+)?: ";
+    "([^\\[\\]]*)\\[([^\\]]*)\\](?::[0-9]+)?: ";
 /* cleanup's header/body checks: the class of content is lower case. */
 static const char content_reject_re[] =
     "\\A[0-9A-Za-z]+: reject: [a-z][a-z-]* ";
@@ -111,21 +117,28 @@ set_domain(struct mp_event *ev, const char *addr, size_t len)
 	ev->domain_len = (size_t)(addr + len - ev->domain);
 }
 
-/* The recipient of a reject: the last " to=<...>" in s[0..len), which is
- * the "from=<> to=<> proto=" trailer smtpd, postscreen (with commas) and
- * cleanup all append. */
+/* The client of a cleanup content reject: the " from host[addr]" right
+ * before the last "; from=<" in s[0..len). A message from the local
+ * pickup service ("from local;") names no client. */
 static void
-reject_recipient(struct mp_event *ev, const char *s, size_t len)
+content_client(struct mp_event *ev, const char *s, size_t len)
 {
-	const char *to, *addr, *end;
+	const char *trailer, *open, *name;
 
-	to = rfind(s, len, LIT(" to=<"));
-	if (to == NULL)
+	trailer = rfind(s, len, LIT("; from=<"));
+	if (trailer == NULL || trailer == s || trailer[-1] != ']')
 		return;
-	addr = to + 5;
-	end = memchr(addr, '>', (size_t)(s + len - addr));
-	if (end != NULL)
-		set_domain(ev, addr, (size_t)(end - addr));
+	open = rfind(s, (size_t)(trailer - s), LIT("["));
+	if (open == NULL)
+		return;
+	name = rfind(s, (size_t)(open - s), LIT(" from "));
+	if (name == NULL)
+		return;
+	name += sizeof(" from ") - 1;
+	if (memchr(name, ' ', (size_t)(open - name)) != NULL)
+		return;
+	mp_event_set_client(ev, name, (size_t)(open - name), open + 1,
+	    (size_t)(trailer - 1 - open - 1));
 }
 
 /*
@@ -375,7 +388,6 @@ reply_reject(const char *m, size_t n, const char *r, struct mp_event *ev)
 	} else {
 		return -1;
 	}
-	reject_recipient(ev, r, rlen);
 	trailer = rfind(r, rlen, LIT("; from=<"));
 	ev->reply = r;
 	ev->reply_len = trailer != NULL ? (size_t)(trailer - r) : rlen;
@@ -406,7 +418,7 @@ content_reject(const char *m, size_t n, const char *from, struct mp_event *ev)
 				ev->outcome = MP_OUTCOME_TEMP_REJECTED;
 			else
 				ev->outcome = MP_OUTCOME_REJECTED;
-			reject_recipient(ev, from, (size_t)(p - from));
+			content_client(ev, from, (size_t)(p - from));
 			ev->reply = p;
 			ev->reply_len = (size_t)(end - p);
 			return 1;
@@ -419,14 +431,18 @@ static int
 reject(struct postfix_state *st, const char *m, size_t n, struct mp_event *ev)
 {
 	const struct mp_re_env *env = st->env;
-	const char *r;
-	size_t rlen;
+	const char *r, *name, *addr;
+	size_t rlen, nlen, alen;
 	int res;
 
 	ev->direction = MP_DIR_INBOUND;
 	if (mp_re_match(st->reject, env, m, n) > 0) {
 		mp_re_group(env, m, 0, &r, &rlen);
+		mp_re_group(env, m, 1, &name, &nlen);
+		mp_re_group(env, m, 2, &addr, &alen);
 		res = reply_reject(m, n, r + rlen, ev);
+		if (res == 1)
+			mp_event_set_client(ev, name, nlen, addr, alen);
 	} else if (mp_re_match(st->content_reject, env, m, n) > 0) {
 		mp_re_group(env, m, 0, &r, &rlen);
 		res = content_reject(m, n, r + rlen, ev);

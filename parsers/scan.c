@@ -50,6 +50,27 @@ mp_event_set_domain(struct mp_event *ev, const char *addr, size_t len)
 }
 
 /*
+ * Point ev->domain at a client's identity, for an inbound event: its host
+ * name when the log states a real one, else its address (without
+ * brackets). name may be NULL or empty; Postfix's "unknown" (no verified
+ * reverse name) counts as none. Both come from the client, so nothing is
+ * trusted here: the aggregator checks the syntax before a label is made.
+ */
+void
+mp_event_set_client(struct mp_event *ev, const char *name, size_t nlen,
+    const char *addr, size_t alen)
+{
+	if (name != NULL && nlen > 0 &&
+	    !(nlen == 7 && strncasecmp(name, "unknown", 7) == 0)) {
+		ev->domain = name;
+		ev->domain_len = nlen;
+	} else if (addr != NULL && alen > 0) {
+		ev->domain = addr;
+		ev->domain_len = alen;
+	}
+}
+
+/*
  * Whether a host name or address is this machine: 127.0.0.0/8, ::1 (also
  * as Exim's and OpenSMTPD's "IPv6:::1"), or "localhost". Used to tell a
  * content filter or re-injection hop from a delivery to another host.

@@ -11,6 +11,9 @@
  *	our reply to a client (inbound);
  *   QID: <rcpt>... User unknown
  *	our 550 to RCPT for an unknown local user: the log states no code.
+ * A reject's domain is the client's, from relay=: "name [ip]" gives the
+ * name (which Sendmail looked up), "[ip]" the address. Milter and "User
+ * unknown" lines name no client.
  * "QID: from=<s>, size=N, ..., nrcpts=N, ..." is a receipt
  * (MP_EVENT_RECEIVED) unless nrcpts=0: then every recipient was refused,
  * and those refusals were counted already.
@@ -216,12 +219,39 @@ delivery(const char *s, size_t len, struct mp_event *ev)
 	return mp_event_set_class(ev) == 0 ? 1 : -1;
 }
 
+/* The client in a reject's relay=: "[ident@]name [ip][ (may be
+ * forged)]" or "[ip]". */
+static void
+client(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *v, *end, *p, *at, *name = NULL, *addr = NULL;
+	size_t vlen, nlen = 0, alen = 0;
+
+	if ((v = field(s, len, LIT("relay="), &vlen)) == NULL)
+		return;
+	end = v + vlen;
+	p = memchr(v, ' ', vlen);
+	if ((at = memchr(v, '@', (size_t)((p != NULL ? p : end) - v))) != NULL)
+		v = at + 1;
+	if (v < end && *v != '[') {
+		name = v;
+		nlen = (size_t)((p != NULL ? p : end) - v);
+		v = p != NULL ? p + 1 : end;
+	}
+	if (v < end && *v == '[' &&
+	    (p = memchr(v + 1, ']', (size_t)(end - v - 1))) != NULL) {
+		addr = v + 1;
+		alen = (size_t)(p - addr);
+	}
+	mp_event_set_client(ev, name, nlen, addr, alen);
+}
+
 /* "... reject=550 5.7.1 <x>... Relaying denied": our reply, quoted. */
 static int
 reject(const char *s, size_t len, const char *r, struct mp_event *ev)
 {
-	const char *end = s + len, *v;
-	size_t rlen = (size_t)(end - r), vlen;
+	const char *end = s + len;
+	size_t rlen = (size_t)(end - r);
 	int code;
 
 	code = mp_reply_at(r, rlen, &ev->enhanced);
@@ -233,13 +263,8 @@ reject(const char *s, size_t len, const char *r, struct mp_event *ev)
 	    MP_OUTCOME_REJECTED;
 	ev->reply = r;
 	ev->reply_len = rlen;
-	if (has_prefix(s, len, LIT("ruleset=check_rcpt")) &&
-	    (v = field(s, len, LIT("arg1="), &vlen)) != NULL) {
-		if (vlen >= 2 && v[0] == '<' && v[vlen - 1] == '>')
-			mp_event_set_domain(ev, v + 1, vlen - 2);
-		else
-			mp_event_set_domain(ev, v, vlen);
-	}
+	/* relay= comes before reject=, whose text is the client's to fill. */
+	client(s, (size_t)(r - s), ev);
 	return mp_event_set_class(ev) == 0 ? 1 : -1;
 }
 
@@ -311,7 +336,6 @@ sendmail_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 			ev->outcome = MP_OUTCOME_REJECTED;
 			ev->reply = gt + 5;
 			ev->reply_len = (size_t)(end - gt - 5);
-			mp_event_set_domain(ev, s + 1, (size_t)(gt - s - 1));
 			return mp_event_set_class(ev) == 0 ? 1 : -1;
 		}
 	}

@@ -103,7 +103,8 @@ test_normalise(void **state)
 	check_norm("203.0.113.5", "203.0.113.5");
 	check_norm("[203.0.113.5]", "203.0.113.5");
 	check_norm("[IPv6:2001:DB8::1]", "2001:db8::1");
-	check_norm("2001:db8::ffff:192.0.2.1", "2001:db8::ffff:192.0.2.1");
+	/* IPv6 comes out in canonical form: one client, one label. */
+	check_norm("2001:db8::ffff:192.0.2.1", "2001:db8::ffff:c000:201");
 	check_norm("", NULL);
 	check_norm(".", NULL);
 	check_norm("a..b", NULL);
@@ -123,6 +124,46 @@ test_normalise(void **state)
 		memcpy(long_name + 2 * i, "a.", 2);
 	strcpy(long_name + 254, "a");
 	check_norm(long_name, NULL);
+}
+
+/* Inbound domains are client names or addresses: an address literal must
+ * be a real IPv4 or IPv6 address, in one spelling, and nothing that merely
+ * looks like one becomes a label. */
+static void
+test_normalise_ip(void **state)
+{
+	(void)state;
+	check_norm("192.0.2.1", "192.0.2.1");
+	check_norm("0.0.0.0", "0.0.0.0");
+	check_norm("255.255.255.255", "255.255.255.255");
+	check_norm("[198.51.100.7]", "198.51.100.7");
+	check_norm("256.1.1.1", NULL);
+	check_norm("1.2.3", NULL);
+	check_norm("1.2.3.4.5", NULL);
+	check_norm("01.2.3.4", NULL);
+	check_norm("192.0.2.1:25", NULL);
+	check_norm("mail.example.123", NULL);
+	check_norm("123", NULL);
+	/* A name with digit-only labels is still a name if its last is not. */
+	check_norm("1.2.3.4.in-addr.example", "1.2.3.4.in-addr.example");
+	check_norm("2001:DB8::77", "2001:db8::77");
+	check_norm("2001:0db8:0000:0000:0000:0000:0000:0077", "2001:db8::77");
+	check_norm("[IPv6:2001:db8::1]", "2001:db8::1");
+	check_norm("IPv6:2001:db8::1", "2001:db8::1");
+	check_norm("IPv6:mail.example", NULL);
+	check_norm("::1", "::1");
+	check_norm("::ffff:192.0.2.1", "::ffff:192.0.2.1");
+	check_norm("fe80::1%eth0", NULL);
+	check_norm("2001:db8::1::2", NULL);
+	check_norm("2001:db8:::1", NULL);
+	check_norm("1:2:3:4:5:6:7:8:9", NULL);
+	check_norm("2001:db8::12345", NULL);
+	check_norm("::", "::");
+	check_norm(":", NULL);
+	check_norm("a:b", NULL);
+	check_norm("2001:db8::1 x", NULL);
+	check_norm("2001:db8::1\n", NULL);
+	check_norm("1111:2222:3333:4444:5555:6666:255.255.255.255:7", NULL);
 }
 
 static void
@@ -180,6 +221,7 @@ main(void)
 		cmocka_unit_test(test_reply_meanings),
 		cmocka_unit_test(test_enhanced_meanings),
 		cmocka_unit_test(test_normalise),
+		cmocka_unit_test(test_normalise_ip),
 		cmocka_unit_test(test_negotiate_format),
 		cmocka_unit_test(test_accepts_gzip),
 	};
