@@ -47,6 +47,8 @@ enum {
 	OPT_RUN_AS,
 	OPT_CONFIG_FILE,
 	OPT_CHECK_CONFIG,
+	OPT_STATE_FILE,
+	OPT_STATE_INTERVAL,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -73,6 +75,8 @@ static const struct option long_opts[] = {
 	{ "run-as", required_argument, NULL, OPT_RUN_AS },
 	{ "config.file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "state.file", required_argument, NULL, OPT_STATE_FILE },
+	{ "state.interval", required_argument, NULL, OPT_STATE_INTERVAL },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -121,6 +125,12 @@ opts_usage(FILE *fp)
 "                              publishes client identities)\n"
 "  --metrics.host-label        add the syslog hostname as label host (for central log\n"
 "                              servers holding many MTAs in one file)\n"
+"\n"
+"State:\n"
+"  --state.file=PATH           keep counters and read offsets in PATH across restarts\n"
+"                              (off by default; README \"State and restarts\")\n"
+"  --state.interval=SECONDS    write it this often when anything changed (default 10;\n"
+"                              also on SIGTERM, and before a scrape, at most once a second)\n"
 "\n"
 "Other:\n"
 "  --log.level=debug|info|warn|error   (default info)\n"
@@ -202,6 +212,7 @@ set_defaults(struct options *o)
 	o->domains_top = AGG_DEFAULT_DOMAINS_TOP;
 	o->log_level = LOG_LEVEL_INFO;
 	o->log_format = LOG_FORMAT_LOGFMT;
+	o->state_interval_s = 10;
 }
 
 /* The flag as the user wrote it, for error messages. */
@@ -350,6 +361,18 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 		case OPT_CHECK_CONFIG:
 			o->check_config = 1;
 			break;
+		case OPT_STATE_FILE:
+			if (*arg == '\0')
+				return fail(err, errlen, "--state.file: empty path");
+			if (strlen(arg) > 4000)
+				return fail(err, errlen, "--state.file: path longer than 4000 bytes");
+			o->state_file = arg;
+			break;
+		case OPT_STATE_INTERVAL:
+			if (parse_seconds(arg, &o->state_interval_s) < 0)
+				return fail(err, errlen,
+				    "--state.interval: '%s' is not a number of seconds from 1 to 3600", arg);
+			break;
 		case OPT_VERSION:
 			return OPTS_VERSION;
 		case OPT_HELP:
@@ -368,5 +391,8 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 			    argv[optind - 1] ? argv[optind - 1] : "?");
 		}
 	}
+	if (o->once && o->state_file != NULL)
+		return fail(err, errlen, "--state.file: not with --once, which reads every file "
+		    "whole and keeps nothing");
 	return OPTS_OK;
 }

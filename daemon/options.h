@@ -35,6 +35,8 @@ struct options {
 	enum log_level log_level;
 	enum log_format log_format;
 	int once;
+	const char *state_file;              /* --state.file, NULL = no state across restarts */
+	unsigned state_interval_s;           /* --state.interval */
 	const char *run_as;                  /* --run-as: user to become after start-up, NULL = stay */
 };
 
