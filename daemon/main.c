@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include "config.h"
 #include "expo.h"
 #include "http.h"
+#include "journal.h"
 #include "log.h"
 #include "mp.h"
 #include "notify.h"
@@ -306,6 +308,9 @@ drop_exim_rejectlogs(struct options *o)
  * can make the daemon write faster than that.
  */
 #define STATE_MIN_MS 1000
+/* Journal entries per loop turn: a burst is drained over several turns,
+ * each short enough to leave room for signals and snapshots. */
+#define JOURNAL_TURN 4096
 #define STATE_WAIT_MS 2000
 
 struct persist {
@@ -314,8 +319,10 @@ struct persist {
 	struct agg *live;             /* the pipeline's store (this thread writes it) */
 	struct agg *pub;              /* what the web thread renders */
 	struct tail_set *ts;
+	struct journal *journal;      /* --journal, or NULL */
+	char saved_cursor[512];       /* the loaded cursor, until an entry is read */
 	const struct options *o;
-	struct tail_status pub_status[OPTS_MAX_PATHS];
+	struct tail_status pub_status[OPTS_MAX_PATHS + 1];  /* + the journal */
 	struct state_buf buf;         /* reused: one allocation, grown once */
 	int efd;
 	pthread_mutex_t mu;
@@ -338,47 +345,76 @@ mono_ms(void)
  * (bytes), and every other count comes with an error, a rotation or a
  * truncation. Safe from any thread. */
 static uint64_t
-activity(const struct tail_set *ts)
+status_activity(const struct tail_status *st)
+{
+	return atomic_load_explicit(&st->bytes, memory_order_relaxed) +
+	    atomic_load_explicit(&st->open_errors, memory_order_relaxed) +
+	    atomic_load_explicit(&st->rotations, memory_order_relaxed) +
+	    atomic_load_explicit(&st->truncations, memory_order_relaxed) +
+	    atomic_load_explicit(&st->overlong, memory_order_relaxed);
+}
+
+static uint64_t
+activity(const struct persist *ps)
 {
 	uint64_t sig = 0;
 
-	for (int i = 0; i < tail_set_count(ts); i++) {
-		const struct tail_status *st = tail_set_status(ts, i);
-		sig += atomic_load_explicit(&st->bytes, memory_order_relaxed) +
-		    atomic_load_explicit(&st->open_errors, memory_order_relaxed) +
-		    atomic_load_explicit(&st->rotations, memory_order_relaxed) +
-		    atomic_load_explicit(&st->truncations, memory_order_relaxed);
-	}
+	for (int i = 0; i < tail_set_count(ps->ts); i++)
+		sig += status_activity(tail_set_status(ps->ts, i));
+#if HAVE_LIBSYSTEMD
+	if (ps->journal != NULL)
+		sig += status_activity(journal_status(ps->journal));
+#endif
 	return sig;
 }
 
-/* Body layout, version 1: the counters (agg_save), the sources (path, the
+static void
+put_status(struct state_buf *b, const struct tail_status *st)
+{
+	state_put_u64(b, atomic_load(&st->lines));
+	state_put_u64(b, atomic_load(&st->bytes));
+	state_put_u64(b, atomic_load(&st->overlong));
+	state_put_u64(b, atomic_load(&st->rotations));
+	state_put_u64(b, atomic_load(&st->truncations));
+	state_put_u64(b, atomic_load(&st->open_errors));
+	state_put_u64(b, atomic_load(&st->dropped_fragments));
+	state_put_u64(b, (uint64_t)atomic_load(&st->last_read_unix));
+}
+
+static void
+get_status(struct state_rd *r, struct tail_status *st)
+{
+	atomic_store(&st->lines, state_get_u64(r));
+	atomic_store(&st->bytes, state_get_u64(r));
+	atomic_store(&st->overlong, state_get_u64(r));
+	atomic_store(&st->rotations, state_get_u64(r));
+	atomic_store(&st->truncations, state_get_u64(r));
+	atomic_store(&st->open_errors, state_get_u64(r));
+	atomic_store(&st->dropped_fragments, state_get_u64(r));
+	atomic_store(&st->last_read_unix, (int64_t)state_get_u64(r));
+}
+
+/* Body layout, version 1: the counters (agg_save); the sources (path, the
  * 8 tail_status counters, the number of positions or UINT64_MAX for
- * standard input, and each position), then the journal cursor (empty: no
- * journal input yet). */
+ * standard input, and each position); then the journal: its cursor (empty
+ * when there is none) and its 8 counters. */
 static void
 build_body(struct persist *ps)
 {
 	struct state_buf *b = &ps->buf;
+	const char *cursor = ps->saved_cursor;
+	struct tail_status none;
 
 	state_buf_reset(b);
 	agg_save(ps->live, b);
 	state_put_u64(b, (uint64_t)tail_set_count(ps->ts));
 	for (int i = 0; i < tail_set_count(ps->ts); i++) {
-		const struct tail_status *st = tail_set_status(ps->ts, i);
 		const char *path = tail_set_path(ps->ts, i);
 		struct tail_pos pos[TAIL_POS_MAX];
 		int n = tail_set_positions(ps->ts, i, pos, TAIL_POS_MAX);
 
 		state_put_bytes(b, path, strlen(path));
-		state_put_u64(b, atomic_load(&st->lines));
-		state_put_u64(b, atomic_load(&st->bytes));
-		state_put_u64(b, atomic_load(&st->overlong));
-		state_put_u64(b, atomic_load(&st->rotations));
-		state_put_u64(b, atomic_load(&st->truncations));
-		state_put_u64(b, atomic_load(&st->open_errors));
-		state_put_u64(b, atomic_load(&st->dropped_fragments));
-		state_put_u64(b, (uint64_t)atomic_load(&st->last_read_unix));
+		put_status(b, tail_set_status(ps->ts, i));
 		state_put_u64(b, n < 0 ? UINT64_MAX : (uint64_t)n);
 		for (int j = 0; j < n; j++) {
 			state_put_u64(b, pos[j].dev);
@@ -389,7 +425,17 @@ build_body(struct persist *ps)
 			state_put_u64(b, (uint64_t)pos[j].skipping);
 		}
 	}
-	state_put_bytes(b, "", 0);
+	memset(&none, 0, sizeof none);
+#if HAVE_LIBSYSTEMD
+	/* Until this run reads an entry, the position is the loaded one. */
+	if (ps->journal != NULL && journal_cursor(ps->journal) != NULL)
+		cursor = journal_cursor(ps->journal);
+	state_put_bytes(b, cursor, strlen(cursor));
+	put_status(b, ps->journal != NULL ? journal_status(ps->journal) : &none);
+#else
+	state_put_bytes(b, cursor, strlen(cursor));
+	put_status(b, &none);
+#endif
 }
 
 /* The per-source gauges stay live in the published copy: they are not
@@ -403,6 +449,18 @@ publish_gauges(struct persist *ps)
 	}
 }
 
+static const struct tail_status *
+journal_st(const struct persist *ps)
+{
+#if HAVE_LIBSYSTEMD
+	if (ps->journal != NULL)
+		return journal_status(ps->journal);
+#else
+	(void)ps;
+#endif
+	return NULL;
+}
+
 /* Write a snapshot and publish it. Returns 0, or -1 if it could not be
  * written (the published copy then stays at the previous snapshot). */
 static int
@@ -411,7 +469,7 @@ snapshot(struct persist *ps)
 	char err[512];
 	int64_t t0 = mono_ms();
 	struct timespec a, z;
-	uint64_t sig = activity(ps->ts);
+	uint64_t sig = activity(ps);
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	build_body(ps);
@@ -432,6 +490,8 @@ snapshot(struct persist *ps)
 	agg_publish(ps->pub, ps->live);
 	for (int i = 0; i < tail_set_count(ps->ts); i++)
 		tail_status_copy(&ps->pub_status[i], tail_set_status(ps->ts, i));
+	if (journal_st(ps) != NULL)
+		tail_status_copy(&ps->pub_status[tail_set_count(ps->ts)], journal_st(ps));
 	atomic_store(&ps->saved_sig, sig);
 	pthread_mutex_lock(&ps->mu);
 	ps->seq++;
@@ -449,7 +509,7 @@ want_fresh(void *ctx)
 	uint64_t seq;
 
 	if (mono_ms() - atomic_load(&ps->last_ms) < STATE_MIN_MS ||
-	    activity(ps->ts) == atomic_load(&ps->saved_sig))
+	    activity(ps) == atomic_load(&ps->saved_sig))
 		return;
 	pthread_mutex_lock(&ps->mu);
 	seq = ps->seq;
@@ -471,6 +531,13 @@ struct saved_source {
 	struct tail_status status;
 };
 
+/* What the state file says about the journal. */
+struct saved_journal {
+	int known;
+	char cursor[512];             /* "" = none */
+	struct tail_status status;
+};
+
 /*
  * Read the state file into a fresh store and the per-path positions.
  * Returns the store, or NULL with the reason logged when there is none to
@@ -480,7 +547,7 @@ struct saved_source {
  */
 static struct agg *
 load_state(const struct options *o, const struct agg_opts *aopts,
-    struct saved_source *saved)
+    struct saved_source *saved, struct saved_journal *journal)
 {
 	struct state_buf body;
 	struct state_rd r;
@@ -489,6 +556,7 @@ load_state(const struct options *o, const struct agg_opts *aopts,
 	uint64_t nsrc;
 
 	memset(saved, 0, sizeof *saved * OPTS_MAX_PATHS);
+	memset(journal, 0, sizeof *journal);
 	switch (state_read(o->state_file, &body, err, sizeof err)) {
 	case STATE_READ_MISSING:
 		log_info("state: %s does not exist yet; starting fresh (files from their %s)",
@@ -511,17 +579,8 @@ load_state(const struct options *o, const struct agg_opts *aopts,
 		struct saved_source tmp = { .known = 1 };
 		size_t len;
 		const char *path = state_get_bytes(&r, &len);
-		uint64_t v[8], n;
-		for (int k = 0; k < 8; k++)
-			v[k] = state_get_u64(&r);
-		atomic_store(&tmp.status.lines, v[0]);
-		atomic_store(&tmp.status.bytes, v[1]);
-		atomic_store(&tmp.status.overlong, v[2]);
-		atomic_store(&tmp.status.rotations, v[3]);
-		atomic_store(&tmp.status.truncations, v[4]);
-		atomic_store(&tmp.status.open_errors, v[5]);
-		atomic_store(&tmp.status.dropped_fragments, v[6]);
-		atomic_store(&tmp.status.last_read_unix, (int64_t)v[7]);
+		uint64_t n;
+		get_status(&r, &tmp.status);
 		n = state_get_u64(&r);
 		if (n != UINT64_MAX && n > TAIL_POS_MAX) {
 			snprintf(why, sizeof why, "a source has %ju positions", (uintmax_t)n);
@@ -540,7 +599,18 @@ load_state(const struct options *o, const struct agg_opts *aopts,
 			if (strlen(o->paths[k]) == len && memcmp(o->paths[k], path, len) == 0)
 				saved[k] = tmp;
 	}
-	state_get_bytes(&r, &(size_t){ 0 });
+	size_t clen;
+	const char *cursor = state_get_bytes(&r, &clen);
+	if (cursor != NULL && clen >= sizeof journal->cursor) {
+		snprintf(why, sizeof why, "its journal cursor is %zu bytes long", clen);
+		goto bad;
+	}
+	if (cursor != NULL) {
+		memcpy(journal->cursor, cursor, clen);
+		journal->cursor[clen] = '\0';
+	}
+	get_status(&r, &journal->status);
+	journal->known = 1;
 	if (r.bad || r.off != r.len) {
 		snprintf(why, sizeof why, "its sections do not add up to its length");
 		goto bad;
@@ -552,6 +622,7 @@ bad:
 	log_warnx("state: %s: %s; ignoring it and starting fresh with every counter at 0 "
 	    "(files from their %s)", o->state_file, why, o->from_beginning ? "beginning" : "end");
 	memset(saved, 0, sizeof *saved * OPTS_MAX_PATHS);
+	memset(journal, 0, sizeof *journal);
 	agg_free(a);
 	state_buf_free(&body);
 	return NULL;
@@ -602,7 +673,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 {
 	struct tail_opts topts;
 	struct tail_set *ts;
-	struct expo_source sources[OPTS_MAX_PATHS];
+	struct expo_source sources[OPTS_MAX_PATHS + 1];
 	struct web_opts wopts;
 	struct web *web;
 	sigset_t mask;
@@ -629,9 +700,12 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	/* --state.file: the saved counters replace the empty store before a
 	 * line is read, and the saved positions decide where each file starts. */
 	static struct saved_source saved[OPTS_MAX_PATHS];
+	static struct saved_journal saved_journal;
 	static struct persist ps;
+	struct journal *journal = NULL;
+	int nsources = o->npaths;
 	if (o->state_file != NULL) {
-		struct agg *loaded = load_state(o, agg_options(p->agg), saved);
+		struct agg *loaded = load_state(o, agg_options(p->agg), saved, &saved_journal);
 		struct agg_opts aopts = *agg_options(p->agg);
 		if (loaded != NULL) {
 			agg_free(p->agg);
@@ -666,8 +740,45 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 		sources[i].path = tail_set_path(ts, i);
 		sources[i].status = tail_set_status(ts, i);
 	}
+#if HAVE_LIBSYSTEMD
+	if (o->journal) {
+		struct journal_opts jo;
+		journal_opts_defaults(&jo);
+		if (o->njournal_units > 0 || o->njournal_idents > 0) {
+			jo.nunits = o->njournal_units;
+			jo.nidents = o->njournal_idents;
+			memcpy(jo.units, o->journal_units, sizeof(char *) * (size_t)jo.nunits);
+			memcpy(jo.idents, o->journal_idents, sizeof(char *) * (size_t)jo.nidents);
+		}
+		jo.directory = o->journal_dir;
+		/* A state that knows the journal but has no cursor stopped before
+		 * any entry existed: everything there now is new. */
+		jo.from_beginning = o->from_beginning ||
+		    (saved_journal.known && saved_journal.cursor[0] == '\0');
+		jo.max_line = o->max_line;
+		journal = journal_open(&jo, saved_journal.known ? saved_journal.cursor : NULL,
+		    count_line, p, nsources, err, sizeof err);
+		if (journal == NULL)
+			fatalx("--journal: %s", err);
+		if (saved_journal.known)
+			journal_restore_status(journal, &saved_journal.status);
+		sources[nsources].path = "journal";
+		sources[nsources].status = journal_status(journal);
+		nsources++;
+		snprintf(ps.saved_cursor, sizeof ps.saved_cursor, "%s", saved_journal.cursor);
+		log_info("reading the journal%s%s from %s", o->journal_dir ? " in " : "",
+		    o->journal_dir ? o->journal_dir : "",
+		    saved_journal.cursor[0] ? "the state file's cursor" :
+		    o->from_beginning ? "its beginning" : "its end");
+	}
+#endif
+	ps.journal = journal;
 	if (o->state_file != NULL) {
 		ps.ts = ts;
+		if (journal != NULL) {
+			tail_status_copy(&ps.pub_status[o->npaths], sources[o->npaths].status);
+			sources[o->npaths].status = &ps.pub_status[o->npaths];
+		}
 		/* The web thread shows the published copies from the start: the
 		 * restored counters, already on disk. */
 		agg_publish(ps.pub, ps.live);
@@ -675,13 +786,19 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 			tail_status_copy(&ps.pub_status[i], tail_set_status(ts, i));
 			sources[i].status = &ps.pub_status[i];
 		}
-		atomic_store(&ps.saved_sig, activity(ts));
-		atomic_store(&ps.last_ms, mono_ms());
+		/* Write the starting positions at once: after a fresh start at the
+		 * files' ends, a stop (or a kill) before anything is read must not
+		 * leave no state, or the next start would seek the ends again and
+		 * miss what was written meanwhile. A state file that cannot be
+		 * written stops the start: better now than silently at each write. */
+		if (snapshot(&ps) < 0)
+			fatalx("--state.file=%s cannot be written (see the error above)",
+			    o->state_file);
 	}
 
 	struct expo_view view = {
 		.agg = o->state_file ? ps.pub : p->agg, .sources = sources,
-		.nsources = o->npaths, .mtas = p->mtas, .nmtas = p->nmtas,
+		.nsources = nsources, .mtas = p->mtas, .nmtas = p->nmtas,
 		.inotify_overflows = tail_set_overflows(ts),
 		.history = p->history,
 		.refresh = o->state_file ? want_fresh : NULL,
@@ -718,12 +835,21 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	notify_ready();
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = tail_set_fd(ts), .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = o->state_file ? ps.efd : -1, .events = POLLIN },
+			{ .fd = -1, .events = POLLIN },
 		};
 		int timeout = tail_set_timeout_ms(ts);
+#if HAVE_LIBSYSTEMD
+		if (journal != NULL) {
+			int jt = journal_timeout_ms(journal);
+			pfd[3].fd = journal_fd(journal);
+			if (jt >= 0 && (timeout < 0 || jt < timeout))
+				timeout = jt;
+		}
+#endif
 		if (o->state_file != NULL) {
 			int64_t due = atomic_load(&ps.last_ms) + (int64_t)ps.interval_ms - mono_ms();
 			if (due < 0)
@@ -731,13 +857,19 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 			if (timeout < 0 || due < timeout)
 				timeout = (int)due;
 		}
-		int n = poll(pfd, 3, timeout);
+		int n = poll(pfd, 4, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
 		tail_set_process(ts);
+#if HAVE_LIBSYSTEMD
+		/* Every wake-up, not only when the fd is readable: a turn that
+		 * ended on the budget must go on (its timeout was 0). */
+		if (journal != NULL)
+			journal_process(journal, JOURNAL_TURN);
+#endif
 		agg_touch(p->agg);
 		if (o->state_file != NULL) {
 			eventfd_t asked = 0;
@@ -746,7 +878,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 				eventfd_read(ps.efd, &asked);
 			publish_gauges(&ps);
 			/* Between two tail_set_process() calls: a line boundary. */
-			if (since >= STATE_MIN_MS && activity(ts) != atomic_load(&ps.saved_sig) &&
+			if (since >= STATE_MIN_MS && activity(&ps) != atomic_load(&ps.saved_sig) &&
 			    (asked || since >= (int64_t)ps.interval_ms))
 				snapshot(&ps);
 			else if (since >= (int64_t)ps.interval_ms)
@@ -774,10 +906,17 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	notify_stopping();
 	log_info("stopping: reading what is left, then closing the HTTP server");
 	tail_set_drain(ts);
-	if (o->state_file != NULL && activity(ts) != atomic_load(&ps.saved_sig) &&
+#if HAVE_LIBSYSTEMD
+	if (journal != NULL)
+		journal_process(journal, UINT_MAX);
+#endif
+	if (o->state_file != NULL && activity(&ps) != atomic_load(&ps.saved_sig) &&
 	    snapshot(&ps) == 0)
 		log_info("state: saved to %s", o->state_file);
 	web_stop(web);
+#if HAVE_LIBSYSTEMD
+	journal_close(journal);
+#endif
 	tail_set_free(ts);
 	close(sfd);
 	if (o->state_file != NULL) {
@@ -872,8 +1011,19 @@ main(int argc, char **argv)
 		log_info("custom parsers from %s: %s", o.config_file,
 		    custom_names(p.reg, names, sizeof names));
 	}
+#if !HAVE_LIBSYSTEMD
+	if (o.journal) {
+		fprintf(stderr, "maillog_exporter: --journal: this build cannot read the journal: "
+		    "libsystemd was not found when it was built (install libsystemd-dev and "
+		    "rebuild), or follow a log file with --maillog.path\n");
+		reason_set_free(p.reasons);
+		mp_registry_free(p.reg);
+		webcfg_free(webcfg);
+		return 2;
+	}
+#endif
 	drop_exim_rejectlogs(&o);
-	if (o.npaths == 0) {
+	if (o.npaths == 0 && !o.journal) {
 		const char *def = find_default_log();
 		if (def == NULL) {
 			reason_set_free(p.reasons);

@@ -276,6 +276,39 @@ def test_scrapes_cannot_force_writes():
         shutil.rmtree(tmp)
 
 
+def test_unwritable_state_stops_start():
+    tmp = tempfile.mkdtemp(prefix="mlx-state-")
+    try:
+        log = os.path.join(tmp, "mail.log")
+        write_lines(log, 0, 5)
+        rc, _, err = run("--maillog.path=" + log, "--web.listen-address=127.0.0.1:%d"
+                         % free_port(), "--state.file=" + os.path.join(tmp, "no", "state"))
+        assert rc == 1, (rc, err)
+        assert "cannot create %s/no/state.tmp" % tmp in err and "cannot be written" in err, err
+    finally:
+        shutil.rmtree(tmp)
+
+
+def test_fresh_start_at_end_then_restart():
+    """--maillog.start=end, stopped before a line arrived: the lines written
+    while stopped are counted on restart, the old ones never."""
+    tmp = tempfile.mkdtemp(prefix="mlx-state-")
+    try:
+        log = os.path.join(tmp, "mail.log")
+        old = os.path.join(tmp, "old.log")
+        n = write_lines(log, 0, 40)
+        shutil.copy(log, old)
+        with daemon(tmp) as d:
+            assert d.stop() == 0
+        new = os.path.join(tmp, "new.log")
+        write_lines(new, n, 60)
+        with open(log, "a") as f:
+            f.write(open(new).read())
+        run_and_stop(tmp, once(new), Monotonic())
+    finally:
+        shutil.rmtree(tmp)
+
+
 def test_stdin_keeps_serving():
     """--maillog.path=- reads the pipe to EOF and then keeps serving."""
     lines = "".join(postfix_line(i, *code_for(i)) + "\n" for i in range(500))
@@ -321,6 +354,7 @@ def test_stdin_keeps_serving():
 cases = Cases()
 for fn in (test_rotation_while_stopped, test_truncation_while_stopped,
            test_corrupt_state_starts_fresh, test_scrapes_cannot_force_writes,
-           test_kill9_while_writing, test_stdin_keeps_serving):
+           test_kill9_while_writing, test_stdin_keeps_serving,
+           test_unwritable_state_stops_start, test_fresh_start_at_end_then_restart):
     cases.run(fn)
 cases.finish()
