@@ -12,6 +12,7 @@
 #include "log.h"
 
 #define OPTS_MAX_PATHS 32
+#define OPTS_MAX_MATCHES 32
 
 struct options {
 	const char *paths[OPTS_MAX_PATHS];   /* --maillog.path, in order */
@@ -35,6 +36,14 @@ struct options {
 	enum log_level log_level;
 	enum log_format log_format;
 	int once;
+	const char *state_file;              /* --state.file, NULL = no state across restarts */
+	unsigned state_interval_s;           /* --state.interval */
+	int journal;                         /* --journal */
+	const char *journal_units[OPTS_MAX_MATCHES];   /* --journal.unit */
+	int njournal_units;
+	const char *journal_idents[OPTS_MAX_MATCHES];  /* --journal.identifier */
+	int njournal_idents;
+	const char *journal_dir;             /* --journal.directory, NULL = the system journal */
 	const char *run_as;                  /* --run-as: user to become after start-up, NULL = stay */
 };
 

@@ -29,7 +29,9 @@
 #include "linebuf.h"
 #include "log.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -95,6 +97,9 @@ struct tail_source {
 	int need_read;
 	int warned_watch;         /* the watch-limit message was logged */
 	int init_valid;           /* dev/ino present at tail_set_add time, not opened yet */
+	int resume_valid;         /* the state file says where to start in init_dev/init_ino */
+	off_t resume_offset;
+	int resume_skipping;
 	dev_t init_dev;
 	ino_t init_ino;
 	int nmoved;               /* the basename was renamed to these names */
@@ -463,6 +468,51 @@ seek_to_end(struct tail_file *f, off_t size)
 	}
 }
 
+/* FNV-1a 64: a short content hash, not a defence against an adversary
+ * (whoever can write the log can write any line). */
+static uint64_t
+fnv1a(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* Does fd still hold, right before pos->offset, the bytes that were hashed
+ * when pos was saved? */
+static int
+pos_matches(int fd, const struct tail_pos *pos)
+{
+	unsigned char buf[TAIL_POS_HASH_LEN];
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < pos->offset ||
+	    pos->hash_len > TAIL_POS_HASH_LEN || pos->hash_len > pos->offset)
+		return 0;
+	if (pos->hash_len > 0 && pread(fd, buf, pos->hash_len,
+	    (off_t)(pos->offset - pos->hash_len)) != (ssize_t)pos->hash_len)
+		return 0;
+	return fnv1a(buf, pos->hash_len) == pos->hash;
+}
+
+/* Start f at a saved offset, with its marker, as if we had read to there. */
+static void
+resume_at(struct tail_file *f, off_t offset, int skipping)
+{
+	unsigned char buf[MARKER_LEN];
+	size_t n = offset < MARKER_LEN ? (size_t)offset : MARKER_LEN;
+
+	f->offset = offset;
+	if (n > 0 && pread(f->fd, buf, n, offset - (off_t)n) == (ssize_t)n)
+		update_marker(f, (const char *)buf, n);
+	if (skipping)
+		lb_skip_line(&f->lb);
+}
+
 static void
 log_open_error(struct tail_source *s, const char *what)
 {
@@ -513,10 +563,14 @@ follow_fd(struct tail_source *s, int fd, const struct stat *st)
 	char proc[64];
 
 	struct tail_file *f = file_new(s, fd, st);
-	if (s->init_valid && !ts->o.from_beginning &&
+	if (s->init_valid && s->resume_valid &&
+	    st->st_dev == s->init_dev && st->st_ino == s->init_ino)
+		resume_at(f, s->resume_offset, s->resume_skipping);
+	else if (s->init_valid && !ts->o.from_beginning &&
 	    st->st_dev == s->init_dev && st->st_ino == s->init_ino)
 		seek_to_end(f, st->st_size);
 	s->init_valid = 0;
+	s->resume_valid = 0;
 
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
 	f->wd = inotify_add_watch(ts->ifd, proc, FILE_MASK);
@@ -1010,8 +1064,112 @@ split_path(struct tail_source *s)
  * and a missing log directory is far more often a typo than a log that is
  * about to appear. A missing file in an existing directory is waited for.
  */
+static int add(struct tail_set *ts, const char *path, const struct tail_pos *pos, int npos,
+    char *err, size_t errlen);
+
 int
 tail_set_add(struct tail_set *ts, const char *path, char *err, size_t errlen)
+{
+	return add(ts, path, NULL, -1, err, errlen);
+}
+
+int
+tail_set_add_resume(struct tail_set *ts, const char *path, const struct tail_pos *pos,
+    int npos, char *err, size_t errlen)
+{
+	return add(ts, path, pos, npos, err, errlen);
+}
+
+/*
+ * A saved file that is no longer at the path: look for its inode among the
+ * directory's entries (mail.log.1 after a rename rotation) and, if it still
+ * holds the saved bytes, finish it from the saved offset as a rotated file
+ * being drained. Returns 1 if found and adopted.
+ */
+static int
+resume_rotated(struct tail_source *s, const struct tail_pos *pos)
+{
+	DIR *d = opendir(s->dir);
+	struct dirent *de;
+	int found = 0;
+
+	if (d == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		char name[PATH_MAX];
+		struct stat st;
+		int fd;
+		if ((uint64_t)de->d_ino != pos->ino)
+			continue;
+		if ((size_t)snprintf(name, sizeof name, "%s/%s", s->dir, de->d_name) >= sizeof name)
+			continue;
+		fd = open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != pos->dev ||
+		    (uint64_t)st.st_ino != pos->ino) {
+			close(fd);
+			continue;
+		}
+		found = 1;
+		if (!pos_matches(fd, pos)) {
+			log_warnx("%s: %s (the file we were reading, rotated while we were "
+			    "stopped) no longer holds what we read; its unread lines are not "
+			    "counted", s->path, name);
+			close(fd);
+			break;
+		}
+		struct tail_file *f = file_new(s, fd, &st);
+		resume_at(f, (off_t)pos->offset, pos->skipping);
+		f->close_at = s->ts->now + (int64_t)s->ts->o.rotate_wait_ms;
+		f->next = s->old;
+		s->old = f;
+		s->need_read = 1;
+		log_info("%s was rotated to %s while we were stopped; finishing it from "
+		    "offset %ju", s->path, name, (uintmax_t)pos->offset);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Apply the saved positions of a source before its path is first opened. */
+static void
+resume_source(struct tail_source *s, const struct tail_pos *pos, int npos,
+    const struct stat *cur, int cur_valid)
+{
+	int at_path = 0;
+
+	for (int i = 0; i < npos; i++) {
+		if (cur_valid && (uint64_t)cur->st_dev == pos[i].dev &&
+		    (uint64_t)cur->st_ino == pos[i].ino) {
+			int fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+			at_path = 1;
+			s->resume_valid = 1;
+			s->resume_offset = 0;
+			s->resume_skipping = 0;
+			if (fd >= 0 && pos_matches(fd, &pos[i])) {
+				s->resume_offset = (off_t)pos[i].offset;
+				s->resume_skipping = pos[i].skipping;
+			} else {
+				log_info("%s was truncated or replaced while we were stopped; "
+				    "reading it from the start", s->path);
+			}
+			if (fd >= 0)
+				close(fd);
+		} else if (!resume_rotated(s, &pos[i])) {
+			log_warnx("%s: the file we were reading when we stopped (inode %ju) is "
+			    "gone; the lines it got after offset %ju are not counted", s->path,
+			    (uintmax_t)pos[i].ino, (uintmax_t)pos[i].offset);
+		}
+	}
+	/* The file at the path is not one we knew: it is new since, read it all. */
+	if (!at_path)
+		s->init_valid = 0;
+}
+
+static int
+add(struct tail_set *ts, const char *path, const struct tail_pos *pos, int npos,
+    char *err, size_t errlen)
 {
 	struct tail_source *s, **nsrc;
 	struct stat st;
@@ -1057,6 +1215,8 @@ tail_set_add(struct tail_set *ts, const char *path, char *err, size_t errlen)
 		s->init_dev = st.st_dev;
 		s->init_ino = st.st_ino;
 	}
+	if (npos >= 0)
+		resume_source(s, pos, npos < TAIL_POS_MAX ? npos : TAIL_POS_MAX, &st, s->init_valid);
 	ts->src[ts->n++] = s;
 	set_state(s, TAIL_STATE_WAITING);
 	s->need_path = 1;
@@ -1193,4 +1353,75 @@ tail_set_path(const struct tail_set *ts, int source)
 	if (source < 0 || source >= ts->n)
 		return NULL;
 	return ts->src[source]->path;
+}
+
+static int
+file_position(const struct tail_file *f, struct tail_pos *p)
+{
+	unsigned char buf[TAIL_POS_HASH_LEN];
+	off_t off = f->offset - (off_t)lb_fragment_len(&f->lb);
+	size_t n = off < TAIL_POS_HASH_LEN ? (size_t)off : TAIL_POS_HASH_LEN;
+
+	if (n > 0 && pread(f->fd, buf, n, off - (off_t)n) != (ssize_t)n)
+		return -1;
+	p->dev = (uint64_t)f->dev;
+	p->ino = (uint64_t)f->ino;
+	p->offset = (uint64_t)off;
+	p->hash_len = (uint32_t)n;
+	p->hash = fnv1a(buf, n);
+	p->skipping = f->lb.skipping;
+	return 0;
+}
+
+/* Rotated files first, oldest first, then the current one: the order a
+ * restart finishes them in. A file whose hash bytes cannot be read (an I/O
+ * error) is left out, and is then read again from 0 or lost on restart. */
+int
+tail_set_positions(const struct tail_set *ts, int source, struct tail_pos *out, int max)
+{
+	const struct tail_source *s;
+	int n = 0;
+
+	if (source < 0 || source >= ts->n)
+		return -1;
+	s = ts->src[source];
+	if (s->stream != STREAM_NONE)
+		return -1;
+	for (const struct tail_file *f = s->old; f != NULL && n < max; f = f->next)
+		if (file_position(f, &out[n]) == 0)
+			n++;
+	if (s->cur != NULL && n < max && file_position(s->cur, &out[n]) == 0)
+		n++;
+	return n;
+}
+
+void
+tail_status_copy(struct tail_status *dst, const struct tail_status *src)
+{
+#define COPY(field) atomic_store_explicit(&dst->field, \
+	atomic_load_explicit(&src->field, memory_order_relaxed), memory_order_relaxed)
+	COPY(state);
+	COPY(lines);
+	COPY(bytes);
+	COPY(overlong);
+	COPY(rotations);
+	COPY(truncations);
+	COPY(open_errors);
+	COPY(dropped_fragments);
+	COPY(last_read_unix);
+#undef COPY
+}
+
+void
+tail_set_restore_status(struct tail_set *ts, int source, const struct tail_status *saved)
+{
+	struct tail_source *s;
+	int state;
+
+	if (source < 0 || source >= ts->n)
+		return;
+	s = ts->src[source];
+	state = atomic_load_explicit(&s->st.state, memory_order_relaxed);
+	tail_status_copy(&s->st, saved);
+	atomic_store_explicit(&s->st.state, state, memory_order_relaxed);
 }

@@ -59,6 +59,21 @@ struct tail_status {
 
 struct tail_set;
 
+/* Where one open file of a source was read to, for --state.file: the end
+ * of the last complete line handed to the callback, and a hash of the
+ * bytes before it that tells the same content from a truncated or replaced
+ * file on the next start. */
+#define TAIL_POS_MAX 8
+#define TAIL_POS_HASH_LEN 32
+struct tail_pos {
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t offset;
+	uint64_t hash;         /* FNV-1a 64 of the hash_len bytes before offset */
+	uint32_t hash_len;     /* min(offset, TAIL_POS_HASH_LEN) */
+	int skipping;          /* offset is inside an overlong line, to be skipped */
+};
+
 /* Create an empty set. Returns NULL (errno set) if inotify cannot be
  * initialised. Free with tail_set_free. */
 struct tail_set *tail_set_new(const struct tail_opts *opts, tail_line_fn fn, void *ctx);
@@ -69,6 +84,41 @@ void tail_set_free(struct tail_set *ts);
  * in err if the path can never be followed (e.g. its directory does not
  * exist). */
 int tail_set_add(struct tail_set *ts, const char *path, char *err, size_t errlen);
+
+/*
+ * tail_set_add for a path the state file knows (npos >= 0 entries, read
+ * by tail_set_positions before the restart). The saved position wins over
+ * opts.from_beginning:
+ * - the file at path is the saved one and still holds the hashed bytes:
+ *   resume at the saved offset;
+ * - the same inode with other bytes (truncated, or replaced on a reused
+ *   inode): read it from 0;
+ * - a saved file now under another name in the same directory (rotated
+ *   while we were down, e.g. mail.log.1): finish it from the saved offset,
+ *   and read the new file at path from 0;
+ * - a saved file found nowhere: its unread tail is lost, which is logged.
+ * npos 0 means the path had no file then: whatever is there now is new.
+ */
+int tail_set_add_resume(struct tail_set *ts, const char *path, const struct tail_pos *pos,
+    int npos, char *err, size_t errlen);
+
+/*
+ * Fill out with the position of each open file of source (the current one
+ * and any rotated ones still being drained), at most max. Returns how
+ * many, or -1 for a source that cannot be resumed (standard input). Call
+ * between two tail_set_process() calls: then every line before each offset
+ * has been counted and none after it. Reads a few bytes per file (the
+ * hash); never called per line.
+ */
+int tail_set_positions(const struct tail_set *ts, int source, struct tail_pos *out, int max);
+
+/* Set a source's counters to saved values (restored from the state file,
+ * before the first tail_set_process), so maillog_lines_read_total and the
+ * others continue instead of restarting at 0. The state is left as is. */
+void tail_set_restore_status(struct tail_set *ts, int source, const struct tail_status *saved);
+
+/* Copy every field of src to dst (each load and store atomic). */
+void tail_status_copy(struct tail_status *dst, const struct tail_status *src);
 
 /* The fd to poll for POLLIN. It is an epoll fd holding the inotify fd and,
  * when "-" is a pipe or terminal, standard input, so one fd covers both;

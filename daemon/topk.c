@@ -286,6 +286,27 @@ sketch_remove(struct topk *t, unsigned c, size_t slot)
 	t->free_list[t->free_len++] = c;
 }
 
+/*
+ * Give name the next label id, as if the sketch had just promoted it: used
+ * to restore the labels of a state file (state.c) in their original id
+ * order, so the ids its counters were saved under mean the same names.
+ * Returns the id, or 0 if name is empty, too long, already a label or the
+ * table is full. Writer thread only, before or between observations.
+ */
+unsigned
+topk_restore(struct topk *t, const char *name, size_t len)
+{
+	uint64_t h;
+
+	if (len == 0 || len > TOPK_NAME_MAX || t->used >= t->labels ||
+	    memchr(name, '\0', len) != NULL)
+		return 0;
+	h = hash_name(name, len);
+	if (label_find(t, name, len, h) != 0)
+		return 0;
+	return label_add(t, name, len, h);
+}
+
 unsigned
 topk_observe(struct topk *t, const char *name, size_t len)
 {

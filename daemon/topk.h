@@ -45,6 +45,11 @@ void topk_free(struct topk *t);
  * if it has none ("other"). Writer thread only. */
 unsigned topk_observe(struct topk *t, const char *name, size_t len);
 
+/* Append name as the next label id without the sketch (restoring a state
+ * file). Returns the id, or 0 if it cannot be a label (empty, too long,
+ * already one, or the table is full). Writer thread only. */
+unsigned topk_restore(struct topk *t, const char *name, size_t len);
+
 /* Number of labels handed out so far; ids 1..topk_count() are valid. Safe
  * from any thread (acquire: the names they stand for are complete). */
 unsigned topk_count(const struct topk *t);

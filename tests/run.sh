@@ -16,7 +16,8 @@ PACKAGES=(
   openssl wrk                                         # TLS test certificates; HTTP load test
   libcmocka-dev python3                               # unit and black-box tests
   prometheus                                          # promtool check metrics
-  libsystemd-dev systemd                              # sd_notify; systemd-analyze verify
+  libsystemd-dev systemd                              # sd_notify, --journal; systemd-analyze verify
+  systemd-journal-remote                              # --journal tests write real journal files
   swaks m4                                            # e2e: SMTP client, sendmail.cf
   clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
   valgrind                                            # memcheck run of the daemon

@@ -31,6 +31,13 @@ struct expo_view {
 	int nmtas;
 	const _Atomic uint64_t *inotify_overflows;  /* NULL: no inotify (--once), shown as 0 */
 	const struct hist *history; /* per-minute replies for the status page; NULL: none */
+	/* Called by the web thread before it reads the counters for a scrape
+	 * (NULL: the counters are live). With --state.file the counters are
+	 * the copy of the latest snapshot, and this asks the daemon for a
+	 * fresh one when it is over a second old and anything changed; it
+	 * returns when that is published, or after a bounded wait. */
+	void (*refresh)(void *ctx);
+	void *refresh_ctx;
 };
 
 enum expo_format {

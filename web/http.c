@@ -697,6 +697,10 @@ serve_metrics(struct web *w, struct MHD_Connection *c)
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	/* Before the lock: a snapshot being taken must not hold up the
+	 * scrapes that are served from cache. */
+	if (w->view->refresh != NULL)
+		w->view->refresh(w->view->refresh_ctx);
 	pthread_mutex_lock(&w->lock);
 	/* Read the generation before rendering: a count that lands during the
 	 * render moves it past what we store, so the next scrape re-renders

@@ -134,7 +134,10 @@ def test_required_directives():
         assert v in d.get(k, []), (k, d.get(k))
     assert "@system-service" in d["SystemCallFilter"], d["SystemCallFilter"]
     assert re.fullmatch(r"\d+[KMG]", d["MemoryMax"][0]), d["MemoryMax"]
-    assert d["ExecStart"] == [INSTALLED + " $ARGS"], d["ExecStart"]
+    assert d["ExecStart"] == [INSTALLED + " --state.file=/var/lib/maillog_exporter/state $ARGS"], \
+        d["ExecStart"]
+    # The state file must be in the one writable directory.
+    assert d["StateDirectory"] == ["maillog_exporter"], d["StateDirectory"]
 
 
 def test_sysusers_creates_user_in_adm():
