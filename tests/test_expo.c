@@ -220,7 +220,7 @@ static const char *const expected_fixed[] = {
 	"maillog_smtp_enhanced_code_info{enhanced=\"5.7.26\",description=\"Multiple authentication checks failed\"} 1\n",
 	"# HELP maillog_outcomes_total Delivery results and replies to clients, normalised across MTAs: outcome is delivered, deferred, bounced, expired, rejected or temp_rejected; destination is remote (SMTP to another MTA), local (mailbox, LMTP, pipe), filter (a content filter or re-injection hop) or none (inbound, or not stated).\n"
 	"# TYPE maillog_outcomes_total counter\n",
-	"# HELP maillog_domain_status_total Status lines by remote domain: the recipient domain (outbound) or client name (inbound, opt-in). Only the heaviest domains get their own series, kept for the life of the process; everything else, and malformed names, count under domain=\"other\".\n"
+	"# HELP maillog_domain_status_total Status lines by remote domain: the recipient domain (outbound) or the client's name or IP address (inbound, opt-in). Only the heaviest domains get their own series, kept for the life of the process; everything else, and malformed names, count under domain=\"other\".\n"
 	"# TYPE maillog_domain_status_total counter\n"
 	"maillog_domain_status_total{mta=\"exim\",direction=\"outbound\",class=\"2xx\",domain=\"other\"} 1\n"
 	"maillog_domain_status_total{mta=\"postfix\",direction=\"outbound\",class=\"2xx\",domain=\"other\"} 3\n"

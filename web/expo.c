@@ -593,8 +593,8 @@ static const struct {
 	  "is remote (SMTP to another MTA), local (mailbox, LMTP, pipe), filter (a "
 	  "content filter or re-injection hop) or none (inbound, or not stated)." },
 	{ AGG_FAM_DOMAIN, "maillog_domain_status_total", "counter",
-	  "Status lines by remote domain: the recipient domain (outbound) or client name "
-	  "(inbound, opt-in). Only the heaviest domains get their own series, kept for "
+	  "Status lines by remote domain: the recipient domain (outbound) or the client's "
+	  "name or IP address (inbound, opt-in). Only the heaviest domains get their own series, kept for "
 	  "the life of the process; everything else, and malformed names, count under "
 	  "domain=\"other\"." },
 };
