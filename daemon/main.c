@@ -121,15 +121,36 @@ find_default_log(void)
 	for (const char *const *p = opts_default_paths; *p; p++)
 		if (access(*p, F_OK) == 0)
 			return *p;
-	fprintf(stderr,
-	    "maillog_exporter: no mail log found; tried");
+	return NULL;
+}
+
+/* Is there a local journal to fall back to? Only a build with libsystemd
+ * can read one; /run/log/journal (volatile) or /var/log/journal
+ * (persistent) holds it on a host that runs systemd-journald. */
+static int
+journal_available(void)
+{
+#if HAVE_LIBSYSTEMD
+	return access("/run/log/journal", F_OK) == 0 || access("/var/log/journal", F_OK) == 0;
+#else
+	return 0;
+#endif
+}
+
+static void
+explain_no_log(int journal_too)
+{
+	fprintf(stderr, "maillog_exporter: no mail log found; tried");
 	for (const char *const *p = opts_default_paths; *p; p++)
 		fprintf(stderr, " %s", *p);
+	if (journal_too)
+		fprintf(stderr, " and the systemd journal (no /run/log/journal or /var/log/journal%s)",
+		    HAVE_LIBSYSTEMD ? "" : "; this build cannot read it");
 	fprintf(stderr,
 	    ".\nPoint the exporter at your log with --maillog.path=PATH. A system that logs only"
-	    " to journald (Debian 12 without rsyslog) has no mail log file: install rsyslog,"
-	    " or set Postfix's maillog_file (postconf -e maillog_file=/var/log/mail.log).\n");
-	return NULL;
+	    " to journald (Debian 12 without rsyslog) has no mail log file: read the journal"
+	    " with --journal, install rsyslog, or set Postfix's maillog_file"
+	    " (postconf -e maillog_file=/var/log/mail.log).\n");
 }
 
 /* "a, b" for the custom parsers reg holds, or "none". */
@@ -331,6 +352,7 @@ struct persist {
 	_Atomic int64_t last_ms;      /* monotonic ms of the last write */
 	_Atomic uint64_t saved_sig;   /* activity signature at the last write */
 	int failing;                  /* the last write failed (logged once per streak) */
+	_Atomic uint64_t write_errors; /* failed writes, every one (the web thread reads) */
 };
 
 static int64_t
@@ -475,6 +497,7 @@ snapshot(struct persist *ps)
 	build_body(ps);
 	atomic_store(&ps->last_ms, t0);
 	if (state_write(ps->path, &ps->buf, err, sizeof err) < 0) {
+		atomic_fetch_add_explicit(&ps->write_errors, 1, memory_order_relaxed);
 		if (!ps->failing)
 			log_errorx("state: %s; /metrics keeps showing the last snapshot written, "
 			    "retrying every %u s", err, ps->interval_ms / 1000);
@@ -800,6 +823,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 		.agg = o->state_file ? ps.pub : p->agg, .sources = sources,
 		.nsources = nsources, .mtas = p->mtas, .nmtas = p->nmtas,
 		.inotify_overflows = tail_set_overflows(ts),
+		.state_write_errors = o->state_file ? &ps.write_errors : NULL,
 		.history = p->history,
 		.refresh = o->state_file ? want_fresh : NULL,
 		.refresh_ctx = &ps,
@@ -1025,13 +1049,20 @@ main(int argc, char **argv)
 	drop_exim_rejectlogs(&o);
 	if (o.npaths == 0 && !o.journal) {
 		const char *def = find_default_log();
-		if (def == NULL) {
+		if (def != NULL) {
+			o.paths[o.npaths++] = def;
+		} else if (!o.once && journal_available()) {
+			/* Issue 2's promise: with no log file, follow the journal. */
+			log_warnx("no mail log file (tried /var/log/mail.log and the other defaults);"
+			    " reading the systemd journal instead, as --journal would");
+			o.journal = 1;
+		} else {
+			explain_no_log(!o.once);
 			reason_set_free(p.reasons);
 			mp_registry_free(p.reg);
 			webcfg_free(webcfg);
 			return 1;
 		}
-		o.paths[o.npaths++] = def;
 	}
 	struct agg_opts aopts;
 	agg_opts_defaults(&aopts);

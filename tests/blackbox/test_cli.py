@@ -82,7 +82,8 @@ def test_no_default_log():
     if os.geteuid() != 0 or not shutil.which("unshare"):
         print("     (skipped inside: needs root and unshare to hide /var/log)")
         return
-    script = 'mount -t tmpfs none /var/log && exec "$0"'
+    # /run too, so no journal (/run/log/journal) is there to fall back to.
+    script = 'mount -t tmpfs none /var/log && mount -t tmpfs none /run && exec "$0"'
     p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
                         harness.BIN], capture_output=True, timeout=30)
     err = p.stderr.decode()
@@ -92,8 +93,27 @@ def test_no_default_log():
         assert path in err, (path, err)
 
 
+def test_no_default_log_falls_back_to_journal():
+    """With no log file but a journal directory, the daemon follows the
+    journal instead of exiting (a build with libsystemd only)."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        print("     (skipped inside: needs root and unshare to hide /var/log)")
+        return
+    if os.environ.get("HAVE_LIBSYSTEMD", "1") != "1":
+        print("     (skipped inside: this build has no libsystemd)")
+        return
+    script = ('mount -t tmpfs none /var/log && mount -t tmpfs none /run && '
+              'mkdir -p /run/log/journal && exec timeout 3 "$0" "$1"')
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                        harness.BIN, "--web.listen-address=127.0.0.1:%d" % harness.free_port()],
+                       capture_output=True, timeout=30)
+    err = p.stderr.decode()
+    assert p.returncode == 124, (p.returncode, err)  # still running when timeout stopped it
+    assert "reading the systemd journal instead" in err, err
+
+
 for t in (test_help, test_version, test_unknown_flag, test_bad_values,
           test_once_missing_file_fails, test_once_directory_fails, test_port_in_use,
-          test_no_default_log):
+          test_no_default_log, test_no_default_log_falls_back_to_journal):
     cases.run(t)
 cases.finish()
