@@ -248,6 +248,9 @@ static const char *const expected_fixed[] = {
 	"# HELP maillog_inotify_overflows_total inotify event queue overflows; every file is re-checked after one, so nothing is lost, but frequent ones mean the log is written faster than events are read.\n"
 	"# TYPE maillog_inotify_overflows_total counter\n"
 	"maillog_inotify_overflows_total 0\n",
+	"# HELP maillog_state_write_errors_total Snapshots of --state.file that could not be written (disk full, permissions); while nonzero and rising, /metrics shows the last snapshot written and a restart resumes from it.\n"
+	"# TYPE maillog_state_write_errors_total counter\n"
+	"maillog_state_write_errors_total 0\n",
 	"# HELP maillog_exporter_scrape_duration_seconds Time the previous rendering of this exposition took (absent before the first).\n"
 	"# TYPE maillog_exporter_scrape_duration_seconds gauge\n",
 	"# HELP maillog_lines_read_total Complete lines read from the mail log (every line, "
@@ -491,7 +494,7 @@ test_structure(void **state)
 		strtod(sp + 1, &end);
 		assert_true(end != sp + 1 && *end == '\0');
 	}
-	assert_int_equal(nfam, 32);  /* 26 maillog_ + 6 process_ */
+	assert_int_equal(nfam, 33);  /* 27 maillog_ + 6 process_ */
 	for (int i = 0; i < nfam; i++)
 		free(names[i]);
 	free(text);
@@ -610,7 +613,9 @@ test_render_time_full_table(void **state)
 	const size_t cap = 10000;
 	struct agg *a = agg_new(cap);
 	assert_non_null(a);
-	struct expo_view v = { .agg = a };
+	/* The state write errors are live, read through the pointer. */
+	static _Atomic uint64_t write_errors = 7;
+	struct expo_view v = { .agg = a, .state_write_errors = &write_errors };
 
 	for (unsigned code = 200; code < 600; code++) {
 		if (code / 100 == 3)
@@ -641,6 +646,7 @@ test_render_time_full_table(void **state)
 		    b.len, ms);
 		assert_non_null(strstr(b.data, "\nmaillog_series_limit 10000\n"));
 		assert_non_null(strstr(b.data, "\nmaillog_exporter_scrape_duration_seconds 0.001\n"));
+		assert_non_null(strstr(b.data, "\nmaillog_state_write_errors_total 7\n"));
 		expo_buf_free(&b);
 	}
 	agg_free(a);

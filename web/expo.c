@@ -1064,6 +1064,13 @@ render_all(struct em *e, const struct expo_view *v, double scrape_duration)
 	    counter(e, "maillog_inotify_overflows_total", v->inotify_overflows ?
 	    atomic_load_explicit(v->inotify_overflows, memory_order_relaxed) : 0,
 	    e->start) < 0 ||
+	    family(e, "maillog_state_write_errors_total", "counter",
+	    "Snapshots of --state.file that could not be written (disk full, "
+	    "permissions); while nonzero and rising, /metrics shows the last snapshot "
+	    "written and a restart resumes from it.") < 0 ||
+	    counter(e, "maillog_state_write_errors_total", v->state_write_errors ?
+	    atomic_load_explicit(v->state_write_errors, memory_order_relaxed) : 0,
+	    e->start) < 0 ||
 	    family(e, "maillog_exporter_scrape_duration_seconds", "gauge",
 	    "Time the previous rendering of this exposition took (absent before the "
 	    "first).") < 0)

@@ -30,6 +30,10 @@ struct expo_view {
 	const int *mtas;   /* MTAs whose per-MTA counters are always shown, 0 included */
 	int nmtas;
 	const _Atomic uint64_t *inotify_overflows;  /* NULL: no inotify (--once), shown as 0 */
+	/* Snapshots of --state.file that could not be written; live, not from
+	 * the snapshot (a failed write is exactly what the snapshot misses).
+	 * NULL: no --state.file, shown as 0. */
+	const _Atomic uint64_t *state_write_errors;
 	const struct hist *history; /* per-minute replies for the status page; NULL: none */
 	/* Called by the web thread before it reads the counters for a scrape
 	 * (NULL: the counters are live). With --state.file the counters are

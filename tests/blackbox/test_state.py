@@ -10,6 +10,7 @@ series of the counter families may ever go down between two scrapes.
 Also: SIGTERM writes the snapshot and exits 0, and however fast /metrics
 is scraped the state file is replaced at most about once a second.
 """
+import errno
 import os
 import random
 import shutil
@@ -351,10 +352,136 @@ def test_stdin_keeps_serving():
         shutil.rmtree(tmp)
 
 
+def status_series(metrics):
+    return {k: v for k, v in metrics.items() if k[0] == "maillog_smtp_status_total"}
+
+
+def test_scrape_never_ahead_of_disk():
+    """No scrape may show a count the state file does not hold: a kill -9
+    right after a scrape, with the unread lines gone from where a restart
+    could find them, must restart at or above every value scraped. The
+    second scrape comes within a second of the snapshot the first forced,
+    so the rate limit keeps it from writing another: if the web layer
+    served live counters, it would show lines no snapshot has."""
+    tmp = tempfile.mkdtemp(prefix="mlx-state-")
+    away = tempfile.mkdtemp(prefix="mlx-state-away-")
+    try:
+        log = os.path.join(tmp, "mail.log")
+        n = write_lines(log, 0, 60)
+        d = daemon(tmp, "--maillog.start=beginning", "--state.interval=3600")
+        try:
+            time.sleep(1.2)
+            settle(d, once(log), Monotonic())
+            write_lines(log, n, 40)
+            time.sleep(0.2)
+            last = d.metrics()
+        finally:
+            sigkill(d)
+        # Out of reach: not beside the log (where a restart looks for a
+        # rotated file by inode), so nothing can be counted twice or late.
+        os.rename(log, os.path.join(away, "mail.log"))
+        open(log, "w").close()
+        with daemon(tmp) as d:
+            got = d.metrics()
+            for k, v in status_series(last).items():
+                assert got.get(k, 0) >= v, "%s: scraped %s before the kill, %s after" % (
+                    k, v, got.get(k))
+            assert status_series(last), "no status series scraped"
+            assert d.stop() == 0, d.stderr()
+    finally:
+        shutil.rmtree(tmp)
+        shutil.rmtree(away)
+
+
+def test_full_disk_keeps_counting():
+    """A state file on a full filesystem: every failed write is counted in
+    maillog_state_write_errors_total and logged once per streak, the daemon
+    keeps reading, and once there is room again the next snapshot publishes
+    every line read meanwhile. Needs root and unshare for a private tiny
+    tmpfs; the test reaches it through /proc/PID/root."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        print("     (skipped inside: needs root and unshare for a private tmpfs)")
+        return
+    tmp = tempfile.mkdtemp(prefix="mlx-state-")
+    try:
+        log = os.path.join(tmp, "mail.log")
+        sdir = os.path.join(tmp, "small")
+        os.mkdir(sdir)
+        n = write_lines(log, 0, 30)
+        port = free_port()
+        errfile = tempfile.TemporaryFile()
+        script = 'mount -t tmpfs -o size=12k none "$1" && shift && exec "$@"'
+        p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                              script, "sh", sdir, BIN,
+                              "--web.listen-address=127.0.0.1:%d" % port,
+                              "--maillog.path=" + log, "--maillog.start=beginning",
+                              "--state.file=" + os.path.join(sdir, "state"),
+                              "--state.interval=1"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=errfile)
+
+        def stderr():
+            errfile.seek(0)
+            return errfile.read().decode("utf-8", "replace")
+
+        def scrape():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                        timeout=5) as r:
+                return parse_metrics(r.read().decode())
+
+        def wait(pred, what):
+            deadline = time.monotonic() + 20
+            while True:
+                assert p.poll() is None, "exited %s: %s" % (p.returncode, stderr())
+                try:
+                    m = scrape()
+                    if pred(m):
+                        return m
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, "%s: %s" % (what, stderr())
+                time.sleep(0.1)
+
+        errors = ("maillog_state_write_errors_total", frozenset())
+        try:
+            first = once(log)
+            wait(lambda m: counted(m) == first, "first lines never counted")
+            # The daemon's tmpfs, seen from outside its mount namespace.
+            small = "/proc/%d/root%s" % (p.pid, sdir)
+            with open(os.path.join(small, "fill"), "wb", buffering=0) as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 4096)
+                except OSError as e:
+                    assert e.errno == errno.ENOSPC, e
+            write_lines(log, n, 50)
+            m = wait(lambda m: m[errors] >= 3, "no write errors counted")
+            assert counted(m) == first, "published what no snapshot holds"
+            err = stderr()
+            assert err.count("/metrics keeps showing the last snapshot written") == 1, err
+            assert "No space left on device" in err, err
+            os.unlink(os.path.join(small, "fill"))
+            m = wait(lambda m: counted(m) == once(log), "lines read meanwhile never counted")
+            assert m[errors] >= 3, m[errors]
+            assert "written again" in stderr(), stderr()
+        finally:
+            p.send_signal(signal.SIGTERM)
+            try:
+                rc = p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                raise
+        assert rc == 0, (rc, stderr())
+    finally:
+        shutil.rmtree(tmp)
+
+
 cases = Cases()
 for fn in (test_rotation_while_stopped, test_truncation_while_stopped,
            test_corrupt_state_starts_fresh, test_scrapes_cannot_force_writes,
            test_kill9_while_writing, test_stdin_keeps_serving,
-           test_unwritable_state_stops_start, test_fresh_start_at_end_then_restart):
+           test_unwritable_state_stops_start, test_fresh_start_at_end_then_restart,
+           test_scrape_never_ahead_of_disk, test_full_disk_keeps_counting):
     cases.run(fn)
 cases.finish()
