@@ -25,6 +25,11 @@ yamldoc_fail(const struct yamldoc *d, size_t line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
+	/* Messages quote the user's values, and a YAML string can hold "\n":
+	 * keep the message on one line (fuzz_config found a two-line one). */
+	for (char *c = what; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (line > 0)
 		snprintf(d->err, d->errlen, "%s:%zu: %s", d->path, line, what);
 	else

@@ -243,6 +243,13 @@ test_shape_errors(void **state)
 	    "    direction: sideways\n"
 	    "    patterns: ['(?<code>\\d+)']\n",
 	    "3: mta \"acme\": direction \"sideways\" is not inbound or outbound");
+	/* A quoted YAML value can hold a newline; the message stays one line
+	 * (found by fuzz_config). */
+	check_error("parsers:\n"
+	    "  - mta: acme\n"
+	    "    direction: \"in\\nbound\"\n"
+	    "    patterns: ['(?<code>\\d+)']\n",
+	    "3: mta \"acme\": direction \"in?bound\" is not inbound or outbound");
 	check_error("parsers:\n"
 	    "  - mta: acme\n"
 	    "    direction: inbound\n",
