@@ -471,28 +471,10 @@ exim_claims(const struct mp_syslog *hdr)
 	return MP_CLAIM_NO;
 }
 
-/* No compiled state: the scanners above need none. */
-static int
-exim_init(void **state, const struct mp_re_env *env, char *err, size_t errlen)
-{
-	(void)env;
-	(void)err;
-	(void)errlen;
-	*state = NULL;
-	return 0;
-}
-
-static void
-exim_fini(void *state)
-{
-	(void)state;
-}
-
 const struct mp_parser mp_parser_exim = {
 	.name = "exim",
 	.mta = MP_MTA_EXIM,
-	.init = exim_init,
-	.fini = exim_fini,
+	/* No init/fini: the scanners above need no compiled state. */
 	.claims = exim_claims,
 	.parse = exim_parse,
 };

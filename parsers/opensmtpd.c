@@ -325,29 +325,10 @@ opensmtpd_claims(const struct mp_syslog *hdr)
 	    MP_CLAIM_NO;
 }
 
-/* No compiled state: the scanners above need none. */
-static int
-opensmtpd_init(void **state, const struct mp_re_env *env, char *err,
-    size_t errlen)
-{
-	(void)env;
-	(void)err;
-	(void)errlen;
-	*state = NULL;
-	return 0;
-}
-
-static void
-opensmtpd_fini(void *state)
-{
-	(void)state;
-}
-
 const struct mp_parser mp_parser_opensmtpd = {
 	.name = "opensmtpd",
 	.mta = MP_MTA_OPENSMTPD,
-	.init = opensmtpd_init,
-	.fini = opensmtpd_fini,
+	/* No init/fini: the scanners above need no compiled state. */
 	.claims = opensmtpd_claims,
 	.parse = opensmtpd_parse,
 };

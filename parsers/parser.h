@@ -39,10 +39,11 @@ struct mp_parser {
 	int mta;           /* enum mp_mta, or a custom id */
 
 	/* Compile patterns into a new *state. Returns 0, or -1 with a
-	 * one-line reason in err. */
+	 * one-line reason in err. NULL for a parser that needs no state (a
+	 * hand-written scanner): its state is then NULL. */
 	int (*init)(void **state, const struct mp_re_env *env, char *err,
 	    size_t errlen);
-	void (*fini)(void *state);  /* must accept NULL */
+	void (*fini)(void *state);  /* must accept NULL; NULL when init is */
 
 	/* Cheap: look at hdr->kind and hdr->tag only. */
 	enum mp_claim (*claims)(const struct mp_syslog *hdr);

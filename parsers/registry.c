@@ -123,7 +123,8 @@ activate(struct mp_registry *reg, const struct mp_parser *p, char *err,
 	char why[200];
 
 	why[0] = '\0';
-	if (p->init(&a->state, &reg->env, why, sizeof why) == -1) {
+	a->state = NULL;
+	if (p->init != NULL && p->init(&a->state, &reg->env, why, sizeof why) == -1) {
 		char what[64];
 
 		snprintf(what, sizeof what, "%s parser", p->name);
@@ -294,7 +295,8 @@ mp_registry_free(struct mp_registry *reg)
 	if (reg == NULL)
 		return;
 	for (size_t i = 0; i < reg->count; i++)
-		reg->active[i].parser->fini(reg->active[i].state);
+		if (reg->active[i].parser->fini != NULL)
+			reg->active[i].parser->fini(reg->active[i].state);
 	for (size_t i = 0; i < reg->ncustom; i++)
 		mp_custom_free(reg->custom[i]);
 	pcre2_jit_stack_free(reg->jit_stack);

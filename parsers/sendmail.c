@@ -356,29 +356,10 @@ sendmail_claims(const struct mp_syslog *hdr)
 	return MP_CLAIM_NO;
 }
 
-/* No compiled state: the scanners above need none. */
-static int
-sendmail_init(void **state, const struct mp_re_env *env, char *err,
-    size_t errlen)
-{
-	(void)env;
-	(void)err;
-	(void)errlen;
-	*state = NULL;
-	return 0;
-}
-
-static void
-sendmail_fini(void *state)
-{
-	(void)state;
-}
-
 const struct mp_parser mp_parser_sendmail = {
 	.name = "sendmail",
 	.mta = MP_MTA_SENDMAIL,
-	.init = sendmail_init,
-	.fini = sendmail_fini,
+	/* No init/fini: the scanners above need no compiled state. */
 	.claims = sendmail_claims,
 	.parse = sendmail_parse,
 };
