@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "opstore.h"
 #include "state.h"
 #include "topk.h"
 
@@ -72,6 +73,9 @@ struct agg {
 	/* Label ids for strings from the log. */
 	struct topk *domains[MP_DIR_COUNT];
 	struct topk *hosts;
+
+	/* The operational families (ops.h): fixed arrays, own module. */
+	struct opstore *ops;
 
 	/* Epoch of the last header's minute, so mktime runs once a minute,
 	 * not once a line (writer only). */
@@ -174,6 +178,7 @@ agg_opts_defaults(struct agg_opts *o)
 	o->domains_top = AGG_DEFAULT_DOMAINS_TOP;
 	o->domains_inbound = 0;
 	o->host_label = 0;
+	o->tls_cipher = 0;
 }
 
 const char *
@@ -219,6 +224,9 @@ agg_new_opts(const struct agg_opts *o)
 	if ((a->hosts = topk_new(o->host_label ? AGG_MAX_HOSTS : 0, 0)) == NULL)
 		goto fail;
 	a->memory += topk_memory(a->hosts);
+	if ((a->ops = opstore_new(o->tls_cipher)) == NULL)
+		goto fail;
+	a->memory += opstore_memory(a->ops);
 	for (int m = 0; m < MP_MTA_MAX; m++)
 		atomic_init(&a->last_ts_us[m], -1);
 	a->start = now_real();
@@ -246,6 +254,7 @@ agg_free(struct agg *a)
 	for (int d = 0; d < MP_DIR_COUNT; d++)
 		topk_free(a->domains[d]);
 	topk_free(a->hosts);
+	opstore_free(a->ops);
 	free(a->slots);
 	free(a);
 }
@@ -553,6 +562,19 @@ agg_record(struct agg *a, const struct mp_event *ev)
 }
 
 void
+agg_record_ops(struct agg *a, const struct mp_event *ev)
+{
+	if (ev->nops > 0 && opstore_record(a->ops, ev) > 0)
+		bump(a);
+}
+
+const struct opstore *
+agg_ops(const struct agg *a)
+{
+	return a->ops;
+}
+
+void
 agg_record_reason(struct agg *a, const struct mp_event *ev, int reason)
 {
 	if (!valid_event(ev) || ev->kind != MP_EVENT_STATUS || ev->cls == 2)
@@ -804,15 +826,16 @@ flats(struct agg *a, struct flat *out)
 	struct flat f[] = {
 		FLAT(status_over), FLAT(outcome_fixed), FLAT(domain_fixed), FLAT(reasons),
 		FLAT(unmatched), FLAT(events), FLAT(matched), FLAT(received),
-		FLAT(last_ts_us), FLAT(delays), FLAT(dropped),
+		FLAT(last_ts_us), FLAT(delays), FLAT(dropped), { NULL, 0 },
 	};
 	_Static_assert(sizeof(_Atomic int64_t) == sizeof(_Atomic uint64_t), "flat int64");
 	_Static_assert(sizeof(struct agg_hist) % sizeof(_Atomic uint64_t) == 0, "flat hist");
+	f[sizeof f / sizeof f[0] - 1].p = opstore_flat(a->ops, &f[sizeof f / sizeof f[0] - 1].n);
 	memcpy(out, f, sizeof f);
 	return sizeof f / sizeof f[0];
 }
 
-#define AGG_FLATS 11
+#define AGG_FLATS 12
 
 static void
 save_labels(const struct topk *t, struct state_buf *b)
@@ -838,6 +861,7 @@ agg_save(const struct agg *ca, struct state_buf *b)
 	state_put_u64(b, a->opts.domains_top);
 	state_put_u64(b, (uint64_t)a->opts.domains_inbound);
 	state_put_u64(b, (uint64_t)a->opts.host_label);
+	state_put_u64(b, (uint64_t)a->opts.tls_cipher);
 	memcpy(&bits, &a->start, sizeof bits);
 	state_put_u64(b, bits);
 	state_put_u64(b, nf);
@@ -861,6 +885,11 @@ agg_save(const struct agg *ca, struct state_buf *b)
 	for (int d = 0; d < MP_DIR_COUNT; d++)
 		save_labels(a->domains[d], b);
 	save_labels(a->hosts, b);
+	state_put_u64(b, opstore_cipher_count(a->ops));
+	for (unsigned id = 1; id <= opstore_cipher_count(a->ops); id++) {
+		const char *name = opstore_cipher_name(a->ops, id);
+		state_put_bytes(b, name, strlen(name));
+	}
 	state_put_u64(b, atomic_load_explicit(&a->used_published, memory_order_relaxed));
 	for (size_t i = 0; i <= a->mask; i++) {
 		uint64_t k = atomic_load_explicit(&a->slots[i].key, memory_order_acquire);
@@ -909,16 +938,18 @@ agg_load(struct agg *a, struct state_rd *r, char *err, size_t errlen)
 {
 	struct flat f[AGG_FLATS];
 	size_t nf = flats(a, f);
-	uint64_t v[4], bits, nslots;
+	uint64_t v[5], bits, nslots, nciphers;
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		v[i] = state_get_u64(r);
 	if (!r->bad && (v[0] != a->opts.max_series || v[1] != a->opts.domains_top ||
-	    v[2] != (uint64_t)a->opts.domains_inbound || v[3] != (uint64_t)a->opts.host_label)) {
+	    v[2] != (uint64_t)a->opts.domains_inbound || v[3] != (uint64_t)a->opts.host_label ||
+	    v[4] != (uint64_t)a->opts.tls_cipher)) {
 		snprintf(err, errlen, "it was saved with other --metrics.* options "
-		    "(max-series %ju, domains.top %ju, domains.inbound %s, host-label %s), "
-		    "under which its series mean something else",
-		    (uintmax_t)v[0], (uintmax_t)v[1], v[2] ? "on" : "off", v[3] ? "on" : "off");
+		    "(max-series %ju, domains.top %ju, domains.inbound %s, host-label %s, "
+		    "tls-cipher %s), under which its series mean something else",
+		    (uintmax_t)v[0], (uintmax_t)v[1], v[2] ? "on" : "off", v[3] ? "on" : "off",
+		    v[4] ? "on" : "off");
 		return -1;
 	}
 	bits = state_get_u64(r);
@@ -943,6 +974,13 @@ agg_load(struct agg *a, struct state_rd *r, char *err, size_t errlen)
 			goto corrupt;
 	if (load_labels(a->hosts, r) < 0)
 		goto corrupt;
+	nciphers = state_get_u64(r);
+	for (uint64_t i = 0; i < nciphers && !r->bad; i++) {
+		size_t len;
+		const char *name = state_get_bytes(r, &len);
+		if (name == NULL || opstore_cipher_restore(a->ops, name, len) != i + 1)
+			goto corrupt;
+	}
 	nslots = state_get_u64(r);
 	if (nslots > a->opts.max_series)
 		goto corrupt;
@@ -999,6 +1037,11 @@ agg_publish(struct agg *dst, const struct agg *csrc)
 	for (unsigned id = topk_count(dst->hosts) + 1; id <= topk_count(src->hosts); id++) {
 		const char *name = topk_name(src->hosts, id);
 		topk_restore(dst->hosts, name, strlen(name));
+	}
+	for (unsigned id = opstore_cipher_count(dst->ops) + 1;
+	    id <= opstore_cipher_count(src->ops); id++) {
+		const char *name = opstore_cipher_name(src->ops, id);
+		opstore_cipher_restore(dst->ops, name, strlen(name));
 	}
 	/* Same size, same hash: a key lives at the same index in both. */
 	for (size_t i = 0; i <= src->mask && i <= dst->mask; i++) {

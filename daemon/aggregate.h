@@ -59,6 +59,7 @@ struct agg_opts {
 	unsigned domains_top;     /* --metrics.domains.top, 0..AGG_MAX_DOMAINS_TOP */
 	int domains_inbound;      /* --metrics.domains.inbound */
 	int host_label;           /* --metrics.host-label */
+	int tls_cipher;           /* --metrics.tls-cipher */
 };
 void agg_opts_defaults(struct agg_opts *o);
 
@@ -107,6 +108,15 @@ const struct agg_opts *agg_options(const struct agg *a);
 /* Count one event: a status (every family) or a receipt. Writer thread
  * only. Never allocates. */
 void agg_record(struct agg *a, const struct mp_event *ev);
+
+/* Count the operational activity of ev (ev->nops ops, parsers/ops.h),
+ * whatever mp_registry_parse returned for its line. Writer thread only.
+ * Never allocates. */
+void agg_record_ops(struct agg *a, const struct mp_event *ev);
+
+/* The operational families' counters (opstore.h), for readers. */
+struct opstore;
+const struct opstore *agg_ops(const struct agg *a);
 
 /* Count a failed status (class 4 or 5) in maillog_smtp_reason_total under
  * reason (an enum reason from reason.h, 0..AGG_REASONS-1; anything else is

@@ -60,6 +60,8 @@ count_line(void *ctx, const char *line, size_t len, int source)
 
 	(void)source;  /* the tailer counts lines per source itself */
 	r = mp_registry_parse(p->reg, line, len, &ev);
+	if (ev.nops > 0)
+		agg_record_ops(p->agg, &ev);
 	if (r > 0) {
 		/* Statuses and receipts alike: agg_record dispatches on ev.kind. */
 		agg_record(p->agg, &ev);
@@ -1070,6 +1072,7 @@ main(int argc, char **argv)
 	aopts.domains_top = o.domains_top;
 	aopts.domains_inbound = o.domains_inbound;
 	aopts.host_label = o.host_label;
+	aopts.tls_cipher = o.tls_cipher;
 	if ((p.agg = agg_new_opts(&aopts)) == NULL)
 		fatalx("out of memory allocating %zu series", o.max_series);
 	p.history = NULL;

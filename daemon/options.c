@@ -41,6 +41,7 @@ enum {
 	OPT_DOMAINS_TOP,
 	OPT_DOMAINS_INBOUND,
 	OPT_HOST_LABEL,
+	OPT_TLS_CIPHER,
 	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT,
 	OPT_ONCE,
@@ -73,6 +74,7 @@ static const struct option long_opts[] = {
 	{ "metrics.domains.top", required_argument, NULL, OPT_DOMAINS_TOP },
 	{ "metrics.domains.inbound", no_argument, NULL, OPT_DOMAINS_INBOUND },
 	{ "metrics.host-label", no_argument, NULL, OPT_HOST_LABEL },
+	{ "metrics.tls-cipher", no_argument, NULL, OPT_TLS_CIPHER },
 	{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log.format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "once", no_argument, NULL, OPT_ONCE },
@@ -142,6 +144,8 @@ opts_usage(FILE *fp)
 "                              publishes client identities)\n"
 "  --metrics.host-label        add the syslog hostname as label host (for central log\n"
 "                              servers holding many MTAs in one file)\n"
+"  --metrics.tls-cipher        also count TLS sessions by cipher, in\n"
+"                              maillog_tls_ciphers_total (at most 64 cipher names)\n"
 "\n"
 "State:\n"
 "  --state.file=PATH           keep counters and read offsets in PATH across restarts\n"
@@ -352,6 +356,9 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 			break;
 		case OPT_HOST_LABEL:
 			o->host_label = 1;
+			break;
+		case OPT_TLS_CIPHER:
+			o->tls_cipher = 1;
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_parse_level(arg, &o->log_level) < 0)

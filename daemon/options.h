@@ -33,6 +33,7 @@ struct options {
 	unsigned domains_top;                /* --metrics.domains.top */
 	int domains_inbound;                 /* --metrics.domains.inbound */
 	int host_label;                      /* --metrics.host-label */
+	int tls_cipher;                      /* --metrics.tls-cipher */
 	enum log_level log_level;
 	enum log_format log_format;
 	int once;

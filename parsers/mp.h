@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ops.h"
+
 /* Built-in MTAs. Custom parsers (a later feature) take ids from
  * MP_MTA_BUILTIN_COUNT up to MP_MTA_MAX - 1. */
 enum mp_mta {
@@ -133,6 +135,12 @@ struct mp_event {
 	double delay;                   /* seconds from receipt to this result (Postfix delay=, Exim QT=, Sendmail delay=); < 0: not stated */
 	double delay_stage[MP_STAGE_COUNT]; /* seconds per stage; < 0: not stated */
 	struct mp_syslog hdr;           /* the header the line had */
+	/* Operational activity (ops.h): set on any line that reports some,
+	 * whatever mp_registry_parse returns for it (a connect line returns 0
+	 * with one op; an Exim "=>" line returns 1 with a status and a flag). */
+	uint8_t nops;
+	struct mp_op ops[MP_OPS_MAX];
+	const char *tls_cipher; size_t tls_cipher_len; /* the cipher of a TLS op; may be NULL */
 };
 
 /* Parse an SMTP reply code at s (3 digits, 200..599, followed by a space,
@@ -232,7 +240,9 @@ size_t mp_registry_mtas(const struct mp_registry *reg, int *out, size_t max);
  * Returns 1 and fills ev when the line states a delivery result or a
  * rejection; 0 when it is not such a line; -1 when it carries an MTA's status
  * marker (status=, reject: ...) but no status could be extracted, in which
- * case ev->mta names the MTA whose marker it was. Never allocates. */
+ * case ev->mta names the MTA whose marker it was. Whatever it returns,
+ * ev->nops > 0 means the line also reports operational activity (ops.h),
+ * and ev->mta then names the MTA. Never allocates. */
 int mp_registry_parse(struct mp_registry *reg, const char *line, size_t len,
     struct mp_event *ev);
 

@@ -79,6 +79,13 @@ double mp_decimal_at(const char *s, size_t len, size_t *used);
 double mp_units_duration_at(const char *s, size_t len, size_t *used);
 const char *mp_find(const char *s, size_t len, const char *lit, size_t n);
 
+/* Add an op (ops.h) to ev: family fam with label values l0..l2 (0 for a
+ * label the family does not have) and, for a histogram, value. Returns 0,
+ * or -1 (nothing added) when ev already holds MP_OPS_MAX ops or the op is
+ * not valid for its family, which is a parser bug the tests catch. */
+int mp_event_add_op(struct mp_event *ev, unsigned fam, unsigned l0, unsigned l1,
+    unsigned l2, double value);
+
 /*
  * Shared by parsers, implemented in registry.c.
  *

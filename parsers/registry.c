@@ -325,6 +325,34 @@ clear_event(struct mp_event *ev)
 	ev->delay = -1;
 	for (int i = 0; i < MP_STAGE_COUNT; i++)
 		ev->delay_stage[i] = -1;
+	ev->nops = 0;
+	ev->tls_cipher = NULL;
+	ev->tls_cipher_len = 0;
+}
+
+/* After a parser returned r: a line that is no status but reports ops keeps
+ * them (and the MTA they are about); one that reports neither is cleared. */
+static void
+settle(struct mp_event *ev, int r, int mta)
+{
+	if (r == 0 && ev->nops == 0) {
+		clear_event(ev);
+		return;
+	}
+	if (r == 0) {
+		struct mp_op ops[MP_OPS_MAX];
+		uint8_t n = ev->nops;
+		const char *cipher = ev->tls_cipher;
+		size_t cipher_len = ev->tls_cipher_len;
+
+		memcpy(ops, ev->ops, sizeof ops);
+		clear_event(ev);
+		memcpy(ev->ops, ops, sizeof ops);
+		ev->nops = n;
+		ev->tls_cipher = cipher;
+		ev->tls_cipher_len = cipher_len;
+	}
+	ev->mta = mta;
 }
 
 static int
@@ -334,10 +362,7 @@ run(const struct active_parser *a, struct mp_event *ev)
 
 	clear_event(ev);
 	r = a->parser->parse(a->state, &ev->hdr, ev);
-	if (r == 0)
-		clear_event(ev);
-	else
-		ev->mta = a->parser->mta;
+	settle(ev, r, a->parser->mta);
 	return r;
 }
 
@@ -348,10 +373,7 @@ run_custom(const struct mp_custom *c, struct mp_event *ev)
 
 	clear_event(ev);
 	r = mp_custom_parse(c, &ev->hdr, ev);
-	if (r == 0)
-		clear_event(ev);
-	else
-		ev->mta = mp_custom_mta(c);
+	settle(ev, r, mp_custom_mta(c));
 	return r;
 }
 
@@ -392,13 +414,13 @@ mp_registry_parse(struct mp_registry *reg, const char *line, size_t len,
 	for (size_t i = 0; i < reg->ncustom; i++) {
 		if (route[i] != MP_ROUTE_TRY)
 			continue;
-		if ((r = run_custom(reg->custom[i], ev)) != 0)
+		if ((r = run_custom(reg->custom[i], ev)) != 0 || ev->nops > 0)
 			return r;
 	}
 	for (size_t i = 0; i < reg->count; i++) {
 		if (claim[i] != MP_CLAIM_MAYBE)
 			continue;
-		if ((r = run(&reg->active[i], ev)) != 0)
+		if ((r = run(&reg->active[i], ev)) != 0 || ev->nops > 0)
 			return r;
 	}
 	return 0;

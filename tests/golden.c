@@ -58,6 +58,20 @@ golden_load(struct golden_set *set, const char *path, int mta)
 			pending = NULL;
 			continue;
 		}
+		if (strncmp(buf, "op> ", 4) == 0) {
+			struct golden_case *c = last != NULL ? last : NULL;
+			size_t old;
+
+			if (c == NULL)
+				fail_msg("%s:%d: 'op>' must follow a '=>' line", path, lineno);
+			old = c->ops != NULL ? strlen(c->ops) : 0;
+			c->ops = realloc(c->ops, old + n - 4 + 2);
+			assert_non_null(c->ops);
+			memcpy(c->ops + old, buf + 4, n - 4);
+			c->ops[old + n - 4] = '\n';
+			c->ops[old + n - 4 + 1] = '\0';
+			continue;
+		}
 		if (strncmp(buf, "+> ", 3) == 0) {
 			if (last == NULL || last->extra != NULL)
 				fail_msg("%s:%d: '+>' must follow a '=>' line", path, lineno);
@@ -76,6 +90,7 @@ golden_load(struct golden_set *set, const char *path, int mta)
 		pending->len = n;
 		pending->expect = NULL;
 		pending->extra = NULL;
+		pending->ops = NULL;
 		pending->lineno = lineno;
 		last = NULL;
 	}
@@ -91,6 +106,7 @@ golden_free(struct golden_set *set)
 		free(set->cases[i].line);
 		free(set->cases[i].expect);
 		free(set->cases[i].extra);
+		free(set->cases[i].ops);
 	}
 	free(set->cases);
 	memset(set, 0, sizeof *set);
@@ -240,6 +256,39 @@ check_extra(const char *extra, const struct mp_event *ev, char *why,
 	return 0;
 }
 
+/*
+ * The ops of ev as "op>" lines write them, one per line: the family's name
+ * without "maillog_", then label=value for each label, value=V for a
+ * histogram, and cipher=C on a TLS op whose line names its cipher.
+ */
+void
+golden_render_ops(const struct mp_event *ev, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < ev->nops && n < outlen; i++) {
+		const struct mp_op *op = &ev->ops[i];
+		const struct mp_op_family_desc *d = mp_op_family(op->family);
+
+		if (d == NULL || !mp_op_valid(op)) {
+			n += (size_t)snprintf(out + n, outlen - n, "INVALID family=%u\n", op->family);
+			continue;
+		}
+		n += (size_t)snprintf(out + n, outlen - n, "%s", d->name + strlen("maillog_"));
+		for (unsigned l = 0; l < d->nlabels && n < outlen; l++)
+			n += (size_t)snprintf(out + n, outlen - n, " %s=%s", d->labels[l].name,
+			    d->labels[l].values[op->label[l]]);
+		if (d->histogram && n < outlen)
+			n += (size_t)snprintf(out + n, outlen - n, " value=%g", op->value);
+		if (op->family == MP_OPF_TLS && ev->tls_cipher != NULL && n < outlen)
+			n += (size_t)snprintf(out + n, outlen - n, " cipher=%.*s",
+			    (int)ev->tls_cipher_len, ev->tls_cipher);
+		if (n < outlen)
+			n += (size_t)snprintf(out + n, outlen - n, "\n");
+	}
+}
+
 /* Every pointer an event holds points into the line it came from. */
 static void
 assert_inside(const struct mp_event *ev, const char *line, size_t len)
@@ -252,6 +301,9 @@ assert_inside(const struct mp_event *ev, const char *line, size_t len)
 		    ev->reply + ev->reply_len <= line + len);
 	assert_true(ev->hdr.msg >= line &&
 	    ev->hdr.msg + ev->hdr.msg_len <= line + len);
+	if (ev->tls_cipher != NULL)
+		assert_true(ev->tls_cipher >= line &&
+		    ev->tls_cipher + ev->tls_cipher_len <= line + len);
 }
 
 static void
@@ -262,14 +314,17 @@ assert_sane(int rc, const struct mp_event *ev)
 		assert_true(ev->cls == 2 || ev->cls == 4 || ev->cls == 5);
 		assert_true(ev->code == 0 || (ev->code >= 200 && ev->code <= 599));
 	}
-	if (rc != 0)
+	if (rc != 0 || ev->nops > 0)
 		assert_true(ev->mta >= 0 && ev->mta < MP_MTA_BUILTIN_COUNT);
+	assert_true(ev->nops <= MP_OPS_MAX);
+	for (unsigned i = 0; i < ev->nops; i++)
+		assert_true(mp_op_valid(&ev->ops[i]));
 }
 
 int
 golden_check(const struct golden_set *set, const char *format)
 {
-	char err[256], got[512], why[1400];
+	char err[256], got[512], why[1400], ops[1024];
 	struct mp_registry *reg = mp_registry_new(format, err, sizeof err);
 	int failures = 0;
 
@@ -283,15 +338,19 @@ golden_check(const struct golden_set *set, const char *format)
 
 		render(set, rc, &ev, got, sizeof got);
 		why[0] = '\0';
-		if (rc == 1)
+		if (rc == 1 || ev.nops > 0)
 			assert_inside(&ev, copy, c->len);
 		assert_sane(rc, &ev);
+		golden_render_ops(&ev, ops, sizeof ops);
 		if (strcmp(got, c->expect) != 0)
 			snprintf(why, sizeof why, "want: %.600s\n  got:  %.500s", c->expect, got);
 		else if (c->extra != NULL && rc == 1)
 			check_extra(c->extra, &ev, why, sizeof why);
 		else if (c->extra != NULL)
 			snprintf(why, sizeof why, "'+>' on a line that yields no event");
+		if (why[0] == '\0' && strcmp(ops, c->ops != NULL ? c->ops : "") != 0)
+			snprintf(why, sizeof why, "ops: want:\n%.600s  got:\n%.600s",
+			    c->ops != NULL ? c->ops : "(none)\n", ops[0] ? ops : "(none)\n");
 		free(copy);
 		if (why[0] != '\0') {
 			print_error("%s:%d (format %s)\n  line: %s\n  %s\n", set->path,
@@ -321,7 +380,7 @@ golden_prefixes(const struct golden_set *set, const char *format)
 			int rc = parse_exact(reg, c->line, n, &ev, &copy);
 
 			assert_sane(rc, &ev);
-			if (rc == 1)
+			if (rc == 1 || ev.nops > 0)
 				assert_inside(&ev, copy, n);
 			free(copy);
 		}
@@ -365,7 +424,7 @@ golden_soup(const struct golden_set *set, const char *format, uint32_t seed)
 		}
 		rc = parse_exact(reg, buf, n, &ev, &copy);
 		assert_sane(rc, &ev);
-		if (rc == 1)
+		if (rc == 1 || ev.nops > 0)
 			assert_inside(&ev, copy, n);
 		free(copy);
 	}

@@ -9,10 +9,17 @@
  *      | mta=M dir=D outcome=O code=C enhanced=E class=K domain=X
  *   +> [kind=status|received] [dest=none|remote|local|filter]
  *      [delay=S|-] [stages=a/b/c/d/e] [reply=TEXT TO END OF LINE]
+ *   op> FAMILY [label=value ...] [value=V] [cipher=C]
  *
  * The "+>" line is optional and asserts only the fields it names. Empty
  * values (code=, domain=) mean none; "-" in delay/stages means not stated.
  * "unmatched" carries mta= only when the MTA is not the file's own.
+ *
+ * "op>" lines (any number, after the "=>" line and its "+>") list the
+ * operational ops (parsers/ops.h) the line must report, in order: the
+ * family's metric name without "maillog_", its labels in table order, the
+ * observation of a histogram, the cipher of a TLS op when the line names
+ * one. A case without "op>" lines must report none.
  */
 #ifndef TESTS_GOLDEN_H
 #define TESTS_GOLDEN_H
@@ -26,6 +33,7 @@ struct golden_case {
 	size_t len;
 	char *expect;   /* text after "=> " */
 	char *extra;    /* text after "+> ", or NULL */
+	char *ops;      /* every "op> " line's text, each ending in '\n', or NULL */
 	int lineno;
 };
 
@@ -51,6 +59,9 @@ int golden_check(const struct golden_set *set, const char *format);
 void golden_prefixes(const struct golden_set *set, const char *format);
 void golden_soup(const struct golden_set *set, const char *format,
     uint32_t seed);
+
+/* ev's ops as "op>" lines hold them (one per line, each ending in '\n'). */
+void golden_render_ops(const struct mp_event *ev, char *out, size_t outlen);
 
 /* Count the cases whose expectation starts with prefix ("mta=exim", ...). */
 size_t golden_count(const struct golden_set *set, const char *prefix);

@@ -18,6 +18,7 @@
 
 #include "build_config.h"
 #include "expo.h"
+#include "opstore.h"
 
 static struct mp_event
 event(int mta, enum mp_direction dir, unsigned code, unsigned ec, unsigned es,
@@ -56,8 +57,21 @@ static char *
 fixed_part(const char *text)
 {
 	const char *end = strstr(text, "# HELP maillog_exporter_build_info ");
+	/* The operational families have their own test (test_ops_render). */
+	const char *ops = strstr(text, "# HELP maillog_smtpd_connects_total ");
+	const char *after = strstr(text, "# HELP maillog_lines_matched_total ");
+	char *out;
+
 	assert_non_null(end);
-	return strndup(text, (size_t)(end - text));
+	assert_non_null(ops);
+	assert_non_null(after);
+	assert_true(ops < after && after < end);
+	out = malloc((size_t)(end - text) + 1);
+	assert_non_null(out);
+	memcpy(out, text, (size_t)(ops - text));
+	memcpy(out + (ops - text), after, (size_t)(end - after));
+	out[(ops - text) + (end - after)] = '\0';
+	return out;
 }
 
 static char *
@@ -370,6 +384,110 @@ teardown(void **state)
 	return 0;
 }
 
+/* The operational families: counters by label, histograms cumulative with
+ * _count equal to the +Inf bucket, MTA ids of one name summed, nothing
+ * shown for a combination never counted, and the cipher family only when
+ * asked for, capped. */
+static struct mp_event
+op_event(int mta, unsigned fam, unsigned l0, unsigned l1, unsigned l2, double v)
+{
+	struct mp_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.mta = mta;
+	ev.nops = 1;
+	ev.ops[0] = (struct mp_op){ .family = (uint8_t)fam,
+		.label = { (uint8_t)l0, (uint8_t)l1, (uint8_t)l2 }, .value = v };
+	return ev;
+}
+
+static void
+test_ops_render(void **state)
+{
+	struct fixture *f = *state;
+	struct mp_event ev;
+	char *text;
+
+	for (int i = 0; i < 3; i++) {
+		ev = op_event(MP_MTA_POSTFIX, MP_OPF_SMTPD_LOST, MP_CMD_DATA, 0, 0, 0);
+		agg_record_ops(f->agg, &ev);
+	}
+	ev = op_event(MP_MTA_POSTFIX, MP_OPF_TLS, MP_DIR_INBOUND, MP_TLSP_TLSV1_3,
+	    MP_TLST_ANONYMOUS, 0);
+	agg_record_ops(f->agg, &ev);
+	ev = op_event(MP_MTA_POSTFIX, MP_OPF_QMGR_SIZE, 0, 0, 0, 2000);
+	agg_record_ops(f->agg, &ev);
+	ev = op_event(MP_MTA_POSTFIX, MP_OPF_QMGR_SIZE, 0, 0, 0, 1e9);
+	agg_record_ops(f->agg, &ev);
+	/* Out of range: a label past its list, a negative size. */
+	ev = op_event(MP_MTA_POSTFIX, MP_OPF_SMTPD_LOST, MP_CMD_COUNT, 0, 0, 0);
+	agg_record_ops(f->agg, &ev);
+	ev = op_event(MP_MTA_POSTFIX, MP_OPF_QMGR_SIZE, 0, 0, 0, -1);
+	agg_record_ops(f->agg, &ev);
+	ev = op_event(MP_MTA_POSTFIX, MP_OPF_COUNT, 0, 0, 0, 0);
+	agg_record_ops(f->agg, &ev);
+
+	text = render(&f->view);
+	assert_non_null(strstr(text, "# TYPE maillog_smtpd_lost_connections_total counter\n"
+	    "maillog_smtpd_lost_connections_total{mta=\"postfix\",stage=\"data\"} 3\n"
+	    "# HELP maillog_smtpd_timeouts_total "));
+	assert_non_null(strstr(text, "maillog_tls_connections_total{mta=\"postfix\","
+	    "direction=\"inbound\",protocol=\"TLSv1.3\",trust=\"anonymous\"} 1\n# HELP"));
+	assert_non_null(strstr(text,
+	    "maillog_qmgr_message_size_bytes_bucket{mta=\"postfix\",le=\"1024\"} 0\n"
+	    "maillog_qmgr_message_size_bytes_bucket{mta=\"postfix\",le=\"4096\"} 1\n"));
+	assert_non_null(strstr(text,
+	    "maillog_qmgr_message_size_bytes_bucket{mta=\"postfix\",le=\"6.71089e+07\"} 1\n"
+	    "maillog_qmgr_message_size_bytes_bucket{mta=\"postfix\",le=\"+Inf\"} 2\n"
+	    "maillog_qmgr_message_size_bytes_sum{mta=\"postfix\"} 1000002000\n"
+	    "maillog_qmgr_message_size_bytes_count{mta=\"postfix\"} 2\n"));
+	/* Families with nothing counted still have HELP and TYPE, no sample. */
+	assert_non_null(strstr(text, "# TYPE maillog_exim_messages_total counter\n# HELP"));
+	assert_null(strstr(text, "maillog_tls_ciphers_total"));
+	free(text);
+}
+
+static void
+test_ops_ciphers(void **state)
+{
+	struct agg_opts o;
+	struct agg *a;
+	struct expo_view v;
+	struct expo_buf out = { 0 };
+	char name[32];
+	int mtas[1] = { MP_MTA_POSTFIX };
+	(void)state;
+
+	agg_opts_defaults(&o);
+	o.tls_cipher = 1;
+	a = agg_new_opts(&o);
+	assert_non_null(a);
+	for (int i = 0; i < OPSTORE_CIPHERS + 5; i++) {
+		struct mp_event ev = op_event(MP_MTA_POSTFIX, MP_OPF_TLS, MP_DIR_OUTBOUND,
+		    MP_TLSP_TLSV1_2, MP_TLST_TRUSTED, 0);
+		snprintf(name, sizeof name, "CIPHER-%d", i);
+		ev.tls_cipher = name;
+		ev.tls_cipher_len = strlen(name);
+		agg_record_ops(a, &ev);
+	}
+	/* Not a cipher name: counted, as "other". */
+	struct mp_event bad = op_event(MP_MTA_POSTFIX, MP_OPF_TLS, MP_DIR_OUTBOUND,
+	    MP_TLSP_TLSV1_2, MP_TLST_TRUSTED, 0);
+	bad.tls_cipher = "a\"b";
+	bad.tls_cipher_len = 3;
+	agg_record_ops(a, &bad);
+	v = (struct expo_view){ .agg = a, .mtas = mtas, .nmtas = 1 };
+	assert_int_equal(expo_render(&v, &out), 0);
+	assert_non_null(strstr(out.data, "maillog_tls_ciphers_total{mta=\"postfix\","
+	    "direction=\"outbound\",cipher=\"other\"} 6\n"));
+	assert_non_null(strstr(out.data, "maillog_tls_ciphers_total{mta=\"postfix\","
+	    "direction=\"outbound\",cipher=\"CIPHER-63\"} 1\n"));
+	assert_null(strstr(out.data, "cipher=\"CIPHER-64\""));
+	assert_null(strstr(out.data, "a\\\"b"));
+	free(out.data);
+	agg_free(a);
+}
+
 static void
 test_render_exact(void **state)
 {
@@ -457,7 +575,7 @@ test_structure(void **state)
 {
 	struct fixture *f = *state;
 	char *text = render(&f->view);
-	char *names[64];
+	char *names[128];
 	int nfam = 0;
 	char cur[128] = "";
 	char *save = NULL;
@@ -469,7 +587,7 @@ test_structure(void **state)
 			assert_int_equal(sscanf(line + 7, "%127s", name), 1);
 			for (int i = 0; i < nfam; i++)
 				assert_string_not_equal(names[i], name);
-			assert_true(nfam < 64);
+			assert_true(nfam < 128);
 			names[nfam++] = strdup(name);
 			snprintf(cur, sizeof cur, "%s", name);
 			char *next = strtok_r(NULL, "\n", &save);
@@ -494,7 +612,8 @@ test_structure(void **state)
 		strtod(sp + 1, &end);
 		assert_true(end != sp + 1 && *end == '\0');
 	}
-	assert_int_equal(nfam, 33);  /* 27 maillog_ + 6 process_ */
+	/* 27 maillog_ + the operational families + 6 process_ */
+	assert_int_equal(nfam, 33 + MP_OPF_COUNT - 1);
 	for (int i = 0; i < nfam; i++)
 		free(names[i]);
 	free(text);
@@ -665,6 +784,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_build_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_families, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ops_render, setup, teardown),
+		cmocka_unit_test(test_ops_ciphers),
 		cmocka_unit_test(test_overflow_series),
 		cmocka_unit_test(test_same_name_merged),
 		cmocka_unit_test(test_render_time_full_table),

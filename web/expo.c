@@ -30,6 +30,7 @@
 #include "meaning.h"
 #include "reason.h"
 #include "mp.h"
+#include "opstore.h"
 
 /* Append len bytes to out, growing it by doubling (from 4 KiB: a small
  * exposition fits the first allocation). Returns 0, or -1 on allocation
@@ -694,6 +695,137 @@ render_delays(struct em *e, const struct expo_view *v)
 	return 0;
 }
 
+/* The labels of one combination of an op family (the reverse of
+ * opstore_combo), after mta. */
+static int
+op_labels(struct em *e, const struct mp_op_family_desc *d, unsigned combo)
+{
+	unsigned idx[MP_OP_LABELS];
+
+	for (unsigned i = d->nlabels; i-- > 0;) {
+		idx[i] = combo % d->labels[i].nvalues;
+		combo /= d->labels[i].nvalues;
+	}
+	for (unsigned i = 0; i < d->nlabels; i++)
+		if (label(e, d->labels[i].name, d->labels[i].values[idx[i]]) < 0)
+			return -1;
+	return 0;
+}
+
+/* One histogram of an op family, summed over the ids of an MTA name. */
+static int
+op_histogram(struct em *e, const struct expo_view *v, const struct mta_group *g,
+    unsigned fam, const struct mp_op_family_desc *d, unsigned combo)
+{
+	uint64_t buckets[32], t[32], count = 0, cum = 0;
+	double sum = 0, s1;
+	char name[128];
+	size_t n = strlen(d->name);
+
+	if (d->nbounds + 1 > 32 || n + sizeof "_bucket" > sizeof name)
+		return -1;
+	memset(buckets, 0, sizeof buckets);
+	for (int j = 0; j < g->nids; j++) {
+		if (g->ids[j] < 0)
+			continue;
+		count += opstore_histogram(agg_ops(v->agg), g->ids[j], fam, combo, t, &s1);
+		for (unsigned b = 0; b <= d->nbounds; b++)
+			buckets[b] += t[b];
+		sum += s1;
+	}
+	if (count == 0)
+		return 0;
+	memcpy(name, d->name, n);
+	for (unsigned b = 0; b <= d->nbounds; b++) {
+		char le[32];
+		if (b < d->nbounds)
+			snprintf(le, sizeof le, "%g", d->bounds[b]);
+		else
+			strcpy(le, "+Inf");
+		cum += buckets[b];
+		labels_reset(e);
+		memcpy(name + n, "_bucket", sizeof "_bucket");
+		if (label(e, "mta", g->name) < 0 || op_labels(e, d, combo) < 0 ||
+		    label(e, "le", le) < 0 || sample_u64(e, name, cum) < 0)
+			return -1;
+	}
+	labels_reset(e);
+	if (label(e, "mta", g->name) < 0 || op_labels(e, d, combo) < 0)
+		return -1;
+	memcpy(name + n, "_sum", sizeof "_sum");
+	if (sample_double(e, name, sum) < 0)
+		return -1;
+	/* The buckets were read after the count: use their total, so _count
+	 * always equals the +Inf bucket. */
+	memcpy(name + n, "_count", sizeof "_count");
+	if (sample_u64(e, name, cum) < 0)
+		return -1;
+	memcpy(name + n, "_created", sizeof "_created");
+	return e->fmt == EXPO_FMT_OPENMETRICS ? sample_double(e, name, e->start) : 0;
+}
+
+/*
+ * The operational families (parsers/ops.h), in the table's order: each
+ * family's HELP and TYPE always, a series once it has counted something.
+ */
+static int
+render_ops(struct em *e, const struct expo_view *v)
+{
+	const struct opstore *ops = agg_ops(v->agg);
+	struct mta_group g[MP_MTA_MAX + 1];
+	int ng = mta_groups(v, g);
+
+	for (unsigned fam = 1; fam < MP_OPF_COUNT; fam++) {
+		const struct mp_op_family_desc *d = mp_op_family(fam);
+		unsigned ncombo = mp_op_combinations(d);
+
+		if (family(e, d->name, d->histogram ? "histogram" : "counter", d->help) < 0)
+			return -1;
+		for (int i = 0; i < ng; i++) {
+			for (unsigned c = 0; c < ncombo; c++) {
+				uint64_t sum = 0;
+
+				if (d->histogram) {
+					if (op_histogram(e, v, &g[i], fam, d, c) < 0)
+						return -1;
+					continue;
+				}
+				for (int j = 0; j < g[i].nids; j++)
+					sum += opstore_counter(ops, g[i].ids[j], fam, c);
+				if (sum == 0)
+					continue;
+				labels_reset(e);
+				if (label(e, "mta", g[i].name) < 0 || op_labels(e, d, c) < 0 ||
+				    counter(e, d->name, sum, e->start) < 0)
+					return -1;
+			}
+		}
+	}
+	if (!opstore_ciphers_on(ops))
+		return 0;
+	if (family(e, "maillog_tls_ciphers_total", "counter",
+	    "TLS sessions by cipher (--metrics.tls-cipher): the first 64 cipher names "
+	    "seen get a label, later ones count as cipher=\"other\".") < 0)
+		return -1;
+	for (int i = 0; i < ng; i++)
+		for (int dir = 0; dir < MP_DIR_COUNT; dir++)
+			for (unsigned id = 0; id <= opstore_cipher_count(ops); id++) {
+				uint64_t sum = 0;
+				for (int j = 0; j < g[i].nids; j++)
+					sum += opstore_cipher_counter(ops, g[i].ids[j],
+					    (enum mp_direction)dir, id);
+				if (sum == 0)
+					continue;
+				labels_reset(e);
+				if (label(e, "mta", g[i].name) < 0 ||
+				    label(e, "direction", mp_direction_name((enum mp_direction)dir)) < 0 ||
+				    label(e, "cipher", opstore_cipher_name(ops, id)) < 0 ||
+				    counter(e, "maillog_tls_ciphers_total", sum, e->start) < 0)
+					return -1;
+			}
+	return 0;
+}
+
 /* maillog_last_line_timestamp_seconds and maillog_lag_seconds: per MTA
  * name with a timestamp (the latest of the ids sharing a name). */
 static int
@@ -1049,6 +1181,7 @@ render_all(struct em *e, const struct expo_view *v, double scrape_duration)
 	    "message back: the denominator of inbound reject ratios.",
 	    agg_received_count) < 0 ||
 	    render_delays(e, v) < 0 ||
+	    render_ops(e, v) < 0 ||
 	    per_mta_counter(e, v, "maillog_lines_matched_total",
 	    "Lines that yielded an event (a status or a receipt).", agg_matched_count) < 0 ||
 	    render_timestamps(e, v, wall_now()) < 0)
