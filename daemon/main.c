@@ -355,6 +355,7 @@ struct persist {
 	_Atomic uint64_t saved_sig;   /* activity signature at the last write */
 	int failing;                  /* the last write failed (logged once per streak) */
 	_Atomic uint64_t write_errors; /* failed writes, every one (the web thread reads) */
+	_Atomic uint64_t pub_overflows; /* inotify overflows as of the last snapshot written */
 };
 
 static int64_t
@@ -418,10 +419,11 @@ get_status(struct state_rd *r, struct tail_status *st)
 	atomic_store(&st->last_read_unix, (int64_t)state_get_u64(r));
 }
 
-/* Body layout, version 1: the counters (agg_save); the sources (path, the
+/* Body layout, version 2: the counters (agg_save); the sources (path, the
  * 8 tail_status counters, the number of positions or UINT64_MAX for
  * standard input, and each position); then the journal: its cursor (empty
- * when there is none) and its 8 counters. */
+ * when there is none) and its 8 counters; then the process counters that
+ * must not go back at a restart: inotify overflows and failed writes. */
 static void
 build_body(struct persist *ps)
 {
@@ -460,6 +462,8 @@ build_body(struct persist *ps)
 	state_put_bytes(b, cursor, strlen(cursor));
 	put_status(b, &none);
 #endif
+	state_put_u64(b, atomic_load(tail_set_overflows(ps->ts)));
+	state_put_u64(b, atomic_load(&ps->write_errors));
 }
 
 /* The per-source gauges stay live in the published copy: they are not
@@ -513,6 +517,7 @@ snapshot(struct persist *ps)
 	log_debug("state: wrote %zu bytes to %s in %.3f ms", ps->buf.len, ps->path,
 	    (double)(z.tv_sec - a.tv_sec) * 1e3 + (double)(z.tv_nsec - a.tv_nsec) / 1e6);
 	agg_publish(ps->pub, ps->live);
+	atomic_store(&ps->pub_overflows, atomic_load(tail_set_overflows(ps->ts)));
 	for (int i = 0; i < tail_set_count(ps->ts); i++)
 		tail_status_copy(&ps->pub_status[i], tail_set_status(ps->ts, i));
 	if (journal_st(ps) != NULL)
@@ -556,11 +561,14 @@ struct saved_source {
 	struct tail_status status;
 };
 
-/* What the state file says about the journal. */
+/* What the state file says about the journal, and the process counters
+ * that live outside the store. */
 struct saved_journal {
 	int known;
 	char cursor[512];             /* "" = none */
 	struct tail_status status;
+	uint64_t inotify_overflows;
+	uint64_t write_errors;
 };
 
 /*
@@ -636,6 +644,8 @@ load_state(const struct options *o, const struct agg_opts *aopts,
 	}
 	get_status(&r, &journal->status);
 	journal->known = 1;
+	journal->inotify_overflows = state_get_u64(&r);
+	journal->write_errors = state_get_u64(&r);
 	if (r.bad || r.off != r.len) {
 		snprintf(why, sizeof why, "its sections do not add up to its length");
 		goto bad;
@@ -753,6 +763,9 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	topts.max_line = o->max_line;
 	if ((ts = tail_set_new(&topts, count_line, p)) == NULL)
 		fatal("cannot start following files: inotify_init1");
+	tail_set_restore_overflows(ts, saved_journal.inotify_overflows);
+	atomic_store(&ps.write_errors, saved_journal.write_errors);
+	atomic_store(&ps.pub_overflows, saved_journal.inotify_overflows);
 	for (int i = 0; i < o->npaths; i++) {
 		int r = saved[i].known && saved[i].npos >= 0 ?
 		    tail_set_add_resume(ts, o->paths[i], saved[i].pos, saved[i].npos, err,
@@ -824,7 +837,9 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	struct expo_view view = {
 		.agg = o->state_file ? ps.pub : p->agg, .sources = sources,
 		.nsources = nsources, .mtas = p->mtas, .nmtas = p->nmtas,
-		.inotify_overflows = tail_set_overflows(ts),
+		/* With --state.file, as of the last snapshot, so what a scrape
+		 * saw is never more than a restart resumes from. */
+		.inotify_overflows = o->state_file ? &ps.pub_overflows : tail_set_overflows(ts),
 		.state_write_errors = o->state_file ? &ps.write_errors : NULL,
 		.history = p->history,
 		.refresh = o->state_file ? want_fresh : NULL,

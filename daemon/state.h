@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define STATE_MAGIC "MLXSTATE"
-#define STATE_VERSION 1
+#define STATE_VERSION 2   /* 2: operational families, process counters */
 
 /* A growable body. Zero-initialise; release with state_buf_free. */
 struct state_buf {

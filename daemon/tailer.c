@@ -1346,6 +1346,14 @@ tail_set_overflows(const struct tail_set *ts)
 	return &ts->overflows;
 }
 
+/* Carry the count of a previous run over (--state.file), before the set
+ * reads anything, so the counter stays monotonic across restarts. */
+void
+tail_set_restore_overflows(struct tail_set *ts, uint64_t v)
+{
+	atomic_store_explicit(&ts->overflows, v, memory_order_relaxed);
+}
+
 /* The path as given to tail_set_add (owned by the set), NULL if out of range. */
 const char *
 tail_set_path(const struct tail_set *ts, int source)

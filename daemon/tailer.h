@@ -145,5 +145,6 @@ const char *tail_set_path(const struct tail_set *ts, int source);
 
 /* Count of inotify queue overflows (IN_Q_OVERFLOW), readable from any thread. */
 const _Atomic uint64_t *tail_set_overflows(const struct tail_set *ts);
+void tail_set_restore_overflows(struct tail_set *ts, uint64_t v);
 
 #endif

@@ -1200,7 +1200,9 @@ render_all(struct em *e, const struct expo_view *v, double scrape_duration)
 	    family(e, "maillog_state_write_errors_total", "counter",
 	    "Snapshots of --state.file that could not be written (disk full, "
 	    "permissions); while nonzero and rising, /metrics shows the last snapshot "
-	    "written and a restart resumes from it.") < 0 ||
+	    "written and a restart resumes from it. Carried across restarts by the "
+	    "state file itself, so failures after its last good write are lost with "
+	    "a crash.") < 0 ||
 	    counter(e, "maillog_state_write_errors_total", v->state_write_errors ?
 	    atomic_load_explicit(v->state_write_errors, memory_order_relaxed) : 0,
 	    e->start) < 0 ||

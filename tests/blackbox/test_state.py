@@ -464,6 +464,16 @@ def test_full_disk_keeps_counting():
             m = wait(lambda m: counted(m) == once(log), "lines read meanwhile never counted")
             assert m[errors] >= 3, m[errors]
             assert "written again" in stderr(), stderr()
+            # The count survives a restart: a copy of the state file (the
+            # tmpfs goes with the daemon) makes a new run start from it.
+            time.sleep(1.5)
+            m = scrape()
+            shutil.copy(os.path.join(small, "state"), os.path.join(tmp, "state.copy"))
+            with Daemon("--maillog.path=" + log, "--maillog.start=beginning",
+                        "--state.file=" + os.path.join(tmp, "state.copy")) as d2:
+                m2 = d2.metrics()
+                assert m2[errors] == m[errors], (m2[errors], m[errors])
+                assert m2[("maillog_inotify_overflows_total", frozenset())] == 0
         finally:
             p.send_signal(signal.SIGTERM)
             try:
