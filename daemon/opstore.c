@@ -3,12 +3,25 @@
  */
 #include "opstore.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "topk.h"
 
+/* What recording needs of a family, copied out of the table once so the
+ * hot path makes no call to look it up. */
+struct fam_layout {
+	uint32_t slots;          /* per label combination */
+	uint8_t nlabels;
+	uint8_t nvalues[MP_OP_LABELS];
+	uint8_t histogram;
+	uint8_t nbounds;
+	const double *bounds;
+};
+
 struct opstore {
+	struct fam_layout fam[MP_OPF_COUNT];
 	/* Offset of each family within one MTA's block, and the block size. */
 	size_t off[MP_OPF_COUNT];
 	size_t per_mta;
@@ -36,6 +49,15 @@ opstore_new(int ciphers)
 		return NULL;
 	for (unsigned f = 1; f < MP_OPF_COUNT; f++) {
 		const struct mp_op_family_desc *d = mp_op_family(f);
+		struct fam_layout *l = &s->fam[f];
+
+		l->slots = (uint32_t)slots(d);
+		l->nlabels = (uint8_t)d->nlabels;
+		for (unsigned i = 0; i < MP_OP_LABELS; i++)
+			l->nvalues[i] = (uint8_t)(i < d->nlabels ? d->labels[i].nvalues : 1);
+		l->histogram = (uint8_t)d->histogram;
+		l->nbounds = (uint8_t)d->nbounds;
+		l->bounds = d->bounds;
 		s->off[f] = s->per_mta;
 		s->per_mta += slots(d) * mp_op_combinations(d);
 	}
@@ -93,7 +115,7 @@ inc(_Atomic uint64_t *c)
 }
 
 static void
-observe(const struct mp_op_family_desc *d, _Atomic uint64_t *h, double v)
+observe(const struct fam_layout *d, _Atomic uint64_t *h, double v)
 {
 	unsigned b = 0;
 	uint64_t bits;
@@ -151,13 +173,22 @@ opstore_record(struct opstore *s, const struct mp_event *ev)
 		return 0;
 	for (unsigned i = 0; i < ev->nops && i < MP_OPS_MAX; i++) {
 		const struct mp_op *op = &ev->ops[i];
-		const struct mp_op_family_desc *d;
+		const struct fam_layout *d;
+		unsigned combo = 0;
 		_Atomic uint64_t *c;
 
-		if (!mp_op_valid(op))
+		/* The same checks as mp_op_valid, from the copied layout. */
+		if (op->family == MP_OPF_NONE || op->family >= MP_OPF_COUNT)
 			continue;
-		d = mp_op_family(op->family);
-		c = slot(s, ev->mta, op->family, opstore_combo(op->family, op->label));
+		d = &s->fam[op->family];
+		if (op->label[0] >= d->nvalues[0] || op->label[1] >= d->nvalues[1] ||
+		    op->label[2] >= d->nvalues[2] ||
+		    (d->histogram && !(op->value >= 0 && op->value <= DBL_MAX)))
+			continue;
+		for (unsigned l = 0; l < d->nlabels; l++)
+			combo = combo * d->nvalues[l] + op->label[l];
+		c = s->c + (size_t)ev->mta * s->per_mta + s->off[op->family] +
+		    (size_t)combo * d->slots;
 		if (d->histogram)
 			observe(d, c, op->value);
 		else

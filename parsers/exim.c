@@ -32,6 +32,9 @@
  * data: 451 ..."), which repeats the per-recipient "==" line; "*>"
  * (delivery suppressed by -N); Completed, frozen, queue runs, connections,
  * authenticator failures and sender-verify notes that precede a reject.
+ * Some of those report operational ops instead (ops.h: flags, sizes, TLS,
+ * sessions; see session_ops). Exim's paniclog lines look like mainlog
+ * lines, so no panic is read here.
  *
  * Hand-written scanners, no regex: every shape starts with a fixed marker
  * at a fixed place, so a few compares decide, and nothing is allocated.
@@ -396,6 +399,217 @@ reject_marker(const char *s, size_t len, int *temporary)
 	return r + 1;
 }
 
+/*
+ * Operational ops (ops.h). Shapes from Exim's sources (smtp_in.c,
+ * receive.c, daemon.c, tls-openssl.c, tls-gnu.c of 4.8x-4.98) and real
+ * mainlogs; each is noted where it is read. None of these lines is a
+ * status, so they never change what exim_parse returns.
+ */
+
+/* Where the fields Exim writes itself end: at the first of the free-text
+ * fields that follow them (" S=" on "<=" lines, where the message-id and
+ * subject come next; " C=\"" on deliveries). Fields are looked up in
+ * s[0..that), so that a subject, a reply or a message-id cannot supply
+ * one. */
+static size_t
+own_fields_len(const char *s, size_t len, const char *stop, size_t slen)
+{
+	const char *p = mp_find(s, len, stop, slen);
+
+	return p != NULL ? (size_t)(p - s) : len;
+}
+
+/*
+ * X=TLS1.3:ECDHE_X25519__RSA_PSS_RSAE_SHA256__AES_256_GCM:256 (GnuTLS) or
+ * X=TLSv1.2:ECDHE-RSA-AES256-GCM-SHA384:256 (OpenSSL): protocol, cipher,
+ * bits. Trust from CV= (log_selector tls_certificate_verified, on by
+ * default): "yes" the chain verified against a CA, "dane" against DANE
+ * TLSA records, "no" not verified.
+ *
+ * Outbound, Exim checks the server's name as well as its chain
+ * (tls_verify_cert_hostnames defaults to every host), so CV=yes is
+ * verified; CV=no is untrusted (a server always presents a certificate);
+ * no CV= at all is unknown (the selector is off).
+ *
+ * Inbound, Exim asks a client for a certificate only for hosts in
+ * tls_verify_hosts or tls_try_verify_hosts, both unset by default, and it
+ * checks a client certificate's chain, never its name (spec, "Encrypted
+ * SMTP connections using TLS/SSL"): so CV=yes is trusted, not verified.
+ * Without a DN= (log_selector tls_peerdn, the client's certificate
+ * subject) no certificate was presented as far as the log tells, and CV=no
+ * or no CV= is anonymous; with a DN=, CV=no is untrusted and no CV= is
+ * unknown.
+ */
+static void
+tls_op(const char *s, size_t lim, enum mp_direction dir, struct mp_event *ev)
+{
+	const char *x, *c1, *c2, *cv, *dn;
+	size_t xlen, cvlen, dnlen;
+	enum mp_tls_trust trust;
+
+	x = field(s, lim, LIT(" X="), &xlen);
+	if (x == NULL || (c1 = memchr(x, ':', xlen)) == NULL)
+		return;
+	c2 = memchr(c1 + 1, ':', (size_t)(x + xlen - c1 - 1));
+	cv = field(s, lim, LIT(" CV="), &cvlen);
+	dn = field(s, lim, LIT(" DN="), &dnlen);
+	if (cv != NULL && cvlen == 4 && memcmp(cv, "dane", 4) == 0)
+		trust = MP_TLST_VERIFIED;
+	else if (cv != NULL && cvlen == 3 && memcmp(cv, "yes", 3) == 0)
+		trust = dir == MP_DIR_OUTBOUND ? MP_TLST_VERIFIED : MP_TLST_TRUSTED;
+	else if (cv != NULL && cvlen == 2 && memcmp(cv, "no", 2) == 0)
+		trust = dir == MP_DIR_OUTBOUND || dn != NULL ? MP_TLST_UNTRUSTED :
+		    MP_TLST_ANONYMOUS;
+	else if (cv != NULL || dir == MP_DIR_OUTBOUND || dn != NULL)
+		trust = MP_TLST_UNKNOWN;
+	else
+		trust = MP_TLST_ANONYMOUS;
+	if (mp_event_add_op(ev, MP_OPF_TLS, dir,
+	    mp_op_tls_protocol(x, (size_t)(c1 - x)), trust, 0) == 0 &&
+	    c2 != NULL && c2 > c1 + 1) {
+		ev->tls_cipher = c1 + 1;
+		ev->tls_cipher_len = (size_t)(c2 - c1 - 1);
+	}
+}
+
+/*
+ * The ops of a "<=" line: the size (S=), TLS (X=), and, for a message
+ * from an SMTP client (P=smtp, esmtp, esmtps, esmtpa, esmtpsa and their
+ * utf8 variants: every P= holding "smtp", but not local-smtp and
+ * local-esmtp, "exim -bs" from a local process), the SASL mechanism it
+ * authenticated with. A= is "A=NAME[:ID]", NAME being the admin's name
+ * for the authenticator instance (dovecot_plain, fixed_login, ...), not
+ * its public_name: the log never states the mechanism, so an
+ * authenticated client counts as unknown, and the ID (a user) is never
+ * read.
+ */
+static void
+arrival_ops(const char *x, size_t xlen, struct mp_event *ev)
+{
+	size_t lim = own_fields_len(x, xlen, LIT(" S=")), vlen, used;
+	const char *v;
+	double size;
+
+	if ((v = field(x, xlen, LIT(" S="), &vlen)) != NULL &&
+	    (size = mp_decimal_at(v, vlen, &used)) >= 0 && used == vlen)
+		mp_event_add_op(ev, MP_OPF_RCVD_SIZE, 0, 0, 0, size);
+	tls_op(x, lim, MP_DIR_INBOUND, ev);
+	if (field(x, lim, LIT(" A="), &vlen) != NULL)
+		mp_event_add_op(ev, MP_OPF_SMTPD_ACCEPTED, MP_SASL_UNKNOWN, 0, 0, 0);
+	else if ((v = field(x, lim, LIT(" P="), &vlen)) != NULL &&
+	    mp_find(v, vlen, "smtp", 4) != NULL &&
+	    !has_prefix(v, vlen, LIT("local")))
+		mp_event_add_op(ev, MP_OPF_SMTPD_ACCEPTED, MP_SASL_NONE, 0, 0, 0);
+}
+
+/* The text after the client's address in an "SMTP connection from ..."
+ * line: past the last ']' (the client's own HELO name, in parentheses
+ * before its address, is free text). */
+static const char *
+after_client(const char *s, size_t len)
+{
+	for (size_t i = len; i > 0; i--)
+		if (s[i - 1] == ']')
+			return s + i;
+	return s;
+}
+
+/*
+ * "SMTP connection [Ci=N ]from ..." (smtp_get_connection_info() plus):
+ *   "(TCP/IP connection count = N)"   daemon.c, log_selector smtp_connection
+ *   "[D=5s ]closed by QUIT"           smtp_in.c, smtp_connection
+ *   "lost while reading message data[ (header)]"  receive.c
+ *   "lost[ D=5s]"                     smtp_in.c: gone between commands
+ */
+static void
+connection_ops(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *end = s + len, *t = after_client(s, len);
+	size_t tlen = (size_t)(end - t);
+
+	if (mp_find(t, tlen, LIT(" (TCP/IP connection count = ")) != NULL)
+		mp_event_add_op(ev, MP_OPF_SMTPD_CONNECTS, 0, 0, 0, 0);
+	else if (tlen >= 15 && memcmp(end - 15, " closed by QUIT", 15) == 0)
+		mp_event_add_op(ev, MP_OPF_SMTPD_DISCONNECTS, MP_DISC_QUIT, 0, 0, 0);
+	else if (mp_find(t, tlen, LIT(" lost while reading message data")) != NULL)
+		mp_event_add_op(ev, MP_OPF_SMTPD_LOST, MP_CMD_DATA, 0, 0, 0);
+	else if ((tlen >= 5 && memcmp(end - 5, " lost", 5) == 0) ||
+	    mp_find(t, tlen, LIT(" lost D=")) != NULL)
+		mp_event_add_op(ev, MP_OPF_SMTPD_LOST, MP_CMD_OTHER, 0, 0, 0);
+}
+
+/*
+ * The ops of a line that is no delivery and no reject, after its message
+ * id if it has one. Returns nothing: a line that is none of these shapes
+ * adds no op.
+ */
+/* "connection from " or, with 4.98's log_selector +connection_id,
+ * "connection Ci=N from ": the length of that prefix at s, or 0. */
+static size_t
+connection_from(const char *s, size_t len)
+{
+	size_t i = sizeof("connection ") - 1;
+
+	if (!has_prefix(s, len, LIT("connection ")))
+		return 0;
+	if (has_prefix(s + i, len - i, LIT("Ci="))) {
+		i += 3;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i >= len || s[i] != ' ')
+			return 0;
+		i++;
+	}
+	return has_prefix(s + i, len - i, LIT("from ")) ? i + 5 : 0;
+}
+
+static void
+session_ops(const char *m, size_t n, struct mp_event *ev)
+{
+	const char *sp;
+
+	if (has_prefix(m, n, LIT("SMTP ")) && connection_from(m + 5, n - 5) != 0) {
+		connection_ops(m, n, ev);
+	} else if (has_prefix(m, n, LIT("SMTP connection lost after final dot "))) {
+		/* receive.c: the client went away before our reply to "." */
+		mp_event_add_op(ev, MP_OPF_SMTPD_LOST, MP_CMD_END_OF_MESSAGE, 0, 0, 0);
+	} else if (has_prefix(m, n,
+	    LIT("unexpected disconnection while reading SMTP command from "))) {
+		/* smtp_in.c: EOF where a command was due */
+		mp_event_add_op(ev, MP_OPF_SMTPD_LOST, MP_CMD_OTHER, 0, 0, 0);
+	} else if (has_prefix(m, n, LIT("SMTP command timeout on connection from ")) ||
+	    has_prefix(m, n, LIT("SMTP command timeout on TLS connection from "))) {
+		/* smtp_in.c smtp_command_timeout_exit(): which command was
+		 * due is not said */
+		mp_event_add_op(ev, MP_OPF_SMTPD_TIMEOUTS, MP_CMD_OTHER, 0, 0, 0);
+	} else if (has_prefix(m, n,
+	    LIT("SMTP data timeout (message abandoned) on connection from "))) {
+		/* smtp_in.c smtp_data_timeout_exit(): inside DATA */
+		mp_event_add_op(ev, MP_OPF_SMTPD_TIMEOUTS, MP_CMD_DATA, 0, 0, 0);
+	} else if (has_prefix(m, n, LIT("TLS error on ")) &&
+	    connection_from(m + 13, n - 13) != 0) {
+		/* tls-openssl.c/tls-gnu.c tls_error() as a server:
+		 * "TLS error on connection from (helo) [ip] (recv): ..." */
+		mp_event_add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_INBOUND, 0, 0, 0);
+	} else if (has_prefix(m, n, LIT("TLS error on connection to "))) {
+		/* tls_error() as a client before 4.9x: "... to NAME [ip] (...)" */
+		mp_event_add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_OUTBOUND, 0, 0, 0);
+	} else if (has_prefix(m, n, LIT("H=")) &&
+	    (sp = mp_find(m, n, LIT("] TLS error on connection ("))) != NULL &&
+	    mp_find(m, (size_t)(sp - m), ": ", 2) == NULL) {
+		/* tls_error() as a client since 4.9x: "H=NAME [ip] TLS error
+		 * on connection (recv): ..."; before any ": ", which would
+		 * start a reject's or an error's free text. */
+		mp_event_add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_OUTBOUND, 0, 0, 0);
+	} else if ((sp = memchr(m, ' ', n)) != NULL &&
+	    has_prefix(sp, (size_t)(m + n - sp), LIT(" authenticator failed for "))) {
+		/* smtp_in.c: "NAME authenticator failed for HOST: 535
+		 * Incorrect authentication data (set_id=USER)". NAME is the
+		 * instance's, not the mechanism. */
+		mp_event_add_op(ev, MP_OPF_SMTPD_AUTH_FAILURES, MP_SASL_UNKNOWN, 0, 0, 0);
+	}
+}
+
 static int
 exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 {
@@ -428,17 +642,38 @@ exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 			const char *x = a + 3;
 			size_t xlen = alen - 3;
 
-			if (a[0] == '=' && a[1] == '>')
+			if (a[0] == '=' && a[1] == '>') {
+				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_DELIVERED, 0, 0, 0);
+				tls_op(x, own_fields_len(x, xlen, LIT(" C=\"")),
+				    MP_DIR_OUTBOUND, ev);
 				return delivered(x, xlen, ev);
-			if ((a[0] == '-' && a[1] == '>') || (a[0] == '>' && a[1] == '>'))
+			}
+			if (a[0] == '>' && a[1] == '>') {
+				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_CUTTHROUGH, 0, 0, 0);
+				tls_op(x, own_fields_len(x, xlen, LIT(" C=\"")),
+				    MP_DIR_OUTBOUND, ev);
 				return delivered(x, xlen, ev);
-			if (a[0] == '*' && a[1] == '*')
+			}
+			/* "->" is another recipient of the "=>" before it, over
+			 * the same connection: its X= is that session's again,
+			 * so it is no new TLS session. */
+			if (a[0] == '-' && a[1] == '>') {
+				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_ADDITIONAL, 0, 0, 0);
+				return delivered(x, xlen, ev);
+			}
+			if (a[0] == '*' && a[1] == '*') {
+				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_FAILED, 0, 0, 0);
 				return failed(x, xlen, MP_OUTCOME_BOUNCED, ev);
-			if (a[0] == '=' && a[1] == '=')
+			}
+			if (a[0] == '=' && a[1] == '=') {
+				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_DEFERRED, 0, 0, 0);
 				return failed(x, xlen, MP_OUTCOME_DEFERRED, ev);
+			}
 			if (a[0] == '<' && a[1] == '=') {
 				const char *h = mp_find(x, xlen, " [", 2), *close;
 
+				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_ARRIVED, 0, 0, 0);
+				arrival_ops(x, xlen, ev);
 				ev->kind = MP_EVENT_RECEIVED;
 				ev->direction = MP_DIR_INBOUND;
 				if (h != NULL && mp_find(x, (size_t)(h - x), " H=", 3) != NULL &&
@@ -448,12 +683,20 @@ exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 				return 1;
 			}
 		}
+		/* "MSGID Completed" (deliver.c; "Completed QT=2s" with
+		 * +queue_time_overall) */
+		if (has_prefix(a, alen, LIT("Completed")) &&
+		    (alen == 9 || a[9] == ' ')) {
+			mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_COMPLETED, 0, 0, 0);
+			return 0;
+		}
 		m = a;
 		n = alen;
 	}
 	r = reject_marker(m, n, &temporary);
 	if (r != NULL)
 		return rejected(m, n, r, temporary, ev);
+	session_ops(m, n, ev);
 	return 0;
 }
 

@@ -277,6 +277,123 @@ old_failed_command(const char *s, size_t len, struct mp_event *ev)
 	return refused(arrow, (size_t)(end - arrow), ev);
 }
 
+/*
+ * Operational ops (ops.h), from the log_info() calls of smtp_session.c
+ * and mta_session.c (OpenSMTPD 6.x-7.8). s starts after the session id.
+ */
+
+/* "TLSv1.3:TLS_AES_256_GCM_SHA384:256" (tls_to_text()/ssl_to_text()):
+ * protocol, cipher, bits. The line states no verification result:
+ * smtp_session.c logs a client certificate's apart ("smtp cert-check
+ * result=verified|unchecked", and only when one was presented), and
+ * mta_session.c none, so trust is unknown. */
+static void
+tls_op(const char *v, size_t vlen, enum mp_direction dir, struct mp_event *ev)
+{
+	const char *c1 = memchr(v, ':', vlen), *c2;
+
+	if (c1 == NULL)
+		return;
+	c2 = memchr(c1 + 1, ':', (size_t)(v + vlen - c1 - 1));
+	if (mp_event_add_op(ev, MP_OPF_TLS, dir,
+	    mp_op_tls_protocol(v, (size_t)(c1 - v)), MP_TLST_UNKNOWN, 0) == 0 &&
+	    c2 != NULL && c2 > c1 + 1) {
+		ev->tls_cipher = c1 + 1;
+		ev->tls_cipher_len = (size_t)(c2 - c1 - 1);
+	}
+}
+
+/*
+ * "smtp disconnected reason=R": smtp_io() writes quit (after our 221),
+ * disconnect (the client closed first), timeout, "io-error: TEXT"
+ * (quoted); smtp_tls_init() tls-accept-failed; smtp_cert_init_cb()
+ * ca-failure; 6.x's smtp_cert_verify_cb() (with a doubled space before
+ * "reason=") the certificate check's no-client-cert, cert-invalid, no-ca,
+ * cert-check-failed when the listener requires a verified client.
+ */
+static void
+disconnect_ops(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *v;
+	size_t vlen;
+
+	while (len > 0 && *s == ' ') {
+		s++;
+		len--;
+	}
+	if ((v = field(s, len, LIT("reason="), &vlen)) == NULL)
+		return;
+	if (word_is(v, vlen, LIT("quit"))) {
+		mp_event_add_op(ev, MP_OPF_SMTPD_DISCONNECTS, MP_DISC_QUIT, 0, 0, 0);
+	} else if (word_is(v, vlen, LIT("disconnect"))) {
+		mp_event_add_op(ev, MP_OPF_SMTPD_DISCONNECTS, MP_DISC_NO_QUIT, 0, 0, 0);
+	} else if (word_is(v, vlen, LIT("timeout"))) {
+		/* the command that was due is not said */
+		mp_event_add_op(ev, MP_OPF_SMTPD_DISCONNECTS, MP_DISC_TIMEOUT, 0, 0, 0);
+		mp_event_add_op(ev, MP_OPF_SMTPD_TIMEOUTS, MP_CMD_OTHER, 0, 0, 0);
+	} else if (has_prefix(v, vlen, LIT("io-error"))) {
+		mp_event_add_op(ev, MP_OPF_SMTPD_DISCONNECTS, MP_DISC_ERROR, 0, 0, 0);
+		/* io.c's TLS errors: "io-error: handshake failed: ..." */
+		if (has_prefix(v, vlen, LIT("io-error: handshake failed")))
+			mp_event_add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_INBOUND, 0, 0, 0);
+	} else {
+		mp_event_add_op(ev, MP_OPF_SMTPD_DISCONNECTS, MP_DISC_OTHER, 0, 0, 0);
+		if (word_is(v, vlen, LIT("no-client-cert")) ||
+		    word_is(v, vlen, LIT("cert-invalid")) ||
+		    word_is(v, vlen, LIT("no-ca")) ||
+		    word_is(v, vlen, LIT("cert-check-failed")))
+			mp_event_add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_INBOUND, 0, 0, 0);
+	}
+}
+
+/* "smtp message msgid=M size=N nrcpt=N proto=P": size and recipients. */
+static void
+message_ops(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *v;
+	size_t vlen, used;
+	double n;
+
+	if ((v = field(s, len, LIT("size="), &vlen)) != NULL &&
+	    (n = mp_decimal_at(v, vlen, &used)) >= 0 && used == vlen)
+		mp_event_add_op(ev, MP_OPF_RCVD_SIZE, 0, 0, 0, n);
+	if ((v = field(s, len, LIT("nrcpt="), &vlen)) != NULL &&
+	    (n = mp_decimal_at(v, vlen, &used)) >= 0 && used == vlen)
+		mp_event_add_op(ev, MP_OPF_RCVD_RCPTS, 0, 0, 0, n);
+}
+
+/*
+ * The session lines: "smtp connected address=A host=H", "smtp
+ * disconnected reason=R", "smtp authentication user=U result=ok|permfail|
+ * tempfail" (the mechanism is not logged: unknown), "smtp tls ciphers=C"
+ * and "mta tls ciphers=C".
+ */
+static void
+session_ops(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *v, *p, *end = s + len;
+	size_t vlen;
+
+	if (has_prefix(s, len, LIT("smtp connected address="))) {
+		mp_event_add_op(ev, MP_OPF_SMTPD_CONNECTS, 0, 0, 0, 0);
+	} else if (has_prefix(s, len, LIT("smtp disconnected "))) {
+		disconnect_ops(s + 18, len - 18, ev);
+	} else if (has_prefix(s, len, LIT("smtp authentication user="))) {
+		/* the user name is strnvis()ed (no spaces): result is last */
+		for (v = NULL, p = s; (p = mp_find(p, (size_t)(end - p), LIT(" result="))) != NULL; p++)
+			v = p + 8;
+		if (v != NULL && (word_is(v, (size_t)(end - v), LIT("permfail")) ||
+		    word_is(v, (size_t)(end - v), LIT("tempfail"))))
+			mp_event_add_op(ev, MP_OPF_SMTPD_AUTH_FAILURES, MP_SASL_UNKNOWN, 0, 0, 0);
+	} else if (has_prefix(s, len, LIT("smtp tls ciphers="))) {
+		v = field(s, len, LIT("ciphers="), &vlen);
+		tls_op(v, vlen, MP_DIR_INBOUND, ev);
+	} else if (has_prefix(s, len, LIT("mta tls ciphers="))) {
+		v = field(s, len, LIT("ciphers="), &vlen);
+		tls_op(v, vlen, MP_DIR_OUTBOUND, ev);
+	}
+}
+
 static int
 opensmtpd_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 {
@@ -297,10 +414,12 @@ opensmtpd_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 		if (has_prefix(s, len, LIT("smtp failed-command ")))
 			return failed_command(s + 20, len - 20, ev);
 		if (has_prefix(s, len, LIT("smtp message "))) {
+			message_ops(s + 13, len - 13, ev);
 			ev->kind = MP_EVENT_RECEIVED;
 			ev->direction = MP_DIR_INBOUND;
 			return 1;
 		}
+		session_ops(s, len, ev);
 		return 0;
 	}
 	if (has_prefix(m, n, LIT("relay: ")))

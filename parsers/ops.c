@@ -206,27 +206,13 @@ mp_op_valid(const struct mp_op *op)
 	return !d->histogram || (isfinite(op->value) && op->value >= 0);
 }
 
-int
-mp_event_add_op(struct mp_event *ev, unsigned fam, unsigned l0, unsigned l1,
-    unsigned l2, double value)
-{
-	struct mp_op op = { .family = (uint8_t)fam, .value = value };
-
-	if (ev->nops >= MP_OPS_MAX || l0 > 255 || l1 > 255 || l2 > 255)
-		return -1;
-	op.label[0] = (uint8_t)l0;
-	op.label[1] = (uint8_t)l1;
-	op.label[2] = (uint8_t)l2;
-	if (!mp_op_valid(&op))
-		return -1;
-	ev->ops[ev->nops++] = op;
-	return 0;
-}
 
 static int
 word_eq(const char *s, size_t len, const char *w)
 {
-	return strlen(w) == len && strncasecmp(s, w, len) == 0;
+	/* First byte before the call: most words are told apart by it. */
+	return len > 0 && (s[0] | 0x20) == (w[0] | 0x20) && strlen(w) == len &&
+	    strncasecmp(s, w, len) == 0;
 }
 
 enum mp_cmd

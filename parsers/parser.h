@@ -81,10 +81,28 @@ const char *mp_find(const char *s, size_t len, const char *lit, size_t n);
 
 /* Add an op (ops.h) to ev: family fam with label values l0..l2 (0 for a
  * label the family does not have) and, for a histogram, value. Returns 0,
- * or -1 (nothing added) when ev already holds MP_OPS_MAX ops or the op is
- * not valid for its family, which is a parser bug the tests catch. */
-int mp_event_add_op(struct mp_event *ev, unsigned fam, unsigned l0, unsigned l1,
-    unsigned l2, double value);
+ * or -1 (nothing added) when ev already holds MP_OPS_MAX ops. Label values
+ * are checked where the op is counted (a bad one is a parser bug the golden
+ * and fuzz tests catch). */
+static inline int
+mp_event_add_op(struct mp_event *ev, unsigned fam, unsigned l0, unsigned l1,
+    unsigned l2, double value)
+{
+	struct mp_op *op;
+
+	/* Not checked against the table here, on the hot path: the store
+	 * checks every op it counts, and the golden and fuzz tests check
+	 * every op a parser makes with mp_op_valid. */
+	if (ev->nops >= MP_OPS_MAX || fam >= MP_OPF_COUNT || l0 > 255 || l1 > 255 || l2 > 255)
+		return -1;
+	op = &ev->ops[ev->nops++];
+	op->family = (uint8_t)fam;
+	op->label[0] = (uint8_t)l0;
+	op->label[1] = (uint8_t)l1;
+	op->label[2] = (uint8_t)l2;
+	op->value = value;
+	return 0;
+}
 
 /*
  * Shared by parsers, implemented in registry.c.

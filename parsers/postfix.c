@@ -37,12 +37,20 @@
  *
  * Receipts: smtpd's "QID: client=host[addr]" is the one line per message
  * accepted from a client, and is returned as an MP_EVENT_RECEIVED event.
- * qmgr's "QID: from=<s>, size=N, nrcpt=N (queue active)" is not used: qmgr
- * logs it again each time a deferred message comes back from the deferred
+ * qmgr's "QID: from=<s>, size=N, nrcpt=N (queue active)" is no receipt (it
+ * only feeds the qmgr size and recipient ops): qmgr logs it again each time a deferred message comes back from the deferred
  * queue, and for mail from pickup and for bounces, so it would count one
  * message many times. smtpd logs client= once, when it creates the queue
  * file; a message that cleanup or a milter then rejects at end of data was
  * still counted as received (it was, until it was refused).
+ *
+ * Operational ops (ops.h) come from the session and queue lines around
+ * these: smtpd's connect/disconnect/lost/timeout, SASL and FCrDNS warnings,
+ * TLS handshakes, postscreen's verdicts, qmgr, cleanup's actions, bounce
+ * notices, fatal and panic. Each shape is matched by hand (prefix compares
+ * picked by the program in the tag), never by a regex, and each function
+ * below names the Postfix source that writes it. A line with ops and no
+ * status returns 0 with the ops set.
  *
  * soft_bounce: Postfix logs "dsn=4.x.x, status=deferred" (older releases
  * "status=SOFTBOUNCE") around the remote's unchanged "550 5.1.1" reply. We
@@ -454,6 +462,29 @@ reject(struct postfix_state *st, const char *m, size_t n, struct mp_event *ev)
 	return res;
 }
 
+static void
+add_op(struct mp_event *ev, unsigned fam, unsigned l0, unsigned l1)
+{
+	(void)mp_event_add_op(ev, fam, l0, l1, 0, 0);
+}
+
+/*
+ * The mechanism of smtpd_sasl_proto.c's "client=NAME[ADDR], sasl_method=M,
+ * sasl_username=U[, sasl_sender=S][, orig_queue_id=Q, orig_client=C]"; s
+ * is the text after the client. The user name is never looked at.
+ */
+static enum mp_sasl
+sasl_method(const char *s, size_t len)
+{
+	const char *m = mp_find(s, len, LIT(", sasl_method=")), *c;
+
+	if (m == NULL)
+		return MP_SASL_NONE;
+	m += sizeof(", sasl_method=") - 1;
+	c = memchr(m, ',', (size_t)(s + len - m));
+	return mp_op_sasl(m, (size_t)((c != NULL ? c : s + len) - m));
+}
+
 /*
  * smtpd's "QID: client=host[addr]", logged once when a client's message is
  * given a queue file: a receipt (see the head of this file for why this
@@ -485,67 +516,589 @@ received(const struct mp_syslog *hdr, const char *act, size_t rest,
 	ev->direction = MP_DIR_INBOUND;
 	if (mp_is_loopback(addr, (size_t)(close - addr)))
 		ev->destination = MP_DEST_FILTER;
+	add_op(ev, MP_OPF_SMTPD_ACCEPTED, sasl_method(close, (size_t)(act + rest - close)), 0);
 	return 1;
 }
 
 /*
- * Can this line's program log a delivery result? Only the delivery agents
- * and the queue manager (expiry) write "status=". The program is the tag's
- * last component, whatever the instance or service name before it
- * ("postfix-out/smtp", "postfix/amavis/smtp"). A tag without a '/' (rsyslog's
- * RFC 5424 "postfix", or none) does not say, so the line is searched. This
- * keeps the search for "status=" away from the postscreen, smtpd and cleanup
- * lines that are most of a log.
+ * The program that logged a line: the tag's last component, whatever the
+ * instance or service name before it ("postfix-out/smtp",
+ * "postfix/submission/smtpd", "postfix/amavis/smtp"). A tag without a '/'
+ * (rsyslog's RFC 5424 "postfix") or no tag at all does not say: PROG_ANY,
+ * and every shape below is tried on it.
  */
-static int
-may_log_status(const struct mp_syslog *hdr)
+enum prog {
+	PROG_ANY = 0, PROG_SMTPD, PROG_SMTP, PROG_POSTSCREEN, PROG_QMGR,
+	PROG_CLEANUP, PROG_BOUNCE, PROG_DELIVERY, PROG_OTHER
+};
+
+static enum prog
+program_of(const struct mp_syslog *hdr)
 {
-	static const struct { const char *s; size_t n; } programs[] = {
-		{ LIT("smtp") }, { LIT("lmtp") }, { LIT("local") }, { LIT("virtual") },
-		{ LIT("pipe") }, { LIT("error") }, { LIT("retry") }, { LIT("discard") },
-		{ LIT("qmgr") }, { LIT("oqmgr") },
+	static const struct { const char *s; size_t n; enum prog p; } programs[] = {
+		{ LIT("smtpd"), PROG_SMTPD }, { LIT("smtp"), PROG_SMTP },
+		{ LIT("lmtp"), PROG_SMTP }, { LIT("postscreen"), PROG_POSTSCREEN },
+		{ LIT("qmgr"), PROG_QMGR }, { LIT("oqmgr"), PROG_QMGR },
+		{ LIT("cleanup"), PROG_CLEANUP }, { LIT("bounce"), PROG_BOUNCE },
+		{ LIT("local"), PROG_DELIVERY }, { LIT("virtual"), PROG_DELIVERY },
+		{ LIT("pipe"), PROG_DELIVERY }, { LIT("error"), PROG_DELIVERY },
+		{ LIT("retry"), PROG_DELIVERY }, { LIT("discard"), PROG_DELIVERY },
 	};
 	const char *slash, *prog;
 	size_t plen;
 
 	if (hdr->tag == NULL ||
 	    (slash = memrchr(hdr->tag, '/', hdr->tag_len)) == NULL)
-		return 1;
+		return PROG_ANY;
 	prog = slash + 1;
 	plen = (size_t)(hdr->tag + hdr->tag_len - prog);
 	for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++)
-		if (plen == programs[i].n && memcmp(prog, programs[i].s, plen) == 0)
-			return 1;
+		if (word_is(prog, plen, programs[i].s, programs[i].n))
+			return programs[i].p;
+	return PROG_OTHER;
+}
+
+/*
+ * Can this line's program log a delivery result? Only the delivery agents
+ * and the queue manager (expiry) write "status=". This keeps the search for
+ * "status=" away from the postscreen, smtpd and cleanup lines that are
+ * most of a log.
+ */
+static int
+may_log_status(enum prog prog)
+{
+	return prog == PROG_ANY || prog == PROG_SMTP || prog == PROG_QMGR ||
+	    prog == PROG_DELIVERY;
+}
+
+/* The word at s (up to a space or the end), as its length. */
+static size_t
+word_len(const char *s, size_t len)
+{
+	const char *sp = memchr(s, ' ', len);
+
+	return sp != NULL ? (size_t)(sp - s) : len;
+}
+
+/*
+ * smtpd's forward-confirmed reverse DNS failures (smtpd_peer.c), the text
+ * after "warning: ":
+ *   hostname NAME does not resolve to address ADDR[: REASON]	(2.8 and later)
+ *   ADDR: hostname NAME verification failed: REASON		(before 2.8)
+ *   ADDR: address not listed for hostname NAME		(before 2.8)
+ * REASON is the resolver's ("Name or service not known", "Temporary
+ * failure in name resolution"): either way the name did not confirm.
+ */
+static int
+fcrdns_failure(const char *w, size_t n)
+{
+	const char *sp, *rest;
+
+	if (has_prefix(w, n, LIT("hostname ")))
+		return mp_find(w, n, LIT(" does not resolve to address ")) != NULL;
+	if ((sp = memchr(w, ' ', n)) == NULL || sp == w || sp[-1] != ':')
+		return 0;
+	rest = sp + 1;
+	n -= (size_t)(rest - w);
+	return has_prefix(rest, n, LIT("address not listed for hostname ")) ||
+	    (has_prefix(rest, n, LIT("hostname ")) &&
+	    mp_find(rest, n, LIT(" verification failed")) != NULL);
+}
+
+/*
+ * smtpd's failed AUTH (smtpd_sasl_glue.c), after "warning: ":
+ *   NAME[ADDR]: SASL METHOD authentication failed: REASON
+ * Cyrus SASL's own "SASL authentication failure: ..." warning about the
+ * same attempt names no client and is not counted, so each attempt counts
+ * once. REASON may hold a base64 challenge, never a label.
+ */
+static void
+sasl_failure(const char *w, size_t n, struct mp_event *ev)
+{
+	const char *sp = memchr(w, ' ', n), *method;
+	size_t mlen, left;
+
+	if (sp == NULL || sp == w || sp[-1] != ':' ||
+	    memchr(w, '[', (size_t)(sp - w)) == NULL)
+		return;
+	method = sp + 1;
+	left = (size_t)(w + n - method);
+	if (!has_prefix(method, left, LIT("SASL ")))
+		return;
+	method += 5;
+	left -= 5;
+	mlen = word_len(method, left);
+	if (!has_prefix(method + mlen, left - mlen, LIT(" authentication failed")))
+		return;
+	add_op(ev, MP_OPF_SMTPD_AUTH_FAILURES, mp_op_sasl(method, mlen), 0);
+}
+
+/*
+ * Diagnostics (msg_warn, msg_error, msg_fatal, msg_panic) never carry a
+ * status: a "warning: ... status=..." talks about one. Some report ops:
+ *   fatal: TEXT, panic: TEXT	any program with a tag (an untagged
+ *				"fatal:" could be anybody's)
+ *   warning: ...		smtpd's FCrDNS and SASL failures, above
+ * "warning: TLS library problem: ..." is not a failed handshake of its
+ * own: it follows the "SSL_accept error" line it explains (tls_misc.c
+ * tls_print_errors), which is the one counted.
+ */
+static void
+diagnostic(const struct mp_syslog *hdr, enum prog prog, const char *m,
+    size_t n, struct mp_event *ev)
+{
+	if (has_prefix(m, n, LIT("fatal: "))) {
+		if (hdr->tag != NULL)
+			add_op(ev, MP_OPF_FATALS, 0, 0);
+		return;
+	}
+	if (has_prefix(m, n, LIT("panic: "))) {
+		if (hdr->tag != NULL)
+			add_op(ev, MP_OPF_PANICS, 0, 0);
+		return;
+	}
+	if ((prog != PROG_SMTPD && prog != PROG_ANY) ||
+	    !has_prefix(m, n, LIT("warning: ")))
+		return;
+	m += sizeof("warning: ") - 1;
+	n -= sizeof("warning: ") - 1;
+	if (fcrdns_failure(m, n))
+		add_op(ev, MP_OPF_SMTPD_FCRDNS_FAILURES, 0, 0);
+	else
+		sasl_failure(m, n, ev);
+}
+
+/*
+ * "disconnect from NAME[ADDR] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4"
+ * (smtpd.c, 3.0 and later): each command's successes[/attempts], always
+ * ending in "commands=". quit=N with N > 0: the client said QUIT; stats
+ * without it: it went away or was dropped. Before 3.0 the line ends at the
+ * client: unknown.
+ */
+static enum mp_disconnect
+disconnect_reason(const char *s, size_t len)
+{
+	const char *q = mp_find(s, len, LIT(" quit="));
+
+	if (q != NULL) {
+		q += sizeof(" quit=") - 1;
+		return q < s + len && *q >= '1' && *q <= '9' ?
+		    MP_DISC_QUIT : MP_DISC_NO_QUIT;
+	}
+	return mp_find(s, len, LIT(" commands=")) != NULL ?
+	    MP_DISC_NO_QUIT : MP_DISC_UNKNOWN;
+}
+
+/*
+ * "lost connection after CMD from NAME[ADDR]" and "timeout after CMD from
+ * NAME[ADDR]" (smtpd.c, CMD being state->where: CONNECT, EHLO, STARTTLS,
+ * DATA, END-OF-MESSAGE, UNKNOWN, ...; 3.x adds " (N bytes)" after DATA and
+ * BDAT). s is the text after "after ".
+ */
+static void
+after_cmd(const char *s, size_t len, unsigned fam, struct mp_event *ev)
+{
+	size_t cmd_len = word_len(s, len);
+
+	if (cmd_len == 0 || mp_find(s + cmd_len, len - cmd_len, LIT(" from ")) == NULL)
+		return;
+	add_op(ev, fam, mp_op_cmd(s, cmd_len), 0);
+}
+
+/*
+ * TLS sessions (tls_server.c, tls_client.c):
+ *   TRUST TLS connection established from NAME[ADDR]: PROTO with cipher
+ *	CIPHER (N/N bits)[ key-exchange ...]		smtpd, inbound
+ *   TRUST TLS connection established to NAME[ADDR]:PORT: PROTO with cipher
+ *	CIPHER (N/N bits)[ ...]				smtp/lmtp, outbound
+ * TRUST is Anonymous (no certificate), Untrusted, Trusted (chain
+ * verified) or Verified (name matched too, or DANE); the server side never
+ * says Verified. want_from / want_to say which side the program is.
+ */
+static int
+tls_established(const char *m, size_t n, int want_from, int want_to,
+    struct mp_event *ev)
+{
+	static const struct { const char *s; size_t n; enum mp_tls_trust t; } trusts[] = {
+		{ LIT("Anonymous "), MP_TLST_ANONYMOUS }, { LIT("Untrusted "), MP_TLST_UNTRUSTED },
+		{ LIT("Trusted "), MP_TLST_TRUSTED }, { LIT("Verified "), MP_TLST_VERIFIED },
+	};
+	const char *p = NULL, *with, *proto, *cipher, *end = m + n;
+	enum mp_tls_trust trust = MP_TLST_UNKNOWN;
+	enum mp_direction dir;
+	size_t left;
+
+	for (size_t i = 0; i < sizeof trusts / sizeof trusts[0] && p == NULL; i++)
+		if (has_prefix(m, n, trusts[i].s, trusts[i].n)) {
+			p = m + trusts[i].n;
+			trust = trusts[i].t;
+		}
+	if (p == NULL || !has_prefix(p, (size_t)(end - p),
+	    LIT("TLS connection established ")))
+		return 0;
+	p += sizeof("TLS connection established ") - 1;
+	left = (size_t)(end - p);
+	if (want_from && has_prefix(p, left, LIT("from ")))
+		dir = MP_DIR_INBOUND;
+	else if (want_to && has_prefix(p, left, LIT("to ")))
+		dir = MP_DIR_OUTBOUND;
+	else
+		return 0;
+	if ((with = mp_find(p, left, LIT(" with cipher "))) == NULL)
+		return 0;
+	for (proto = with; proto > p && proto[-1] != ' '; proto--)
+		;
+	cipher = with + sizeof(" with cipher ") - 1;
+	(void)mp_event_add_op(ev, MP_OPF_TLS, dir,
+	    mp_op_tls_protocol(proto, (size_t)(with - proto)), trust, 0);
+	ev->tls_cipher = cipher;
+	ev->tls_cipher_len = word_len(cipher, (size_t)(end - cipher));
+	if (ev->tls_cipher_len == 0)
+		ev->tls_cipher = NULL;
+	return 1;
+}
+
+/*
+ * smtpd's session lines (smtpd.c): connect, disconnect, lost connection,
+ * timeout; its TLS handshakes (tls_server.c): established, or
+ * "SSL_accept error from NAME[ADDR]: -1|lost connection|ERRNO TEXT", a
+ * msg_info, one per failed handshake.
+ */
+static int
+smtpd_session(const char *m, size_t n, struct mp_event *ev)
+{
+	if (has_prefix(m, n, LIT("connect from "))) {
+		if (memchr(m, '[', n) != NULL)
+			add_op(ev, MP_OPF_SMTPD_CONNECTS, 0, 0);
+	} else if (has_prefix(m, n, LIT("disconnect from "))) {
+		add_op(ev, MP_OPF_SMTPD_DISCONNECTS, disconnect_reason(m, n), 0);
+	} else if (has_prefix(m, n, LIT("lost connection after "))) {
+		m += sizeof("lost connection after ") - 1;
+		after_cmd(m, n - (sizeof("lost connection after ") - 1),
+		    MP_OPF_SMTPD_LOST, ev);
+	} else if (has_prefix(m, n, LIT("timeout after "))) {
+		after_cmd(m + sizeof("timeout after ") - 1,
+		    n - (sizeof("timeout after ") - 1), MP_OPF_SMTPD_TIMEOUTS, ev);
+	} else if (has_prefix(m, n, LIT("SSL_accept error from "))) {
+		add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_INBOUND, 0);
+	} else {
+		return tls_established(m, n, 1, 0, ev);
+	}
+	return 1;
+}
+
+/* smtp's and lmtp's: TLS established, or "SSL_connect error to
+ * NAME[ADDR]:PORT: ..." (tls_client.c). */
+static int
+smtp_session(const char *m, size_t n, struct mp_event *ev)
+{
+	if (has_prefix(m, n, LIT("SSL_connect error to "))) {
+		add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_OUTBOUND, 0);
+		return 1;
+	}
+	return tls_established(m, n, 0, 1, ev);
+}
+
+/*
+ * postscreen (postscreen_early.c, postscreen_smtpd.c, postscreen.c), the
+ * client always "[ADDR]:PORT":
+ *   CONNECT from [ADDR]:PORT to [ADDR]:PORT
+ *   PASS NEW|OLD [ADDR]:PORT
+ *   PREGREET N after T from [ADDR]:PORT: TEXT
+ *   COMMAND PIPELINING from [ADDR]:PORT after CMD: TEXT
+ *   NON-SMTP COMMAND from [ADDR]:PORT after CMD: TEXT
+ *   BARE NEWLINE from [ADDR]:PORT after CMD
+ *   COMMAND TIME|COUNT|LENGTH LIMIT from [ADDR]:PORT after CMD
+ *   HANGUP after T from [ADDR]:PORT in TEST
+ *   WHITELISTED|BLACKLISTED|WHITELIST VETO [ADDR]:PORT
+ *	(3.6 renamed them ALLOWLISTED, DENYLISTED, ALLOWLIST VETO)
+ */
+static const struct ps_shape {
+	const char *s;
+	size_t n;
+	unsigned fam, label;
+} ps_shapes[] = {
+	{ LIT("CONNECT from ["), MP_OPF_PS_CONNECTS, 0 },
+	{ LIT("PASS NEW ["), MP_OPF_PS_PASSES, MP_PS_PASS_NEW },
+	{ LIT("PASS OLD ["), MP_OPF_PS_PASSES, MP_PS_PASS_OLD },
+	{ LIT("PREGREET "), MP_OPF_PS_FAILURES, MP_PS_PREGREET },
+	{ LIT("COMMAND PIPELINING from ["), MP_OPF_PS_FAILURES, MP_PS_PIPELINING },
+	{ LIT("NON-SMTP COMMAND from ["), MP_OPF_PS_FAILURES, MP_PS_NON_SMTP },
+	{ LIT("BARE NEWLINE from ["), MP_OPF_PS_FAILURES, MP_PS_BARE_NEWLINE },
+	{ LIT("COMMAND TIME LIMIT from ["), MP_OPF_PS_FAILURES, MP_PS_TIME_LIMIT },
+	{ LIT("COMMAND COUNT LIMIT from ["), MP_OPF_PS_FAILURES, MP_PS_COUNT_LIMIT },
+	{ LIT("COMMAND LENGTH LIMIT from ["), MP_OPF_PS_FAILURES, MP_PS_LENGTH_LIMIT },
+	{ LIT("HANGUP after "), MP_OPF_PS_HANGUPS, 0 },
+	{ LIT("WHITELISTED ["), MP_OPF_PS_LISTS, MP_PS_ALLOWLIST },
+	{ LIT("ALLOWLISTED ["), MP_OPF_PS_LISTS, MP_PS_ALLOWLIST },
+	{ LIT("BLACKLISTED ["), MP_OPF_PS_LISTS, MP_PS_DENYLIST },
+	{ LIT("DENYLISTED ["), MP_OPF_PS_LISTS, MP_PS_DENYLIST },
+	{ LIT("WHITELIST VETO ["), MP_OPF_PS_LISTS, MP_PS_ALLOWLIST_VETO },
+	{ LIT("ALLOWLIST VETO ["), MP_OPF_PS_LISTS, MP_PS_ALLOWLIST_VETO },
+};
+
+/*
+ * "DNSBL rank N for [ADDR]:PORT": postscreen logs it only when N reached
+ * postscreen_dnsbl_threshold, right before failing the client's dnsbl test
+ * (postscreen_early.c: below the threshold the test passes silently), so
+ * the line is both the rank and a dnsbl failure.
+ */
+static int
+ps_dnsbl_rank(const char *m, size_t n, struct mp_event *ev)
+{
+	const char *v = m + sizeof("DNSBL rank ") - 1;
+	size_t used, left = n - (sizeof("DNSBL rank ") - 1);
+	double rank = mp_decimal_at(v, left, &used);
+
+	if (rank < 0 || !has_prefix(v + used, left - used, LIT(" for [")))
+		return 0;
+	(void)mp_event_add_op(ev, MP_OPF_PS_DNSBL_RANK, 0, 0, 0, rank);
+	add_op(ev, MP_OPF_PS_FAILURES, MP_PS_DNSBL, 0);
+	return 1;
+}
+
+static int
+postscreen_session(const char *m, size_t n, struct mp_event *ev)
+{
+	if (has_prefix(m, n, LIT("DNSBL rank ")))
+		return ps_dnsbl_rank(m, n, ev);
+	for (size_t i = 0; i < sizeof ps_shapes / sizeof ps_shapes[0]; i++) {
+		const struct ps_shape *s = &ps_shapes[i];
+
+		if (!has_prefix(m, n, s->s, s->n))
+			continue;
+		/* PREGREET and HANGUP name the client further on. */
+		if (s->s[s->n - 1] != '[' &&
+		    mp_find(m + s->n, n - s->n, LIT(" from [")) == NULL)
+			return 0;
+		add_op(ev, s->fam, s->label, 0);
+		return 1;
+	}
 	return 0;
+}
+
+/* Lines without a queue ID that report ops, by program. */
+static int
+session_ops(enum prog prog, const char *m, size_t n, struct mp_event *ev)
+{
+	switch (prog) {
+	case PROG_SMTPD:
+		return smtpd_session(m, n, ev);
+	case PROG_SMTP:
+		return smtp_session(m, n, ev);
+	case PROG_POSTSCREEN:
+		return postscreen_session(m, n, ev);
+	case PROG_ANY:
+		return smtpd_session(m, n, ev) || smtp_session(m, n, ev) ||
+		    postscreen_session(m, n, ev);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * What decided a cleanup action: the class word cleanup_act_log and the
+ * header/body checks write after the action ("header", "body"; later
+ * releases "mime-header" and "nested-header" for attachment and nested
+ * message headers, counted as header). -1 if none.
+ */
+static int
+cleanup_source(const char *s, size_t len)
+{
+	size_t w = word_len(s, len);
+
+	if (w == len)
+		return -1;
+	if (word_is(s, w, LIT("header")) || word_is(s, w, LIT("mime-header")) ||
+	    word_is(s, w, LIT("nested-header")))
+		return MP_CLS_HEADER;
+	if (word_is(s, w, LIT("body")))
+		return MP_CLS_BODY;
+	return -1;
+}
+
+/*
+ * cleanup's actions (cleanup_message.c cleanup_act_log, cleanup_milter.c):
+ *   QID: ACTION: header|body CONTENT from CLIENT; from=<> to=<> ...[: TEXT]
+ *	ACTION from header_checks/body_checks: reject, warning (WARN),
+ *	hold, discard, redirect, filter, replace, info (INFO), bcc (BCC);
+ *	PREPEND, and milter_header_checks' "milter-header-ACTION", have no
+ *	label of their own and are not counted.
+ *   QID: milter-reject|milter-hold|milter-discard: END-OF-MESSAGE from
+ *	NAME[ADDR]: TEXT; from=<> ...	a milter's verdict at end of data
+ * act is the text after "QID: ". Returns 1 if it counted one.
+ */
+static int
+cleanup_action(enum prog prog, const char *act, size_t rest,
+    struct mp_event *ev)
+{
+	static const struct { const char *s; size_t n; enum mp_cleanup_action a; } actions[] = {
+		{ LIT("reject: "), MP_CLA_REJECT }, { LIT("warning: "), MP_CLA_WARNING },
+		{ LIT("hold: "), MP_CLA_HOLD }, { LIT("discard: "), MP_CLA_DISCARD },
+		{ LIT("redirect: "), MP_CLA_REDIRECT }, { LIT("filter: "), MP_CLA_FILTER },
+		{ LIT("replace: "), MP_CLA_REPLACE }, { LIT("info: "), MP_CLA_INFO },
+		{ LIT("bcc: "), MP_CLA_BCC },
+	};
+	static const struct { const char *s; size_t n; enum mp_cleanup_action a; } milter[] = {
+		{ LIT("milter-reject: "), MP_CLA_REJECT }, { LIT("milter-hold: "), MP_CLA_HOLD },
+		{ LIT("milter-discard: "), MP_CLA_DISCARD },
+	};
+
+	if (prog != PROG_CLEANUP && prog != PROG_ANY)
+		return 0;
+	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
+		int src;
+
+		if (!has_prefix(act, rest, actions[i].s, actions[i].n))
+			continue;
+		src = cleanup_source(act + actions[i].n, rest - actions[i].n);
+		if (src < 0)
+			return 0;
+		add_op(ev, MP_OPF_CLEANUP_ACTIONS, actions[i].a, (unsigned)src);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof milter / sizeof milter[0]; i++) {
+		if (!has_prefix(act, rest, milter[i].s, milter[i].n))
+			continue;
+		/* Untagged, smtpd's own milter-reject (NOQUEUE, before DATA
+		 * ends) is not cleanup's: only END-OF-MESSAGE is. */
+		if (prog == PROG_ANY && !has_prefix(act + milter[i].n,
+		    rest - milter[i].n, LIT("END-OF-MESSAGE ")))
+			return 0;
+		add_op(ev, MP_OPF_CLEANUP_ACTIONS, milter[i].a, MP_CLS_MILTER);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * qmgr's "QID: from=<SENDER>, size=N, nrcpt=M (queue active)"
+ * (qmgr_message.c): the message's size and recipient count, each time qmgr
+ * takes it in (see the head of this file for why it is no receipt). Read
+ * from the end, so a sender with ", size=" in it changes nothing.
+ */
+static int
+qmgr_active(const char *act, size_t rest, struct mp_event *ev)
+{
+	const char *end = act + rest, *sz, *nr;
+	double size, rcpts;
+	size_t used;
+
+	if (rest == 0 || end[-1] != ')' ||
+	    (sz = rfind(act, rest, LIT(", size="))) == NULL)
+		return 0;
+	sz += sizeof(", size=") - 1;
+	size = mp_decimal_at(sz, (size_t)(end - sz), &used);
+	nr = sz + used;
+	if (size < 0 || !has_prefix(nr, (size_t)(end - nr), LIT(", nrcpt=")))
+		return 0;
+	nr += sizeof(", nrcpt=") - 1;
+	rcpts = mp_decimal_at(nr, (size_t)(end - nr), &used);
+	if (rcpts < 0 || !has_prefix(nr + used, (size_t)(end - nr - used),
+	    LIT(" (queue ")))
+		return 0;
+	(void)mp_event_add_op(ev, MP_OPF_QMGR_SIZE, 0, 0, 0, size);
+	(void)mp_event_add_op(ev, MP_OPF_QMGR_RCPTS, 0, 0, 0, rcpts);
+	return 1;
+}
+
+/*
+ * bounce's notices (bounce_notify_service.c, bounce_warn_service.c,
+ * bounce_trace_service.c): "QID: WHO KIND notification: NEWQID".
+ */
+static int
+bounce_notice(const char *act, size_t rest, struct mp_event *ev)
+{
+	static const struct { const char *s; size_t n; unsigned kind, to; } notices[] = {
+		{ LIT("sender non-delivery notification: "), MP_BOUNCE_NON_DELIVERY, MP_BOUNCE_TO_SENDER },
+		{ LIT("postmaster non-delivery notification: "), MP_BOUNCE_NON_DELIVERY, MP_BOUNCE_TO_POSTMASTER },
+		{ LIT("sender delay notification: "), MP_BOUNCE_DELAY, MP_BOUNCE_TO_SENDER },
+		{ LIT("postmaster delay notification: "), MP_BOUNCE_DELAY, MP_BOUNCE_TO_POSTMASTER },
+		{ LIT("sender delivery status notification: "), MP_BOUNCE_SUCCESS, MP_BOUNCE_TO_SENDER },
+	};
+
+	for (size_t i = 0; i < sizeof notices / sizeof notices[0]; i++)
+		if (has_prefix(act, rest, notices[i].s, notices[i].n)) {
+			add_op(ev, MP_OPF_BOUNCE, notices[i].kind, notices[i].to);
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * Queue-file lines that report ops and no status, by program; act is the
+ * text after "QID: ". cleanup's "message-id=" is logged once per message
+ * (cleanup_message.c: the header's, or "message-id=<>" when there is none);
+ * its "resent-message-id=" comes besides it and is not counted.
+ */
+static int
+queue_ops(enum prog prog, const char *act, size_t rest, struct mp_event *ev)
+{
+	int any = prog == PROG_ANY;
+
+	if ((any || prog == PROG_CLEANUP) && has_prefix(act, rest, LIT("message-id="))) {
+		add_op(ev, MP_OPF_CLEANUP_PROCESSED, 0, 0);
+		return 1;
+	}
+	if (cleanup_action(prog, act, rest, ev))
+		return 1;
+	if (any || prog == PROG_QMGR) {
+		if (word_is(act, rest, LIT("removed"))) {
+			add_op(ev, MP_OPF_QMGR_REMOVED, 0, 0);
+			return 1;
+		}
+		if (has_prefix(act, rest, LIT("from=<")) && qmgr_active(act, rest, ev))
+			return 1;
+	}
+	return (any || prog == PROG_BOUNCE) && bounce_notice(act, rest, ev);
 }
 
 static int
 postfix_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 {
 	struct postfix_state *st = state;
-	const char *m = hdr->msg, *colon, *act;
-	size_t n = hdr->msg_len, rest;
+	const char *m = hdr->msg, *colon, *act = NULL;
+	size_t n = hdr->msg_len, rest = 0;
+	enum prog prog;
+	int r;
 
 	if (m == NULL || n < 8)
 		return 0;
+	prog = program_of(hdr);
 	/* Diagnostics ("warning: ... status=...") are never results. */
 	if (has_prefix(m, n, LIT("warning: ")) || has_prefix(m, n, LIT("error: ")) ||
-	    has_prefix(m, n, LIT("fatal: ")) || has_prefix(m, n, LIT("panic: ")))
+	    has_prefix(m, n, LIT("fatal: ")) || has_prefix(m, n, LIT("panic: "))) {
+		diagnostic(hdr, prog, m, n, ev);
 		return 0;
+	}
 	/* The action follows the queue ID (at most ~20 bytes) or NOQUEUE. */
 	colon = memchr(m, ':', n < 32 ? n : 32);
 	if (colon != NULL && colon + 1 < m + n && colon[1] == ' ') {
 		act = colon + 2;
 		rest = (size_t)(m + n - act);
 		if (has_prefix(act, rest, LIT("reject: ")) ||
-		    has_prefix(act, rest, LIT("milter-reject: ")))
+		    has_prefix(act, rest, LIT("milter-reject: "))) {
+			(void)cleanup_action(prog, act, rest, ev);
 			return reject(st, m, n, ev);
+		}
 		if (has_prefix(act, rest, LIT("client=")))
 			return received(hdr, act, rest, ev);
+		if (queue_ops(prog, act, rest, ev))
+			return 0;
 	}
-	if (!may_log_status(hdr) || mp_find(m, n, LIT("status=")) == NULL)
+	/* Session lines have no queue ID, but an IPv6 client or a short
+	 * host name can put ": " in the first 32 bytes: try them anyway. */
+	if (session_ops(prog, m, n, ev))
 		return 0;
-	return delivery(st, hdr, m, n, ev);
+	if (!may_log_status(prog) || mp_find(m, n, LIT("status=")) == NULL)
+		return 0;
+	r = delivery(st, hdr, m, n, ev);
+	/* qmgr's "QID: from=<s>, status=expired, returned to sender". */
+	if (r == 1 && ev->outcome == MP_OUTCOME_EXPIRED && act != NULL &&
+	    (prog == PROG_QMGR || prog == PROG_ANY) &&
+	    has_prefix(act, rest, LIT("from=<")))
+		add_op(ev, MP_OPF_QMGR_EXPIRED, 0, 0);
+	return r;
 }
 
 /* Ours: a tag whose first component starts with "postfix" ("postfix/smtp",

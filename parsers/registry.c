@@ -305,8 +305,9 @@ mp_registry_free(struct mp_registry *reg)
 	free(reg);
 }
 
+/* Everything a parser fills but the ops. */
 static void
-clear_event(struct mp_event *ev)
+clear_status(struct mp_event *ev)
 {
 	ev->mta = MP_MTA_NONE;
 	ev->direction = MP_DIR_OUTBOUND;
@@ -325,34 +326,27 @@ clear_event(struct mp_event *ev)
 	ev->delay = -1;
 	for (int i = 0; i < MP_STAGE_COUNT; i++)
 		ev->delay_stage[i] = -1;
+}
+
+static void
+clear_event(struct mp_event *ev)
+{
+	clear_status(ev);
 	ev->nops = 0;
 	ev->tls_cipher = NULL;
 	ev->tls_cipher_len = 0;
 }
 
-/* After a parser returned r: a line that is no status but reports ops keeps
- * them (and the MTA they are about); one that reports neither is cleared. */
+/* After a parser returned r: a line that is no status loses whatever the
+ * parser filled on its way to deciding so, but keeps its ops (and the MTA
+ * they are about). */
 static void
 settle(struct mp_event *ev, int r, int mta)
 {
-	if (r == 0 && ev->nops == 0) {
-		clear_event(ev);
-		return;
-	}
-	if (r == 0) {
-		struct mp_op ops[MP_OPS_MAX];
-		uint8_t n = ev->nops;
-		const char *cipher = ev->tls_cipher;
-		size_t cipher_len = ev->tls_cipher_len;
-
-		memcpy(ops, ev->ops, sizeof ops);
-		clear_event(ev);
-		memcpy(ev->ops, ops, sizeof ops);
-		ev->nops = n;
-		ev->tls_cipher = cipher;
-		ev->tls_cipher_len = cipher_len;
-	}
-	ev->mta = mta;
+	if (r == 0)
+		clear_status(ev);
+	if (r != 0 || ev->nops > 0)
+		ev->mta = mta;
 }
 
 static int

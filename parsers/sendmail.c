@@ -28,7 +28,8 @@
  *
  * Not counted: "DSN: ..." and "postmaster notify: ..." (the bounce for a
  * result already counted), "stat=queued" (not an attempt), STARTTLS, AUTH,
- * lost input channel, did not issue MAIL/EXPN/VRFY/ETRN, SYSERR.
+ * lost input channel, did not issue MAIL/EXPN/VRFY/ETRN, SYSERR; several of
+ * those report operational ops instead (ops.h; see session_ops).
  */
 #include "parser.h"
 
@@ -273,20 +274,163 @@ reject(const char *s, size_t len, const char *r, struct mp_event *ev)
 static int
 received(const char *s, size_t len, struct mp_event *ev)
 {
-	const char *v, *relay, *br, *close;
-	size_t vlen, rlen;
+	const char *v, *relay, *br, *close, *size;
+	size_t vlen, rlen, slen, used;
+	double n;
 
 	v = field(s, len, LIT("nrcpts="), &vlen);
 	if (v == NULL || (vlen == 1 && v[0] == '0'))
 		return 0;
 	ev->kind = MP_EVENT_RECEIVED;
 	ev->direction = MP_DIR_INBOUND;
+	if ((size = field(s, len, LIT("size="), &slen)) != NULL &&
+	    (n = mp_decimal_at(size, slen, &used)) >= 0 && used == slen)
+		mp_event_add_op(ev, MP_OPF_RCVD_SIZE, 0, 0, 0, n);
+	if ((n = mp_decimal_at(v, vlen, &used)) >= 0 && used == vlen)
+		mp_event_add_op(ev, MP_OPF_RCVD_RCPTS, 0, 0, 0, n);
 	relay = field(s, len, LIT("relay="), &rlen);
 	if (relay != NULL && (br = memchr(relay, '[', rlen)) != NULL &&
 	    (close = memchr(br, ']', (size_t)(relay + rlen - br))) != NULL &&
 	    mp_is_loopback(br + 1, (size_t)(close - br - 1)))
 		ev->destination = MP_DEST_FILTER;
 	return 1;
+}
+
+/*
+ * Operational ops (ops.h), from the sm_syslog() calls of srvrsmtp.c,
+ * collect.c and tls.c/sm_tls.c (8.12-8.18); none of these lines is a
+ * status, so they never change what sendmail_parse returns.
+ */
+
+static int
+has_suffix(const char *s, size_t len, const char *x, size_t xlen)
+{
+	return len >= xlen && memcmp(s + len - xlen, x, xlen) == 0;
+}
+
+/*
+ * ${verify} (op.me, "tls_version, cipher, ... verify"; cf/README,
+ * "STARTTLS"), onto ops.h's trust levels:
+ *   OK        the peer's certificate chain verified. Sendmail checks no
+ *             name against it (that is left to rulesets on
+ *             ${cn_subject}), so it is trusted, not verified;
+ *   FAIL      a certificate was presented and did not verify: untrusted;
+ *   NO        no certificate was presented, NOT none was asked for,
+ *   NONE      STARTTLS was not performed: anonymous, all three;
+ *   TEMP, PROTOCOL, SOFTWARE  a temporary, protocol or handshake error,
+ *             and any word newer releases add: unknown.
+ */
+static enum mp_tls_trust
+verify_trust(const char *v, size_t n)
+{
+	if (n == 2 && memcmp(v, "OK", 2) == 0)
+		return MP_TLST_TRUSTED;
+	if (n == 4 && memcmp(v, "FAIL", 4) == 0)
+		return MP_TLST_UNTRUSTED;
+	if ((n == 2 && memcmp(v, "NO", 2) == 0) ||
+	    (n == 3 && memcmp(v, "NOT", 3) == 0) ||
+	    (n == 4 && memcmp(v, "NONE", 4) == 0))
+		return MP_TLST_ANONYMOUS;
+	return MP_TLST_UNKNOWN;
+}
+
+/*
+ * tls.c: "STARTTLS=server|client, relay=R, version=V, verify=X,
+ * cipher=C, bits=N/M" for a session set up, and "STARTTLS=server, error:
+ * accept failed=..." / "STARTTLS=client, error: connect failed=..." for a
+ * handshake that failed. s starts after "STARTTLS=".
+ */
+static void
+starttls_ops(const char *s, size_t len, struct mp_event *ev)
+{
+	enum mp_direction dir;
+	const char *v, *cipher, *verify;
+	size_t vlen, clen, verlen;
+	enum mp_tls_trust trust;
+
+	if (has_prefix(s, len, LIT("server, ")))
+		dir = MP_DIR_INBOUND;
+	else if (has_prefix(s, len, LIT("client, ")))
+		dir = MP_DIR_OUTBOUND;
+	else
+		return;
+	s += 8;
+	len -= 8;
+	if (has_prefix(s, len, LIT("error: accept failed=")) ||
+	    has_prefix(s, len, LIT("error: connect failed="))) {
+		mp_event_add_op(ev, MP_OPF_TLS_FAILURES, dir, 0, 0, 0);
+		return;
+	}
+	if (!has_prefix(s, len, LIT("relay=")) ||
+	    (v = field(s, len, LIT("version="), &vlen)) == NULL)
+		return;
+	cipher = field(s, len, LIT("cipher="), &clen);
+	verify = field(s, len, LIT("verify="), &verlen);
+	trust = verify != NULL ? verify_trust(verify, verlen) : MP_TLST_UNKNOWN;
+	if (mp_event_add_op(ev, MP_OPF_TLS, dir, mp_op_tls_protocol(v, vlen),
+	    trust, 0) == 0 && cipher != NULL && clen > 0) {
+		ev->tls_cipher = cipher;
+		ev->tls_cipher_len = clen;
+	}
+}
+
+/*
+ * srvrsmtp.c: "lost input channel from CLIENT to DAEMON after CMD", CMD
+ * being the command table's lower-case name of the last command, or
+ * "startup" before any (the client went away at the greeting, Postfix's
+ * "after CONNECT").
+ */
+static void
+lost_ops(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *end = s + len, *a = NULL, *p;
+	enum mp_cmd stage;
+
+	for (p = s; (p = mp_find(p, (size_t)(end - p), LIT(" after "))) != NULL; p++)
+		a = p + 7;
+	if (a == NULL)
+		return;
+	if ((size_t)(end - a) == 7 && memcmp(a, "startup", 7) == 0)
+		stage = MP_CMD_CONNECT;
+	else
+		stage = mp_op_cmd(a, (size_t)(end - a));
+	mp_event_add_op(ev, MP_OPF_SMTPD_LOST, stage, 0, 0, 0);
+}
+
+/*
+ * The lines about a client's session, after the queue id if there is one:
+ *   STARTTLS=...                                  tls.c, see starttls_ops
+ *   AUTH failure (MECH): text (code) detail[, relay=R]  srvrsmtp.c
+ *   lost input channel from C to D after CMD      srvrsmtp.c
+ *   C did not issue MAIL/EXPN/VRFY/ETRN during connection to D  srvrsmtp.c
+ *   timeout waiting for input from C during server cmd read  srvrsmtp.c
+ *   timeout waiting for input from C during message collect  collect.c
+ * "... during client ..." timeouts are ours as the client: not smtpd.
+ */
+static void
+session_ops(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *p;
+
+	if (has_prefix(s, len, LIT("STARTTLS="))) {
+		starttls_ops(s + 9, len - 9, ev);
+	} else if (has_prefix(s, len, LIT("AUTH failure ("))) {
+		p = memchr(s + 14, ')', len - 14);
+		if (p != NULL)
+			mp_event_add_op(ev, MP_OPF_SMTPD_AUTH_FAILURES,
+			    mp_op_sasl(s + 14, (size_t)(p - s - 14)), 0, 0, 0);
+	} else if (has_prefix(s, len, LIT("lost input channel from "))) {
+		lost_ops(s, len, ev);
+	} else if (has_prefix(s, len, LIT("timeout waiting for input from "))) {
+		if (has_suffix(s, len, LIT(" during server cmd read")))
+			mp_event_add_op(ev, MP_OPF_SMTPD_TIMEOUTS, MP_CMD_OTHER, 0, 0, 0);
+		else if (has_suffix(s, len, LIT(" during message collect")))
+			mp_event_add_op(ev, MP_OPF_SMTPD_TIMEOUTS, MP_CMD_DATA, 0, 0, 0);
+	} else if ((p = mp_find(s, len,
+	    LIT(" did not issue MAIL/EXPN/VRFY/ETRN during connection to "))) != NULL &&
+	    memchr(s, ',', (size_t)(p - s)) == NULL) {
+		mp_event_add_op(ev, MP_OPF_SMTPD_NO_MAIL, 0, 0, 0, 0);
+	}
 }
 
 static int
@@ -307,14 +451,19 @@ sendmail_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 			return 0;
 		return reject(m, n, r + 7, ev);
 	}
-	/* "QID: " or "NOQUEUE: "; queue IDs are 14-20 characters. */
+	/* "QID: " or "NOQUEUE: "; queue IDs are 14-20 characters. Session
+	 * lines (STARTTLS=, ...) may come without one (NOQID). */
 	colon = memchr(m, ':', n < 32 ? n : 32);
-	if (colon == NULL || colon == m || colon + 1 >= m + n || colon[1] != ' ')
+	if (colon == NULL || colon == m || colon + 1 >= m + n || colon[1] != ' ') {
+		session_ops(m, n, ev);
 		return 0;
+	}
 	for (const char *p = m; p < colon; p++)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= 'A' && *p <= 'Z')))
+		    (*p >= 'A' && *p <= 'Z'))) {
+			session_ops(m, n, ev);
 			return 0;
+		}
 	s = colon + 2;
 	len = (size_t)(end - s);
 	if (has_prefix(s, len, LIT("to=")))
@@ -339,6 +488,7 @@ sendmail_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 			return mp_event_set_class(ev) == 0 ? 1 : -1;
 		}
 	}
+	session_ops(s, len, ev);
 	return 0;
 }
 

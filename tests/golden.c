@@ -280,7 +280,7 @@ golden_render_ops(const struct mp_event *ev, char *out, size_t outlen)
 			n += (size_t)snprintf(out + n, outlen - n, " %s=%s", d->labels[l].name,
 			    d->labels[l].values[op->label[l]]);
 		if (d->histogram && n < outlen)
-			n += (size_t)snprintf(out + n, outlen - n, " value=%g", op->value);
+			n += (size_t)snprintf(out + n, outlen - n, " value=%.15g", op->value);
 		if (op->family == MP_OPF_TLS && ev->tls_cipher != NULL && n < outlen)
 			n += (size_t)snprintf(out + n, outlen - n, " cipher=%.*s",
 			    (int)ev->tls_cipher_len, ev->tls_cipher);

@@ -94,7 +94,15 @@ check(const char *fmt, int r, const struct mp_event *ev, const uint8_t *line, si
 	    !inside(ev->hdr.tag, ev->hdr.tag_len, line, len) ||
 	    !inside(ev->hdr.msg, ev->hdr.msg_len, line, len))
 		die("header field outside the line", fmt, r);
-	if (r == 0)
+	/* Ops come with any result; each must fit its family's table. */
+	if (ev->nops > MP_OPS_MAX)
+		die("more ops than MP_OPS_MAX", fmt, r);
+	for (unsigned i = 0; i < ev->nops; i++)
+		if (!mp_op_valid(&ev->ops[i]))
+			die("op outside its family's labels", fmt, r);
+	if (!inside(ev->tls_cipher, ev->tls_cipher_len, line, len))
+		die("TLS cipher outside the line", fmt, r);
+	if (r == 0 && ev->nops == 0)
 		return;
 	if (ev->mta < 0 || ev->mta >= MP_MTA_MAX)
 		die("event without a valid mta", fmt, r);
@@ -117,6 +125,20 @@ check(const char *fmt, int r, const struct mp_event *ev, const uint8_t *line, si
 		die("status event without a class", fmt, r);
 }
 
+/* Field by field: struct padding is not part of an op. */
+static int
+same_ops(const struct mp_event *a, const struct mp_event *b)
+{
+	if (a->nops != b->nops)
+		return 0;
+	for (unsigned i = 0; i < a->nops; i++)
+		if (a->ops[i].family != b->ops[i].family ||
+		    memcmp(a->ops[i].label, b->ops[i].label, sizeof a->ops[i].label) != 0 ||
+		    memcmp(&a->ops[i].value, &b->ops[i].value, sizeof a->ops[i].value) != 0)
+			return 0;
+	return 1;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -132,7 +154,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    again.enhanced.cls != ev.enhanced.cls ||
 		    again.enhanced.subject != ev.enhanced.subject ||
 		    again.enhanced.detail != ev.enhanced.detail ||
-		    again.domain != ev.domain || again.domain_len != ev.domain_len)
+		    again.domain != ev.domain || again.domain_len != ev.domain_len ||
+		    !same_ops(&again, &ev))
 			die("second parse of the same line differs", names[i], r);
 	}
 	return 0;
