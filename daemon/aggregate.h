@@ -174,6 +174,10 @@ struct agg_histogram {
 	double sum;
 };
 int agg_delay_histogram(const struct agg *a, int mta, int stage, struct agg_histogram *out);
+/* The same for deliveries to dest (MP_DEST_NONE: qmgr's expiry, which
+ * names none; MP_DEST_FILTER never has one). */
+int agg_delay_histogram_dest(const struct agg *a, int mta, enum mp_destination dest, int stage,
+    struct agg_histogram *out);
 
 /* Unix time agg_new ran: when the fixed counters started. */
 double agg_start_time(const struct agg *a);

@@ -103,7 +103,10 @@ hist_record(struct hist *h, int64_t t, enum mp_direction dir, int cls)
 				atomic_store_explicit(&b->count[d][c], 0, memory_order_relaxed);
 		atomic_store_explicit(&b->period, p, memory_order_release);
 	}
-	atomic_fetch_add_explicit(&b->count[dir][ci], 1, memory_order_relaxed);
+	/* One writer: load and store, no locked add. */
+	atomic_store_explicit(&b->count[dir][ci],
+	    atomic_load_explicit(&b->count[dir][ci], memory_order_relaxed) + 1,
+	    memory_order_relaxed);
 	if (p > h->latest) {
 		h->latest = p;
 		atomic_store_explicit(&h->latest_pub, p, memory_order_relaxed);

@@ -33,6 +33,7 @@
 #include "once.h"
 #include "options.h"
 #include "privdrop.h"
+#include "queue.h"
 #include "reason.h"
 #include "state.h"
 #include "report.h"
@@ -49,7 +50,25 @@ struct pipeline {
 	struct hist *history;   /* the status page's per-minute replies; NULL in --once */
 	int mtas[MP_MTA_MAX];
 	int nmtas;
+	int panic_source;       /* the source index of --exim.paniclog, or -1 */
 };
+
+/* A line of Exim's panic log: each entry is one panic. Entries are single
+ * lines but for indented continuations (a panic quoting a multi-line
+ * message), which are not counted again. */
+static void
+count_panic(struct pipeline *p, const char *line, size_t len)
+{
+	struct mp_event ev;
+
+	if (len == 0 || line[0] == ' ' || line[0] == '\t')
+		return;
+	memset(&ev, 0, sizeof ev);
+	ev.mta = MP_MTA_EXIM;
+	ev.nops = 1;
+	ev.ops[0].family = MP_OPF_PANICS;
+	agg_record_ops(p->agg, &ev);
+}
 
 static void
 count_line(void *ctx, const char *line, size_t len, int source)
@@ -58,7 +77,11 @@ count_line(void *ctx, const char *line, size_t len, int source)
 	struct mp_event ev;
 	int r;
 
-	(void)source;  /* the tailer counts lines per source itself */
+	/* The tailer counts lines per source itself. */
+	if (source == p->panic_source) {
+		count_panic(p, line, len);
+		return;
+	}
 	r = mp_registry_parse(p->reg, line, len, &ev);
 	if (ev.nops > 0)
 		agg_record_ops(p->agg, &ev);
@@ -703,6 +726,25 @@ run_once(const struct options *o, struct pipeline *p)
 	return 0;
 }
 
+/* The queue collector the flags ask for; started after the privilege drop. */
+static struct queue *
+new_queue(const struct options *o)
+{
+	struct queue_opts qo;
+	struct queue *q;
+
+	queue_opts_defaults(&qo);
+	qo.interval_s = o->queue_interval_s;
+	qo.select = (enum queue_select)o->queue_mta;
+	qo.showq_path = o->showq_path;
+	qo.postfix_dir = o->postfix_queue_dir;
+	qo.exim_binary = o->exim_binary;
+	qo.exim_spool = o->exim_spool_dir;
+	if ((q = queue_new(&qo)) == NULL)
+		fatalx("out of memory allocating the queue collector");
+	return q;
+}
+
 static int
 run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 {
@@ -834,7 +876,9 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 			    o->state_file);
 	}
 
+	struct queue *queue = new_queue(o);
 	struct expo_view view = {
+		.queue = queue,
 		.agg = o->state_file ? ps.pub : p->agg, .sources = sources,
 		.nsources = nsources, .mtas = p->mtas, .nmtas = p->nmtas,
 		/* With --state.file, as of the last snapshot, so what a scrape
@@ -870,6 +914,9 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 		log_info("switched to user %s (uid %u, gid %u) and its groups", pd.name,
 		    (unsigned)pd.uid, (unsigned)pd.gid);
 	}
+	/* Queue sizes are collected as the user the exporter runs as. */
+	if (queue_start(queue, err, sizeof err) < 0)
+		fatalx("%s", err);
 	if (geteuid() == 0)
 		log_warnx("running as root; the exporter only needs to read the mail log"
 		    " (group adm on Debian) and bind an unprivileged port");
@@ -955,6 +1002,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	    snapshot(&ps) == 0)
 		log_info("state: saved to %s", o->state_file);
 	web_stop(web);
+	queue_free(queue);   /* abandons a showq read or exim -bpc under way */
 #if HAVE_LIBSYSTEMD
 	journal_close(journal);
 #endif
@@ -1080,6 +1128,23 @@ main(int argc, char **argv)
 			webcfg_free(webcfg);
 			return 1;
 		}
+	}
+	p.panic_source = -1;
+	if (o.exim_paniclog != NULL) {
+		const char *why = o.npaths == OPTS_MAX_PATHS ? "too many paths to follow" : NULL;
+		for (int i = 0; i < o.npaths && why == NULL; i++)
+			if (strcmp(o.paths[i], o.exim_paniclog) == 0)
+				why = "it is also a --maillog.path";
+		if (why != NULL) {
+			fprintf(stderr, "maillog_exporter: --exim.paniclog=%s: %s\n",
+			    o.exim_paniclog, why);
+			reason_set_free(p.reasons);
+			mp_registry_free(p.reg);
+			webcfg_free(webcfg);
+			return 2;
+		}
+		p.panic_source = o.npaths;
+		o.paths[o.npaths++] = o.exim_paniclog;
 	}
 	struct agg_opts aopts;
 	agg_opts_defaults(&aopts);

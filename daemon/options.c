@@ -16,6 +16,7 @@
 #include "aggregate.h"
 #include "http.h"
 #include "mp.h"
+#include "queue.h"
 
 const char *const opts_default_paths[] = {
 	"/var/log/mail.log",
@@ -42,6 +43,7 @@ enum {
 	OPT_DOMAINS_INBOUND,
 	OPT_HOST_LABEL,
 	OPT_TLS_CIPHER,
+	OPT_EXIM_PANICLOG,
 	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT,
 	OPT_ONCE,
@@ -54,6 +56,12 @@ enum {
 	OPT_JOURNAL_IDENT,
 	OPT_JOURNAL_DIR,
 	OPT_STATE_INTERVAL,
+	OPT_QUEUE_INTERVAL,
+	OPT_QUEUE_MTA,
+	OPT_SHOWQ_PATH,
+	OPT_POSTFIX_QUEUE_DIR,
+	OPT_EXIM_BINARY,
+	OPT_EXIM_SPOOL_DIR,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -75,6 +83,7 @@ static const struct option long_opts[] = {
 	{ "metrics.domains.inbound", no_argument, NULL, OPT_DOMAINS_INBOUND },
 	{ "metrics.host-label", no_argument, NULL, OPT_HOST_LABEL },
 	{ "metrics.tls-cipher", no_argument, NULL, OPT_TLS_CIPHER },
+	{ "exim.paniclog", required_argument, NULL, OPT_EXIM_PANICLOG },
 	{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log.format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "once", no_argument, NULL, OPT_ONCE },
@@ -87,6 +96,12 @@ static const struct option long_opts[] = {
 	{ "journal.identifier", required_argument, NULL, OPT_JOURNAL_IDENT },
 	{ "journal.directory", required_argument, NULL, OPT_JOURNAL_DIR },
 	{ "state.interval", required_argument, NULL, OPT_STATE_INTERVAL },
+	{ "queue.interval", required_argument, NULL, OPT_QUEUE_INTERVAL },
+	{ "queue.mta", required_argument, NULL, OPT_QUEUE_MTA },
+	{ "postfix.showq-path", required_argument, NULL, OPT_SHOWQ_PATH },
+	{ "postfix.queue-dir", required_argument, NULL, OPT_POSTFIX_QUEUE_DIR },
+	{ "exim.binary", required_argument, NULL, OPT_EXIM_BINARY },
+	{ "exim.spool-dir", required_argument, NULL, OPT_EXIM_SPOOL_DIR },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -146,12 +161,28 @@ opts_usage(FILE *fp)
 "                              servers holding many MTAs in one file)\n"
 "  --metrics.tls-cipher        also count TLS sessions by cipher, in\n"
 "                              maillog_tls_ciphers_total (at most 64 cipher names)\n"
+"  --exim.paniclog=PATH        also follow Exim's panic log (Debian:\n"
+"                              /var/log/exim4/paniclog); each entry counts in\n"
+"                              maillog_panics_total{mta=\"exim\"}\n"
 "\n"
 "State:\n"
 "  --state.file=PATH           keep counters and read offsets in PATH across restarts\n"
 "                              (off by default; README \"State and restarts\")\n"
 "  --state.interval=SECONDS    write it this often when anything changed (default 10;\n"
 "                              also on SIGTERM, and before a scrape, at most once a second)\n"
+"\n"
+"Queue sizes (README \"Queue sizes\"):\n"
+"  --queue.interval=SECONDS    collect them this often in the background (default 30;\n"
+"                              0 turns collection off)\n"
+"  --queue.mta=auto|postfix|exim|none\n"
+"                              whose queues (default auto: each MTA whose showq socket,\n"
+"                              queue directory or spool exists)\n"
+"  --postfix.showq-path=PATH   (default /var/spool/postfix/public/showq; needs group postdrop)\n"
+"  --postfix.queue-dir=PATH    counted when showq cannot be reached (default /var/spool/postfix)\n"
+"  --exim.binary=PATH          run as 'PATH -bpc' (default exim4, else exim, from PATH;\n"
+"                              never run when not found)\n"
+"  --exim.spool-dir=PATH       Exim's spool_directory; input/ is read for frozen messages\n"
+"                              (default /var/spool/exim4)\n"
 "\n"
 "Other:\n"
 "  --log.level=debug|info|warn|error   (default info)\n"
@@ -234,6 +265,31 @@ set_defaults(struct options *o)
 	o->log_level = LOG_LEVEL_INFO;
 	o->log_format = LOG_FORMAT_LOGFMT;
 	o->state_interval_s = 10;
+	o->queue_interval_s = QUEUE_DEFAULT_INTERVAL;
+	o->queue_mta = QUEUE_SEL_AUTO;
+	o->showq_path = QUEUE_DEFAULT_SHOWQ;
+	o->postfix_queue_dir = QUEUE_DEFAULT_POSTFIX_DIR;
+	o->exim_spool_dir = QUEUE_DEFAULT_EXIM_SPOOL;
+}
+
+/* --queue.interval: like parse_seconds, but 0 (off) is allowed and the
+ * top is a day. */
+static int
+parse_interval(const char *s, unsigned *out)
+{
+	char buf[32];
+	size_t n = strlen(s);
+	unsigned long long v;
+
+	if (n == 0 || n >= sizeof buf)
+		return -1;
+	memcpy(buf, s, n + 1);
+	if (buf[n - 1] == 's')
+		buf[n - 1] = '\0';
+	if (parse_uint(buf, 0, 86400, &v) < 0)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
 }
 
 /* The flag as the user wrote it, for error messages. */
@@ -360,6 +416,11 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 		case OPT_TLS_CIPHER:
 			o->tls_cipher = 1;
 			break;
+		case OPT_EXIM_PANICLOG:
+			if (*arg == '\0')
+				return fail(err, errlen, "--exim.paniclog: empty path");
+			o->exim_paniclog = arg;
+			break;
 		case OPT_LOG_LEVEL:
 			if (log_parse_level(arg, &o->log_level) < 0)
 				return fail(err, errlen,
@@ -417,6 +478,44 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 			if (parse_seconds(arg, &o->state_interval_s) < 0)
 				return fail(err, errlen,
 				    "--state.interval: '%s' is not a number of seconds from 1 to 3600", arg);
+			break;
+		case OPT_QUEUE_INTERVAL:
+			if (parse_interval(arg, &o->queue_interval_s) < 0)
+				return fail(err, errlen, "--queue.interval: '%.100s' is not a number of "
+				    "seconds from 0 (off) to 86400", arg);
+			break;
+		case OPT_QUEUE_MTA:
+			if (strcmp(arg, "auto") == 0)
+				o->queue_mta = QUEUE_SEL_AUTO;
+			else if (strcmp(arg, "postfix") == 0)
+				o->queue_mta = QUEUE_SEL_POSTFIX;
+			else if (strcmp(arg, "exim") == 0)
+				o->queue_mta = QUEUE_SEL_EXIM;
+			else if (strcmp(arg, "none") == 0)
+				o->queue_mta = QUEUE_SEL_NONE;
+			else
+				return fail(err, errlen,
+				    "--queue.mta: '%.100s' is not auto, postfix, exim or none", arg);
+			break;
+		case OPT_SHOWQ_PATH:
+			/* sockaddr_un holds 107 bytes and a NUL. */
+			if (*arg == '\0' || strlen(arg) > 107)
+				return fail(err, errlen, "--postfix.showq-path: '%.120s' is not a socket "
+				    "path of 1 to 107 bytes", arg);
+			o->showq_path = arg;
+			break;
+		case OPT_POSTFIX_QUEUE_DIR:
+		case OPT_EXIM_BINARY:
+		case OPT_EXIM_SPOOL_DIR:
+			if (*arg == '\0' || strlen(arg) > 4000)
+				return fail(err, errlen, "--%s: %s", flag_name(c),
+				    *arg ? "path longer than 4000 bytes" : "empty path");
+			if (c == OPT_POSTFIX_QUEUE_DIR)
+				o->postfix_queue_dir = arg;
+			else if (c == OPT_EXIM_BINARY)
+				o->exim_binary = arg;
+			else
+				o->exim_spool_dir = arg;
 			break;
 		case OPT_VERSION:
 			return OPTS_VERSION;

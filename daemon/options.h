@@ -34,6 +34,7 @@ struct options {
 	int domains_inbound;                 /* --metrics.domains.inbound */
 	int host_label;                      /* --metrics.host-label */
 	int tls_cipher;                      /* --metrics.tls-cipher */
+	const char *exim_paniclog;           /* --exim.paniclog, or NULL */
 	enum log_level log_level;
 	enum log_format log_format;
 	int once;
@@ -46,6 +47,12 @@ struct options {
 	int njournal_idents;
 	const char *journal_dir;             /* --journal.directory, NULL = the system journal */
 	const char *run_as;                  /* --run-as: user to become after start-up, NULL = stay */
+	unsigned queue_interval_s;           /* --queue.interval, 0 = no queue sizes */
+	int queue_mta;                       /* --queue.mta, an enum queue_select */
+	const char *showq_path;              /* --postfix.showq-path */
+	const char *postfix_queue_dir;       /* --postfix.queue-dir */
+	const char *exim_binary;             /* --exim.binary, NULL = exim4 or exim in PATH */
+	const char *exim_spool_dir;          /* --exim.spool-dir */
 };
 
 enum opts_result {

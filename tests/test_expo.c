@@ -247,7 +247,9 @@ static const char *const expected_fixed[] = {
 	"maillog_messages_received_total{mta=\"exim\"} 0\n"
 	"maillog_messages_received_total{mta=\"postfix\"} 0\n",
 	"# HELP maillog_delivery_delay_seconds Time from receipt to the final outcome (delivered, bounced, expired; not deferrals, not filter hops). stage total is Postfix delay=, Exim QT=, Sendmail delay=; before_qmgr, in_qmgr, conn_setup and transmission are Postfix delays=a/b/c/d; delivery is Exim DT= or Sendmail xdelay=.\n"
-	"# TYPE maillog_delivery_delay_seconds histogram\n",
+	"# TYPE maillog_delivery_delay_seconds histogram\n"
+	"# HELP maillog_delivery_delay_by_destination_seconds maillog_delivery_delay_seconds split by where the delivery went: remote (SMTP to another MTA), local (mailbox, LMTP, pipe), none (an expiry, which names no destination).\n"
+	"# TYPE maillog_delivery_delay_by_destination_seconds histogram\n",
 	"# HELP maillog_lines_matched_total Lines that yielded an event (a status or a receipt).\n"
 	"# TYPE maillog_lines_matched_total counter\n"
 	"maillog_lines_matched_total{mta=\"exim\"} 1\n"
@@ -262,7 +264,7 @@ static const char *const expected_fixed[] = {
 	"# HELP maillog_inotify_overflows_total inotify event queue overflows; every file is re-checked after one, so nothing is lost, but frequent ones mean the log is written faster than events are read.\n"
 	"# TYPE maillog_inotify_overflows_total counter\n"
 	"maillog_inotify_overflows_total 0\n",
-	"# HELP maillog_state_write_errors_total Snapshots of --state.file that could not be written (disk full, permissions); while nonzero and rising, /metrics shows the last snapshot written and a restart resumes from it.\n"
+	"# HELP maillog_state_write_errors_total Snapshots of --state.file that could not be written (disk full, permissions); while nonzero and rising, /metrics shows the last snapshot written and a restart resumes from it. Carried across restarts by the state file itself, so failures after its last good write are lost with a crash.\n"
 	"# TYPE maillog_state_write_errors_total counter\n"
 	"maillog_state_write_errors_total 0\n",
 	"# HELP maillog_exporter_scrape_duration_seconds Time the previous rendering of this exposition took (absent before the first).\n"
@@ -612,8 +614,8 @@ test_structure(void **state)
 		strtod(sp + 1, &end);
 		assert_true(end != sp + 1 && *end == '\0');
 	}
-	/* 27 maillog_ + the operational families + 6 process_ */
-	assert_int_equal(nfam, 33 + MP_OPF_COUNT - 1);
+	/* 28 maillog_ + the operational families + 6 process_ */
+	assert_int_equal(nfam, 34 + MP_OPF_COUNT - 1);
 	for (int i = 0; i < nfam; i++)
 		free(names[i]);
 	free(text);

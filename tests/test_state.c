@@ -141,8 +141,11 @@ test_corruption(void **state)
 	expect_bad(path, "not a maillog_exporter state file");
 
 	write_sample(path);
-	patch(path, 8, "\x02", 1);          /* version 2 */
-	expect_bad(path, "version 2");
+	patch(path, 8, "\x01", 1);          /* version 1: the release before */
+	expect_bad(path, "format version 1, this exporter reads version 2");
+	write_sample(path);
+	patch(path, 8, "\x03", 1);          /* a later one */
+	expect_bad(path, "format version 3");
 
 	FILE *fp = fopen(path, "w");      /* empty */
 	assert_non_null(fp);

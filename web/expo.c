@@ -634,6 +634,59 @@ render_capped(struct em *e, const struct expo_view *v, int f, struct agg_series 
 	return 0;
 }
 
+/* One delay histogram, summed over the ids of an MTA name; dest < 0: the
+ * family without a destination label. */
+static int
+delay_histogram(struct em *e, const struct expo_view *v, const struct mta_group *g,
+    const char *name, int dest, int stage)
+{
+	struct agg_histogram h, t;
+	char sample[96];
+	int have = 0;
+	uint64_t cum = 0;
+
+	memset(&h, 0, sizeof h);
+	for (int j = 0; j < g->nids; j++) {
+		if ((dest < 0 ? agg_delay_histogram(v->agg, g->ids[j], stage, &t) :
+		    agg_delay_histogram_dest(v->agg, g->ids[j], (enum mp_destination)dest,
+		    stage, &t)) < 0)
+			continue;
+		have = 1;
+		for (int b = 0; b <= AGG_DELAY_BUCKETS; b++)
+			h.buckets[b] += t.buckets[b];
+		h.sum += t.sum;
+	}
+	if (!have)
+		return 0;
+#define DELAY_LABELS() (label(e, "mta", g->name) < 0 || \
+	(dest >= 0 && label(e, "destination", destination_name((enum mp_destination)dest)) < 0) || \
+	label(e, "stage", agg_stage_name(stage)) < 0)
+	for (int b = 0; b <= AGG_DELAY_BUCKETS; b++) {
+		char le[32];
+		if (b < AGG_DELAY_BUCKETS)
+			snprintf(le, sizeof le, "%g", agg_delay_bounds[b]);
+		else
+			strcpy(le, "+Inf");
+		cum += h.buckets[b];
+		labels_reset(e);
+		snprintf(sample, sizeof sample, "%s_bucket", name);
+		if (DELAY_LABELS() || label(e, "le", le) < 0 || sample_u64(e, sample, cum) < 0)
+			return -1;
+	}
+	labels_reset(e);
+	if (DELAY_LABELS())
+		return -1;
+#undef DELAY_LABELS
+	snprintf(sample, sizeof sample, "%s_sum", name);
+	if (sample_double(e, sample, h.sum) < 0)
+		return -1;
+	snprintf(sample, sizeof sample, "%s_count", name);
+	if (sample_u64(e, sample, cum) < 0)
+		return -1;
+	snprintf(sample, sizeof sample, "%s_created", name);
+	return e->fmt == EXPO_FMT_OPENMETRICS ? sample_double(e, sample, e->start) : 0;
+}
+
 static int
 render_delays(struct em *e, const struct expo_view *v)
 {
@@ -641,6 +694,7 @@ render_delays(struct em *e, const struct expo_view *v)
 		AGG_STAGE_TOTAL, MP_STAGE_BEFORE_QMGR, MP_STAGE_IN_QMGR, MP_STAGE_CONN_SETUP,
 		MP_STAGE_TRANSMISSION, MP_STAGE_DELIVERY,
 	};
+	static const int dests[] = { MP_DEST_REMOTE, MP_DEST_LOCAL, MP_DEST_NONE };
 	struct mta_group g[MP_MTA_MAX + 1];
 	int ng = mta_groups(v, g);
 
@@ -650,48 +704,23 @@ render_delays(struct em *e, const struct expo_view *v)
 	    "Sendmail delay=; before_qmgr, in_qmgr, conn_setup and transmission are "
 	    "Postfix delays=a/b/c/d; delivery is Exim DT= or Sendmail xdelay=.") < 0)
 		return -1;
-	for (int i = 0; i < ng; i++) {
-		for (int si = 0; si < AGG_STAGES; si++) {
-			struct agg_histogram h, t;
-			int have = 0;
-
-			memset(&h, 0, sizeof h);
-			for (int j = 0; j < g[i].nids; j++) {
-				if (agg_delay_histogram(v->agg, g[i].ids[j], order[si], &t) < 0)
-					continue;
-				have = 1;
-				for (int b = 0; b <= AGG_DELAY_BUCKETS; b++)
-					h.buckets[b] += t.buckets[b];
-				h.sum += t.sum;
-			}
-			if (!have)
-				continue;
-			uint64_t cum = 0;
-			for (int b = 0; b <= AGG_DELAY_BUCKETS; b++) {
-				char le[32];
-				if (b < AGG_DELAY_BUCKETS)
-					snprintf(le, sizeof le, "%g", agg_delay_bounds[b]);
-				else
-					strcpy(le, "+Inf");
-				cum += h.buckets[b];
-				labels_reset(e);
-				if (label(e, "mta", g[i].name) < 0 ||
-				    label(e, "stage", agg_stage_name(order[si])) < 0 ||
-				    label(e, "le", le) < 0 ||
-				    sample_u64(e, "maillog_delivery_delay_seconds_bucket", cum) < 0)
+	for (int i = 0; i < ng; i++)
+		for (int si = 0; si < AGG_STAGES; si++)
+			if (delay_histogram(e, v, &g[i], "maillog_delivery_delay_seconds", -1,
+			    order[si]) < 0)
+				return -1;
+	if (family(e, "maillog_delivery_delay_by_destination_seconds", "histogram",
+	    "maillog_delivery_delay_seconds split by where the delivery went: remote "
+	    "(SMTP to another MTA), local (mailbox, LMTP, pipe), none (an expiry, which "
+	    "names no destination).") < 0)
+		return -1;
+	for (int i = 0; i < ng; i++)
+		for (size_t d = 0; d < sizeof dests / sizeof dests[0]; d++)
+			for (int si = 0; si < AGG_STAGES; si++)
+				if (delay_histogram(e, v, &g[i],
+				    "maillog_delivery_delay_by_destination_seconds", dests[d],
+				    order[si]) < 0)
 					return -1;
-			}
-			labels_reset(e);
-			if (label(e, "mta", g[i].name) < 0 ||
-			    label(e, "stage", agg_stage_name(order[si])) < 0 ||
-			    sample_double(e, "maillog_delivery_delay_seconds_sum", h.sum) < 0 ||
-			    sample_u64(e, "maillog_delivery_delay_seconds_count", cum) < 0)
-				return -1;
-			if (e->fmt == EXPO_FMT_OPENMETRICS &&
-			    sample_double(e, "maillog_delivery_delay_seconds_created", e->start) < 0)
-				return -1;
-		}
-	}
 	return 0;
 }
 
@@ -1136,6 +1165,142 @@ render_process(struct em *e)
 	return 0;
 }
 
+/* One histogram of a queue snapshot: the buckets are per-bucket counts. */
+static int
+queue_histogram(struct em *e, const char *base, const char *queue,
+    const struct showq_hist *h, const double *bounds, int nbounds)
+{
+	char name[96];
+	uint64_t cum = 0;
+
+	for (int b = 0; b <= nbounds; b++) {
+		char le[32];
+		if (b < nbounds)
+			snprintf(le, sizeof le, "%g", bounds[b]);
+		else
+			strcpy(le, "+Inf");
+		cum += h->buckets[b];
+		labels_reset(e);
+		snprintf(name, sizeof name, "%s_bucket", base);
+		if (label(e, "mta", "postfix") < 0 || label(e, "queue", queue) < 0 ||
+		    label(e, "le", le) < 0 || sample_u64(e, name, cum) < 0)
+			return -1;
+	}
+	labels_reset(e);
+	if (label(e, "mta", "postfix") < 0 || label(e, "queue", queue) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%s_sum", base);
+	if (sample_double(e, name, h->sum) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%s_count", base);
+	return sample_u64(e, name, cum);
+}
+
+/* Postfix's queues, in the order showq lists them; corrupt only when
+ * something is there. */
+static int
+queue_shown(const struct queue_snapshot *q, int i)
+{
+	return i != SHOWQ_Q_CORRUPT || q->postfix.messages[i] > 0;
+}
+
+/*
+ * maillog_queue_*: the collector's last snapshot (daemon/queue.c). Every
+ * family's HELP and TYPE always; the samples of an MTA once a collection
+ * of it succeeded, and the success of each method once it was tried.
+ */
+static int
+render_queue(struct em *e, const struct expo_view *v)
+{
+	static const char *const qhelp_size = "Sizes of the messages in Postfix's queues "
+	    "now (not a counter: a snapshot of the last collection), from the showq service "
+	    "only (absent while the queue directories are counted instead).";
+	static const char *const qhelp_age = "Time since arrival of the messages in "
+	    "Postfix's queues now (a snapshot of the last collection), from the showq "
+	    "service only.";
+	struct queue_snapshot q;
+	int nq = (int)SHOWQ_NQUEUES;
+
+	if (v->queue == NULL)
+		return 0;
+	queue_read(v->queue, &q);
+	if (family(e, "maillog_queue_messages", "gauge", "Messages in the MTA's queue at the "
+	    "last collection (maillog_queue_collect_timestamp_seconds): Postfix's incoming, "
+	    "active, deferred, hold and maildrop queues from its showq service, or counted "
+	    "in its queue directories when showq cannot be reached; Exim's queue=\"input\" "
+	    "from `exim -bpc`, or the -H files in its spool.") < 0)
+		return -1;
+	for (int i = 0; i < nq && q.have[QUEUE_MTA_POSTFIX]; i++) {
+		labels_reset(e);
+		if (queue_shown(&q, i) && (label(e, "mta", "postfix") < 0 ||
+		    label(e, "queue", showq_queue_name((enum showq_queue)i)) < 0 ||
+		    sample_u64(e, "maillog_queue_messages", q.postfix.messages[i]) < 0))
+			return -1;
+	}
+	labels_reset(e);
+	if (q.have[QUEUE_MTA_EXIM] && (label(e, "mta", "exim") < 0 ||
+	    label(e, "queue", "input") < 0 ||
+	    sample_u64(e, "maillog_queue_messages", q.exim_messages) < 0))
+		return -1;
+	labels_reset(e);
+	if (family(e, "maillog_queue_frozen_messages", "gauge", "Frozen messages in Exim's "
+	    "queue at the last collection: the -H files in its spool's input directory "
+	    "whose flags say -frozen.") < 0 ||
+	    (q.exim_have_frozen && (label(e, "mta", "exim") < 0 ||
+	    sample_u64(e, "maillog_queue_frozen_messages", q.exim_frozen) < 0)))
+		return -1;
+	if (family(e, "maillog_queue_message_size_bytes", "histogram", qhelp_size) < 0)
+		return -1;
+	for (int i = 0; i < nq && q.postfix_hist; i++)
+		if (queue_shown(&q, i) && queue_histogram(e, "maillog_queue_message_size_bytes",
+		    showq_queue_name((enum showq_queue)i), &q.postfix.size[i], showq_size_bounds,
+		    SHOWQ_SIZE_BOUNDS) < 0)
+			return -1;
+	if (family(e, "maillog_queue_message_age_seconds", "histogram", qhelp_age) < 0)
+		return -1;
+	for (int i = 0; i < nq && q.postfix_hist; i++)
+		if (queue_shown(&q, i) && queue_histogram(e, "maillog_queue_message_age_seconds",
+		    showq_queue_name((enum showq_queue)i), &q.postfix.age[i], showq_age_bounds,
+		    SHOWQ_AGE_BOUNDS) < 0)
+			return -1;
+	if (family(e, "maillog_queue_collect_success", "gauge", "1 if the last collection "
+	    "of the MTA's queue by this method worked, else 0 (the exporter's log says why; "
+	    "the other maillog_queue_* values then stay those of the last one that worked). "
+	    "method: showq (Postfix's showq socket), spool (the queue directories), "
+	    "exim-bpc (`exim -bpc`).") < 0)
+		return -1;
+	for (int m = 0; m < QUEUE_NMTAS; m++)
+		for (int k = 0; k < QUEUE_NMETHODS; k++) {
+			if (q.success[m][k] < 0)
+				continue;
+			labels_reset(e);
+			if (label(e, "mta", queue_mta_name((enum queue_mta)m)) < 0 ||
+			    label(e, "method", queue_method_name((enum queue_method)k)) < 0 ||
+			    sample_u64(e, "maillog_queue_collect_success", (uint64_t)q.success[m][k]) < 0)
+				return -1;
+		}
+	if (family(e, "maillog_queue_collect_duration_seconds", "gauge", "Time the last "
+	    "collection of the MTA's queue took, every method tried included.") < 0)
+		return -1;
+	for (int m = 0; m < QUEUE_NMTAS; m++) {
+		labels_reset(e);
+		if (q.duration[m] >= 0 && (label(e, "mta", queue_mta_name((enum queue_mta)m)) < 0 ||
+		    sample_double(e, "maillog_queue_collect_duration_seconds", q.duration[m]) < 0))
+			return -1;
+	}
+	if (family(e, "maillog_queue_collect_timestamp_seconds", "gauge", "Unix time of the "
+	    "last collection of the MTA's queue that worked: the time the maillog_queue_* "
+	    "values are from. Alert on time() minus this.") < 0)
+		return -1;
+	for (int m = 0; m < QUEUE_NMTAS; m++) {
+		labels_reset(e);
+		if (q.have[m] && (label(e, "mta", queue_mta_name((enum queue_mta)m)) < 0 ||
+		    sample_double(e, "maillog_queue_collect_timestamp_seconds", q.timestamp[m]) < 0))
+			return -1;
+	}
+	return 0;
+}
+
 static double
 wall_now(void)
 {
@@ -1213,7 +1378,7 @@ render_all(struct em *e, const struct expo_view *v, double scrape_duration)
 	if (scrape_duration >= 0 &&
 	    sample_double(e, "maillog_exporter_scrape_duration_seconds", scrape_duration) < 0)
 		goto out;
-	if (render_sources(e, v) < 0)
+	if (render_sources(e, v) < 0 || render_queue(e, v) < 0)
 		goto out;
 	labels_reset(e);
 	if (family(e, "maillog_exporter_build_info", "info",

@@ -14,6 +14,7 @@
 
 #include "aggregate.h"
 #include "history.h"
+#include "queue.h"
 #include "tailer.h"
 
 /* One followed input as the web layer sees it. */
@@ -42,6 +43,9 @@ struct expo_view {
 	 * returns when that is published, or after a bounded wait. */
 	void (*refresh)(void *ctx);
 	void *refresh_ctx;
+	/* Queue sizes (daemon/queue.h): its last snapshot is copied per
+	 * scrape. NULL (--once): the maillog_queue_* families are left out. */
+	struct queue *queue;
 };
 
 enum expo_format {

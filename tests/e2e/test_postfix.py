@@ -1,9 +1,13 @@
 """End to end: Debian's postfix, relaying everything to the sink, logging
 with its own postlogd (maillog_file), retrying deferred mail every few
 seconds until a 15 s queue lifetime expires. See harness.py."""
+import collections
 import glob
+import json
 import os
 import subprocess
+import time
+import urllib.request
 
 import harness
 
@@ -121,6 +125,114 @@ def stop():
         return
     # what `postfix stop` does: SIGTERM to master, which stops its children
     harness.terminate(pid)
+
+
+QUEUES = ("incoming", "active", "deferred", "hold", "maildrop")
+EXPORTER_PORT = 9745
+
+
+def postqueue_j():
+    """[(queue_name, queue_id)] from `postqueue -j` (showq's own client)."""
+    p = subprocess.run(["postqueue", "-j"], capture_output=True, text=True, timeout=30)
+    return [(m["queue_name"], m["queue_id"]) for m in
+            (json.loads(line) for line in p.stdout.splitlines() if line.strip())]
+
+
+def scrape():
+    url = "http://127.0.0.1:%d/metrics" % EXPORTER_PORT
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return harness.parse_metrics(r.read().decode())
+
+
+def queue_gauges(metrics):
+    got = {"success": None, "timestamp": None, "messages": {}, "hist": {}}
+    for name, labels, v in metrics:
+        if labels.get("mta") != "postfix":
+            continue
+        if name == "maillog_queue_messages":
+            got["messages"][labels["queue"]] = int(v)
+        elif name == "maillog_queue_message_age_seconds_count":
+            got["hist"][labels["queue"]] = int(v)
+        elif name == "maillog_queue_collect_success" and labels["method"] == "showq":
+            got["success"] = v
+        elif name == "maillog_queue_collect_timestamp_seconds":
+            got["timestamp"] = v
+    return got
+
+
+def queued_checks():
+    """With tempfailed mail deferred and two of those messages put on hold,
+    the exporter reading showq must count each queue as `postqueue -j` does.
+    Deferred mail moves to active and back on every retry, so a comparison
+    counts only when two postqueue -j listings around the snapshot agree."""
+    checks = []
+    deadline = time.monotonic() + 20
+    while sum(q == "deferred" for q, _ in postqueue_j()) < 3:
+        if time.monotonic() > deadline:
+            return [("three messages deferred within 20s", False, str(postqueue_j()))]
+        time.sleep(0.3)
+    held = [i for q, i in postqueue_j() if q == "deferred"][:2]
+    for qid in held:
+        subprocess.run(["postsuper", "-h", qid], check=True, capture_output=True)
+    errlog = open("/var/tmp/exporter.err", "w+")
+    exporter = subprocess.Popen(
+        [os.environ["MAILLOG_EXPORTER"], "--maillog.path=" + LOG_PATH,
+         "--web.listen-address=127.0.0.1:%d" % EXPORTER_PORT, "--queue.interval=1",
+         "--queue.mta=postfix", "--postfix.showq-path=/var/spool/postfix/public/showq"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    try:
+        compared, last = False, ""
+        deadline = time.monotonic() + 20
+        while not compared and time.monotonic() < deadline:
+            time.sleep(0.5)
+            t0 = time.time()
+            before = postqueue_j()
+            # the next snapshot (--queue.interval=1) is taken after t0
+            got, until = {}, time.monotonic() + 3
+            while time.monotonic() < until:
+                try:
+                    got = queue_gauges(scrape())
+                except OSError as e:
+                    last = "scrape: %s" % e
+                if got and got["timestamp"] is not None and got["timestamp"] >= t0:
+                    break
+                time.sleep(0.1)
+            if not got:
+                continue
+            after = postqueue_j()
+            if got["success"] != 1 or got["timestamp"] is None or got["timestamp"] < t0:
+                last = "no showq snapshot newer than the listing yet: %s" % got
+                continue
+            if sorted(before) != sorted(after):
+                last = "the queue moved during the comparison"
+                continue
+            want = collections.Counter(q for q, _ in before)
+            compared = True
+            checks.append(("postqueue -j lists deferred and held mail",
+                           want["hold"] == 2 and want["deferred"] >= 1, str(dict(want))))
+            for q in QUEUES:
+                checks.append(("maillog_queue_messages{queue=%s} equals postqueue -j" % q,
+                               got["messages"].get(q) == want[q],
+                               "postqueue -j %d, exporter %s" % (want[q],
+                                                                  got["messages"].get(q))))
+                checks.append(("maillog_queue_message_age_seconds_count{queue=%s}" % q,
+                               got["hist"].get(q) == want[q],
+                               "postqueue -j %d, exporter %s" % (want[q], got["hist"].get(q))))
+        if not compared:
+            checks.append(("exporter and postqueue -j compared within 20s", False, last))
+    finally:
+        subprocess.run(["postsuper", "-H", "ALL"], capture_output=True)
+        harness.terminate(exporter.pid)
+        exporter.wait()
+        errlog.seek(0)
+        err = errlog.read()
+        clean = exporter.returncode == 0
+        checks.append(("exporter stopped cleanly", clean,
+                       "exit %s%s" % (exporter.returncode, "" if clean else " " + err[-500:])))
+        failed = "showq failed" in err
+        checks.append(("exporter logged no showq failure", not failed,
+                       err[-500:] if failed else ""))
+    return checks
 
 
 def outbound_labels(e):
