@@ -31,7 +31,7 @@ exim_group = Debian-exim
 never_users = root
 spool_directory = /var/spool/exim4
 log_file_path = /var/log/exim4/%%slog
-log_selector = +smtp_confirmation
+log_selector = +smtp_confirmation +smtp_connection
 host_lookup =
 rfc1413_hosts =
 tls_advertise_hosts =
@@ -118,6 +118,22 @@ def stop():
     if daemon is not None:
         harness.terminate(daemon.pid)
 
+
+
+def ops_expected(truth, total, lines):
+    """Each outbound scenario message arrived from an SMTP client; with the
+    queue drained every arrival (bounces included) is completed; every swaks
+    session is a connection (log_selector +smtp_connection)."""
+    return [
+        ("arrived = completed (queue drained)",
+         total("maillog_exim_messages_total", flag="arrived"),
+         total("maillog_exim_messages_total", flag="completed")),
+        ("accepted SMTP messages = outbound scenarios",
+         total("maillog_smtpd_messages_accepted_total", sasl_method="none"),
+         len(harness.OUTBOUND)),
+        ("connections = swaks sessions + port probe", total("maillog_smtpd_connects_total"),
+         truth["sessions"] + truth["probes"]),
+    ]
 
 def outbound_labels(e):
     """Exim has no dsn= field: enhanced is the code at the start of the

@@ -76,6 +76,27 @@ def stop():
         harness.terminate(daemon.pid)
 
 
+
+def ops_expected(truth, total, lines):
+    """Every swaks session, the port probe, and each session OpenSMTPD opens
+    to itself to inject a bounce ("smtp connected address=local", counted
+    from the log: how many bounces it makes is its business) is one
+    connected and one disconnected line."""
+    truth = dict(truth, local_sessions=sum(
+        1 for line in lines if " smtp connected address=local " in line))
+    return [
+        ("smtp connected = swaks sessions + port probe + bounce injections",
+         total("maillog_smtpd_connects_total"),
+         truth["sessions"] + truth["probes"] + truth["local_sessions"]),
+        ("smtp disconnected = the same",
+         total("maillog_smtpd_disconnects_total"),
+         truth["sessions"] + truth["probes"] + truth["local_sessions"]),
+        ("disconnects with QUIT = swaks sessions + bounce injections",
+         total("maillog_smtpd_disconnects_total", reason="quit"),
+         truth["sessions"] + truth["local_sessions"]),
+    ]
+
+
 def outbound_labels(e):
     """OpenSMTPD's `mta delivery` line quotes the remote reply in stat="..."
     (result="Ok" with the DATA reply for a delivery): code and enhanced

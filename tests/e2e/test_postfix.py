@@ -235,6 +235,28 @@ def queued_checks():
     return checks
 
 
+
+def ops_expected(truth, total, lines):
+    """Every swaks session is one smtpd connect and one disconnect with
+    QUIT; each outbound scenario message is one accepted client= message;
+    a drained queue has removed every message cleanup wrote (bounces
+    included)."""
+    n = truth["sessions"]
+    return [
+        ("smtpd connects = swaks sessions + port probe",
+         total("maillog_smtpd_connects_total"), n + truth["probes"]),
+        ("smtpd disconnects = swaks sessions + port probe",
+         total("maillog_smtpd_disconnects_total"), n + truth["probes"]),
+        ("disconnects with QUIT = swaks sessions",
+         total("maillog_smtpd_disconnects_total", reason="quit"), n),
+        ("accepted messages = outbound scenarios",
+         total("maillog_smtpd_messages_accepted_total", sasl_method="none"),
+         len(harness.OUTBOUND)),
+        ("qmgr removed = cleanup processed (queue drained)",
+         total("maillog_qmgr_messages_removed_total"),
+         total("maillog_cleanup_messages_processed_total")),
+    ]
+
 def outbound_labels(e):
     """Postfix logs `dsn=`, which is what `enhanced` reports: the reply's
     enhanced code, or Postfix's own X.0.0 when the reply has none."""
