@@ -115,6 +115,15 @@ SMTPTODSN = {"421": "4.4.2", "450": "4.2.0", "451": "4.3.0", "452": "4.2.2",
              "554": "5.0.0"}
 
 
+
+def ops_expected(truth, total, lines):
+    """The port probe connects and leaves without a command: Sendmail logs
+    it as a session that never issued MAIL. Every swaks session said MAIL."""
+    return [
+        ("sessions without MAIL = port probe",
+         total("maillog_smtpd_sessions_without_mail_total"), truth["probes"]),
+    ]
+
 def outbound_labels(e):
     """Sendmail's `to=` lines carry dsn= and, for a refusal, reply= with the
     first line of the remote reply; a delivery logs stat=Sent (...) with
