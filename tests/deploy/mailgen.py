@@ -3,7 +3,11 @@
 recipient with relay=, delay=, delays= and dsn=, qmgr removed), inbound
 NOQUEUE rejects, and deferrals and bounces from a few named providers whose
 replies carry several failure reasons (greylisting among them, both ways), so
-every family the dashboard and the rules read gets data.
+every family the dashboard and the rules read gets data. Around them, the
+operational lines (parsers/ops.c): postscreen in front of smtpd (PASS,
+PREGREET, DNSBL rank), TLS both ways, a failed handshake, lost connections,
+SASL failures, and optionally Exim through syslog (<=, =>, ==, Completed). Every shape
+is one of tests/data/postfix/golden.txt or tests/data/exim/golden.txt.
 
 Timestamps are RFC 3339 in UTC, taken from the wall clock, so the
 exporter's lag and last-line metrics are meaningful. Deterministic for a
@@ -47,11 +51,35 @@ REJECTS = [
 ]
 
 
+# TLS lines of smtpd (inbound) and smtp (outbound), Postfix 3.x tls_server.c
+# and tls_client.c, as in tests/data/postfix/golden.txt.
+TLS_IN = [
+    "Anonymous TLS connection established from {client}: TLSv1.3 with cipher "
+    "TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature RSA-PSS "
+    "(2048 bits) server-digest SHA256",
+    "Untrusted TLS connection established from {client}: TLSv1.2 with cipher "
+    "ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)",
+]
+TLS_OUT = [
+    "Verified TLS connection established to {mx}[192.0.2.44]:25: TLSv1.3 with cipher "
+    "TLS_AES_256_GCM_SHA384 (256/256 bits)",
+    "Trusted TLS connection established to {mx}[192.0.2.44]:25: TLSv1.2 with cipher "
+    "ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)",
+    "Untrusted TLS connection established to {mx}[192.0.2.44]:25: TLSv1.3 with cipher "
+    "TLS_AES_128_GCM_SHA256 (128/128 bits) key-exchange X25519 server-signature ECDSA "
+    "(P-256) server-digest SHA256",
+]
+
+
 class Generator:
-    def __init__(self, seed=1, host="mx1", weights=None):
+    def __init__(self, seed=1, host="mx1", weights=None, exim=False):
+        """exim: also an Exim's messages, for tests that read every MTA
+        (the fleet test compares single-MTA sums and leaves it out)."""
         self.rng = random.Random(seed)
         self.host = host
+        self.exim = exim
         self.n = 0
+        self.port = 40000
         self.outcomes = OUTCOMES
         if weights is not None:
             self.outcomes = [(w,) + o[1:] for w, o in zip(weights, OUTCOMES)]
@@ -71,7 +99,12 @@ class Generator:
         self.n += 1
         ip = "198.51.100.%d" % r.randint(1, 254)
         client = "mail%d.sender.example[%s]" % (r.randint(1, 99), ip)
-        out = [self._line("smtpd", 2000 + self.n % 50, "connect from " + client)]
+        out = self.screen(ip)
+        out.append(self._line("smtpd", 2000 + self.n % 50, "connect from " + client))
+        if r.random() < 0.7:
+            out.append(self._line(
+                "smtpd", 2000 + self.n % 50,
+                r.choice(TLS_IN).format(client=client)))
         if r.random() < 0.125:
             rcpt = "user%d@example.org" % r.randint(1, 500)
             reply = r.choice(REJECTS).format(ip=ip, rcpt=rcpt)
@@ -103,6 +136,9 @@ class Generator:
                  round(r.uniform(0.05, 2.0), 2), round(r.uniform(0.05, 3.0), 2)]
             if status == "deferred":
                 final = False
+            if "connect to" not in reply and r.random() < 0.8:
+                out.append(self._line("smtp", 5000 + self.n % 20,
+                                      r.choice(TLS_OUT).format(mx=mx)))
             out.append(self._line(
                 "smtp", 5000 + self.n % 20,
                 "%s: to=<%s>, relay=%s, delay=%.2f, delays=%s/%s/%s/%s, "
@@ -115,10 +151,81 @@ class Generator:
             out.append(self._line("qmgr", 4000, "%s: removed" % qid))
         return out
 
+    def screen(self, ip):
+        """postscreen in front of smtpd: it passes the client (old, or new
+        after its tests), having logged a DNSBL rank below the threshold
+        now and then."""
+        r = self.rng
+        self.port += 1
+        peer = "[%s]:%d" % (ip, self.port)
+        out = [self._line("postscreen", 1900, "CONNECT from %s to [192.0.2.25]:25" % peer)]
+        if r.random() < 0.2:
+            out.append(self._line("postscreen", 1900, "DNSBL rank %d for %s"
+                                  % (r.choice((1, 2, 3)), peer)))
+        out.append(self._line("postscreen", 1900, "PASS %s %s"
+                              % ("NEW" if r.random() < 0.2 else "OLD", peer)))
+        return out
+
+    def noise(self):
+        """What a public MX sees besides mail: a bot failing postscreen, a
+        scanner dropping after EHLO or in the TLS handshake, a password
+        guess on AUTH."""
+        r = self.rng
+        self.port += 1
+        ip = "203.0.113.%d" % r.randint(1, 254)
+        client = "unknown[%s]" % ip
+        pid = 2100 + self.n % 50
+        kind = r.randrange(4)
+        if kind == 0:
+            return [self._line("postscreen", 1900, "CONNECT from [%s]:%d to [192.0.2.25]:25"
+                               % (ip, self.port)),
+                    self._line("postscreen", 1900, "PREGREET 11 after 0.1 from [%s]:%d: "
+                               "EHLO x\\r\\n" % (ip, self.port))]
+        out = [self._line("smtpd", pid, "connect from " + client)]
+        if kind == 1:
+            out.append(self._line("smtpd", pid, "lost connection after %s from %s"
+                                  % (r.choice(("EHLO", "CONNECT", "AUTH")), client)))
+        elif kind == 2:
+            out.append(self._line("smtpd", pid, "SSL_accept error from %s: lost connection"
+                                  % client))
+        else:
+            out.append(self._line("smtpd", pid, "warning: %s: SASL %s authentication failed: "
+                                  "authentication failure" % (client, r.choice(("LOGIN", "PLAIN")))))
+        out.append(self._line("smtpd", pid, "disconnect from %s ehlo=1 commands=1/2" % client))
+        return out
+
+    def exim_message(self):
+        """An Exim on the same host (through syslog, as exim[pid]): a
+        message in over TLS, delivered or deferred, then Completed or not."""
+        r = self.rng
+        mid = "1tA%03d-%06d-Xy" % (self.n % 1000, self.n % 1000000)
+
+        def line(text):
+            return "%s %s exim[812]: %s %s\n" % (self._ts(), self.host, mid, text)
+        out = [line("<= sender@example.net H=mail.example.net [198.51.100.20]:41234 "
+                    "I=[192.0.2.10]:25 P=esmtps "
+                    "X=TLS1.3:ECDHE_X25519__RSA_PSS_RSAE_SHA256__AES_256_GCM:256 CV=no "
+                    "S=%d id=%d@example.net" % (r.randint(900, 90000), self.n))]
+        if r.random() < 0.85:
+            out.append(line("=> alice@example.org R=dnslookup T=remote_smtp H=mx.example.org "
+                            "[192.0.2.25] X=TLS1.3:ECDHE_X25519__RSA_PSS_RSAE_SHA256__AES_256_GCM"
+                            ":256 CV=yes C=\"250 2.0.0 Ok: queued as 4Y2bQ35Xz\""))
+            out.append(line("Completed"))
+        else:
+            out.append(line("== bob@posteo.de R=dnslookup T=remote_smtp defer (-44) "
+                            "H=mx01.posteo.de [185.67.36.61]: SMTP error from remote mail "
+                            "server after RCPT TO:<bob@posteo.de>: 450 4.7.1 <bob@posteo.de>: "
+                            "Recipient address rejected: Greylisted"))
+        return out
+
     def lines(self, sessions):
         out = []
         for _ in range(sessions):
             out.extend(self.session())
+            if self.n % 3 == 0:
+                out.extend(self.noise())
+            if self.exim and self.n % 4 == 0:
+                out.extend(self.exim_message())
         return "".join(out)
 
 

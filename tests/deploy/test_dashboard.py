@@ -8,6 +8,11 @@ variables substituted as Grafana would, once with every variable at "All"
 and once with one instance selected, and must parse and return data. Every
 rule in deploy/prometheus/rules.yml must load and evaluate without error,
 and every recording rule must return data.
+
+No log fills the queue panels: the exporter collects the queue every
+second (--queue.interval=1) from a fake Postfix showq and a fake Exim
+(queuefake.py), so those panels must return data too, and the fakes'
+numbers.
 """
 import json
 import os
@@ -19,6 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mailgen  # noqa: E402
 import promserver  # noqa: E402
+import queuefake  # noqa: E402
 from promserver import harness  # noqa: E402
 
 harness.require_binary()
@@ -68,19 +74,24 @@ def grafana_regex_escape(s):
 
 def start_pipeline(d, rate=40):
     log = os.path.join(d, "mail.log")
-    gen = mailgen.Generator(seed=7)
+    gen = mailgen.Generator(seed=7, exim=True)
     with open(log, "w") as f:
         f.write(gen.lines(300))
-    daemon = harness.Daemon("--maillog.path=" + log, "--maillog.start=beginning")
+    showq = queuefake.FakeShowq(os.path.join(d, "showq"))
+    daemon = harness.Daemon("--maillog.path=" + log, "--maillog.start=beginning",
+                            "--queue.interval=1", "--queue.mta=auto",
+                            "--postfix.showq-path=" + showq.path,
+                            "--postfix.queue-dir=" + os.path.join(d, "no-postfix-spool"),
+                            *queuefake.fake_exim(d))
     writer = mailgen.Writer(log, gen, rate)
-    return daemon, writer
+    return daemon, writer, showq
 
 
 def test_dashboard_and_rules_against_prometheus():
     with open(DASHBOARD) as f:
         dash = json.load(f)
     with tempfile.TemporaryDirectory() as d:
-        daemon, writer = start_pipeline(d)
+        daemon, writer, showq = start_pipeline(d)
         prom = None
         try:
             prom = promserver.Prometheus([daemon.addr])
@@ -138,6 +149,21 @@ def test_dashboard_and_rules_against_prometheus():
                     _, res = prom.query(substitute(expr, sel))
                     if not any(float(r["value"][1]) > 0 for r in res):
                         failures.append("%s: all zero: %s" % (where, res))
+            # The queue panels show what the fakes hold.
+            want = {("Queue size (Postfix)", "A"): {"deferred": 3, "active": 1, "hold": 1,
+                                                   "incoming": 0, "maildrop": 0},
+                    ("Exim queue and frozen messages", "A"): {"": queuefake.EXIM_QUEUED},
+                    ("Exim queue and frozen messages", "B"): {"": 1}}
+            for p in panels(dash):
+                for t in p.get("targets", []):
+                    if (p["title"], t["refId"]) not in want:
+                        continue
+                    _, res = prom.query(substitute(t["expr"], sel))
+                    got = {r["metric"].get("queue", ""): float(r["value"][1]) for r in res}
+                    if got != want.pop((p["title"], t["refId"])):
+                        failures.append("panel %r target %s: %s" % (p["title"], t["refId"], got))
+            if want:
+                failures.append("no queue panel target %s" % sorted(want))
             # The code tables carry the meaning of each code they list.
             for where, expr in exprs:
                 if "Top reply codes" in where or "Top enhanced" in where:
@@ -177,6 +203,7 @@ def test_dashboard_and_rules_against_prometheus():
             if prom:
                 prom.stop()
             daemon.stop()
+            showq.stop()
 
 
 def test_dashboard_shape():
@@ -199,6 +226,14 @@ def test_dashboard_shape():
         assert p["targets"], p["title"]
         for t in p["targets"]:
             assert t["datasource"]["uid"] == "${datasource}", (p["title"], t)
+    titles = {p["title"] for p in panels(dash)}
+    for t in ("Sessions and queue", "Queue size (Postfix)", "Exim queue and frozen messages",
+              "Age of queued messages (Postfix)", "SMTP connections per second",
+              "Lost connections by stage", "SMTP AUTH failures by method",
+              "TLS share by protocol", "TLS share by trust, and failed handshakes",
+              "postscreen passes and test failures", "postscreen DNSBL rank",
+              "Exim messages by flag"):
+        assert t in titles, t
     kinds = {p["type"] for p in panels(dash)}
     assert {"timeseries", "table", "heatmap", "bargauge", "stat"} <= kinds, kinds
     stacked = [p for p in panels(dash) if p["title"] == "Replies per second by class"]
