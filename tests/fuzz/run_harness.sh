@@ -12,5 +12,8 @@ work=${TMPDIR:-/tmp}/fuzz-$(basename "$harness").$$
 mkdir -p "$work/new"
 trap 'rm -rf "$work/new"' EXIT
 echo "fuzzing $harness for ${seconds}s from $seeds; crash inputs go to $work/"
+# libFuzzer exits 77 on a crash by default, which meson reads as "skipped":
+# a crash must fail the test, so every error exit code is 1.
 "$harness" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  -error_exitcode=1 -timeout_exitcode=1 \
   -artifact_prefix="$work/" -print_final_stats=1 "$work/new" "$seeds"
