@@ -230,9 +230,9 @@ parse_uint(const char *s, unsigned long long min, unsigned long long max,
 }
 
 /* Accept "10" and Go-duration style "10s" for seconds, as the Go exporters
- * take durations there. */
+ * take durations there, from lo to hi. */
 static int
-parse_seconds(const char *s, unsigned *out)
+parse_seconds_in(const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
 	char buf[32];
 	size_t n = strlen(s);
@@ -243,10 +243,17 @@ parse_seconds(const char *s, unsigned *out)
 	memcpy(buf, s, n + 1);
 	if (buf[n - 1] == 's')
 		buf[n - 1] = '\0';
-	if (parse_uint(buf, 1, 3600, &v) < 0)
+	if (parse_uint(buf, lo, hi, &v) < 0)
 		return -1;
 	*out = (unsigned)v;
 	return 0;
+}
+
+/* Timeouts and the state interval: 1 s to an hour. */
+static int
+parse_seconds(const char *s, unsigned *out)
+{
+	return parse_seconds_in(s, 1, 3600, out);
 }
 
 static void
@@ -272,24 +279,11 @@ set_defaults(struct options *o)
 	o->exim_spool_dir = QUEUE_DEFAULT_EXIM_SPOOL;
 }
 
-/* --queue.interval: like parse_seconds, but 0 (off) is allowed and the
- * top is a day. */
+/* --queue.interval: 0 (off) is allowed and the top is a day. */
 static int
 parse_interval(const char *s, unsigned *out)
 {
-	char buf[32];
-	size_t n = strlen(s);
-	unsigned long long v;
-
-	if (n == 0 || n >= sizeof buf)
-		return -1;
-	memcpy(buf, s, n + 1);
-	if (buf[n - 1] == 's')
-		buf[n - 1] = '\0';
-	if (parse_uint(buf, 0, 86400, &v) < 0)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
+	return parse_seconds_in(s, 0, 86400, out);
 }
 
 /* The flag as the user wrote it, for error messages. */
