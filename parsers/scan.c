@@ -186,7 +186,9 @@ mp_find(const char *s, size_t len, const char *lit, size_t n)
 		p = memchr(p, lit[0], (size_t)(last - p) + 1);
 		if (p == NULL)
 			return NULL;
-		if (memcmp(p + 1, lit + 1, n - 1) == 0)
+		/* The last byte first: most candidates fail there, without a
+		 * call to memcmp. */
+		if (p[n - 1] == lit[n - 1] && (n < 3 || memcmp(p + 1, lit + 1, n - 2) == 0))
 			return p;
 		p++;
 	}
