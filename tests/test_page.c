@@ -249,6 +249,19 @@ status(struct agg *a, struct hist *h, int64_t t, enum mp_direction dir, unsigned
 	hist_record(h, t, dir, ev.cls);
 }
 
+static void
+op(struct agg *a, int mta, unsigned fam, unsigned l0, unsigned l1, unsigned l2)
+{
+	struct mp_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.mta = mta;
+	ev.nops = 1;
+	ev.ops[0] = (struct mp_op){ .family = (uint8_t)fam,
+		.label = { (uint8_t)l0, (uint8_t)l1, (uint8_t)l2 } };
+	agg_record_ops(a, &ev);
+}
+
 /* The number in the element with the given id, grouping removed. */
 static long
 cell(const char *page, const char *id)
@@ -296,11 +309,36 @@ test_page_render(void **state)
 	status(a, h, (int64_t)now - 120, MP_DIR_INBOUND, 554, 5, 7, 1, MP_OUTCOME_REJECTED, NULL,
 	    REASON_RELAY_DENIED);
 
+	/* Sessions: 10 connects (2 of them exim), 3 without QUIT, 2 lost,
+	 * 4 TLS in, 1 TLS out, 1 panic. */
+	for (int i = 0; i < 10; i++)
+		op(a, i < 8 ? MP_MTA_POSTFIX : MP_MTA_EXIM, MP_OPF_SMTPD_CONNECTS, 0, 0, 0);
+	for (int i = 0; i < 10; i++)
+		op(a, MP_MTA_POSTFIX, MP_OPF_SMTPD_DISCONNECTS, i < 7 ? MP_DISC_QUIT :
+		    MP_DISC_NO_QUIT, 0, 0);
+	op(a, MP_MTA_POSTFIX, MP_OPF_SMTPD_LOST, MP_CMD_DATA, 0, 0);
+	op(a, MP_MTA_POSTFIX, MP_OPF_SMTPD_LOST, MP_CMD_EHLO, 0, 0);
+	for (int i = 0; i < 4; i++)
+		op(a, MP_MTA_POSTFIX, MP_OPF_TLS, MP_DIR_INBOUND, MP_TLSP_TLSV1_3,
+		    i == 0 ? MP_TLST_ANONYMOUS : MP_TLST_TRUSTED);
+	op(a, MP_MTA_POSTFIX, MP_OPF_TLS, MP_DIR_OUTBOUND, MP_TLSP_TLSV1_2, MP_TLST_VERIFIED);
+	op(a, MP_MTA_EXIM, MP_OPF_PANICS, 0, 0, 0);
+
 	struct expo_view v = {
 		.agg = a, .sources = &src, .nsources = 1, .mtas = mtas, .nmtas = 1,
 		.history = h,
 	};
 	assert_int_equal(page_render(&v, "/metrics\"><script>", now, lps, &out), 0);
+	assert_int_equal(cell(out.data, "smtpd-connects"), 10);
+	assert_int_equal(cell(out.data, "smtpd-no-quit"), 3);
+	assert_int_equal(cell(out.data, "smtpd-lost"), 2);
+	assert_int_equal(cell(out.data, "tls-in"), 4);
+	assert_int_equal(cell(out.data, "tls-out"), 1);
+	assert_int_equal(cell(out.data, "smtpd-auth-failures"), 0);
+	assert_int_equal(cell(out.data, "panics"), 1);
+	assert_non_null(strstr(out.data, "<td class=\"k5\">MTA panics"));
+	/* No queue collector (v.queue NULL): the card says so. */
+	assert_non_null(strstr(out.data, "not collected: no MTA queue found"));
 	assert_null(strstr(out.data, "<script"));
 	assert_null(strstr(out.data, "<b>x"));
 	assert_non_null(strstr(out.data, "/var/log/&lt;script&gt;alert(1)&lt;/script&gt;/"

@@ -24,6 +24,8 @@
 #include "build_config.h"
 #include "history.h"
 #include "meaning.h"
+#include "opstore.h"
+#include "queue.h"
 #include "summary.h"
 
 #define LIT(out, lit) expo_buf_append((out), (lit), sizeof(lit) - 1)
@@ -658,6 +660,136 @@ outcomes(struct expo_buf *out, const struct summary *s)
 	return 0;
 }
 
+/* One operational counter summed over every MTA id. */
+static uint64_t
+op_total(const struct agg *a, unsigned fam, int only_combo, unsigned combo)
+{
+	const struct mp_op_family_desc *d = mp_op_family(fam);
+	uint64_t n = 0;
+
+	for (int mta = 0; mta < MP_MTA_MAX; mta++)
+		for (unsigned c = 0; c < mp_op_combinations(d); c++)
+			if (!only_combo || c == combo)
+				n += opstore_counter(agg_ops(a), mta, fam, c);
+	return n;
+}
+
+static int
+session_row(struct expo_buf *out, const char *id, const char *what, uint64_t n,
+    uint64_t whole, int cls)
+{
+	if (expo_buf_printf(out, "<tr><td%s>%s</td><td class=\"n\" id=\"%s\">",
+	    n > 0 && cls ? (cls == 5 ? " class=\"k5\"" : " class=\"k4\"") : "", what, id) < 0 ||
+	    num(out, n) < 0)
+		return -1;
+	if (whole > 0)
+		return expo_buf_printf(out, "</td><td class=\"n\">%.1f %%</td></tr>\n",
+		    share(n, whole));
+	return LIT(out, "</td><td></td></tr>\n");
+}
+
+/* Sessions since start, from the operational families: what a postmaster
+ * checks when clients complain (drops, AUTH, TLS) and what must be zero
+ * (panics). A line that is never logged stays at 0. */
+static int
+sessions(struct expo_buf *out, const struct expo_view *v)
+{
+	const struct agg *a = v->agg;
+	uint64_t connects = op_total(a, MP_OPF_SMTPD_CONNECTS, 0, 0);
+	uint8_t quit[MP_OP_LABELS] = { MP_DISC_QUIT, 0, 0 };
+	uint64_t disconnects = op_total(a, MP_OPF_SMTPD_DISCONNECTS, 0, 0);
+	uint64_t no_quit = disconnects - op_total(a, MP_OPF_SMTPD_DISCONNECTS, 1,
+	    opstore_combo(MP_OPF_SMTPD_DISCONNECTS, quit));
+	uint64_t tls_in = 0, tls_out = 0;
+	const struct mp_op_family_desc *tls = mp_op_family(MP_OPF_TLS);
+	unsigned per_dir = mp_op_combinations(tls) / MP_DIR_COUNT;
+
+	/* The TLS family's first label is the direction. */
+	for (int mta = 0; mta < MP_MTA_MAX; mta++)
+		for (unsigned c = 0; c < mp_op_combinations(tls); c++) {
+			uint64_t n = opstore_counter(agg_ops(a), mta, MP_OPF_TLS, c);
+			if (c / per_dir == MP_DIR_INBOUND)
+				tls_in += n;
+			else
+				tls_out += n;
+		}
+	if (LIT(out, "<div class=\"card\"><h2>Sessions since start</h2><table id=\"sessions\">"
+	    "<tr><th>what</th><th class=\"n\">count</th><th class=\"n\">of connections</th>"
+	    "</tr>\n") < 0 ||
+	    session_row(out, "smtpd-connects", "client connections", connects, 0, 0) < 0 ||
+	    session_row(out, "smtpd-no-quit", "ended without QUIT", no_quit, connects, 0) < 0 ||
+	    session_row(out, "smtpd-lost", "lost connections",
+	    op_total(a, MP_OPF_SMTPD_LOST, 0, 0), connects, 4) < 0 ||
+	    session_row(out, "smtpd-timeouts", "timed out",
+	    op_total(a, MP_OPF_SMTPD_TIMEOUTS, 0, 0), connects, 4) < 0 ||
+	    session_row(out, "smtpd-auth-failures", "AUTH failures",
+	    op_total(a, MP_OPF_SMTPD_AUTH_FAILURES, 0, 0), 0, 4) < 0 ||
+	    session_row(out, "tls-in", "TLS sessions in", tls_in, connects, 0) < 0 ||
+	    session_row(out, "tls-out", "TLS sessions out", tls_out, 0, 0) < 0 ||
+	    session_row(out, "tls-failures", "TLS handshakes failed",
+	    op_total(a, MP_OPF_TLS_FAILURES, 0, 0), 0, 4) < 0 ||
+	    session_row(out, "panics", "MTA panics and fatal errors",
+	    op_total(a, MP_OPF_PANICS, 0, 0) + op_total(a, MP_OPF_FATALS, 0, 0), 0, 5) < 0)
+		return -1;
+	return LIT(out, "</table></div>\n");
+}
+
+/* The queue card: the collector's last snapshot, how old it is, and
+ * whether the last attempt worked; says so when nothing is collected. */
+static int
+queue_card(struct expo_buf *out, const struct expo_view *v, double now)
+{
+	struct queue_snapshot q;
+	int any = 0;
+
+	if (LIT(out, "<div class=\"card\"><h2>Mail queue</h2><table id=\"queue\">"
+	    "<tr><th>queue</th><th class=\"n\">messages</th></tr>\n") < 0)
+		return -1;
+	if (v->queue != NULL) {
+		queue_read(v->queue, &q);
+		if (q.have[QUEUE_MTA_POSTFIX]) {
+			any = 1;
+			for (int i = 0; i < SHOWQ_NQUEUES; i++) {
+				const char *name = showq_queue_name((enum showq_queue)i);
+				if (expo_buf_printf(out, "<tr><td>postfix %s</td><td class=\"n\" "
+				    "id=\"queue-postfix-%s\">", name, name) < 0 ||
+				    num(out, q.postfix.messages[i]) < 0 ||
+				    LIT(out, "</td></tr>\n") < 0)
+					return -1;
+			}
+		}
+		if (q.have[QUEUE_MTA_EXIM]) {
+			any = 1;
+			if (LIT(out, "<tr><td>exim</td><td class=\"n\" id=\"queue-exim\">") < 0 ||
+			    num(out, q.exim_messages) < 0 || LIT(out, "</td></tr>\n") < 0)
+				return -1;
+			if (q.exim_have_frozen && (LIT(out, "<tr><td>exim frozen</td>"
+			    "<td class=\"n\" id=\"queue-exim-frozen\">") < 0 ||
+			    num(out, q.exim_frozen) < 0 || LIT(out, "</td></tr>\n") < 0))
+				return -1;
+		}
+		for (int m = 0; m < QUEUE_NMTAS; m++) {
+			int failing = 0;
+			for (int k = 0; k < QUEUE_NMETHODS; k++)
+				failing |= q.success[m][k] == 0;
+			if (!q.have[m] && !failing)
+				continue;
+			if (expo_buf_printf(out, "<tr><td colspan=\"2\"%s>%s: ",
+			    failing ? " class=\"k4\"" : "", queue_mta_name((enum queue_mta)m)) < 0 ||
+			    (q.have[m] ? LIT(out, "counted ") < 0 || ago(out, now - q.timestamp[m]) < 0 :
+			    LIT(out, "never counted") < 0) ||
+			    (failing && LIT(out, "; the last attempt failed (see the exporter's log)") < 0) ||
+			    LIT(out, "</td></tr>\n") < 0)
+				return -1;
+			any = 1;
+		}
+	}
+	if (!any && LIT(out, "<tr><td colspan=\"2\">not collected: no MTA queue found, or "
+	    "--queue.interval=0 (README \"Queue sizes\")</td></tr>\n") < 0)
+		return -1;
+	return LIT(out, "</table></div>\n");
+}
+
 int
 page_render(const struct expo_view *v, const char *telemetry_path, double now,
     const double *lines_per_s, struct expo_buf *out)
@@ -689,6 +821,8 @@ page_render(const struct expo_view *v, const char *telemetry_path, double now,
 	    LIT(out, "</div>\n<div class=\"grid g2\">\n") < 0 ||
 	    mta_table(out, v, now) < 0 ||
 	    outcomes(out, &s) < 0 ||
+	    sessions(out, v) < 0 ||
+	    queue_card(out, v, now) < 0 ||
 	    LIT(out, "</div>\n") < 0 ||
 	    expo_buf_printf(out, "</main>\n<footer>maillog_exporter %s (revision %s) &middot; "
 	    "counts since the exporter started; the last minute, hour and day are by the time "

@@ -108,6 +108,13 @@ def test_showq_and_hang():
                      method="spool") is None
             good_ts = v(m, "maillog_queue_collect_timestamp_seconds", mta="postfix")
             assert abs(good_ts - time.time()) < 5, good_ts
+            # The status page shows the same snapshot.
+            status, _, body = dm.get("/")
+            page = body.decode()
+            assert status == 200, status
+            assert 'id="queue-postfix-deferred">2<' in page, page[-3000:]
+            assert 'id="queue-postfix-hold">1<' in page
+            assert "postfix: counted " in page and "the last attempt failed" not in page
 
             # showq hangs: scrapes stay fast, success goes 0, values stay.
             server.mode = "slow"
@@ -126,6 +133,10 @@ def test_showq_and_hang():
             stale_ts = v(m, "maillog_queue_collect_timestamp_seconds", mta="postfix")
             assert stale_ts >= good_ts and time.time() - stale_ts >= 9, (good_ts, stale_ts)
             assert "no complete listing within 10000 ms" in dm.stderr(), dm.stderr()
+            page = dm.get("/")[2].decode()
+            assert 'id="queue-postfix-deferred">2<' in page
+            assert "the last attempt failed (see the exporter&#39;s log)" in page or \
+                "the last attempt failed (see the exporter's log)" in page, page[-3000:]
 
             # SIGTERM while the next read hangs: no waiting for showq.
             time.sleep(1.5)
