@@ -1,10 +1,17 @@
 """End to end: Debian's exim4 (daemon-light), relaying everything to the
 sink through a manualroute smarthost, logging to its own mainlog, with a
 queue runner every 3 s and a 15 s retry rule so deferrals turn into
-bounces within the test. See harness.py."""
+bounces within the test. While that mail is deferred, queued_checks()
+freezes one message and compares the exporter's Exim queue gauges (from
+`exim -bpc`, then from the spool alone) with `exim4 -bp`. See harness.py."""
 import os
 import re
+import shutil
+import signal
+import socket
 import subprocess
+import time
+import urllib.request
 
 import harness
 
@@ -118,6 +125,189 @@ def stop():
     if daemon is not None:
         harness.terminate(daemon.pid)
 
+
+SPOOL = "/var/spool/exim4"
+# A message's first line in `exim -bp`: age, size, id, <sender>, then
+# " *** frozen ***" when it is frozen; its recipients follow on indented
+# lines. As Debian's 4.96 prints it here:
+#   " 0m   477 1xXOBX-00000k-0I <sender@client.test> *** frozen ***"
+BP_MESSAGE = re.compile(r"^\s*\d+[smhdw]\s+\S+\s+(\w{6}-\w{6,11}-\w{2,4}) <[^>]*>")
+FROZEN_MARK = "*** frozen ***"
+
+
+def exim_queue():
+    """(`exim4 -bpc`, sorted [(id, frozen)] from `exim4 -bp`), or None when
+    either fails."""
+    bpc = subprocess.run(["exim4", "-bpc"], capture_output=True, text=True, timeout=30)
+    bp = subprocess.run(["exim4", "-bp"], capture_output=True, text=True, timeout=30)
+    if bpc.returncode != 0 or bp.returncode != 0 or not bpc.stdout.strip().isdigit():
+        return None
+    listed = []
+    for line in bp.stdout.splitlines():
+        m = BP_MESSAGE.match(line)
+        if m:
+            listed.append((m.group(1), FROZEN_MARK in line))
+    return int(bpc.stdout), sorted(listed)
+
+
+def freeze_one(timeout):
+    """Freeze one queued message with `exim4 -Mf`; its id, or None and why.
+    A message being delivered is locked and -Mf refuses it: try another,
+    or again a little later."""
+    deadline, last = time.monotonic() + timeout, "the queue stayed empty"
+    while time.monotonic() < deadline:
+        q = exim_queue()
+        for qid, frozen in (q[1] if q else []):
+            if frozen:
+                continue
+            p = subprocess.run(["exim4", "-Mf", qid], capture_output=True, text=True,
+                               timeout=30)
+            if p.returncode == 0:
+                return qid, ""
+            last = "exim4 -Mf %s: exit %d %s" % (qid, p.returncode,
+                                                 (p.stdout + p.stderr).strip())
+        time.sleep(0.3)
+    return None, last
+
+
+def thaw(qid, timeout=10):
+    """`exim4 -Mt`, retried while a queue runner holds the message's lock
+    to look at it; exit status and output of the last try."""
+    deadline = time.monotonic() + timeout
+    while True:
+        p = subprocess.run(["exim4", "-Mt", qid], capture_output=True, text=True,
+                           timeout=30)
+        if p.returncode == 0 or time.monotonic() > deadline:
+            return p.returncode, (p.stdout + p.stderr).strip()
+        time.sleep(0.3)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def exim_gauges(port):
+    url = "http://127.0.0.1:%d/metrics" % port
+    with urllib.request.urlopen(url, timeout=5) as r:
+        metrics = harness.parse_metrics(r.read().decode())
+    got = {"messages": None, "frozen": None, "timestamp": None, "success": {}}
+    for name, labels, v in metrics:
+        if labels.get("mta") != "exim":
+            continue
+        if name == "maillog_queue_messages" and labels.get("queue") == "input":
+            got["messages"] = int(v)
+        elif name == "maillog_queue_frozen_messages":
+            got["frozen"] = int(v)
+        elif name == "maillog_queue_collect_timestamp_seconds":
+            got["timestamp"] = v
+        elif name == "maillog_queue_collect_success":
+            got["success"][labels["method"]] = v
+    return got
+
+
+def snapshot_after(port, t0, timeout):
+    """The exporter's Exim gauges once it has published a collection that
+    started at or after t0 (wall time); the last scrape, or {}, if not."""
+    got, until, why = {}, time.monotonic() + timeout, ""
+    while time.monotonic() < until:
+        try:
+            got = exim_gauges(port)
+            if got["timestamp"] is not None and got["timestamp"] >= t0:
+                return got, ""
+            why = "no collection newer than the listing: %s" % got
+        except OSError as e:
+            why = "scrape: %s" % e
+        time.sleep(0.1)
+    return got, why
+
+
+def compare_exporter(what, binary, method, frozen_id, timeout):
+    """Run the exporter in daemon mode with --exim.binary=`binary`; once a
+    collection falls between two identical queue listings, compare it with
+    them. Mail moves on every queue run (deliveries, bounces), so listings
+    that differ prove nothing and are retried. Then SIGTERM, exit 0."""
+    checks, port = [], free_port()
+    errlog = open("/var/tmp/exporter-%s.err" % method, "w+")
+    exporter = subprocess.Popen(
+        [os.environ["MAILLOG_EXPORTER"], "--maillog.path=" + LOG_PATH,
+         "--web.listen-address=127.0.0.1:%d" % port, "--queue.mta=exim",
+         "--queue.interval=1", "--exim.binary=" + binary, "--exim.spool-dir=" + SPOOL],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    try:
+        compared, last = False, "no listing taken"
+        deadline = time.monotonic() + timeout
+        while not compared and time.monotonic() < deadline:
+            t0 = time.time()
+            before = exim_queue()
+            got, why = snapshot_after(port, t0, 3)
+            after = exim_queue()
+            if why:
+                last = why
+                continue
+            if before is None or before != after:
+                last = "the queue moved during the comparison: %s then %s" % (before, after)
+                continue
+            compared = True
+            bpc, listed = before
+            frozen = sum(f for _, f in listed)
+            checks.append(("%s: exim4 -bp lists %s as the one frozen message" % (what, frozen_id),
+                           (frozen_id, True) in listed and frozen == 1, str(listed)))
+            checks.append(("%s: maillog_queue_messages{queue=input} equals exim4 -bpc" % what,
+                           got["messages"] == bpc,
+                           "exim4 -bpc %d, exporter %s" % (bpc, got["messages"])))
+            checks.append(("%s: maillog_queue_frozen_messages equals exim4 -bp's frozen" % what,
+                           got["frozen"] == frozen,
+                           "exim4 -bp %d, exporter %s" % (frozen, got["frozen"])))
+            checks.append(("%s: maillog_queue_collect_success{method=%s} is 1" % (what, method),
+                           got["success"].get(method) == 1, str(got["success"])))
+            if method == "spool":
+                # the spool alone gave the count: exim -bpc never ran
+                checks.append(("%s: no exim-bpc collection" % what,
+                               "exim-bpc" not in got["success"], str(got["success"])))
+        if not compared:
+            checks.append(("%s: exporter and exim4 -bpc compared within %ds" % (what, timeout),
+                           False, last))
+    finally:
+        # Not harness.terminate(): its reap() would collect the exit status.
+        exporter.send_signal(signal.SIGTERM)
+        try:
+            rc = exporter.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            exporter.kill()
+            exporter.wait()
+            rc = "none in 10s after SIGTERM; killed"
+        errlog.seek(0)
+        err = errlog.read()
+        checks.append(("%s: exporter exits 0 on SIGTERM" % what, rc == 0,
+                       "exit %s%s" % (rc, "" if rc == 0 else " " + err[-500:])))
+        failed = "failed (maillog_queue_collect_success is 0)" in err
+        checks.append(("%s: exporter logged no collection failure" % what, not failed,
+                       err[-500:] if failed else ""))
+    return checks
+
+
+def queued_checks():
+    """While the deferred scenario mail waits in Exim's queue, with one
+    message frozen: the exporter's Exim queue gauges, from `exim -bpc` and
+    then from counting the spool's -H files alone, against what `exim4 -bp`
+    and `exim4 -bpc` list. The message is thawed again so that the queue
+    drains as the scenario expects (a frozen message never leaves it)."""
+    t0 = time.monotonic()
+    qid, why = freeze_one(10)
+    if qid is None:
+        return [("froze a queued message within 10s", False, why)]
+    checks = [("froze queued message %s" % qid, True, "")]
+    try:
+        exim = shutil.which("exim4")
+        checks += compare_exporter("exim -bpc", exim, "exim-bpc", qid, 8)
+        checks += compare_exporter("spool", "/nonexistent/exim", "spool", qid, 8)
+    finally:
+        rc, out = thaw(qid)
+        checks.append(("exim4 -Mt %s thawed it" % qid, rc == 0, "exit %d %s" % (rc, out)))
+    harness.log("exim queue checks took %.1fs" % (time.monotonic() - t0))
+    return checks
 
 
 def ops_expected(truth, total, lines):

@@ -5,6 +5,7 @@ import collections
 import glob
 import json
 import os
+import signal
 import subprocess
 import time
 import urllib.request
@@ -222,8 +223,14 @@ def queued_checks():
             checks.append(("exporter and postqueue -j compared within 20s", False, last))
     finally:
         subprocess.run(["postsuper", "-H", "ALL"], capture_output=True)
-        harness.terminate(exporter.pid)
-        exporter.wait()
+        # Our own SIGTERM and wait: harness.terminate() reaps with
+        # waitpid(-1), which would take the exit status before wait() does.
+        exporter.send_signal(signal.SIGTERM)
+        try:
+            exporter.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            exporter.kill()
+            exporter.wait()
         errlog.seek(0)
         err = errlog.read()
         clean = exporter.returncode == 0
