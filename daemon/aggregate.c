@@ -51,6 +51,8 @@ struct agg {
 	struct agg_slot *slots;
 	size_t mask;                       /* table size - 1 */
 	size_t used;                       /* writer-only */
+	size_t cipher_series;              /* maillog_tls_ciphers_total series, against the cap too */
+	_Atomic size_t cipher_published;
 	_Atomic size_t used_published;     /* for readers */
 	_Atomic size_t status_published;   /* status series, for readers */
 	size_t status_used;
@@ -325,7 +327,7 @@ count_key(struct agg *a, const struct agg_key *k, size_t extra)
 		inc(&s->value);
 		return 0;
 	}
-	if (a->used + 1 + extra > a->opts.max_series)
+	if (a->used + a->cipher_series + 1 + extra > a->opts.max_series)
 		return -1;
 	claim(a, s, key, 1);
 	return 1;
@@ -577,10 +579,26 @@ agg_record(struct agg *a, const struct mp_event *ev)
 	bump(a);
 }
 
+/* opstore's admit(): a new cipher series takes a place under the cap,
+ * or its session counts as cipher="other" and as a dropped series. */
+static int
+admit_cipher(void *ctx)
+{
+	struct agg *a = ctx;
+
+	if (a->used + a->cipher_series + 1 > a->opts.max_series) {
+		inc(&a->dropped);
+		return 0;
+	}
+	a->cipher_series++;
+	atomic_store_explicit(&a->cipher_published, a->cipher_series, memory_order_relaxed);
+	return 1;
+}
+
 void
 agg_record_ops(struct agg *a, const struct mp_event *ev)
 {
-	if (ev->nops > 0 && opstore_record(a->ops, ev) > 0)
+	if (ev->nops > 0 && opstore_record(a->ops, ev, admit_cipher, a) > 0)
 		bump(a);
 }
 
@@ -709,7 +727,8 @@ agg_series_count(const struct agg *a)
 size_t
 agg_total_series(const struct agg *a)
 {
-	return atomic_load_explicit(&a->used_published, memory_order_relaxed);
+	return atomic_load_explicit(&a->used_published, memory_order_relaxed) +
+	    atomic_load_explicit(&a->cipher_published, memory_order_relaxed);
 }
 
 const char *
@@ -1035,6 +1054,10 @@ agg_load(struct agg *a, struct state_rd *r, char *err, size_t errlen)
 		goto corrupt;
 	atomic_store_explicit(&a->used_published, a->used, memory_order_relaxed);
 	atomic_store_explicit(&a->status_published, a->status_used, memory_order_relaxed);
+	a->cipher_series = opstore_cipher_series(a->ops);
+	atomic_store_explicit(&a->cipher_published, a->cipher_series, memory_order_relaxed);
+	if (a->used + a->cipher_series > a->opts.max_series)
+		goto corrupt;
 	bump(a);
 	return 0;
 layout:
@@ -1092,6 +1115,8 @@ agg_publish(struct agg *dst, const struct agg *csrc)
 	}
 	dst->used = src->used;
 	dst->status_used = src->status_used;
+	dst->cipher_series = src->cipher_series;
+	atomic_store_explicit(&dst->cipher_published, dst->cipher_series, memory_order_relaxed);
 	atomic_store_explicit(&dst->used_published, dst->used, memory_order_relaxed);
 	atomic_store_explicit(&dst->status_published, dst->status_used, memory_order_relaxed);
 	dst->start = src->start;

@@ -14,7 +14,8 @@
  * Label values that come from the log (codes, enhanced codes, domains,
  * host names) are capped together: at most max_series label sets of
  * maillog_smtp_status_total, maillog_outcomes_total (with the host label),
- * maillog_domain_status_total and the two *_code_info families exist. Past
+ * maillog_domain_status_total, the two *_code_info families and (with
+ * --metrics.tls-cipher) maillog_tls_ciphers_total exist. Past
  * the cap, a new label set is counted in its family's overflow series
  * (code/enhanced/domain/host "other") and agg_dropped_series() rises.
  * Families whose labels are only our own enums (received, lines matched,

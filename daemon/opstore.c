@@ -151,8 +151,15 @@ cipher_name(const char *in, size_t len)
 	return len;
 }
 
+static _Atomic uint64_t *
+cipher_slot(const struct opstore *s, int mta, enum mp_direction dir, unsigned id)
+{
+	return &s->cipher[((size_t)mta * MP_DIR_COUNT + dir) * (OPSTORE_CIPHERS + 1) + id];
+}
+
 static void
-record_cipher(struct opstore *s, const struct mp_event *ev, enum mp_direction dir)
+record_cipher(struct opstore *s, const struct mp_event *ev, enum mp_direction dir,
+    int (*admit)(void *), void *ctx)
 {
 	unsigned id = 0;
 
@@ -161,11 +168,29 @@ record_cipher(struct opstore *s, const struct mp_event *ev, enum mp_direction di
 	if (cipher_name(ev->tls_cipher, ev->tls_cipher_len) != 0 &&
 	    !(ev->tls_cipher_len == 5 && memcmp(ev->tls_cipher, "other", 5) == 0))
 		id = topk_observe(s->ciphers, ev->tls_cipher, ev->tls_cipher_len);
-	inc(&s->cipher[((size_t)ev->mta * MP_DIR_COUNT + dir) * (OPSTORE_CIPHERS + 1) + id]);
+	/* A new (mta, direction, cipher) series counts against the cap. */
+	if (id != 0 && atomic_load_explicit(cipher_slot(s, ev->mta, dir, id),
+	    memory_order_relaxed) == 0 && admit != NULL && !admit(ctx))
+		id = 0;
+	inc(cipher_slot(s, ev->mta, dir, id));
+}
+
+size_t
+opstore_cipher_series(const struct opstore *s)
+{
+	size_t n = 0;
+
+	for (int mta = 0; mta < MP_MTA_MAX; mta++)
+		for (int dir = 0; dir < MP_DIR_COUNT; dir++)
+			for (unsigned id = 1; id <= OPSTORE_CIPHERS; id++)
+				n += atomic_load_explicit(cipher_slot(s, mta,
+				    (enum mp_direction)dir, id), memory_order_relaxed) != 0;
+	return n;
 }
 
 unsigned
-opstore_record(struct opstore *s, const struct mp_event *ev)
+opstore_record(struct opstore *s, const struct mp_event *ev, int (*admit)(void *ctx),
+    void *ctx)
 {
 	unsigned n = 0;
 
@@ -194,7 +219,7 @@ opstore_record(struct opstore *s, const struct mp_event *ev)
 		else
 			inc(c);
 		if (op->family == MP_OPF_TLS)
-			record_cipher(s, ev, (enum mp_direction)op->label[0]);
+			record_cipher(s, ev, (enum mp_direction)op->label[0], admit, ctx);
 		n++;
 	}
 	return n;
@@ -258,9 +283,7 @@ opstore_cipher_counter(const struct opstore *s, int mta, enum mp_direction dir, 
 	if (mta < 0 || mta >= MP_MTA_MAX || (unsigned)dir >= MP_DIR_COUNT ||
 	    id > OPSTORE_CIPHERS)
 		return 0;
-	return atomic_load_explicit(
-	    &s->cipher[((size_t)mta * MP_DIR_COUNT + dir) * (OPSTORE_CIPHERS + 1) + id],
-	    memory_order_relaxed);
+	return atomic_load_explicit(cipher_slot(s, mta, dir, id), memory_order_relaxed);
 }
 
 _Atomic uint64_t *

@@ -31,9 +31,16 @@ struct opstore *opstore_new(int ciphers);
 void opstore_free(struct opstore *s);
 
 /* Count every op of ev (and its cipher, if on). ev->mta must be a valid
- * id; ops the table does not accept are skipped. Returns how many ops
- * were counted. Writer only. */
-unsigned opstore_record(struct opstore *s, const struct mp_event *ev);
+ * id; ops the table does not accept are skipped. A cipher series that
+ * would start now (its counter is 0) is first offered to admit(ctx): it
+ * returns 0 when the series cap is reached, and the session then counts as
+ * cipher="other". Returns how many ops were counted. Writer only. */
+unsigned opstore_record(struct opstore *s, const struct mp_event *ev,
+    int (*admit)(void *ctx), void *ctx);
+
+/* Cipher series in use (a named cipher with a nonzero count), for the
+ * series cap after a state file was loaded. */
+size_t opstore_cipher_series(const struct opstore *s);
 
 /* The index of a label combination within family fam (label values as in
  * struct mp_op), for the readers below. */

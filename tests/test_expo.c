@@ -488,6 +488,32 @@ test_ops_ciphers(void **state)
 	assert_null(strstr(out.data, "a\\\"b"));
 	free(out.data);
 	agg_free(a);
+
+	/* Cipher series count against --metrics.max-series like every label
+	 * from the log: past the cap a new one is "other" and dropped. */
+	o.max_series = 3;
+	a = agg_new_opts(&o);
+	assert_non_null(a);
+	for (int i = 0; i < 5; i++) {
+		struct mp_event ev = op_event(MP_MTA_POSTFIX, MP_OPF_TLS, MP_DIR_INBOUND,
+		    MP_TLSP_TLSV1_3, MP_TLST_ANONYMOUS, 0);
+		snprintf(name, sizeof name, "C%d", i);
+		ev.tls_cipher = name;
+		ev.tls_cipher_len = strlen(name);
+		agg_record_ops(a, &ev);
+		agg_record_ops(a, &ev);   /* an existing series: never dropped */
+	}
+	assert_int_equal(agg_total_series(a), 3);
+	/* maillog_series_dropped_total counts events: 2 ciphers, 2 each. */
+	assert_int_equal(agg_dropped_series(a), 4);
+	memset(&out, 0, sizeof out);
+	v.agg = a;
+	assert_int_equal(expo_render(&v, &out), 0);
+	assert_non_null(strstr(out.data, "cipher=\"C2\"} 2\n"));
+	assert_null(strstr(out.data, "cipher=\"C3\""));
+	assert_non_null(strstr(out.data, "cipher=\"other\"} 4\n"));
+	free(out.data);
+	agg_free(a);
 }
 
 static void
