@@ -45,21 +45,31 @@ expect(const char *s, size_t len, size_t *i, char c)
 	return 0;
 }
 
-/* "hh:mm:ss" into t. */
+/* Two digits at p as a number, or -1. */
+static int
+two_digits(const char *p)
+{
+	return is_digit(p[0]) && is_digit(p[1]) ? (p[0] - '0') * 10 + (p[1] - '0') : -1;
+}
+
+/* "hh:mm:ss" into t: every line has one, so it is read in one go. */
 static int
 clock_time(const char *s, size_t len, size_t *i, struct mp_time *t)
 {
-	unsigned h, m, sec;
+	const char *p = s + *i;
+	int h, m, sec;
 
-	if (fixed_digits(s, len, i, 2, &h) == -1 || expect(s, len, i, ':') == -1 ||
-	    fixed_digits(s, len, i, 2, &m) == -1 || expect(s, len, i, ':') == -1 ||
-	    fixed_digits(s, len, i, 2, &sec) == -1)
+	if (len - *i < 8 || p[2] != ':' || p[5] != ':')
 		return -1;
-	if (h > 23 || m > 59 || sec > 60)
+	h = two_digits(p);
+	m = two_digits(p + 3);
+	sec = two_digits(p + 6);
+	if (h < 0 || m < 0 || sec < 0 || h > 23 || m > 59 || sec > 60)
 		return -1;
 	t->hour = (uint8_t)h;
 	t->min = (uint8_t)m;
 	t->sec = (uint8_t)sec;
+	*i += 8;
 	return 0;
 }
 
@@ -175,17 +185,18 @@ rfc3164_time(const char *s, size_t len, size_t *i, struct mp_time *t)
 static int
 word(const char *s, size_t len, size_t *i, const char **w, size_t *wlen)
 {
-	size_t start = *i;
+	const char *sp = *i < len ? memchr(s + *i, ' ', len - *i) : NULL;
 
-	while (*i < len && s[*i] != ' ')
-		(*i)++;
-	if (*i == start || *i >= len)
+	if (sp == NULL || sp == s + *i)
 		return -1;
-	*w = s + start;
-	*wlen = *i - start;
-	(*i)++;
+	*w = s + *i;
+	*wlen = (size_t)(sp - *w);
+	*i = (size_t)(sp - s) + 1;
 	return 0;
 }
+
+/* Bytes that end a syslog tag: '[' (the pid), ':' and ' '. */
+static const unsigned char tag_end_byte[256] = { ['['] = 1, [':'] = 1, [' '] = 1 };
 
 /*
  * "host tag[pid]: msg" after a BSD-style timestamp. The tag ends at '[' or
@@ -206,7 +217,7 @@ host_tag_msg(const char *s, size_t len, size_t i, struct mp_syslog *out)
 		out->host_len = 0;
 	}
 	tag_start = j = i;
-	while (j < len && s[j] != '[' && s[j] != ':' && s[j] != ' ')
+	while (j < len && !tag_end_byte[(unsigned char)s[j]])
 		j++;
 	tag_end = j;
 	if (j < len && s[j] == '[') {
