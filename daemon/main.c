@@ -699,6 +699,13 @@ run_once(const struct options *o, struct pipeline *p)
 		char err[512];
 		sources[i].path = o->paths[i];
 		sources[i].status = &status[i];
+		/* Exim creates its panic log at its first panic: none is no
+		 * panic, not an error (the daemon waits for it likewise). */
+		if (i == p->panic_source && access(o->paths[i], F_OK) != 0 && errno == ENOENT) {
+			log_info("%s does not exist: Exim has not panicked", o->paths[i]);
+			atomic_store(&status[i].state, TAIL_STATE_WAITING);
+			continue;
+		}
 		if (once_read(o->paths[i], o->max_line, count_line, p, i, &status[i],
 		    err, sizeof err) < 0) {
 			log_errorx("%s", err);

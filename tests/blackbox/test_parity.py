@@ -202,6 +202,14 @@ def test_exim_paniclog_followed():
                 m = d.metrics()
             # The panic log's lines are not mail lines.
             assert value(m, "maillog_unmatched_lines_total", mta="exim") in (None, 0)
+    # --once: no panic log yet is no panic, not an error.
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run("--once", "--maillog.path=/dev/null",
+                           "--exim.paniclog=" + os.path.join(tmp, "paniclog"))
+        assert rc == 0, err
+        assert "does not exist: Exim has not panicked" in err, err
+        assert 'maillog_source_state{path="%s",state="waiting"} 1' % os.path.join(
+            tmp, "paniclog") in out, out[-2000:]
     rc, _, err = run("--once", "--maillog.path=/dev/null", "--exim.paniclog=/dev/null")
     assert rc == 2 and "--exim.paniclog=/dev/null: it is also a --maillog.path" in err, err
     rc, _, err = run("--once", "--exim.paniclog=")
