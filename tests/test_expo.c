@@ -19,6 +19,7 @@
 #include "build_config.h"
 #include "expo.h"
 #include "opstore.h"
+#include "op_event.h"
 
 static struct mp_event
 event(int mta, enum mp_direction dir, unsigned code, unsigned ec, unsigned es,
@@ -390,19 +391,6 @@ teardown(void **state)
  * _count equal to the +Inf bucket, MTA ids of one name summed, nothing
  * shown for a combination never counted, and the cipher family only when
  * asked for, capped. */
-static struct mp_event
-op_event(int mta, unsigned fam, unsigned l0, unsigned l1, unsigned l2, double v)
-{
-	struct mp_event ev;
-
-	memset(&ev, 0, sizeof ev);
-	ev.mta = mta;
-	ev.nops = 1;
-	ev.ops[0] = (struct mp_op){ .family = (uint8_t)fam,
-		.label = { (uint8_t)l0, (uint8_t)l1, (uint8_t)l2 }, .value = v };
-	return ev;
-}
-
 static void
 test_ops_render(void **state)
 {

@@ -19,6 +19,7 @@
 #include "aggregate.h"
 #include "golden.h"
 #include "opstore.h"
+#include "op_event.h"
 #include "state.h"
 
 static int
@@ -133,18 +134,6 @@ test_words(void **state)
 	assert_int_equal(mp_op_tls_protocol(W("TLSv1.4")), MP_TLSP_OTHER);
 }
 
-static struct mp_event
-op_event(int mta, unsigned fam, unsigned l0, unsigned l1, unsigned l2, double v)
-{
-	struct mp_event ev;
-
-	memset(&ev, 0, sizeof ev);
-	ev.mta = mta;
-	ev.nops = 1;
-	ev.ops[0] = (struct mp_op){ .family = (uint8_t)fam,
-		.label = { (uint8_t)l0, (uint8_t)l1, (uint8_t)l2 }, .value = v };
-	return ev;
-}
 
 /* Every op counter and histogram, and the cipher labels, come back from
  * the state file and through agg_publish exactly. */

@@ -18,6 +18,7 @@
 #include "aggregate.h"
 #include "expo.h"
 #include "history.h"
+#include "op_event.h"
 #include "page.h"
 #include "reason.h"
 
@@ -252,13 +253,8 @@ status(struct agg *a, struct hist *h, int64_t t, enum mp_direction dir, unsigned
 static void
 op(struct agg *a, int mta, unsigned fam, unsigned l0, unsigned l1, unsigned l2)
 {
-	struct mp_event ev;
+	struct mp_event ev = op_event(mta, fam, l0, l1, l2, 0);
 
-	memset(&ev, 0, sizeof ev);
-	ev.mta = mta;
-	ev.nops = 1;
-	ev.ops[0] = (struct mp_op){ .family = (uint8_t)fam,
-		.label = { (uint8_t)l0, (uint8_t)l1, (uint8_t)l2 } };
 	agg_record_ops(a, &ev);
 }
 
