@@ -634,6 +634,48 @@ render_capped(struct em *e, const struct expo_view *v, int f, struct agg_series 
 	return 0;
 }
 
+/*
+ * The samples of one histogram under the label set already built (mta,
+ * ...): a _bucket per bound and +Inf, cumulative (buckets[] holds per-bucket
+ * counts, nbounds + 1 of them), _sum, _count (the +Inf bucket, so the two
+ * always agree) and, in OpenMetrics when created is set, _created.
+ */
+static int
+histogram_samples(struct em *e, const char *name, const double *bounds, unsigned nbounds,
+    const uint64_t *buckets, double sum, int created)
+{
+	size_t base = e->labels.len;
+	char sample[160];
+	uint64_t cum = 0;
+
+	if (strlen(name) + sizeof "_created" > sizeof sample)
+		return -1;
+	snprintf(sample, sizeof sample, "%s_bucket", name);
+	for (unsigned b = 0; b <= nbounds; b++) {
+		char le[32];
+		if (b < nbounds)
+			snprintf(le, sizeof le, "%g", bounds[b]);
+		else
+			strcpy(le, "+Inf");
+		cum += buckets[b];
+		if (label(e, "le", le) < 0 || sample_u64(e, sample, cum) < 0)
+			return -1;
+		/* Back to the base labels for the next bound. */
+		e->labels.len = base;
+		if (e->labels.data != NULL)
+			e->labels.data[base] = '\0';
+	}
+	snprintf(sample, sizeof sample, "%s_sum", name);
+	if (sample_double(e, sample, sum) < 0)
+		return -1;
+	snprintf(sample, sizeof sample, "%s_count", name);
+	if (sample_u64(e, sample, cum) < 0)
+		return -1;
+	snprintf(sample, sizeof sample, "%s_created", name);
+	return created && e->fmt == EXPO_FMT_OPENMETRICS ?
+	    sample_double(e, sample, e->start) : 0;
+}
+
 /* One delay histogram, summed over the ids of an MTA name; dest < 0: the
  * family without a destination label. */
 static int
@@ -641,9 +683,7 @@ delay_histogram(struct em *e, const struct expo_view *v, const struct mta_group 
     const char *name, int dest, int stage)
 {
 	struct agg_histogram h, t;
-	char sample[96];
 	int have = 0;
-	uint64_t cum = 0;
 
 	memset(&h, 0, sizeof h);
 	for (int j = 0; j < g->nids; j++) {
@@ -658,33 +698,12 @@ delay_histogram(struct em *e, const struct expo_view *v, const struct mta_group 
 	}
 	if (!have)
 		return 0;
-#define DELAY_LABELS() (label(e, "mta", g->name) < 0 || \
-	(dest >= 0 && label(e, "destination", destination_name((enum mp_destination)dest)) < 0) || \
-	label(e, "stage", agg_stage_name(stage)) < 0)
-	for (int b = 0; b <= AGG_DELAY_BUCKETS; b++) {
-		char le[32];
-		if (b < AGG_DELAY_BUCKETS)
-			snprintf(le, sizeof le, "%g", agg_delay_bounds[b]);
-		else
-			strcpy(le, "+Inf");
-		cum += h.buckets[b];
-		labels_reset(e);
-		snprintf(sample, sizeof sample, "%s_bucket", name);
-		if (DELAY_LABELS() || label(e, "le", le) < 0 || sample_u64(e, sample, cum) < 0)
-			return -1;
-	}
 	labels_reset(e);
-	if (DELAY_LABELS())
+	if (label(e, "mta", g->name) < 0 ||
+	    (dest >= 0 && label(e, "destination", destination_name((enum mp_destination)dest)) < 0) ||
+	    label(e, "stage", agg_stage_name(stage)) < 0)
 		return -1;
-#undef DELAY_LABELS
-	snprintf(sample, sizeof sample, "%s_sum", name);
-	if (sample_double(e, sample, h.sum) < 0)
-		return -1;
-	snprintf(sample, sizeof sample, "%s_count", name);
-	if (sample_u64(e, sample, cum) < 0)
-		return -1;
-	snprintf(sample, sizeof sample, "%s_created", name);
-	return e->fmt == EXPO_FMT_OPENMETRICS ? sample_double(e, sample, e->start) : 0;
+	return histogram_samples(e, name, agg_delay_bounds, AGG_DELAY_BUCKETS, h.buckets, h.sum, 1);
 }
 
 static int
@@ -746,12 +765,10 @@ static int
 op_histogram(struct em *e, const struct expo_view *v, const struct mta_group *g,
     unsigned fam, const struct mp_op_family_desc *d, unsigned combo)
 {
-	uint64_t buckets[32], t[32], count = 0, cum = 0;
+	uint64_t buckets[32], t[32], count = 0;
 	double sum = 0, s1;
-	char name[128];
-	size_t n = strlen(d->name);
 
-	if (d->nbounds + 1 > 32 || n + sizeof "_bucket" > sizeof name)
+	if (d->nbounds + 1 > 32)
 		return -1;
 	memset(buckets, 0, sizeof buckets);
 	for (int j = 0; j < g->nids; j++) {
@@ -764,33 +781,10 @@ op_histogram(struct em *e, const struct expo_view *v, const struct mta_group *g,
 	}
 	if (count == 0)
 		return 0;
-	memcpy(name, d->name, n);
-	for (unsigned b = 0; b <= d->nbounds; b++) {
-		char le[32];
-		if (b < d->nbounds)
-			snprintf(le, sizeof le, "%g", d->bounds[b]);
-		else
-			strcpy(le, "+Inf");
-		cum += buckets[b];
-		labels_reset(e);
-		memcpy(name + n, "_bucket", sizeof "_bucket");
-		if (label(e, "mta", g->name) < 0 || op_labels(e, d, combo) < 0 ||
-		    label(e, "le", le) < 0 || sample_u64(e, name, cum) < 0)
-			return -1;
-	}
 	labels_reset(e);
 	if (label(e, "mta", g->name) < 0 || op_labels(e, d, combo) < 0)
 		return -1;
-	memcpy(name + n, "_sum", sizeof "_sum");
-	if (sample_double(e, name, sum) < 0)
-		return -1;
-	/* The buckets were read after the count: use their total, so _count
-	 * always equals the +Inf bucket. */
-	memcpy(name + n, "_count", sizeof "_count");
-	if (sample_u64(e, name, cum) < 0)
-		return -1;
-	memcpy(name + n, "_created", sizeof "_created");
-	return e->fmt == EXPO_FMT_OPENMETRICS ? sample_double(e, name, e->start) : 0;
+	return histogram_samples(e, d->name, d->bounds, d->nbounds, buckets, sum, 1);
 }
 
 /*
@@ -1170,30 +1164,10 @@ static int
 queue_histogram(struct em *e, const char *base, const char *queue,
     const struct showq_hist *h, const double *bounds, int nbounds)
 {
-	char name[96];
-	uint64_t cum = 0;
-
-	for (int b = 0; b <= nbounds; b++) {
-		char le[32];
-		if (b < nbounds)
-			snprintf(le, sizeof le, "%g", bounds[b]);
-		else
-			strcpy(le, "+Inf");
-		cum += h->buckets[b];
-		labels_reset(e);
-		snprintf(name, sizeof name, "%s_bucket", base);
-		if (label(e, "mta", "postfix") < 0 || label(e, "queue", queue) < 0 ||
-		    label(e, "le", le) < 0 || sample_u64(e, name, cum) < 0)
-			return -1;
-	}
 	labels_reset(e);
 	if (label(e, "mta", "postfix") < 0 || label(e, "queue", queue) < 0)
 		return -1;
-	snprintf(name, sizeof name, "%s_sum", base);
-	if (sample_double(e, name, h->sum) < 0)
-		return -1;
-	snprintf(name, sizeof name, "%s_count", base);
-	return sample_u64(e, name, cum);
+	return histogram_samples(e, base, bounds, (unsigned)nbounds, h->buckets, h->sum, 0);
 }
 
 /* Postfix's queues, in the order showq lists them; corrupt only when
