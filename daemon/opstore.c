@@ -98,12 +98,11 @@ opstore_combo(unsigned fam, const uint8_t label[MP_OP_LABELS])
 	return combo;
 }
 
+/* The counter (or a histogram's first bucket) of one label combination. */
 static _Atomic uint64_t *
 slot(const struct opstore *s, int mta, unsigned fam, unsigned combo)
 {
-	const struct mp_op_family_desc *d = mp_op_family(fam);
-
-	return s->c + (size_t)mta * s->per_mta + s->off[fam] + (size_t)combo * slots(d);
+	return s->c + (size_t)mta * s->per_mta + s->off[fam] + (size_t)combo * s->fam[fam].slots;
 }
 
 static void
@@ -212,8 +211,7 @@ opstore_record(struct opstore *s, const struct mp_event *ev, int (*admit)(void *
 			continue;
 		for (unsigned l = 0; l < d->nlabels; l++)
 			combo = combo * d->nvalues[l] + op->label[l];
-		c = s->c + (size_t)ev->mta * s->per_mta + s->off[op->family] +
-		    (size_t)combo * d->slots;
+		c = slot(s, ev->mta, op->family, combo);
 		if (d->histogram)
 			observe(d, c, op->value);
 		else
