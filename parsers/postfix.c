@@ -38,9 +38,9 @@
  * Receipts: smtpd's "QID: client=host[addr]" is the one line per message
  * accepted from a client, and is returned as an MP_EVENT_RECEIVED event.
  * qmgr's "QID: from=<s>, size=N, nrcpt=N (queue active)" is no receipt (it
- * only feeds the qmgr size and recipient ops): qmgr logs it again each time a deferred message comes back from the deferred
- * queue, and for mail from pickup and for bounces, so it would count one
- * message many times. smtpd logs client= once, when it creates the queue
+ * only feeds the qmgr size and recipient ops): qmgr logs it again each
+ * time a deferred message comes back from the deferred queue, and for mail
+ * from pickup and for bounces, so it would count one message many times. smtpd logs client= once, when it creates the queue
  * file; a message that cleanup or a milter then rejects at end of data was
  * still counted as received (it was, until it was refused).
  *

@@ -343,18 +343,21 @@ clear_event(struct mp_event *ev)
 static void
 settle(struct mp_event *ev, int r, int mta)
 {
-	if (r == 0)
+	if (r == 0 && ev->nops == 0)
+		clear_event(ev);      /* clean for the next parser to try */
+	else if (r == 0)
 		clear_status(ev);
 	if (r != 0 || ev->nops > 0)
 		ev->mta = mta;
 }
 
+/* Run one parser on an event that is clear: mp_registry_parse clears it
+ * first, and settle() leaves it clear whenever the next parser may try. */
 static int
 run(const struct active_parser *a, struct mp_event *ev)
 {
 	int r;
 
-	clear_event(ev);
 	r = a->parser->parse(a->state, &ev->hdr, ev);
 	settle(ev, r, a->parser->mta);
 	return r;
@@ -365,7 +368,6 @@ run_custom(const struct mp_custom *c, struct mp_event *ev)
 {
 	int r;
 
-	clear_event(ev);
 	r = mp_custom_parse(c, &ev->hdr, ev);
 	settle(ev, r, mp_custom_mta(c));
 	return r;
