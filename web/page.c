@@ -660,16 +660,17 @@ outcomes(struct expo_buf *out, const struct summary *s)
 	return 0;
 }
 
-/* One operational counter summed over every MTA id. */
+/* An operational counter family summed over every MTA id, and over every
+ * label combination or (combo >= 0) just that one. */
 static uint64_t
-op_total(const struct agg *a, unsigned fam, int only_combo, unsigned combo)
+op_total(const struct agg *a, unsigned fam, int combo)
 {
 	const struct mp_op_family_desc *d = mp_op_family(fam);
 	uint64_t n = 0;
 
 	for (int mta = 0; mta < MP_MTA_MAX; mta++)
 		for (unsigned c = 0; c < mp_op_combinations(d); c++)
-			if (!only_combo || c == combo)
+			if (combo < 0 || c == (unsigned)combo)
 				n += opstore_counter(agg_ops(a), mta, fam, c);
 	return n;
 }
@@ -695,11 +696,11 @@ static int
 sessions(struct expo_buf *out, const struct expo_view *v)
 {
 	const struct agg *a = v->agg;
-	uint64_t connects = op_total(a, MP_OPF_SMTPD_CONNECTS, 0, 0);
+	uint64_t connects = op_total(a, MP_OPF_SMTPD_CONNECTS, -1);
 	uint8_t quit[MP_OP_LABELS] = { MP_DISC_QUIT, 0, 0 };
-	uint64_t disconnects = op_total(a, MP_OPF_SMTPD_DISCONNECTS, 0, 0);
-	uint64_t no_quit = disconnects - op_total(a, MP_OPF_SMTPD_DISCONNECTS, 1,
-	    opstore_combo(MP_OPF_SMTPD_DISCONNECTS, quit));
+	uint64_t disconnects = op_total(a, MP_OPF_SMTPD_DISCONNECTS, -1);
+	uint64_t no_quit = disconnects - op_total(a, MP_OPF_SMTPD_DISCONNECTS,
+	    (int)opstore_combo(MP_OPF_SMTPD_DISCONNECTS, quit));
 	uint64_t tls_in = 0, tls_out = 0;
 	const struct mp_op_family_desc *tls = mp_op_family(MP_OPF_TLS);
 	unsigned per_dir = mp_op_combinations(tls) / MP_DIR_COUNT;
@@ -719,17 +720,17 @@ sessions(struct expo_buf *out, const struct expo_view *v)
 	    session_row(out, "smtpd-connects", "client connections", connects, 0, 0) < 0 ||
 	    session_row(out, "smtpd-no-quit", "ended without QUIT", no_quit, connects, 0) < 0 ||
 	    session_row(out, "smtpd-lost", "lost connections",
-	    op_total(a, MP_OPF_SMTPD_LOST, 0, 0), connects, 4) < 0 ||
+	    op_total(a, MP_OPF_SMTPD_LOST, -1), connects, 4) < 0 ||
 	    session_row(out, "smtpd-timeouts", "timed out",
-	    op_total(a, MP_OPF_SMTPD_TIMEOUTS, 0, 0), connects, 4) < 0 ||
+	    op_total(a, MP_OPF_SMTPD_TIMEOUTS, -1), connects, 4) < 0 ||
 	    session_row(out, "smtpd-auth-failures", "AUTH failures",
-	    op_total(a, MP_OPF_SMTPD_AUTH_FAILURES, 0, 0), 0, 4) < 0 ||
+	    op_total(a, MP_OPF_SMTPD_AUTH_FAILURES, -1), 0, 4) < 0 ||
 	    session_row(out, "tls-in", "TLS sessions in", tls_in, connects, 0) < 0 ||
 	    session_row(out, "tls-out", "TLS sessions out", tls_out, 0, 0) < 0 ||
 	    session_row(out, "tls-failures", "TLS handshakes failed",
-	    op_total(a, MP_OPF_TLS_FAILURES, 0, 0), 0, 4) < 0 ||
+	    op_total(a, MP_OPF_TLS_FAILURES, -1), 0, 4) < 0 ||
 	    session_row(out, "panics", "MTA panics and fatal errors",
-	    op_total(a, MP_OPF_PANICS, 0, 0) + op_total(a, MP_OPF_FATALS, 0, 0), 0, 5) < 0)
+	    op_total(a, MP_OPF_PANICS, -1) + op_total(a, MP_OPF_FATALS, -1), 0, 5) < 0)
 		return -1;
 	return LIT(out, "</table></div>\n");
 }
