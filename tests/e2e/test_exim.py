@@ -340,11 +340,7 @@ def extra_outbound(events, lines):
     """When the retry rule times out Exim fails the address for good with
     a `**` line that quotes no reply: one per message whose last attempt
     was deferred, class 5xx."""
-    last = {}
-    for e in harness.transactions(events):
-        last[e["rcpt"]] = e["code"]
-    expired = sum(1 for code in last.values() if code[0] == "4")
-    out = {("5xx", "", ""): expired} if expired else {}
+    out = dict(harness.expired_after_deferral(events))
     # A queue runner that reaches a deferred message before its retry time
     # logs "== addr routing defer (-52): retry time not reached" without
     # connecting anywhere, so the sink cannot know of it: take these from

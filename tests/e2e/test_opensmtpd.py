@@ -107,11 +107,7 @@ def outbound_labels(e):
 def extra_outbound(events, lines):
     """When `queue ttl` passes, the queue logs one `relay: Expire for ...`
     line per envelope still deferred: no code, class 5xx."""
-    last = {}
-    for e in harness.transactions(events):
-        last[e["rcpt"]] = e["code"]
-    expired = sum(1 for code in last.values() if code[0] == "4")
-    return {("5xx", "", ""): expired} if expired else {}
+    return harness.expired_after_deferral(events)
 
 
 def inbound_labels(r):
