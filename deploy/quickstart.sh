@@ -18,12 +18,15 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   gcc libc6-dev pkg-config meson ninja-build \
-  libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev libsystemd-dev >/dev/null
+  libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev libsystemd-dev \
+  libgnutls28-dev libcrypt-dev scdoc >/dev/null
 
 rm -rf build-quickstart
 meson setup build-quickstart --buildtype=release -Dtests=false >/dev/null
 meson compile -C build-quickstart
 install -m 0755 build-quickstart/daemon/maillog_exporter /usr/local/bin/maillog_exporter
+install -D -m 0644 build-quickstart/docs/maillog_exporter.1 \
+  /usr/local/share/man/man1/maillog_exporter.1
 
 if ! id maillog_exporter >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \

@@ -19,6 +19,7 @@ PACKAGES=(
   libsystemd-dev systemd                              # sd_notify, --journal; systemd-analyze verify
   systemd-journal-remote                              # --journal tests write real journal files
   swaks m4                                            # e2e: SMTP client, sendmail.cf
+  scdoc man-db                                        # the man page: build it, render it with warnings
   clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
   valgrind                                            # memcheck run of the daemon
   chromium                                            # the status page in a real browser
