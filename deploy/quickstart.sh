@@ -33,6 +33,22 @@ if ! id maillog_exporter >/dev/null 2>&1; then
     --groups adm maillog_exporter
 fi
 
+# Where it will listen: the last --web.listen-address given, else :9745
+# (every interface), as the exporter itself decides.
+listen=":9745"
+prev=""
+for arg in "$@"; do
+  case "$arg" in
+    --web.listen-address=*) listen="${arg#*=}" ;;
+  esac
+  if [ "$prev" = "--web.listen-address" ]; then listen="$arg"; fi
+  prev="$arg"
+done
+host="${listen%:*}"
+port="${listen##*:}"
+if [ -z "$host" ]; then host="$(hostname -f 2>/dev/null || hostname)"; fi
 echo "quickstart.sh: starting /usr/local/bin/maillog_exporter as user maillog_exporter" \
-     "on http://$(hostname -f 2>/dev/null || hostname):9745/metrics (Ctrl-C stops it)"
+     "(Ctrl-C stops it)"
+echo "  status page: http://$host:$port/"
+echo "  metrics:     http://$host:$port/metrics"
 exec runuser -u maillog_exporter -- /usr/local/bin/maillog_exporter "$@"
