@@ -671,14 +671,22 @@ exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 			}
 			if (a[0] == '<' && a[1] == '=') {
 				const char *h = mp_find(x, xlen, " [", 2), *close;
+				size_t alen_auth;
 
 				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_ARRIVED, 0, 0, 0);
 				arrival_ops(x, xlen, ev);
 				ev->kind = MP_EVENT_RECEIVED;
 				ev->direction = MP_DIR_INBOUND;
+				/* A loopback client is a content filter handing the
+				 * message back (amavisd-new's re-injection on :10025),
+				 * unless it authenticated (A=): a filter does not log
+				 * in, webmail and applications on the mail host do.
+				 * Exim has no XFORWARD, so an unauthenticated client
+				 * on the loopback says nothing more. */
 				if (h != NULL && mp_find(x, (size_t)(h - x), " H=", 3) != NULL &&
 				    (close = memchr(h + 2, ']', (size_t)(x + xlen - h - 2))) != NULL &&
-				    mp_is_loopback(h + 2, (size_t)(close - h - 2)))
+				    mp_is_loopback(h + 2, (size_t)(close - h - 2)) &&
+				    field(x, own_fields_len(x, xlen, LIT(" S=")), LIT(" A="), &alen_auth) == NULL)
 					ev->destination = MP_DEST_FILTER;
 				return 1;
 			}
