@@ -497,7 +497,9 @@ sasl_method(const char *s, size_t len)
  *    sasl_username=U[, sasl_sender=S]][, orig_queue_id=ID][, orig_client=
  *    NAMADDR]", the last two only when the client forwarded the message's
  *    queue ID (XFORWARD IDENT) or its client (XFORWARD NAME, ADDR, PORT,
- *    PROTO or HELO), as amavisd-new does. s is the text after the client.
+ *    PROTO or HELO), as amavisd-new does (smtpd.h's HAVE_FORWARDED_IDENT
+ *    and HAVE_FORWARDED_CLIENT_ATTR; Postfix 2.x to 3.x, postfix/src/smtpd/
+ *    in the Postfix source). s is the text after the client.
  * 2. The instance: the tag is one the admin named with
  *    --postfix.reinjection-syslog-name (an smtpd on 127.0.0.1:10025 with
  *    "-o syslog_name=postfix/amavis" logs as "postfix/amavis/smtpd"),
