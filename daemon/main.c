@@ -240,7 +240,10 @@ reload(const struct options *o, struct pipeline *p)
 		log_info("SIGHUP: no --config.file to reload; files are re-checked now");
 		return;
 	}
-	if (config_registry(o->config_file, o->format, &reg, err, sizeof err) != CONFIG_OK) {
+	if (config_registry(o->config_file, o->format, &reg, err, sizeof err) != CONFIG_OK ||
+	    mp_registry_set_reinjection(reg, o->reinject, (size_t)o->nreinject, err,
+	    sizeof err) < 0) {
+		mp_registry_free(reg);
 		log_errorx("SIGHUP: reload refused, the running parsers carry on: %s", err);
 		return;
 	}
@@ -1071,6 +1074,13 @@ main(int argc, char **argv)
 	case CONFIG_BAD_FILE:
 		fprintf(stderr, "maillog_exporter: %s\n", err);
 		return 1;
+	}
+	/* opts_parse checked each name, so this cannot fail but for a bug. */
+	if (mp_registry_set_reinjection(p.reg, o.reinject, (size_t)o.nreinject, err,
+	    sizeof err) < 0) {
+		fprintf(stderr, "maillog_exporter: --postfix.reinjection-syslog-name: %s\n", err);
+		mp_registry_free(p.reg);
+		return 2;
 	}
 	if (config_reasons(o.config_file, &p.reasons, err, sizeof err) != CONFIG_OK) {
 		fprintf(stderr, "maillog_exporter: %s\n", err);

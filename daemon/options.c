@@ -60,6 +60,7 @@ enum {
 	OPT_QUEUE_MTA,
 	OPT_SHOWQ_PATH,
 	OPT_POSTFIX_QUEUE_DIR,
+	OPT_REINJECT,
 	OPT_EXIM_BINARY,
 	OPT_EXIM_SPOOL_DIR,
 	OPT_VERSION,
@@ -100,6 +101,7 @@ static const struct option long_opts[] = {
 	{ "queue.mta", required_argument, NULL, OPT_QUEUE_MTA },
 	{ "postfix.showq-path", required_argument, NULL, OPT_SHOWQ_PATH },
 	{ "postfix.queue-dir", required_argument, NULL, OPT_POSTFIX_QUEUE_DIR },
+	{ "postfix.reinjection-syslog-name", required_argument, NULL, OPT_REINJECT },
 	{ "exim.binary", required_argument, NULL, OPT_EXIM_BINARY },
 	{ "exim.spool-dir", required_argument, NULL, OPT_EXIM_SPOOL_DIR },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -134,6 +136,12 @@ opts_usage(FILE *fp)
 "                              (default: the process's local time)\n"
 "  --maillog.max-line-length=BYTES\n"
 "                              longer lines are skipped and counted (default 65536)\n"
+"  --postfix.reinjection-syslog-name=NAME\n"
+"                              the syslog_name of a Postfix smtpd that takes mail back from\n"
+"                              a content filter without XFORWARD (e.g. postfix/amavis, or\n"
+"                              the whole tag postfix/amavis/smtpd): its client= lines are no\n"
+"                              new receipts; repeatable. Needs tags with the instance, not\n"
+"                              RFC 5424's bare \"postfix\" (README, messages received)\n"
 "\n", mp_format_names());
 	/* Two calls: one string literal this long is past what C17 promises
 	 * compilers accept (-Woverlength-strings). */
@@ -497,6 +505,17 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 				return fail(err, errlen, "--postfix.showq-path: '%.120s' is not a socket "
 				    "path of 1 to 107 bytes", arg);
 			o->showq_path = arg;
+			break;
+		case OPT_REINJECT:
+			if (*arg == '\0' || strlen(arg) > MP_REINJECT_NAME_MAX ||
+			    strpbrk(arg, " \t\r\n,[]:") != NULL)
+				return fail(err, errlen, "--postfix.reinjection-syslog-name: '%.100s' is "
+				    "not a syslog_name (1 to %d bytes, no spaces, ',', '[', ']' or ':'; "
+				    "repeat the flag for each name)", arg, MP_REINJECT_NAME_MAX);
+			if (o->nreinject == MP_REINJECT_MAX)
+				return fail(err, errlen, "--postfix.reinjection-syslog-name: at most %d",
+				    MP_REINJECT_MAX);
+			o->reinject[o->nreinject++] = arg;
 			break;
 		case OPT_POSTFIX_QUEUE_DIR:
 		case OPT_EXIM_BINARY:

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "mp.h"
 
 #define OPTS_MAX_PATHS 32
 #define OPTS_MAX_MATCHES 32
@@ -51,6 +52,8 @@ struct options {
 	int queue_mta;                       /* --queue.mta, an enum queue_select */
 	const char *showq_path;              /* --postfix.showq-path */
 	const char *postfix_queue_dir;       /* --postfix.queue-dir */
+	const char *reinject[MP_REINJECT_MAX];  /* --postfix.reinjection-syslog-name */
+	int nreinject;
 	const char *exim_binary;             /* --exim.binary, NULL = exim4 or exim in PATH */
 	const char *exim_spool_dir;          /* --exim.spool-dir */
 };

@@ -781,6 +781,9 @@ usage(FILE *fp)
 	    "outcome and class, reply and enhanced codes with their meanings, counts per hour\n"
 	    "(log time, in the TZ timezone) and the top deferring and bouncing domains.\n"
 	    "  --json   print the same data as JSON\n"
+	    "  --postfix.reinjection-syslog-name=NAME\n"
+	    "           a Postfix smtpd that takes mail back from a content filter\n"
+	    "           without XFORWARD: no new receipts (as the daemon's flag; repeatable)\n"
 	    "  --help   this text\n");
 }
 
@@ -795,7 +798,10 @@ report_main(int argc, char **argv, FILE *out)
 	struct dom_row *doms = NULL;
 	size_t ndoms = 0;
 	int json = 0, nin = 0, rc = 1, flags = 1;
+	const char *reinject[MP_REINJECT_MAX];
+	size_t nreinject = 0;
 	char err[512];
+	static const char reinject_flag[] = "--postfix.reinjection-syslog-name=";
 
 	if ((in = calloc(REPORT_MAX_FILES, sizeof *in)) == NULL) {
 		fprintf(stderr, "maillog_exporter report: out of memory\n");
@@ -807,6 +813,14 @@ report_main(int argc, char **argv, FILE *out)
 			flags = 0;
 		} else if (flags && strcmp(a, "--json") == 0) {
 			json = 1;
+		} else if (flags && strncmp(a, reinject_flag, sizeof reinject_flag - 1) == 0) {
+			if (nreinject == MP_REINJECT_MAX) {
+				fprintf(stderr, "maillog_exporter report: --postfix.reinjection-syslog-name: "
+				    "at most %d\n", MP_REINJECT_MAX);
+				free(in);
+				return 2;
+			}
+			reinject[nreinject++] = a + sizeof reinject_flag - 1;
 		} else if (flags && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
 			usage(out);
 			free(in);
@@ -841,6 +855,11 @@ report_main(int argc, char **argv, FILE *out)
 	r.now = time(NULL);
 	if ((r.reg = mp_registry_new("auto", err, sizeof err)) == NULL) {
 		fprintf(stderr, "maillog_exporter report: %s\n", err);
+		goto done;
+	}
+	if (mp_registry_set_reinjection(r.reg, reinject, nreinject, err, sizeof err) < 0) {
+		fprintf(stderr, "maillog_exporter report: --postfix.reinjection-syslog-name: %s\n", err);
+		rc = 2;
 		goto done;
 	}
 	if ((r.reasons = reason_set_new(NULL, 0, NULL, err, sizeof err)) == NULL) {

@@ -481,10 +481,11 @@ tls_op(const char *s, size_t lim, enum mp_direction dir, struct mp_event *ev)
  * for the authenticator instance (dovecot_plain, fixed_login, ...), not
  * its public_name: the log never states the mechanism, so an
  * authenticated client counts as unknown, and the ID (a user) is never
- * read.
+ * read. A content filter's hand-back (handed_back()) is no accepted
+ * message.
  */
 static void
-arrival_ops(const char *x, size_t xlen, struct mp_event *ev)
+arrival_ops(const char *x, size_t xlen, int hand_back, struct mp_event *ev)
 {
 	size_t lim = own_fields_len(x, xlen, LIT(" S=")), vlen, used;
 	const char *v;
@@ -494,12 +495,56 @@ arrival_ops(const char *x, size_t xlen, struct mp_event *ev)
 	    (size = mp_decimal_at(v, vlen, &used)) >= 0 && used == vlen)
 		mp_event_add_op(ev, MP_OPF_RCVD_SIZE, 0, 0, 0, size);
 	tls_op(x, lim, MP_DIR_INBOUND, ev);
+	if (hand_back)		/* accepted once already, when it first came in */
+		return;
 	if (field(x, lim, LIT(" A="), &vlen) != NULL)
 		mp_event_add_op(ev, MP_OPF_SMTPD_ACCEPTED, MP_SASL_UNKNOWN, 0, 0, 0);
 	else if ((v = field(x, lim, LIT(" P="), &vlen)) != NULL &&
 	    mp_find(v, vlen, "smtp", 4) != NULL &&
 	    !has_prefix(v, vlen, LIT("local")))
 		mp_event_add_op(ev, MP_OPF_SMTPD_ACCEPTED, MP_SASL_NONE, 0, 0, 0);
+}
+
+/* Ports amavisd-new's re-injection listener and its kin are run on
+ * (README.exim_v4_app_dual: daemon_smtp_ports = 25 : 10025). */
+static int
+filter_port(unsigned port)
+{
+	return (port >= 10024 && port <= 10030) || port == 11332;
+}
+
+/*
+ * Whether a "<=" arrival (x: the text after "<=") is a content filter
+ * handing a message back, which was counted when it first arrived. Only
+ * a client on the loopback can be one, and Exim has no XFORWARD, so what
+ * else the line says decides:
+ *   A= (the client authenticated): webmail or an application on the mail
+ *   host, which a filter never is: a receipt;
+ *   I=[addr]:port (log_selector +incoming_interface): a re-injection port
+ *   (10024-10030, 11332) is a hand-back, any other (25, 587) a receipt;
+ *   neither: a hand-back, as the loopback address is all there is.
+ */
+static int
+handed_back(const char *x, size_t xlen)
+{
+	size_t lim = own_fields_len(x, xlen, LIT(" S=")), vlen;
+	const char *h = mp_find(x, xlen, " [", 2), *close, *v;
+	unsigned port = 0;
+
+	if (h == NULL || mp_find(x, (size_t)(h - x), " H=", 3) == NULL ||
+	    (close = memchr(h + 2, ']', (size_t)(x + xlen - h - 2))) == NULL ||
+	    !mp_is_loopback(h + 2, (size_t)(close - h - 2)))
+		return 0;
+	if (field(x, lim, LIT(" A="), &vlen) != NULL)
+		return 0;
+	v = field(x, lim, LIT(" I=["), &vlen);
+	if (v == NULL || (close = memchr(v, ']', vlen)) == NULL ||
+	    close + 1 >= v + vlen || close[1] != ':')
+		return 1;
+	for (const char *p = close + 2; p < v + vlen && *p >= '0' && *p <= '9' &&
+	    port < 100000; p++)
+		port = port * 10 + (unsigned)(*p - '0');
+	return port == 0 || filter_port(port);
 }
 
 /* The text after the client's address in an "SMTP connection from ..."
@@ -670,15 +715,13 @@ exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 				return failed(x, xlen, MP_OUTCOME_DEFERRED, ev);
 			}
 			if (a[0] == '<' && a[1] == '=') {
-				const char *h = mp_find(x, xlen, " [", 2), *close;
-
 				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_ARRIVED, 0, 0, 0);
-				arrival_ops(x, xlen, ev);
+				int back = handed_back(x, xlen);
+
+				arrival_ops(x, xlen, back, ev);
 				ev->kind = MP_EVENT_RECEIVED;
 				ev->direction = MP_DIR_INBOUND;
-				if (h != NULL && mp_find(x, (size_t)(h - x), " H=", 3) != NULL &&
-				    (close = memchr(h + 2, ']', (size_t)(x + xlen - h - 2))) != NULL &&
-				    mp_is_loopback(h + 2, (size_t)(close - h - 2)))
+				if (back)
 					ev->destination = MP_DEST_FILTER;
 				return 1;
 			}

@@ -96,8 +96,11 @@ enum mp_event_kind {
 
 /* Where an outbound result went, so a content filter's 250 is never taken
  * for a delivery to the internet. On a MP_EVENT_RECEIVED event, FILTER
- * marks a message received from the loopback (a content filter or the
- * local submission agent handing it back), already received once. */
+ * marks a message handed back by a content filter or a local submission
+ * agent, already received once, as the MTA's log states it (Postfix:
+ * XFORWARD's orig_queue_id=, or a re-injecting smtpd named by
+ * mp_registry_set_reinjection); a client on the loopback alone is no such
+ * hand-back, since webmail submits there too. */
 enum mp_destination {
 	MP_DEST_NONE = 0,      /* not stated / inbound */
 	MP_DEST_REMOTE,        /* another MTA over SMTP */
@@ -231,6 +234,23 @@ struct mp_def_error {
 struct mp_registry *mp_registry_new_ex(const char *format,
     const struct mp_custom_def *defs, size_t ndefs, struct mp_def_error *where,
     char *err, size_t errlen);
+
+/*
+ * Postfix smtpd instances that take back mail a content filter has
+ * already seen (README, maillog_messages_received_total). A client= line
+ * is a new receipt unless it carries XFORWARD's orig_queue_id= or
+ * orig_client= (smtpd.c, smtpd_sasl_proto.c), or its tag names one of
+ * these: a syslog_name as master.cf sets it ("postfix/amavis", matching
+ * the tag "postfix/amavis/smtpd") or that whole tag. A tag without a '/'
+ * (rsyslog's RFC 5424 APP-NAME "postfix") names no instance and matches
+ * none. The names are copied; each call replaces the last one's. Returns
+ * 0, or -1 with a one-line reason in err (more than MP_REINJECT_MAX
+ * names, an empty one or one longer than MP_REINJECT_NAME_MAX).
+ */
+#define MP_REINJECT_MAX 16
+#define MP_REINJECT_NAME_MAX 128
+int mp_registry_set_reinjection(struct mp_registry *reg,
+    const char *const *names, size_t n, char *err, size_t errlen);
 
 /* The MTA ids reg's parsers report (built-ins first, then custom ones in
  * definition order). Writes at most max into out; returns the count. */

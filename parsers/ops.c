@@ -90,7 +90,7 @@ static const struct mp_op_family_desc families[MP_OPF_COUNT] = {
 	[MP_OPF_SMTPD_ACCEPTED] = { COUNTER("maillog_smtpd_messages_accepted_total",
 	    "Messages the SMTP server accepted from a client, by the SASL mechanism the "
 	    "client authenticated with (none: not authenticated); Postfix smtpd "
-	    "\"client=\", including a content filter handing a message back."),
+	    "\"client=\", not counting a content filter handing a message back."),
 	    .nlabels = 1, .labels = { L("sasl_method", sasl_values) } },
 	[MP_OPF_SMTPD_FCRDNS_FAILURES] = { COUNTER("maillog_smtpd_fcrdns_failures_total",
 	    "Clients whose reverse DNS name does not resolve back to their address "

@@ -21,10 +21,23 @@
  * pattern's capture groups (mp_re_compile refuses more). */
 #define MP_RE_MAX_PAIRS 20
 
-/* Owned by the registry, lent to every parser's init() and kept by it. */
+/* What mp_registry_set_reinjection gave: each name as the user wrote it
+ * (a Postfix syslog_name, or a whole tag ending in "/smtpd"). */
+struct mp_settings {
+	size_t nreinject;
+	struct {
+		char name[MP_REINJECT_NAME_MAX + 1];
+		size_t len;
+	} reinject[MP_REINJECT_MAX];
+};
+
+/* Owned by the registry, lent to every parser's init() and kept by it.
+ * settings is the registry's too, and may change between two lines (never
+ * during one), so parsers read it per line and never copy it. */
 struct mp_re_env {
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
+	const struct mp_settings *settings;
 };
 
 /* How sure a parser is that a line is its own, from the header alone. */

@@ -42,7 +42,9 @@
  * time a deferred message comes back from the deferred queue, and for mail
  * from pickup and for bounces, so it would count one message many times. smtpd logs client= once, when it creates the queue
  * file; a message that cleanup or a milter then rejects at end of data was
- * still counted as received (it was, until it was refused).
+ * still counted as received (it was, until it was refused). A content
+ * filter handing a message back is told by what smtpd logs, not by the
+ * loopback address (reinjected()).
  *
  * Operational ops (ops.h) come from the session and queue lines around
  * these: smtpd's connect/disconnect/lost/timeout, SASL and FCrDNS warnings,
@@ -486,17 +488,63 @@ sasl_method(const char *s, size_t len)
 }
 
 /*
- * smtpd's "QID: client=host[addr]", logged once when a client's message is
- * given a queue file: a receipt (see the head of this file for why this
- * line and not qmgr's from=). A client on the loopback is marked
- * MP_DEST_FILTER: that is a content filter handing a message back, which
- * was already counted when it first came in.
+ * Whether an smtpd client= line is a content filter handing back a message
+ * that was already received, from what Postfix says, never from the
+ * client's address alone (webmail and applications on the mail host
+ * submit over the loopback too, and those are receipts):
+ * 1. XFORWARD: smtpd.c's mail_open_stream() and smtpd_sasl_proto.c's
+ *    smtpd_sasl_mail_log() log "QID: client=NAMADDR[, sasl_method=M,
+ *    sasl_username=U[, sasl_sender=S]][, orig_queue_id=ID][, orig_client=
+ *    NAMADDR]", the last two only when the client forwarded the message's
+ *    queue ID (XFORWARD IDENT) or its client (XFORWARD NAME, ADDR, PORT,
+ *    PROTO or HELO), as amavisd-new does (smtpd.h's HAVE_FORWARDED_IDENT
+ *    and HAVE_FORWARDED_CLIENT_ATTR; Postfix 2.x to 3.x, postfix/src/smtpd/
+ *    in the Postfix source). s is the text after the client.
+ * 2. The instance: the tag is one the admin named with
+ *    --postfix.reinjection-syslog-name (an smtpd on 127.0.0.1:10025 with
+ *    "-o syslog_name=postfix/amavis" logs as "postfix/amavis/smtpd"),
+ *    given as the syslog_name or as the whole tag. rsyslog's RFC 5424
+ *    "postfix" has no '/' and names no instance, so only XFORWARD tells
+ *    there.
  */
 static int
-received(const struct mp_syslog *hdr, const char *act, size_t rest,
-    struct mp_event *ev)
+reinjected(const struct mp_settings *set, const struct mp_syslog *hdr,
+    const char *s, size_t len)
+{
+	size_t plen;
+
+	if (mp_find(s, len, LIT(", orig_queue_id=")) != NULL ||
+	    mp_find(s, len, LIT(", orig_client=")) != NULL)
+		return 1;
+	if (set == NULL || set->nreinject == 0 || hdr->tag == NULL ||
+	    memchr(hdr->tag, '/', hdr->tag_len) == NULL)
+		return 0;
+	/* received() has checked that the tag ends in "/smtpd". */
+	plen = hdr->tag_len - (sizeof("/smtpd") - 1);
+	for (size_t i = 0; i < set->nreinject; i++) {
+		const char *n = set->reinject[i].name;
+		size_t nlen = set->reinject[i].len;
+
+		if ((nlen == hdr->tag_len || nlen == plen) &&
+		    memcmp(n, hdr->tag, nlen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * smtpd's "QID: client=host[addr]", logged once when a client's message is
+ * given a queue file: a receipt (see the head of this file for why this
+ * line and not qmgr's from=), whatever the client's address. A content
+ * filter handing a message back (reinjected()) is marked MP_DEST_FILTER
+ * and adds no accepted op: the message was counted when it first came in.
+ */
+static int
+received(const struct postfix_state *st, const struct mp_syslog *hdr,
+    const char *act, size_t rest, struct mp_event *ev)
 {
 	const char *br, *addr, *close;
+	size_t after;
 
 	/* Only smtpd logs it; rsyslog's RFC 5424 "postfix" names no service. */
 	if (hdr->tag != NULL && memchr(hdr->tag, '/', hdr->tag_len) != NULL &&
@@ -514,9 +562,12 @@ received(const struct mp_syslog *hdr, const char *act, size_t rest,
 		return 0;
 	ev->kind = MP_EVENT_RECEIVED;
 	ev->direction = MP_DIR_INBOUND;
-	if (mp_is_loopback(addr, (size_t)(close - addr)))
+	after = (size_t)(act + rest - close);
+	if (reinjected(st->env->settings, hdr, close, after)) {
 		ev->destination = MP_DEST_FILTER;
-	add_op(ev, MP_OPF_SMTPD_ACCEPTED, sasl_method(close, (size_t)(act + rest - close)), 0);
+		return 1;
+	}
+	add_op(ev, MP_OPF_SMTPD_ACCEPTED, sasl_method(close, after), 0);
 	return 1;
 }
 
@@ -1082,7 +1133,7 @@ postfix_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 			return reject(st, m, n, ev);
 		}
 		if (has_prefix(act, rest, LIT("client=")))
-			return received(hdr, act, rest, ev);
+			return received(st, hdr, act, rest, ev);
 		if (queue_ops(prog, act, rest, ev))
 			return 0;
 	}

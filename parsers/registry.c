@@ -36,6 +36,7 @@ struct mp_registry {
 	struct active_parser active[MP_MTA_MAX];
 	size_t ncustom;
 	struct mp_custom *custom[MP_CUSTOM_MAX];
+	struct mp_settings settings;
 };
 
 /* Formats for --help and error messages. Static string. */
@@ -246,6 +247,7 @@ mp_registry_new_ex(const char *format, const struct mp_custom_def *defs,
 		return NULL;
 	}
 	pcre2_jit_stack_assign(reg->env.mctx, NULL, reg->jit_stack);
+	reg->env.settings = &reg->settings;
 
 	if (add_custom(reg, format, defs, ndefs, &found, where, err, errlen) < 0) {
 		mp_registry_free(reg);
@@ -273,6 +275,33 @@ mp_registry_new_ex(const char *format, const struct mp_custom_def *defs,
 		return NULL;
 	}
 	return reg;
+}
+
+/* Copy the re-injecting smtpd names into reg; see mp.h. Nothing changes
+ * unless every name is good. */
+int
+mp_registry_set_reinjection(struct mp_registry *reg, const char *const *names,
+    size_t n, char *err, size_t errlen)
+{
+	if (n > MP_REINJECT_MAX) {
+		snprintf(err, errlen, "at most %d re-injecting smtpd names", MP_REINJECT_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+
+		if (len == 0 || len > MP_REINJECT_NAME_MAX) {
+			snprintf(err, errlen, "re-injecting smtpd name '%.40s%s': want 1 to %d bytes",
+			    names[i], len > 40 ? "..." : "", MP_REINJECT_NAME_MAX);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		reg->settings.reinject[i].len = strlen(names[i]);
+		memcpy(reg->settings.reinject[i].name, names[i], reg->settings.reinject[i].len + 1);
+	}
+	reg->settings.nreinject = n;
+	return 0;
 }
 
 /* The ids reg reports; see mp.h. */

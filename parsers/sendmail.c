@@ -270,7 +270,14 @@ reject(const char *s, size_t len, const char *r, struct mp_event *ev)
 }
 
 /* "from=<s>, size=N, class=C, nrcpts=N, ...": a receipt, unless no
- * recipient was accepted. */
+ * recipient was accepted. A client on the loopback is the submission
+ * program (MSP, submit.cf's FEATURE(msp, [127.0.0.1])) relaying a message
+ * whose own from= line ("relay=user@localhost") was counted already:
+ * marked MP_DEST_FILTER. Sendmail's from= line states neither
+ * authentication nor an original queue ID, and the daemon= name does not
+ * tell either (real logs show the MSP's relay at daemon=MTA-v4 and at
+ * Debian's submission daemon, MSP-v4), so an SMTP submission by webmail
+ * over the loopback cannot be told from it and is not counted. */
 static int
 received(const char *s, size_t len, struct mp_event *ev)
 {

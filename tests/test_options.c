@@ -133,7 +133,36 @@ static const struct {
 	{ { "--metrics.host-label=1" }, "--metrics.host-label takes no value" },
 	{ { "--maillog.max-line-length=10" }, "--maillog.max-line-length: '10'" },
 	{ { "--maillog.timezone=" }, "--maillog.timezone: empty" },
+	{ { "--postfix.reinjection-syslog-name=" },
+	  "--postfix.reinjection-syslog-name: '' is not a syslog_name" },
+	{ { "--postfix.reinjection-syslog-name=postfix/amavis,postfix/dkim" },
+	  "repeat the flag for each name" },
+	{ { "--postfix.reinjection-syslog-name" },
+	  "--postfix.reinjection-syslog-name needs a value" },
 };
+
+/* --postfix.reinjection-syslog-name is repeatable, in order, up to
+ * MP_REINJECT_MAX names (what the parser registry holds). */
+static void
+test_reinjection_names(void **state)
+{
+	(void)state;
+	struct options o;
+	char err[256];
+	const char *args[MP_REINJECT_MAX + 2];
+	assert_int_equal(PARSE(&o, err, "--postfix.reinjection-syslog-name=postfix/amavis",
+	    "--postfix.reinjection-syslog-name", "postfix-in/dkim/smtpd"), OPTS_OK);
+	assert_int_equal(o.nreinject, 2);
+	assert_string_equal(o.reinject[0], "postfix/amavis");
+	assert_string_equal(o.reinject[1], "postfix-in/dkim/smtpd");
+	assert_int_equal(PARSE(&o, err, "--once"), OPTS_OK);
+	assert_int_equal(o.nreinject, 0);
+	for (int i = 0; i < MP_REINJECT_MAX + 1; i++)
+		args[i] = "--postfix.reinjection-syslog-name=postfix/amavis";
+	args[MP_REINJECT_MAX + 1] = NULL;
+	assert_int_equal(parse(&o, err, sizeof err, args), OPTS_ERROR);
+	assert_non_null(strstr(err, "at most 16"));
+}
 
 static void
 test_bad_values_name_the_flag(void **state)
@@ -181,6 +210,7 @@ main(void)
 		cmocka_unit_test(test_both_value_syntaxes),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_bad_values_name_the_flag),
+		cmocka_unit_test(test_reinjection_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,12 +107,74 @@ test_fuzz_regressions(void **state)
 	assert_true(replayed >= 1);
 }
 
+/* --postfix.reinjection-syslog-name: an smtpd the admin named takes back
+ * filtered mail (no receipt, no accepted op), by syslog_name or whole tag;
+ * any other instance's loopback client is a receipt; RFC 5424's bare
+ * "postfix" names no instance. */
+static void
+test_reinjection_names(void **state)
+{
+	static const struct {
+		const char *line;
+		int filter;
+	} cases[] = {
+		{ "Nov 28 15:01:08 mx1 postfix/amavis/smtpd[1]: 4F2A: client=localhost[127.0.0.1]", 1 },
+		{ "Nov 28 15:01:08 mx1 postfix-reinject/smtpd[1]: 4F2A: client=localhost[127.0.0.1]", 1 },
+		{ "Nov 28 15:01:08 mx1 postfix/smtpd[1]: 4F2A: client=localhost[127.0.0.1]", 0 },
+		{ "Nov 28 15:01:08 mx1 postfix/submission/smtpd[1]: 4F2A: client=localhost[127.0.0.1], "
+		  "sasl_method=PLAIN, sasl_username=u", 0 },
+		/* a prefix of a name is not that name */
+		{ "Nov 28 15:01:08 mx1 postfix/amavi/smtpd[1]: 4F2A: client=localhost[127.0.0.1]", 0 },
+		{ "Nov 28 15:01:08 mx1 postfix/amavis2/smtpd[1]: 4F2A: client=localhost[127.0.0.1]", 0 },
+		{ "<22>1 2026-11-28T15:01:08Z mx1 postfix 1 - - 4F2A: client=localhost[127.0.0.1]", 0 },
+		/* XFORWARD holds whatever the names */
+		{ "<22>1 2026-11-28T15:01:08Z mx1 postfix 1 - - 4F2A: client=localhost[127.0.0.1], "
+		  "orig_queue_id=3B1C", 1 },
+	};
+	const char *names[] = { "postfix/amavis", "postfix-reinject/smtpd" };
+	char err[256], toolong[MP_REINJECT_NAME_MAX + 2];
+	const char *many[MP_REINJECT_MAX + 1], *bad[] = { "postfix/amavis", "" };
+	struct mp_registry *reg = mp_registry_new("postfix", err, sizeof err);
+	struct mp_event ev;
+
+	(void)state;
+	assert_non_null(reg);
+	/* refused whole: nothing of a bad list is kept */
+	for (size_t i = 0; i < MP_REINJECT_MAX + 1; i++)
+		many[i] = "postfix/amavis";
+	assert_int_equal(mp_registry_set_reinjection(reg, many, MP_REINJECT_MAX + 1, err,
+	    sizeof err), -1);
+	assert_int_equal(mp_registry_set_reinjection(reg, bad, 2, err, sizeof err), -1);
+	memset(toolong, 'a', sizeof toolong - 1);
+	toolong[sizeof toolong - 1] = '\0';
+	bad[1] = toolong;
+	assert_int_equal(mp_registry_set_reinjection(reg, bad, 2, err, sizeof err), -1);
+	assert_int_equal(mp_registry_parse(reg, cases[0].line, strlen(cases[0].line), &ev), 1);
+	assert_int_equal(ev.destination, MP_DEST_NONE);
+
+	assert_int_equal(mp_registry_set_reinjection(reg, names, 2, err, sizeof err), 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(mp_registry_parse(reg, cases[i].line, strlen(cases[i].line), &ev), 1);
+		assert_int_equal(ev.kind, MP_EVENT_RECEIVED);
+		if (ev.destination != (cases[i].filter ? MP_DEST_FILTER : MP_DEST_NONE) ||
+		    ev.nops != (cases[i].filter ? 0 : 1))
+			fail_msg("case %zu: destination %d, %u ops: %s", i, (int)ev.destination,
+			    (unsigned)ev.nops, cases[i].line);
+	}
+	/* a new list replaces the old one */
+	assert_int_equal(mp_registry_set_reinjection(reg, NULL, 0, err, sizeof err), 0);
+	assert_int_equal(mp_registry_parse(reg, cases[0].line, strlen(cases[0].line), &ev), 1);
+	assert_int_equal(ev.destination, MP_DEST_NONE);
+	mp_registry_free(reg);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry_api),
 		cmocka_unit_test(test_dispatch_by_tag),
+		cmocka_unit_test(test_reinjection_names),
 		cmocka_unit_test(test_fuzz_regressions),
 	};
 

@@ -193,10 +193,29 @@ def empty_log():
         shutil.rmtree(tmp)
 
 
+def reinjection_names():
+    """--postfix.reinjection-syslog-name as the daemon has it: the named
+    instance's loopback client= lines are no receipts; a loopback client
+    elsewhere is one; XFORWARD's orig_queue_id= is a hand-back either way."""
+    log = ("Nov 28 15:01:08 mx1 postfix/submission/smtpd[1]: 4A01: client=localhost[127.0.0.1], "
+           "sasl_method=PLAIN, sasl_username=webmail\n"
+           "Nov 28 15:01:09 mx1 postfix/amavis/smtpd[2]: 4A02: client=localhost[127.0.0.1]\n"
+           "Nov 28 15:01:10 mx1 postfix/smtpd[3]: 4A03: client=localhost[127.0.0.1], "
+           "orig_queue_id=4A01, orig_client=localhost[127.0.0.1]\n").encode()
+    for args, want in (([], 2), (["--postfix.reinjection-syslog-name=postfix/amavis"], 1),
+                       (["--postfix.reinjection-syslog-name=postfix/amavis/smtpd",
+                         "--postfix.reinjection-syslog-name=postfix/submission"], 0)):
+        code, out, err = report("--json", *args, "-", stdin=log)
+        assert code == 0, err
+        assert json.loads(out)["received"] == want, (args, out)
+    code, out, err = report("--postfix.reinjection-syslog-name=", "-", stdin=log)
+    assert code == 2 and out == "" and "--postfix.reinjection-syslog-name" in err, err
+
+
 def main():
     harness.require_binary()
     for fn in (text_golden, json_golden, json_matches_text, same_as_once,
-               gzip_split_and_stdin, errors, empty_log):
+               gzip_split_and_stdin, errors, empty_log, reinjection_names):
         cases.run(fn)
     cases.finish()
 

@@ -369,6 +369,10 @@ def inner(spec, unpacked, work, outer_ns):
                 for c, r in bad:
                     truth["inbound"].append({"command": c, "reply": r, "to": to,
                                              "from": sender, "client": client})
+            # A spec may send mail of its own (other ports, other clients),
+            # keeping what happened in truth.
+            if hasattr(spec, "more_mail"):
+                spec.more_mail(truth)
             # A spec may look at the MTA while mail is still queued; its
             # checks are reported with the others (outside the namespace).
             if hasattr(spec, "queued_checks"):
@@ -489,6 +493,9 @@ def compare(spec, work, report):
         want_out[spec.outbound_labels(e)] += 1
     for key, n in spec.extra_outbound(truth["sink"], lines).items():
         want_out[key] += n
+    if hasattr(spec, "more_outbound"):
+        for key, n in spec.more_outbound(truth).items():
+            want_out[key] += n
     want_in = collections.Counter()
     for r in truth["inbound"]:
         want_in[spec.inbound_labels(r)] += 1

@@ -84,7 +84,16 @@ def ops_expected(truth, total, lines):
     connected and one disconnected line."""
     truth = dict(truth, local_sessions=sum(
         1 for line in lines if " smtp connected address=local " in line))
+    # Every swaks message came from 127.0.0.1 and is a receipt; so is each
+    # bounce OpenSMTPD injects through its own local sessions (their
+    # "smtp message" lines, by session ID).
+    local = {line.split(" smtp connected ")[0].split()[-1] for line in lines
+             if " smtp connected address=local " in line}
+    bounces = sum(1 for line in lines if " smtp message " in line and
+                  line.split(" smtp message ")[0].split()[-1] in local)
     return [
+        ("received = swaks's messages from 127.0.0.1 + injected bounces",
+         total("maillog_messages_received_total"), len(harness.OUTBOUND) + bounces),
         ("smtp connected = swaks sessions + port probe + bounce injections",
          total("maillog_smtpd_connects_total"),
          truth["sessions"] + truth["probes"] + truth["local_sessions"]),

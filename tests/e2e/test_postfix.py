@@ -1,19 +1,31 @@
 """End to end: Debian's postfix, relaying everything to the sink, logging
 with its own postlogd (maillog_file), retrying deferred mail every few
-seconds until a 15 s queue lifetime expires. See harness.py."""
+seconds until a 15 s queue lifetime expires. See harness.py.
+
+Receipts over the loopback (README, maillog_messages_received_total): all
+mail here comes from 127.0.0.1. Besides the harness's messages on port 25,
+webmail-style submissions authenticate with Cyrus SASL (sasldb) on port
+587, whose content_filter hands them to an amavisd-style filter
+(xfilter.py) on 127.0.0.1:10024; the filter hands each back with XFORWARD
+to a second smtpd on 127.0.0.1:10025 (syslog_name postfix/amavis). Every
+message swaks submitted must count once as received, and no hand-back."""
 import collections
 import glob
 import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.request
 
 import harness
+import xfilter
 
 NAME = "postfix"
-PACKAGES = ["postfix"]
+# Cyrus SASL's PLAIN/LOGIN mechanisms and saslpasswd2 are only Recommends
+# of postfix, and nothing is installed here: unpack them with it.
+PACKAGES = ["postfix", "libsasl2-modules", "sasl2-bin"]
 LOG_PATH = "/var/log/mail.log"
 LOG_VIA_SYSLOG = False
 PRIVATE_DIRS = ['/etc/postfix', '/var/lib/postfix']
@@ -52,6 +64,8 @@ minimal_backoff_time = 3s
 maximal_backoff_time = 6s
 maximal_queue_lifetime = 15s
 bounce_queue_lifetime = 15s
+cyrus_sasl_config_path = /etc/postfix/sasl
+smtpd_sasl_local_domain = $myhostname
 smtpd_client_restrictions = check_client_access inline:{ %(client)s=REJECT }
 smtpd_sender_restrictions = check_sender_access inline:{ %(sender)s=REJECT }
 smtpd_recipient_restrictions =
@@ -83,7 +97,40 @@ discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+submission inet n       -       n       -       -       smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=
+  -o smtpd_sender_restrictions=
+  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
+  -o content_filter=scan:[127.0.0.1]:%(filter)d
+scan      unix  -       -       n       -       2       smtp
+  -o smtp_send_xforward_command=yes
+127.0.0.1:%(back)d inet n  -       n       -       -       smtpd
+  -o syslog_name=postfix/amavis
+  -o content_filter=
+  -o smtpd_authorized_xforward_hosts=127.0.0.0/8
+  -o smtpd_client_restrictions=
+  -o smtpd_sender_restrictions=
+  -o smtpd_recipient_restrictions=permit_mynetworks,reject
+  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters
 """
+
+# Cyrus SASL for the submission smtpd: users in a private sasldb.
+SASL_CONF = """\
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+mech_list: PLAIN LOGIN
+sasldb_path: /etc/postfix/sasl/sasldb2
+"""
+SASL_USER = "webmail"
+SASL_PASSWORD = "e2e-webmail-secret"
+FILTER_PORT = 10024
+BACK_PORT = 10025
+SUBMISSION_PORT = 587
+# One webmail-style submission per mechanism: (mechanism, recipient).
+SUBMISSIONS = [("PLAIN", "ok@sink.test"), ("LOGIN", "ok@sink.test")]
+FILTER = None
 
 
 def setup():
@@ -95,7 +142,16 @@ def setup():
                            "sender": harness.REJECT_SENDER,
                            "rcpt": harness.REJECT_RCPT, "temp": harness.TEMP_RCPT})
     with open("/etc/postfix/master.cf", "w") as f:
-        f.write(MASTER_CF)
+        f.write(MASTER_CF % {"filter": FILTER_PORT, "back": BACK_PORT})
+    os.makedirs("/etc/postfix/sasl", exist_ok=True)
+    with open("/etc/postfix/sasl/smtpd.conf", "w") as f:
+        f.write(SASL_CONF)
+    subprocess.run(["saslpasswd2", "-c", "-p", "-f", "/etc/postfix/sasl/sasldb2",
+                    "-u", harness.MTA_HOST, SASL_USER],
+                   input=SASL_PASSWORD, text=True, check=True)
+    # smtpd runs as postfix (no chroot here) and reads it
+    os.chown("/etc/postfix/sasl/sasldb2", 0, 990)
+    os.chmod("/etc/postfix/sasl/sasldb2", 0o640)
     os.makedirs("/var/spool/postfix", exist_ok=True)
     os.makedirs("/var/lib/postfix", exist_ok=True)
     # what Debian's postinst does; `postfix check` then creates the queue
@@ -107,7 +163,40 @@ def setup():
 
 
 def start():
+    global FILTER
+    FILTER = xfilter.Filter(FILTER_PORT, BACK_PORT)
     subprocess.run(["postfix", "start"], check=True)
+
+
+def more_mail(truth):
+    """Inside the namespace, after the harness's own mail: the webmail-style
+    submissions, each a swaks session with SMTP AUTH on port 587. What swaks
+    got accepted, and what the filter saw, go into truth["more"] (the
+    filter's list is taken as it stands when truth is written, after the
+    queue has drained)."""
+    more = {"submitted": [], "probes": 0, "filter": FILTER.messages}
+    if not harness.wait_port(SUBMISSION_PORT):
+        truth["errors"].append("postfix never listened on 127.0.0.1:%d" % SUBMISSION_PORT)
+        return
+    more["probes"] += 1
+    for mech, to in SUBMISSIONS:
+        p = subprocess.run(
+            ["swaks", "--server", "127.0.0.1", "--port", str(SUBMISSION_PORT),
+             "--from", "%s@%s" % (SASL_USER, harness.MTA_HOST), "--to", to,
+             "--helo", "webmail.e2e.test", "--auth", mech, "--auth-user", SASL_USER,
+             "--auth-password", SASL_PASSWORD,
+             "--header", "Subject: e2e webmail submission, " + mech,
+             "--body", "maillog_exporter end-to-end webmail submission\n",
+             "--timeout", "30"], capture_output=True, text=True, timeout=40)
+        # accepted: the reply to the end of DATA was 250 (swaks exits 0)
+        ok = p.returncode == 0 and any(
+            line.startswith("<-  250") and "queued as" in line
+            for line in p.stdout.splitlines())
+        more["submitted"].append({"mech": mech, "to": to, "accepted": ok})
+        if not ok:
+            truth["errors"].append("webmail submission with AUTH %s was not accepted:\n%s"
+                                   % (mech, p.stdout[-1500:]))
+    truth["more"] = more
 
 
 def queue_empty():
@@ -123,9 +212,15 @@ def stop():
     try:
         pid = int(open(pidfile).read().split()[0])
     except (OSError, ValueError, IndexError):
+        pid = None
+    if pid is None:
+        if FILTER is not None:
+            FILTER.stop()
         return
     # what `postfix stop` does: SIGTERM to master, which stops its children
     harness.terminate(pid)
+    if FILTER is not None:
+        FILTER.stop()
 
 
 QUEUES = ("incoming", "active", "deferred", "hold", "maildrop")
@@ -244,25 +339,88 @@ def queued_checks():
 
 
 def ops_expected(truth, total, lines):
-    """Every swaks session is one smtpd connect and one disconnect with
-    QUIT; each outbound scenario message is one accepted client= message;
-    a drained queue has removed every message cleanup wrote (bounces
-    included)."""
-    n = truth["sessions"]
-    return [
-        ("smtpd connects = swaks sessions + port probe",
-         total("maillog_smtpd_connects_total"), n + truth["probes"]),
-        ("smtpd disconnects = swaks sessions + port probe",
-         total("maillog_smtpd_disconnects_total"), n + truth["probes"]),
-        ("disconnects with QUIT = swaks sessions",
+    """Every SMTP session is one smtpd connect and one disconnect with
+    QUIT: swaks's on ports 25 and 587, and the filter's to the
+    re-injection smtpd on 10025, one per message it handled. Each message
+    swaks got accepted is one received message and one accepted client=
+    message, by the mechanism it authenticated with; the filter's hand-backs
+    are neither. A drained queue has removed every message cleanup wrote
+    (bounces included)."""
+    more = truth.get("more") or {"submitted": [], "probes": 0, "filter": []}
+    filtered = more["filter"]
+    accepted = [s for s in more["submitted"] if s["accepted"]]
+    n = truth["sessions"] + len(more["submitted"]) + len(filtered)
+    probes = truth["probes"] + more["probes"]
+    checks = [
+        ("smtpd connects = swaks and filter sessions + port probes",
+         total("maillog_smtpd_connects_total"), n + probes),
+        ("smtpd disconnects = swaks and filter sessions + port probes",
+         total("maillog_smtpd_disconnects_total"), n + probes),
+        ("disconnects with QUIT = swaks and filter sessions",
          total("maillog_smtpd_disconnects_total", reason="quit"), n),
-        ("accepted messages = outbound scenarios",
+        ("accepted messages without AUTH = outbound scenarios (no hand-back)",
          total("maillog_smtpd_messages_accepted_total", sasl_method="none"),
          len(harness.OUTBOUND)),
+        ("received = every message swaks got accepted, on 25 and 587, no hand-back",
+         total("maillog_messages_received_total"), len(harness.OUTBOUND) + len(accepted)),
         ("qmgr removed = cleanup processed (queue drained)",
          total("maillog_qmgr_messages_removed_total"),
          total("maillog_cleanup_messages_processed_total")),
+        ("the filter handled each webmail submission",
+         len(filtered), len(accepted)),
+        ("the filter was given XFORWARD IDENT and passed it on, for each message",
+         sum(1 for m in filtered if m["forwarded"] and m["xforward"].get("IDENT")),
+         len(filtered)),
+        # what Postfix wrote for the hand-backs (smtpd.c mail_open_stream)
+        ("postfix/amavis/smtpd logged orig_queue_id= for each hand-back",
+         sum(1 for line in lines if " postfix/amavis/smtpd[" in line and
+             ": client=" in line and ", orig_queue_id=" in line), len(filtered)),
     ]
+    for mech in sorted({s["mech"] for s in more["submitted"]}):
+        checks.append(("accepted messages with AUTH %s = swaks's accepted submissions" % mech,
+                       total("maillog_smtpd_messages_accepted_total", sasl_method=mech),
+                       sum(1 for s in accepted if s["mech"] == mech)))
+    checks += flag_checks(lines, len(harness.OUTBOUND) + len(accepted), len(accepted))
+    return checks
+
+
+def flag_checks(lines, received, submitted):
+    """--postfix.reinjection-syslog-name against the real tags: naming the
+    re-injecting instance changes nothing (XFORWARD already told), naming
+    the submission instance takes its receipts away, in both forms of the
+    name."""
+    fd, path = tempfile.mkstemp(prefix="maillog-e2e-flag-")
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+    checks = []
+    try:
+        for names, want in ((["postfix/amavis"], received),
+                            (["postfix/submission"], received - submitted),
+                            (["postfix/amavis/smtpd", "postfix/submission/smtpd"],
+                             received - submitted)):
+            p = subprocess.run([os.environ["MAILLOG_EXPORTER"], "--once",
+                                "--maillog.path=" + path] +
+                               ["--postfix.reinjection-syslog-name=" + n for n in names],
+                               capture_output=True, text=True, timeout=60)
+            got = sum(int(v) for n, labels, v in harness.parse_metrics(p.stdout)
+                      if n == "maillog_messages_received_total" and
+                      labels.get("mta") == NAME)
+            checks.append(("received with --postfix.reinjection-syslog-name=%s" % ",".join(names),
+                           got if p.returncode == 0 else "exit %d" % p.returncode, want))
+    finally:
+        os.unlink(path)
+    return checks
+
+
+def more_outbound(truth):
+    """The scan transport's delivery to the filter: one status per
+    recipient, with the reply the filter gave (xfilter.py)."""
+    out = collections.Counter()
+    for m in (truth.get("more") or {}).get("filter", []):
+        code, enhanced = harness.sinkmod.split_reply(m["reply"])
+        out[(harness.outcome_class(code), code, enhanced)] += len(m["rcpts"])
+    return out
+
 
 def outbound_labels(e):
     """Postfix logs `dsn=`, which is what `enhanced` reports: the reply's

@@ -51,6 +51,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 			fprintf(stderr, "fuzz_registry: %s: %s\n", names[nregs], err);
 			abort();
 		}
+		/* The postfix registry also matches re-injecting smtpd names
+		 * (--postfix.reinjection-syslog-name) against every tag. */
+		if (strcmp(names[nregs], "postfix") == 0) {
+			static const char *const reinject[] = { "postfix/amavis",
+				"postfix-in/smtpd", "p" };
+
+			if (mp_registry_set_reinjection(regs[nregs], reinject, 3, err,
+			    sizeof err) < 0) {
+				fprintf(stderr, "fuzz_registry: reinjection names: %s\n", err);
+				abort();
+			}
+		}
 		nregs++;
 		s += n;
 		if (*s == '|')
