@@ -103,15 +103,18 @@ def pkg_status():
 def apt_get(*args):
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     # Another apt (CI's own install, unattended upgrades) may hold the lock.
-    # Its own session: a SIGTERM to the test's process group must not stop
+    # Its own session, writing to a file rather than a pipe to us: a
+    # SIGTERM to the test's process group, or our death, must not stop
     # dpkg halfway; cleanup() waits for it instead.
-    p = subprocess.Popen(["apt-get", "-o", "DPkg::Lock::Timeout=600", "-y", *args], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
-    state["apt_pid"] = p.pid
-    out, err = p.communicate()
-    del state["apt_pid"]
-    assert p.returncode == 0, (args, p.returncode, out[-2000:], err[-2000:])
+    with tempfile.NamedTemporaryFile("w+", dir=state["tmp"], prefix="apt.") as out:
+        p = subprocess.Popen(["apt-get", "-o", "DPkg::Lock::Timeout=600", "-y", *args],
+                             env=env, stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        state["apt_pid"] = p.pid
+        p.wait()
+        del state["apt_pid"]
+        out.seek(0)
+        assert p.returncode == 0, (args, p.returncode, out.read()[-3000:])
 
 
 def read(path):
