@@ -16,6 +16,8 @@ this machine, as a Debian admin would meet it:
   line and the default file's flags, counts a log it can read only through
   group adm (root:adm 0640), serves it on 127.0.0.1, and is stopped by PID;
   without group adm the same user cannot read the log;
+- reinstalling over itself keeps an edit of the conffile, the user and
+  the state;
 - apt-get remove keeps the conffile and the state, and removes the rest;
   apt-get purge removes the conffile and the state directory, and keeps the
   system user, as Debian does.
@@ -402,13 +404,34 @@ def test_run_as_user():
     assert st.st_uid == pw.pw_uid and st.st_mode & 0o077 == 0, st
 
 
+def test_reinstall():
+    """Installing over itself (as an upgrade does) keeps the admin's edit of
+    the conffile, the user and its uid, and the state: postinst runs twice."""
+    assert pkg_status() == "installed", pkg_status()
+    with open(DEFAULT, "a") as f:
+        f.write(EDIT)
+    uid = pwd.getpwnam(USER).pw_uid
+    apt_get("install", "--reinstall", "--no-install-recommends", state["deb"])
+    assert pkg_status() == "installed", pkg_status()
+    assert read(DEFAULT).decode().endswith(EDIT), read(DEFAULT)
+    assert pwd.getpwnam(USER).pw_uid == uid
+    assert USER in grp.getgrnam("adm").gr_mem
+    assert os.path.exists(os.path.join(STATE_DIR, "state"))
+    assert os.path.islink(WANTS) and not exporter_pids()
+    state["edited"] = True
+
+
+EDIT = '# ARGS="--web.listen-address=127.0.0.1:9745"   (an admin\'s edit)\n'
+
+
 def test_remove():
     assert pkg_status() == "installed", pkg_status()
     apt_get("remove", PKG)
     assert pkg_status() == "config-files", pkg_status()
     for gone in (BIN, UNIT, SHARE, DOC, "/usr/share/man/man1/maillog_exporter.1.gz"):
         assert not os.path.lexists(gone), gone
-    assert read(DEFAULT) == read(os.path.join(ROOT, "deploy", "maillog_exporter.default"))
+    orig = read(os.path.join(ROOT, "deploy", "maillog_exporter.default"))
+    assert read(DEFAULT) == orig + (EDIT.encode() if state.get("edited") else b"")
     assert os.path.exists(os.path.join(STATE_DIR, "state"))
     pwd.getpwnam(USER)
 
@@ -516,7 +539,7 @@ try:
     cases.run(test_preflight)
     if "user_existed" in state:
         for fn in (test_changelog_version, test_build, test_lintian, test_install, test_unit,
-                   test_run_as_user, test_remove, test_purge):
+                   test_run_as_user, test_reinstall, test_remove, test_purge):
             cases.run(fn)
 finally:
     try:
