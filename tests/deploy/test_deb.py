@@ -235,6 +235,13 @@ def test_build():
     ctrl = os.path.join(tmp, "control")
     sh("dpkg-deb", "-e", deb, ctrl)
     assert read(os.path.join(ctrl, "conffiles")).decode().split() == [DEFAULT]
+    # postinst makes the user before debhelper's snippet enables the unit,
+    # and starts it only through deb-systemd-invoke, which asks policy-rc.d
+    # (on a machine without systemd as PID 1, as CI, it does not try).
+    postinst = read(os.path.join(ctrl, "postinst")).decode()
+    assert postinst.index("adduser") < postinst.index("deb-systemd-helper enable"), postinst
+    assert "deb-systemd-invoke $_dh_action 'maillog_exporter.service'" in postinst, postinst
+    assert not re.search(r"(systemctl|service)\b[^\n]*\b(start|restart)\b", postinst), postinst
     assert sh("dpkg-deb", "-f", deb, "Package").stdout.strip() == PKG
 
 
