@@ -243,6 +243,11 @@ def test_build():
     assert "deb-systemd-invoke $_dh_action 'maillog_exporter.service'" in postinst, postinst
     assert not re.search(r"(systemctl|service)\b[^\n]*\b(start|restart)\b", postinst), postinst
     assert sh("dpkg-deb", "-f", deb, "Package").stdout.strip() == PKG
+    # The unit is Type=notify: the binary must have sd_notify (libsystemd),
+    # which meson treats as optional. And postinst needs adduser.
+    depends = sh("dpkg-deb", "-f", deb, "Depends").stdout
+    assert re.search(r"\blibsystemd0\b", depends) and re.search(r"\badduser\b", depends), \
+        depends
 
 
 def test_lintian():
@@ -405,6 +410,7 @@ def test_run_as_user():
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=30)
         state.pop("proc")
+    errf.close()
     assert rc == 0, (rc, read(errf.name))
     # SIGTERM writes the state file, as the user, in the state directory.
     st = os.stat(os.path.join(STATE_DIR, "state"))
