@@ -20,6 +20,7 @@ PACKAGES=(
   systemd-journal-remote                              # --journal tests write real journal files
   swaks m4                                            # e2e: SMTP client, sendmail.cf
   scdoc man-db                                        # the man page: build it, render it with warnings
+  build-essential dpkg-dev debhelper lintian          # the Debian package: dpkg-buildpackage, lint
   clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
   valgrind                                            # memcheck run of the daemon
   chromium                                            # the status page in a real browser
