@@ -61,6 +61,16 @@ def _spans(text):
     return spans
 
 
+def reach_ms(text):
+    """How far back the rules of text can read: the longest offset plus the
+    longest range or subquery, in milliseconds (an upper bound)."""
+    longest = {"range": 0, "offset": 0}
+    for start, end, kind in _spans(text):
+        if kind in longest:
+            longest[kind] = max(longest[kind], to_ms(text[start:end]))
+    return longest["range"] + longest["offset"]
+
+
 def scale_rules(text, factor):
     """(scaled text, [(kind, original, scaled)]). Raises if a duration does
     not divide into whole milliseconds."""
@@ -150,3 +160,81 @@ def backfill(om_text, data_dir, workdir):
         raise AssertionError("promtool create-blocks-from openmetrics: %s%s"
                              % (p.stdout, p.stderr))
     return p.stdout
+
+
+ITEM = re.compile(r"^[ \t]*- (record|alert|name): *(\S+)[ \t]*$", re.M)
+
+
+def rule_items(text):
+    """[(kind, name, text)] of every rule of a rule file, kind "record" or
+    "alert", text the rule's own lines as the file indents them."""
+    marks = list(ITEM.finditer(text))
+    out = []
+    for i, m in enumerate(marks):
+        if m.group(1) == "name":
+            continue
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        out.append((m.group(1), m.group(2), text[m.start():end]))
+    return out
+
+
+def _mentions(text, name):
+    return re.search(r"(?<![\w:])%s(?![\w:])" % re.escape(name), text) is not None
+
+
+def records_alerts_read(text):
+    """The recording rules the alerts read, with the recording rules those
+    read in turn, as layers: each layer reads only raw series and earlier
+    layers. [] when the alerts read raw series only."""
+    items = rule_items(text)
+    records = {n: t for k, n, t in items if k == "record"}
+    want = {n for n in records for k, _, t in items if k == "alert" and _mentions(t, n)}
+    todo = list(want)
+    while todo:
+        n = todo.pop()
+        for m in records:
+            if m not in want and m != n and _mentions(records[n], m):
+                want.add(m)
+                todo.append(m)
+    layers, done = [], set()
+    while want - done:
+        layer = sorted(n for n in want - done
+                       if not any(_mentions(records[n], m) for m in want - done - {n}))
+        if not layer:
+            raise ValueError("recording rules read each other in a cycle: %s"
+                             % sorted(want - done))
+        layers.append([(n, records[n]) for n in layer])
+        done.update(layer)
+    return layers
+
+
+def backfill_records(text, data_dir, workdir, start, end, eval_interval, prometheus):
+    """History for the recording rules the alerts read (records_alerts_read),
+    from the raw history already in data_dir, as an operator backfills new
+    rules: for each layer, a Prometheus serving data_dir (prometheus(data)
+    returns one, stopped by the caller's stop()) and `promtool tsdb
+    create-blocks-from rules` against it, the blocks moved into data_dir.
+    Returns the record names backfilled."""
+    names = []
+    for i, layer in enumerate(records_alerts_read(text)):
+        path = os.path.join(workdir, "records-%d.yml" % i)
+        with open(path, "w") as f:
+            f.write("groups:\n  - name: backfill\n    rules:\n")
+            f.write("".join(t if t.endswith("\n") else t + "\n" for _, t in layer))
+        out = os.path.join(workdir, "records-%d" % i)
+        prom = prometheus(data_dir)
+        try:
+            p = subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "rules",
+                                "--url=" + prom.url(""), "--start=%d" % start,
+                                "--end=%d" % end, "--eval-interval=%s" % eval_interval,
+                                "--output-dir=" + out, path],
+                               capture_output=True, text=True, timeout=300)
+        finally:
+            prom.stop()
+        if p.returncode != 0 or not os.path.isdir(out):
+            raise AssertionError("promtool create-blocks-from rules: %s%s"
+                                 % (p.stdout, p.stderr))
+        for block in os.listdir(out):
+            shutil.move(os.path.join(out, block), os.path.join(data_dir, block))
+        names += [n for n, _ in layer]
+    return names

@@ -8,7 +8,7 @@ hour a day and a week ago), so the rule file Prometheus loads is rules.yml
 with every duration divided by FACTOR and nothing else changed (scaled.py
 checks that byte for byte); scrape and evaluation intervals, the lookback,
 the resend delay and Alertmanager's grouping timers are scaled alike. A week
-of history on that clock (2 h 50 min) is the exporter's own count of a
+of history on that clock (some 3 hours) is the exporter's own count of a
 normal day's traffic, backfilled with promtool before Prometheus starts,
 `up` included up to the present. `promtool test rules` (test_rules.py) keeps
 checking the full-scale timing.
@@ -41,9 +41,6 @@ cases = harness.Cases()
 
 FACTOR = 60
 JOB = "maillog_exporter"
-# A week and a day back on the scaled clock, with room for the week
-# baseline's hour-long subquery and its 10-minute rate.
-HISTORY = (7 * 86400 + 2 * 3600) // FACTOR
 
 # A normal day of one mail host, per second of the scaled clock (a minute
 # of a real one): delivered, a mailbox over quota now and then, and
@@ -57,6 +54,8 @@ SPIKE = ("deferred", "4.3.0", "host {mx}[192.0.2.44] said: 421 4.3.0 Temporary S
          "Problem. Try again later (in reply to end of DATA command)")
 GREYLIST = mailgen.OUTCOMES[6][1:]
 BLOCKLIST = mailgen.OUTCOMES[5][1:]
+# Prometheus's instant-vector lookback, 5m, scaled.
+LOOKBACK = ["--query.lookback-delta=5s"]
 # The families whose day- and week-old values the alerts compare against.
 BACKFILL = ("maillog_smtp_status_total", "maillog_smtp_reason_total")
 
@@ -144,20 +143,20 @@ def normal_day_counts(d):
     return counts
 
 
-def history(addrs, counts, end):
-    """OpenMetrics: HISTORY seconds up to `end`, one sample a second (the
+def history(addrs, counts, end, seconds):
+    """OpenMetrics: `seconds` up to `end`, one sample a second (the
     scaled scrape interval) for each instance: up = 1, and each counter
     growing at its normal-day rate."""
     om = scaled.OpenMetrics()
     for addr in addrs:
         base = {"instance": addr, "job": JOB}
-        for k in range(HISTORY + 1):
-            om.add("up", "gauge", "up", base, end - HISTORY + k, 1)
+        for k in range(seconds + 1):
+            om.add("up", "gauge", "up", base, end - seconds + k, 1)
         for (name, labels), v in sorted(counts.items()):
             rate = v / 1000.0
             lab = dict(base, **dict(sorted(labels)))
-            for k in range(HISTORY + 1):
-                om.add(name[:-len("_total")], "counter", name, lab, end - HISTORY + k,
+            for k in range(seconds + 1):
+                om.add(name[:-len("_total")], "counter", name, lab, end - seconds + k,
                        int(rate * k))
     return om.text()
 
@@ -218,9 +217,10 @@ def test_scaled_rules_differ_only_in_durations():
     assert not scaled.same_but_durations(orig, text, FACTOR)
     kinds = {k for k, _, _ in changes}
     assert kinds == {"range", "offset", "key"}, kinds
-    # Every "for:" of the file was scaled (none escaped the patterns).
-    fors = re.findall(r"^\s*for:\s*(\S+)", orig, re.M)
-    assert len([c for c in changes if c[0] == "key"]) == len(fors), fors
+    # Every for:, keep_firing_for: and interval: was scaled (none escaped
+    # the patterns).
+    keys = re.findall(r"^\s*(?:for|keep_firing_for|interval):", orig, re.M)
+    assert len([c for c in changes if c[0] == "key"]) == len(keys) > 0, keys
     # The check itself fails on any other change, and on a wrong factor.
     assert scaled.same_but_durations(orig, text.replace(">= 30", ">= 31", 1), FACTOR)
     assert scaled.same_but_durations(orig, text.replace("offset 23m30s", "offset 23m31s", 1),
@@ -244,6 +244,9 @@ def test_alert_path():
     with open(promserver.RULES) as f:
         orig = f.read()
     rules_text, _ = scaled.scale_rules(orig, FACTOR)
+    # As far back as the scaled rules read (the week-ago baseline and its
+    # subquery), and a minute more.
+    history_s = scaled.reach_ms(rules_text) // 1000 + 60
     with open(os.path.join(promserver.ROOT, "README.md")) as f:
         readme = f.read()
     with tempfile.TemporaryDirectory() as d:
@@ -262,7 +265,14 @@ def test_alert_path():
             counts = normal_day_counts(d)
             end = int(time.time()) - 1
             data = os.path.join(d, "data")
-            scaled.backfill(history(list(addr.values()), counts, end), data, d)
+            scaled.backfill(history(list(addr.values()), counts, end, history_s), data, d)
+            # Where the alerts read recording rules, those need the same
+            # history: computed from the raw one, as an operator backfills.
+            records = scaled.backfill_records(
+                rules_text, data, d, end - history_s, end, "1s",
+                lambda data: promserver.Prometheus([], rules=None, data=data, flags=LOOKBACK))
+            if records:
+                print("recording rules backfilled: %s" % ", ".join(records))
 
             hook = alerting.Webhook()
             am = alerting.Alertmanager(hook.url, group_wait="500ms", group_interval="5s",
@@ -273,17 +283,22 @@ def test_alert_path():
                 list(addr.values()), rules=rules, data=data,
                 config="alerting:\n  alertmanagers:\n    - static_configs:\n"
                        "        - targets: ['127.0.0.1:%d']\n" % am.port,
-                # Prometheus's own clocks, scaled like the rules: 5m, 1m, 10m.
-                flags=["--query.lookback-delta=5s", "--rules.alert.resend-delay=1s",
-                       "--rules.alert.for-grace-period=10s"])
+                # Prometheus's own clocks, scaled like the rules: 1m, 10m.
+                flags=LOOKBACK + ["--rules.alert.resend-delay=1s",
+                                  "--rules.alert.for-grace-period=10s"])
             loaded = rules_api(prom)
-            fors = dict(re.findall(r"^\s*- alert: (\w+)\n(?:.*\n)*?\s*for: (\S+)", orig, re.M))
+            fors = {}
+            for kind, name, text in scaled.rule_items(orig):
+                m = re.search(r"^\s*for:\s*(\S+)", text, re.M)
+                if kind == "alert" and m:
+                    fors[name] = m.group(1)
             for name, dur in fors.items():
                 assert abs(loaded[name]["duration"] * FACTOR * 1000 - scaled.to_ms(dur)) < 1, \
                     (name, loaded[name]["duration"], dur)
 
-            # The backfilled week is there: every instance a week and a day ago.
-            _, res = prom.query("count(up offset %ds)" % (HISTORY - 60))
+            # The backfilled history is there: every instance as far back
+            # as the rules read.
+            _, res = prom.query("count(up offset %ds)" % (history_s - 30))
             assert res and res[0]["value"][1] == "3", res
             for n in names:
                 hosts[n] = MailHost(paths[n], 20 + len(hosts), "mx-" + n)
