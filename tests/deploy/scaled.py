@@ -49,7 +49,7 @@ def fmt_ms(ms):
     return out
 
 
-def _spans(text):
+def spans(text):
     """(start, end, kind) of every duration in text, in order."""
     spans = []
     for kind, rx in PATTERNS:
@@ -65,7 +65,7 @@ def reach_ms(text):
     """How far back the rules of text can read: the longest offset plus the
     longest range or subquery, in milliseconds (an upper bound)."""
     longest = {"range": 0, "offset": 0}
-    for start, end, kind in _spans(text):
+    for start, end, kind in spans(text):
         if kind in longest:
             longest[kind] = max(longest[kind], to_ms(text[start:end]))
     return longest["range"] + longest["offset"]
@@ -75,7 +75,7 @@ def scale_rules(text, factor):
     """(scaled text, [(kind, original, scaled)]). Raises if a duration does
     not divide into whole milliseconds."""
     out, last, changes = [], 0, []
-    for start, end, kind in _spans(text):
+    for start, end, kind in spans(text):
         orig = text[start:end]
         ms = to_ms(orig)
         if ms % factor:
@@ -91,7 +91,7 @@ def scale_rules(text, factor):
 
 def placeholder(text):
     out, last = [], 0
-    for start, end, _ in _spans(text):
+    for start, end, _ in spans(text):
         out.append(text[last:start])
         out.append("\x00DURATION\x00")
         last = end
@@ -112,8 +112,8 @@ def same_but_durations(orig, scaled, factor):
                 break
         else:
             problems.append("the texts differ in length beyond durations")
-    da = [orig[s:e] for s, e, _ in _spans(orig)]
-    db = [scaled[s:e] for s, e, _ in _spans(scaled)]
+    da = [orig[s:e] for s, e, _ in spans(orig)]
+    db = [scaled[s:e] for s, e, _ in spans(scaled)]
     if len(da) != len(db):
         problems.append("%d durations, scaled %d" % (len(da), len(db)))
     for x, y in zip(da, db):

@@ -221,10 +221,12 @@ def test_scaled_rules_differ_only_in_durations():
     # the patterns).
     keys = re.findall(r"^\s*(?:for|keep_firing_for|interval):", orig, re.M)
     assert len([c for c in changes if c[0] == "key"]) == len(keys) > 0, keys
-    # The check itself fails on any other change, and on a wrong factor.
-    assert scaled.same_but_durations(orig, text.replace(">= 30", ">= 31", 1), FACTOR)
-    assert scaled.same_but_durations(orig, text.replace("offset 23m30s", "offset 23m31s", 1),
-                                     FACTOR)
+    # The check itself fails on any other change (a character next to the
+    # first duration), on a duration a second off, and on a wrong factor.
+    (s, e, _), = scaled.spans(text)[:1]
+    assert scaled.same_but_durations(orig, text[:s - 1] + "x" + text[s - 1:], FACTOR)
+    assert scaled.same_but_durations(
+        orig, text[:s] + scaled.fmt_ms(scaled.to_ms(text[s:e]) + 1000) + text[e:], FACTOR)
     assert scaled.same_but_durations(orig, text, FACTOR // 2)
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "rules.yml")
