@@ -41,7 +41,6 @@ class Prometheus:
                  external_labels=None):
         self.dir = tempfile.mkdtemp(prefix="maillog-prom-")
         self.port = harness.free_port()
-        self.agent = agent
         cfg = os.path.join(self.dir, "prometheus.yml")
         text = "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
         if not agent:
@@ -113,11 +112,6 @@ class Prometheus:
             params["time"] = "%.3f" % at
         data = self.api("query", **params)
         return data["resultType"], data["result"]
-
-    def query_range(self, expr, start, end, step=1):
-        data = self.api("query_range", query=expr, start="%.3f" % start,
-                        end="%.3f" % end, step=str(step))
-        return data["result"]
 
     def wait_query(self, expr, timeout=30, pred=None):
         """Poll an instant query until it returns a non-empty result (and

@@ -149,7 +149,13 @@ class OpenMetrics:
 def backfill(om_text, data_dir, workdir):
     """Write blocks from OpenMetrics text into data_dir (a Prometheus
     --storage.tsdb.path that is not running yet). Returns promtool's
-    output; raises with it on failure."""
+    output; raises with it on failure.
+
+    promtool 2.42 cuts the history into blocks at 2-hour boundaries. A
+    Prometheus starting on them takes the newest block's end as the
+    lowest time its head accepts (out-of-order ingestion is off), so the
+    history must end before Prometheus starts: its first scrape is then
+    newer and nothing is refused."""
     path = os.path.join(workdir, "history.om")
     with open(path, "w") as f:
         f.write(om_text)
