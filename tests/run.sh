@@ -16,6 +16,7 @@ PACKAGES=(
   openssl wrk                                         # TLS test certificates; HTTP load test
   libcmocka-dev python3                               # unit and black-box tests
   prometheus                                          # promtool check metrics
+  prometheus-alertmanager                             # the alert path to a webhook (tests/deploy)
   libsystemd-dev systemd                              # sd_notify, --journal; systemd-analyze verify
   systemd-journal-remote                              # --journal tests write real journal files
   swaks m4                                            # e2e: SMTP client, sendmail.cf

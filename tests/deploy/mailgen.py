@@ -139,17 +139,35 @@ class Generator:
             if "connect to" not in reply and r.random() < 0.8:
                 out.append(self._line("smtp", 5000 + self.n % 20,
                                       r.choice(TLS_OUT).format(mx=mx)))
-            out.append(self._line(
-                "smtp", 5000 + self.n % 20,
-                "%s: to=<%s>, relay=%s, delay=%.2f, delays=%s/%s/%s/%s, "
-                "dsn=%s, status=%s (%s)"
-                % (qid, rcpt, "none" if "connect to" in reply else mx + "[192.0.2.44]:25",
-                   sum(d),
-                   d[0], d[1], d[2], d[3], dsn, status,
-                   reply.format(mx=mx, rcpt=rcpt, domain=domain))))
+            out.append(self._delivery_line(qid, rcpt, mx, d, dsn, status,
+                                           reply.format(mx=mx, rcpt=rcpt, domain=domain)))
         if final:
             out.append(self._line("qmgr", 4000, "%s: removed" % qid))
         return out
+
+    def _delivery_line(self, qid, rcpt, mx, d, dsn, status, reply):
+        return self._line(
+            "smtp", 5000 + self.n % 20,
+            "%s: to=<%s>, relay=%s, delay=%.2f, delays=%s/%s/%s/%s, "
+            "dsn=%s, status=%s (%s)"
+            % (qid, rcpt, "none" if "connect to" in reply else mx + "[192.0.2.44]:25",
+               sum(d), d[0], d[1], d[2], d[3], dsn, status, reply))
+
+    def delivery(self, status, dsn, reply, domain=None):
+        """One delivery attempt of a queued message, as the smtp client
+        logs it, with the given result: reply may hold {mx}, {rcpt} and
+        {domain} like OUTCOMES. For tests that need one kind of reply, in
+        the same shape as session()'s."""
+        r = self.rng
+        self.n += 1
+        domain = domain or r.choice(DOMAINS)
+        rcpt = "u%d@%s" % (r.randint(1, 900), domain)
+        mx = "mx%d.%s" % (r.randint(1, 3), domain)
+        qid = "%010X" % (0x1A00000000 + self.n)
+        d = [round(r.uniform(0.01, 0.4), 2), round(r.uniform(0, 0.05), 2),
+             round(r.uniform(0.05, 2.0), 2), round(r.uniform(0.05, 3.0), 2)]
+        return self._delivery_line(qid, rcpt, mx, d, dsn, status,
+                                   reply.format(mx=mx, rcpt=rcpt, domain=domain))
 
     def screen(self, ip):
         """postscreen in front of smtpd: it passes the client (old, or new

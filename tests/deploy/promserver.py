@@ -1,7 +1,7 @@
 """A real Prometheus for the deploy tests: Debian's /usr/bin/prometheus on a
 free 127.0.0.1 port with temporary storage, scraping the given exporters
-every second and evaluating deploy/prometheus/rules.yml every second.
-Stopped by PID."""
+every second and evaluating deploy/prometheus/rules.yml every second (or
+an agent that only scrapes and remote-writes). Stopped by PID."""
 import json
 import os
 import shutil
@@ -29,23 +29,43 @@ def require_prometheus():
 
 
 class Prometheus:
-    def __init__(self, targets, rules=RULES):
+    """One Prometheus process. By default a server scraping `targets` and
+    evaluating `rules`; agent=True makes it a scrape-and-forward agent
+    (--enable-feature=agent, its WAL under --storage.agent.path in the temp
+    folder, no rules). `config` is appended to the generated prometheus.yml
+    (alerting:, remote_write:, global external_labels: go there), `flags`
+    to the command line; `data` is a TSDB folder to start from (blocks
+    backfilled before start), else an empty one in the temp folder."""
+
+    def __init__(self, targets, rules=RULES, config="", flags=(), agent=False, data=None,
+                 external_labels=None):
         self.dir = tempfile.mkdtemp(prefix="maillog-prom-")
         self.port = harness.free_port()
         cfg = os.path.join(self.dir, "prometheus.yml")
+        text = "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
+        if not agent:
+            text += "  evaluation_interval: 1s\n"
+        if external_labels:
+            text += "  external_labels:\n" + "".join(
+                "    %s: %s\n" % (k, json.dumps(v)) for k, v in external_labels.items())
+        if rules and not agent:
+            text += "rule_files:\n  - %s\n" % json.dumps(rules)
+        if targets:
+            text += ("scrape_configs:\n  - job_name: maillog_exporter\n"
+                     "    static_configs:\n      - targets: [%s]\n"
+                     % ", ".join(json.dumps(t) for t in targets))
         with open(cfg, "w") as f:
-            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
-                    "  evaluation_interval: 1s\n"
-                    "rule_files:\n  - %s\n"
-                    "scrape_configs:\n  - job_name: maillog_exporter\n"
-                    "    static_configs:\n      - targets: [%s]\n"
-                    % (json.dumps(rules), ", ".join(json.dumps(t) for t in targets)))
+            f.write(text + config)
         self.log = open(os.path.join(self.dir, "prometheus.log"), "w+")
+        if agent:
+            storage = ["--enable-feature=agent",
+                       "--storage.agent.path=" + os.path.join(self.dir, "agent")]
+        else:
+            storage = ["--storage.tsdb.path=" + (data or os.path.join(self.dir, "data"))]
         self.proc = subprocess.Popen(
-            [PROMETHEUS, "--config.file=" + cfg,
-             "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
-             "--web.listen-address=127.0.0.1:%d" % self.port,
-             "--log.level=warn"],
+            [PROMETHEUS, "--config.file=" + cfg] + storage +
+            ["--web.listen-address=127.0.0.1:%d" % self.port,
+             "--log.level=warn"] + list(flags),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 30
         while True:

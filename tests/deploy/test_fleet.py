@@ -9,6 +9,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fleetcheck  # noqa: E402
 import mailgen  # noqa: E402
 import promserver  # noqa: E402
 from promserver import harness  # noqa: E402
@@ -16,25 +17,6 @@ from promserver import harness  # noqa: E402
 harness.require_binary()
 promserver.require_prometheus()
 cases = harness.Cases()
-
-# (instance rule, fleet rule): the fleet rule is sum without (instance).
-PAIRS = [
-    ("instance_mta_direction_class:maillog_smtp_status:rate5m",
-     "mta_direction_class:maillog_smtp_status:rate5m"),
-    ("instance_mta_direction_code:maillog_smtp_status:rate5m",
-     "mta_direction_code:maillog_smtp_status:rate5m"),
-    ("instance:maillog_lines_read:rate5m", "job:maillog_lines_read:rate5m"),
-    ("instance_mta_outcome:maillog_outcomes:rate5m", "mta_outcome:maillog_outcomes:rate5m"),
-    ("instance_mta_domain_class:maillog_domain_status_outbound:rate15m",
-     "mta_domain_class:maillog_domain_status_outbound:rate15m"),
-    ("instance_mta_stage_le:maillog_delivery_delay_seconds_bucket:rate5m",
-     "mta_stage_le:maillog_delivery_delay_seconds_bucket:rate5m"),
-]
-
-
-def key(metric, drop=("instance",)):
-    return tuple(sorted((k, v) for k, v in metric.items() if k not in drop))
-
 
 def test_fleet_rules_sum_two_exporters():
     with tempfile.TemporaryDirectory() as d:
@@ -63,33 +45,7 @@ def test_fleet_rules_sum_two_exporters():
             # One timestamp a few evaluations back, so every rule of that
             # group evaluation has been written.
             at = time.time() - 3
-            failures = []
-            for inst_rule, fleet_rule in PAIRS:
-                _, inst = prom.query(inst_rule, at=at)
-                _, fleet = prom.query(fleet_rule, at=at)
-                if not inst or not fleet:
-                    failures.append("%s / %s: no data" % (inst_rule, fleet_rule))
-                    continue
-                if {r["metric"].get("instance") for r in inst} != set(addrs):
-                    failures.append("%s: instances %s" % (
-                        inst_rule, {r["metric"].get("instance") for r in inst}))
-                want = {}
-                for r in inst:
-                    k = key(r["metric"], drop=("instance", "__name__"))
-                    want[k] = want.get(k, 0.0) + float(r["value"][1])
-                got = {}
-                for r in fleet:
-                    if "instance" in r["metric"]:
-                        failures.append("%s keeps instance: %s" % (fleet_rule, r["metric"]))
-                    got[key(r["metric"], drop=("__name__",))] = float(r["value"][1])
-                if set(got) != set(want):
-                    failures.append("%s: label sets %s, want %s" % (fleet_rule, sorted(got),
-                                                                   sorted(want)))
-                for k, v in want.items():
-                    g = got.get(k)
-                    if g is None or abs(g - v) > 1e-9 * max(1.0, abs(v)):
-                        failures.append("%s%s = %s, sum of instances %s"
-                                        % (fleet_rule, dict(k), g, v))
+            failures = fleetcheck.sum_failures(prom, addrs, at)
 
             # Both hosts contribute: the fleet's outbound 2xx and 4xx rates
             # exceed each host's, and mx2's 4xx share is the larger one.
@@ -112,18 +68,7 @@ def test_fleet_rules_sum_two_exporters():
             # Prometheus's fleet-wide sum equals the two exporters' sum.
             for w in writers:
                 w.stop()
-            time.sleep(2.5)
-            want = {}
-            for dm in daemons:
-                for (name, labels), v in dm.metrics().items():
-                    if name == "maillog_smtp_status_total":
-                        c = dict(labels)["class"]
-                        want[c] = want.get(c, 0) + v
-            _, res = prom.query('sum by (class) (maillog_smtp_status_total'
-                                '{job="maillog_exporter"})')
-            got = {r["metric"]["class"]: float(r["value"][1]) for r in res}
-            if got != want:
-                failures.append("Prometheus holds %s, the exporters serve %s" % (got, want))
+            failures += fleetcheck.totals_failures(prom, daemons)
 
             assert not failures, "\n  " + "\n  ".join(failures)
         finally:
