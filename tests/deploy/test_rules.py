@@ -4,6 +4,7 @@ it should, and stays quiet on a normal day and at low volume), the example
 scrape config is valid with the rules loaded, every alert has its runbook
 in README.md, and the Grafana provisioning files name the dashboard's
 directory."""
+import concurrent.futures
 import os
 import re
 import shutil
@@ -24,9 +25,9 @@ if PROMTOOL is None:
 cases = harness.Cases()
 
 
-def promtool(*args, cwd=None):
+def promtool(*args, cwd=None, timeout=120):
     p = subprocess.run([PROMTOOL] + list(args), capture_output=True, text=True, cwd=cwd,
-                       timeout=120)
+                       timeout=timeout)
     return p.returncode, p.stdout + p.stderr
 
 
@@ -45,9 +46,18 @@ def test_check_rules():
 def test_unit_tests():
     tests = sorted(f for f in os.listdir(os.path.join(PROM, "tests")) if f.endswith("_test.yml"))
     assert len(tests) >= 4, tests
-    rc, out = promtool("test", "rules", *tests, cwd=os.path.join(PROM, "tests"))
-    assert rc == 0, out
-    assert out.count("SUCCESS") == len(tests), out
+    # One promtool per file, two at a time: the week-long series of the
+    # spike, weekly and greylisting tests take promtool 20-40 s each on
+    # this 2-core machine, about 90 s in one run, and a loaded CI machine
+    # stretched that past the old 120 s limit. What is checked is the same.
+    def one(name):
+        return name, promtool("test", "rules", name, cwd=os.path.join(PROM, "tests"),
+                              timeout=280)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(one, tests))
+    failed = ["%s: %s" % (name, out) for name, (rc, out) in results
+              if rc != 0 or "SUCCESS" not in out]
+    assert not failed, "\n".join(failed)
 
 
 def test_every_alert_is_unit_tested_both_ways():
