@@ -21,6 +21,7 @@ PACKAGES=(
   swaks m4                                            # e2e: SMTP client, sendmail.cf
   clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
   valgrind                                            # memcheck run of the daemon
+  logrotate rsyslog                                   # real rotation under load; rsyslogd as a writer
   chromium                                            # the status page in a real browser
 )
 
