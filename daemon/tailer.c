@@ -44,7 +44,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MARKER_LEN 32
+/*
+ * The bytes before our offset kept to tell a file truncated and regrown
+ * from the one we read. Mail log lines end alike ("... (in reply to RCPT TO
+ * command))" is 31 bytes), so 32 bytes could match new content that put a
+ * line end exactly where ours was; 256 reach back into the line's queue id
+ * and timestamp, or into the line before.
+ */
+#define MARKER_LEN 256
 #define MOVED_MAX 8
 #define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 #define DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_ONLYDIR)

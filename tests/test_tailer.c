@@ -314,6 +314,43 @@ test_copytruncate(void **state)
 	assert_int_equal(atomic_load(&status(f)->truncations), 2);
 }
 
+/*
+ * Truncated and regrown past our offset before we look, with the bytes
+ * just before the offset the same as before: Postfix lines end alike
+ * ("... (in reply to RCPT TO command))"), and lines of one length put a
+ * line end exactly where the old one was. Only a marker longer than that
+ * common tail tells the new content from the old; a 32-byte one lost the
+ * new lines before the offset (1 torture run in 25).
+ */
+static void
+test_copytruncate_same_tail(void **state)
+{
+	struct fixture *f = *state;
+	const char *tail = ": said 550 5.1.1 (in reply to RCPT TO command))\n";
+	char buf[64];
+	int w;
+
+	w = open_append(f->path);
+	for (unsigned i = 10; i < 30; i++) {
+		int n = snprintf(buf, sizeof buf, "line %u%s", i, tail);
+		assert_int_equal(write(w, buf, (size_t)n), n);
+	}
+	start(f, f->path);
+	expect_total(f, 20);
+
+	/* the same number of lines of the same length, then more: the
+	 * tailer does not run between the truncate and the regrowth */
+	assert_int_equal(ftruncate(w, 0), 0);
+	for (unsigned i = 40; i < 65; i++) {
+		int n = snprintf(buf, sizeof buf, "line %u%s", i, tail);
+		assert_int_equal(write(w, buf, (size_t)n), n);
+	}
+	expect_total(f, 45);
+	assert_ids(f->seen, 40, 65);
+	assert_int_equal(atomic_load(&status(f)->truncations), 1);
+	close(w);
+}
+
 static void
 test_copytruncate_no_append(void **state)
 {
@@ -756,6 +793,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_from_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_create_writer_on_both, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copytruncate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copytruncate_same_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copytruncate_no_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_recreate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_repoint, setup, teardown),
