@@ -382,6 +382,7 @@ def run_case(name, pool):
             else:
                 writer = Writer("file", log, record, pool)
                 hup_pid = writer.pid
+            wrote_from = time.monotonic()
             with open(conf, "w") as f:
                 f.write("%s {\n%s}\n" % (log, stanza.format(pid=hup_pid, dir=d)))
             os.chmod(conf, 0o644)
@@ -415,7 +416,7 @@ def run_case(name, pool):
             mark = writer.cmd("count")
             wait_until(lambda: writer.cmd("count") >= mark + 5000, "the writer")
             written = writer.stop()
-            wrote_s = time.monotonic() - begin
+            wrote_s = time.monotonic() - wrote_from
 
             if rsys is not None:
                 # Every line sent is in rsyslogd's files, exactly once.
