@@ -44,7 +44,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MARKER_LEN 32
+/*
+ * The bytes before our offset kept to tell a file truncated and regrown
+ * from the one we read. Mail log lines end alike ("... (in reply to RCPT TO
+ * command))" is 31 bytes), so 32 bytes could match new content that put a
+ * line end exactly where ours was; 256 reach back into the line's queue id
+ * and timestamp, or into the line before.
+ */
+#define MARKER_LEN 256
 #define MOVED_MAX 8
 #define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 #define DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_ONLYDIR)
@@ -75,6 +82,7 @@ struct tail_file {
 	ino_t ino;
 	off_t offset;             /* bytes read so far */
 	int64_t close_at;         /* monotonic ms; rotated files only */
+	int foreign;              /* rotated, then refilled by someone else: left unread */
 	size_t mark_len;
 	unsigned char mark[MARKER_LEN]; /* the bytes just before offset */
 	struct lb lb;
@@ -386,6 +394,12 @@ file_read(struct tail_file *f, size_t *budget)
 	return r;
 }
 
+enum trunc_check {
+	TRUNC_NONE,    /* the file still holds what we read */
+	TRUNC_REWOUND, /* the current file was truncated: read again from 0 */
+	TRUNC_FOREIGN, /* a rotated file was truncated or overwritten: leave it */
+};
+
 /*
  * copytruncate, step by step:
  * 1. logrotate copies mail.log to mail.log.1, then truncates mail.log to 0;
@@ -399,9 +413,22 @@ file_read(struct tail_file *f, size_t *budget)
  *    no longer matches, so we rewind all the same.
  * The fragment held for the old content is dropped without counting: its
  * end went to the copy, not to us.
- * Returns 1 if the file was rewound.
+ *
+ * All of this holds for the current file only. A rotated-away file that
+ * shrinks or changes under our offset no longer holds our log: only the
+ * writer appends to it until it reopens, so whatever else writes there is
+ * someone else's content, such as a by-hand copytruncate done seconds after
+ * a rename rotation:
+ * 1. logrotate renames mail.log (inode A) to mail.log.1; we drain A;
+ * 2. the writer reopens mail.log (inode B); we read B;
+ * 3. an admin runs `cp mail.log mail.log.1 && : > mail.log`: cp truncates
+ *    A and fills it with B's lines, which we have already read from B;
+ * 4. rewinding A would count those lines a second time.
+ * So a rotated file is marked foreign and left: never read again, closed
+ * at once by expire_old(), its unterminated last line dropped and counted
+ * there as for any rotated file.
  */
-static int
+static enum trunc_check
 check_truncated(struct tail_file *f)
 {
 	struct tail_source *s = f->src;
@@ -409,8 +436,10 @@ check_truncated(struct tail_file *f)
 	unsigned char now[MARKER_LEN];
 	int rewind = 0;
 
+	if (f->foreign)
+		return TRUNC_FOREIGN;
 	if (s->stream != STREAM_NONE || fstat(f->fd, &st) < 0)
-		return 0;
+		return TRUNC_NONE;
 	if (st.st_nlink == 0 && f == s->cur)
 		s->need_path = 1;
 	if (st.st_size < f->offset) {
@@ -422,7 +451,17 @@ check_truncated(struct tail_file *f)
 			rewind = 1;
 	}
 	if (!rewind)
-		return 0;
+		return TRUNC_NONE;
+	if (f != s->cur) {
+		f->foreign = 1;
+		f->close_at = 0;
+		log_warnx("%s: the rotated file we were still draining (inode %ju) was "
+		    "truncated or overwritten (size %jd, %jd bytes read); it no longer "
+		    "holds this log, so it is not read again and its new content is "
+		    "not counted", s->path, (uintmax_t)f->ino, (intmax_t)st.st_size,
+		    (intmax_t)f->offset);
+		return TRUNC_FOREIGN;
+	}
 	log_info("%s was truncated (size %jd < offset %jd or content replaced); "
 	    "reading it again from the start", s->path, (intmax_t)st.st_size,
 	    (intmax_t)f->offset);
@@ -430,7 +469,7 @@ check_truncated(struct tail_file *f)
 	f->offset = 0;
 	f->mark_len = 0;
 	lb_reset(&f->lb);
-	return 1;
+	return TRUNC_REWOUND;
 }
 
 /*
@@ -750,8 +789,7 @@ expire_old(struct tail_source *s, size_t *budget)
 			pp = &f->next;
 			continue;
 		}
-		check_truncated(f);
-		if (file_read(f, budget) == READ_MORE) {
+		if (check_truncated(f) != TRUNC_FOREIGN && file_read(f, budget) == READ_MORE) {
 			s->need_read = 1;
 			s->ts->pending = 1;
 			pp = &f->next;
@@ -813,8 +851,7 @@ service(struct tail_source *s, size_t *budget)
 	if (s->need_read) {
 		s->need_read = 0;
 		for (struct tail_file *f = s->old; f != NULL; f = f->next) {
-			check_truncated(f);
-			if (file_read(f, budget) == READ_MORE)
+			if (check_truncated(f) != TRUNC_FOREIGN && file_read(f, budget) == READ_MORE)
 				s->need_read = 1;
 		}
 		if (s->cur != NULL) {

@@ -24,6 +24,7 @@ PACKAGES=(
   build-essential dpkg-dev debhelper lintian          # the Debian package: dpkg-buildpackage, lint
   clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
   valgrind                                            # memcheck run of the daemon
+  logrotate rsyslog                                   # real rotation under load; rsyslogd as a writer
   chromium                                            # the status page in a real browser
 )
 

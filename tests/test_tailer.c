@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +312,43 @@ test_copytruncate(void **state)
 	expect_total(f, 65);
 	assert_ids(f->seen, 1000, 1040);
 	assert_int_equal(atomic_load(&status(f)->truncations), 2);
+}
+
+/*
+ * Truncated and regrown past our offset before we look, with the bytes
+ * just before the offset the same as before: Postfix lines end alike
+ * ("... (in reply to RCPT TO command))"), and lines of one length put a
+ * line end exactly where the old one was. Only a marker longer than that
+ * common tail tells the new content from the old; a 32-byte one lost the
+ * new lines before the offset (1 torture run in 25).
+ */
+static void
+test_copytruncate_same_tail(void **state)
+{
+	struct fixture *f = *state;
+	const char *tail = ": said 550 5.1.1 (in reply to RCPT TO command))\n";
+	char buf[64];
+	int w;
+
+	w = open_append(f->path);
+	for (unsigned i = 10; i < 30; i++) {
+		int n = snprintf(buf, sizeof buf, "line %u%s", i, tail);
+		assert_int_equal(write(w, buf, (size_t)n), n);
+	}
+	start(f, f->path);
+	expect_total(f, 20);
+
+	/* the same number of lines of the same length, then more: the
+	 * tailer does not run between the truncate and the regrowth */
+	assert_int_equal(ftruncate(w, 0), 0);
+	for (unsigned i = 40; i < 65; i++) {
+		int n = snprintf(buf, sizeof buf, "line %u%s", i, tail);
+		assert_int_equal(write(w, buf, (size_t)n), n);
+	}
+	expect_total(f, 45);
+	assert_ids(f->seen, 40, 65);
+	assert_int_equal(atomic_load(&status(f)->truncations), 1);
+	close(w);
 }
 
 static void
@@ -623,6 +661,76 @@ test_many_rotations_in_rotate_wait(void **state)
 	assert_int_equal(atomic_load(&status(f)->rotations), 10);
 }
 
+/*
+ * Defect 2 of issue 15: a rotated-away file refilled in place. After a
+ * rename rotation the tailer drains mail.log.1 for rotate_wait; an admin
+ * then does a by-hand copytruncate, `cp mail.log mail.log.1 && : > mail.log`,
+ * which overwrites that very inode with lines the tailer has already read
+ * from the live file. The rotated file no longer holds our log: it must be
+ * left, never rewound, whether cp makes it shorter than our offset (the
+ * size check) or longer (the marker check).
+ */
+static void
+refill_rotated(struct fixture *f, unsigned live_lines)
+{
+	char old[160];
+	unsigned live_end = 25 + live_lines;
+	int a, b, c;
+
+	f->o.rotate_wait_ms = 5000;
+	snprintf(old, sizeof old, "%s.1", f->path);
+	a = open_append(f->path);
+	write_lines(a, 0, 20);
+	start(f, f->path);
+	expect_total(f, 20);
+
+	assert_int_equal(rename(f->path, old), 0);
+	write_lines(a, 20, 25);  /* the writer has not reopened yet */
+	b = open_append(f->path);
+	write_lines(b, 25, live_end);
+	expect_total(f, live_end);
+	assert_int_equal(atomic_load(&status(f)->rotations), 1);
+
+	/* cp mail.log mail.log.1: the same inode, truncated and refilled */
+	c = open(old, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_true(c >= 0);
+	write_lines(c, 25, live_end);
+	close(c);
+	/* : > mail.log, and the writer goes on (O_APPEND, from 0) */
+	assert_int_equal(truncate(f->path, 0), 0);
+	pump(f->ts, 50);
+	write_lines(b, live_end, live_end + 10);
+	expect_total(f, live_end + 10);
+	assert_ids(f->seen, 0, live_end + 10);
+	assert_int_equal(atomic_load(&status(f)->truncations), 1);
+	/* the abandoned file is closed at once, not kept for rotate_wait */
+	pump(f->ts, 100);
+	char fdlink[64], target[PATH_MAX];
+	for (int fd = 3; fd < 1024; fd++) {
+		snprintf(fdlink, sizeof fdlink, "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(fdlink, target, sizeof target - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, old) == 0 && fd != a)
+			fail_msg("the tailer still holds %s", old);
+	}
+	close(a);
+	close(b);
+}
+
+static void
+test_rotated_refilled_shorter(void **state)
+{
+	refill_rotated(*state, 5);
+}
+
+static void
+test_rotated_refilled_longer(void **state)
+{
+	refill_rotated(*state, 60);
+}
+
 static void
 test_bounded_turn(void **state)
 {
@@ -685,6 +793,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_from_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_create_writer_on_both, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copytruncate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copytruncate_same_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copytruncate_no_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_recreate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_repoint, setup, teardown),
@@ -695,6 +804,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stdin_pipe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_rotations_in_rotate_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotated_refilled_shorter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotated_refilled_longer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounded_turn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile_without_events, setup, teardown),

@@ -8,6 +8,15 @@ pausing briefly around each rotation as logrotate does. /metrics is then
 polled until the per-code counts settle, and they must equal exactly what
 was written: nothing lost, nothing counted twice.
 
+Like logrotate, which rotates a log long after it was created, each
+rotation waits until the daemon can have read what it is about to take
+away: for rename, delete and symlink until the daemon holds the file now at
+the path (/proc/PID/fd), for copytruncate until every line written so far
+is counted. Without that wait a daemon starved of CPU for a fraction of a
+second on a loaded machine would miss a file deleted before it looked, or
+lines truncated before it read them, which no reader could count; with it,
+a loss can only be the daemon's fault. The wait is bounded (CATCH_UP).
+
 The binary comes from $MAILLOG_EXPORTER. Exit 77 (skip) if it is missing or
 not a working daemon yet. Python 3 stdlib only; loopback only; temp dirs.
 """
@@ -28,6 +37,7 @@ LINES_PER_SEGMENT = 60
 ROTATIONS = 4
 PAUSE = 0.08            # around each rotation, as logrotate's pre/postrotate
 SETTLE_DEADLINE = 12.0  # per mode, for the counts to reach what was written
+CATCH_UP = 10.0         # longest the daemon may lag before a rotation
 TOTAL_DEADLINE = 58.0
 
 PREFIX = "Nov 28 14:10:01 mx postfix/smtp[123]: 4ABC{n:X}: to=<u{n}@example.com>, " \
@@ -84,9 +94,10 @@ class Writer(threading.Thread):
     """Appends lines like syslog does (one fd, reopened after rotation) and
     rotates the log in one mode between segments."""
 
-    def __init__(self, mode, d, path):
+    def __init__(self, mode, d, path, pid, port):
         super().__init__(daemon=True)
         self.mode, self.d, self.path = mode, d, path
+        self.pid, self.port = pid, port
         self.expected = {}
         self.written = 0
         self.lost_in_window = 0
@@ -112,9 +123,41 @@ class Writer(threading.Thread):
             return open(self.target(), "a")
         return open(self.path, "a")
 
+    def wait_open(self):
+        """Until the daemon holds the file now at the path (following a
+        symlink); only this thread changes what is there."""
+        st = os.stat(self.path)
+        fds = "/proc/%d/fd" % self.pid
+        deadline = time.monotonic() + CATCH_UP
+        while True:
+            for name in os.listdir(fds):
+                try:
+                    fst = os.stat(os.path.join(fds, name))
+                except OSError:
+                    continue
+                if (fst.st_dev, fst.st_ino) == (st.st_dev, st.st_ino):
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError("the daemon did not open %s within %.0f s"
+                                     % (self.path, CATCH_UP))
+            time.sleep(0.005)
+
+    def wait_counted(self):
+        """Until every line written so far is counted."""
+        deadline = time.monotonic() + CATCH_UP
+        while parse(scrape(self.port))[0] != self.expected:
+            if time.monotonic() > deadline:
+                raise AssertionError("the daemon did not count what was written "
+                                     "within %.0f s" % CATCH_UP)
+            time.sleep(0.01)
+
     def rotate(self, f, k):
         """Rotate; return the writer's fd for the next segment."""
         old = "%s.%d" % (self.path, k)
+        if self.mode == "copytruncate":
+            self.wait_counted()
+        else:
+            self.wait_open()
         time.sleep(PAUSE)
         if self.mode in ("rename", "absent"):
             os.rename(self.path, old)
@@ -202,7 +245,7 @@ def run_mode(binary, mode, t_end):
                         proc.poll(), open(errlog).read()[-300:].strip())
                 time.sleep(0.05)
 
-        w = Writer(mode, d, path)
+        w = Writer(mode, d, path, proc.pid, port)
         w.start()
         w.join(timeout=max(1.0, t_end - time.monotonic()))
         if w.is_alive():

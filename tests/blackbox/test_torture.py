@@ -66,6 +66,8 @@ class Torture:
         self.rotations = {"rename": 0, "copytruncate": 0, "delete": 0, "symlink": 0}
         self.max_open_wait = 0.0   # longest pause for the daemon to open a file
         self.seq = 0
+        self.begin = time.monotonic()
+        self.history = []          # what happened when, printed on failure
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def reopen(self):
@@ -165,6 +167,7 @@ class Torture:
                     os.rename(tmp, self.path)
                 self.reopen()
         self.rotations[mode] += 1
+        self.history.append("%.3f %s %d" % (time.monotonic() - self.begin, mode, self.seq))
 
     def churner(self):
         i = 0
@@ -178,6 +181,7 @@ class Torture:
     def overflow(self, dmn):
         """Stop the daemon, queue more events than the kernel keeps, resume."""
         limit = int(open("/proc/sys/fs/inotify/max_queued_events").read())
+        self.history.append("%.3f overflow" % (time.monotonic() - self.begin))
         dmn.proc.send_signal(signal.SIGSTOP)
         try:
             for i in range(limit // 2 + 1000):
@@ -211,6 +215,10 @@ def test_torture():
                     # Each mode once first, then at random.
                     t.rotate(dmn, modes[i] if i < len(modes) else rnd.choice(modes))
                     i += 1
+            except Exception:
+                print("rotations: " + ", ".join(t.history))
+                print("daemon's log (end):\n" + dmn.stderr()[-6000:])
+                raise
             finally:
                 t.stop.set()
                 for th in threads:
