@@ -137,7 +137,12 @@ recipient(const char *a, size_t len, struct mp_event *ev)
 		p--;
 	if (memchr(a, '@', (size_t)(p - a)) != NULL && a[0] != '|' &&
 	    a[0] != '/') {
-		mp_event_set_domain(ev, a, (size_t)(p - a));
+		/* Exim brackets an address it prints with its angle brackets
+		 * kept ("== <user@dom> R=..."), as some real mainlogs show. */
+		if (a[0] == '<' && p - a > 2 && p[-1] == '>')
+			mp_event_set_domain(ev, a + 1, (size_t)(p - a - 2));
+		else
+			mp_event_set_domain(ev, a, (size_t)(p - a));
 		return p;
 	}
 	if (sp != NULL && sp + 1 < end && sp[1] == '<') {
@@ -274,6 +279,13 @@ failed(const char *a, size_t len, enum mp_outcome outcome,
 		ev->reply_len = (size_t)(end - colon - 2);
 	}
 	remote_reply(after, (size_t)(end - after), ev);
+	/* deliver.c and the smtp transport defer without routing or
+	 * connecting while an earlier failure's retry time is not reached:
+	 * "routing defer (-52): retry time not reached", "defer (-53): retry
+	 * time not reached for any host[ for 'domain']". */
+	if (outcome == MP_OUTCOME_DEFERRED && ev->reply != NULL &&
+	    has_prefix(ev->reply, ev->reply_len, LIT("retry time not reached")))
+		ev->not_attempted = 1;
 	ev->destination = destination(a, colon != NULL ? (size_t)(colon - a) : len);
 	times(a, len, ev);
 	return mp_event_set_class(ev) == 0 ? 1 : -1;

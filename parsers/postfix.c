@@ -366,6 +366,12 @@ delivery(struct postfix_state *st, const struct mp_syslog *hdr, const char *m,
 		ev->reply = text;
 		ev->reply_len = text_len;
 	}
+	/* qmgr's defer of a destination it has marked dead (qmgr_defer.c:
+	 * "delivery temporarily suspended: " and the reason of the failure
+	 * that marked it): nothing was tried this time. */
+	if (ev->outcome == MP_OUTCOME_DEFERRED &&
+	    has_prefix(text, text_len, LIT("delivery temporarily suspended: ")))
+		ev->not_attempted = 1;
 	delays(m, (size_t)(status - m), ev);
 	relay = field(m, (size_t)(status - m), LIT(", relay="), &relay_len);
 	ev->destination = postfix_destination(hdr, relay, relay_len);
