@@ -145,6 +145,39 @@ first_recipient(const char *v, size_t vlen, struct mp_event *ev)
 	mp_event_set_domain(ev, a, n);
 }
 
+/*
+ * A deferral of a host this process already found failed: deliver.c's
+ * mci_get() returns the cached status (Sendmail's host status cache, in
+ * the process for a queue run, and on disk with HostStatusDirectory), and
+ * the host is skipped without connecting. The log then repeats the cached
+ * error, but logdelivery() has no connected address to add to relay=: the
+ * real attempt logs "relay=mx.example.org. [192.0.2.25]" (or "[127.0.0.2]
+ * [127.0.0.2]" for a literal), the skip "relay=mx.example.org." alone, as
+ * the real sendmail 8.17 writes in tests/e2e/test_sendmail.py. A DNS
+ * failure names no address either, so only a connection-level error, which
+ * a real attempt always logs with its address, is taken for a skip: s is
+ * the fields before stat=, st the stat text.
+ */
+static int
+skipped_host(const char *s, size_t len, const char *st, size_t slen)
+{
+	static const struct { const char *s; size_t n; } errs[] = {
+		{ LIT("Deferred: Connection refused by ") },
+		{ LIT("Deferred: Connection reset by ") },
+		{ LIT("Deferred: Connection timed out with ") },
+	};
+	const char *relay;
+	size_t rlen;
+	int conn = 0;
+
+	for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
+		if (has_prefix(st, slen, errs[i].s, errs[i].n))
+			conn = 1;
+	if (!conn || (relay = field(s, len, LIT("relay="), &rlen)) == NULL || rlen == 0)
+		return 0;
+	return mp_find(relay, rlen, " [", 2) == NULL;
+}
+
 static int
 delivery(const char *s, size_t len, struct mp_event *ev)
 {
@@ -218,6 +251,8 @@ delivery(const char *s, size_t len, struct mp_event *ev)
 	ev->enhanced = dsn.cls != 0 ? dsn : (code != 0 ? enh : dsn);
 	ev->direction = MP_DIR_OUTBOUND;
 	ev->destination = destination(s, len);
+	if (ev->outcome == MP_OUTCOME_DEFERRED && code == 0 && skipped_host(s, len, st, slen))
+		ev->not_attempted = 1;
 	return mp_event_set_class(ev) == 0 ? 1 : -1;
 }
 
