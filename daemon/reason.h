@@ -127,9 +127,10 @@ enum reason reason_classify_reply(struct reason_set *rs, unsigned code,
  * The reason of a status event of class 4 or 5, from its code, enhanced
  * code and reply text; REASON_NOT_ATTEMPTED, before any rule (user rules
  * included), for an event the parser marked not_attempted: that is what
- * the line says happened, whatever the earlier failure's text it repeats. An event that quotes no reply text (Sendmail's
- * "stat=Deferred: Connection refused by ...") is matched on the whole
- * message after the syslog header instead. The daemon calls this for
+ * the line says happened, whatever the earlier failure's text it repeats.
+ * An event that quotes no reply text (Sendmail's "stat=Deferred:
+ * Connection refused by ...") is matched on the whole message after the
+ * syslog header instead. The daemon calls this for
  * non-2xx statuses only, so a delivery costs nothing here.
  */
 enum reason reason_classify(struct reason_set *rs, const struct mp_event *ev);
