@@ -13,8 +13,8 @@
  *	our refusal of a recipient at RCPT ("User unknown", "No such user
  *	here", ...): the log states no code (see refusal()).
  * A reject's domain is the client's, from relay=: "name [ip]" gives the
- * name (which Sendmail looked up), "[ip]" the address. Milter and "User
- * refusal lines name no client.
+ * name (which Sendmail looked up), "[ip]" the address. Milter and
+ * "<rcpt>..." refusal lines name no client.
  * "QID: from=<s>, size=N, ..., nrcpts=N, ..." is a receipt
  * (MP_EVENT_RECEIVED) unless nrcpts=0: then every recipient was refused,
  * and those refusals were counted already.
