@@ -886,6 +886,9 @@ flats(struct agg *a, struct flat *out)
 }
 
 #define AGG_FLATS 13
+/* The reasons state files of format version 2 hold before not_attempted:
+ * the same closed set without it, "other" last. */
+#define AGG_REASONS_V2 17
 
 static void
 save_labels(const struct topk *t, struct state_buf *b)
@@ -1007,15 +1010,24 @@ agg_load(struct agg *a, struct state_rd *r, char *err, size_t errlen)
 	if (state_get_u64(r) != nf && !r->bad)
 		goto layout;
 	for (size_t i = 0; i < nf && !r->bad; i++) {
-		uint64_t nz;
-		if (state_get_u64(r) != f[i].n && !r->bad)
+		uint64_t nz, n = state_get_u64(r);
+		/* A file from before not_attempted was added (17 reasons, other
+		 * last) is read into the 18: every cell keeps its reason, other
+		 * moves to the end, so an upgrade keeps the counts. */
+		int old_reasons = f[i].p == (_Atomic uint64_t *)(void *)&a->reasons &&
+		    n == f[i].n / AGG_REASONS * AGG_REASONS_V2;
+		if (n != f[i].n && !old_reasons && !r->bad)
 			goto layout;
-		if ((nz = state_get_u64(r)) > f[i].n)
+		if ((nz = state_get_u64(r)) > n)
 			goto corrupt;
 		for (uint64_t j = 0; j < nz && !r->bad; j++) {
 			uint64_t idx = state_get_u64(r), val = state_get_u64(r);
-			if (idx >= f[i].n)
+			if (idx >= n)
 				goto corrupt;
+			if (old_reasons)
+				idx = idx / AGG_REASONS_V2 * AGG_REASONS +
+				    (idx % AGG_REASONS_V2 == AGG_REASONS_V2 - 1 ?
+				    AGG_REASONS - 1 : idx % AGG_REASONS_V2);
 			atomic_store_explicit(&f[i].p[idx], val, memory_order_relaxed);
 		}
 	}

@@ -123,7 +123,7 @@ const struct opstore *agg_ops(const struct agg *a);
  * reason (an enum reason from reason.h, 0..AGG_REASONS-1; anything else is
  * counted as the last one, "other"). Writer thread only. Never allocates:
  * reasons are a closed set, so the family is a fixed array. */
-#define AGG_REASONS 17
+#define AGG_REASONS 18
 void agg_record_reason(struct agg *a, const struct mp_event *ev, int reason);
 
 /* One maillog_smtp_reason_total counter; cls 4 or 5. Safe from any thread. */

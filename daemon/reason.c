@@ -63,6 +63,7 @@ static const char *const names[REASON_COUNT] = {
 	[REASON_CONNECTION_FAILED] = "connection_failed",
 	[REASON_LOCAL_ERROR] = "local_error",
 	[REASON_POLICY] = "policy",
+	[REASON_NOT_ATTEMPTED] = "not_attempted",
 	[REASON_OTHER] = "other",
 };
 
@@ -278,7 +279,7 @@ compile_rule(struct rule *r, const struct reason_def *d, const char *what,
 		    "mailbox_full, message_too_big, greylisted, rate_limited, blocklisted, "
 		    "spam_content, authentication_failed, reverse_dns, relay_denied, "
 		    "sender_rejected, tls_required, dns_failure, connection_failed, "
-		    "local_error, policy, other", what, d->reason ? d->reason : "");
+		    "local_error, policy, not_attempted, other", what, d->reason ? d->reason : "");
 		return -1;
 	}
 	r->reason = (enum reason)reason;
@@ -483,6 +484,8 @@ reason_classify(struct reason_set *rs, const struct mp_event *ev)
 	const char *text = ev->reply;
 	size_t len = ev->reply_len;
 
+	if (ev->not_attempted)
+		return REASON_NOT_ATTEMPTED;
 	if (text == NULL) {
 		text = ev->hdr.msg;
 		len = ev->hdr.msg_len;

@@ -42,6 +42,9 @@ enum reason {
 	REASON_CONNECTION_FAILED,
 	REASON_LOCAL_ERROR,
 	REASON_POLICY,
+	/* Not from the reply: the parser's ev->not_attempted (the MTA did not
+	 * try; the destination is in its retry wait after an earlier failure). */
+	REASON_NOT_ATTEMPTED,
 	REASON_OTHER,
 	REASON_COUNT
 };
@@ -122,9 +125,12 @@ enum reason reason_classify_reply(struct reason_set *rs, unsigned code,
 
 /*
  * The reason of a status event of class 4 or 5, from its code, enhanced
- * code and reply text. An event that quotes no reply text (Sendmail's
- * "stat=Deferred: Connection refused by ...") is matched on the whole
- * message after the syslog header instead. The daemon calls this for
+ * code and reply text; REASON_NOT_ATTEMPTED, before any rule (user rules
+ * included), for an event the parser marked not_attempted: that is what
+ * the line says happened, whatever the earlier failure's text it repeats.
+ * An event that quotes no reply text (Sendmail's "stat=Deferred:
+ * Connection refused by ...") is matched on the whole message after the
+ * syslog header instead. The daemon calls this for
  * non-2xx statuses only, so a delivery costs nothing here.
  */
 enum reason reason_classify(struct reason_set *rs, const struct mp_event *ev);

@@ -429,7 +429,8 @@ text_codes(struct expo_buf *o, const struct summary *s, int enhanced)
 }
 
 /* 4xx and 5xx by reason, per direction: shares are of that direction's
- * failures, so "greylisted 60 %" reads as most trouble being no trouble. */
+ * failures, so "greylisted 60 %" reads as most trouble being no trouble;
+ * not_attempted comes last, marked, as a repeat of failures above it. */
 static int
 text_reasons(struct expo_buf *o, const struct summary *s)
 {
@@ -449,7 +450,8 @@ text_reasons(struct expo_buf *o, const struct summary *s)
 			    " %6.1f%%  %s%s\n", mp_direction_name((enum mp_direction)d),
 			    reason_name(rs), s->reason_cls[d][0][rs], s->reason_cls[d][1][rs],
 			    s->reasons[d][rs], 100 * share(s->reasons[d][rs], s->reason_total[d]),
-			    summary_reason_harmless(rs) ? "(harmless) " : "",
+			    summary_reason_harmless(rs) ? "(harmless) " :
+			    summary_reason_not_attempted(rs) ? "(not attempted) " : "",
 			    summary_reason_meaning(rs)) < 0)
 				return -1;
 		}

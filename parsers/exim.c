@@ -11,6 +11,7 @@
  *   MSGID == addr ... defer (n): text	deferred
  *   [MSGID] H=... rejected RCPT|MAIL|after DATA|connection|EHLO ...: text
  *   [MSGID] H=... temporarily rejected ...
+ *   MSGID F=<s> H=... [temporarily ]rejected by local_scan(): text
  * and "MSGID <= sender ..." is a receipt (MP_EVENT_RECEIVED).
  *
  * Codes: a delivery's code is that of the C="..." confirmation; a failure's
@@ -137,7 +138,12 @@ recipient(const char *a, size_t len, struct mp_event *ev)
 		p--;
 	if (memchr(a, '@', (size_t)(p - a)) != NULL && a[0] != '|' &&
 	    a[0] != '/') {
-		mp_event_set_domain(ev, a, (size_t)(p - a));
+		/* Exim brackets an address it prints with its angle brackets
+		 * kept ("== <user@dom> R=..."), as some real mainlogs show. */
+		if (a[0] == '<' && p - a > 2 && p[-1] == '>')
+			mp_event_set_domain(ev, a + 1, (size_t)(p - a - 2));
+		else
+			mp_event_set_domain(ev, a, (size_t)(p - a));
 		return p;
 	}
 	if (sp != NULL && sp + 1 < end && sp[1] == '<') {
@@ -205,7 +211,8 @@ destination(const char *s, size_t len)
 
 /*
  * The remote reply in a failure or deferral: after "error from remote mail
- * server after CMD: " or "LMTP error after CMD: ", skipping an older
+ * server after CMD: ", "LMTP error after CMD: " or "PRDR error after CMD: ",
+ * skipping an older
  * Exim's "host NAME [ip]: " in front of it. Sets code, enhanced, reply.
  */
 static void
@@ -216,6 +223,10 @@ remote_reply(const char *s, size_t len, struct mp_event *ev)
 	p = mp_find(s, len, LIT("error from remote mail server after "));
 	if (p == NULL)
 		p = mp_find(s, len, LIT("LMTP error after "));
+	/* The smtp transport's per-recipient reply to a PRDR data phase
+	 * (transports/smtp.c: "%s error after %s: %s", "PRDR" or "LMTP"). */
+	if (p == NULL)
+		p = mp_find(s, len, LIT("PRDR error after "));
 	if (p == NULL)
 		return;
 	c = mp_find(p, (size_t)(end - p), ": ", 2);
@@ -274,6 +285,13 @@ failed(const char *a, size_t len, enum mp_outcome outcome,
 		ev->reply_len = (size_t)(end - colon - 2);
 	}
 	remote_reply(after, (size_t)(end - after), ev);
+	/* deliver.c and the smtp transport defer without routing or
+	 * connecting while an earlier failure's retry time is not reached:
+	 * "routing defer (-52): retry time not reached", "defer (-53): retry
+	 * time not reached for any host[ for 'domain']". */
+	if (outcome == MP_OUTCOME_DEFERRED && ev->reply != NULL &&
+	    has_prefix(ev->reply, ev->reply_len, LIT("retry time not reached")))
+		ev->not_attempted = 1;
 	ev->destination = destination(a, colon != NULL ? (size_t)(colon - a) : len);
 	times(a, len, ev);
 	return mp_event_set_class(ev) == 0 ? 1 : -1;
@@ -294,6 +312,8 @@ client(const char *s, size_t len, struct mp_event *ev)
 
 	if (has_prefix(s, len, LIT("H=")))
 		v = s + 2;
+	else if (has_prefix(s, len, LIT("F=")) && (v = mp_find(s, len, LIT(" H="))) != NULL)
+		v += 3;	/* local_scan's "F=<sender> H=..." */
 	else if (has_prefix(s, len, LIT("SMTP protocol synchronization error")) &&
 	    (v = mp_find(s, len, LIT(": rejected connection from H="))) != NULL)
 		v += sizeof(": rejected connection from H=") - 1;
@@ -361,6 +381,20 @@ rejected(const char *s, size_t len, const char *r, int temporary,
 }
 
 /*
+ * receive.c's verdict of local_scan() after DATA: "F=<sender> H=... [P=...]
+ * [temporarily ]rejected by local_scan(): text". It starts with the sender,
+ * not the client, so it is recognised by its whole marker.
+ */
+static int
+local_scan_reject(const char *s, size_t len)
+{
+	const char *colon = mp_find(s, len, ": ", 2);
+
+	return has_prefix(s, len, LIT("F=")) && colon != NULL &&
+	    mp_find(s, (size_t)(colon + 2 - s), LIT(" rejected by local_scan(): ")) != NULL;
+}
+
+/*
  * " rejected " or " temporarily rejected " in the host/sender part, that is
  * before the first ": " (which starts the reason, or in a host-level error
  * line the remote's text, where "rejected" may well appear).
@@ -375,7 +409,8 @@ reject_marker(const char *s, size_t len, int *temporary)
 	 * for a bad EHLO, with the verdict itself. */
 	if (!has_prefix(s, len, LIT("H=")) && !has_prefix(s, len, LIT("U=")) &&
 	    !has_prefix(s, len, LIT("rejected ")) &&
-	    !has_prefix(s, len, LIT("SMTP protocol synchronization error")))
+	    !has_prefix(s, len, LIT("SMTP protocol synchronization error")) &&
+	    !local_scan_reject(s, len))
 		return NULL;
 	colon = mp_find(s, len, ": ", 2);
 	lim = colon != NULL ? (size_t)(colon - s) : len;

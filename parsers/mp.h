@@ -135,6 +135,12 @@ struct mp_event {
 	enum mp_destination destination;
 	const char *domain; size_t domain_len; /* outbound: the recipient's domain; inbound: the client's host name if the log states a real one, else its IP address (never a recipient's domain); may be NULL; not lower-cased or checked */
 	const char *reply; size_t reply_len;   /* the quoted reply / status text, for classification; may be NULL */
+	/* 1 on a deferral the MTA logged without trying the destination this
+	 * time, because an earlier failure put it in its retry wait (Postfix
+	 * "delivery temporarily suspended", Exim "retry time not reached"): it
+	 * repeats a failure already counted. Still a status; its reason is
+	 * not_attempted (daemon/reason.h). */
+	uint8_t not_attempted;
 	double delay;                   /* seconds from receipt to this result (Postfix delay=, Exim QT=, Sendmail delay=); < 0: not stated */
 	double delay_stage[MP_STAGE_COUNT]; /* seconds per stage; < 0: not stated */
 	struct mp_syslog hdr;           /* the header the line had */

@@ -20,7 +20,10 @@
  *	keep no state between lines), so a reject has no domain: it counts
  *	as "other" in the inbound domain family;
  *   5.x: "relay|delivery: Ok|TempFail|PermFail for EVPID: ..., stat=TEXT"
- *	and "smtp-in: Failed command on session S: "CMD" => 550 text".
+ *	and "smtp-in: Failed command on session S: "CMD" => 550 text";
+ *   6.0-6.3: "SESSID mta event=delivery ..." as above, and "SESSID smtp
+ *	event=failed-command address=A host=H command=.. result=..", which
+ *	names the client, so its reject has the client's domain.
  * "SESSID smtp message msgid=... nrcpt=N" is a receipt (MP_EVENT_RECEIVED).
  *
  * stat is always the last field and may itself hold quotes, so it is taken
@@ -263,6 +266,29 @@ failed_command(const char *s, size_t len, struct mp_event *ev)
 	return refused(r, (size_t)(end - r), ev);
 }
 
+/*
+ * 6.0-6.3: "smtp event=failed-command address=A host=H command="CMD"
+ * result="550 text"" (smtp_session.c smtp_reply()). Unlike 6.4+, the line
+ * names the client: its host name as smtpd resolved it, "<unknown>" when
+ * it did not, else its address. s starts after "event=failed-command ".
+ */
+static int
+failed_command_6x(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *cmd = mp_find(s, len, LIT(" command=\"")), *a, *h;
+	size_t head = cmd != NULL ? (size_t)(cmd - s) : len, alen = 0, hlen = 0;
+	int r;
+
+	a = field(s, head, LIT("address="), &alen);
+	h = field(s, head, LIT("host="), &hlen);
+	if ((r = failed_command(s, len, ev)) != 1)
+		return r;
+	if (h != NULL && word_is(h, hlen, LIT("<unknown>")))
+		h = NULL;
+	mp_event_set_client(ev, h, h != NULL ? hlen : 0, a, a != NULL ? alen : 0);
+	return 1;
+}
+
 /* 5.x: "smtp-in: Failed command on session S: "CMD" => 550 text". */
 static int
 old_failed_command(const char *s, size_t len, struct mp_event *ev)
@@ -300,6 +326,35 @@ tls_op(const char *v, size_t vlen, enum mp_direction dir, struct mp_event *ev)
 	    c2 != NULL && c2 > c1 + 1) {
 		ev->tls_cipher = c1 + 1;
 		ev->tls_cipher_len = (size_t)(c2 - c1 - 1);
+	}
+}
+
+/* 6.x's ssl_to_text(): "version=TLSv1.2, cipher=ECDHE-RSA-AES256-GCM-SHA384,
+ * bits=256", the same facts as tls_to_text()'s, named. */
+static void
+tls_op_6x(const char *v, size_t vlen, enum mp_direction dir, struct mp_event *ev)
+{
+	const char *end = v + vlen, *ver, *c, *e;
+
+	if (!has_prefix(v, vlen, LIT("version=")))
+		return;
+	ver = v + 8;
+	e = memchr(ver, ',', (size_t)(end - ver));
+	if (e == NULL)
+		return;
+	c = mp_find(e, (size_t)(end - e), LIT(" cipher="));
+	if (mp_event_add_op(ev, MP_OPF_TLS, dir, mp_op_tls_protocol(ver, (size_t)(e - ver)),
+	    MP_TLST_UNKNOWN, 0) == 0 && c != NULL) {
+		const char *ce;
+
+		c += 8;
+		ce = memchr(c, ',', (size_t)(end - c));
+		if (ce == NULL)
+			ce = end;
+		if (ce > c) {
+			ev->tls_cipher = c;
+			ev->tls_cipher_len = (size_t)(ce - c);
+		}
 	}
 }
 
@@ -374,11 +429,16 @@ session_ops(const char *s, size_t len, struct mp_event *ev)
 	const char *v, *p, *end = s + len;
 	size_t vlen;
 
-	if (has_prefix(s, len, LIT("smtp connected address="))) {
+	if (has_prefix(s, len, LIT("smtp connected address=")) ||
+	    has_prefix(s, len, LIT("smtp event=connected address="))) {
 		mp_event_add_op(ev, MP_OPF_SMTPD_CONNECTS, 0, 0, 0, 0);
 	} else if (has_prefix(s, len, LIT("smtp disconnected "))) {
 		disconnect_ops(s + 18, len - 18, ev);
-	} else if (has_prefix(s, len, LIT("smtp authentication user="))) {
+	} else if (has_prefix(s, len, LIT("smtp event=closed "))) {
+		/* 6.x: "smtp event=closed address=A host=H reason=R" */
+		disconnect_ops(s + 18, len - 18, ev);
+	} else if (has_prefix(s, len, LIT("smtp authentication user=")) ||
+	    has_prefix(s, len, LIT("smtp event=authentication user="))) {
 		/* the user name is strnvis()ed (no spaces): result is last */
 		for (v = NULL, p = s; (p = mp_find(p, (size_t)(end - p), LIT(" result="))) != NULL; p++)
 			v = p + 8;
@@ -388,6 +448,11 @@ session_ops(const char *s, size_t len, struct mp_event *ev)
 	} else if (has_prefix(s, len, LIT("smtp tls ciphers="))) {
 		v = field(s, len, LIT("ciphers="), &vlen);
 		tls_op(v, vlen, MP_DIR_INBOUND, ev);
+	} else if (has_prefix(s, len, LIT("smtp event=starttls "))) {
+		/* 6.x: "smtp event=starttls [address=A host=H ]ciphers="C"" */
+		v = field(s, len, LIT("ciphers="), &vlen);
+		if (v != NULL)
+			tls_op_6x(v, vlen, MP_DIR_INBOUND, ev);
 	} else if (has_prefix(s, len, LIT("mta tls ciphers="))) {
 		v = field(s, len, LIT("ciphers="), &vlen);
 		tls_op(v, vlen, MP_DIR_OUTBOUND, ev);
@@ -413,6 +478,14 @@ opensmtpd_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 			return delivery(s + 13, len - 13, 0, ev);
 		if (has_prefix(s, len, LIT("smtp failed-command ")))
 			return failed_command(s + 20, len - 20, ev);
+		/* 6.0-6.3 wrote "event=" before the event's name; "smtp
+		 * event=message" is logged once per recipient, not per
+		 * message, so it is no receipt (parsers keep no state to tell
+		 * the first of a message's lines). */
+		if (has_prefix(s, len, LIT("mta event=delivery ")))
+			return delivery(s + 19, len - 19, 1, ev);
+		if (has_prefix(s, len, LIT("smtp event=failed-command ")))
+			return failed_command_6x(s + 26, len - 26, ev);
 		if (has_prefix(s, len, LIT("smtp message "))) {
 			message_ops(s + 13, len - 13, ev);
 			ev->kind = MP_EVENT_RECEIVED;

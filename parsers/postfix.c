@@ -17,7 +17,8 @@
  *   QID: reject: header|body CONTENT from host[addr]; from=<> to=<>
  *	proto=P helo=<h>: 5.7.1 text
  *	from cleanup's header_checks and body_checks: the DSN code comes
- *	last, after whatever the offending header said.
+ *	last, after whatever the offending header said. Older releases
+ *	logged no code ("...: Message content rejected"): class 5xx, code "".
  * A reject's domain is the client's (its name, else its address), never a
  * recipient's: the recipient is ours, and the question a reject answers is
  * who we refused.
@@ -368,6 +369,12 @@ delivery(struct postfix_state *st, const struct mp_syslog *hdr, const char *m,
 		ev->reply = text;
 		ev->reply_len = text_len;
 	}
+	/* qmgr's defer of a destination it has marked dead (qmgr_defer.c:
+	 * "delivery temporarily suspended: " and the reason of the failure
+	 * that marked it): nothing was tried this time. */
+	if (ev->outcome == MP_OUTCOME_DEFERRED &&
+	    has_prefix(text, text_len, LIT("delivery temporarily suspended: ")))
+		ev->not_attempted = 1;
 	delays(m, (size_t)(status - m), ev);
 	relay = field(m, (size_t)(status - m), LIT(", relay="), &relay_len);
 	ev->destination = postfix_destination(hdr, relay, relay_len);
@@ -404,15 +411,59 @@ reply_reject(const char *m, size_t n, const char *r, struct mp_event *ev)
 	return 1;
 }
 
-/* A cleanup header/body check reject: the code follows the last ": " that
- * is followed by one, so a header value with colons in it cannot fool us. */
+/*
+ * Where the text of a cleanup action starts: after the ": " that follows
+ * the trailer cleanup writes itself ("; from=<s> to=<r>[ proto=P
+ * helo=<h>]: TEXT", cleanup_message.c cleanup_act_log), so a header's own
+ * colons are never taken for it. NULL if there is no such trailer.
+ */
+static const char *
+action_text(const char *s, size_t len)
+{
+	const char *end = s + len, *trailer, *last, *c;
+
+	trailer = rfind(s, len, LIT("; from=<"));
+	if (trailer == NULL)
+		return NULL;
+	last = mp_find(trailer, (size_t)(end - trailer), LIT(" helo=<"));
+	if (last == NULL)
+		last = mp_find(trailer, (size_t)(end - trailer), LIT(" to=<"));
+	if (last == NULL || (c = mp_find(last, (size_t)(end - last), LIT(">: "))) == NULL ||
+	    c + 3 == end)
+		return NULL;
+	return c + 3;
+}
+
+/*
+ * A cleanup header/body check reject. The reply is the action's text:
+ * "5.7.1 text", or in the older form before Postfix logged the DSN code
+ * (2.x) just "Message content rejected": no code, and a header_checks
+ * REJECT is permanent, so class 5xx with code and enhanced code "". A line
+ * whose trailer cannot be found falls back to the last ": " followed by a
+ * code.
+ */
 static int
 content_reject(const char *m, size_t n, const char *from, struct mp_event *ev)
 {
-	const char *end = m + n;
+	const char *end = m + n, *t = action_text(from, (size_t)(end - from));
 	size_t k = (size_t)(end - from);
 	int code = 0;
 
+	if (t != NULL) {
+		code = code_at(t, (size_t)(end - t), &ev->enhanced);
+		if (code == 0)
+			mp_parse_enhanced(t, (size_t)(end - t), &ev->enhanced);
+		ev->code = (uint16_t)code;
+		if (code != 0 || ev->enhanced.cls != 0)
+			ev->outcome = (code != 0 ? code / 100 : ev->enhanced.cls) == 4 ?
+			    MP_OUTCOME_TEMP_REJECTED : MP_OUTCOME_REJECTED;
+		else
+			ev->outcome = MP_OUTCOME_REJECTED;
+		content_client(ev, from, (size_t)(t - from));
+		ev->reply = t;
+		ev->reply_len = (size_t)(end - t);
+		return 1;
+	}
 	while (k-- > 1) {
 		const char *p = from + k - 1;
 

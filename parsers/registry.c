@@ -352,6 +352,7 @@ clear_status(struct mp_event *ev)
 	ev->domain_len = 0;
 	ev->reply = NULL;
 	ev->reply_len = 0;
+	ev->not_attempted = 0;
 	ev->delay = -1;
 	for (int i = 0; i < MP_STAGE_COUNT; i++)
 		ev->delay_stage[i] = -1;

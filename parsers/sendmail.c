@@ -9,11 +9,12 @@
  *   QID|NOQUEUE: ruleset=check_*, arg1=..., relay=..., reject=CODE X.Y.Z text
  *   QID: Milter: ..., reject=CODE X.Y.Z text
  *	our reply to a client (inbound);
- *   QID: <rcpt>... User unknown
- *	our 550 to RCPT for an unknown local user: the log states no code.
+ *   QID: <rcpt>... TEXT
+ *	our refusal of a recipient at RCPT ("User unknown", "No such user
+ *	here", ...): the log states no code (see refusal()).
  * A reject's domain is the client's, from relay=: "name [ip]" gives the
- * name (which Sendmail looked up), "[ip]" the address. Milter and "User
- * unknown" lines name no client.
+ * name (which Sendmail looked up), "[ip]" the address. Milter and
+ * "<rcpt>..." refusal lines name no client.
  * "QID: from=<s>, size=N, ..., nrcpts=N, ..." is a receipt
  * (MP_EVENT_RECEIVED) unless nrcpts=0: then every recipient was refused,
  * and those refusals were counted already.
@@ -144,6 +145,39 @@ first_recipient(const char *v, size_t vlen, struct mp_event *ev)
 	mp_event_set_domain(ev, a, n);
 }
 
+/*
+ * A deferral of a host this process already found failed: deliver.c's
+ * mci_get() returns the cached status (Sendmail's host status cache, in
+ * the process for a queue run, and on disk with HostStatusDirectory), and
+ * the host is skipped without connecting. The log then repeats the cached
+ * error, but logdelivery() has no connected address to add to relay=: the
+ * real attempt logs "relay=mx.example.org. [192.0.2.25]" (or "[127.0.0.2]
+ * [127.0.0.2]" for a literal), the skip "relay=mx.example.org." alone, as
+ * the real sendmail 8.17 writes in tests/e2e/test_sendmail.py. A DNS
+ * failure names no address either, so only a connection-level error, which
+ * a real attempt always logs with its address, is taken for a skip: s is
+ * the fields before stat=, st the stat text.
+ */
+static int
+skipped_host(const char *s, size_t len, const char *st, size_t slen)
+{
+	static const struct { const char *s; size_t n; } errs[] = {
+		{ LIT("Deferred: Connection refused by ") },
+		{ LIT("Deferred: Connection reset by ") },
+		{ LIT("Deferred: Connection timed out with ") },
+	};
+	const char *relay;
+	size_t rlen;
+	int conn = 0;
+
+	for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
+		if (has_prefix(st, slen, errs[i].s, errs[i].n))
+			conn = 1;
+	if (!conn || (relay = field(s, len, LIT("relay="), &rlen)) == NULL || rlen == 0)
+		return 0;
+	return mp_find(relay, rlen, " [", 2) == NULL;
+}
+
 static int
 delivery(const char *s, size_t len, struct mp_event *ev)
 {
@@ -217,7 +251,32 @@ delivery(const char *s, size_t len, struct mp_event *ev)
 	ev->enhanced = dsn.cls != 0 ? dsn : (code != 0 ? enh : dsn);
 	ev->direction = MP_DIR_OUTBOUND;
 	ev->destination = destination(s, len);
+	if (ev->outcome == MP_OUTCOME_DEFERRED && code == 0 && skipped_host(s, len, st, slen))
+		ev->not_attempted = 1;
 	return mp_event_set_class(ev) == 0 ? 1 : -1;
+}
+
+/* Does a refusal's text say it is temporary? Sendmail's own 4xx texts
+ * ("Deferred: ...", "... temporarily unavailable", "try again later",
+ * "Temporary lookup failure") all say so; the comparison ignores case. */
+static int
+temporary_text(const char *t, size_t len)
+{
+	static const char *const words[] = { "deferred", "temporar", "try again" };
+
+	for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
+		size_t wl = strlen(words[w]);
+
+		for (size_t i = 0; i + wl <= len; i++) {
+			size_t k = 0;
+
+			while (k < wl && (t[i + k] | 0x20) == words[w][k])
+				k++;
+			if (k == wl)
+				return 1;
+		}
+	}
+	return 0;
 }
 
 /* The client in a reject's relay=: "[ident@]name [ip][ (may be
@@ -266,6 +325,40 @@ reject(const char *s, size_t len, const char *r, struct mp_event *ev)
 	ev->reply_len = rlen;
 	/* relay= comes before reject=, whose text is the client's to fill. */
 	client(s, (size_t)(r - s), ev);
+	return mp_event_set_class(ev) == 0 ? 1 : -1;
+}
+
+/*
+ * "QID: <addr>... TEXT": err.c's usrerr() while LogUsrErrs is set, which
+ * srvrsmtp.c sets for RCPT (and for the argv recipients of a command-line
+ * submission): our refusal of that recipient, whatever TEXT says ("User
+ * unknown", "No such user here" from a virtusertable error:nouser,
+ * "Cannot mail directly to programs", an aliasing loop ...). usrerr logs
+ * the text without the reply code it sent (errtxt), so the code and
+ * enhanced code are ""; the class is 5xx, or 4xx when the text says the
+ * refusal is temporary, as the texts of 4xx replies do. A ruleset's
+ * refusal (check_rcpt) is logged as "ruleset=..., reject=CODE ..."
+ * instead and counted there; at delivery time LogUsrErrs is off, so a
+ * queue run logs no line of this form. Anything that is not "<addr>...
+ * TEXT" with some TEXT is not one.
+ */
+static int
+refusal(const char *s, size_t len, struct mp_event *ev)
+{
+	const char *end = s + len, *gt = mp_find(s, len, ">... ", 5), *t;
+	size_t tlen;
+
+	if (gt == NULL)
+		return 0;
+	t = gt + 5;
+	tlen = (size_t)(end - t);
+	if (tlen == 0)
+		return 0;
+	ev->direction = MP_DIR_INBOUND;
+	ev->outcome = temporary_text(t, tlen) ? MP_OUTCOME_TEMP_REJECTED :
+	    MP_OUTCOME_REJECTED;
+	ev->reply = t;
+	ev->reply_len = tlen;
 	return mp_event_set_class(ev) == 0 ? 1 : -1;
 }
 
@@ -483,18 +576,8 @@ sendmail_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 		return reject(s, len, r + 7, ev);
 	if (has_prefix(s, len, LIT("from=")))
 		return received(s, len, ev);
-	if (len > 2 && s[0] == '<') {
-		const char *gt = mp_find(s, len, ">... ", 5);
-
-		if (gt != NULL && has_prefix(gt + 5, (size_t)(end - gt - 5),
-		    LIT("User unknown"))) {
-			ev->direction = MP_DIR_INBOUND;
-			ev->outcome = MP_OUTCOME_REJECTED;
-			ev->reply = gt + 5;
-			ev->reply_len = (size_t)(end - gt - 5);
-			return mp_event_set_class(ev) == 0 ? 1 : -1;
-		}
-	}
+	if (len > 2 && s[0] == '<')
+		return refusal(s, len, ev);
 	session_ops(s, len, ev);
 	return 0;
 }

@@ -230,6 +230,8 @@ check_extra(const char *extra, const struct mp_event *ev, char *why,
 			    ev->kind == MP_EVENT_RECEIVED ? "received" : "status");
 		} else if (klen == 4 && memcmp(p, "dest", 4) == 0) {
 			snprintf(got, sizeof got, "%s", dest_name(ev->destination));
+		} else if (klen == 9 && memcmp(p, "attempted", 9) == 0) {
+			snprintf(got, sizeof got, "%s", ev->not_attempted ? "no" : "yes");
 		} else if (klen == 5 && memcmp(p, "delay", 5) == 0) {
 			seconds(ev->delay, got, sizeof got);
 		} else if (klen == 6 && memcmp(p, "stages", 6) == 0) {

@@ -8,10 +8,12 @@
  *   => none | unmatched [mta=M] | received mta=M dir=D domain=X
  *      | mta=M dir=D outcome=O code=C enhanced=E class=K domain=X
  *   +> [kind=status|received] [dest=none|remote|local|filter]
- *      [delay=S|-] [stages=a/b/c/d/e] [reply=TEXT TO END OF LINE]
+ *      [attempted=yes|no] [delay=S|-] [stages=a/b/c/d/e]
+ *      [reply=TEXT TO END OF LINE]
  *   op> FAMILY [label=value ...] [value=V] [cipher=C]
  *
- * The "+>" line is optional and asserts only the fields it names. Empty
+ * The "+>" line is optional and asserts only the fields it names;
+ * attempted=no is an event marked not_attempted (mp.h). Empty
  * values (code=, domain=) mean none; "-" in delay/stages means not stated.
  * "unmatched" carries mta= only when the MTA is not the file's own.
  *

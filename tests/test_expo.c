@@ -241,7 +241,7 @@ static const char *const expected_fixed[] = {
 	"maillog_domain_status_total{mta=\"postfix\",direction=\"outbound\",class=\"2xx\",domain=\"other\"} 3\n"
 	"maillog_domain_status_total{mta=\"postfix\",direction=\"outbound\",class=\"4xx\",domain=\"other\"} 3\n"
 	"maillog_domain_status_total{mta=\"postfix\",direction=\"outbound\",class=\"5xx\",domain=\"other\"} 8\n",
-	"# HELP maillog_smtp_reason_total Failed statuses (class 4xx or 5xx, as in maillog_smtp_status_total) by why they failed: reason is one of a closed set (unknown_recipient, mailbox_full, message_too_big, greylisted, rate_limited, blocklisted, spam_content, authentication_failed, reverse_dns, relay_denied, sender_rejected, tls_required, dns_failure, connection_failed, local_error, policy, other), from the reply code, enhanced code and reply text (README \"Metrics\").\n"
+	"# HELP maillog_smtp_reason_total Failed statuses (class 4xx or 5xx, as in maillog_smtp_status_total) by why they failed: reason is one of a closed set (unknown_recipient, mailbox_full, message_too_big, greylisted, rate_limited, blocklisted, spam_content, authentication_failed, reverse_dns, relay_denied, sender_rejected, tls_required, dns_failure, connection_failed, local_error, policy, not_attempted, other), from the reply code, enhanced code and reply text (README \"Metrics\").\n"
 	"# TYPE maillog_smtp_reason_total counter\n",
 	"# HELP maillog_messages_received_total Messages accepted from clients (Postfix smtpd client=, Exim <=, Sendmail from=, OpenSMTPD smtp message), not counting a content filter handing a message back: the denominator of inbound reject ratios.\n"
 	"# TYPE maillog_messages_received_total counter\n"

@@ -384,6 +384,54 @@ test_page_render(void **state)
 	agg_free(a);
 }
 
+/* Deferrals logged without an attempt are listed last and marked, however
+ * many there are: they repeat the failures above them. */
+static void
+test_not_attempted_apart(void **state)
+{
+	struct agg *a = agg_new(1000);
+	struct hist *h = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS);
+	struct tail_status st;
+	struct expo_source src = { "/var/log/mail.log", &st };
+	int mtas[1] = { MP_MTA_POSTFIX };
+	struct expo_buf out = { 0 };
+	double now = 1795874400 + 30;
+
+	(void)state;
+	memset(&st, 0, sizeof st);
+	atomic_store(&st.state, TAIL_STATE_FOLLOWING);
+	for (int i = 0; i < 2; i++)
+		status(a, h, (int64_t)now, MP_DIR_OUTBOUND, 550, 5, 1, 1,
+		    MP_OUTCOME_BOUNCED, "example.org", REASON_UNKNOWN_RECIPIENT);
+	status(a, h, (int64_t)now, MP_DIR_OUTBOUND, 450, 4, 7, 1, MP_OUTCOME_DEFERRED,
+	    "gmail.com", REASON_GREYLISTED);
+	for (int i = 0; i < 6; i++)
+		status(a, h, (int64_t)now, MP_DIR_OUTBOUND, 0, 4, 4, 1, MP_OUTCOME_DEFERRED,
+		    "down.example", REASON_NOT_ATTEMPTED);
+
+	struct expo_view v = {
+		.agg = a, .sources = &src, .nsources = 1, .mtas = mtas, .nmtas = 1,
+		.history = h,
+	};
+	assert_int_equal(page_render(&v, "/metrics", now, NULL, &out), 0);
+	assert_int_equal(cell(out.data, "out-reason-not_attempted-4xx"), 6);
+	{
+		const char *unk = strstr(out.data, "out-reason-unknown_recipient-4xx");
+		const char *grey = strstr(out.data, "out-reason-greylisted-4xx");
+		const char *na = strstr(out.data, "out-reason-not_attempted-4xx");
+		const char *pill = strstr(out.data, "not attempted</span>");
+
+		assert_true(unk != NULL && grey != NULL && na != NULL);
+		assert_true(unk < grey && grey < na);
+		assert_true(pill != NULL && pill > na);
+		assert_null(strstr(pill + 1, "not attempted</span>"));
+		assert_non_null(strstr(out.data, "already counted"));
+	}
+	expo_buf_free(&out);
+	hist_free(h);
+	agg_free(a);
+}
+
 int
 main(void)
 {
@@ -394,6 +442,7 @@ main(void)
 		cmocka_unit_test(test_history_wraps),
 		cmocka_unit_test(test_history_race),
 		cmocka_unit_test(test_page_render),
+		cmocka_unit_test(test_not_attempted_apart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

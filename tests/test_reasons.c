@@ -100,9 +100,11 @@ test_golden(void **state)
 	printf("golden replies: %d, classified as expected: %d\n", n, n - bad);
 	assert_true(n >= 100);
 	assert_int_equal(bad, 0);
-	/* The golden set exercises every reason but the fallback. */
+	/* The golden set exercises every reason but the fallback and
+	 * not_attempted, which no reply text gives (the parser's flag does;
+	 * see test_not_attempted). */
 	for (int r = 0; r < REASON_OTHER; r++)
-		if (seen[r] == 0)
+		if (seen[r] == 0 && r != REASON_NOT_ATTEMPTED)
 			fail_msg("no golden reply for %s", reason_name((enum reason)r));
 }
 
@@ -207,7 +209,7 @@ static void
 test_closed_set(void **state)
 {
 	(void)state;
-	assert_int_equal(REASON_COUNT, 17);
+	assert_int_equal(REASON_COUNT, 18);
 	for (int r = 0; r < REASON_COUNT; r++)
 		assert_int_equal(reason_from_name(reason_name((enum reason)r)), r);
 	assert_int_equal(reason_from_name("Blocklisted"), -1);
@@ -283,13 +285,13 @@ test_bad_rules(void **state)
 	    "mailbox_full, message_too_big, greylisted, rate_limited, blocklisted, "
 	    "spam_content, authentication_failed, reverse_dns, relay_denied, "
 	    "sender_rejected, tls_required, dns_failure, connection_failed, local_error, "
-	    "policy, other");
+	    "policy, not_attempted, other");
 	check_bad(&(struct reason_def){ NULL, "x", NULL, NULL }, REASON_FIELD_REASON,
 	    "reason rule 2: reason \"\" is not one of unknown_recipient, "
 	    "mailbox_full, message_too_big, greylisted, rate_limited, blocklisted, "
 	    "spam_content, authentication_failed, reverse_dns, relay_denied, "
 	    "sender_rejected, tls_required, dns_failure, connection_failed, local_error, "
-	    "policy, other");
+	    "policy, not_attempted, other");
 	check_bad(&(struct reason_def){ "policy", NULL, NULL, NULL }, REASON_FIELD_RULE,
 	    "reason rule 2: no condition (give pattern, code or enhanced)");
 	check_bad(&(struct reason_def){ "policy", "(unclosed", NULL, NULL },
@@ -364,6 +366,38 @@ test_event_fallback_text(void **state)
 	reason_set_free(rs);
 }
 
+/* A deferral the MTA logged without trying (the parser's not_attempted)
+ * is not_attempted whatever its text repeats, user rules included; the
+ * same text on a real attempt keeps its reason. */
+static void
+test_not_attempted(void **state)
+{
+	(void)state;
+	char err[512];
+	struct reason_def user[] = { { "policy", "Connection refused", NULL, NULL } };
+	static const char text[] = "delivery temporarily suspended: connect to "
+	    "mx.example.com[192.0.2.1]:25: Connection refused";
+	struct mp_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.kind = MP_EVENT_STATUS;
+	ev.cls = 4;
+	ev.reply = text;
+	ev.reply_len = sizeof text - 1;
+	for (size_t nuser = 0; nuser <= 1; nuser++) {
+		struct reason_set *rs = reason_set_new(user, nuser, NULL, err, sizeof err);
+
+		assert_non_null(rs);
+		ev.not_attempted = 0;
+		assert_int_equal(reason_classify(rs, &ev),
+		    nuser ? REASON_POLICY : REASON_CONNECTION_FAILED);
+		ev.not_attempted = 1;
+		assert_int_equal(reason_classify(rs, &ev), REASON_NOT_ATTEMPTED);
+		reason_set_free(rs);
+	}
+	assert_string_equal(reason_name(REASON_NOT_ATTEMPTED), "not_attempted");
+}
+
 static char path[64];
 
 static void
@@ -432,7 +466,7 @@ test_config_file(void **state)
 	    "mailbox_full, message_too_big, greylisted, rate_limited, blocklisted, "
 	    "spam_content, authentication_failed, reverse_dns, relay_denied, "
 	    "sender_rejected, tls_required, dns_failure, connection_failed, local_error, "
-	    "policy, other");
+	    "policy, not_attempted, other");
 	check_config_error("reasons:\n  - reason: policy\n    pattern: x\n"
 	    "  - reason: policy\n    pattern: '(x'\n",
 	    "5: reason rule 2: pattern: missing closing parenthesis at offset 2");
@@ -518,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_bad_rules),
 		cmocka_unit_test(test_conditions),
 		cmocka_unit_test(test_event_fallback_text),
+		cmocka_unit_test(test_not_attempted),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_family),
 	};

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "aggregate.h"
+#include "reason.h"
 #include "state.h"
 #include "tailer.h"
 
@@ -351,6 +352,86 @@ test_agg_refuses(void **state)
 	state_buf_free(&b);
 }
 
+static uint64_t
+rd64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+wr64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+/* A counter section saved before not_attempted (17 reasons, "other" last)
+ * loads with every count under its reason: the file of an upgraded
+ * exporter keeps its counts. The old section is made from a new one by
+ * rewriting the reasons array's size and indices as version 2 wrote them. */
+static void
+test_agg_reasons_v2(void **state)
+{
+	struct agg_opts o;
+	struct state_buf b = { 0 };
+	struct state_rd r;
+	char err[256];
+	const int v2 = 17;
+
+	(void)state;
+	agg_opts_defaults(&o);
+	struct agg *a = agg_new_opts(&o);
+	struct mp_event ev = status(550, 5, 1, 1, "example.com", "mx1");
+	agg_record(a, &ev);
+	agg_record_reason(a, &ev, REASON_UNKNOWN_RECIPIENT);
+	agg_record_reason(a, &ev, REASON_POLICY);
+	agg_record_reason(a, &ev, REASON_OTHER);
+	agg_record_reason(a, &ev, REASON_OTHER);
+	ev = status(451, 4, 3, 0, "example.net", "mx1");
+	ev.mta = MP_MTA_EXIM;
+	agg_record(a, &ev);
+	agg_record_reason(a, &ev, REASON_OTHER);
+	agg_save(a, &b);
+
+	/* 6 option words, the flat count, then the fourth flat: reasons. */
+	size_t off = 7 * 8;
+	for (int f = 0; f < 3; f++)
+		off += 16 + 16 * rd64(b.data + off + 8);
+	uint64_t n = rd64(b.data + off), nz = rd64(b.data + off + 8);
+	assert_int_equal(n % AGG_REASONS, 0);
+	assert_int_equal(nz, 4);
+	wr64(b.data + off, n / AGG_REASONS * v2);
+	for (uint64_t j = 0; j < nz; j++) {
+		unsigned char *p = b.data + off + 16 + 16 * j;
+		uint64_t idx = rd64(p), rr = idx % AGG_REASONS;
+		assert_true(rr != REASON_NOT_ATTEMPTED);
+		wr64(p, idx / AGG_REASONS * v2 + (rr == REASON_OTHER ? (uint64_t)v2 - 1 : rr));
+	}
+	struct agg *c = agg_new_opts(&o);
+	state_rd_init(&r, b.data, b.len);
+	assert_int_equal(agg_load(c, &r, err, sizeof err), 0);
+	assert_same(a, c);
+	assert_int_equal(agg_reason_count(c, MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 5, REASON_OTHER), 2);
+	assert_int_equal(agg_reason_count(c, MP_MTA_EXIM, MP_DIR_OUTBOUND, 4, REASON_OTHER), 1);
+	assert_int_equal(agg_reason_count(c, MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 5,
+	    REASON_NOT_ATTEMPTED), 0);
+	agg_free(c);
+
+	/* Any other size is still another layout. */
+	wr64(b.data + off, n / AGG_REASONS * 16);
+	c = agg_new_opts(&o);
+	state_rd_init(&r, b.data, b.len);
+	assert_int_equal(agg_load(c, &r, err, sizeof err), -1);
+	assert_non_null(strstr(err, "another layout"));
+	agg_free(c);
+	agg_free(a);
+	state_buf_free(&b);
+}
+
 /* ---- tailer resume ------------------------------------------------------ */
 
 struct seen {
@@ -538,6 +619,7 @@ main(void)
 		cmocka_unit_test(test_bad_lengths),
 		cmocka_unit_test(test_agg_round_trip),
 		cmocka_unit_test(test_agg_refuses),
+		cmocka_unit_test(test_agg_reasons_v2),
 		cmocka_unit_test(test_resume_same_file),
 		cmocka_unit_test(test_resume_rotated),
 		cmocka_unit_test(test_resume_truncated),

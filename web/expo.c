@@ -914,7 +914,8 @@ render_reasons(struct em *e, const struct expo_view *v)
 	    "they failed: reason is one of a closed set (unknown_recipient, mailbox_full, "
 	    "message_too_big, greylisted, rate_limited, blocklisted, spam_content, "
 	    "authentication_failed, reverse_dns, relay_denied, sender_rejected, "
-	    "tls_required, dns_failure, connection_failed, local_error, policy, other), "
+	    "tls_required, dns_failure, connection_failed, local_error, policy, not_attempted, "
+	    "other), "
 	    "from the reply code, enhanced code and reply text (README \"Metrics\").") < 0)
 		return -1;
 	for (int i = 0; i < ng; i++)

@@ -161,6 +161,7 @@ static const char css[] =
 	".pill{display:inline-block;padding:2px 10px;border-radius:999px;font-size:12px;"
 	"font-weight:600;color:#fff}"
 	".ok{background:var(--c2)}.bad{background:var(--c5)}.warn{background:var(--c4)}"
+	".na{background:var(--mute)}"
 	".grid{display:grid;gap:16px;margin-bottom:16px}"
 	".g4{grid-template-columns:repeat(auto-fit,minmax(230px,1fr))}"
 	".g2{grid-template-columns:repeat(auto-fit,minmax(440px,1fr))}"
@@ -472,7 +473,8 @@ code_table(struct expo_buf *out, const struct summary *s, enum mp_direction dir,
 
 /* Why the 4xx and 5xx of one direction failed, most frequent reason
  * first, each with what it means. Greylisting is marked harmless: it is
- * the commonest 4xx and needs nobody, so it must not read as trouble. */
+ * the commonest 4xx and needs nobody, so it must not read as trouble.
+ * not_attempted comes last, marked: those lines repeat failures above. */
 static int
 reason_table(struct expo_buf *out, const struct summary *s, enum mp_direction dir)
 {
@@ -505,6 +507,8 @@ reason_table(struct expo_buf *out, const struct summary *s, enum mp_direction di
 		    expo_buf_printf(out, "</td><td class=\"n\">%.1f %%</td><td style=\"width:70px\">",
 		    pct) < 0 || bar(out, pct, cls) < 0 || LIT(out, "</td><td class=\"m\">") < 0 ||
 		    (harmless && LIT(out, "<span class=\"pill ok\">harmless</span> ") < 0) ||
+		    (summary_reason_not_attempted(r) &&
+		    LIT(out, "<span class=\"pill na\">not attempted</span> ") < 0) ||
 		    esc(out, summary_reason_meaning(r)) < 0 || LIT(out, "</td></tr>\n") < 0)
 			return -1;
 	}

@@ -157,10 +157,12 @@ summary_reason_rank(const struct summary *s, enum mp_direction dir,
 {
 	size_t n = 0;
 
-	/* Insertion sort of at most 17: stable, so ties keep the set's order. */
+	/* Insertion sort of at most 18: stable, so ties keep the set's order.
+	 * not_attempted goes last whatever its count: it repeats failures
+	 * already listed, once per queue run, so it must not top the table. */
 	for (int r = 0; r < REASON_COUNT; r++) {
 		size_t i = n;
-		if (s->reasons[dir][r] == 0)
+		if (s->reasons[dir][r] == 0 || r == REASON_NOT_ATTEMPTED)
 			continue;
 		while (i > 0 && s->reasons[dir][order[i - 1]] < s->reasons[dir][r]) {
 			order[i] = order[i - 1];
@@ -169,6 +171,8 @@ summary_reason_rank(const struct summary *s, enum mp_direction dir,
 		order[i] = (enum reason)r;
 		n++;
 	}
+	if (s->reasons[dir][REASON_NOT_ATTEMPTED] != 0)
+		order[n++] = REASON_NOT_ATTEMPTED;
 	return n;
 }
 
@@ -191,6 +195,8 @@ static const char *const reason_meanings[REASON_COUNT] = {
 	[REASON_CONNECTION_FAILED] = "connection refused, timed out or lost",
 	[REASON_LOCAL_ERROR] = "the receiving system's own trouble (storage, configuration)",
 	[REASON_POLICY] = "another explicit policy refusal",
+	[REASON_NOT_ATTEMPTED] = "not tried: the destination is in its retry wait after an "
+	    "earlier failure, already counted",
 	[REASON_OTHER] = "no rule recognised the reply",
 };
 
@@ -206,6 +212,12 @@ int
 summary_reason_harmless(enum reason r)
 {
 	return r == REASON_GREYLISTED;
+}
+
+int
+summary_reason_not_attempted(enum reason r)
+{
+	return r == REASON_NOT_ATTEMPTED;
 }
 
 const char *

@@ -57,8 +57,9 @@ void summary_fini(struct summary *s);
 const char *summary_outcome_name(enum mp_outcome o);
 
 /* The reasons of direction dir with a nonzero count, most frequent first
- * (ties in the closed set's order), written to order; returns how many.
- * order has room for REASON_COUNT. */
+ * (ties in the closed set's order), not_attempted last whatever its
+ * count, written to order; returns how many. order has room for
+ * REASON_COUNT. */
 size_t summary_reason_rank(const struct summary *s, enum mp_direction dir,
     enum reason order[REASON_COUNT]);
 
@@ -69,6 +70,11 @@ const char *summary_reason_meaning(enum reason r);
 /* 1 if r clears by itself and needs nobody (greylisting), else 0: the
  * page and the report mark it so nobody chases it. */
 int summary_reason_harmless(enum reason r);
+
+/* 1 if r is not_attempted: deferrals the MTA logged without trying, each
+ * a repeat of a failure counted when it happened. The page and the report
+ * list it last and mark it, so nobody counts the trouble twice. */
+int summary_reason_not_attempted(enum reason r);
 
 /* Index 0, 1, 2 of class 2, 4, 5 in struct summary's cls arrays. */
 #define SUMMARY_CLASS_INDEX(c) ((c) == 2 ? 0 : (c) == 4 ? 1 : 2)

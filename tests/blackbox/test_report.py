@@ -86,8 +86,14 @@ def json_matches_text():
     for x in j["reasons"]:
         assert re.search(r"^  %s +%s +%d +%d +%d +%.1f%%  %s%s$" % (
             x["direction"], x["reason"], x["4xx"], x["5xx"], x["count"], 100 * x["share"],
-            "\\(harmless\\) " if x["harmless"] else "", re.escape(x["meaning"])), text, re.M), x
+            "\\(harmless\\) " if x["harmless"] else
+            "\\(not attempted\\) " if x["reason"] == "not_attempted" else "",
+            re.escape(x["meaning"])), text, re.M), x
     assert [x["reason"] for x in j["reasons"] if x["harmless"]] == ["greylisted"]
+    # Deferrals logged without an attempt come last in their direction,
+    # whatever their count: they repeat the failures above them.
+    out = [x["reason"] for x in j["reasons"] if x["direction"] == "outbound"]
+    assert out[-1] == "not_attempted" and out.count("not_attempted") == 1, out
 
 
 def same_as_once():
@@ -171,7 +177,7 @@ def errors():
         os.chdir(tmp)
         code, out, err = report("--json", "--", "-odd.log")
         assert code == 0, err
-        assert json.loads(out)["statuses"]["total"] == 37
+        assert json.loads(out)["statuses"]["total"] == 41
     finally:
         os.chdir("/")
         shutil.rmtree(tmp)

@@ -3,7 +3,9 @@ macros, relaying everything to the sink (SMART_HOST), rejecting clients,
 senders and recipients from an access map, logging through syslog to the
 harness's /dev/log receiver, with a queue run every 3 s and a 15 s
 Timeout.queuereturn. See harness.py."""
+import collections
 import os
+import re
 import subprocess
 
 import harness
@@ -18,6 +20,9 @@ INNER_TIMEOUT = 200
 SM = "/usr/libexec/sendmail/sendmail"
 PIDFILE = "/run/sendmail/mta/sendmail.pid"
 daemon = None
+DOWN_DOMAIN = "down.test"
+DOWN_HOST = "127.0.0.2"
+DOWN_RCPTS = 3
 
 MC = """\
 divert(-1)dnl
@@ -47,6 +52,7 @@ FEATURE(`nocanonify')dnl
 FEATURE(`accept_unresolvable_domains')dnl
 FEATURE(`access_db', `hash -T<TMPF> /etc/mail/access')dnl
 FEATURE(`blocklist_recipients')dnl
+FEATURE(`mailertable', `hash -o /etc/mail/mailertable')dnl
 FEATURE(`delay_checks')dnl
 DAEMON_OPTIONS(`Family=inet, Name=MTA-v4, Port=smtp, Addr=127.0.0.1')dnl
 MAILER(`smtp')dnl
@@ -84,6 +90,14 @@ def setup():
         os.chmod(path, 0o644)
     subprocess.run(["/usr/libexec/sendmail/makemap", "hash", "/etc/mail/access"],
                    stdin=open("/etc/mail/access"), check=True)
+    # DOWN_DOMAIN is routed to a loopback address where nothing listens:
+    # every attempt is refused, and a queue run that meets its host again
+    # finds it failed in its host status cache.
+    with open("/etc/mail/mailertable", "w") as f:
+        f.write("%s\tesmtp:[%s]\n" % (DOWN_DOMAIN, DOWN_HOST))
+    os.chmod("/etc/mail/mailertable", 0o644)
+    subprocess.run(["/usr/libexec/sendmail/makemap", "hash", "/etc/mail/mailertable"],
+                   stdin=open("/etc/mail/mailertable"), check=True)
     for d, mode in (("/var/spool/mqueue", 0o700), ("/var/spool/mqueue-client", 0o770),
                     ("/var/lib/sendmail", 0o755), ("/run/sendmail/mta", 0o755)):
         os.makedirs(d, exist_ok=True)
@@ -97,6 +111,19 @@ def start():
     # child so it is stopped by PID.
     global daemon
     daemon = subprocess.Popen([SM, "-L", "sm-mta", "-bD", "-q3s"])
+
+
+def queued_checks():
+    """Mail for a destination that refuses every connection: DOWN_RCPTS
+    messages, one recipient each, queued while the sink's scenario mail
+    is. Sendmail tries each at once, then its queue runs find the host
+    down; it gives them up with the rest when Timeout.queuereturn ends."""
+    checks = []
+    for i in range(DOWN_RCPTS):
+        rc, replies, out = harness.swaks("down%d@%s" % (i, DOWN_DOMAIN))
+        checks.append(("swaks queued down%d@%s" % (i, DOWN_DOMAIN), rc == 0,
+                       "exit %d: %s" % (rc, out[-800:])))
+    return checks
 
 
 def queue_empty():
@@ -116,12 +143,36 @@ SMTPTODSN = {"421": "4.4.2", "450": "4.2.0", "451": "4.3.0", "452": "4.2.2",
 
 
 
+# A to= line for DOWN_DOMAIN, and its dsn=: the sink never hears of those
+# deferrals, so they are read from the log.
+DOWN_LINE = re.compile(r"to=<[^>]*@%s>, .*dsn=(\d\.\d+\.\d+), stat=Deferred: "
+                       % re.escape(DOWN_DOMAIN))
+# A deferral of a host found failed in the host status cache: no reply=,
+# a connection-level error, and relay= without the connected " [address]"
+# that a real attempt's relay= carries.
+SKIPPED = re.compile(r", relay=([^,]*), dsn=[^,]*, stat=Deferred: Connection "
+                     r"(?:refused by|reset by|timed out with) ")
+
+
 def ops_expected(truth, total, lines):
     """The port probe connects and leaves without a command: Sendmail logs
-    it as a session that never issued MAIL. Every swaks session said MAIL."""
+    it as a session that never issued MAIL. Every swaks session said MAIL.
+    The deferrals Sendmail logged without connecting (its queue runs skip
+    DOWN_DOMAIN's host once one attempt of the run failed) are exactly the
+    reason="not_attempted" ones; each real attempt to it logged the
+    address it connected to, and none of those is one. (How many of each
+    there are depends on when the queue runs fell; the counts are compared,
+    not predicted.)"""
+    skipped = [m for m in (SKIPPED.search(line) for line in lines) if m]
+    not_attempted = sum(1 for m in skipped if " [" not in m.group(1))
+    attempts = sum(1 for line in lines if DOWN_LINE.search(line)) - not_attempted
+    harness.log("sendmail logged %d deferral(s) to %s without connecting, %d attempt(s)"
+                % (not_attempted, DOWN_HOST, attempts))
     return [
         ("sessions without MAIL = port probe",
          total("maillog_smtpd_sessions_without_mail_total"), truth["probes"]),
+        ("reason=not_attempted = the log's deferrals without a connected address",
+         total("maillog_smtp_reason_total", reason="not_attempted"), not_attempted),
     ]
 
 def outbound_labels(e):
@@ -136,12 +187,18 @@ def outbound_labels(e):
 
 
 def extra_outbound(events, lines):
-    """None. When Timeout.queuereturn passes, sendmail writes no further
-    `to=` line: the last `stat=Deferred: 451 ...` line is followed only by
-    `QID: BOUNCEQID: DSN: Cannot send message for 15 seconds`, and DSN:
-    lines count nowhere (README), so a timed-out recipient shows only as
-    its 4xx deferrals."""
-    return {}
+    """The deferrals to DOWN_DOMAIN, which never reach the sink: class 4xx,
+    no code, the line's dsn=. When Timeout.queuereturn passes, sendmail
+    writes no further `to=` line: the last `stat=Deferred: 451 ...` line is
+    followed only by `QID: BOUNCEQID: DSN: Cannot send message for 15
+    seconds`, and DSN: lines count nowhere (README), so a timed-out
+    recipient shows only as its 4xx deferrals."""
+    out = collections.Counter()
+    for line in lines:
+        m = DOWN_LINE.search(line)
+        if m:
+            out[("4xx", "", m.group(1))] += 1
+    return dict(out)
 
 
 def inbound_labels(r):
