@@ -543,7 +543,7 @@ def compare(spec, work, report):
     report.check("maillog_unmatched_lines_total{mta=%s} is 0" % spec.NAME,
                  unmatched == 0, "got %d" % unmatched)
     if "cells" in truth:
-        compare_cells(spec, work, truth, lines, got, report)
+        compare_cells(spec, work, truth, lines, got, counters(metrics, spec.NAME), report)
 
 
 def exporter_once(path, report, what):
@@ -571,6 +571,13 @@ def status_counts(metrics, mta):
     return got, other_mta
 
 
+def counters(metrics, mta):
+    """Every counter sample of `mta` (the *_total families), keyed by name
+    and labels."""
+    return {(name, tuple(sorted(labels.items()))): v for name, labels, v in metrics
+            if name.endswith("_total") and labels.get("mta") == mta}
+
+
 def unmatched_lines(metrics, mta):
     return sum(int(v) for name, labels, v in metrics
                if name == "maillog_unmatched_lines_total" and labels.get("mta") == mta)
@@ -592,7 +599,7 @@ def mta_lines(lines, mta):
     return sum(1 for line in lines if tagged.search(line))
 
 
-def compare_cells(spec, work, truth, ref_lines, ref_got, report):
+def compare_cells(spec, work, truth, ref_lines, ref_got, ref_counters, report):
     """The MTA x writer/format table: every file the syslog daemons wrote
     must count what the MTA's traditional file counts, lose no line of the
     MTA's, and leave nothing unmatched."""
@@ -628,6 +635,15 @@ def compare_cells(spec, work, truth, ref_lines, ref_got, report):
         unmatched = unmatched_lines(metrics, spec.NAME)
         report.check(what + ": maillog_unmatched_lines_total is 0", unmatched == 0,
                      "got %d" % unmatched)
+        # The operational families too (connections, queue, reasons...):
+        # the header a writer puts on a line must change no count at all.
+        mine = counters(metrics, spec.NAME)
+        diff = ["%s{%s}: %g here, %g in %s" % (k[0], ",".join("%s=%s" % l for l in k[1]),
+                                                mine.get(k, 0), ref_counters.get(k, 0), ref_name)
+                for k in sorted(set(mine) | set(ref_counters))
+                if mine.get(k, 0) != ref_counters.get(k, 0)]
+        report.check(what + ": every other counter of mta=%s equals the traditional file's"
+                     % spec.NAME, not diff, "; ".join(diff[:5]) or "%d samples" % len(mine))
     if ref_cell is None and hasattr(spec, "syslog_lines_expected"):
         want = spec.syslog_lines_expected(ref_lines)
         report.check("%s lines in syslog = %s lines in %s" % (spec.NAME, spec.NAME, ref_name),
