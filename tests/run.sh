@@ -20,7 +20,7 @@ PACKAGES=(
   systemd-journal-remote                              # --journal tests write real journal files
   swaks m4                                            # e2e: SMTP client, sendmail.cf
   rsyslog                                             # e2e: the real syslog daemon
-  libglib2.0-0 libjson-c5 libpcre3 libssl3 libcap2 libsystemd0 # e2e: syslog-ng-core's libraries (it is unpacked, not installed)
+  libglib2.0-0 libjson-c5 libpcre3 libssl3 libcap2 libsystemd0 libnsl2 # e2e: syslog-ng-core's libraries (unpacked, not installed)
   clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
   valgrind                                            # memcheck run of the daemon
   chromium                                            # the status page in a real browser

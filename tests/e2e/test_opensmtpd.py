@@ -1,6 +1,6 @@
 """End to end: Debian's opensmtpd, relaying everything to the sink,
 refusing clients, senders and recipients with builtin filters, logging
-through syslog to the harness's /dev/log receiver. OpenSMTPD's own retry
+through syslog to the real rsyslogd and syslog-ng (logpipe.py). OpenSMTPD's own retry
 delays are minutes long, so the harness asks it to retry now
 (`smtpctl schedule all`) every few seconds, and a 15 s `queue ttl` expires
 what is still deferred. See harness.py."""

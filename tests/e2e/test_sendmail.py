@@ -1,7 +1,7 @@
 """End to end: Debian's sendmail, built from a small .mc with Debian's m4
 macros, relaying everything to the sink (SMART_HOST), rejecting clients,
 senders and recipients from an access map, logging through syslog to the
-harness's /dev/log receiver, with a queue run every 3 s and a 15 s
+real rsyslogd and syslog-ng (logpipe.py), with a queue run every 3 s and a 15 s
 Timeout.queuereturn. See harness.py."""
 import collections
 import os
