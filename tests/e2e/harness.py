@@ -15,6 +15,10 @@ Safety, because a real MTA is a live mail server:
 MTA processes are still stopped by PID, and the test fails if one had to
 be killed.
 
+An MTA that logs through syslog (spec.LOG_VIA_SYSLOG) logs through the real
+rsyslogd and syslog-ng, run in the namespace too (logpipe.py); every file
+they write is compared with the MTA's traditional file (compare_cells).
+
 A test module defines an MTA spec (see test_postfix.py) and calls main().
 """
 import collections
