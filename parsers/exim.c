@@ -690,17 +690,52 @@ session_ops(const char *m, size_t n, struct mp_event *ev)
 	}
 }
 
+/*
+ * log.c's write_syslog() sends a line longer than its MAX_SYSLOG_LEN, or
+ * one holding a newline, as numbered parts: "[1\\3] first...", "[2\\3] ...".
+ * The length of "[K\\N] " for part K of N, 0 when m starts otherwise.
+ */
+static size_t
+syslog_part(const char *m, size_t n, unsigned *part)
+{
+	size_t i = 1;
+	unsigned k = 0;
+
+	if (n < 6 || m[0] != '[')
+		return 0;
+	while (i < n && i < 6 && m[i] >= '0' && m[i] <= '9')
+		k = k * 10 + (unsigned)(m[i++] - '0');
+	if (i == 1 || i >= n || m[i] != '\\')
+		return 0;
+	for (i++; i < n && i < 12 && m[i] >= '0' && m[i] <= '9'; i++)
+		;
+	if (i + 1 >= n || m[i] != ']' || m[i + 1] != ' ' || m[i - 1] == '\\')
+		return 0;
+	*part = k;
+	return i + 2;
+}
+
 static int
 exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 {
 	struct mp_syslog inner;
 	const char *m = hdr->msg, *r;
-	size_t n = hdr->msg_len, id;
+	size_t n = hdr->msg_len, id, skip;
+	unsigned part;
 	int temporary;
 
 	(void)state;
 	if (m == NULL)
 		return 0;
+	/* A split line through syslog: the first part holds the marker and,
+	 * nearly always, the code (a reply cut off at the split counts with
+	 * code ""); the later parts are its tail, no line of their own. */
+	if (hdr->kind != MP_HDR_EXIM && (skip = syslog_part(m, n, &part)) != 0) {
+		if (part != 1)
+			return 0;
+		m += skip;
+		n -= skip;
+	}
 	/* Through syslog, Exim still writes its own timestamp (and [pid])
 	 * unless syslog_timestamp is off. */
 	if (hdr->kind != MP_HDR_EXIM && n >= 20 && m[0] >= '0' && m[0] <= '9' &&

@@ -195,6 +195,38 @@ word(const char *s, size_t len, size_t *i, const char **w, size_t *wlen)
 	return 0;
 }
 
+/* Bytes of a priority written out as text ("mail.notice", "22"). */
+static const unsigned char pri_text_byte[256] = {
+	['.'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+	['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
+/*
+ * "<mail.notice> " between the timestamp and the host: central servers'
+ * rsyslog templates that keep the facility and severity in the file
+ * ("%TIMESTAMP% <%syslogfacility-text%.%syslogseverity-text%> %HOSTNAME%
+ * ..."), or the number (%PRI%) in its place. A host never starts with '<',
+ * so the caller looks only when it sees one; "<facility.severity>" is at
+ * most "<authpriv.warning>", 24 bytes is ample.
+ */
+static int
+priority_text(const char *s, size_t len, size_t *i)
+{
+	size_t j = *i + 1, end = len - *i > 26 ? *i + 26 : len;
+
+	while (j < end && pri_text_byte[(unsigned char)s[j]])
+		j++;
+	if (j == *i + 1 || j + 1 >= len || s[j] != '>' || s[j + 1] != ' ')
+		return -1;
+	*i = j + 2;
+	return 0;
+}
+
 /* Bytes that end a syslog tag: '[' (the pid), ':' and ' '. */
 static const unsigned char tag_end_byte[256] = { ['['] = 1, [':'] = 1, [' '] = 1 };
 
@@ -208,6 +240,8 @@ host_tag_msg(const char *s, size_t len, size_t i, struct mp_syslog *out)
 {
 	size_t tag_start, tag_end, j;
 
+	if (i < len && s[i] == '<' && priority_text(s, len, &i) == -1)
+		return -1;
 	if (word(s, len, &i, &out->host, &out->host_len) == -1)
 		return -1;
 	/* Local syslogds that omit the host: the "host" was the tag. */
@@ -275,9 +309,9 @@ structured_data(const char *s, size_t len, size_t *i)
 
 /*
  * "<PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID SD [MSG]", i just past
- * "<PRI>1 ". rsyslog's forwarding template puts the program name alone in
- * APP-NAME ("postfix", not "postfix/smtp"), so parsers must recognise such
- * lines by content.
+ * "<PRI>1 ". rsyslog puts the program name alone in APP-NAME ("postfix",
+ * not "postfix/smtp": it ends programname at the '/'), so parsers must
+ * recognise such lines by content.
  */
 static int
 rfc5424(const char *s, size_t len, size_t i, struct mp_syslog *out)
@@ -309,7 +343,13 @@ rfc5424(const char *s, size_t len, size_t i, struct mp_syslog *out)
 		return -1;
 	if (structured_data(s, len, &i) == -1)
 		return -1;
-	if (i < len && s[i] == ' ')
+	/*
+	 * One space ends STRUCTURED-DATA, but a message that came in as a
+	 * BSD line from /dev/log keeps its leading space in rsyslog's MSG,
+	 * and RSYSLOG_SyslogProtocol23Format writes both: "- -  4F2A: to=".
+	 * No mail log message starts with a space, so skip them all.
+	 */
+	while (i < len && s[i] == ' ')
 		i++;
 	if (len - i >= 3 && (unsigned char)s[i] == 0xef &&
 	    (unsigned char)s[i + 1] == 0xbb && (unsigned char)s[i + 2] == 0xbf)

@@ -22,9 +22,10 @@ PACKAGES=(
   swaks m4                                            # e2e: SMTP client, sendmail.cf
   scdoc man-db                                        # the man page: build it, render it with warnings
   build-essential dpkg-dev debhelper lintian          # the Debian package: dpkg-buildpackage, lint
+  libglib2.0-0 libjson-c5 libpcre3 libssl3 libcap2 libsystemd0 libnsl2 # e2e: syslog-ng-core's libraries (unpacked, not installed)
   clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
   valgrind                                            # memcheck run of the daemon
-  logrotate rsyslog                                   # real rotation under load; rsyslogd as a writer
+  logrotate rsyslog                                   # real rotation under load; rsyslogd as a writer and the e2e syslog daemon
   chromium                                            # the status page in a real browser
 )
 

@@ -15,6 +15,10 @@ Safety, because a real MTA is a live mail server:
 MTA processes are still stopped by PID, and the test fails if one had to
 be killed.
 
+An MTA that logs through syslog (spec.LOG_VIA_SYSLOG) logs through the real
+rsyslogd and syslog-ng, run in the namespace too (logpipe.py); every file
+they write is compared with the MTA's traditional file (compare_cells).
+
 A test module defines an MTA spec (see test_postfix.py) and calls main().
 """
 import collections
@@ -33,7 +37,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sink as sinkmod  # noqa: E402
-import syslogd as syslogmod  # noqa: E402
+import logpipe  # noqa: E402
 
 SKIP = 77
 SINK_PORT = 2525
@@ -94,8 +98,17 @@ def fetch(name, packages):
     root = os.path.join(base, "root")
     stamp = os.path.join(base, "stamp")
     want = " ".join(packages)
-    if os.path.exists(stamp) and open(stamp).read() == want:
-        return root
+    os.makedirs(cache, exist_ok=True)
+    # meson runs the e2e tests in parallel and several fetch the same
+    # packages (syslog-ng, postfix twice): one fetch at a time.
+    with open(os.path.join(cache, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(stamp) and open(stamp).read() == want:
+            return root
+        return fetch_locked(base, root, stamp, packages, want)
+
+
+def fetch_locked(base, root, stamp, packages, want):
     debs = os.path.join(base, "debs")
     shutil.rmtree(base, ignore_errors=True)
     os.makedirs(debs)
@@ -234,11 +247,17 @@ def add_user(name, uid, home="/nonexistent"):
         f.write("%s:x:%d:%d::%s:/usr/sbin/nologin\n" % (name, uid, uid, home))
 
 
+# The syslog daemons' PIDs: they outlive the MTA's stop, to write its last
+# lines, and are stopped after it.
+KEEP_PIDS = set()
+
+
 def other_pids():
-    """PIDs in this PID namespace other than ours (we are its init)."""
+    """PIDs in this PID namespace other than ours (we are its init) and the
+    syslog daemons'."""
     me = os.getpid()
     return sorted(int(p) for p in os.listdir("/proc")
-                  if p.isdigit() and int(p) != me)
+                  if p.isdigit() and int(p) != me and int(p) not in KEEP_PIDS)
 
 
 def proc_name(pid):
@@ -287,15 +306,23 @@ def terminate(pid, timeout=20):
 
 
 def wait_port(port, timeout=20):
+    """Connect until the MTA greets. Returns (greeted, connections): every
+    connection that was accepted reached the MTA, which logs it as a session
+    whether or not its greeting came in time, so the caller counts them all
+    (a busy machine can make the first greeting late)."""
     deadline = time.monotonic() + timeout
+    made = 0
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.recv(512)
-                return True
+                made += 1
+                s.settimeout(max(1, deadline - time.monotonic()))
+                if s.recv(512):
+                    return True, made
         except OSError:
-            time.sleep(0.1)
-    return False
+            pass
+        time.sleep(0.1)
+    return False, made
 
 
 # ----------------------------------------------------------------- swaks
@@ -335,20 +362,26 @@ def inner(spec, unpacked, work, outer_ns):
     scratch = os.path.join(work, "ns")
     enter(unpacked, scratch, outer_ns, spec.PRIVATE_DIRS)
     spec.setup()
-    syslogd = None
-    if spec.LOG_VIA_SYSLOG:
-        syslogd = syslogmod.Syslogd("/dev/log", spec.LOG_PATH, "mail")
-    snk = sinkmod.Sink(SINK_PORT)
     # sessions: SMTP sessions swaks ran; probes: connections made only to
-    # see the port listen (wait_port), which the MTA logs as sessions too.
+    # see the port listen (wait_port), which the MTA logs as sessions too:
+    # as many as wait_port made, not one.
     truth = {"inbound": [], "errors": [], "sessions": 0, "probes": 0}
+    pipeline = None
+    if spec.LOG_VIA_SYSLOG:
+        pipeline = logpipe.Pipeline(os.environ["E2E_SYSLOG_NG_ROOT"], truth["errors"])
+        try:
+            pipeline.start()
+        finally:
+            KEEP_PIDS.update(pipeline.pids())
+    snk = sinkmod.Sink(SINK_PORT)
     try:
         log("starting " + spec.NAME)
         spec.start()
-        if not wait_port(25):
-            truth["errors"].append("the MTA never listened on 127.0.0.1:25")
+        greeted, probes = wait_port(25)
+        truth["probes"] += probes
+        if not greeted:
+            truth["errors"].append("the MTA never greeted on 127.0.0.1:25")
         else:
-            truth["probes"] += 1
             log("%s listens; sending with swaks" % spec.NAME)
             for local in OUTBOUND:
                 truth["sessions"] += 1
@@ -406,13 +439,18 @@ def inner(spec, unpacked, work, outer_ns):
                     pass
             wait_gone(5)
         snk.stop()
-        if syslogd:
-            syslogd.stop()
+        ref = spec.LOG_PATH
+        if pipeline:
+            truth["cells"] = pipeline.finish(os.path.join(work, "cells"))
+            for cell, facts in truth["cells"].items():
+                if facts["path"] == spec.LOG_PATH:
+                    ref = os.path.join(work, "cells", cell + ".log")
+                    truth["reference_cell"] = cell
         truth["sink"] = snk.events
         with open(os.path.join(work, "truth.json"), "w") as f:
             json.dump(truth, f, indent=1)
-        if os.path.exists(spec.LOG_PATH):
-            shutil.copy(spec.LOG_PATH, os.path.join(work, "maillog"))
+        if os.path.exists(ref):
+            shutil.copy(ref, os.path.join(work, "maillog"))
 
 
 # -------------------------------------------------------------- comparing
@@ -441,15 +479,28 @@ def transactions(events):
     return [e for e in events if e["stage"] == "data" or e["code"][0] != "2"]
 
 
-def expired_after_deferral(events):
-    """The messages whose last attempt at the sink was deferred: the MTA
-    gives them up when the test's short queue lifetime ends, with a line
-    that quotes no reply (class 5xx). As the spec's extra_outbound count."""
+def last_deferred(events):
+    """The recipients whose last attempt at the sink was deferred. Once the
+    queue has drained, the MTA must have given each of them up when the
+    test's short queue lifetime ended (no reply to quote: class 5xx)."""
     last = {}
     for e in transactions(events):
         last[e["rcpt"]] = e["code"]
-    expired = sum(1 for code in last.values() if code[0] == "4")
-    return {("5xx", "", ""): expired} if expired else {}
+    return sorted(r for r, code in last.items() if code[0] == "4")
+
+
+def count_lines(lines, regex):
+    """How many lines the regex finds: the harness's own reader of the MTA's
+    log, a regex per kind of line, independent of the exporter's parsers."""
+    return sum(1 for line in lines if regex.search(line))
+
+
+def expiries(lines, regex):
+    """extra_outbound for the lines that give a deferred message up (the
+    queue lifetime ran out): no reply quoted, class 5xx. Read from the log,
+    since when each retry happens is the MTA's business."""
+    n = count_lines(lines, regex)
+    return {("5xx", "", ""): n} if n else {}
 
 
 def compare(spec, work, report):
@@ -470,22 +521,8 @@ def compare(spec, work, report):
         return
     lines = open(logpath, "rb").read().decode("utf-8", "replace").splitlines()
     report.check("log written", len(lines) > 0, "%d lines in %s" % (len(lines), spec.LOG_PATH))
-    binary = os.environ.get("MAILLOG_EXPORTER", "")
-    p = subprocess.run([binary, "--once", "--maillog.path=" + logpath],
-                       capture_output=True, text=True, timeout=60)
-    report.check("exporter --once", p.returncode == 0,
-                 "exit %d %s" % (p.returncode, p.stderr.strip()[-300:]))
-    metrics = parse_metrics(p.stdout)
-    got = {"outbound": collections.Counter(), "inbound": collections.Counter()}
-    other_mta = collections.Counter()
-    for name, labels, v in metrics:
-        if name != "maillog_smtp_status_total":
-            continue
-        if labels.get("mta") != spec.NAME:
-            other_mta[labels.get("mta")] += int(v)
-            continue
-        key = (labels["class"], labels["code"], labels["enhanced"])
-        got[labels["direction"]][key] += int(v)
+    metrics = exporter_once(logpath, report, "exporter --once")
+    got, other_mta = status_counts(metrics, spec.NAME)
     report.check("no counts under another mta", not other_mta, str(dict(other_mta)))
 
     want_out = collections.Counter()
@@ -496,6 +533,14 @@ def compare(spec, work, report):
     if hasattr(spec, "more_outbound"):
         for key, n in spec.more_outbound(truth).items():
             want_out[key] += n
+    if hasattr(spec, "EXPIRED"):
+        # Not a prediction of timing: with the queue drained, a message
+        # whose last reply from the sink was 4xx can only have left by
+        # expiring, however many retries it took.
+        deferred = last_deferred(truth["sink"])
+        n = count_lines(lines, spec.EXPIRED)
+        report.check("expiries in the log = recipients last deferred by the sink",
+                     n == len(deferred), "%d expiry lines; last deferred: %s" % (n, deferred))
     want_in = collections.Counter()
     for r in truth["inbound"]:
         want_in[spec.inbound_labels(r)] += 1
@@ -515,11 +560,126 @@ def compare(spec, work, report):
                        all(labels.get(k) == w for k, w in want.items()))
         for what, got_v, want_v in spec.ops_expected(truth, total, lines):
             report.check(what, got_v == want_v, "want %s, got %s" % (want_v, got_v))
-    unmatched = sum(int(v) for name, labels, v in metrics
-                    if name == "maillog_unmatched_lines_total"
-                    and labels.get("mta") == spec.NAME)
+    unmatched = unmatched_lines(metrics, spec.NAME)
     report.check("maillog_unmatched_lines_total{mta=%s} is 0" % spec.NAME,
                  unmatched == 0, "got %d" % unmatched)
+    if "cells" in truth:
+        compare_cells(spec, work, truth, lines, got, counters(metrics, spec.NAME), report)
+
+
+def exporter_once(path, report, what):
+    binary = os.environ.get("MAILLOG_EXPORTER", "")
+    p = subprocess.run([binary, "--once", "--maillog.path=" + path],
+                       capture_output=True, text=True, timeout=60)
+    report.check(what, p.returncode == 0,
+                 "exit %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    return parse_metrics(p.stdout)
+
+
+def status_counts(metrics, mta):
+    """maillog_smtp_status_total of `mta` as {direction: Counter((class,
+    code, enhanced))}, and the totals counted under other MTAs."""
+    got = {"outbound": collections.Counter(), "inbound": collections.Counter()}
+    other_mta = collections.Counter()
+    for name, labels, v in metrics:
+        if name != "maillog_smtp_status_total":
+            continue
+        if labels.get("mta") != mta:
+            other_mta[labels.get("mta")] += int(v)
+            continue
+        key = (labels["class"], labels["code"], labels["enhanced"])
+        got[labels["direction"]][key] += int(v)
+    return got, other_mta
+
+
+def counters(metrics, mta):
+    """Every counter sample of `mta` (the *_total families), keyed by name
+    and labels."""
+    return {(name, tuple(sorted(labels.items()))): v for name, labels, v in metrics
+            if name.endswith("_total") and labels.get("mta") == mta}
+
+
+def unmatched_lines(metrics, mta):
+    return sum(int(v) for name, labels, v in metrics
+               if name == "maillog_unmatched_lines_total" and labels.get("mta") == mta)
+
+
+# The program's name at the start of a syslog message, as the MTA sets it
+# (openlog's ident): how the line counts below tell the MTA's lines apart.
+SYSLOG_IDENT = {"postfix": r"postfix(?:/[\w/.-]+)?", "exim": r"exim4?",
+                "sendmail": r"sm-mta", "opensmtpd": r"smtpd"}
+
+
+# Exim sends a line that is too long for syslog, or holds a newline, as
+# numbered parts "[1\3] ...", "[2\3] ...": one log line, the first part.
+SYSLOG_PART = re.compile(r"[:-] +\[(\d+)\\\d+\] ")
+
+
+def mta_lines(lines, mta):
+    """How many lines in `lines` the MTA logged, by a regex of its own on
+    the tag (RFC 3164/3339 "ident[pid]:", RFC 5424 APP-NAME), not by the
+    exporter's header scanner."""
+    ident = SYSLOG_IDENT[mta]
+    tagged = re.compile(r"(?:^|\s)(?:%s)\[\d+\]:\s|^<\d+>1 \S+ \S+ (?:%s) "
+                        % (ident, ident.split("(?:/")[0]))
+    n = 0
+    for line in lines:
+        part = SYSLOG_PART.search(line)
+        if tagged.search(line) and not (part and part.group(1) != "1"):
+            n += 1
+    return n
+
+
+def compare_cells(spec, work, truth, ref_lines, ref_got, ref_counters, report):
+    """The MTA x writer/format table: every file the syslog daemons wrote
+    must count what the MTA's traditional file counts, lose no line of the
+    MTA's, and leave nothing unmatched."""
+    ref_cell = truth.get("reference_cell")
+    ref_name = ref_cell or spec.LOG_PATH
+    syslog_lines = None
+    for cell, facts in sorted(truth["cells"].items()):
+        what = "cell %s x %s (%s)" % (spec.NAME, facts["writer"], facts["format"])
+        path = os.path.join(work, "cells", cell + ".log")
+        report.check(what + ": end-of-run marker written once", facts["markers"] == 1,
+                     "%d markers in %s" % (facts["markers"], facts["path"]))
+        if not os.path.exists(path):
+            report.check(what + ": file written", False, facts["path"] + " does not exist")
+            continue
+        lines = open(path, "rb").read().decode("utf-8", "replace").splitlines()
+        n = mta_lines(lines, spec.NAME)
+        if syslog_lines is None:
+            syslog_lines = n
+        report.check(what + ": %d %s lines, as many as every other writer's file"
+                     % (n, spec.NAME), n == syslog_lines and n > 0,
+                     "%d here, %d in the first file" % (n, syslog_lines))
+        if cell == ref_cell:
+            continue
+        metrics = exporter_once(path, report, what + ": exporter --once")
+        got, other_mta = status_counts(metrics, spec.NAME)
+        diff = ["%s %s: %d here, %d in %s" % (d, k, got[d][k], ref_got[d][k], ref_name)
+                for d in ("outbound", "inbound")
+                for k in sorted(set(got[d]) | set(ref_got[d])) if got[d][k] != ref_got[d][k]]
+        total = sum(sum(c.values()) for c in got.values())
+        report.check(what + ": maillog_smtp_status_total equals the traditional file's",
+                     not diff and not other_mta,
+                     "%d statuses; %s" % (total, "; ".join(diff) or "other mta %s" % dict(other_mta)))
+        unmatched = unmatched_lines(metrics, spec.NAME)
+        report.check(what + ": maillog_unmatched_lines_total is 0", unmatched == 0,
+                     "got %d" % unmatched)
+        # The operational families too (connections, queue, reasons...):
+        # the header a writer puts on a line must change no count at all.
+        mine = counters(metrics, spec.NAME)
+        diff = ["%s{%s}: %g here, %g in %s" % (k[0], ",".join("%s=%s" % l for l in k[1]),
+                                                mine.get(k, 0), ref_counters.get(k, 0), ref_name)
+                for k in sorted(set(mine) | set(ref_counters))
+                if mine.get(k, 0) != ref_counters.get(k, 0)]
+        report.check(what + ": every other counter of mta=%s equals the traditional file's"
+                     % spec.NAME, not diff, "; ".join(diff[:5]) or "%d samples" % len(mine))
+    if ref_cell is None and hasattr(spec, "syslog_lines_expected"):
+        want = spec.syslog_lines_expected(ref_lines)
+        report.check("%s lines in syslog = %s lines in %s" % (spec.NAME, spec.NAME, ref_name),
+                     syslog_lines == want, "%s in syslog, %d expected from %s"
+                     % (syslog_lines, want, ref_name))
 
 
 def die_with_parent():
@@ -549,6 +709,11 @@ def outer(spec, script):
         skip("unshare is not permitted here: " + probe.stderr.strip()[-200:])
     t0 = time.monotonic()
     unpacked = fetch(spec.NAME, spec.PACKAGES)
+    if spec.LOG_VIA_SYSLOG:
+        os.environ["E2E_SYSLOG_NG_ROOT"] = fetch("syslog-ng", logpipe.SYSLOG_NG_PACKAGES)
+        if not shutil.which("rsyslogd"):
+            report.check("rsyslogd installed (tests/run.sh PACKAGES)", False, "not found")
+            report.finish()
     work = tempfile.mkdtemp(prefix="maillog-e2e-%s-" % spec.NAME)
     os.chmod(work, 0o755)
     cmd = ["unshare", "--mount", "--net", "--uts", "--pid", "--fork",
