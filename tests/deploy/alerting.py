@@ -109,20 +109,7 @@ class Alertmanager:
              "--cluster.listen-address=",
              "--log.level=warn"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError("alertmanager exited %s: %s"
-                                     % (self.proc.returncode, self.output()))
-            try:
-                with urllib.request.urlopen(self.url("/-/ready"), timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("alertmanager not ready: " + self.output())
-            time.sleep(0.1)
+        promserver.wait_ready("alertmanager", self.proc, self.url("/-/ready"), self.output)
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)

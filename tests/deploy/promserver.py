@@ -28,6 +28,24 @@ def require_prometheus():
         sys.exit(harness.SKIP)
 
 
+
+def wait_ready(name, proc, url, output, timeout=30):
+    """Until `url` (a /-/ready endpoint) answers 200; fails with the
+    server's output if the process exits first or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError("%s exited %s: %s" % (name, proc.returncode, output()))
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("%s not ready: %s" % (name, output()))
+        time.sleep(0.1)
+
 class Prometheus:
     """One Prometheus process. By default a server scraping `targets` and
     evaluating `rules`; agent=True makes it a scrape-and-forward agent
@@ -67,20 +85,7 @@ class Prometheus:
             ["--web.listen-address=127.0.0.1:%d" % self.port,
              "--log.level=warn"] + list(flags),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError("prometheus exited %s: %s" % (self.proc.returncode,
-                                                                    self.output()))
-            try:
-                with urllib.request.urlopen(self.url("/-/ready"), timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("prometheus not ready: " + self.output())
-            time.sleep(0.1)
+        wait_ready("prometheus", self.proc, self.url("/-/ready"), self.output)
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)

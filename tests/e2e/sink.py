@@ -49,20 +49,17 @@ def split_reply(line):
     return code, ""
 
 
-class Sink:
-    """Threaded SMTP server on 127.0.0.1:port. events is the list of
-    replies given: dicts with rcpt, stage ("rcpt" or "data"), code,
-    enhanced and the reply lines."""
+class Listener:
+    """A threaded TCP server on 127.0.0.1:port: each accepted connection
+    is handed to self.session(conn) in a thread of its own; stop() ends
+    the accept loop and closes the socket. The sink and the e2e content
+    filter (xfilter.py) are both one."""
 
-    def __init__(self, port, hostname="sink.test"):
-        self.port = port
-        self.hostname = hostname
-        self.events = []
-        self.lock = threading.Lock()
+    def __init__(self, port, backlog):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(64)
+        self.sock.listen(backlog)
         self.sock.settimeout(0.2)
         self.stopping = False
         self.thread = threading.Thread(target=self.accept_loop, daemon=True)
@@ -77,6 +74,24 @@ class Sink:
             except OSError:
                 return
             threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+class Sink(Listener):
+    """Threaded SMTP server on 127.0.0.1:port. events is the list of
+    replies given: dicts with rcpt, stage ("rcpt" or "data"), code,
+    enhanced and the reply lines."""
+
+    def __init__(self, port, hostname="sink.test"):
+        self.port = port
+        self.hostname = hostname
+        self.events = []
+        self.lock = threading.Lock()
+        Listener.__init__(self, port, 64)
 
     def record(self, rcpt, stage, lines):
         code, enhanced = split_reply(lines[0])
@@ -154,10 +169,6 @@ class Sink:
             f.close()
             conn.close()
 
-    def stop(self):
-        self.stopping = True
-        self.thread.join(timeout=2)
-        self.sock.close()
 
     def dump(self, path):
         with self.lock:

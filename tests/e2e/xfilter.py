@@ -13,6 +13,8 @@ and the reply it gave for each recipient. Python standard library only.
 import socket
 import threading
 
+from sink import Listener
+
 XFORWARD_ATTRS = ("NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE")
 
 
@@ -29,7 +31,7 @@ def reply_of(f):
             return lines
 
 
-class Filter:
+class Filter(Listener):
     """Threaded SMTP proxy: listens on 127.0.0.1:port, re-injects to
     127.0.0.1:back. messages is the list of what it handled: dicts with
     xforward (attribute -> value as received), sender, rcpts, forwarded
@@ -42,24 +44,7 @@ class Filter:
         self.messages = []
         self.sessions_back = 0   # SMTP sessions it opened to the re-injection smtpd
         self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.stopping = False
-        self.thread = threading.Thread(target=self.accept_loop, daemon=True)
-        self.thread.start()
-
-    def accept_loop(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+        Listener.__init__(self, port, 16)
 
     def reinject(self, xforward, sender, rcpts, data):
         """One SMTP transaction to the re-injection smtpd; returns its
@@ -192,8 +177,3 @@ class Filter:
         finally:
             f.close()
             conn.close()
-
-    def stop(self):
-        self.stopping = True
-        self.thread.join(timeout=2)
-        self.sock.close()
