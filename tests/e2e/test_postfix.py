@@ -263,11 +263,23 @@ def queue_gauges(metrics):
     return got
 
 
+def qmgr_pids():
+    """The queue manager's processes (master starts one, `qmgr -l -t
+    unix -u`); this PID namespace holds only the test's Postfix."""
+    return [p for p in harness.other_pids()
+            if harness.proc_name(p).split(" ")[0].endswith("/qmgr")
+            or harness.proc_name(p).startswith("qmgr ")]
+
+
 def queued_checks():
     """With tempfailed mail deferred and two of those messages put on hold,
     the exporter reading showq must count each queue as `postqueue -j` does.
-    Deferred mail moves to active and back on every retry, so a comparison
-    counts only when two postqueue -j listings around the snapshot agree."""
+    Deferred mail moves to active and back on every retry, and only qmgr
+    moves queue files (delivery agents report to it; showq only reads the
+    directories), so qmgr is stopped (SIGSTOP) while the listing, the
+    exporter's snapshot and a second listing are taken, and continued
+    after: the queue cannot move under the comparison, whenever the
+    retries fall. The two listings must still agree."""
     checks = []
     deadline = time.monotonic() + 20
     while sum(q == "deferred" for q, _ in postqueue_j()) < 3:
@@ -283,10 +295,16 @@ def queued_checks():
          "--web.listen-address=127.0.0.1:%d" % EXPORTER_PORT, "--queue.interval=1",
          "--queue.mta=postfix", "--postfix.showq-path=/var/spool/postfix/public/showq"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    frozen = qmgr_pids()
     try:
+        if not frozen:
+            checks.append(("found qmgr to hold the queue still", False,
+                           " | ".join(harness.proc_name(p) for p in harness.other_pids())))
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
         compared, last = False, ""
         deadline = time.monotonic() + 20
-        while not compared and time.monotonic() < deadline:
+        while frozen and not compared and time.monotonic() < deadline:
             time.sleep(0.5)
             t0 = time.time()
             before = postqueue_j()
@@ -307,8 +325,10 @@ def queued_checks():
                 last = "no showq snapshot newer than the listing yet: %s" % got
                 continue
             if sorted(before) != sorted(after):
-                last = "the queue moved during the comparison"
-                continue
+                # qmgr is stopped: nothing may move the queue now.
+                checks.append(("the queue held still while qmgr was stopped", False,
+                               "before %s, after %s" % (before, after)))
+                break
             want = collections.Counter(q for q, _ in before)
             compared = True
             checks.append(("postqueue -j lists deferred and held mail",
@@ -321,9 +341,11 @@ def queued_checks():
                 checks.append(("maillog_queue_message_age_seconds_count{queue=%s}" % q,
                                got["hist"].get(q) == want[q],
                                "postqueue -j %d, exporter %s" % (want[q], got["hist"].get(q))))
-        if not compared:
+        if frozen and not compared:
             checks.append(("exporter and postqueue -j compared within 20s", False, last))
     finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
         subprocess.run(["postsuper", "-H", "ALL"], capture_output=True)
         # Our own SIGTERM and wait: harness.terminate() reaps with
         # waitpid(-1), which would take the exit status before wait() does.
