@@ -187,7 +187,7 @@ def scrape_with(accept, want_type):
                 paths = {dict(l)["path"] for l in prom.query("maillog_lines_read_total")}
                 assert paths == {log}, paths
                 assert prom.query("maillog_exporter_build_info")
-                # The PromQL join the README shows.
+                # The PromQL join docs/metrics.md shows.
                 joined = prom.query('sum by (code, description) (maillog_smtp_status_total'
                                     ' * on(code) group_left(description)'
                                     ' maillog_smtp_code_info)')

@@ -265,8 +265,8 @@ def test_alert_path():
     # As far back as the scaled rules read (the week-ago baseline and its
     # subquery), and a minute more.
     history_s = scaled.reach_ms(rules_text) // 1000 + 60
-    with open(os.path.join(promserver.ROOT, "README.md")) as f:
-        readme = f.read()
+    with open(os.path.join(promserver.ROOT, "docs", "alerts.md")) as f:
+        runbooks = f.read()
     with tempfile.TemporaryDirectory() as d:
         rules = os.path.join(d, "rules.yml")
         with open(rules, "w") as f:
@@ -381,11 +381,12 @@ def test_alert_path():
                 rb = rule["annotations"].get("runbook", "")
                 if not rb or ann.get("runbook") != rb:
                     failures.append("%s runbook %r, rule %r" % (alertname, ann.get("runbook"), rb))
-                anchor = rb.split("#", 1)[-1]
-                if not re.search(r"^### %s$" % re.escape(alertname), readme, re.M) \
+                page, _, anchor = rb.partition("#")
+                if page != "docs/alerts.md" \
+                        or not re.search(r"^### %s$" % re.escape(alertname), runbooks, re.M) \
                         or anchor != alertname.lower():
-                    failures.append("%s: runbook %s has no heading in README.md" % (alertname,
-                                                                                   rb))
+                    failures.append("%s: runbook %s has no heading in docs/alerts.md" %
+                                    (alertname, rb))
                 if "{{" in ann.get("description", "") or not ann.get("description"):
                     failures.append("%s description %r" % (alertname, ann.get("description")))
             # The spike's description lists the code it was made of (the

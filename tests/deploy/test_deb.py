@@ -8,7 +8,7 @@ this machine, as a Debian admin would meet it:
   nothing starts: the files land where they should, /etc/default/… is a
   conffile, the system user exists as deploy/sysusers.d defines it (in group
   adm), the service is enabled and not running;
-- the installed unit passes systemd-analyze verify and scores README.md's
+- the installed unit passes systemd-analyze verify and scores docs/operations.md's
   exposure in systemd-analyze security --offline=true (unitcheck.py, the
   same checks as test_systemd.py), and differs from deploy/'s only in
   ExecStart's path and a Documentation= line;
@@ -57,7 +57,7 @@ DOC = "/usr/share/doc/" + PKG
 WANTS = "/etc/systemd/system/multi-user.target.wants/maillog_exporter.service"
 POLICY = "/usr/sbin/policy-rc.d"
 
-# lintian warnings that stay, and why (README.md, "Debian package"). Any
+# lintian warnings that stay, and why (docs/operations.md, "Debian package"). Any
 # other warning, and any error, fails the test.
 KNOWN_WARNINGS = {
     # The first changelog entry of a Debian package closes its ITP bug; no
@@ -70,6 +70,13 @@ if os.geteuid() != 0:
     sys.exit(harness.SKIP)
 if unitcheck.ANALYZE is None:
     raise SystemExit("systemd-analyze missing (Debian package systemd, tests/run.sh)")
+
+
+def manual_names():
+    """docs/*.md: the manual README.md points into."""
+    names = sorted(n for n in os.listdir(os.path.join(ROOT, "docs")) if n.endswith(".md"))
+    assert names, "no docs/*.md"
+    return names
 
 
 class Terminated(BaseException):
@@ -232,6 +239,11 @@ def test_build():
             DOC + "/README.md.gz", DOC + "/README.Debian", DOC + "/changelog.Debian.gz",
             DOC + "/copyright"}
     assert want <= files, sorted(want - files)
+    # The manual, in docs/ beside README.md as in the source tree, so its
+    # links still meet; dh_compress gzips the larger files.
+    for name in manual_names():
+        base = DOC + "/docs/" + name
+        assert base in files or base + ".gz" in files, (name, sorted(files))
     ctrl = os.path.join(tmp, "control")
     sh("dpkg-deb", "-e", deb, ctrl)
     assert read(os.path.join(ctrl, "conffiles")).decode().split() == [DEFAULT]
@@ -284,7 +296,7 @@ def test_install():
     assert p.stdout.startswith("maillog_exporter %s " % project_version()), p.stdout
     assert sh("man", "-w", "maillog_exporter").stdout.strip() == \
         "/usr/share/man/man1/maillog_exporter.1.gz"
-    # The conffile, the shipped files and the docs are deploy/'s and README's.
+    # The conffile, the shipped files and the docs are deploy/'s, README's and docs/'s.
     assert read(DEFAULT) == read(os.path.join(ROOT, "deploy", "maillog_exporter.default"))
     conffiles = sh("dpkg-query", "-W", "-f=${Conffiles}", PKG).stdout.split()
     assert DEFAULT in conffiles, conffiles
@@ -294,6 +306,14 @@ def test_install():
         assert read(os.path.join(SHARE, name)) == read(os.path.join(ROOT, orig)), name
     with gzip.open(DOC + "/README.md.gz") as f:
         assert f.read() == read(os.path.join(ROOT, "README.md"))
+    for name in manual_names():
+        base = DOC + "/docs/" + name
+        if os.path.exists(base + ".gz"):
+            with gzip.open(base + ".gz") as f:
+                installed = f.read()
+        else:
+            installed = read(base)
+        assert installed == read(os.path.join(ROOT, "docs", name)), name
 
     # The system user, as deploy/sysusers.d/maillog_exporter.conf defines it.
     sysusers = read(os.path.join(ROOT, "deploy", "sysusers.d", "maillog_exporter.conf")).decode()

@@ -5,7 +5,7 @@ that scrapes nothing itself and runs the shipped recording rules and
 alerts. The per-instance rules there return a series for each host, and
 the fleet rules equal their sum, as with one Prometheus (test_fleet.py).
 Thanos Receive, Mimir and VictoriaMetrics take the same remote_write
-(README.md, "Fleet"); they are not run here. Everything on 127.0.0.1."""
+(docs/operations.md, "Fleet"); they are not run here. Everything on 127.0.0.1."""
 import json
 import os
 import sys

@@ -2,7 +2,7 @@
 rules` unit tests in deploy/prometheus/tests/ pass (each alert fires when
 it should, and stays quiet on a normal day and at low volume), the example
 scrape config is valid with the rules loaded, every alert has its runbook
-in README.md, and the Grafana provisioning files name the dashboard's
+in docs/alerts.md, and the Grafana provisioning files name the dashboard's
 directory."""
 import concurrent.futures
 import os
@@ -108,15 +108,15 @@ def test_scrape_config_with_rules():
         assert "job_name: maillog_exporter" in scrape
 
 
-def test_runbooks_in_readme():
-    with open(os.path.join(ROOT, "README.md")) as f:
-        readme = f.read()
-    assert "## Alerts and runbooks" in readme
+def test_runbooks_in_docs():
+    with open(os.path.join(ROOT, "docs", "alerts.md")) as f:
+        runbooks = f.read()
+    assert runbooks.startswith("# Alerts and runbooks\n")
     with open(RULES) as f:
         rules = f.read()
     for name in alert_names():
-        assert re.search(r"^### %s\n\n\S" % name, readme, re.M), "no runbook for " + name
-        assert "README.md#%s" % name.lower() in rules, name
+        assert re.search(r"^### %s\n\n\S" % name, runbooks, re.M), "no runbook for " + name
+        assert 'runbook: "docs/alerts.md#%s"' % name.lower() in rules, name
 
 
 def test_grafana_provisioning():
@@ -135,6 +135,6 @@ cases.run(test_unit_tests)
 cases.run(test_every_alert_is_unit_tested_both_ways)
 cases.run(test_unit_tests_can_fail)
 cases.run(test_scrape_config_with_rules)
-cases.run(test_runbooks_in_readme)
+cases.run(test_runbooks_in_docs)
 cases.run(test_grafana_provisioning)
 cases.finish()

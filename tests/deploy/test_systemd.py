@@ -5,7 +5,7 @@ systemd as PID 1; nothing here starts a service):
 - `systemd-analyze verify` passes, on a copy of the unit whose ExecStart
   points at the built binary (verify wants the binary to exist);
 - `systemd-analyze security --offline=true` scores it no worse than the
-  score README.md records, and the issue's sandboxing is all in place;
+  score docs/operations.md records, and the issue's sandboxing is all in place;
 - systemd-sysusers creates the user, in group adm, in a scratch root;
 - the default file's ARGS are flags the exporter knows.
 """

@@ -1,6 +1,6 @@
 """The checks a maillog_exporter.service must pass wherever it is installed:
 `systemd-analyze verify`, and `systemd-analyze security --offline=true`
-scoring exactly what README.md records, "OK", with the sandboxing checks the
+scoring exactly what docs/operations.md records, "OK", with the sandboxing checks the
 unit exists for. tests/deploy/test_systemd.py runs them on deploy/'s unit,
 tests/deploy/test_deb.py on the one the Debian package installs.
 """
@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-README = os.path.join(ROOT, "README.md")
+MANUAL = os.path.join(ROOT, "docs", "operations.md")
 ANALYZE = shutil.which("systemd-analyze")
 
 
@@ -22,16 +22,16 @@ def verify(path):
 
 
 def recorded_score():
-    with open(README) as f:
+    with open(MANUAL) as f:
         m = re.search(r"systemd-analyze security --offline=true[^\n]*\n*[^\n]*?"
                       r"exposure (?:level |score )?(?:of )?\*?\*?(\d+\.\d)", f.read())
-    assert m, "README.md records no systemd-analyze security score"
+    assert m, "docs/operations.md records no systemd-analyze security score"
     return float(m.group(1))
 
 
 def security(path):
     """The exposure score of the unit at `path` (named maillog_exporter.service)
-    is README.md's, rated OK, and the issue's sandboxing is all in place."""
+    is docs/operations.md's, rated OK, and the issue's sandboxing is all in place."""
     p = subprocess.run([ANALYZE, "security", "--offline=true", path],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
@@ -40,7 +40,7 @@ def security(path):
     assert m, p.stdout[-500:]
     score = float(m.group(1))
     assert score == recorded_score(), (
-        "README.md records %.1f, systemd-analyze says %.1f" % (recorded_score(), score))
+        "docs/operations.md records %.1f, systemd-analyze says %.1f" % (recorded_score(), score))
     assert m.group(2) == "OK", m.group(0)
     # --threshold (in tenths) makes systemd-analyze itself fail above it.
     tenths = int(round(score * 10))

@@ -43,7 +43,8 @@ spool_directory = /var/spool/exim4
 log_file_path = /var/log/exim4/%%slog : syslog
 log_selector = +smtp_confirmation +smtp_connection +incoming_interface
 # Otherwise a line for both the main and the reject log goes to syslog
-# twice, and every reject would count twice there (README).
+# twice, and every reject would count twice there (docs/operations.md,
+# "Exim's rejectlog").
 syslog_duplication = false
 host_lookup =
 rfc1413_hosts =

@@ -2,7 +2,7 @@
 with its own postlogd (maillog_file), retrying deferred mail every few
 seconds until a 15 s queue lifetime expires. See harness.py.
 
-Receipts over the loopback (README, maillog_messages_received_total): all
+Receipts over the loopback (docs/metrics.md, maillog_messages_received_total): all
 mail here comes from 127.0.0.1. Besides the harness's messages on port 25,
 webmail-style submissions authenticate with Cyrus SASL (sasldb) on port
 587, whose content_filter hands them to an amavisd-style filter

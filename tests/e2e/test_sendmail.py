@@ -200,7 +200,7 @@ def extra_outbound(events, lines):
     stat= text starts with one). When Timeout.queuereturn passes, sendmail
     writes no further `to=` line: the last deferral is followed only by
     `QID: BOUNCEQID: DSN: Cannot send message for 15 seconds`, and DSN:
-    lines count nowhere (README)."""
+    lines count nowhere (docs/metrics.md)."""
     out = collections.Counter()
     for line in lines:
         m = DEFERRED_NO_REPLY.search(line)
