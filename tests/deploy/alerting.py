@@ -85,7 +85,7 @@ class Webhook:
         self.server.server_close()
 
 
-class Alertmanager:
+class Alertmanager(promserver.Server):
     """One Alertmanager routing everything to `webhook_url`. route holds the
     grouping timers (scaled by the caller as its rules are)."""
 
@@ -118,22 +118,6 @@ class Alertmanager:
         """What Alertmanager holds now (API v2)."""
         with urllib.request.urlopen(self.url("/api/v2/alerts"), timeout=10) as r:
             return json.load(r)
-
-    def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()[-4000:]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 __all__ = ["Alertmanager", "Webhook", "require_alertmanager", "promserver"]

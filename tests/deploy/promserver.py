@@ -28,7 +28,6 @@ def require_prometheus():
         sys.exit(harness.SKIP)
 
 
-
 def wait_ready(name, proc, url, output, timeout=30):
     """Until `url` (a /-/ready endpoint) answers 200; fails with the
     server's output if the process exits first or the deadline passes."""
@@ -46,7 +45,30 @@ def wait_ready(name, proc, url, output, timeout=30):
             raise AssertionError("%s not ready: %s" % (name, output()))
         time.sleep(0.1)
 
-class Prometheus:
+class Server:
+    """A server process the test started, with its log in self.log and its
+    storage in self.dir (a temporary folder): the tail of its log, and a
+    stop by PID (SIGTERM, then SIGKILL after 20 s) that removes the folder.
+    Prometheus here, Alertmanager in alerting.py."""
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-4000:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Prometheus(Server):
     """One Prometheus process. By default a server scraping `targets` and
     evaluating `rules`; agent=True makes it a scrape-and-forward agent
     (--enable-feature=agent, its WAL under --storage.agent.path in the temp
@@ -90,10 +112,6 @@ class Prometheus:
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
-    def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()[-4000:]
 
     def api(self, path, **params):
         """GET /api/v1/<path>; returns (status, data) or raises with
@@ -130,16 +148,6 @@ class Prometheus:
                 raise AssertionError("no data for %s (last: %s)" % (expr, res))
             time.sleep(0.5)
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self
