@@ -6,7 +6,6 @@ with the moment it arrived."""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
