@@ -288,6 +288,9 @@ def wait_gone(timeout):
     return False
 
 
+stop_child = logpipe.stop_child
+
+
 def terminate(pid, timeout=20):
     """SIGTERM one daemon by PID and wait until it is gone (its children are
     its own business; wait_gone() checks that they went too)."""

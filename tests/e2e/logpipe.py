@@ -80,6 +80,20 @@ def listening(port):
         return False
 
 
+
+def stop_child(p, timeout):
+    """SIGTERM a child we started (a subprocess.Popen) and wait for it:
+    its exit status, or None if it was still running `timeout` seconds
+    later and had to be killed. Not harness.terminate(), which reaps with
+    waitpid(-1) and would take the exit status before wait() does."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return None
+
 class Pipeline:
     """rsyslogd + syslog-ng, started by start(), stopped by finish()."""
 
@@ -164,14 +178,8 @@ class Pipeline:
             p = self.procs.get(name)
             if p is None:
                 continue
-            # Our own SIGTERM and wait, not harness.terminate(): its
-            # waitpid(-1) would take the exit status before wait() does.
-            p.send_signal(signal.SIGTERM)
-            try:
-                rc = p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            rc = stop_child(p, 20)
+            if rc is None:
                 self.errors.append("%s (pid %d) still running 20s after SIGTERM; killed"
                                    % (name, p.pid))
                 continue

@@ -8,7 +8,6 @@ freezes one message and compares the exporter's Exim queue gauges (from
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -280,13 +279,8 @@ def compare_exporter(what, binary, method, frozen_id, timeout):
             checks.append(("%s: exporter and exim4 -bpc compared within %ds" % (what, timeout),
                            False, last))
     finally:
-        # Not harness.terminate(): its reap() would collect the exit status.
-        exporter.send_signal(signal.SIGTERM)
-        try:
-            rc = exporter.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            exporter.kill()
-            exporter.wait()
+        rc = harness.stop_child(exporter, 10)
+        if rc is None:
             rc = "none in 10s after SIGTERM; killed"
         errlog.seek(0)
         err = errlog.read()

@@ -347,14 +347,7 @@ def queued_checks():
         for pid in frozen:
             os.kill(pid, signal.SIGCONT)
         subprocess.run(["postsuper", "-H", "ALL"], capture_output=True)
-        # Our own SIGTERM and wait: harness.terminate() reaps with
-        # waitpid(-1), which would take the exit status before wait() does.
-        exporter.send_signal(signal.SIGTERM)
-        try:
-            exporter.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            exporter.kill()
-            exporter.wait()
+        harness.stop_child(exporter, 20)
         errlog.seek(0)
         err = errlog.read()
         clean = exporter.returncode == 0
