@@ -17,14 +17,14 @@
  * groups), whose mp_def_error says which definition and pattern to
  * point at.
  */
-#include "config.h"
+#include "daemon/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
-#include "yamldoc.h"
+#include "util/yamldoc.h"
 
 /* The line each part of one definition came from (1-based; 0: absent). */
 struct def_lines {
@@ -298,7 +298,7 @@ config_registry(const char *path, const char *format, struct mp_registry **out,
 
 /*
  * The "reasons:" section: the user's rules for maillog_smtp_reason_total,
- * tried before the built-in ones (daemon/reasons.rules).
+ * tried before the built-in ones (parsers/reasons.rules).
  *
  *   reasons:
  *     - reason: blocklisted

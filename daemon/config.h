@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
-#include "mp.h"
-#include "reason.h"
+#include "parsers/mp.h"
+#include "parsers/reason.h"
 
 enum config_status {
 	CONFIG_OK = 0,

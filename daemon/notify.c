@@ -4,7 +4,7 @@
  * libsystemd is optional: a build without it (another init system, a
  * container) keeps the daemon and turns these calls into no-ops.
  */
-#include "notify.h"
+#include "daemon/notify.h"
 
 #include "build_config.h"
 
@@ -15,7 +15,7 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "log.h"
+#include "util/log.h"
 
 /* Send one state string. A failure is logged, never fatal: the exporter
  * serves metrics whether or not systemd hears about it (systemd itself

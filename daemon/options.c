@@ -4,7 +4,7 @@
  * Every rejection is one line that names the flag and says what is wrong,
  * because that line is all a user sees in `systemctl status`.
  */
-#include "options.h"
+#include "daemon/options.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "http.h"
-#include "mp.h"
-#include "queue.h"
+#include "store/aggregate.h"
+#include "web/http.h"
+#include "parsers/mp.h"
+#include "daemon/queue/queue.h"
 
 const char *const opts_default_paths[] = {
 	"/var/log/mail.log",

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "log.h"
-#include "mp.h"
+#include "util/log.h"
+#include "parsers/mp.h"
 
 #define OPTS_MAX_PATHS 32
 #define OPTS_MAX_MATCHES 32

@@ -6,7 +6,7 @@
  * groups is gone with it. Afterwards the change is checked by trying to
  * undo it: a setuid(0) that succeeds means the drop did not happen.
  */
-#include "privdrop.h"
+#include "daemon/privdrop.h"
 
 #include <errno.h>
 #include <grp.h>

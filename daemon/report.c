@@ -9,22 +9,22 @@
  * bouncing domain can be shown with its main codes. Everything else is
  * read back from the aggregator.
  */
-#include "report.h"
+#include "daemon/report.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "aggregate.h"
-#include "expo.h"
-#include "history.h"
-#include "meaning.h"
-#include "mp.h"
-#include "once.h"
-#include "reason.h"
-#include "summary.h"
-#include "topk.h"
+#include "store/aggregate.h"
+#include "web/expo.h"
+#include "store/history.h"
+#include "parsers/meaning.h"
+#include "parsers/mp.h"
+#include "daemon/input/once.h"
+#include "parsers/reason.h"
+#include "web/summary.h"
+#include "store/topk.h"
 
 /* Per-hour buckets: 400 days of hours, more than any set of rotated logs
  * a person feeds a report; older hours are counted in hist_dropped. */

@@ -7,7 +7,7 @@
  * Keeping the syntax in one file means Postfix, Exim and the rest cannot
  * drift apart on what 999 or 5.1234.1 is (not a code, in both cases).
  */
-#include "parser.h"
+#include "parsers/parser.h"
 
 static int
 is_digit(char c)

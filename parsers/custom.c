@@ -21,7 +21,7 @@
  * Registries are built by one thread at a time (main.c's), which is what
  * makes the unlocked append safe.
  */
-#include "parser.h"
+#include "parsers/parser.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

@@ -40,7 +40,7 @@
  * Hand-written scanners, no regex: every shape starts with a fixed marker
  * at a fixed place, so a few compares decide, and nothing is allocated.
  */
-#include "parser.h"
+#include "parsers/parser.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "ops.h"
+#include "parsers/ops.h"
 
 /* Built-in MTAs. Custom parsers (a later feature) take ids from
  * MP_MTA_BUILTIN_COUNT up to MP_MTA_MAX - 1. */
@@ -139,7 +139,7 @@ struct mp_event {
 	 * time, because an earlier failure put it in its retry wait (Postfix
 	 * "delivery temporarily suspended", Exim "retry time not reached"): it
 	 * repeats a failure already counted. Still a status; its reason is
-	 * not_attempted (daemon/reason.h). */
+	 * not_attempted (parsers/reason.h). */
 	uint8_t not_attempted;
 	double delay;                   /* seconds from receipt to this result (Postfix delay=, Exim QT=, Sendmail delay=); < 0: not stated */
 	double delay_stage[MP_STAGE_COUNT]; /* seconds per stage; < 0: not stated */

@@ -29,7 +29,7 @@
  * stat is always the last field and may itself hold quotes, so it is taken
  * to the end of the line, never to the next quote.
  */
-#include "parser.h"
+#include "parsers/parser.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,13 +2,13 @@
  * ops.c - the operational families' table (ops.h) and the word readers
  * parsers share to fill their labels.
  */
-#include "ops.h"
+#include "parsers/ops.h"
 
 #include <math.h>
 #include <string.h>
 #include <strings.h>
 
-#include "parser.h"
+#include "parsers/parser.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define VALUES(a) (a), N(a)

@@ -15,7 +15,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 /* Capture pairs in the registry's shared match data: the limit on a
  * pattern's capture groups (mp_re_compile refuses more). */

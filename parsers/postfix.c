@@ -61,7 +61,7 @@
  * (the code wins), as the metric contract says: the remote refused for good
  * even though the message is still queued.
  */
-#include "parser.h"
+#include "parsers/parser.h"
 
 #include <stdio.h>
 #include <stdlib.h>

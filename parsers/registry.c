@@ -6,7 +6,7 @@
  * tag is already split out by the header scanner, so picking the parser
  * costs a few byte compares, and a line can never be counted by two MTAs.
  */
-#include "parser.h"
+#include "parsers/parser.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * same reason codes.c is: Postfix, Exim, Sendmail and OpenSMTPD must not
  * drift apart on what counts as the code at the start of a reply.
  */
-#include "parser.h"
+#include "parsers/parser.h"
 
 #include <string.h>
 #include <strings.h>

@@ -32,7 +32,7 @@
  * lost input channel, did not issue MAIL/EXPN/VRFY/ETRN, SYSERR; several of
  * those report operational ops instead (ops.h; see session_ops).
  */
-#include "parser.h"
+#include "parsers/parser.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * (pointer, length): this runs on every line, before any prefilter, and a
  * regex here would cost more than the whole Postfix parser.
  */
-#include "mp.h"
+#include "parsers/mp.h"
 
 #include <string.h>
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "golden.h"
+#include "tests/golden.h"
 
 static char *
 xstrndup(const char *s, size_t n)

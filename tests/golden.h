@@ -28,7 +28,7 @@
 
 #include <stddef.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 struct golden_case {
 	char *line;

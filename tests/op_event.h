@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 static inline struct mp_event
 op_event(int mta, unsigned fam, unsigned l0, unsigned l1, unsigned l2, double v)

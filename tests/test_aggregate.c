@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "aggregate.h"
+#include "store/aggregate.h"
 
 static struct mp_event
 event(int mta, enum mp_direction dir, unsigned code, unsigned ec, unsigned es,

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "auth.h"
-#include "webconfig.h"
+#include "web/auth.h"
+#include "web/webconfig.h"
 
 /* crypt("secret", a $2b$10$ salt) and crypt("other", $2y$04$), made with
  * libcrypt's crypt_gensalt. */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 /* Parse s from an exact-size heap copy, so reads past len are caught. */
 static int

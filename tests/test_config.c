@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "mp.h"
+#include "daemon/config.h"
+#include "parsers/mp.h"
 
 #define EXAMPLE TESTS_DIR "/../deploy/custom-parsers.example.yml"
 

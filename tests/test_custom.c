@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 static const char *const acme_patterns[] = {
 	"result=(?<outcome>\\w+)(?: code=(?<code>\\d+))?(?: dsn=(?<enhanced>\\S+))?(?: to=(?<domain>\\S+))?",

@@ -17,9 +17,9 @@
 #include <time.h>
 
 #include "build_config.h"
-#include "expo.h"
-#include "opstore.h"
-#include "op_event.h"
+#include "web/expo.h"
+#include "store/opstore.h"
+#include "tests/op_event.h"
 
 static struct mp_event
 event(int mta, enum mp_direction dir, unsigned code, unsigned ec, unsigned es,

@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "golden.h"
-#include "mp.h"
+#include "tests/golden.h"
+#include "parsers/mp.h"
 
 #define GOLDEN TESTS_DIR "/data/" GOLDEN_MTA "/golden.txt"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linebuf.h"
+#include "daemon/input/linebuf.h"
 
 #define MAX_LINES 4096
 

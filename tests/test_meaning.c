@@ -11,9 +11,9 @@
 
 #include <string.h>
 
-#include "http.h"
-#include "meaning.h"
-#include "topk.h"
+#include "web/http.h"
+#include "parsers/meaning.h"
+#include "store/topk.h"
 
 static const char *
 reply(int code)

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "golden.h"
-#include "mp.h"
+#include "tests/golden.h"
+#include "parsers/mp.h"
 
 #define GOLDEN TESTS_DIR "/data/mixed/golden.txt"
 

@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "golden.h"
-#include "opstore.h"
-#include "op_event.h"
-#include "state.h"
+#include "store/aggregate.h"
+#include "tests/golden.h"
+#include "store/opstore.h"
+#include "tests/op_event.h"
+#include "store/state.h"
 
 static int
 valid_name(const char *s)

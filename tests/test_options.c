@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-#include "aggregate.h"
-#include "options.h"
+#include "store/aggregate.h"
+#include "daemon/options.h"
 
 static enum opts_result
 parse(struct options *o, char *err, size_t errlen, const char *const *args)

@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "expo.h"
-#include "history.h"
-#include "op_event.h"
-#include "page.h"
-#include "reason.h"
+#include "store/aggregate.h"
+#include "web/expo.h"
+#include "store/history.h"
+#include "tests/op_event.h"
+#include "web/page.h"
+#include "parsers/reason.h"
 
 /* page_escape of s (length n) as a NUL-terminated string; caller frees. */
 static char *

@@ -1,5 +1,5 @@
 /*
- * test_reasons.c - the failure-reason classifier (daemon/reason.c) on the
+ * test_reasons.c - the failure-reason classifier (parsers/reason.c) on the
  * real replies of tests/data/reasons/golden.tsv, user rules from
  * --config.file overriding the built-in ones, the closed set, every kind
  * of bad rule, and the counter family it feeds.
@@ -18,10 +18,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "aggregate.h"
-#include "config.h"
-#include "expo.h"
-#include "reason.h"
+#include "store/aggregate.h"
+#include "daemon/config.h"
+#include "web/expo.h"
+#include "parsers/reason.h"
 
 #define GOLDEN TESTS_DIR "/data/reasons/golden.tsv"
 
@@ -181,7 +181,7 @@ test_prefilter_sound(void **state)
 			for (l = reason_builtins[i].literals; *l != NULL && !occurs(col[2], *l); l++)
 				;
 			if (*l == NULL)
-				fail_msg("%s:%d: daemon/reasons.rules:%u matches, but none of its "
+				fail_msg("%s:%d: parsers/reasons.rules:%u matches, but none of its "
 				    "literals occurs: %s", GOLDEN, lineno, reason_builtins[i].line,
 				    col[2]);
 		}

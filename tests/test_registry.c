@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 #define REGRESS_DIR TESTS_DIR "/fuzz/corpus/registry"
 

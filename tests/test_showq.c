@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "showq.h"
+#include "daemon/queue/showq.h"
 
 #define NOW 1700000000
 

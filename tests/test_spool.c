@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "spool.h"
+#include "daemon/queue/spool.h"
 
 static char root[64];
 

@@ -17,10 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "aggregate.h"
-#include "reason.h"
-#include "state.h"
-#include "tailer.h"
+#include "store/aggregate.h"
+#include "parsers/reason.h"
+#include "store/state.h"
+#include "daemon/input/tailer.h"
 
 static char dir[64];
 

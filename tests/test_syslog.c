@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 struct hdr_case {
 	const char *line;

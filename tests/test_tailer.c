@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "tailer.h"
+#include "util/log.h"
+#include "daemon/input/tailer.h"
 
 #define MAX_ID 200000
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "webconfig.h"
+#include "web/webconfig.h"
 
 #define DATA TESTS_DIR "/data/webconfig"
 #define HASH "$2b$10$YNnhe9YM8bIr/9Veztb2tu4y.0EvwNlGIZQ65.YJ4Xxb54vLJ31G6"

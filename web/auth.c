@@ -4,7 +4,7 @@
  * (GnuTLS's gnutls_hash_fast), and a failure throttle per address plus a
  * global cap on uncached checks.
  */
-#include "auth.h"
+#include "web/auth.h"
 
 #include <crypt.h>
 #include <gnutls/crypto.h>

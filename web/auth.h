@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "webconfig.h"
+#include "web/webconfig.h"
 
 /* Successful verifications remembered (least recently used goes first). */
 #define AUTH_CACHE_SIZE 256

@@ -15,7 +15,7 @@
  * the aggregator through agg_snapshot() and the sources through their
  * atomics; it takes no lock the tailer holds.
  */
-#include "expo.h"
+#include "web/expo.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 #include "build_config.h"
-#include "meaning.h"
-#include "reason.h"
-#include "mp.h"
-#include "opstore.h"
+#include "parsers/meaning.h"
+#include "parsers/reason.h"
+#include "parsers/mp.h"
+#include "store/opstore.h"
 
 /* Append len bytes to out, growing it by doubling (from 4 KiB: a small
  * exposition fits the first allocation). Returns 0, or -1 on allocation
@@ -1180,7 +1180,7 @@ queue_shown(const struct queue_snapshot *q, int i)
 }
 
 /*
- * maillog_queue_*: the collector's last snapshot (daemon/queue.c). Every
+ * maillog_queue_*: the collector's last snapshot (daemon/queue/queue.c). Every
  * family's HELP and TYPE always; the samples of an MTA once a collection
  * of it succeeded, and the success of each method once it was tried.
  */

@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aggregate.h"
-#include "history.h"
-#include "queue.h"
-#include "tailer.h"
+#include "store/aggregate.h"
+#include "store/history.h"
+#include "daemon/queue/queue.h"
+#include "daemon/input/tailer.h"
 
 /* One followed input as the web layer sees it. */
 struct expo_source {
@@ -43,7 +43,7 @@ struct expo_view {
 	 * returns when that is published, or after a bounded wait. */
 	void (*refresh)(void *ctx);
 	void *refresh_ctx;
-	/* Queue sizes (daemon/queue.h): its last snapshot is copied per
+	/* Queue sizes (daemon/queue/queue.h): its last snapshot is copied per
 	 * scrape. NULL (--once): the maillog_queue_* families are left out. */
 	struct queue *queue;
 };

@@ -25,7 +25,7 @@
  * response built here. A reload swaps users and headers under the lock,
  * and restarts MHD on the same socket when TLS changes (web_reload).
  */
-#include "http.h"
+#include "web/http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,11 +44,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "auth.h"
+#include "web/auth.h"
 #include "build_config.h"
-#include "log.h"
-#include "page.h"
-#include "webconfig.h"
+#include "util/log.h"
+#include "web/page.h"
+#include "web/webconfig.h"
 
 #define CACHE_MAX_AGE_NS 1000000000LL
 #define LISTEN_BACKLOG 128

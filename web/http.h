@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "expo.h"
+#include "web/expo.h"
 
 #define WEB_DEFAULT_PORT 9745
 #define WEB_DEFAULT_LISTEN ":9745"

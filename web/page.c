@@ -12,7 +12,7 @@
  * even those already checked elsewhere, so no future label source can
  * forget it.
  */
-#include "page.h"
+#include "web/page.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -22,11 +22,11 @@
 #include <time.h>
 
 #include "build_config.h"
-#include "history.h"
-#include "meaning.h"
-#include "opstore.h"
-#include "queue.h"
-#include "summary.h"
+#include "store/history.h"
+#include "parsers/meaning.h"
+#include "store/opstore.h"
+#include "daemon/queue/queue.h"
+#include "web/summary.h"
 
 #define LIT(out, lit) expo_buf_append((out), (lit), sizeof(lit) - 1)
 

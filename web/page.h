@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "expo.h"
+#include "web/expo.h"
 
 #define PAGE_CONTENT_TYPE "text/html; charset=utf-8"
 /* No script, no external anything: styles inline, the favicon a data:

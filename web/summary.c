@@ -6,7 +6,7 @@
  * a sort of a snapshot followed by one pass that merges equal keys: it
  * runs once per page view or report, never per line.
  */
-#include "summary.h"
+#include "web/summary.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aggregate.h"
-#include "reason.h"
+#include "store/aggregate.h"
+#include "parsers/reason.h"
 
 /* One ranked row: a reply code (enhanced cls 0), an enhanced code (code
  * 0), or a domain (name set). */

@@ -10,7 +10,7 @@
  * Go's server are accepted and ignored: prefer_server_cipher_suites and
  * http_server_config.http2.
  */
-#include "webconfig.h"
+#include "web/webconfig.h"
 
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "yamldoc.h"
+#include "util/yamldoc.h"
 
 struct reader {
 	struct yamldoc y;

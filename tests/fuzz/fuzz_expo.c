@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "expo.h"
-#include "mp.h"
-#include "tailer.h"
+#include "store/aggregate.h"
+#include "web/expo.h"
+#include "parsers/mp.h"
+#include "daemon/input/tailer.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

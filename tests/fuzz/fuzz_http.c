@@ -22,11 +22,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "aggregate.h"
-#include "expo.h"
-#include "http.h"
-#include "log.h"
-#include "tailer.h"
+#include "store/aggregate.h"
+#include "web/expo.h"
+#include "web/http.h"
+#include "util/log.h"
+#include "daemon/input/tailer.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 #define MAX_FORMATS 16
 

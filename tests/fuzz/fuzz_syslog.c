@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
  * ("550", "5xx", "45x"), the enhanced code ("x.7.26", "5.7.20-24",
  * "x.2.x") and a PCRE2 pattern matched caselessly against the reply text.
  * A rule matches when every condition it has holds. The built-in rules
- * come from daemon/reasons.rules, compiled into the binary at build time
+ * come from parsers/reasons.rules, compiled into the binary at build time
  * (gen_reasons.py); rules from --config.file's "reasons:" list are tried
  * before them. A status no rule matches is "other".
  *
@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 /* The closed set, in label order. gen_reasons.py checks every rule's
  * reason against this list, so a new reason is added here, in
@@ -85,7 +85,7 @@ struct reason_error {
 
 struct reason_set;
 
-/* The built-in rules, generated from daemon/reasons.rules by
+/* The built-in rules, generated from parsers/reasons.rules by
  * gen_reasons.py (reasons_table.c); line is the rule's line there.
  * literals, when not NULL, is a NULL-terminated list of lower-case strings
  * of which every text pattern matches contains at least one (derived from

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "showq.h"
+#include "daemon/queue/showq.h"
 
 enum queue_mta { QUEUE_MTA_POSTFIX, QUEUE_MTA_EXIM, QUEUE_NMTAS };
 enum queue_method { QUEUE_M_SHOWQ, QUEUE_M_SPOOL, QUEUE_M_EXIM_BPC, QUEUE_NMETHODS };

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 #define HIST_CLASSES 3            /* 2xx, 4xx, 5xx */
 #define HIST_PAGE_BUCKETS 1440    /* the status page: a day of minutes */

@@ -2,7 +2,7 @@
  * linebuf.c - the per-file line splitter: memchr for '\n', leftover
  * memmoved down, overlong lines skipped in bounded memory.
  */
-#include "linebuf.h"
+#include "daemon/input/linebuf.h"
 
 #include <errno.h>
 #include <stdlib.h>

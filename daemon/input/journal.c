@@ -17,7 +17,7 @@
  * pointers into the journal's own mapping, so nothing is allocated per
  * entry here. Compiled only when libsystemd is found (daemon/meson.build).
  */
-#include "journal.h"
+#include "daemon/input/journal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +27,7 @@
 
 #include <systemd/sd-journal.h>
 
-#include "log.h"
+#include "util/log.h"
 
 struct journal {
 	sd_journal *j;

@@ -3,7 +3,7 @@
  * goes into the body is decided by its owners (agg_save, tail_set_save)
  * and by main.c, which orders the sections.
  */
-#include "state.h"
+#include "store/state.h"
 
 #include <errno.h>
 #include <fcntl.h>

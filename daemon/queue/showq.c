@@ -22,7 +22,7 @@
  * handshake, needs the end record, bounds every name and value, and the
  * reader gives up after a deadline: a listing is counted whole or not at all.
  */
-#include "showq.h"
+#include "daemon/queue/showq.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turn daemon/reasons.rules into the C table daemon/reason.c compiles.
+"""Turn parsers/reasons.rules into the C table parsers/reason.c compiles.
 
 Run by meson (custom_target) at build time. Usage:
     gen_reasons.py reasons.rules reason.h OUTPUT.c
@@ -207,8 +207,8 @@ def main():
     if not rows:
         sys.exit("%s: no rules" % rules_path)
     with open(out_path, "w", encoding="utf-8") as out:
-        out.write("/* Generated from daemon/reasons.rules by gen_reasons.py. Do not edit. */\n")
-        out.write('#include "reason.h"\n\n')
+        out.write("/* Generated from parsers/reasons.rules by gen_reasons.py. Do not edit. */\n")
+        out.write('#include "parsers/reason.h"\n\n')
         out.write("const struct reason_builtin reason_builtins[] = {\n")
         out.writelines(rows)
         out.write("};\n")

@@ -3,7 +3,7 @@
  * keeps every node's start mark, and word complaints as "PATH:LINE: ..."
  * for the readers of --config.file and --web.config.file.
  */
-#include "yamldoc.h"
+#include "util/yamldoc.h"
 
 #include <errno.h>
 #include <stdarg.h>

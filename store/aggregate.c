@@ -16,16 +16,16 @@
  * (series never disappear), which is what makes the scheme safe without a
  * lock. Label names are published the same way by topk.c.
  */
-#include "aggregate.h"
+#include "store/aggregate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "opstore.h"
-#include "state.h"
-#include "topk.h"
+#include "store/opstore.h"
+#include "store/state.h"
+#include "store/topk.h"
 
 const double agg_delay_bounds[AGG_DELAY_BUCKETS] = {
 	0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400,

@@ -19,7 +19,7 @@
  * prefilter only skips patterns that cannot match. User rules have no
  * literals and always run theirs.
  */
-#include "reason.h"
+#include "parsers/reason.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +29,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "aggregate.h"
+#include "store/aggregate.h"
 
 /* The aggregator sizes its fixed reason array without seeing this enum. */
 _Static_assert(REASON_COUNT == AGG_REASONS, "AGG_REASONS must equal REASON_COUNT");
@@ -360,7 +360,7 @@ reason_set_new(const struct reason_def *user, size_t nuser, struct reason_error 
 		const struct reason_builtin *b = &reason_builtins[i];
 		struct reason_def d = { reason_name(b->reason), b->pattern, b->code, b->enhanced };
 
-		snprintf(what, sizeof what, "daemon/reasons.rules:%u", b->line);
+		snprintf(what, sizeof what, "parsers/reasons.rules:%u", b->line);
 		if (compile_rule(&rs->rules[nuser + i], &d, what, err, errlen, &field) < 0) {
 			set_error(where, SIZE_MAX, field);
 			reason_set_free(rs);

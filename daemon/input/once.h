@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "tailer.h"
+#include "daemon/input/tailer.h"
 
 /* Read `path` ("-" = standard input) to EOF and call fn for every complete
  * line, exactly as the tailer would: same splitter, same limits, and a last

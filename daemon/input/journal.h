@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "tailer.h"
+#include "daemon/input/tailer.h"
 
 #define JOURNAL_MAX_MATCHES 32
 

@@ -2,7 +2,7 @@
  * log.c - stderr logging in logfmt or JSON, with rate limits for anything
  * that log content can trigger.
  */
-#include "log.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 #define AGG_DEFAULT_MAX_SERIES 5000
 #define AGG_DEFAULT_DOMAINS_TOP 50

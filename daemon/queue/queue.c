@@ -8,7 +8,7 @@
  * most). Shutdown writes to a pipe the collector polls alongside every
  * socket and child it waits for.
  */
-#include "queue.h"
+#include "daemon/queue/queue.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "spool.h"
+#include "util/log.h"
+#include "daemon/queue/spool.h"
 
 extern char **environ;
 

@@ -3,15 +3,15 @@
  * means, for the description label of maillog_smtp_code_info and
  * maillog_smtp_enhanced_code_info.
  *
- * The tables are generated at build time from web/smtp-codes.tsv (by
- * web/gen_smtp_codes.py), the one place the meanings are written down.
+ * The tables are generated at build time from parsers/smtp-codes.tsv (by
+ * parsers/gen_smtp_codes.py), the one place the meanings are written down.
  */
 #ifndef MEANING_H
 #define MEANING_H
 
 #include <stddef.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 #define MEANING_SUBJECTS 8
 #define MEANING_BUFSZ 256

@@ -13,7 +13,7 @@
  * the period it wants, the bucket was recycled meanwhile and reads as
  * zeros, which is right: the period it wanted is gone.
  */
-#include "history.h"
+#include "store/history.h"
 
 #include <stdlib.h>
 

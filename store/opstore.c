@@ -1,13 +1,13 @@
 /*
  * opstore.c - counters of the operational families (opstore.h).
  */
-#include "opstore.h"
+#include "store/opstore.h"
 
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "topk.h"
+#include "store/topk.h"
 
 /* What recording needs of a family, copied out of the table once so the
  * hot path makes no call to look it up. */

@@ -15,7 +15,7 @@
  * the sketch's deletes use backward-shift deletion, so there are no
  * tombstones and probes stay short forever.
  */
-#include "topk.h"
+#include "store/topk.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * leave behind. Using zlib rather than piping through gzip keeps --once free
  * of shell-outs.
  */
-#include "once.h"
+#include "daemon/input/once.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "linebuf.h"
+#include "daemon/input/linebuf.h"
 
 struct once_ctx {
 	tail_line_fn fn;

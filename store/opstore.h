@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mp.h"
+#include "parsers/mp.h"
 
 #define OPSTORE_CIPHERS 64
 /* Longest cipher name kept (OpenSSL's are under 50). */

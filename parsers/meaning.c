@@ -3,7 +3,7 @@
  * tables are sorted by the generator, so a lookup is a binary search; the
  * renderer calls this once per code seen, never per line.
  */
-#include "meaning.h"
+#include "parsers/meaning.h"
 
 #include <stdio.h>
 #include <stdlib.h>

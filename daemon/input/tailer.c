@@ -24,10 +24,10 @@
  * timer sets them all, which is what makes the tailer correct even when
  * every event is lost.
  */
-#include "tailer.h"
+#include "daemon/input/tailer.h"
 
-#include "linebuf.h"
-#include "log.h"
+#include "daemon/input/linebuf.h"
+#include "util/log.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /*
  * spool.c - count queued messages by walking spool directories.
  */
-#include "spool.h"
+#include "daemon/queue/spool.h"
 
 #include <dirent.h>
 #include <errno.h>
