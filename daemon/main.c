@@ -371,7 +371,7 @@ struct persist {
 	struct journal *journal;      /* --journal, or NULL */
 	char saved_cursor[512];       /* the loaded cursor, until an entry is read */
 	const struct options *o;
-	struct tail_status pub_status[OPTS_MAX_PATHS + 1];  /* + the journal */
+	struct input_status pub_status[OPTS_MAX_PATHS + 1];  /* + the journal */
 	struct state_buf buf;         /* reused: one allocation, grown once */
 	int efd;
 	pthread_mutex_t mu;
@@ -396,7 +396,7 @@ mono_ms(void)
  * (bytes), and every other count comes with an error, a rotation or a
  * truncation. Safe from any thread. */
 static uint64_t
-status_activity(const struct tail_status *st)
+status_activity(const struct input_status *st)
 {
 	return atomic_load_explicit(&st->bytes, memory_order_relaxed) +
 	    atomic_load_explicit(&st->open_errors, memory_order_relaxed) +
@@ -420,7 +420,7 @@ activity(const struct persist *ps)
 }
 
 static void
-put_status(struct state_buf *b, const struct tail_status *st)
+put_status(struct state_buf *b, const struct input_status *st)
 {
 	state_put_u64(b, atomic_load(&st->lines));
 	state_put_u64(b, atomic_load(&st->bytes));
@@ -433,7 +433,7 @@ put_status(struct state_buf *b, const struct tail_status *st)
 }
 
 static void
-get_status(struct state_rd *r, struct tail_status *st)
+get_status(struct state_rd *r, struct input_status *st)
 {
 	atomic_store(&st->lines, state_get_u64(r));
 	atomic_store(&st->bytes, state_get_u64(r));
@@ -446,7 +446,7 @@ get_status(struct state_rd *r, struct tail_status *st)
 }
 
 /* Body layout, version 2: the counters (agg_save); the sources (path, the
- * 8 tail_status counters, the number of positions or UINT64_MAX for
+ * 8 input_status counters, the number of positions or UINT64_MAX for
  * standard input, and each position); then the journal: its cursor (empty
  * when there is none) and its 8 counters; then the process counters that
  * must not go back at a restart: inotify overflows and failed writes. */
@@ -455,7 +455,7 @@ build_body(struct persist *ps)
 {
 	struct state_buf *b = &ps->buf;
 	const char *cursor = ps->saved_cursor;
-	struct tail_status none;
+	struct input_status none;
 
 	state_buf_reset(b);
 	agg_save(ps->live, b);
@@ -498,12 +498,12 @@ static void
 publish_gauges(struct persist *ps)
 {
 	for (int i = 0; i < tail_set_count(ps->ts); i++) {
-		const struct tail_status *st = tail_set_status(ps->ts, i);
+		const struct input_status *st = tail_set_status(ps->ts, i);
 		atomic_store(&ps->pub_status[i].state, atomic_load(&st->state));
 	}
 }
 
-static const struct tail_status *
+static const struct input_status *
 journal_st(const struct persist *ps)
 {
 #if HAVE_LIBSYSTEMD
@@ -545,9 +545,9 @@ snapshot(struct persist *ps)
 	agg_publish(ps->pub, ps->live);
 	atomic_store(&ps->pub_overflows, atomic_load(tail_set_overflows(ps->ts)));
 	for (int i = 0; i < tail_set_count(ps->ts); i++)
-		tail_status_copy(&ps->pub_status[i], tail_set_status(ps->ts, i));
+		input_status_copy(&ps->pub_status[i], tail_set_status(ps->ts, i));
 	if (journal_st(ps) != NULL)
-		tail_status_copy(&ps->pub_status[tail_set_count(ps->ts)], journal_st(ps));
+		input_status_copy(&ps->pub_status[tail_set_count(ps->ts)], journal_st(ps));
 	atomic_store(&ps->saved_sig, sig);
 	pthread_mutex_lock(&ps->mu);
 	ps->seq++;
@@ -584,7 +584,7 @@ struct saved_source {
 	int known;
 	int npos;                     /* -1: standard input, not resumable */
 	struct tail_pos pos[TAIL_POS_MAX];
-	struct tail_status status;
+	struct input_status status;
 };
 
 /* What the state file says about the journal, and the process counters
@@ -592,7 +592,7 @@ struct saved_source {
 struct saved_journal {
 	int known;
 	char cursor[512];             /* "" = none */
-	struct tail_status status;
+	struct input_status status;
 	uint64_t inotify_overflows;
 	uint64_t write_errors;
 };
@@ -692,7 +692,7 @@ bad:
 static int
 run_once(const struct options *o, struct pipeline *p)
 {
-	struct tail_status status[OPTS_MAX_PATHS];
+	struct input_status status[OPTS_MAX_PATHS];
 	struct expo_source sources[OPTS_MAX_PATHS];
 	struct expo_buf out = { 0 };
 	int failed = 0;
@@ -706,7 +706,7 @@ run_once(const struct options *o, struct pipeline *p)
 		 * panic, not an error (the daemon waits for it likewise). */
 		if (i == p->panic_source && access(o->paths[i], F_OK) != 0 && errno == ENOENT) {
 			log_info("%s does not exist: Exim has not panicked", o->paths[i]);
-			atomic_store(&status[i].state, TAIL_STATE_WAITING);
+			atomic_store(&status[i].state, INPUT_STATE_WAITING);
 			continue;
 		}
 		if (once_read(o->paths[i], o->max_line, count_line, p, i, &status[i],
@@ -738,7 +738,7 @@ run_once(const struct options *o, struct pipeline *p)
 
 /* The queue collector the flags ask for; started after the privilege drop. */
 static struct queue *
-new_queue(const struct options *o)
+new_queue(const struct options *o, struct queue_board *board)
 {
 	struct queue_opts qo;
 	struct queue *q;
@@ -750,7 +750,7 @@ new_queue(const struct options *o)
 	qo.postfix_dir = o->postfix_queue_dir;
 	qo.exim_binary = o->exim_binary;
 	qo.exim_spool = o->exim_spool_dir;
-	if ((q = queue_new(&qo)) == NULL)
+	if ((q = queue_new(&qo, board)) == NULL)
 		fatalx("out of memory allocating the queue collector");
 	return q;
 }
@@ -866,14 +866,14 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	if (o->state_file != NULL) {
 		ps.ts = ts;
 		if (journal != NULL) {
-			tail_status_copy(&ps.pub_status[o->npaths], sources[o->npaths].status);
+			input_status_copy(&ps.pub_status[o->npaths], sources[o->npaths].status);
 			sources[o->npaths].status = &ps.pub_status[o->npaths];
 		}
 		/* The web thread shows the published copies from the start: the
 		 * restored counters, already on disk. */
 		agg_publish(ps.pub, ps.live);
 		for (int i = 0; i < o->npaths; i++) {
-			tail_status_copy(&ps.pub_status[i], tail_set_status(ts, i));
+			input_status_copy(&ps.pub_status[i], tail_set_status(ts, i));
 			sources[i].status = &ps.pub_status[i];
 		}
 		/* Write the starting positions at once: after a fresh start at the
@@ -886,9 +886,11 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 			    o->state_file);
 	}
 
-	struct queue *queue = new_queue(o);
+	struct queue_board queue_board;   /* outlives the web server and the collector */
+	queue_board_init(&queue_board);
+	struct queue *queue = new_queue(o, &queue_board);
 	struct expo_view view = {
-		.queue = queue,
+		.queue = &queue_board,
 		.agg = o->state_file ? ps.pub : p->agg, .sources = sources,
 		.nsources = nsources, .mtas = p->mtas, .nmtas = p->nmtas,
 		/* With --state.file, as of the last snapshot, so what a scrape
@@ -1013,6 +1015,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 		log_info("state: saved to %s", o->state_file);
 	web_stop(web);
 	queue_free(queue);   /* abandons a showq read or exim -bpc under way */
+	queue_board_destroy(&queue_board);
 #if HAVE_LIBSYSTEMD
 	journal_close(journal);
 #endif

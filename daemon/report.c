@@ -302,7 +302,7 @@ code_pair(const struct dc_entry *x, char *buf, size_t len)
 
 struct input {
 	const char *path;
-	struct tail_status st;
+	struct input_status st;
 };
 
 /* One recipient domain's deferrals or bounces, summed over its codes. */

@@ -29,11 +29,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "store/aggregate.h"
-
-/* The aggregator sizes its fixed reason array without seeing this enum. */
-_Static_assert(REASON_COUNT == AGG_REASONS, "AGG_REASONS must equal REASON_COUNT");
-
 /* Reply texts longer than this are matched on their first bytes only: a
  * reason is stated at the start, and it bounds the cost per status. */
 #define REASON_TEXT_MAX 2048

@@ -23,9 +23,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "parsers/reason.h"
 #include "store/opstore.h"
 #include "store/state.h"
 #include "store/topk.h"
+
+/* aggregate.h sizes its fixed reason array without the classifier's enum,
+ * so its users need not include it; the two must agree. */
+_Static_assert(REASON_COUNT == AGG_REASONS, "AGG_REASONS must equal REASON_COUNT");
 
 const double agg_delay_bounds[AGG_DELAY_BUCKETS] = {
 	0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400,

@@ -325,7 +325,7 @@ static const char *const expected_fixed[] = {
 
 struct fixture {
 	struct agg *agg;
-	struct tail_status st[2];
+	struct input_status st[2];
 	struct expo_source src[2];
 	int mtas[2];
 	struct expo_view view;
@@ -355,7 +355,7 @@ setup(void **state)
 		agg_unmatched(f->agg, MP_MTA_POSTFIX);
 	agg_unmatched(f->agg, MP_MTA_NONE);
 
-	f->st[0].state = TAIL_STATE_FOLLOWING;
+	f->st[0].state = INPUT_STATE_FOLLOWING;
 	f->st[0].lines = 1234;
 	f->st[0].bytes = 98765;
 	f->st[0].overlong = 2;
@@ -364,7 +364,7 @@ setup(void **state)
 	f->st[0].open_errors = 5;
 	f->st[0].dropped_fragments = 6;
 	f->st[0].last_read_unix = 1764339001;
-	f->st[1].state = TAIL_STATE_WAITING;
+	f->st[1].state = INPUT_STATE_WAITING;
 	f->st[1].open_errors = 7;
 	f->src[0] = (struct expo_source){ "/var/log/mail.log", &f->st[0] };
 	/* A path with every character that needs care. */
@@ -668,7 +668,7 @@ test_overflow_series(void **state)
 	 * need (each code and enhanced code seen gets its meaning). */
 	struct agg *a = agg_new(6);
 	assert_non_null(a);
-	struct tail_status st;
+	struct input_status st;
 	memset(&st, 0, sizeof st);
 	struct expo_source src = { "/l", &st };
 	struct expo_view v = { .agg = a, .sources = &src, .nsources = 1 };

@@ -283,7 +283,7 @@ test_page_render(void **state)
 	static const char hostile[] = "/var/log/<script>alert(1)</script>/\"mail'.log";
 	struct agg *a = agg_new(1000);
 	struct hist *h = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS);
-	struct tail_status st;
+	struct input_status st;
 	struct expo_source src = { hostile, &st };
 	int mtas[1] = { MP_MTA_POSTFIX };
 	struct expo_buf out = { 0 };
@@ -291,7 +291,7 @@ test_page_render(void **state)
 
 	(void)state;
 	memset(&st, 0, sizeof st);
-	atomic_store(&st.state, TAIL_STATE_FOLLOWING);
+	atomic_store(&st.state, INPUT_STATE_FOLLOWING);
 	atomic_store(&st.lines, 1234567);
 	for (int i = 0; i < 5; i++)
 		status(a, h, (int64_t)now, MP_DIR_OUTBOUND, 250, 2, 0, 0, MP_OUTCOME_SENT,
@@ -391,7 +391,7 @@ test_not_attempted_apart(void **state)
 {
 	struct agg *a = agg_new(1000);
 	struct hist *h = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS);
-	struct tail_status st;
+	struct input_status st;
 	struct expo_source src = { "/var/log/mail.log", &st };
 	int mtas[1] = { MP_MTA_POSTFIX };
 	struct expo_buf out = { 0 };
@@ -399,7 +399,7 @@ test_not_attempted_apart(void **state)
 
 	(void)state;
 	memset(&st, 0, sizeof st);
-	atomic_store(&st.state, TAIL_STATE_FOLLOWING);
+	atomic_store(&st.state, INPUT_STATE_FOLLOWING);
 	for (int i = 0; i < 2; i++)
 		status(a, h, (int64_t)now, MP_DIR_OUTBOUND, 550, 5, 1, 1,
 		    MP_OUTCOME_BOUNCED, "example.org", REASON_UNKNOWN_RECIPIENT);

@@ -209,7 +209,7 @@ counter(struct fixture *f, const _Atomic uint64_t *c)
 	return atomic_load(c);
 }
 
-static const struct tail_status *
+static const struct input_status *
 status(struct fixture *f)
 {
 	return tail_set_status(f->ts, 0);
@@ -223,7 +223,7 @@ test_append_partial(void **state)
 	append_lines(f->path, 0, 3);
 	assert_int_equal(start(f, f->path), 0);
 	expect_total(f, 3);
-	assert_int_equal(atomic_load(&status(f)->state), TAIL_STATE_FOLLOWING);
+	assert_int_equal(atomic_load(&status(f)->state), INPUT_STATE_FOLLOWING);
 
 	int fd = open_append(f->path);
 	assert_int_equal(write(fd, "line 3", 6), 6);
@@ -386,12 +386,12 @@ test_delete_recreate(void **state)
 	assert_int_equal(unlink(f->path), 0);
 	write_lines(a, 10, 13);   /* the writer has not reopened yet */
 	pump(f->ts, 30);
-	assert_int_equal(atomic_load(&status(f)->state), TAIL_STATE_WAITING);
+	assert_int_equal(atomic_load(&status(f)->state), INPUT_STATE_WAITING);
 	append_lines(f->path, 13, 20);
 	write_lines(a, 20, 22);
 	expect_total(f, 22);
 	assert_ids(f->seen, 0, 22);
-	assert_int_equal(atomic_load(&status(f)->state), TAIL_STATE_FOLLOWING);
+	assert_int_equal(atomic_load(&status(f)->state), INPUT_STATE_FOLLOWING);
 	assert_int_equal(atomic_load(&status(f)->rotations), 1);
 	close(a);
 	pump(f->ts, (int)f->o.rotate_wait_ms + 100);
@@ -435,7 +435,7 @@ test_symlink_repoint(void **state)
 	/* a broken link is waited for */
 	assert_int_equal(unlink(b), 0);
 	pump(f->ts, 50);
-	assert_int_equal(atomic_load(&status(f)->state), TAIL_STATE_WAITING);
+	assert_int_equal(atomic_load(&status(f)->state), INPUT_STATE_WAITING);
 	append_lines(b, 20, 25);
 	expect_total(f, 25);
 	assert_ids(f->seen, 0, 25);
@@ -539,12 +539,12 @@ test_absent_at_start(void **state)
 
 	f->o.from_beginning = 0;
 	start(f, f->path);
-	assert_int_equal(atomic_load(&status(f)->state), TAIL_STATE_WAITING);
+	assert_int_equal(atomic_load(&status(f)->state), INPUT_STATE_WAITING);
 	pump(f->ts, 30);
 	/* created later: read from 0 even with start=end */
 	append_lines(f->path, 0, 7);
 	expect_total(f, 7);
-	assert_int_equal(atomic_load(&status(f)->state), TAIL_STATE_FOLLOWING);
+	assert_int_equal(atomic_load(&status(f)->state), INPUT_STATE_FOLLOWING);
 
 	snprintf(bad, sizeof bad, "%s/no/such/dir/mail.log", f->dir);
 	assert_int_equal(tail_set_add(f->ts, bad, err, sizeof err), -1);
@@ -561,14 +561,14 @@ test_error_then_regular(void **state)
 	/* a FIFO at the path cannot be followed: state ERROR, never exits */
 	assert_int_equal(mkfifo(f->path, 0644), 0);
 	start(f, f->path);
-	assert_int_equal(atomic_load(&status(f)->state), TAIL_STATE_ERROR);
+	assert_int_equal(atomic_load(&status(f)->state), INPUT_STATE_ERROR);
 	assert_true(atomic_load(&status(f)->open_errors) >= 1);
 	pump(f->ts, 30);
 	/* replaced by a regular file: picked up by the directory watch */
 	assert_int_equal(unlink(f->path), 0);
 	append_lines(f->path, 0, 4);
 	expect_total(f, 4);
-	assert_int_equal(atomic_load(&status(f)->state), TAIL_STATE_FOLLOWING);
+	assert_int_equal(atomic_load(&status(f)->state), INPUT_STATE_FOLLOWING);
 }
 
 static void
@@ -589,7 +589,7 @@ test_stdin_pipe(void **state)
 	expect_total(f, 11);
 	close(p[1]);
 	pump(f->ts, 100);
-	assert_int_equal(atomic_load(&status(f)->state), TAIL_STATE_EOF);
+	assert_int_equal(atomic_load(&status(f)->state), INPUT_STATE_EOF);
 	assert_int_equal(atomic_load(&status(f)->dropped_fragments), 1);
 	assert_int_equal(f->seen->total, 11);
 	tail_set_free(f->ts);
@@ -782,7 +782,7 @@ test_reconcile_without_events(void **state)
 	append_lines(other, 10, 12);
 	expect_total(f, 12);
 	assert_int_equal(f->seen->last_source, 1);
-	assert_string_equal(tail_state_name(TAIL_STATE_WAITING), "waiting");
+	assert_string_equal(input_state_name(INPUT_STATE_WAITING), "waiting");
 }
 
 int

@@ -971,7 +971,7 @@ static const struct {
 };
 
 static uint64_t
-src_value(const struct tail_status *st, enum src_field f)
+src_value(const struct input_status *st, enum src_field f)
 {
 	switch (f) {
 	case SRC_LINES: return atomic_load_explicit(&st->lines, memory_order_relaxed);
@@ -989,8 +989,8 @@ src_value(const struct tail_status *st, enum src_field f)
 static int
 render_sources(struct em *e, const struct expo_view *v)
 {
-	static const enum tail_state states[] = {
-		TAIL_STATE_WAITING, TAIL_STATE_FOLLOWING, TAIL_STATE_ERROR, TAIL_STATE_EOF,
+	static const enum input_state states[] = {
+		INPUT_STATE_WAITING, INPUT_STATE_FOLLOWING, INPUT_STATE_ERROR, INPUT_STATE_EOF,
 	};
 
 	for (size_t f = 0; f < sizeof src_families / sizeof src_families[0]; f++) {
@@ -1015,7 +1015,7 @@ render_sources(struct em *e, const struct expo_view *v)
 		for (size_t s = 0; s < sizeof states / sizeof states[0]; s++) {
 			labels_reset(e);
 			if (label(e, "path", v->sources[i].path) < 0 ||
-			    label(e, "state", tail_state_name(states[s])) < 0 ||
+			    label(e, "state", input_state_name(states[s])) < 0 ||
 			    sample_u64(e, "maillog_source_state", cur == (int)states[s]) < 0)
 				return -1;
 		}
@@ -1198,7 +1198,7 @@ render_queue(struct em *e, const struct expo_view *v)
 
 	if (v->queue == NULL)
 		return 0;
-	queue_read(v->queue, &q);
+	queue_board_read(v->queue, &q);
 	if (family(e, "maillog_queue_messages", "gauge", "Messages in the MTA's queue at the "
 	    "last collection (maillog_queue_collect_timestamp_seconds): Postfix's incoming, "
 	    "active, deferred, hold and maildrop queues from its showq service, or counted "

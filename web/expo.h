@@ -14,13 +14,13 @@
 
 #include "store/aggregate.h"
 #include "store/history.h"
-#include "daemon/queue/queue.h"
-#include "daemon/input/tailer.h"
+#include "store/input_stats.h"
+#include "store/queue_snapshot.h"
 
 /* One followed input as the web layer sees it. */
 struct expo_source {
 	const char *path;
-	const struct tail_status *status;
+	const struct input_status *status;
 };
 
 /* Everything /metrics shows. Owned by the daemon, outlives the web server. */
@@ -43,9 +43,9 @@ struct expo_view {
 	 * returns when that is published, or after a bounded wait. */
 	void (*refresh)(void *ctx);
 	void *refresh_ctx;
-	/* Queue sizes (daemon/queue/queue.h): its last snapshot is copied per
-	 * scrape. NULL (--once): the maillog_queue_* families are left out. */
-	struct queue *queue;
+	/* Queue sizes (store/queue_snapshot.h): the last snapshot is copied
+	 * per scrape. NULL (--once): the maillog_queue_* families are left out. */
+	struct queue_board *queue;
 };
 
 enum expo_format {

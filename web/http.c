@@ -749,15 +749,15 @@ serve_health(struct web *w, struct MHD_Connection *c)
 		int st = atomic_load_explicit(&v->sources[i].status->state, memory_order_relaxed);
 		const char *why;
 
-		if (st == TAIL_STATE_WAITING)
+		if (st == INPUT_STATE_WAITING)
 			why = "file does not exist yet";
-		else if (st == TAIL_STATE_ERROR)
+		else if (st == INPUT_STATE_ERROR)
 			why = "cannot be opened or read; retrying";
 		else
 			continue;
 		status = MHD_HTTP_SERVICE_UNAVAILABLE;
 		if (expo_buf_printf(&b, "%s: %s (%s)\n", v->sources[i].path,
-		    tail_state_name((enum tail_state)st), why) < 0)
+		    input_state_name((enum input_state)st), why) < 0)
 			goto oom;
 	}
 	if (status == MHD_HTTP_OK && expo_buf_append(&b, "ok\n", 3) < 0)

@@ -25,7 +25,7 @@
 #include "store/history.h"
 #include "parsers/meaning.h"
 #include "store/opstore.h"
-#include "daemon/queue/queue.h"
+#include "store/queue_snapshot.h"
 #include "web/summary.h"
 
 #define LIT(out, lit) expo_buf_append((out), (lit), sizeof(lit) - 1)
@@ -559,16 +559,16 @@ files_table(struct expo_buf *out, const struct expo_view *v, double now,
 	    "<th class=\"n\">errors</th></tr>\n") < 0)
 		return -1;
 	for (int i = 0; i < v->nsources; i++) {
-		const struct tail_status *st = v->sources[i].status;
+		const struct input_status *st = v->sources[i].status;
 		int state = atomic_load_explicit(&st->state, memory_order_relaxed);
 		int64_t last = atomic_load_explicit(&st->last_read_unix, memory_order_relaxed);
 		uint64_t errors = atomic_load_explicit(&st->open_errors, memory_order_relaxed);
-		const char *pill = state == TAIL_STATE_FOLLOWING || state == TAIL_STATE_EOF ? "ok" :
-		    state == TAIL_STATE_WAITING ? "warn" : "bad";
+		const char *pill = state == INPUT_STATE_FOLLOWING || state == INPUT_STATE_EOF ? "ok" :
+		    state == INPUT_STATE_WAITING ? "warn" : "bad";
 
 		if (LIT(out, "<tr><td class=\"path\">") < 0 || esc(out, v->sources[i].path) < 0 ||
 		    expo_buf_printf(out, "</td><td><span class=\"pill %s\">", pill) < 0 ||
-		    esc(out, tail_state_name((enum tail_state)state)) < 0 ||
+		    esc(out, input_state_name((enum input_state)state)) < 0 ||
 		    expo_buf_printf(out, "</span></td><td class=\"n\" id=\"lines-%d\">", i) < 0 ||
 		    num(out, atomic_load_explicit(&st->lines, memory_order_relaxed)) < 0 ||
 		    LIT(out, "</td><td class=\"n\">") < 0)
@@ -751,7 +751,7 @@ queue_card(struct expo_buf *out, const struct expo_view *v, double now)
 	    "<tr><th>queue</th><th class=\"n\">messages</th></tr>\n") < 0)
 		return -1;
 	if (v->queue != NULL) {
-		queue_read(v->queue, &q);
+		queue_board_read(v->queue, &q);
 		if (q.have[QUEUE_MTA_POSTFIX]) {
 			any = 1;
 			for (int i = 0; i < SHOWQ_NQUEUES; i++) {
@@ -804,7 +804,7 @@ page_render(const struct expo_view *v, const char *telemetry_path, double now,
 
 	for (int i = 0; i < v->nsources; i++) {
 		int st = atomic_load_explicit(&v->sources[i].status->state, memory_order_relaxed);
-		if (st == TAIL_STATE_WAITING || st == TAIL_STATE_ERROR)
+		if (st == INPUT_STATE_WAITING || st == INPUT_STATE_ERROR)
 			nbad++;
 	}
 	if (summary_build(&s, v->agg) < 0)

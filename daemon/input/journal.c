@@ -39,7 +39,7 @@ struct journal {
 	size_t cap;
 	char *cursor;              /* last entry handed over (sd_journal's malloc) */
 	int pending;               /* the last turn ended on the budget */
-	struct tail_status st;
+	struct input_status st;
 };
 
 void
@@ -146,7 +146,7 @@ journal_open(const struct journal_opts *o, const char *cursor, tail_line_fn fn, 
 		snprintf(err, errlen, "cannot watch the journal: %s", strerror(-r));
 		goto fail;
 	}
-	atomic_store(&jr->st.state, TAIL_STATE_FOLLOWING);
+	atomic_store(&jr->st.state, INPUT_STATE_FOLLOWING);
 	jr->pending = 1;
 	return jr;
 fail:
@@ -304,17 +304,17 @@ journal_cursor(const struct journal *jr)
 	return jr->cursor;
 }
 
-const struct tail_status *
+const struct input_status *
 journal_status(const struct journal *jr)
 {
 	return &jr->st;
 }
 
 void
-journal_restore_status(struct journal *jr, const struct tail_status *saved)
+journal_restore_status(struct journal *jr, const struct input_status *saved)
 {
 	int state = atomic_load(&jr->st.state);
 
-	tail_status_copy(&jr->st, saved);
+	input_status_copy(&jr->st, saved);
 	atomic_store(&jr->st.state, state);
 }

@@ -65,8 +65,8 @@ void journal_process(struct journal *j, unsigned budget);
 const char *journal_cursor(const struct journal *j);
 
 /* Counters in the same shape as a followed file's. */
-const struct tail_status *journal_status(const struct journal *j);
+const struct input_status *journal_status(const struct journal *j);
 /* Restore them from the state file. */
-void journal_restore_status(struct journal *j, const struct tail_status *saved);
+void journal_restore_status(struct journal *j, const struct input_status *saved);
 
 #endif

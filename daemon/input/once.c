@@ -38,7 +38,7 @@ pass_line(void *p, const char *line, size_t len)
 
 int
 once_read(const char *path, size_t max_line, tail_line_fn fn, void *ctx,
-    int source, struct tail_status *st, char *err, size_t errlen)
+    int source, struct input_status *st, char *err, size_t errlen)
 {
 	struct once_ctx c = { .fn = fn, .ctx = ctx, .source = source };
 	struct stat sb;
@@ -53,14 +53,14 @@ once_read(const char *path, size_t max_line, tail_line_fn fn, void *ctx,
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		atomic_store(&st->state, TAIL_STATE_ERROR);
+		atomic_store(&st->state, INPUT_STATE_ERROR);
 		atomic_fetch_add(&st->open_errors, 1);
 		return -1;
 	}
 	if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 		snprintf(err, errlen, "cannot read %s: it is a directory", path);
 		close(fd);
-		atomic_store(&st->state, TAIL_STATE_ERROR);
+		atomic_store(&st->state, INPUT_STATE_ERROR);
 		atomic_fetch_add(&st->open_errors, 1);
 		return -1;
 	}
@@ -80,7 +80,7 @@ once_read(const char *path, size_t max_line, tail_line_fn fn, void *ctx,
 	 * 16 KiB zlib buffer saves the copy (5% of --once's time) and is still
 	 * plenty for inflating gzip. */
 	(void)gzbuffer(gz, 16 * 1024);
-	atomic_store(&st->state, TAIL_STATE_FOLLOWING);
+	atomic_store(&st->state, INPUT_STATE_FOLLOWING);
 
 	for (;;) {
 		size_t avail;
@@ -118,7 +118,7 @@ once_read(const char *path, size_t max_line, tail_line_fn fn, void *ctx,
 	atomic_fetch_add(&st->overlong, lb.overlong);
 	if (c.lines > 0)
 		atomic_store(&st->last_read_unix, (int64_t)time(NULL));
-	atomic_store(&st->state, rc == 0 ? TAIL_STATE_EOF : TAIL_STATE_ERROR);
+	atomic_store(&st->state, rc == 0 ? INPUT_STATE_EOF : INPUT_STATE_ERROR);
 	lb_fini(&lb);
 	gzclose(gz);
 	return rc;

@@ -16,6 +16,6 @@
  * daemon following it. Counts lines, bytes and overlong lines in *st. Returns 0, or -1 with a
  * one-line reason naming the path in err. */
 int once_read(const char *path, size_t max_line, tail_line_fn fn, void *ctx,
-    int source, struct tail_status *st, char *err, size_t errlen);
+    int source, struct input_status *st, char *err, size_t errlen);
 
 #endif

@@ -116,7 +116,7 @@ struct tail_source {
 	int moved_pending;
 	struct tail_file *cur;
 	struct tail_file *old;
-	struct tail_status st;
+	struct input_status st;
 };
 
 struct tail_set {
@@ -149,15 +149,15 @@ stat_add(_Atomic uint64_t *c, uint64_t n)
 }
 
 static void
-set_state(struct tail_source *s, enum tail_state st)
+set_state(struct tail_source *s, enum input_state st)
 {
 	atomic_store_explicit(&s->st.state, (int)st, memory_order_relaxed);
 }
 
-static enum tail_state
+static enum input_state
 get_state(const struct tail_source *s)
 {
-	return (enum tail_state)atomic_load_explicit(&s->st.state, memory_order_relaxed);
+	return (enum input_state)atomic_load_explicit(&s->st.state, memory_order_relaxed);
 }
 
 /* Defaults: start at the end, 64 KiB lines, 2 s reconcile, 5 s rotate_wait
@@ -170,19 +170,6 @@ tail_opts_defaults(struct tail_opts *o)
 	o->reconcile_ms = 2000;
 	o->rotate_wait_ms = 5000;
 	o->max_bytes_per_turn = 4 * 1024 * 1024;
-}
-
-/* The state's name as shown in self-metrics and /healthz; a static string. */
-const char *
-tail_state_name(enum tail_state s)
-{
-	switch (s) {
-	case TAIL_STATE_WAITING: return "waiting";
-	case TAIL_STATE_FOLLOWING: return "following";
-	case TAIL_STATE_ERROR: return "error";
-	case TAIL_STATE_EOF: return "eof";
-	}
-	return "unknown";
 }
 
 /* ---- watches ---------------------------------------------------------- */
@@ -570,10 +557,10 @@ open_path(struct tail_source *s, struct stat *st)
 	fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR) {
-			set_state(s, TAIL_STATE_WAITING);
+			set_state(s, INPUT_STATE_WAITING);
 		} else {
 			log_open_error(s, "open");
-			set_state(s, TAIL_STATE_ERROR);
+			set_state(s, INPUT_STATE_ERROR);
 		}
 		return -1;
 	}
@@ -586,7 +573,7 @@ open_path(struct tail_source *s, struct stat *st)
 		} else {
 			log_open_error(s, "stat");
 		}
-		set_state(s, TAIL_STATE_ERROR);
+		set_state(s, INPUT_STATE_ERROR);
 		close(fd);
 		return -1;
 	}
@@ -619,7 +606,7 @@ follow_fd(struct tail_source *s, int fd, const struct stat *st)
 		f->wd = add_watch(s, proc, FILE_MASK);
 	s->cur = f;
 	s->need_read = 1;
-	set_state(s, TAIL_STATE_FOLLOWING);
+	set_state(s, INPUT_STATE_FOLLOWING);
 	log_info("following %s from offset %jd", s->path, (intmax_t)f->offset);
 }
 
@@ -733,7 +720,7 @@ check_path(struct tail_source *s, size_t *budget)
 		if (errno != ENOENT && errno != ENOTDIR) {
 			log_open_error(s, "stat");
 			if (s->cur == NULL)
-				set_state(s, TAIL_STATE_ERROR);
+				set_state(s, INPUT_STATE_ERROR);
 			return;
 		}
 		if (s->cur != NULL) {
@@ -741,7 +728,7 @@ check_path(struct tail_source *s, size_t *budget)
 			demote(s, s->cur, "was renamed or deleted");
 			s->cur = NULL;
 		}
-		set_state(s, TAIL_STATE_WAITING);
+		set_state(s, INPUT_STATE_WAITING);
 		return;
 	}
 	if (s->cur != NULL && s->cur->dev == st.st_dev && s->cur->ino == st.st_ino)
@@ -766,7 +753,7 @@ check_path(struct tail_source *s, size_t *budget)
 		back->next = NULL;
 		back->close_at = 0;
 		s->cur = back;
-		set_state(s, TAIL_STATE_FOLLOWING);
+		set_state(s, INPUT_STATE_FOLLOWING);
 		return;
 	}
 	follow_fd(s, fd, &st);
@@ -830,7 +817,7 @@ service_stream(struct tail_source *s, size_t *budget)
 	if (s->stream == STREAM_POLLED)
 		epoll_ctl(s->ts->epfd, EPOLL_CTL_DEL, f->fd, NULL);
 	log_info("%s: end of input", s->path);
-	set_state(s, TAIL_STATE_EOF);
+	set_state(s, INPUT_STATE_EOF);
 	s->cur = NULL;
 	file_close(f);
 }
@@ -1075,7 +1062,7 @@ add_stdin(struct tail_set *ts, struct tail_source *s, char *err, size_t errlen)
 		s->stream = STREAM_PLAIN;
 	s->cur = file_new(s, STDIN_FILENO, &st);
 	s->stream_ready = 1;
-	set_state(s, TAIL_STATE_FOLLOWING);
+	set_state(s, INPUT_STATE_FOLLOWING);
 	return 0;
 }
 
@@ -1255,13 +1242,13 @@ add(struct tail_set *ts, const char *path, const struct tail_pos *pos, int npos,
 	if (npos >= 0)
 		resume_source(s, pos, npos < TAIL_POS_MAX ? npos : TAIL_POS_MAX, &st, s->init_valid);
 	ts->src[ts->n++] = s;
-	set_state(s, TAIL_STATE_WAITING);
+	set_state(s, INPUT_STATE_WAITING);
 	s->need_path = 1;
 	s->need_read = 1;
 	size_t budget = 0;
 	check_path(s, &budget);
 	s->need_path = 0;
-	if (get_state(s) == TAIL_STATE_WAITING)
+	if (get_state(s) == INPUT_STATE_WAITING)
 		log_info("%s does not exist yet; waiting for it", path);
 	ts->pending = 1;
 	return s->index;
@@ -1367,7 +1354,7 @@ tail_set_count(const struct tail_set *ts)
 }
 
 /* The live counters of a source (owned by the set), NULL if out of range. */
-const struct tail_status *
+const struct input_status *
 tail_set_status(const struct tail_set *ts, int source)
 {
 	if (source < 0 || source >= ts->n)
@@ -1441,24 +1428,7 @@ tail_set_positions(const struct tail_set *ts, int source, struct tail_pos *out, 
 }
 
 void
-tail_status_copy(struct tail_status *dst, const struct tail_status *src)
-{
-#define COPY(field) atomic_store_explicit(&dst->field, \
-	atomic_load_explicit(&src->field, memory_order_relaxed), memory_order_relaxed)
-	COPY(state);
-	COPY(lines);
-	COPY(bytes);
-	COPY(overlong);
-	COPY(rotations);
-	COPY(truncations);
-	COPY(open_errors);
-	COPY(dropped_fragments);
-	COPY(last_read_unix);
-#undef COPY
-}
-
-void
-tail_set_restore_status(struct tail_set *ts, int source, const struct tail_status *saved)
+tail_set_restore_status(struct tail_set *ts, int source, const struct input_status *saved)
 {
 	struct tail_source *s;
 	int state;
@@ -1467,6 +1437,6 @@ tail_set_restore_status(struct tail_set *ts, int source, const struct tail_statu
 		return;
 	s = ts->src[source];
 	state = atomic_load_explicit(&s->st.state, memory_order_relaxed);
-	tail_status_copy(&s->st, saved);
+	input_status_copy(&s->st, saved);
 	atomic_store_explicit(&s->st.state, state, memory_order_relaxed);
 }

@@ -10,7 +10,7 @@
  * slow reconcile that catches what inotify missed (IN_Q_OVERFLOW, coalesced
  * events, file systems that do not deliver events).
  *
- * All of this runs on one thread. Only the struct tail_status counters are
+ * All of this runs on one thread. Only the struct input_status counters are
  * read from other threads (the web thread), and they are atomics.
  */
 #ifndef TAILER_H
@@ -19,6 +19,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "store/input_stats.h"
 
 /* Called once per complete line, with the trailing "\n" and any "\r"
  * before it removed. Empty lines are not passed. The line is valid only
@@ -34,28 +36,6 @@ struct tail_opts {
 	size_t max_bytes_per_turn;   /* bound one tail_set_process() call (default 4 MiB) */
 };
 void tail_opts_defaults(struct tail_opts *o);
-
-/* File states shown in self-metrics and /healthz. */
-enum tail_state {
-	TAIL_STATE_WAITING = 0, /* path does not exist (yet); waiting for it */
-	TAIL_STATE_FOLLOWING,   /* open and followed */
-	TAIL_STATE_ERROR,       /* exists but cannot be opened/read; retried */
-	TAIL_STATE_EOF,         /* a non-rotatable input (stdin, a pipe) reached EOF */
-};
-const char *tail_state_name(enum tail_state s);
-
-/* Per-path self-metrics. Written by the tailer thread only, read by anyone. */
-struct tail_status {
-	_Atomic int state;                  /* enum tail_state */
-	_Atomic uint64_t lines;             /* complete lines passed to the callback */
-	_Atomic uint64_t bytes;             /* bytes read */
-	_Atomic uint64_t overlong;          /* lines longer than max_line, skipped */
-	_Atomic uint64_t rotations;         /* rename/delete/symlink rotations detected */
-	_Atomic uint64_t truncations;       /* copytruncate-style shrinks detected */
-	_Atomic uint64_t open_errors;       /* failed open/read attempts */
-	_Atomic uint64_t dropped_fragments; /* unterminated last lines of files closed after rotation */
-	_Atomic int64_t last_read_unix;     /* wall clock of the last line read, 0 = never */
-};
 
 struct tail_set;
 
@@ -115,10 +95,8 @@ int tail_set_positions(const struct tail_set *ts, int source, struct tail_pos *o
 /* Set a source's counters to saved values (restored from the state file,
  * before the first tail_set_process), so maillog_lines_read_total and the
  * others continue instead of restarting at 0. The state is left as is. */
-void tail_set_restore_status(struct tail_set *ts, int source, const struct tail_status *saved);
+void tail_set_restore_status(struct tail_set *ts, int source, const struct input_status *saved);
 
-/* Copy every field of src to dst (each load and store atomic). */
-void tail_status_copy(struct tail_status *dst, const struct tail_status *src);
 
 /* The fd to poll for POLLIN. It is an epoll fd holding the inotify fd and,
  * when "-" is a pipe or terminal, standard input, so one fd covers both;
@@ -140,7 +118,7 @@ void tail_set_drain(struct tail_set *ts);
 
 /* Number of sources and the status/path of each. */
 int tail_set_count(const struct tail_set *ts);
-const struct tail_status *tail_set_status(const struct tail_set *ts, int source);
+const struct input_status *tail_set_status(const struct tail_set *ts, int source);
 const char *tail_set_path(const struct tail_set *ts, int source);
 
 /* Count of inotify queue overflows (IN_Q_OVERFLOW), readable from any thread. */

@@ -36,8 +36,7 @@ struct queue {
 	int running;
 	int stop_pipe[2];
 	_Atomic int stop;
-	pthread_mutex_t mu;
-	struct queue_snapshot pub;       /* under mu */
+	struct queue_board *board;       /* where snapshots are published; not owned */
 	struct queue_snapshot work;      /* the collector's own */
 	int present[QUEUE_NMTAS];        /* auto: found once, collected from then on */
 	char exim_path[PATH_MAX];        /* resolved --exim.binary, "" if none */
@@ -54,23 +53,6 @@ queue_opts_defaults(struct queue_opts *o)
 	o->postfix_dir = QUEUE_DEFAULT_POSTFIX_DIR;
 	o->exim_spool = QUEUE_DEFAULT_EXIM_SPOOL;
 	o->timeout_ms = QUEUE_TIMEOUT_MS;
-}
-
-const char *
-queue_method_name(enum queue_method m)
-{
-	switch (m) {
-	case QUEUE_M_SHOWQ: return "showq";
-	case QUEUE_M_SPOOL: return "spool";
-	case QUEUE_M_EXIM_BPC: return "exim-bpc";
-	default: return "unknown";
-	}
-}
-
-const char *
-queue_mta_name(enum queue_mta m)
-{
-	return m == QUEUE_MTA_POSTFIX ? "postfix" : "exim";
 }
 
 static int64_t
@@ -362,9 +344,7 @@ detect(struct queue *q)
 static void
 publish(struct queue *q)
 {
-	pthread_mutex_lock(&q->mu);
-	q->pub = q->work;
-	pthread_mutex_unlock(&q->mu);
+	queue_board_publish(q->board, &q->work);
 }
 
 static void *
@@ -400,20 +380,15 @@ run(void *arg)
 }
 
 struct queue *
-queue_new(const struct queue_opts *o)
+queue_new(const struct queue_opts *o, struct queue_board *board)
 {
 	struct queue *q = calloc(1, sizeof *q);
 
 	if (q == NULL)
 		return NULL;
 	q->o = *o;
-	pthread_mutex_init(&q->mu, NULL);
-	for (int m = 0; m < QUEUE_NMTAS; m++) {
-		q->work.duration[m] = -1;
-		for (int k = 0; k < QUEUE_NMETHODS; k++)
-			q->work.success[m][k] = -1;
-	}
-	q->pub = q->work;
+	q->board = board;
+	queue_snapshot_init(&q->work);
 	q->stop_pipe[0] = q->stop_pipe[1] = -1;
 	return q;
 }
@@ -450,14 +425,5 @@ queue_free(struct queue *q)
 	for (int i = 0; i < 2; i++)
 		if (q->stop_pipe[i] >= 0)
 			close(q->stop_pipe[i]);
-	pthread_mutex_destroy(&q->mu);
 	free(q);
-}
-
-void
-queue_read(struct queue *q, struct queue_snapshot *out)
-{
-	pthread_mutex_lock(&q->mu);
-	*out = q->pub;
-	pthread_mutex_unlock(&q->mu);
 }

@@ -33,23 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-const double showq_size_bounds[SHOWQ_SIZE_BOUNDS] = {
-	1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
-};
-const double showq_age_bounds[SHOWQ_AGE_BOUNDS] = {
-	60, 300, 900, 3600, 14400, 43200, 86400, 172800, 432000,
-};
-
-static const char *const queue_names[SHOWQ_NQUEUES] = {
-	"incoming", "active", "deferred", "hold", "maildrop", "corrupt",
-};
-
-const char *
-showq_queue_name(enum showq_queue q)
-{
-	return (unsigned)q < SHOWQ_NQUEUES ? queue_names[q] : "unknown";
-}
-
 enum attr {
 	A_PROTOCOL, A_QUEUE_NAME, A_QUEUE_ID, A_TIME, A_SIZE, A_FORCED_EXPIRE,
 	A_SENDER, A_RECIPIENT, A_REASON, A_OTHER,
@@ -186,7 +169,7 @@ end_value(struct showq_parser *p)
 		break;
 	case A_QUEUE_NAME:
 		for (p->queue = 0; p->queue < SHOWQ_NQUEUES; p->queue++)
-			if (strcmp(queue_names[p->queue], v) == 0)
+			if (strcmp(showq_queue_name((enum showq_queue)p->queue), v) == 0)
 				break;
 		if (p->queue == SHOWQ_NQUEUES)
 			return fail(p, "unknown queue_name '%s'", v);

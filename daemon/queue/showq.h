@@ -25,38 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Postfix's queues (src/global/mail_queue.h). showq lists the first five;
- * corrupt is kept for a showq that one day reports it. */
-enum showq_queue {
-	SHOWQ_Q_INCOMING,
-	SHOWQ_Q_ACTIVE,
-	SHOWQ_Q_DEFERRED,
-	SHOWQ_Q_HOLD,
-	SHOWQ_Q_MAILDROP,
-	SHOWQ_Q_CORRUPT,
-	SHOWQ_NQUEUES,
-};
-
-/* Histogram bounds: sizes 1 KiB .. 64 MiB by fours, ages 1 min .. 5 days. */
-#define SHOWQ_SIZE_BOUNDS 9
-#define SHOWQ_AGE_BOUNDS 9
-extern const double showq_size_bounds[SHOWQ_SIZE_BOUNDS];
-extern const double showq_age_bounds[SHOWQ_AGE_BOUNDS];
-
-/* Per-bucket (not cumulative) counts; the last bucket is +Inf. */
-struct showq_hist {
-	uint64_t buckets[10];
-	double sum;
-};
-
-struct showq_stats {
-	uint64_t messages[SHOWQ_NQUEUES];
-	struct showq_hist size[SHOWQ_NQUEUES];   /* bytes, showq_size_bounds */
-	struct showq_hist age[SHOWQ_NQUEUES];    /* seconds, showq_age_bounds */
-};
-
-/* "incoming", "active", ... */
-const char *showq_queue_name(enum showq_queue q);
+#include "store/queue_snapshot.h"
 
 /* Attribute limits: longer is an error, never a truncation. */
 #define SHOWQ_MAX_NAME 64          /* attribute names ("queue_name" is 10) */

@@ -236,7 +236,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The whole exposition, with the input as a path and as a counted line. */
 	char *path = malloc(size + 1);
-	struct tail_status st;
+	struct input_status st;
 	struct mp_event ev;
 	struct agg *agg = agg_new(8);
 	if (path == NULL || agg == NULL)

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct web *web;
 static struct agg *agg;
-static struct tail_status status;
+static struct input_status status;
 static struct expo_source source = { .path = "/var/log/mail.log", .status = &status };
 static struct expo_view view;
 static struct sockaddr_in addr;
