@@ -39,6 +39,7 @@
 #include "daemon/report.h"
 #include "daemon/input/tailer.h"
 #include "web/webconfig.h"
+#include "util/monoclock.h"
 
 /* What the per-line callback needs, and the MTAs whose unmatched count
  * /metrics always shows (built-ins and the startup config's custom parsers;
@@ -384,14 +385,6 @@ struct persist {
 	_Atomic uint64_t pub_overflows; /* inotify overflows as of the last snapshot written */
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Moves whenever a counter can have moved: every counted line was read
  * (bytes), and every other count comes with an error, a rotation or a
  * truncation. Safe from any thread. */
@@ -694,7 +687,7 @@ run_once(const struct options *o, struct pipeline *p)
 {
 	struct input_status status[OPTS_MAX_PATHS];
 	struct expo_source sources[OPTS_MAX_PATHS];
-	struct expo_buf out = { 0 };
+	struct strbuf out = { 0 };
 	int failed = 0;
 
 	memset(status, 0, sizeof status);
@@ -723,16 +716,16 @@ run_once(const struct options *o, struct pipeline *p)
 		.mtas = p->mtas, .nmtas = p->nmtas,
 	};
 	if (expo_render(&view, &out) < 0) {
-		expo_buf_free(&out);
+		strbuf_free(&out);
 		log_errorx("out of memory rendering the metrics");
 		return 1;
 	}
 	if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
-		expo_buf_free(&out);
+		strbuf_free(&out);
 		log_error("writing the metrics to stdout");
 		return 1;
 	}
-	expo_buf_free(&out);
+	strbuf_free(&out);
 	return 0;
 }
 

@@ -184,28 +184,28 @@ report_line(void *ctx, const char *line, size_t len, int source)
 	}
 }
 
-#define LIT(out, lit) expo_buf_append((out), (lit), sizeof(lit) - 1)
+#define LIT(out, lit) strbuf_append((out), (lit), sizeof(lit) - 1)
 
 /* A JSON string: expo_escape_label already writes \\, \" and \n and
  * replaces ill-formed UTF-8 with U+FFFD; the other control characters
  * JSON forbids raw become \u00XX. */
 static int
-json_str(struct expo_buf *out, const char *s)
+json_str(struct strbuf *out, const char *s)
 {
-	struct expo_buf tmp = { 0 };
+	struct strbuf tmp = { 0 };
 	int rc = -1;
 
 	if (expo_escape_label(&tmp, s, strlen(s)) < 0 || LIT(out, "\"") < 0)
 		goto done;
 	for (size_t i = 0; i < tmp.len; i++) {
 		unsigned char c = (unsigned char)tmp.data[i];
-		if (c < 0x20 ? expo_buf_printf(out, "\\u%04x", c) < 0 :
-		    expo_buf_append(out, tmp.data + i, 1) < 0)
+		if (c < 0x20 ? strbuf_printf(out, "\\u%04x", c) < 0 :
+		    strbuf_append(out, tmp.data + i, 1) < 0)
 			goto done;
 	}
 	rc = LIT(out, "\"");
 done:
-	expo_buf_free(&tmp);
+	strbuf_free(&tmp);
 	return rc;
 }
 
@@ -404,12 +404,12 @@ unmatched_total(const struct agg *a)
 }
 
 static int
-text_codes(struct expo_buf *o, const struct summary *s, int enhanced)
+text_codes(struct strbuf *o, const struct summary *s, int enhanced)
 {
 	const struct sum_row *rows = enhanced ? s->enhanced : s->codes;
 	size_t n = enhanced ? s->nenhanced : s->ncodes;
 
-	if (expo_buf_printf(o, "\n%s\n  %-9s %-9s %9s %7s  %s\n", enhanced ?
+	if (strbuf_printf(o, "\n%s\n  %-9s %-9s %9s %7s  %s\n", enhanced ?
 	    "Enhanced status codes (RFC 3463)" : "Reply codes", "direction",
 	    enhanced ? "enhanced" : "code", "count", "share", "meaning") < 0)
 		return -1;
@@ -420,7 +420,7 @@ text_codes(struct expo_buf *o, const struct summary *s, int enhanced)
 		const char *meaning;
 
 		row_text(&rows[i], enhanced, label, sizeof label, mbuf, &meaning);
-		if (expo_buf_printf(o, "  %-9s %-9s %9" PRIu64 " %6.1f%%  %s\n",
+		if (strbuf_printf(o, "  %-9s %-9s %9" PRIu64 " %6.1f%%  %s\n",
 		    mp_direction_name(rows[i].dir), label, rows[i].count,
 		    100 * share(rows[i].count, s->dir_total[rows[i].dir]), meaning) < 0)
 			return -1;
@@ -432,11 +432,11 @@ text_codes(struct expo_buf *o, const struct summary *s, int enhanced)
  * failures, so "greylisted 60 %" reads as most trouble being no trouble;
  * not_attempted comes last, marked, as a repeat of failures above it. */
 static int
-text_reasons(struct expo_buf *o, const struct summary *s)
+text_reasons(struct strbuf *o, const struct summary *s)
 {
 	size_t shown = 0;
 
-	if (expo_buf_printf(o, "\nWhy it failed (4xx and 5xx by reason)\n  %-9s %-21s %7s %7s "
+	if (strbuf_printf(o, "\nWhy it failed (4xx and 5xx by reason)\n  %-9s %-21s %7s %7s "
 	    "%7s %7s  %s\n", "direction", "reason", "4xx", "5xx", "total", "share",
 	    "meaning") < 0)
 		return -1;
@@ -446,7 +446,7 @@ text_reasons(struct expo_buf *o, const struct summary *s)
 
 		for (size_t i = 0; i < n; i++) {
 			enum reason rs = order[i];
-			if (expo_buf_printf(o, "  %-9s %-21s %7" PRIu64 " %7" PRIu64 " %7" PRIu64
+			if (strbuf_printf(o, "  %-9s %-21s %7" PRIu64 " %7" PRIu64 " %7" PRIu64
 			    " %6.1f%%  %s%s\n", mp_direction_name((enum mp_direction)d),
 			    reason_name(rs), s->reason_cls[d][0][rs], s->reason_cls[d][1][rs],
 			    s->reasons[d][rs], 100 * share(s->reasons[d][rs], s->reason_total[d]),
@@ -461,13 +461,13 @@ text_reasons(struct expo_buf *o, const struct summary *s)
 }
 
 static int
-text_domains(struct expo_buf *o, const struct report *r, const struct summary *s,
+text_domains(struct strbuf *o, const struct report *r, const struct summary *s,
     const struct dom_row *rows, size_t nrows, int cls)
 {
 	uint64_t total = s->cls[MP_DIR_OUTBOUND][SUMMARY_CLASS_INDEX(cls)];
 	size_t shown = 0;
 
-	if (expo_buf_printf(o, "\nTop %s domains (outbound %dxx)\n  %-32s %9s %7s  %s\n",
+	if (strbuf_printf(o, "\nTop %s domains (outbound %dxx)\n  %-32s %9s %7s  %s\n",
 	    cls == 4 ? "deferring" : "bouncing", cls, "domain", "count", "share",
 	    "main codes") < 0)
 		return -1;
@@ -478,14 +478,14 @@ text_domains(struct expo_buf *o, const struct report *r, const struct summary *s
 		if (d->cls != (unsigned)cls)
 			continue;
 		shown++;
-		if (expo_buf_printf(o, "  %-32s %9" PRIu64 " %6.1f%% ", d->name, d->count,
+		if (strbuf_printf(o, "  %-32s %9" PRIu64 " %6.1f%% ", d->name, d->count,
 		    100 * share(d->count, total)) < 0)
 			return -1;
 		n = main_codes(&r->dc, d->name, (unsigned)cls, idx);
 		for (size_t j = 0; j < n; j++) {
 			char pair[32];
 			code_pair(&r->dc.e[idx[j]], pair, sizeof pair);
-			if (expo_buf_printf(o, "%s %s (%" PRIu64 ")", j ? "," : "", pair,
+			if (strbuf_printf(o, "%s %s (%" PRIu64 ")", j ? "," : "", pair,
 			    r->dc.e[idx[j]].count) < 0)
 				return -1;
 		}
@@ -498,7 +498,7 @@ text_domains(struct expo_buf *o, const struct report *r, const struct summary *s
 }
 
 static int
-render_text(struct expo_buf *o, const struct report *r, const struct summary *s,
+render_text(struct strbuf *o, const struct report *r, const struct summary *s,
     const struct dom_row *rows, size_t nrows, const struct input *in, int nin)
 {
 	uint64_t overlong, lines = lines_read(in, nin, &overlong);
@@ -507,16 +507,16 @@ render_text(struct expo_buf *o, const struct report *r, const struct summary *s,
 	if (LIT(o, "maillog_exporter report\n=======================\n") < 0)
 		return -1;
 	for (int i = 0; i < nin; i++)
-		if (expo_buf_printf(o, "File:      %s (%" PRIu64 " lines)\n", in[i].path,
+		if (strbuf_printf(o, "File:      %s (%" PRIu64 " lines)\n", in[i].path,
 		    (uint64_t)atomic_load(&in[i].st.lines)) < 0)
 			return -1;
 	if (r->first >= 0) {
 		fmt_time(a, sizeof a, r->first, "%Y-%m-%d %H:%M:%S");
 		fmt_time(b, sizeof b, r->last, "%Y-%m-%d %H:%M:%S %Z");
-		if (expo_buf_printf(o, "Period:    %s .. %s (log time)\n", a, b) < 0)
+		if (strbuf_printf(o, "Period:    %s .. %s (log time)\n", a, b) < 0)
 			return -1;
 	}
-	if (expo_buf_printf(o, "Lines:     %" PRIu64 " read, %" PRIu64 " too long, %" PRIu64
+	if (strbuf_printf(o, "Lines:     %" PRIu64 " read, %" PRIu64 " too long, %" PRIu64
 	    " unmatched (a status marker but no status could be read)\n"
 	    "Statuses:  %" PRIu64 " (outbound %" PRIu64 ", inbound %" PRIu64 ")\n"
 	    "Received:  %" PRIu64 " messages accepted from clients\n",
@@ -524,32 +524,32 @@ render_text(struct expo_buf *o, const struct report *r, const struct summary *s,
 	    s->dir_total[MP_DIR_INBOUND], s->received) < 0)
 		return -1;
 
-	if (expo_buf_printf(o, "\nOutcomes\n  %-14s %9s %7s\n", "outcome", "count", "share") < 0)
+	if (strbuf_printf(o, "\nOutcomes\n  %-14s %9s %7s\n", "outcome", "count", "share") < 0)
 		return -1;
 	for (size_t i = 0; i < N_OUTCOMES; i++)
-		if (expo_buf_printf(o, "  %-14s %9" PRIu64 " %6.1f%%\n",
+		if (strbuf_printf(o, "  %-14s %9" PRIu64 " %6.1f%%\n",
 		    summary_outcome_name(outcome_order[i]), s->outcomes[outcome_order[i]],
 		    100 * share(s->outcomes[outcome_order[i]], s->total)) < 0)
 			return -1;
 
-	if (expo_buf_printf(o, "\nReplies by class\n  %-6s %9s %9s %9s %7s\n", "class",
+	if (strbuf_printf(o, "\nReplies by class\n  %-6s %9s %9s %9s %7s\n", "class",
 	    "outbound", "inbound", "total", "share") < 0)
 		return -1;
 	for (int c = 0; c < 3; c++) {
 		uint64_t t = s->cls[MP_DIR_OUTBOUND][c] + s->cls[MP_DIR_INBOUND][c];
-		if (expo_buf_printf(o, "  %-6s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %6.1f%%\n",
+		if (strbuf_printf(o, "  %-6s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %6.1f%%\n",
 		    class_names[c], s->cls[MP_DIR_OUTBOUND][c], s->cls[MP_DIR_INBOUND][c], t,
 		    100 * share(t, s->total)) < 0)
 			return -1;
 	}
-	if (expo_buf_printf(o, "  %-6s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n", "total",
+	if (strbuf_printf(o, "  %-6s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n", "total",
 	    s->dir_total[MP_DIR_OUTBOUND], s->dir_total[MP_DIR_INBOUND], s->total) < 0)
 		return -1;
 
 	if (text_codes(o, s, 0) < 0 || text_codes(o, s, 1) < 0 || text_reasons(o, s) < 0)
 		return -1;
 
-	if (expo_buf_printf(o, "\nPer hour (log time)\n  %-19s %7s %7s %7s %7s\n", "hour",
+	if (strbuf_printf(o, "\nPer hour (log time)\n  %-19s %7s %7s %7s %7s\n", "hour",
 	    "2xx", "4xx", "5xx", "total") < 0)
 		return -1;
 	if (r->first >= 0) {
@@ -559,17 +559,17 @@ render_text(struct expo_buf *o, const struct report *r, const struct summary *s,
 				continue;
 			fmt_time(a, sizeof a, p * 3600, "%Y-%m-%d %H:00");
 			uint64_t c2 = v[0][0] + v[1][0], c4 = v[0][1] + v[1][1], c5 = v[0][2] + v[1][2];
-			if (expo_buf_printf(o, "  %-19s %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7"
+			if (strbuf_printf(o, "  %-19s %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7"
 			    PRIu64 "\n", a, c2, c4, c5, c2 + c4 + c5) < 0)
 				return -1;
 		}
 	} else if (LIT(o, "  (no status line had a timestamp)\n") < 0) {
 		return -1;
 	}
-	if (r->no_time && expo_buf_printf(o, "  %-19s %7s %7s %7s %7" PRIu64 "\n",
+	if (r->no_time && strbuf_printf(o, "  %-19s %7s %7s %7s %7" PRIu64 "\n",
 	    "no timestamp", "", "", "", r->no_time) < 0)
 		return -1;
-	if (hist_dropped(r->hours) && expo_buf_printf(o, "  %" PRIu64 " statuses more than "
+	if (hist_dropped(r->hours) && strbuf_printf(o, "  %" PRIu64 " statuses more than "
 	    "%d days before the newest are not shown per hour\n", hist_dropped(r->hours),
 	    HOURS / 24) < 0)
 		return -1;
@@ -583,7 +583,7 @@ render_text(struct expo_buf *o, const struct report *r, const struct summary *s,
 			return -1;
 		for (int m = MP_MTA_NONE; m < MP_MTA_MAX; m++)
 			if (agg_unmatched_count(r->agg, m) &&
-			    expo_buf_printf(o, "  %-14s %9" PRIu64 "\n", mp_mta_name(m),
+			    strbuf_printf(o, "  %-14s %9" PRIu64 "\n", mp_mta_name(m),
 			    agg_unmatched_count(r->agg, m)) < 0)
 				return -1;
 	}
@@ -591,12 +591,12 @@ render_text(struct expo_buf *o, const struct report *r, const struct summary *s,
 }
 
 static int
-json_codes(struct expo_buf *o, const struct summary *s, int enhanced)
+json_codes(struct strbuf *o, const struct summary *s, int enhanced)
 {
 	const struct sum_row *rows = enhanced ? s->enhanced : s->codes;
 	size_t n = enhanced ? s->nenhanced : s->ncodes;
 
-	if (expo_buf_printf(o, "  \"%s\": [", enhanced ? "enhanced_codes" : "reply_codes") < 0)
+	if (strbuf_printf(o, "  \"%s\": [", enhanced ? "enhanced_codes" : "reply_codes") < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		char label[16], mbuf[MEANING_BUFSZ];
@@ -607,10 +607,10 @@ json_codes(struct expo_buf *o, const struct summary *s, int enhanced)
 			label[0] = '\0';
 		if (enhanced && rows[i].enhanced.cls == 0 && !rows[i].overflow)
 			label[0] = '\0';
-		if (expo_buf_printf(o, "%s\n    {\"direction\": \"%s\", \"%s\": ", i ? "," : "",
+		if (strbuf_printf(o, "%s\n    {\"direction\": \"%s\", \"%s\": ", i ? "," : "",
 		    mp_direction_name(rows[i].dir), enhanced ? "enhanced" : "code") < 0 ||
 		    json_str(o, label) < 0 ||
-		    expo_buf_printf(o, ", \"count\": %" PRIu64 ", \"share\": %.4f, \"meaning\": ",
+		    strbuf_printf(o, ", \"count\": %" PRIu64 ", \"share\": %.4f, \"meaning\": ",
 		    rows[i].count, share(rows[i].count, s->dir_total[rows[i].dir])) < 0 ||
 		    json_str(o, meaning) < 0 || LIT(o, "}") < 0)
 			return -1;
@@ -619,7 +619,7 @@ json_codes(struct expo_buf *o, const struct summary *s, int enhanced)
 }
 
 static int
-json_reasons(struct expo_buf *o, const struct summary *s)
+json_reasons(struct strbuf *o, const struct summary *s)
 {
 	int first = 1;
 
@@ -631,7 +631,7 @@ json_reasons(struct expo_buf *o, const struct summary *s)
 
 		for (size_t i = 0; i < n; i++) {
 			enum reason rs = order[i];
-			if (expo_buf_printf(o, "%s\n    {\"direction\": \"%s\", \"reason\": \"%s\", "
+			if (strbuf_printf(o, "%s\n    {\"direction\": \"%s\", \"reason\": \"%s\", "
 			    "\"4xx\": %" PRIu64 ", \"5xx\": %" PRIu64 ", \"count\": %" PRIu64
 			    ", \"share\": %.4f, \"harmless\": %s, \"meaning\": ", first ? "" : ",",
 			    mp_direction_name((enum mp_direction)d), reason_name(rs),
@@ -647,13 +647,13 @@ json_reasons(struct expo_buf *o, const struct summary *s)
 }
 
 static int
-json_domains(struct expo_buf *o, const struct report *r, const struct summary *s,
+json_domains(struct strbuf *o, const struct report *r, const struct summary *s,
     const struct dom_row *rows, size_t nrows, int cls)
 {
 	uint64_t total = s->cls[MP_DIR_OUTBOUND][SUMMARY_CLASS_INDEX(cls)];
 	int first = 1;
 
-	if (expo_buf_printf(o, "  \"%s_domains\": [", cls == 4 ? "deferring" : "bouncing") < 0)
+	if (strbuf_printf(o, "  \"%s_domains\": [", cls == 4 ? "deferring" : "bouncing") < 0)
 		return -1;
 	for (size_t i = 0; i < nrows; i++) {
 		const struct dom_row *d = &rows[i];
@@ -661,9 +661,9 @@ json_domains(struct expo_buf *o, const struct report *r, const struct summary *s
 
 		if (d->cls != (unsigned)cls)
 			continue;
-		if (expo_buf_printf(o, "%s\n    {\"domain\": ", first ? "" : ",") < 0 ||
+		if (strbuf_printf(o, "%s\n    {\"domain\": ", first ? "" : ",") < 0 ||
 		    json_str(o, d->name) < 0 ||
-		    expo_buf_printf(o, ", \"count\": %" PRIu64 ", \"share\": %.4f, "
+		    strbuf_printf(o, ", \"count\": %" PRIu64 ", \"share\": %.4f, "
 		    "\"main_codes\": [", d->count, share(d->count, total)) < 0)
 			return -1;
 		first = 0;
@@ -675,7 +675,7 @@ json_domains(struct expo_buf *o, const struct report *r, const struct summary *s
 				snprintf(code, sizeof code, "%u", (unsigned)x->code);
 			if (x->enh.cls)
 				mp_format_enhanced(&x->enh, enh);
-			if (expo_buf_printf(o, "%s{\"code\": \"%s\", \"enhanced\": \"%s\", "
+			if (strbuf_printf(o, "%s{\"code\": \"%s\", \"enhanced\": \"%s\", "
 			    "\"count\": %" PRIu64 "}", j ? ", " : "", code, enh, x->count) < 0)
 				return -1;
 		}
@@ -686,7 +686,7 @@ json_domains(struct expo_buf *o, const struct report *r, const struct summary *s
 }
 
 static int
-render_json(struct expo_buf *o, const struct report *r, const struct summary *s,
+render_json(struct strbuf *o, const struct report *r, const struct summary *s,
     const struct dom_row *rows, size_t nrows, const struct input *in, int nin)
 {
 	uint64_t overlong, lines = lines_read(in, nin, &overlong);
@@ -696,17 +696,17 @@ render_json(struct expo_buf *o, const struct report *r, const struct summary *s,
 	if (LIT(o, "{\n  \"files\": [") < 0)
 		return -1;
 	for (int i = 0; i < nin; i++)
-		if (expo_buf_printf(o, "%s\n    {\"path\": ", i ? "," : "") < 0 ||
+		if (strbuf_printf(o, "%s\n    {\"path\": ", i ? "," : "") < 0 ||
 		    json_str(o, in[i].path) < 0 ||
-		    expo_buf_printf(o, ", \"lines\": %" PRIu64 ", \"too_long\": %" PRIu64 "}",
+		    strbuf_printf(o, ", \"lines\": %" PRIu64 ", \"too_long\": %" PRIu64 "}",
 		    (uint64_t)atomic_load(&in[i].st.lines),
 		    (uint64_t)atomic_load(&in[i].st.overlong)) < 0)
 			return -1;
-	if (expo_buf_printf(o, "\n  ],\n  \"lines_read\": %" PRIu64 ",\n  \"lines_too_long\": %"
+	if (strbuf_printf(o, "\n  ],\n  \"lines_read\": %" PRIu64 ",\n  \"lines_too_long\": %"
 	    PRIu64 ",\n", lines, overlong) < 0)
 		return -1;
 	if (r->first >= 0) {
-		if (expo_buf_printf(o, "  \"period\": {\"first\": %" PRId64 ", \"last\": %" PRId64
+		if (strbuf_printf(o, "  \"period\": {\"first\": %" PRId64 ", \"last\": %" PRId64
 		    "},\n", r->first, r->last) < 0)
 			return -1;
 	} else if (LIT(o, "  \"period\": null,\n") < 0) {
@@ -719,24 +719,24 @@ render_json(struct expo_buf *o, const struct report *r, const struct summary *s,
 		uint64_t n = agg_unmatched_count(r->agg, m);
 		if (n == 0)
 			continue;
-		if (expo_buf_printf(o, "%s\"%s\": %" PRIu64, first ? "" : ", ", mp_mta_name(m),
+		if (strbuf_printf(o, "%s\"%s\": %" PRIu64, first ? "" : ", ", mp_mta_name(m),
 		    n) < 0)
 			return -1;
 		first = 0;
 	}
-	if (expo_buf_printf(o, "},\n  \"statuses\": {\"total\": %" PRIu64 ", \"outbound\": %"
+	if (strbuf_printf(o, "},\n  \"statuses\": {\"total\": %" PRIu64 ", \"outbound\": %"
 	    PRIu64 ", \"inbound\": %" PRIu64 "},\n  \"received\": %" PRIu64 ",\n"
 	    "  \"outcomes\": {", s->total, s->dir_total[MP_DIR_OUTBOUND],
 	    s->dir_total[MP_DIR_INBOUND], s->received) < 0)
 		return -1;
 	for (size_t i = 0; i < N_OUTCOMES; i++)
-		if (expo_buf_printf(o, "%s\"%s\": %" PRIu64, i ? ", " : "",
+		if (strbuf_printf(o, "%s\"%s\": %" PRIu64, i ? ", " : "",
 		    summary_outcome_name(outcome_order[i]), s->outcomes[outcome_order[i]]) < 0)
 			return -1;
 	if (LIT(o, "},\n  \"classes\": {") < 0)
 		return -1;
 	for (int d = 0; d < MP_DIR_COUNT; d++)
-		if (expo_buf_printf(o, "%s\"%s\": {\"2xx\": %" PRIu64 ", \"4xx\": %" PRIu64
+		if (strbuf_printf(o, "%s\"%s\": {\"2xx\": %" PRIu64 ", \"4xx\": %" PRIu64
 		    ", \"5xx\": %" PRIu64 "}", d ? ", " : "", mp_direction_name((enum mp_direction)d),
 		    s->cls[d][0], s->cls[d][1], s->cls[d][2]) < 0)
 			return -1;
@@ -753,19 +753,19 @@ render_json(struct expo_buf *o, const struct report *r, const struct summary *s,
 		if (!hist_get(r->hours, p, v))
 			continue;
 		fmt_time(a, sizeof a, p * 3600, "%Y-%m-%dT%H:00:00%z");
-		if (expo_buf_printf(o, "%s\n    {\"start\": %" PRId64 ", \"local\": \"%s\"",
+		if (strbuf_printf(o, "%s\n    {\"start\": %" PRId64 ", \"local\": \"%s\"",
 		    first ? "" : ",", p * 3600, a) < 0)
 			return -1;
 		first = 0;
 		for (int d = 0; d < MP_DIR_COUNT; d++)
-			if (expo_buf_printf(o, ", \"%s\": {\"2xx\": %" PRIu64 ", \"4xx\": %" PRIu64
+			if (strbuf_printf(o, ", \"%s\": {\"2xx\": %" PRIu64 ", \"4xx\": %" PRIu64
 			    ", \"5xx\": %" PRIu64 "}", mp_direction_name((enum mp_direction)d),
 			    v[d][0], v[d][1], v[d][2]) < 0)
 				return -1;
 		if (LIT(o, "}") < 0)
 			return -1;
 	}
-	if (expo_buf_printf(o, "%s,\n  \"no_timestamp\": %" PRIu64 ",\n  \"hours_not_shown\": %"
+	if (strbuf_printf(o, "%s,\n  \"no_timestamp\": %" PRIu64 ",\n  \"hours_not_shown\": %"
 	    PRIu64 ",\n", first ? "]" : "\n  ]", r->no_time, hist_dropped(r->hours)) < 0)
 		return -1;
 	if (json_domains(o, r, s, rows, nrows, 4) < 0 || LIT(o, ",\n") < 0 ||
@@ -796,7 +796,7 @@ report_main(int argc, char **argv, FILE *out)
 	struct input *in = NULL;
 	struct agg_opts ao;
 	struct summary s = { 0 };
-	struct expo_buf o = { 0 };
+	struct strbuf o = { 0 };
 	struct dom_row *doms = NULL;
 	size_t ndoms = 0;
 	int json = 0, nin = 0, rc = 1, flags = 1;
@@ -893,7 +893,7 @@ report_main(int argc, char **argv, FILE *out)
 	rc = 0;
 done:
 	summary_fini(&s);
-	expo_buf_free(&o);
+	strbuf_free(&o);
 	free(doms);
 	free(r.dc.e);
 	hist_free(r.hours);

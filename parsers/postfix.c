@@ -113,21 +113,6 @@ rfind(const char *s, size_t len, const char *needle, size_t nlen)
 	return NULL;
 }
 
-/* The domain of an address "local@domain", as a pointer into it. */
-static void
-set_domain(struct mp_event *ev, const char *addr, size_t len)
-{
-	const char *at;
-
-	if (addr == NULL || len == 0)
-		return;
-	at = rfind(addr, len, "@", 1);
-	if (at == NULL || at + 1 == addr + len)
-		return;
-	ev->domain = at + 1;
-	ev->domain_len = (size_t)(addr + len - ev->domain);
-}
-
 /* The client of a cleanup content reject: the " from host[addr]" right
  * before the last "; from=<" in s[0..len). A message from the local
  * pickup service ("from local;") names no client. */
@@ -364,7 +349,7 @@ delivery(struct postfix_state *st, const struct mp_syslog *hdr, const char *m,
 	    mp_parse_enhanced(dsn, dsn_len, &ev->enhanced) != dsn_len)
 		ev->enhanced = reply_enh;
 	ev->direction = MP_DIR_OUTBOUND;
-	set_domain(ev, to, to_len);
+	mp_event_set_domain(ev, to, to_len);
 	if (text_len > 0) {
 		ev->reply = text;
 		ev->reply_len = text_len;

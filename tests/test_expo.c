@@ -45,7 +45,7 @@ record(struct agg *a, struct mp_event ev, int times)
 static char *
 render(const struct expo_view *v)
 {
-	struct expo_buf b = { 0 };
+	struct strbuf b = { 0 };
 	assert_int_equal(expo_render(v, &b), 0);
 	assert_non_null(b.data);
 	assert_int_equal(strlen(b.data), b.len);
@@ -78,7 +78,7 @@ fixed_part(const char *text)
 static char *
 escaped(const char *s, size_t len)
 {
-	struct expo_buf b = { 0 };
+	struct strbuf b = { 0 };
 	assert_int_equal(expo_escape_label(&b, s, len), 0);
 	if (b.data == NULL)
 		return strdup("");
@@ -166,22 +166,22 @@ static void
 test_buf_printf_long(void **state)
 {
 	(void)state;
-	struct expo_buf b = { 0 };
+	struct strbuf b = { 0 };
 	char big[1000];
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
-	assert_int_equal(expo_buf_printf(&b, "<%s>%d", big, 42), 0);
+	assert_int_equal(strbuf_printf(&b, "<%s>%d", big, 42), 0);
 	assert_int_equal(b.len, 1 + 999 + 1 + 2);
 	assert_int_equal(b.data[0], '<');
 	assert_string_equal(b.data + 1000, ">42");
 	/* Growth past the first allocation keeps earlier content. */
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(expo_buf_append(&b, big, 999), 0);
+		assert_int_equal(strbuf_append(&b, big, 999), 0);
 	assert_int_equal(b.len, 1003 + 9990);
 	assert_memory_equal(b.data + 1000, ">42xxx", 6);
 	assert_int_equal(b.data[b.len - 1], 'x');
 	assert_int_equal(b.data[b.len], '\0');
-	expo_buf_free(&b);
+	strbuf_free(&b);
 	assert_null(b.data);
 	assert_int_equal(b.len, 0);
 }
@@ -443,7 +443,7 @@ test_ops_ciphers(void **state)
 	struct agg_opts o;
 	struct agg *a;
 	struct expo_view v;
-	struct expo_buf out = { 0 };
+	struct strbuf out = { 0 };
 	char name[32];
 	int mtas[1] = { MP_MTA_POSTFIX };
 	(void)state;
@@ -510,12 +510,12 @@ test_render_exact(void **state)
 	struct fixture *f = *state;
 	char *text = render(&f->view);
 	char *fixed = fixed_part(text);
-	struct expo_buf want = { 0 };
+	struct strbuf want = { 0 };
 	for (size_t i = 0; i < sizeof expected_fixed / sizeof expected_fixed[0]; i++)
-		assert_int_equal(expo_buf_append(&want, expected_fixed[i],
+		assert_int_equal(strbuf_append(&want, expected_fixed[i],
 		    strlen(expected_fixed[i])), 0);
 	assert_string_equal(fixed, want.data);
-	expo_buf_free(&want);
+	strbuf_free(&want);
 	free(fixed);
 	free(text);
 }
@@ -765,7 +765,7 @@ test_render_time_full_table(void **state)
 	assert_true(agg_dropped_series(a) > 0);
 
 	for (int fmt = EXPO_FMT_TEXT; fmt <= EXPO_FMT_OPENMETRICS; fmt++) {
-		struct expo_buf b = { 0 };
+		struct strbuf b = { 0 };
 		struct timespec t0, t1;
 		/* The web layer renders into a buffer sized by the previous
 		 * body; time that steady state, not the first growth. */
@@ -782,7 +782,7 @@ test_render_time_full_table(void **state)
 		assert_non_null(strstr(b.data, "\nmaillog_series_limit 10000\n"));
 		assert_non_null(strstr(b.data, "\nmaillog_exporter_scrape_duration_seconds 0.001\n"));
 		assert_non_null(strstr(b.data, "\nmaillog_state_write_errors_total 7\n"));
-		expo_buf_free(&b);
+		strbuf_free(&b);
 	}
 	agg_free(a);
 }

@@ -26,7 +26,7 @@
 static char *
 escaped(const char *s, size_t n)
 {
-	struct expo_buf b = { 0 };
+	struct strbuf b = { 0 };
 
 	assert_int_equal(page_escape(&b, s, n), 0);
 	if (b.data == NULL)
@@ -286,7 +286,7 @@ test_page_render(void **state)
 	struct input_status st;
 	struct expo_source src = { hostile, &st };
 	int mtas[1] = { MP_MTA_POSTFIX };
-	struct expo_buf out = { 0 };
+	struct strbuf out = { 0 };
 	double now = 1795874400 + 30, lps[1] = { 12.5 };
 
 	(void)state;
@@ -372,14 +372,14 @@ test_page_render(void **state)
 		assert_null(strstr(pill + 1, "harmless</span>"));
 		assert_non_null(strstr(out.data, "57.1 %"));  /* 4 of 7 outbound failures */
 	}
-	expo_buf_free(&out);
+	strbuf_free(&out);
 
 	/* Without history (no chart) the page still renders. */
 	v.history = NULL;
 	assert_int_equal(page_render(&v, "/metrics", now, NULL, &out), 0);
 	assert_null(strstr(out.data, "<svg"));
 	assert_int_equal(cell(out.data, "hour-out-2xx"), 0);
-	expo_buf_free(&out);
+	strbuf_free(&out);
 	hist_free(h);
 	agg_free(a);
 }
@@ -394,7 +394,7 @@ test_not_attempted_apart(void **state)
 	struct input_status st;
 	struct expo_source src = { "/var/log/mail.log", &st };
 	int mtas[1] = { MP_MTA_POSTFIX };
-	struct expo_buf out = { 0 };
+	struct strbuf out = { 0 };
 	double now = 1795874400 + 30;
 
 	(void)state;
@@ -427,7 +427,7 @@ test_not_attempted_apart(void **state)
 		assert_null(strstr(pill + 1, "not attempted</span>"));
 		assert_non_null(strstr(out.data, "already counted"));
 	}
-	expo_buf_free(&out);
+	strbuf_free(&out);
 	hist_free(h);
 	agg_free(a);
 }

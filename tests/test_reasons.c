@@ -494,7 +494,7 @@ test_family(void **state)
 	(void)state;
 	struct agg *a = agg_new(100);
 	struct mp_event ev;
-	struct expo_buf out = { 0 };
+	struct strbuf out = { 0 };
 	struct expo_view v;
 	int mtas[] = { MP_MTA_POSTFIX };
 
@@ -530,14 +530,14 @@ test_family(void **state)
 	    "maillog_smtp_reason_total{mta=\"postfix\",direction=\"inbound\",class=\"4xx\","
 	    "reason=\"greylisted\"} 1\n"));
 	assert_null(strstr(out.data, "reason=\"policy\""));
-	expo_buf_free(&out);
+	strbuf_free(&out);
 	assert_int_equal(expo_render_format(&v, EXPO_FMT_OPENMETRICS, -1, &out), 0);
 	assert_non_null(strstr(out.data, "# TYPE maillog_smtp_reason counter\n"));
 	assert_non_null(strstr(out.data,
 	    "maillog_smtp_reason_total{mta=\"postfix\",direction=\"inbound\",class=\"4xx\","
 	    "reason=\"greylisted\"} 1\nmaillog_smtp_reason_created{mta=\"postfix\","
 	    "direction=\"inbound\",class=\"4xx\",reason=\"greylisted\"} "));
-	expo_buf_free(&out);
+	strbuf_free(&out);
 	agg_free(a);
 }
 

@@ -31,117 +31,7 @@
 #include "parsers/reason.h"
 #include "parsers/mp.h"
 #include "store/opstore.h"
-
-/* Append len bytes to out, growing it by doubling (from 4 KiB: a small
- * exposition fits the first allocation). Returns 0, or -1 on allocation
- * failure with out unchanged. */
-int
-expo_buf_append(struct expo_buf *out, const char *s, size_t len)
-{
-	if (out->cap - out->len < len + 1) {
-		size_t need = out->len + len + 1;
-		size_t cap = out->cap ? out->cap : 4096;
-		while (cap < need)
-			cap *= 2;
-		char *p = realloc(out->data, cap);
-		if (p == NULL)
-			return -1;
-		out->data = p;
-		out->cap = cap;
-	}
-	if (len)
-		memcpy(out->data + out->len, s, len);
-	out->len += len;
-	/* Keep the text NUL-terminated (the grow step leaves room for it) so
-	 * tests and callers can use it as a string. */
-	out->data[out->len] = '\0';
-	return 0;
-}
-
-/* printf into out. Formats into a stack buffer first, because nearly every
- * call is one short sample line; only longer output is formatted twice. */
-int
-expo_buf_printf(struct expo_buf *out, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof small, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -1;
-	if ((size_t)n < sizeof small)
-		return expo_buf_append(out, small, (size_t)n);
-
-	char *big = malloc((size_t)n + 1);
-	if (big == NULL)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	int rc = expo_buf_append(out, big, (size_t)n);
-	free(big);
-	return rc;
-}
-
-/* Free out's data and leave it empty and reusable. */
-void
-expo_buf_free(struct expo_buf *out)
-{
-	free(out->data);
-	out->data = NULL;
-	out->len = out->cap = 0;
-}
-
-/*
- * Length of the well-formed UTF-8 sequence at s (1..4), or 0 if the bytes
- * there are not one. *bad is set to the length of the maximal ill-formed
- * subpart (at least 1) when 0 is returned, so that "E2 82 41" becomes one
- * U+FFFD then "A", as Unicode §3.9 ("substitution of maximal subparts")
- * and every browser do. The ranges are Unicode Table 3-7: they exclude
- * overlong forms, UTF-16 surrogates and code points above U+10FFFF.
- * Shared with the HTML escaping in page.c, so a label value and the page
- * showing it agree on which bytes are replaced. len must be at least 1.
- */
-size_t
-expo_utf8_seq(const unsigned char *s, size_t len, size_t *bad)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;      /* overlong below U+0800 */
-		else if (c == 0xed)
-			hi = 0x9f;      /* surrogates U+D800..U+DFFF */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;      /* overlong below U+10000 */
-		else if (c == 0xf4)
-			hi = 0x8f;      /* above U+10FFFF */
-	} else {
-		*bad = 1;           /* 80..C1 (stray continuation, overlong lead), F5..FF */
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if (i >= len || s[i] < lo || s[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return n;
-}
+#include "util/utf8.h"
 
 /*
  * Append s[0..len) as the inside of a quoted label value: backslash, double
@@ -152,7 +42,7 @@ expo_utf8_seq(const unsigned char *s, size_t len, size_t *bad)
  * hostile client's bytes are neutralised. Returns 0 or -1 (out of memory).
  */
 int
-expo_escape_label(struct expo_buf *out, const char *s, size_t len)
+expo_escape_label(struct strbuf *out, const char *s, size_t len)
 {
 	static const char replacement[] = "\xef\xbf\xbd";   /* U+FFFD */
 	const unsigned char *p = (const unsigned char *)s;
@@ -175,7 +65,7 @@ expo_escape_label(struct expo_buf *out, const char *s, size_t len)
 			esc = "\\n";
 			esclen = 2;
 		} else if (c >= 0x80) {
-			size_t bad = 0, n = expo_utf8_seq(p + i, len - i, &bad);
+			size_t bad = 0, n = utf8_seq(p + i, len - i, &bad);
 			if (n) {
 				i += n;
 				continue;
@@ -187,20 +77,20 @@ expo_escape_label(struct expo_buf *out, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		if (expo_buf_append(out, s + run, i - run) < 0 ||
-		    expo_buf_append(out, esc, esclen) < 0)
+		if (strbuf_append(out, s + run, i - run) < 0 ||
+		    strbuf_append(out, esc, esclen) < 0)
 			return -1;
 		i += skip;
 		run = i;
 	}
-	return expo_buf_append(out, s + run, i - run);
+	return strbuf_append(out, s + run, i - run);
 }
 
 /* Append a string literal without counting its length by hand. */
-#define APPEND_LIT(out, lit) expo_buf_append((out), (lit), sizeof(lit) - 1)
+#define APPEND_LIT(out, lit) strbuf_append((out), (lit), sizeof(lit) - 1)
 
 static int
-escape_str(struct expo_buf *out, const char *s)
+escape_str(struct strbuf *out, const char *s)
 {
 	return expo_escape_label(out, s, strlen(s));
 }
@@ -209,9 +99,9 @@ escape_str(struct expo_buf *out, const char *s)
  * buffer for the label set of the sample being written, and the time the
  * fixed counters started (their OpenMetrics _created). */
 struct em {
-	struct expo_buf *out;
+	struct strbuf *out;
 	enum expo_format fmt;
-	struct expo_buf labels;
+	struct strbuf labels;
 	double start;
 };
 
@@ -231,14 +121,14 @@ help_text(struct em *e, const char *help)
 	const char *q;
 
 	if (e->fmt == EXPO_FMT_TEXT)
-		return expo_buf_append(e->out, help, strlen(help));
+		return strbuf_append(e->out, help, strlen(help));
 	while ((q = strchr(help, '"')) != NULL) {
-		if (expo_buf_append(e->out, help, (size_t)(q - help)) < 0 ||
+		if (strbuf_append(e->out, help, (size_t)(q - help)) < 0 ||
 		    APPEND_LIT(e->out, "\\\"") < 0)
 			return -1;
 		help = q + 1;
 	}
-	return expo_buf_append(e->out, help, strlen(help));
+	return strbuf_append(e->out, help, strlen(help));
 }
 
 /*
@@ -257,9 +147,9 @@ family(struct em *e, const char *name, const char *type, const char *help)
 	if (e->fmt == EXPO_FMT_TEXT) {
 		if (strcmp(type, "info") == 0)
 			type = "gauge";
-		return expo_buf_printf(e->out, "# HELP %s ", name) < 0 ||
+		return strbuf_printf(e->out, "# HELP %s ", name) < 0 ||
 		    help_text(e, help) < 0 ||
-		    expo_buf_printf(e->out, "\n# TYPE %s %s\n", name, type) < 0 ? -1 : 0;
+		    strbuf_printf(e->out, "\n# TYPE %s %s\n", name, type) < 0 ? -1 : 0;
 	}
 	if (n >= sizeof fam)
 		return -1;
@@ -268,15 +158,15 @@ family(struct em *e, const char *name, const char *type, const char *help)
 		fam[n - 6] = '\0';
 	else if (strcmp(type, "info") == 0 && has_suffix(fam, "_info"))
 		fam[n - 5] = '\0';
-	if (expo_buf_printf(e->out, "# TYPE %s %s\n", fam, omtype) < 0)
+	if (strbuf_printf(e->out, "# TYPE %s %s\n", fam, omtype) < 0)
 		return -1;
 	if (has_suffix(fam, "_seconds") &&
-	    expo_buf_printf(e->out, "# UNIT %s seconds\n", fam) < 0)
+	    strbuf_printf(e->out, "# UNIT %s seconds\n", fam) < 0)
 		return -1;
 	if (has_suffix(fam, "_bytes") &&
-	    expo_buf_printf(e->out, "# UNIT %s bytes\n", fam) < 0)
+	    strbuf_printf(e->out, "# UNIT %s bytes\n", fam) < 0)
 		return -1;
-	return expo_buf_printf(e->out, "# HELP %s ", fam) < 0 || help_text(e, help) < 0 ||
+	return strbuf_printf(e->out, "# HELP %s ", fam) < 0 || help_text(e, help) < 0 ||
 	    APPEND_LIT(e->out, "\n") < 0 ? -1 : 0;
 }
 
@@ -295,7 +185,7 @@ label(struct em *e, const char *name, const char *value)
 {
 	if (e->labels.len && APPEND_LIT(&e->labels, ",") < 0)
 		return -1;
-	if (expo_buf_append(&e->labels, name, strlen(name)) < 0 ||
+	if (strbuf_append(&e->labels, name, strlen(name)) < 0 ||
 	    APPEND_LIT(&e->labels, "=\"") < 0 || escape_str(&e->labels, value) < 0 ||
 	    APPEND_LIT(&e->labels, "\"") < 0)
 		return -1;
@@ -305,12 +195,12 @@ label(struct em *e, const char *name, const char *value)
 static int
 sample_head(struct em *e, const char *name, size_t namelen)
 {
-	if (expo_buf_append(e->out, name, namelen) < 0)
+	if (strbuf_append(e->out, name, namelen) < 0)
 		return -1;
 	if (e->labels.len == 0)
 		return APPEND_LIT(e->out, " ");
 	return APPEND_LIT(e->out, "{") < 0 ||
-	    expo_buf_append(e->out, e->labels.data, e->labels.len) < 0 ||
+	    strbuf_append(e->out, e->labels.data, e->labels.len) < 0 ||
 	    APPEND_LIT(e->out, "} ") < 0 ? -1 : 0;
 }
 
@@ -326,7 +216,7 @@ put_double(struct em *e, double v)
 		n = snprintf(buf, sizeof buf, "%" PRId64, (int64_t)v);
 	else
 		n = snprintf(buf, sizeof buf, "%.15g", v);
-	return expo_buf_append(e->out, buf, (size_t)n);
+	return strbuf_append(e->out, buf, (size_t)n);
 }
 
 /* v and a newline, without printf: a big exposition is mostly these. */
@@ -343,7 +233,7 @@ sample_u64(struct em *e, const char *name, uint64_t v)
 	} while (v);
 	if (sample_head(e, name, strlen(name)) < 0)
 		return -1;
-	return expo_buf_append(e->out, p, (size_t)(buf + sizeof buf - p));
+	return strbuf_append(e->out, p, (size_t)(buf + sizeof buf - p));
 }
 
 static int
@@ -893,7 +783,7 @@ render_timestamps(struct em *e, const struct expo_view *v, double now)
 		snprintf(buf, sizeof buf, "%.3f", now - ts[i]);
 		if (label(e, "mta", g[i].name) < 0 ||
 		    sample_head(e, "maillog_lag_seconds", strlen("maillog_lag_seconds")) < 0 ||
-		    expo_buf_printf(e->out, "%s\n", buf) < 0)
+		    strbuf_printf(e->out, "%s\n", buf) < 0)
 			return -1;
 	}
 	return 0;
@@ -1387,18 +1277,18 @@ out:
  */
 int
 expo_render_format(const struct expo_view *v, enum expo_format fmt, double scrape_duration,
-    struct expo_buf *out)
+    struct strbuf *out)
 {
 	struct em e = { .out = out, .fmt = fmt, .start = agg_start_time(v->agg) };
 	int rc = render_all(&e, v, scrape_duration);
 
-	expo_buf_free(&e.labels);
+	strbuf_free(&e.labels);
 	return rc;
 }
 
 /* Text 0.0.4 without a scrape duration: --once and the tests. */
 int
-expo_render(const struct expo_view *v, struct expo_buf *out)
+expo_render(const struct expo_view *v, struct strbuf *out)
 {
 	return expo_render_format(v, EXPO_FMT_TEXT, -1, out);
 }

@@ -16,6 +16,7 @@
 #include "store/history.h"
 #include "store/input_stats.h"
 #include "store/queue_snapshot.h"
+#include "util/strbuf.h"
 
 /* One followed input as the web layer sees it. */
 struct expo_source {
@@ -53,13 +54,6 @@ enum expo_format {
 	EXPO_FMT_OPENMETRICS,   /* OpenMetrics 1.0.0 */
 };
 
-/* A growable output buffer. Zero-initialise; free data with free(). */
-struct expo_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-};
-
 #define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define EXPO_CONTENT_TYPE_OPENMETRICS \
 	"application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -69,23 +63,13 @@ struct expo_buf {
  * maillog_exporter_scrape_duration_seconds (< 0: no sample). Returns 0, or
  * -1 on allocation failure (out is then left valid but incomplete). */
 int expo_render_format(const struct expo_view *v, enum expo_format fmt,
-    double scrape_duration, struct expo_buf *out);
+    double scrape_duration, struct strbuf *out);
 
 /* expo_render_format in text 0.0.4 with no scrape duration. */
-int expo_render(const struct expo_view *v, struct expo_buf *out);
+int expo_render(const struct expo_view *v, struct strbuf *out);
 
 /* Append a label value escaped for the text format: backslash, double quote
  * and newline escaped; invalid UTF-8 sequences replaced with U+FFFD. */
-int expo_escape_label(struct expo_buf *out, const char *s, size_t len);
-
-/* Length (1..4) of the well-formed UTF-8 sequence at s[0..len), len >= 1;
- * or 0 with *bad the length of the maximal ill-formed subpart, which the
- * caller replaces with one U+FFFD (Unicode §3.9). For every escaper. */
-size_t expo_utf8_seq(const unsigned char *s, size_t len, size_t *bad);
-
-int expo_buf_append(struct expo_buf *out, const char *s, size_t len);
-int expo_buf_printf(struct expo_buf *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void expo_buf_free(struct expo_buf *out);
+int expo_escape_label(struct strbuf *out, const char *s, size_t len);
 
 #endif

@@ -49,6 +49,7 @@
 #include "util/log.h"
 #include "web/page.h"
 #include "web/webconfig.h"
+#include "util/monoclock.h"
 
 #define CACHE_MAX_AGE_NS 1000000000LL
 #define LISTEN_BACKLOG 128
@@ -108,14 +109,6 @@ web_opts_defaults(struct web_opts *o)
 	o->timeout_s = 10;
 	o->memory_limit = 32 * 1024;
 	o->webcfg = NULL;
-}
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* Split "[HOST]:PORT" into host (possibly empty: all interfaces) and port.
@@ -385,12 +378,12 @@ text_response(const struct web *w, const char *text, size_t len, const char *con
 
 /* A response taking ownership of b's data (freed by MHD). */
 static struct MHD_Response *
-buf_response(const struct web *w, struct expo_buf *b, const char *content_type)
+buf_response(const struct web *w, struct strbuf *b, const char *content_type)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->data,
 	    MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
-		expo_buf_free(b);
+		strbuf_free(b);
 		return NULL;
 	}
 	b->data = NULL;
@@ -649,7 +642,7 @@ body_clear(struct body *b)
 static int
 body_render(struct web *w, struct body *b, enum expo_format fmt, uint64_t gen, int64_t now)
 {
-	struct expo_buf buf = { 0 };
+	struct strbuf buf = { 0 };
 	struct MHD_Response *r;
 
 	/* Start at the last size so a big exposition is not built through a
@@ -657,12 +650,12 @@ body_render(struct web *w, struct body *b, enum expo_format fmt, uint64_t gen, i
 	if (b->len && (buf.data = malloc(b->len + 4096)) != NULL)
 		buf.cap = b->len + 4096;
 	if (expo_render_format(w->view, fmt, w->last_render_s, &buf) < 0) {
-		expo_buf_free(&buf);
+		strbuf_free(&buf);
 		return -1;
 	}
 	r = MHD_create_response_from_buffer(buf.len, buf.data, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
-		expo_buf_free(&buf);
+		strbuf_free(&buf);
 		return -1;
 	}
 	if (metrics_headers(w, r, fmt, 0) < 0) {
@@ -740,7 +733,7 @@ static enum MHD_Result
 serve_health(struct web *w, struct MHD_Connection *c)
 {
 	const struct expo_view *v = w->view;
-	struct expo_buf b = { 0 };
+	struct strbuf b = { 0 };
 	struct MHD_Response *r;
 	unsigned int status = MHD_HTTP_OK;
 	enum MHD_Result ret;
@@ -756,11 +749,11 @@ serve_health(struct web *w, struct MHD_Connection *c)
 		else
 			continue;
 		status = MHD_HTTP_SERVICE_UNAVAILABLE;
-		if (expo_buf_printf(&b, "%s: %s (%s)\n", v->sources[i].path,
+		if (strbuf_printf(&b, "%s: %s (%s)\n", v->sources[i].path,
 		    input_state_name((enum input_state)st), why) < 0)
 			goto oom;
 	}
-	if (status == MHD_HTTP_OK && expo_buf_append(&b, "ok\n", 3) < 0)
+	if (status == MHD_HTTP_OK && strbuf_append(&b, "ok\n", 3) < 0)
 		goto oom;
 	pthread_mutex_lock(&w->lock);
 	r = buf_response(w, &b, "text/plain; charset=utf-8");
@@ -771,7 +764,7 @@ serve_health(struct web *w, struct MHD_Connection *c)
 	MHD_destroy_response(r);
 	return ret;
 oom:
-	expo_buf_free(&b);
+	strbuf_free(&b);
 	return MHD_NO;
 }
 
@@ -781,12 +774,12 @@ oom:
 static enum MHD_Result
 serve_page(struct web *w, struct MHD_Connection *c)
 {
-	struct expo_buf b = { 0 };
+	struct strbuf b = { 0 };
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
 	if (page_build(w->view, w->telemetry_path, &b) < 0) {
-		expo_buf_free(&b);
+		strbuf_free(&b);
 		pthread_mutex_lock(&w->lock);
 		r = text_response(w, LIT_OOM, sizeof LIT_OOM - 1, "text/plain; charset=utf-8");
 		pthread_mutex_unlock(&w->lock);
@@ -859,12 +852,6 @@ client_cert_problem(enum webcfg_client_auth policy, struct MHD_Connection *c,
 		    "authority, or expired)";
 	}
 	return NULL;
-}
-
-static int64_t
-mono_ms(void)
-{
-	return mono_ns() / 1000000;
 }
 
 /* The client's address as text, for log lines. */

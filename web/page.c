@@ -27,8 +27,9 @@
 #include "store/opstore.h"
 #include "store/queue_snapshot.h"
 #include "web/summary.h"
+#include "util/utf8.h"
 
-#define LIT(out, lit) expo_buf_append((out), (lit), sizeof(lit) - 1)
+#define LIT(out, lit) strbuf_append((out), (lit), sizeof(lit) - 1)
 
 /* Sources whose line rate page_build remembers; more are shown without. */
 #define RATE_SOURCES 64
@@ -39,7 +40,7 @@ static const char *const class_names[3] = { "2xx", "4xx", "5xx" };
 static const char *const dir_ids[MP_DIR_COUNT] = { "out", "in" };
 
 int
-page_escape(struct expo_buf *out, const char *s, size_t len)
+page_escape(struct strbuf *out, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0;
@@ -58,7 +59,7 @@ page_escape(struct expo_buf *out, const char *s, size_t len)
 		case '\'': rep = "&#39;"; break;
 		default:
 			if (c >= 0x80) {
-				size_t n = expo_utf8_seq(p + i, len - i, &bad);
+				size_t n = utf8_seq(p + i, len - i, &bad);
 				if (n) {
 					i += n;
 					continue;
@@ -70,24 +71,24 @@ page_escape(struct expo_buf *out, const char *s, size_t len)
 			}
 			rep = "\xef\xbf\xbd";   /* U+FFFD */
 		}
-		if (expo_buf_append(out, s + run, i - run) < 0 ||
-		    expo_buf_append(out, rep, strlen(rep)) < 0)
+		if (strbuf_append(out, s + run, i - run) < 0 ||
+		    strbuf_append(out, rep, strlen(rep)) < 0)
 			return -1;
 		i += skip;
 		run = i;
 	}
-	return expo_buf_append(out, s + run, i - run);
+	return strbuf_append(out, s + run, i - run);
 }
 
 static int
-esc(struct expo_buf *out, const char *s)
+esc(struct strbuf *out, const char *s)
 {
 	return page_escape(out, s, strlen(s));
 }
 
 /* A count with its thousands grouped by narrow no-break spaces (U+202F). */
 static int
-num(struct expo_buf *out, uint64_t v)
+num(struct strbuf *out, uint64_t v)
 {
 	char digits[24], buf[64];
 	int n = snprintf(digits, sizeof digits, "%" PRIu64, v);
@@ -100,7 +101,7 @@ num(struct expo_buf *out, uint64_t v)
 		}
 		buf[o++] = digits[i];
 	}
-	return expo_buf_append(out, buf, o);
+	return strbuf_append(out, buf, o);
 }
 
 static double
@@ -111,19 +112,19 @@ share(uint64_t part, uint64_t whole)
 
 /* A duration in the largest unit that keeps it short. */
 static int
-duration(struct expo_buf *out, double secs)
+duration(struct strbuf *out, double secs)
 {
 	if (secs < 120)
-		return expo_buf_printf(out, "%.0f s", secs);
+		return strbuf_printf(out, "%.0f s", secs);
 	if (secs < 7200)
-		return expo_buf_printf(out, "%.0f min", secs / 60);
+		return strbuf_printf(out, "%.0f min", secs / 60);
 	if (secs < 172800)
-		return expo_buf_printf(out, "%.1f h", secs / 3600);
-	return expo_buf_printf(out, "%.1f days", secs / 86400);
+		return strbuf_printf(out, "%.1f h", secs / 3600);
+	return strbuf_printf(out, "%.1f days", secs / 86400);
 }
 
 static int
-ago(struct expo_buf *out, double secs)
+ago(struct strbuf *out, double secs)
 {
 	if (secs < 0)
 		return duration(out, -secs) < 0 || LIT(out, " ahead") < 0 ? -1 : 0;
@@ -132,7 +133,7 @@ ago(struct expo_buf *out, double secs)
 
 /* Local time as the mail log shows it. */
 static int
-clock_time(struct expo_buf *out, double t, const char *fmt)
+clock_time(struct strbuf *out, double t, const char *fmt)
 {
 	char buf[64];
 	time_t tt = (time_t)t;
@@ -195,29 +196,29 @@ static const char css[] =
 	"margin:0 auto}";
 
 static int
-head(struct expo_buf *out, const char *telemetry_path, double now, int nbad, int nsources)
+head(struct strbuf *out, const char *telemetry_path, double now, int nbad, int nsources)
 {
-	if (expo_buf_printf(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+	if (strbuf_printf(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
 	    "<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"%d\">\n"
 	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	    "<link rel=\"icon\" href=\"data:,\">\n"
 	    "<title>", PAGE_REFRESH_S) < 0 ||
-	    (nbad > 0 && expo_buf_printf(out, "(%d not followed) ", nbad) < 0) ||
+	    (nbad > 0 && strbuf_printf(out, "(%d not followed) ", nbad) < 0) ||
 	    LIT(out, "maillog_exporter</title>\n<style>") < 0 ||
 	    LIT(out, css) < 0 ||
 	    LIT(out, "</style>\n</head>\n<body>\n<header>\n<h1>maillog_exporter</h1>\n") < 0)
 		return -1;
 	if (nbad == 0) {
-		if (expo_buf_printf(out, "<span class=\"pill ok\" id=\"health\">%s</span>\n",
+		if (strbuf_printf(out, "<span class=\"pill ok\" id=\"health\">%s</span>\n",
 		    nsources == 1 ? "log followed" : "all logs followed") < 0)
 			return -1;
-	} else if (expo_buf_printf(out, "<span class=\"pill bad\" id=\"health\">%d of %d "
+	} else if (strbuf_printf(out, "<span class=\"pill bad\" id=\"health\">%d of %d "
 	    "logs not followed</span>\n", nbad, nsources) < 0) {
 		return -1;
 	}
 	if (LIT(out, "<span class=\"meta\">updated ") < 0 ||
 	    clock_time(out, now, "%Y-%m-%d %H:%M:%S %Z") < 0 ||
-	    expo_buf_printf(out, " &middot; refreshes every %d s</span>\n<nav><a href=\"",
+	    strbuf_printf(out, " &middot; refreshes every %d s</span>\n<nav><a href=\"",
 	    PAGE_REFRESH_S) < 0 ||
 	    esc(out, telemetry_path) < 0 ||
 	    LIT(out, "\">Metrics</a><a href=\"/healthz\">Health check</a></nav>\n"
@@ -229,7 +230,7 @@ head(struct expo_buf *out, const char *telemetry_path, double now, int nbad, int
 /* One window's card: the total, then a small table by class and direction.
  * Cells carry ids ("hour-out-5xx") so tests can read them. */
 static int
-window_card(struct expo_buf *out, const char *id, const char *title, const char *sub,
+window_card(struct strbuf *out, const char *id, const char *title, const char *sub,
     uint64_t c[MP_DIR_COUNT][3])
 {
 	uint64_t total = 0, cls[3] = { 0, 0, 0 };
@@ -239,21 +240,21 @@ window_card(struct expo_buf *out, const char *id, const char *title, const char 
 			cls[k] += c[d][k];
 			total += c[d][k];
 		}
-	if (expo_buf_printf(out, "<div class=\"card\"><h2>%s</h2><div class=\"big\" "
+	if (strbuf_printf(out, "<div class=\"card\"><h2>%s</h2><div class=\"big\" "
 	    "id=\"%s-all\">", title, id) < 0 || num(out, total) < 0 ||
-	    expo_buf_printf(out, "</div><div class=\"sub\">%s</div>\n"
+	    strbuf_printf(out, "</div><div class=\"sub\">%s</div>\n"
 	    "<table class=\"mini\"><tr><th></th><th class=\"n\">outbound</th>"
 	    "<th class=\"n\">inbound</th><th class=\"n\">share</th></tr>\n", sub) < 0)
 		return -1;
 	for (int k = 0; k < 3; k++) {
-		if (expo_buf_printf(out, "<tr><td class=\"k%c\"><b>%s</b></td>", class_names[k][0],
+		if (strbuf_printf(out, "<tr><td class=\"k%c\"><b>%s</b></td>", class_names[k][0],
 		    class_names[k]) < 0)
 			return -1;
 		for (int d = 0; d < MP_DIR_COUNT; d++)
-			if (expo_buf_printf(out, "<td class=\"n\" id=\"%s-%s-%s\">", id, dir_ids[d],
+			if (strbuf_printf(out, "<td class=\"n\" id=\"%s-%s-%s\">", id, dir_ids[d],
 			    class_names[k]) < 0 || num(out, c[d][k]) < 0 || LIT(out, "</td>") < 0)
 				return -1;
-		if (expo_buf_printf(out, "<td class=\"n k%c\">%.1f %%</td></tr>\n",
+		if (strbuf_printf(out, "<td class=\"n k%c\">%.1f %%</td></tr>\n",
 		    class_names[k][0], share(cls[k], total)) < 0)
 			return -1;
 	}
@@ -261,7 +262,7 @@ window_card(struct expo_buf *out, const char *id, const char *title, const char 
 }
 
 static int
-windows(struct expo_buf *out, const struct expo_view *v, const struct summary *s, double now)
+windows(struct strbuf *out, const struct expo_view *v, const struct summary *s, double now)
 {
 	uint64_t w[3][MP_DIR_COUNT][3];
 	uint64_t all[MP_DIR_COUNT][3];
@@ -323,7 +324,7 @@ nice_max(uint64_t v)
  * current minute at the right. Coordinates in a fixed viewBox that the
  * browser scales to the card's width. */
 static int
-chart(struct expo_buf *out, const struct hist *h, double now)
+chart(struct strbuf *out, const struct hist *h, double now)
 {
 	enum { W = 960, H = 190, L = 44, R = 8, T = 10, B = 24 };
 	uint64_t c[CHART_MINUTES][3], top = 0;
@@ -343,7 +344,7 @@ chart(struct expo_buf *out, const struct hist *h, double now)
 			top = sum;
 	}
 	top = nice_max(top);
-	if (expo_buf_printf(out, "<div class=\"card\" style=\"margin-bottom:16px\">"
+	if (strbuf_printf(out, "<div class=\"card\" style=\"margin-bottom:16px\">"
 	    "<div style=\"display:flex;align-items:center;gap:16px\"><h2 style=\"margin:0\">"
 	    "Replies per minute, last hour</h2><div class=\"legend\">"
 	    "<span><i class=\"b2\"></i>2xx</span><span><i class=\"b4\"></i>4xx</span>"
@@ -354,7 +355,7 @@ chart(struct expo_buf *out, const struct hist *h, double now)
 		return -1;
 	for (int g = 0; g <= 4; g++) {
 		double y = T + (double)(H - T - B) * g / 4;
-		if (expo_buf_printf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
+		if (strbuf_printf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
 		    "stroke=\"currentColor\" stroke-opacity=\"0.12\"/>"
 		    "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%" PRIu64 "</text>\n",
 		    L, W - R, y, y, L - 6, y + 4, top * (uint64_t)(4 - g) / 4) < 0)
@@ -368,7 +369,7 @@ chart(struct expo_buf *out, const struct hist *h, double now)
 
 		if (localtime_r(&tt, &tm) == NULL || strftime(hm, sizeof hm, "%H:%M", &tm) == 0)
 			strcpy(hm, "?");
-		if (expo_buf_printf(out, "<g><title>%s: 2xx %" PRIu64 ", 4xx %" PRIu64
+		if (strbuf_printf(out, "<g><title>%s: 2xx %" PRIu64 ", 4xx %" PRIu64
 		    ", 5xx %" PRIu64 "</title><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
 		    "fill=\"transparent\"/>", hm, c[i][0], c[i][1], c[i][2], x, T, bw - 2,
 		    H - T - B) < 0)
@@ -380,7 +381,7 @@ chart(struct expo_buf *out, const struct hist *h, double now)
 			if (hgt < 1.5)
 				hgt = 1.5;   /* one 5xx among thousands must still show */
 			y -= hgt;
-			if (expo_buf_printf(out, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" "
+			if (strbuf_printf(out, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" "
 			    "width=\"%.1f\" height=\"%.1f\" style=\"fill:var(--c%c)\"/>", fill[k],
 			    x, y, bw - 2, hgt, class_names[k][0]) < 0)
 				return -1;
@@ -388,7 +389,7 @@ chart(struct expo_buf *out, const struct hist *h, double now)
 		if (LIT(out, "</g>\n") < 0)
 			return -1;
 		if (i % 10 == 0 || i == CHART_MINUTES - 1)
-			if (expo_buf_printf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">"
+			if (strbuf_printf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">"
 			    "%s</text>\n", x + (bw - 2) / 2, H - 6,
 			    i == CHART_MINUTES - 1 ? "now" : hm) < 0)
 				return -1;
@@ -397,9 +398,9 @@ chart(struct expo_buf *out, const struct hist *h, double now)
 }
 
 static int
-bar(struct expo_buf *out, double pct, int cls)
+bar(struct strbuf *out, double pct, int cls)
 {
-	return expo_buf_printf(out, "<div class=\"bar\"><span class=\"b%d\" "
+	return strbuf_printf(out, "<div class=\"bar\"><span class=\"b%d\" "
 	    "style=\"width:%.1f%%\"></span></div>", cls, pct);
 }
 
@@ -414,21 +415,21 @@ row_class(const struct sum_row *r)
 
 /* Top reply codes (enhanced == 0) or enhanced codes of one direction. */
 static int
-code_table(struct expo_buf *out, const struct summary *s, enum mp_direction dir,
+code_table(struct strbuf *out, const struct summary *s, enum mp_direction dir,
     int enhanced)
 {
 	const struct sum_row *rows = enhanced ? s->enhanced : s->codes;
 	size_t n = enhanced ? s->nenhanced : s->ncodes, shown = 0;
 	char buf[MEANING_BUFSZ], ebuf[MP_ENHANCED_BUFSZ];
 
-	if (expo_buf_printf(out, "<div class=\"card\"><h2>%s %s</h2>\n",
+	if (strbuf_printf(out, "<div class=\"card\"><h2>%s %s</h2>\n",
 	    dir == MP_DIR_OUTBOUND ? "Outbound" : "Inbound",
 	    enhanced ? "enhanced codes" : "reply codes") < 0)
 		return -1;
 	if (s->dir_total[dir] == 0)
-		return expo_buf_printf(out, "<div class=\"empty\">No %s replies counted yet.</div>"
+		return strbuf_printf(out, "<div class=\"empty\">No %s replies counted yet.</div>"
 		    "</div>\n", dir == MP_DIR_OUTBOUND ? "delivery" : "reject");
-	if (expo_buf_printf(out, "<table id=\"%s-%s\"><tr><th>%s</th><th class=\"n\">count"
+	if (strbuf_printf(out, "<table id=\"%s-%s\"><tr><th>%s</th><th class=\"n\">count"
 	    "</th><th class=\"n\">share</th><th></th><th>meaning</th></tr>\n", dir_ids[dir],
 	    enhanced ? "enhanced" : "codes", enhanced ? "enhanced" : "code") < 0)
 		return -1;
@@ -459,10 +460,10 @@ code_table(struct expo_buf *out, const struct summary *s, enum mp_direction dir,
 				meaning = "the log line states no enhanced code";
 			}
 		}
-		if (expo_buf_printf(out, "<tr><td class=\"code k%d\">", cls) < 0 ||
+		if (strbuf_printf(out, "<tr><td class=\"code k%d\">", cls) < 0 ||
 		    esc(out, label) < 0 || LIT(out, "</td><td class=\"n\">") < 0 ||
 		    num(out, r->count) < 0 ||
-		    expo_buf_printf(out, "</td><td class=\"n\">%.1f %%</td><td style=\"width:70px\">",
+		    strbuf_printf(out, "</td><td class=\"n\">%.1f %%</td><td style=\"width:70px\">",
 		    pct) < 0 || bar(out, pct, cls ? cls : 2) < 0 ||
 		    LIT(out, "</td><td class=\"m\">") < 0 || esc(out, meaning) < 0 ||
 		    LIT(out, "</td></tr>\n") < 0)
@@ -476,18 +477,18 @@ code_table(struct expo_buf *out, const struct summary *s, enum mp_direction dir,
  * the commonest 4xx and needs nobody, so it must not read as trouble.
  * not_attempted comes last, marked: those lines repeat failures above. */
 static int
-reason_table(struct expo_buf *out, const struct summary *s, enum mp_direction dir)
+reason_table(struct strbuf *out, const struct summary *s, enum mp_direction dir)
 {
 	enum reason order[REASON_COUNT];
 	size_t n = summary_reason_rank(s, dir, order);
 
-	if (expo_buf_printf(out, "<div class=\"card\"><h2>Why it failed (%s)</h2>\n",
+	if (strbuf_printf(out, "<div class=\"card\"><h2>Why it failed (%s)</h2>\n",
 	    dir == MP_DIR_OUTBOUND ? "outbound" : "inbound") < 0)
 		return -1;
 	if (n == 0)
-		return expo_buf_printf(out, "<div class=\"empty\">No %s 4xx or 5xx counted yet."
+		return strbuf_printf(out, "<div class=\"empty\">No %s 4xx or 5xx counted yet."
 		    "</div></div>\n", dir == MP_DIR_OUTBOUND ? "outbound" : "inbound");
-	if (expo_buf_printf(out, "<table id=\"%s-reasons\"><tr><th>reason</th>"
+	if (strbuf_printf(out, "<table id=\"%s-reasons\"><tr><th>reason</th>"
 	    "<th class=\"n\">4xx</th><th class=\"n\">5xx</th><th class=\"n\">share</th>"
 	    "<th></th><th>meaning</th></tr>\n", dir_ids[dir]) < 0)
 		return -1;
@@ -498,13 +499,13 @@ reason_table(struct expo_buf *out, const struct summary *s, enum mp_direction di
 		    5 : 4;
 		double pct = share(s->reasons[dir][r], s->reason_total[dir]);
 
-		if (expo_buf_printf(out, "<tr><td class=\"code k%d\">", cls) < 0 ||
+		if (strbuf_printf(out, "<tr><td class=\"code k%d\">", cls) < 0 ||
 		    esc(out, reason_name(r)) < 0 ||
-		    expo_buf_printf(out, "</td><td class=\"n\" id=\"%s-reason-%s-4xx\">",
+		    strbuf_printf(out, "</td><td class=\"n\" id=\"%s-reason-%s-4xx\">",
 		    dir_ids[dir], reason_name(r)) < 0 || num(out, s->reason_cls[dir][0][r]) < 0 ||
-		    expo_buf_printf(out, "</td><td class=\"n\" id=\"%s-reason-%s-5xx\">",
+		    strbuf_printf(out, "</td><td class=\"n\" id=\"%s-reason-%s-5xx\">",
 		    dir_ids[dir], reason_name(r)) < 0 || num(out, s->reason_cls[dir][1][r]) < 0 ||
-		    expo_buf_printf(out, "</td><td class=\"n\">%.1f %%</td><td style=\"width:70px\">",
+		    strbuf_printf(out, "</td><td class=\"n\">%.1f %%</td><td style=\"width:70px\">",
 		    pct) < 0 || bar(out, pct, cls) < 0 || LIT(out, "</td><td class=\"m\">") < 0 ||
 		    (harmless && LIT(out, "<span class=\"pill ok\">harmless</span> ") < 0) ||
 		    (summary_reason_not_attempted(r) &&
@@ -516,18 +517,18 @@ reason_table(struct expo_buf *out, const struct summary *s, enum mp_direction di
 }
 
 static int
-domain_table(struct expo_buf *out, const struct summary *s, int cls)
+domain_table(struct strbuf *out, const struct summary *s, int cls)
 {
 	uint64_t total = s->cls[MP_DIR_OUTBOUND][SUMMARY_CLASS_INDEX(cls)];
 	size_t shown = 0;
 
-	if (expo_buf_printf(out, "<div class=\"card\"><h2>Top %s domains (%dxx)</h2>\n",
+	if (strbuf_printf(out, "<div class=\"card\"><h2>Top %s domains (%dxx)</h2>\n",
 	    cls == 4 ? "deferring" : "bouncing", cls) < 0)
 		return -1;
 	if (total == 0)
-		return expo_buf_printf(out, "<div class=\"empty\">No %s recipient domains.</div>"
+		return strbuf_printf(out, "<div class=\"empty\">No %s recipient domains.</div>"
 		    "</div>\n", cls == 4 ? "deferred" : "bounced");
-	if (expo_buf_printf(out, "<table id=\"domains-%dxx\"><tr><th>domain</th>"
+	if (strbuf_printf(out, "<table id=\"domains-%dxx\"><tr><th>domain</th>"
 	    "<th class=\"n\">count</th><th class=\"n\">share</th><th></th></tr>\n", cls) < 0)
 		return -1;
 	for (size_t i = 0; i < s->ndomains && shown < PAGE_TOP_ROWS; i++) {
@@ -542,7 +543,7 @@ domain_table(struct expo_buf *out, const struct summary *s, int cls)
 		    (other ? LIT(out, "<span class=\"m\">other (domains without a label of "
 		    "their own)</span>") : esc(out, r->domain)) < 0 ||
 		    LIT(out, "</td><td class=\"n\">") < 0 || num(out, r->count) < 0 ||
-		    expo_buf_printf(out, "</td><td class=\"n\">%.1f %%</td><td style=\"width:90px\">",
+		    strbuf_printf(out, "</td><td class=\"n\">%.1f %%</td><td style=\"width:90px\">",
 		    pct) < 0 || bar(out, pct, cls) < 0 || LIT(out, "</td></tr>\n") < 0)
 			return -1;
 	}
@@ -550,7 +551,7 @@ domain_table(struct expo_buf *out, const struct summary *s, int cls)
 }
 
 static int
-files_table(struct expo_buf *out, const struct expo_view *v, double now,
+files_table(struct strbuf *out, const struct expo_view *v, double now,
     const double *lines_per_s)
 {
 	if (LIT(out, "<div class=\"card\"><h2>Files followed</h2>\n<table id=\"files\"><tr>"
@@ -567,14 +568,14 @@ files_table(struct expo_buf *out, const struct expo_view *v, double now,
 		    state == INPUT_STATE_WAITING ? "warn" : "bad";
 
 		if (LIT(out, "<tr><td class=\"path\">") < 0 || esc(out, v->sources[i].path) < 0 ||
-		    expo_buf_printf(out, "</td><td><span class=\"pill %s\">", pill) < 0 ||
+		    strbuf_printf(out, "</td><td><span class=\"pill %s\">", pill) < 0 ||
 		    esc(out, input_state_name((enum input_state)state)) < 0 ||
-		    expo_buf_printf(out, "</span></td><td class=\"n\" id=\"lines-%d\">", i) < 0 ||
+		    strbuf_printf(out, "</span></td><td class=\"n\" id=\"lines-%d\">", i) < 0 ||
 		    num(out, atomic_load_explicit(&st->lines, memory_order_relaxed)) < 0 ||
 		    LIT(out, "</td><td class=\"n\">") < 0)
 			return -1;
 		if (lines_per_s != NULL && lines_per_s[i] >= 0) {
-			if (expo_buf_printf(out, "%.1f", lines_per_s[i]) < 0)
+			if (strbuf_printf(out, "%.1f", lines_per_s[i]) < 0)
 				return -1;
 		} else if (LIT(out, "&ndash;") < 0) {
 			return -1;
@@ -584,7 +585,7 @@ files_table(struct expo_buf *out, const struct expo_view *v, double now,
 		    LIT(out, "</td><td class=\"n\">") < 0 ||
 		    num(out, atomic_load_explicit(&st->rotations, memory_order_relaxed) +
 		    atomic_load_explicit(&st->truncations, memory_order_relaxed)) < 0 ||
-		    expo_buf_printf(out, "</td><td class=\"n%s\">", errors ? " k5" : "") < 0 ||
+		    strbuf_printf(out, "</td><td class=\"n%s\">", errors ? " k5" : "") < 0 ||
 		    num(out, errors) < 0 || LIT(out, "</td></tr>\n") < 0)
 			return -1;
 	}
@@ -593,7 +594,7 @@ files_table(struct expo_buf *out, const struct expo_view *v, double now,
 
 /* Per MTA: what matched, what did not, and how far behind the log is. */
 static int
-mta_table(struct expo_buf *out, const struct expo_view *v, double now)
+mta_table(struct strbuf *out, const struct expo_view *v, double now)
 {
 	int shown = 0;
 
@@ -615,7 +616,7 @@ mta_table(struct expo_buf *out, const struct expo_view *v, double now)
 		    num(out, m >= 0 ? agg_events_count(v->agg, m) : 0) < 0 ||
 		    LIT(out, "</td><td class=\"n\">") < 0 ||
 		    num(out, m >= 0 ? agg_received_count(v->agg, m) : 0) < 0 ||
-		    expo_buf_printf(out, "</td><td class=\"n%s\" id=\"unmatched-", unmatched ?
+		    strbuf_printf(out, "</td><td class=\"n%s\" id=\"unmatched-", unmatched ?
 		    " k4" : "") < 0 || esc(out, mp_mta_name(m)) < 0 || LIT(out, "\">") < 0 ||
 		    num(out, unmatched) < 0 || LIT(out, "</td><td>") < 0)
 			return -1;
@@ -638,7 +639,7 @@ mta_table(struct expo_buf *out, const struct expo_view *v, double now)
 }
 
 static int
-outcomes(struct expo_buf *out, const struct summary *s)
+outcomes(struct strbuf *out, const struct summary *s)
 {
 	static const enum mp_outcome order[] = {
 		MP_OUTCOME_SENT, MP_OUTCOME_DEFERRED, MP_OUTCOME_BOUNCED, MP_OUTCOME_EXPIRED,
@@ -651,10 +652,10 @@ outcomes(struct expo_buf *out, const struct summary *s)
 		return -1;
 	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
 		uint64_t n = s->outcomes[order[i]];
-		if (expo_buf_printf(out, "<tr><td class=\"k%d\">%s</td><td class=\"n\" "
+		if (strbuf_printf(out, "<tr><td class=\"k%d\">%s</td><td class=\"n\" "
 		    "id=\"outcome-%s\">", cls[i], summary_outcome_name(order[i]),
 		    summary_outcome_name(order[i])) < 0 || num(out, n) < 0 ||
-		    expo_buf_printf(out, "</td><td class=\"n\">%.1f %%</td></tr>\n",
+		    strbuf_printf(out, "</td><td class=\"n\">%.1f %%</td></tr>\n",
 		    share(n, s->total)) < 0)
 			return -1;
 	}
@@ -680,15 +681,15 @@ op_total(const struct agg *a, unsigned fam, int combo)
 }
 
 static int
-session_row(struct expo_buf *out, const char *id, const char *what, uint64_t n,
+session_row(struct strbuf *out, const char *id, const char *what, uint64_t n,
     uint64_t whole, int cls)
 {
-	if (expo_buf_printf(out, "<tr><td%s>%s</td><td class=\"n\" id=\"%s\">",
+	if (strbuf_printf(out, "<tr><td%s>%s</td><td class=\"n\" id=\"%s\">",
 	    n > 0 && cls ? (cls == 5 ? " class=\"k5\"" : " class=\"k4\"") : "", what, id) < 0 ||
 	    num(out, n) < 0)
 		return -1;
 	if (whole > 0)
-		return expo_buf_printf(out, "</td><td class=\"n\">%.1f %%</td></tr>\n",
+		return strbuf_printf(out, "</td><td class=\"n\">%.1f %%</td></tr>\n",
 		    share(n, whole));
 	return LIT(out, "</td><td></td></tr>\n");
 }
@@ -697,7 +698,7 @@ session_row(struct expo_buf *out, const char *id, const char *what, uint64_t n,
  * checks when clients complain (drops, AUTH, TLS) and what must be zero
  * (panics). A line that is never logged stays at 0. */
 static int
-sessions(struct expo_buf *out, const struct expo_view *v)
+sessions(struct strbuf *out, const struct expo_view *v)
 {
 	const struct agg *a = v->agg;
 	uint64_t connects = op_total(a, MP_OPF_SMTPD_CONNECTS, -1);
@@ -742,7 +743,7 @@ sessions(struct expo_buf *out, const struct expo_view *v)
 /* The queue card: the collector's last snapshot, how old it is, and
  * whether the last attempt worked; says so when nothing is collected. */
 static int
-queue_card(struct expo_buf *out, const struct expo_view *v, double now)
+queue_card(struct strbuf *out, const struct expo_view *v, double now)
 {
 	struct queue_snapshot q;
 	int any = 0;
@@ -756,7 +757,7 @@ queue_card(struct expo_buf *out, const struct expo_view *v, double now)
 			any = 1;
 			for (int i = 0; i < SHOWQ_NQUEUES; i++) {
 				const char *name = showq_queue_name((enum showq_queue)i);
-				if (expo_buf_printf(out, "<tr><td>postfix %s</td><td class=\"n\" "
+				if (strbuf_printf(out, "<tr><td>postfix %s</td><td class=\"n\" "
 				    "id=\"queue-postfix-%s\">", name, name) < 0 ||
 				    num(out, q.postfix.messages[i]) < 0 ||
 				    LIT(out, "</td></tr>\n") < 0)
@@ -779,7 +780,7 @@ queue_card(struct expo_buf *out, const struct expo_view *v, double now)
 				failing |= q.success[m][k] == 0;
 			if (!q.have[m] && !failing)
 				continue;
-			if (expo_buf_printf(out, "<tr><td colspan=\"2\"%s>%s: ",
+			if (strbuf_printf(out, "<tr><td colspan=\"2\"%s>%s: ",
 			    failing ? " class=\"k4\"" : "", queue_mta_name((enum queue_mta)m)) < 0 ||
 			    (q.have[m] ? LIT(out, "counted ") < 0 || ago(out, now - q.timestamp[m]) < 0 :
 			    LIT(out, "never counted") < 0) ||
@@ -797,7 +798,7 @@ queue_card(struct expo_buf *out, const struct expo_view *v, double now)
 
 int
 page_render(const struct expo_view *v, const char *telemetry_path, double now,
-    const double *lines_per_s, struct expo_buf *out)
+    const double *lines_per_s, struct strbuf *out)
 {
 	struct summary s;
 	int nbad = 0, rc = -1;
@@ -829,7 +830,7 @@ page_render(const struct expo_view *v, const char *telemetry_path, double now,
 	    sessions(out, v) < 0 ||
 	    queue_card(out, v, now) < 0 ||
 	    LIT(out, "</div>\n") < 0 ||
-	    expo_buf_printf(out, "</main>\n<footer>maillog_exporter %s (revision %s) &middot; "
+	    strbuf_printf(out, "</main>\n<footer>maillog_exporter %s (revision %s) &middot; "
 	    "counts since the exporter started; the last minute, hour and day are by the time "
 	    "lines were read &middot; series in use: %zu of %zu</footer>\n</body>\n</html>\n",
 	    MAILLOG_EXPORTER_VERSION, MAILLOG_EXPORTER_REVISION, agg_total_series(v->agg),
@@ -884,7 +885,7 @@ measure_rates(const struct expo_view *v, double now, double *out)
 }
 
 int
-page_build(const struct expo_view *v, const char *telemetry_path, struct expo_buf *out)
+page_build(const struct expo_view *v, const char *telemetry_path, struct strbuf *out)
 {
 	struct timespec ts;
 	double now, *lps;

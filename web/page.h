@@ -35,7 +35,7 @@
  * names) goes through this, so none can inject markup. Returns 0, or -1
  * out of memory.
  */
-int page_escape(struct expo_buf *out, const char *s, size_t len);
+int page_escape(struct strbuf *out, const char *s, size_t len);
 
 /*
  * Render the whole page for view v at Unix time now into out (appended).
@@ -45,7 +45,7 @@ int page_escape(struct expo_buf *out, const char *s, size_t len);
  * -1 out of memory (out valid but incomplete).
  */
 int page_render(const struct expo_view *v, const char *telemetry_path, double now,
-    const double *lines_per_s, struct expo_buf *out);
+    const double *lines_per_s, struct strbuf *out);
 
 
 /*
@@ -56,6 +56,6 @@ int page_render(const struct expo_view *v, const char *telemetry_path, double no
  * between two views. Returns 0, or -1 when out of memory.
  */
 int page_build(const struct expo_view *v, const char *telemetry_path,
-    struct expo_buf *out);
+    struct strbuf *out);
 
 #endif

@@ -28,6 +28,7 @@
 
 #include "daemon/input/linebuf.h"
 #include "util/log.h"
+#include "util/monoclock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -133,14 +134,6 @@ struct tail_set {
 	int64_t now;              /* monotonic ms of the current turn */
 	_Atomic uint64_t overflows;  /* IN_Q_OVERFLOW seen, for the web thread */
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static void
 stat_add(_Atomic uint64_t *c, uint64_t n)

@@ -27,6 +27,7 @@
 
 #include "util/log.h"
 #include "daemon/queue/spool.h"
+#include "util/monoclock.h"
 
 extern char **environ;
 
@@ -53,15 +54,6 @@ queue_opts_defaults(struct queue_opts *o)
 	o->postfix_dir = QUEUE_DEFAULT_POSTFIX_DIR;
 	o->exim_spool = QUEUE_DEFAULT_EXIM_SPOOL;
 	o->timeout_ms = QUEUE_TIMEOUT_MS;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static double

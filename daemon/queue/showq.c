@@ -23,6 +23,7 @@
  * reader gives up after a deadline: a listing is counted whole or not at all.
  */
 #include "daemon/queue/showq.h"
+#include "util/monoclock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -307,15 +308,6 @@ showq_parse_buffer(const char *buf, size_t len, int64_t now, struct showq_stats 
 		    "after %llu bytes (truncated)", (unsigned long long)p.offset);
 	snprintf(err, errlen, "%s", p.err);
 	return -1;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* Wait for events on fd (and stop_fd) until deadline. Returns 1 ready,

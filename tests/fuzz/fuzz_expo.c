@@ -216,7 +216,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
-	struct expo_buf out = { 0 };
+	struct strbuf out = { 0 };
 	char *back;
 	size_t backlen;
 
@@ -232,7 +232,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			die("unescaping does not give back the valid UTF-8 input", s, size);
 		free(back);
 	}
-	expo_buf_free(&out);
+	strbuf_free(&out);
 
 	/* The whole exposition, with the input as a path and as a counted line. */
 	char *path = malloc(size + 1);
@@ -256,7 +256,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (expo_render(&view, &out) < 0)
 		die("expo_render failed", s, size);
 	check_exposition(out.data, out.len);
-	expo_buf_free(&out);
+	strbuf_free(&out);
 	agg_free(agg);
 	free(path);
 	return 0;
