@@ -14,10 +14,8 @@
  * is rendered once and compressed once. MHD's refcount keeps a replaced
  * response alive for the connections still sending it.
  *
- * Format: OpenMetrics 1.0.0 when the Accept header prefers
- * application/openmetrics-text (Prometheus asks for it first), text 0.0.4
- * otherwise, including for clients that accept neither (the Go client's
- * behaviour: a browser or curl always gets something readable).
+ * Format and encoding are negotiated in web/negotiate.c; the listening
+ * socket is opened by web/listen.c.
  *
  * --web.config.file (web/webconfig.c): TLS is MHD's own (GnuTLS); the
  * client certificate policy and basic auth (web/auth.c) are checked in
@@ -45,6 +43,8 @@
 #include <zlib.h>
 
 #include "web/auth.h"
+#include "web/listen.h"
+#include "web/negotiate.h"
 #include "build_config.h"
 #include "util/log.h"
 #include "web/page.h"
@@ -52,8 +52,6 @@
 #include "util/monoclock.h"
 
 #define CACHE_MAX_AGE_NS 1000000000LL
-#define LISTEN_BACKLOG 128
-#define HOST_MAX 256
 /* zlib level for the gzip body. Measured on a 10,000-series exposition
  * (1.5 MB, see README.md): level 1 compresses it in about a third of the
  * time of the default 6 for a body only ~10% larger, and a scrape is
@@ -111,114 +109,6 @@ web_opts_defaults(struct web_opts *o)
 	o->webcfg = NULL;
 }
 
-/* Split "[HOST]:PORT" into host (possibly empty: all interfaces) and port.
- * IPv6 literals must be bracketed, since "::1:9745" is ambiguous. */
-static int
-split_listen(const char *s, char *host, char *port, char *err, size_t errlen)
-{
-	const char *h, *he, *p;
-
-	if (s == NULL || *s == '\0') {
-		snprintf(err, errlen, "empty listen address (expected [HOST]:PORT, e.g. :%d)",
-		    WEB_DEFAULT_PORT);
-		return -1;
-	}
-	if (s[0] == '[') {
-		h = s + 1;
-		he = strchr(h, ']');
-		if (he == NULL || he == h) {
-			snprintf(err, errlen, "listen address \"%s\": expected [IPV6]:PORT, "
-			    "e.g. [::1]:%d", s, WEB_DEFAULT_PORT);
-			return -1;
-		}
-		if (he[1] != ':') {
-			snprintf(err, errlen, "listen address \"%s\": missing :PORT after ']'", s);
-			return -1;
-		}
-		p = he + 2;
-	} else {
-		h = s;
-		he = strrchr(s, ':');
-		if (he == NULL) {
-			snprintf(err, errlen, "listen address \"%s\": missing :PORT (e.g. :%d or "
-			    "127.0.0.1:%d)", s, WEB_DEFAULT_PORT, WEB_DEFAULT_PORT);
-			return -1;
-		}
-		if (memchr(h, ':', (size_t)(he - h)) != NULL) {
-			snprintf(err, errlen, "listen address \"%s\": an IPv6 address must be in "
-			    "brackets, e.g. [::1]:%d", s, WEB_DEFAULT_PORT);
-			return -1;
-		}
-		p = he + 1;
-	}
-	if ((size_t)(he - h) >= HOST_MAX) {
-		snprintf(err, errlen, "listen address: host name too long");
-		return -1;
-	}
-	memcpy(host, h, (size_t)(he - h));
-	host[he - h] = '\0';
-
-	size_t plen = strlen(p);
-	long v = 0;
-	for (size_t i = 0; i < plen; i++) {
-		if (p[i] < '0' || p[i] > '9') {
-			v = -1;
-			break;
-		}
-		if (v <= 65535)
-			v = v * 10 + (p[i] - '0');
-	}
-	if (plen == 0 || v < 1 || v > 65535) {
-		snprintf(err, errlen, "listen address \"%s\": port must be a number from 1 to "
-		    "65535", s);
-		return -1;
-	}
-	snprintf(port, 6, "%ld", v);
-	return 0;
-}
-
-static int
-resolve(const char *s, const char *host, const char *port, struct addrinfo **res,
-    char *err, size_t errlen)
-{
-	struct addrinfo hints;
-	int rc;
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, res);
-	if (rc != 0) {
-		snprintf(err, errlen, "listen address \"%s\": cannot resolve \"%s\": %s", s,
-		    host, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Validate a listen address without binding: syntax, port range, and that
- * the host resolves. Lets --check-config and the option parser reject a
- * typo with exit 2 before anything starts. Returns 0, or -1 with a one-line
- * reason in err.
- */
-int
-web_check_listen_address(const char *s, char *err, size_t errlen)
-{
-	char host[HOST_MAX], port[6];
-	struct addrinfo *res;
-
-	if (split_listen(s, host, port, err, errlen) < 0)
-		return -1;
-	if (host[0] == '\0')
-		return 0;
-	if (resolve(s, host, port, &res, err, errlen) < 0)
-		return -1;
-	freeaddrinfo(res);
-	return 0;
-}
-
 /*
  * Validate a telemetry path: it must start with '/', hold no control
  * characters or '?', and not hide /healthz. Returns 0, or -1 with a
@@ -243,85 +133,6 @@ web_check_telemetry_path(const char *s, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
-}
-
-/* A listening, non-blocking socket for one address, or -1 with errno set.
- * We bind ourselves rather than let MHD do it so a failure can be reported
- * with its cause ("Address already in use"); MHD_start_daemon only says
- * NULL. */
-static int
-listen_on(const struct sockaddr *sa, socklen_t salen, int dual_stack)
-{
-	int one = 1, off = 0;
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	/* Restarting while old connections sit in TIME_WAIT must not fail. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
-		goto fail;
-	/* The wildcard IPv6 socket takes IPv4 too (mapped addresses), whatever
-	 * net.ipv6.bindv6only says; a specific IPv6 address stays IPv6. */
-	if (sa->sa_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? &off : &one,
-	    sizeof one) < 0)
-		goto fail;
-	if (bind(fd, sa, salen) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
-		goto fail;
-	return fd;
-fail:;
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
-}
-
-static int
-open_listener(const char *s, char *err, size_t errlen)
-{
-	char host[HOST_MAX], port[6];
-	struct addrinfo *res;
-	int fd = -1, first_errno = 0;
-
-	if (split_listen(s, host, port, err, errlen) < 0)
-		return -1;
-
-	if (host[0] == '\0') {
-		struct sockaddr_in6 a6;
-		struct sockaddr_in a4;
-
-		memset(&a6, 0, sizeof a6);
-		a6.sin6_family = AF_INET6;
-		a6.sin6_addr = in6addr_any;
-		a6.sin6_port = htons((uint16_t)atoi(port));
-		fd = listen_on((struct sockaddr *)&a6, sizeof a6, 1);
-		/* No IPv6 in this kernel or namespace: IPv4 alone. Any other
-		 * error (EADDRINUSE) would hit IPv4 as well, so report it. */
-		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL ||
-		    errno == EPROTONOSUPPORT)) {
-			memset(&a4, 0, sizeof a4);
-			a4.sin_family = AF_INET;
-			a4.sin_addr.s_addr = htonl(INADDR_ANY);
-			a4.sin_port = a6.sin6_port;
-			fd = listen_on((struct sockaddr *)&a4, sizeof a4, 0);
-		}
-		if (fd < 0)
-			snprintf(err, errlen, "listen %s: %s", s, strerror(errno));
-		return fd;
-	}
-
-	if (resolve(s, host, port, &res, err, errlen) < 0)
-		return -1;
-	/* "localhost" may give ::1 first on a host without IPv6 loopback:
-	 * take the first address that binds, report the first failure. */
-	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-		fd = listen_on(ai->ai_addr, ai->ai_addrlen, 0);
-		if (fd < 0 && first_errno == 0)
-			first_errno = errno;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		snprintf(err, errlen, "listen %s: %s", s, strerror(first_errno));
-	return fd;
 }
 
 /* MHD's own messages (malformed requests, connection limits) are caused by
@@ -420,157 +231,6 @@ static enum MHD_Result
 queue_error(struct web *w, struct MHD_Connection *c, unsigned int status, const char *text)
 {
 	return queue_text(w, c, status, text, NULL, NULL);
-}
-
-/* Skip optional whitespace. */
-static const char *
-ows(const char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	return s;
-}
-
-/*
- * Walk a comma-separated header value of "token;param=value;q=0.5" items
- * (Accept, Accept-Encoding). For each item, fn gets the token, the
- * parameters (between the token and the next comma) and the q value
- * (1 when absent, 0 for a malformed q).
- */
-static void
-each_item(const char *h, void (*fn)(void *, const char *, size_t, const char *, size_t,
-    double), void *ctx)
-{
-	while (h != NULL && *h) {
-		const char *item = ows(h), *end = strchr(item, ','), *tok_end, *p;
-		double q = 1;
-
-		if (end == NULL)
-			end = item + strlen(item);
-		tok_end = item;
-		while (tok_end < end && *tok_end != ';' && *tok_end != ' ' && *tok_end != '\t')
-			tok_end++;
-		for (p = tok_end; p < end; p++) {
-			if (*p != ';')
-				continue;
-			const char *v = ows(p + 1);
-			if ((v[0] == 'q' || v[0] == 'Q') && v[1] == '=') {
-				char *e;
-				q = strtod(v + 2, &e);
-				if (e == v + 2 || q < 0 || q > 1)
-					q = 0;
-			}
-		}
-		fn(ctx, item, (size_t)(tok_end - item), tok_end, (size_t)(end - tok_end), q);
-		h = *end ? end + 1 : end;
-	}
-}
-
-static int
-token_is(const char *t, size_t n, const char *want)
-{
-	return strlen(want) == n && strncasecmp(t, want, n) == 0;
-}
-
-/* Does a parameter list hold version=V other than the ones listed? */
-static int
-version_ok(const char *params, size_t n, const char *const *ok)
-{
-	const char *v = NULL;
-
-	for (size_t i = 0; i + 8 <= n; i++)
-		if (strncasecmp(params + i, "version=", 8) == 0) {
-			v = params + i + 8;
-			break;
-		}
-	if (v == NULL)
-		return 1;
-	size_t vlen = 0;
-	while (v + vlen < params + n && v[vlen] != ';' && v[vlen] != ' ')
-		vlen++;
-	for (; *ok; ok++)
-		if (token_is(v, vlen, *ok))
-			return 1;
-	return 0;
-}
-
-struct accept_scan {
-	double om_q, text_q;
-	int om_pos, text_pos, pos;
-};
-
-static void
-accept_item(void *ctx, const char *tok, size_t n, const char *params, size_t plen, double q)
-{
-	static const char *const om_versions[] = { "1.0.0", "0.0.1", NULL };
-	static const char *const text_versions[] = { "0.0.4", NULL };
-	struct accept_scan *a = ctx;
-
-	a->pos++;
-	if (token_is(tok, n, "application/openmetrics-text")) {
-		if (version_ok(params, plen, om_versions) && q > a->om_q) {
-			a->om_q = q;
-			a->om_pos = a->pos;
-		}
-	} else if (token_is(tok, n, "text/plain") ? version_ok(params, plen, text_versions) :
-	    token_is(tok, n, "text/*") || token_is(tok, n, "*/*")) {
-		if (q > a->text_q) {
-			a->text_q = q;
-			a->text_pos = a->pos;
-		}
-	}
-}
-
-/*
- * The format an Accept header asks for: OpenMetrics when its best q is
- * above text's (text/plain, text/ * or * / *), or equal and listed first;
- * text 0.0.4 otherwise, also when the header is absent or names neither.
- */
-enum expo_format
-web_negotiate_format(const char *accept)
-{
-	struct accept_scan a = { 0, 0, 0, 0, 0 };
-
-	each_item(accept, accept_item, &a);
-	if (a.om_q > 0 && (a.om_q > a.text_q || (a.om_q == a.text_q && a.om_pos < a.text_pos)))
-		return EXPO_FMT_OPENMETRICS;
-	return EXPO_FMT_TEXT;
-}
-
-struct encoding_scan {
-	double gzip_q, any_q;
-	int gzip_seen, any_seen;
-};
-
-static void
-encoding_item(void *ctx, const char *tok, size_t n, const char *params, size_t plen,
-    double q)
-{
-	struct encoding_scan *e = ctx;
-
-	(void)params;
-	(void)plen;
-	if (token_is(tok, n, "gzip") || token_is(tok, n, "x-gzip")) {
-		e->gzip_seen = 1;
-		if (q > e->gzip_q)
-			e->gzip_q = q;
-	} else if (token_is(tok, n, "*")) {
-		e->any_seen = 1;
-		e->any_q = q;
-	}
-}
-
-/* Does an Accept-Encoding header allow gzip? "gzip;q=0" forbids it even
- * next to "*". */
-int
-web_accepts_gzip(const char *accept_encoding)
-{
-	struct encoding_scan e = { 0, 0, 0, 0 };
-
-	each_item(accept_encoding, encoding_item, &e);
-	if (e.gzip_seen)
-		return e.gzip_q > 0;
-	return e.any_seen && e.any_q > 0;
 }
 
 /* Headers of a metrics response: the body depends on both headers. */
