@@ -1,72 +1,44 @@
 /*
- * http.c - the HTTP endpoint, on libmicrohttpd's internal polling thread.
+ * http.c - the HTTP endpoint: libmicrohttpd's lifecycle (start, reload,
+ * stop) on its internal polling thread, and the routing of each request.
  *
  * Routes: the telemetry path (the exposition), "/" (the status page,
  * web/page.c), "/healthz" (are the mail logs being followed?). GET and
  * HEAD only; nothing maps a URL to a file.
  *
- * The exposition is rendered at most once per change and format: the
- * rendered body is kept as a refcounted MHD_Response (the demo.c pattern)
- * and queued to every scrape until agg_generation() moves or it is a
- * second old (the process_* values and the per-source counters move with
- * time). The gzip body is made from it the first time a client accepting
- * gzip asks, and kept beside it, so however many scrapers come, each body
- * is rendered once and compressed once. MHD's refcount keeps a replaced
- * response alive for the connections still sending it.
+ * The pieces a request goes through live beside this file: web/admission.c
+ * (the --web.config.file client certificate policy and basic auth, before
+ * any route), web/negotiate.c (format and gzip from Accept and
+ * Accept-Encoding), web/respcache.c (the exposition rendered once per
+ * change and shared by every scraper), web/response.c (the headers every
+ * response carries). The listening socket is web/listen.c's.
  *
- * Format and encoding are negotiated in web/negotiate.c; the listening
- * socket is opened by web/listen.c.
- *
- * --web.config.file (web/webconfig.c): TLS is MHD's own (GnuTLS); the
- * client certificate policy and basic auth (web/auth.c) are checked in
- * admit() before any route; the configured headers are added to every
- * response built here. A reload swaps users and headers under the lock,
- * and restarts MHD on the same socket when TLS changes (web_reload).
+ * --web.config.file (web/webconfig.c): TLS is MHD's own (GnuTLS). A reload
+ * swaps users and headers under the lock, and restarts MHD on the same
+ * socket when TLS changes (web_reload).
  */
 #include "web/http.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/gnutls.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <strings.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "util/log.h"
+#include "util/strbuf.h"
+#include "web/admission.h"
 #include "web/auth.h"
 #include "web/listen.h"
 #include "web/negotiate.h"
-#include "build_config.h"
-#include "util/log.h"
 #include "web/page.h"
+#include "web/respcache.h"
+#include "web/response.h"
 #include "web/webconfig.h"
-#include "util/monoclock.h"
-
-#define CACHE_MAX_AGE_NS 1000000000LL
-/* zlib level for the gzip body. Measured on a 10,000-series exposition
- * (1.5 MB, see README.md): level 1 compresses it in about a third of the
- * time of the default 6 for a body only ~10% larger, and a scrape is
- * latency, not storage. */
-#define GZIP_LEVEL 1
-
-/* One format's cached bodies. */
-struct body {
-	struct MHD_Response *plain;     /* NULL until the first scrape */
-	struct MHD_Response *gzip;      /* NULL until a gzip scrape asks */
-	const char *data;               /* plain's bytes, alive as long as plain */
-	size_t len;
-	uint64_t gen;
-	int64_t at_ns;
-};
 
 struct web {
 	struct MHD_Daemon *mhd;
@@ -86,12 +58,11 @@ struct web {
 	 * every request that needs them; replaced only under lock. */
 	struct MHD_Response *not_found;
 	struct MHD_Response *not_allowed;
-	/* The shared rendering. MHD runs one thread, so the lock is never
-	 * contended today; it keeps the cache correct should a thread pool be
-	 * configured later. */
+	/* Guards cfg, the shared responses and the cache. MHD runs one
+	 * thread, so it is never contended today; it keeps them correct
+	 * should a thread pool be configured later. */
 	pthread_mutex_t lock;
-	struct body bodies[2];          /* by enum expo_format */
-	double last_render_s;           /* -1 before the first */
+	struct respcache *cache;        /* the rendered exposition */
 };
 
 /* Defaults sized for a handful of Prometheus servers plus a browser or two:
@@ -114,8 +85,8 @@ web_opts_defaults(struct web_opts *o)
  * characters or '?', and not hide /healthz. Returns 0, or -1 with a
  * one-line reason in err.
  */
-int
-web_check_telemetry_path(const char *s, char *err, size_t errlen)
+static int
+check_telemetry_path(const char *s, char *err, size_t errlen)
 {
 	if (s == NULL || s[0] != '/') {
 		snprintf(err, errlen, "telemetry path must start with '/'");
@@ -154,191 +125,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: %s", msg);
 }
 
-/* Headers every response carries, then http_server_config.headers (the
- * config refuses names that would clash with ours). Called with w->lock
- * held or before the server runs, since a reload replaces w->cfg. Returns
- * 0 or -1. */
-static int
-add_headers(const struct web *w, struct MHD_Response *r, const char *content_type)
-{
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
-	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES)
-		return -1;
-	for (size_t i = 0; w->cfg != NULL && i < w->cfg->nheaders; i++)
-		if (MHD_add_response_header(r, w->cfg->headers[i].name,
-		    w->cfg->headers[i].value) != MHD_YES)
-			return -1;
-	return 0;
-}
-
-/* A response owning a copy of text; NULL on allocation failure. */
-static struct MHD_Response *
-text_response(const struct web *w, const char *text, size_t len, const char *content_type)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)text,
-	    MHD_RESPMEM_MUST_COPY);
-	if (r != NULL && add_headers(w, r, content_type) < 0) {
-		MHD_destroy_response(r);
-		r = NULL;
-	}
-	return r;
-}
-
-#define LIT_OOM "cannot render the status page: out of memory\n"
-
-/* A response taking ownership of b's data (freed by MHD). */
-static struct MHD_Response *
-buf_response(const struct web *w, struct strbuf *b, const char *content_type)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->data,
-	    MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		strbuf_free(b);
-		return NULL;
-	}
-	b->data = NULL;
-	b->len = b->cap = 0;
-	if (add_headers(w, r, content_type) < 0) {
-		MHD_destroy_response(r);
-		return NULL;
-	}
-	return r;
-}
-
-/* Queue a one-off text response; extra is one more header ("Name",
- * "value") or NULL. Called with w->lock held. */
-static enum MHD_Result
-queue_text(struct web *w, struct MHD_Connection *c, unsigned int status, const char *text,
-    const char *extra_name, const char *extra_value)
-{
-	struct MHD_Response *r = text_response(w, text, strlen(text),
-	    "text/plain; charset=utf-8");
-	enum MHD_Result ret;
-
-	if (r == NULL)
-		return MHD_NO;  /* MHD closes the connection */
-	if (extra_name != NULL && MHD_add_response_header(r, extra_name, extra_value) != MHD_YES) {
-		MHD_destroy_response(r);
-		return MHD_NO;
-	}
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-static enum MHD_Result
-queue_error(struct web *w, struct MHD_Connection *c, unsigned int status, const char *text)
-{
-	return queue_text(w, c, status, text, NULL, NULL);
-}
-
-/* Headers of a metrics response: the body depends on both headers. */
-static int
-metrics_headers(const struct web *w, struct MHD_Response *r, enum expo_format fmt,
-    int gzip)
-{
-	if (add_headers(w, r, fmt == EXPO_FMT_OPENMETRICS ? EXPO_CONTENT_TYPE_OPENMETRICS :
-	    EXPO_CONTENT_TYPE) < 0 ||
-	    MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding") != MHD_YES ||
-	    (gzip && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
-	    "gzip") != MHD_YES))
-		return -1;
-	return 0;
-}
-
-/* gzip data[0..len) into a response; NULL when out of memory. */
-static struct MHD_Response *
-gzip_response(const struct web *w, const char *data, size_t len, enum expo_format fmt)
-{
-	z_stream z;
-	struct MHD_Response *r;
-	unsigned char *out;
-	size_t cap;
-
-	memset(&z, 0, sizeof z);
-	/* windowBits 15 + 16: a gzip header and trailer, not zlib's. */
-	if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return NULL;
-	cap = deflateBound(&z, (uLong)len);
-	if ((out = malloc(cap)) == NULL) {
-		deflateEnd(&z);
-		return NULL;
-	}
-	z.next_in = (Bytef *)(uintptr_t)data;
-	z.avail_in = (uInt)len;
-	z.next_out = out;
-	z.avail_out = (uInt)cap;
-	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
-		deflateEnd(&z);
-		free(out);
-		return NULL;
-	}
-	deflateEnd(&z);
-	r = MHD_create_response_from_buffer(z.total_out, out, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		free(out);
-		return NULL;
-	}
-	if (metrics_headers(w, r, fmt, 1) < 0) {
-		MHD_destroy_response(r);
-		return NULL;
-	}
-	return r;
-}
-
-static void
-body_clear(struct body *b)
-{
-	if (b->plain)
-		MHD_destroy_response(b->plain);
-	if (b->gzip)
-		MHD_destroy_response(b->gzip);
-	b->plain = b->gzip = NULL;
-	b->data = NULL;
-}
-
-/* Render fmt into b. Returns 0, or -1 out of memory (b unchanged). */
-static int
-body_render(struct web *w, struct body *b, enum expo_format fmt, uint64_t gen, int64_t now)
-{
-	struct strbuf buf = { 0 };
-	struct MHD_Response *r;
-
-	/* Start at the last size so a big exposition is not built through a
-	 * dozen reallocations. */
-	if (b->len && (buf.data = malloc(b->len + 4096)) != NULL)
-		buf.cap = b->len + 4096;
-	if (expo_render_format(w->view, fmt, w->last_render_s, &buf) < 0) {
-		strbuf_free(&buf);
-		return -1;
-	}
-	r = MHD_create_response_from_buffer(buf.len, buf.data, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		strbuf_free(&buf);
-		return -1;
-	}
-	if (metrics_headers(w, r, fmt, 0) < 0) {
-		MHD_destroy_response(r);
-		return -1;
-	}
-	body_clear(b);
-	b->plain = r;
-	/* MHD owns buf.data now and frees it with the last reference to r;
-	 * we hold one until body_clear, so it stays readable for gzip. */
-	b->data = buf.data;
-	b->len = buf.len;
-	b->gen = gen;
-	b->at_ns = now;
-	w->last_render_s = (double)(mono_ns() - now) / 1e9;
-	/* Tests count these lines to prove scrapes share renderings; it also
-	 * shows what a render costs. */
-	log_debug("http: rendered metrics (%s), %zu bytes in %.3f ms",
-	    fmt == EXPO_FMT_OPENMETRICS ? "openmetrics" : "text", buf.len,
-	    w->last_render_s * 1e3);
-	return 0;
-}
-
+/* The exposition in the format and encoding the client asks for, from
+ * the shared cache (web/respcache.c). */
 static enum MHD_Result
 serve_metrics(struct web *w, struct MHD_Connection *c)
 {
@@ -346,7 +134,6 @@ serve_metrics(struct web *w, struct MHD_Connection *c)
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
 	int gz = web_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_ACCEPT_ENCODING));
-	struct body *b = &w->bodies[fmt];
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
@@ -355,33 +142,13 @@ serve_metrics(struct web *w, struct MHD_Connection *c)
 	if (w->view->refresh != NULL)
 		w->view->refresh(w->view->refresh_ctx);
 	pthread_mutex_lock(&w->lock);
-	/* Read the generation before rendering: a count that lands during the
-	 * render moves it past what we store, so the next scrape re-renders
-	 * instead of serving a body that misses it. */
-	uint64_t gen = agg_generation(w->view->agg);
-	int64_t now = mono_ns();
-	if ((b->plain == NULL || gen != b->gen || now - b->at_ns >= CACHE_MAX_AGE_NS) &&
-	    body_render(w, b, fmt, gen, now) < 0) {
-		/* Out of memory. A stale body would pass for current counters,
-		 * so fail the scrape: Prometheus records it. */
+	if ((r = respcache_get(w->cache, fmt, gz, w->cfg)) == NULL) {
 		log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_ERROR,
 		    "http: cannot render metrics: out of memory");
-		ret = queue_error(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "cannot render metrics: out of memory\n");
-		pthread_mutex_unlock(&w->lock);
-		return ret;
-	}
-	if (gz && b->gzip == NULL) {
-		int64_t t0 = mono_ns();
-		b->gzip = gzip_response(w, b->data, b->len, fmt);
-		if (b->gzip != NULL)
-			log_debug("http: compressed metrics, %zu bytes in %.3f ms", b->len,
-			    (double)(mono_ns() - t0) / 1e6);
-	}
-	/* Should compression fail for want of memory, the plain body is still
-	 * a correct answer. */
-	r = gz && b->gzip != NULL ? b->gzip : b->plain;
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+		ret = response_queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "cannot render metrics: out of memory\n", NULL, NULL, w->cfg);
+	} else
+		ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	pthread_mutex_unlock(&w->lock);
 	return ret;
 }
@@ -416,7 +183,7 @@ serve_health(struct web *w, struct MHD_Connection *c)
 	if (status == MHD_HTTP_OK && strbuf_append(&b, "ok\n", 3) < 0)
 		goto oom;
 	pthread_mutex_lock(&w->lock);
-	r = buf_response(w, &b, "text/plain; charset=utf-8");
+	r = response_strbuf(&b, RESPONSE_TEXT_PLAIN, w->cfg);
 	pthread_mutex_unlock(&w->lock);
 	if (r == NULL)
 		return MHD_NO;
@@ -427,6 +194,8 @@ oom:
 	strbuf_free(&b);
 	return MHD_NO;
 }
+
+#define LIT_OOM "cannot render the status page: out of memory\n"
 
 /* The status page (web/page.c), rendered per view: a person looks at it
  * now and then, so it is not cached. It gets the headers every response
@@ -441,7 +210,7 @@ serve_page(struct web *w, struct MHD_Connection *c)
 	if (page_build(w->view, w->telemetry_path, &b) < 0) {
 		strbuf_free(&b);
 		pthread_mutex_lock(&w->lock);
-		r = text_response(w, LIT_OOM, sizeof LIT_OOM - 1, "text/plain; charset=utf-8");
+		r = response_text(LIT_OOM, sizeof LIT_OOM - 1, RESPONSE_TEXT_PLAIN, w->cfg);
 		pthread_mutex_unlock(&w->lock);
 		if (r == NULL)
 			return MHD_NO;
@@ -450,7 +219,7 @@ serve_page(struct web *w, struct MHD_Connection *c)
 		return ret;
 	}
 	pthread_mutex_lock(&w->lock);
-	r = buf_response(w, &b, PAGE_CONTENT_TYPE);
+	r = response_strbuf(&b, PAGE_CONTENT_TYPE, w->cfg);
 	pthread_mutex_unlock(&w->lock);
 	if (r == NULL)
 		return MHD_NO;
@@ -462,138 +231,6 @@ serve_page(struct web *w, struct MHD_Connection *c)
 	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
-}
-
-/*
- * Why connection c's client certificate fails policy, or NULL when it
- * passes. libmicrohttpd only asks for a certificate (GNUTLS_CERT_REQUEST)
- * and completes the handshake whatever the client sends, so the policies
- * that require or verify one are enforced here, on the TLS session of
- * each request: gnutls_certificate_verify_peers2 checks the chain against
- * client_ca_file (the trust list MHD loaded) and the validity dates.
- */
-static const char *
-client_cert_problem(enum webcfg_client_auth policy, struct MHD_Connection *c,
-    char *detail, size_t detail_len)
-{
-	const union MHD_ConnectionInfo *ci;
-	gnutls_session_t s = NULL;
-	unsigned int n = 0, status = 0;
-	int rc;
-
-	detail[0] = '\0';
-	if (policy == WEBCFG_NO_CLIENT_CERT || policy == WEBCFG_REQUEST_CLIENT_CERT)
-		return NULL;
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	if (ci != NULL)
-		s = (gnutls_session_t)ci->tls_session;
-	if (s == NULL)
-		return "a TLS client certificate is required";
-	if (gnutls_certificate_get_peers(s, &n) == NULL || n == 0) {
-		if (policy == WEBCFG_VERIFY_CLIENT_CERT_IF_GIVEN)
-			return NULL;
-		return "a TLS client certificate is required";
-	}
-	if (policy == WEBCFG_REQUIRE_ANY_CLIENT_CERT)
-		return NULL;
-	rc = gnutls_certificate_verify_peers2(s, &status);
-	if (rc < 0) {
-		snprintf(detail, detail_len, "%s", gnutls_strerror(rc));
-		return "the TLS client certificate cannot be verified";
-	}
-	if (status != 0) {
-		gnutls_datum_t out = { NULL, 0 };
-		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out,
-		    0) == 0 && out.data != NULL) {
-			snprintf(detail, detail_len, "%s", (const char *)out.data);
-			gnutls_free(out.data);
-		}
-		return "the TLS client certificate is not trusted (not signed by client_ca_file's "
-		    "authority, or expired)";
-	}
-	return NULL;
-}
-
-/* The client's address as text, for log lines. */
-static const char *
-peer_text(struct MHD_Connection *c, char *buf, size_t len)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-
-	snprintf(buf, len, "?");
-	if (ci != NULL && ci->client_addr != NULL)
-		getnameinfo(ci->client_addr, ci->client_addr->sa_family == AF_INET6 ?
-		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), buf, (socklen_t)len,
-		    NULL, 0, NI_NUMERICHOST);
-	return buf;
-}
-
-/*
- * The --web.config.file guards, in order: the client certificate (403),
- * then basic auth when users are configured (401 with a Basic challenge,
- * or 429 with Retry-After while the client's address is locked out).
- * Returns 1 to go on serving, or 0 with *ret what queueing the refusal
- * returned. Runs under w->lock, since a reload swaps w->cfg; a bcrypt
- * check holds it for its 40-170 ms, which only this thread waits on.
- */
-static int
-admit(struct web *w, struct MHD_Connection *c, enum MHD_Result *ret)
-{
-	char detail[256], addr[64];
-	const char *why;
-	int ok = 1;
-
-	pthread_mutex_lock(&w->lock);
-	if (w->mhd_cfg != NULL && w->mhd_cfg->tls.enabled &&
-	    (why = client_cert_problem(w->mhd_cfg->tls.client_auth, c, detail,
-	    sizeof detail)) != NULL) {
-		log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: refused %s: %s%s%s",
-		    peer_text(c, addr, sizeof addr), why, detail[0] ? ": " : "", detail);
-		snprintf(detail, sizeof detail, "403 forbidden: %s\n", why);
-		*ret = queue_error(w, c, MHD_HTTP_FORBIDDEN, detail);
-		ok = 0;
-	} else if (w->cfg != NULL && w->cfg->nusers > 0) {
-		char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
-		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		enum auth_result res = AUTH_DENIED;
-		unsigned retry = 0;
-
-		if (user != NULL)
-			res = auth_check(w->auth, w->cfg, user, pass ? pass : "",
-			    ci ? ci->client_addr : NULL, mono_ms(), &retry);
-		if (res == AUTH_DENIED) {
-			if (user != NULL) {
-				char ex[4 * 64 + 4];
-				log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN,
-				    "http: basic auth failed for user \"%s\" from %s",
-				    log_excerpt(ex, user, strlen(user), 64),
-				    peer_text(c, addr, sizeof addr));
-			}
-			*ret = queue_text(w, c, MHD_HTTP_UNAUTHORIZED, "401 unauthorized\n",
-			    MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"maillog_exporter\"");
-			ok = 0;
-		} else if (res == AUTH_THROTTLED) {
-			char secs[16];
-			snprintf(secs, sizeof secs, "%u", retry);
-			log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: basic auth from %s not "
-			    "checked (too many failed logins), retry in %s s",
-			    peer_text(c, addr, sizeof addr), secs);
-			*ret = queue_text(w, c, MHD_HTTP_TOO_MANY_REQUESTS,
-			    "429 too many failed logins: try again later\n",
-			    MHD_HTTP_HEADER_RETRY_AFTER, secs);
-			ok = 0;
-		}
-		if (pass != NULL) {
-			explicit_bzero(pass, strlen(pass));
-			MHD_free(pass);
-		}
-		if (user != NULL)
-			MHD_free(user);
-	}
-	pthread_mutex_unlock(&w->lock);
-	return ok;
 }
 
 /*
@@ -635,7 +272,10 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	/* --web.config.file: client certificate and basic auth guard every
 	 * path, the health check and the status page included. */
 	enum MHD_Result refused;
-	if (!admit(w, c, &refused))
+	pthread_mutex_lock(&w->lock);
+	int ok = admission_check(c, w->mhd_cfg, w->cfg, w->auth, &refused);
+	pthread_mutex_unlock(&w->lock);
+	if (!ok)
 		return refused;
 	/* Exact matches only: the URL never names a file. */
 	if (strcmp(url, w->telemetry_path) == 0)
@@ -657,8 +297,7 @@ free_web(struct web *w)
 		MHD_destroy_response(w->not_found);
 	if (w->not_allowed)
 		MHD_destroy_response(w->not_allowed);
-	body_clear(&w->bodies[EXPO_FMT_TEXT]);
-	body_clear(&w->bodies[EXPO_FMT_OPENMETRICS]);
+	respcache_free(w->cache);
 	pthread_mutex_destroy(&w->lock);
 	if (w->cfg != w->mhd_cfg)
 		webcfg_free(w->mhd_cfg);
@@ -681,8 +320,8 @@ build_static(struct web *w)
 	static const char not_allowed[] = "405 method not allowed: use GET or HEAD\n";
 	struct MHD_Response *nf, *na;
 
-	nf = text_response(w, not_found, sizeof not_found - 1, "text/plain; charset=utf-8");
-	na = text_response(w, not_allowed, sizeof not_allowed - 1, "text/plain; charset=utf-8");
+	nf = response_text(not_found, sizeof not_found - 1, RESPONSE_TEXT_PLAIN, w->cfg);
+	na = response_text(not_allowed, sizeof not_allowed - 1, RESPONSE_TEXT_PLAIN, w->cfg);
 	if (nf == NULL || na == NULL ||
 	    MHD_add_response_header(na, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES) {
 		if (nf)
@@ -698,8 +337,7 @@ build_static(struct web *w)
 		MHD_destroy_response(w->not_allowed);
 	w->not_found = nf;
 	w->not_allowed = na;
-	body_clear(&w->bodies[EXPO_FMT_TEXT]);
-	body_clear(&w->bodies[EXPO_FMT_OPENMETRICS]);
+	respcache_clear(w->cache);
 	return 0;
 }
 
@@ -786,7 +424,7 @@ web_start(const struct web_opts *o, const struct expo_view *view, char *err, siz
 	const char *tpath = o->telemetry_path ? o->telemetry_path : "/metrics";
 	struct web *w;
 
-	if (web_check_telemetry_path(tpath, err, errlen) < 0) {
+	if (check_telemetry_path(tpath, err, errlen) < 0) {
 		webcfg_free(o->webcfg);
 		return NULL;
 	}
@@ -802,15 +440,16 @@ web_start(const struct web_opts *o, const struct expo_view *view, char *err, siz
 	w->opts.webcfg = NULL;
 	w->cfg = w->mhd_cfg = o->webcfg;
 	w->view = view;
-	w->last_render_s = -1;
 	w->telemetry_path = strdup(tpath);
 	w->auth = auth_new();
-	if (w->telemetry_path == NULL || w->auth == NULL || build_static(w) < 0) {
+	w->cache = respcache_new(view);
+	if (w->telemetry_path == NULL || w->auth == NULL || w->cache == NULL ||
+	    build_static(w) < 0) {
 		free_web(w);
 		snprintf(err, errlen, "web: out of memory");
 		return NULL;
 	}
-	if ((w->listen_fd = open_listener(o->listen_address, err, errlen)) < 0 ||
+	if ((w->listen_fd = web_open_listener(o->listen_address, err, errlen)) < 0 ||
 	    (w->mhd = start_mhd(w, w->cfg, err, errlen)) == NULL) {
 		free_web(w);
 		return NULL;

@@ -20,16 +20,13 @@ struct web_opts {
 };
 void web_opts_defaults(struct web_opts *o);
 
-/* Check a telemetry path: starts with '/', no control characters, '?' or
- * '#', not "/healthz". Returns 0, or -1 with a one-line reason in err. */
-int web_check_telemetry_path(const char *s, char *err, size_t errlen);
-
 struct web;
 struct webcfg;
 
 /* Bind and start serving. The view must outlive the server; o->webcfg is
- * taken over. Returns NULL with a one-line reason in err (e.g. "listen
- * :9745: Address already in use"). */
+ * taken over. The telemetry path must start with '/', hold no control
+ * characters, '?' or '#', and not be "/healthz". Returns NULL with a
+ * one-line reason in err (e.g. "listen :9745: Address already in use"). */
 struct web *web_start(const struct web_opts *o, const struct expo_view *view,
     char *err, size_t errlen);
 void web_stop(struct web *w);

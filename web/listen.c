@@ -167,7 +167,7 @@ fail:;
  * a one-line reason in err.
  */
 int
-open_listener(const char *s, char *err, size_t errlen)
+web_open_listener(const char *s, char *err, size_t errlen)
 {
 	char host[HOST_MAX], port[6];
 	struct addrinfo *res;

@@ -18,6 +18,6 @@ int web_check_listen_address(const char *s, char *err, size_t errlen);
 /* Bind and listen on s (an empty host: every interface, IPv6 and IPv4).
  * Returns a non-blocking, close-on-exec socket, or -1 with a one-line
  * reason in err (e.g. "listen :9745: Address already in use"). */
-int open_listener(const char *s, char *err, size_t errlen);
+int web_open_listener(const char *s, char *err, size_t errlen);
 
 #endif
