@@ -125,6 +125,27 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: %s", msg);
 }
 
+/*
+ * Out of memory building the answer to a request: that one response
+ * fails. Logged rate-limited, since requests trigger it; the client gets
+ * a 500 saying so, or, when even that cannot be built, a closed
+ * connection. Never a stale or partial body. what says what failed
+ * ("render metrics").
+ */
+static enum MHD_Result
+serve_oom(struct web *w, struct MHD_Connection *c, const char *what)
+{
+	char text[128];
+	enum MHD_Result ret;
+
+	log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_ERROR, "http: cannot %s: out of memory", what);
+	snprintf(text, sizeof text, "cannot %s: out of memory\n", what);
+	pthread_mutex_lock(&w->lock);
+	ret = response_queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text, NULL, NULL, w->cfg);
+	pthread_mutex_unlock(&w->lock);
+	return ret;
+}
+
 /* The exposition in the format and encoding the client asks for, from
  * the shared cache (web/respcache.c). */
 static enum MHD_Result
@@ -143,12 +164,10 @@ serve_metrics(struct web *w, struct MHD_Connection *c)
 		w->view->refresh(w->view->refresh_ctx);
 	pthread_mutex_lock(&w->lock);
 	if ((r = respcache_get(w->cache, fmt, gz, w->cfg)) == NULL) {
-		log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_ERROR,
-		    "http: cannot render metrics: out of memory");
-		ret = response_queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "cannot render metrics: out of memory\n", NULL, NULL, w->cfg);
-	} else
-		ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+		pthread_mutex_unlock(&w->lock);
+		return serve_oom(w, c, "render metrics");
+	}
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	pthread_mutex_unlock(&w->lock);
 	return ret;
 }
@@ -186,16 +205,14 @@ serve_health(struct web *w, struct MHD_Connection *c)
 	r = response_strbuf(&b, RESPONSE_TEXT_PLAIN, w->cfg);
 	pthread_mutex_unlock(&w->lock);
 	if (r == NULL)
-		return MHD_NO;
+		return serve_oom(w, c, "report health");
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
 oom:
 	strbuf_free(&b);
-	return MHD_NO;
+	return serve_oom(w, c, "report health");
 }
-
-#define LIT_OOM "cannot render the status page: out of memory\n"
 
 /* The status page (web/page.c), rendered per view: a person looks at it
  * now and then, so it is not cached. It gets the headers every response
@@ -209,24 +226,17 @@ serve_page(struct web *w, struct MHD_Connection *c)
 
 	if (page_build(w->view, w->telemetry_path, &b) < 0) {
 		strbuf_free(&b);
-		pthread_mutex_lock(&w->lock);
-		r = response_text(LIT_OOM, sizeof LIT_OOM - 1, RESPONSE_TEXT_PLAIN, w->cfg);
-		pthread_mutex_unlock(&w->lock);
-		if (r == NULL)
-			return MHD_NO;
-		ret = MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
-		MHD_destroy_response(r);
-		return ret;
+		return serve_oom(w, c, "render the status page");
 	}
 	pthread_mutex_lock(&w->lock);
 	r = response_strbuf(&b, PAGE_CONTENT_TYPE, w->cfg);
 	pthread_mutex_unlock(&w->lock);
 	if (r == NULL)
-		return MHD_NO;
+		return serve_oom(w, c, "render the status page");
 	if (MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP) != MHD_YES ||
 	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") != MHD_YES) {
 		MHD_destroy_response(r);
-		return MHD_NO;
+		return serve_oom(w, c, "render the status page");
 	}
 	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);

@@ -202,6 +202,9 @@ respcache_get(struct respcache *rc, enum expo_format fmt, int gzip, const struct
 		if (b->gzip != NULL)
 			log_debug("http: compressed metrics, %zu bytes in %.3f ms", b->len,
 			    (double)(mono_ns() - t0) / 1e6);
+		else
+			log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: cannot compress "
+			    "metrics: out of memory; sending them uncompressed");
 	}
 	/* Should compression fail for want of memory, the plain body is still
 	 * a correct answer. */

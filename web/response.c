@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "util/log.h"
 #include "web/webconfig.h"
 
 /* Ours first, then http_server_config.headers (the config refuses names
@@ -68,10 +69,15 @@ response_queue_text(struct MHD_Connection *c, unsigned int status, const char *t
 	struct MHD_Response *r = response_text(text, strlen(text), RESPONSE_TEXT_PLAIN, cfg);
 	enum MHD_Result ret;
 
-	if (r == NULL)
-		return MHD_NO;
-	if (extra_name != NULL && MHD_add_response_header(r, extra_name, extra_value) != MHD_YES) {
+	if (r != NULL && extra_name != NULL &&
+	    MHD_add_response_header(r, extra_name, extra_value) != MHD_YES) {
 		MHD_destroy_response(r);
+		r = NULL;
+	}
+	if (r == NULL) {
+		/* Requests trigger it, hence the rate limit. */
+		log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_ERROR, "http: cannot answer %u: out of "
+		    "memory; closing the connection", status);
 		return MHD_NO;
 	}
 	ret = MHD_queue_response(c, status, r);

@@ -37,7 +37,8 @@ struct MHD_Response *response_strbuf(struct strbuf *b, const char *content_type,
 
 /* Queue a one-off text/plain response with status; extra_name (NULL:
  * none) is one more header, with extra_value. Returns what
- * MHD_queue_response returned. */
+ * MHD_queue_response returned; out of memory, MHD_NO with an error logged
+ * (rate-limited). */
 enum MHD_Result response_queue_text(struct MHD_Connection *c, unsigned int status,
     const char *text, const char *extra_name, const char *extra_value,
     const struct webcfg *cfg);
