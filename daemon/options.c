@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "store/aggregate.h"
-#include "web/http.h"
+#include "web/listen.h"
 #include "parsers/mp.h"
 #include "daemon/queue/queue.h"
 

@@ -1,7 +1,7 @@
 /*
  * test_meaning.c - the small pure functions behind the issue-4 families:
- * code meanings from the generated table, domain/host normalisation, and
- * the HTTP content negotiation (Accept, Accept-Encoding).
+ * code meanings from the generated table and domain/host normalisation.
+ * (The HTTP content negotiation is in test_negotiate.c.)
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,6 @@
 
 #include <string.h>
 
-#include "web/http.h"
 #include "parsers/meaning.h"
 #include "store/topk.h"
 
@@ -166,54 +165,6 @@ test_normalise_ip(void **state)
 	check_norm("1111:2222:3333:4444:5555:6666:255.255.255.255:7", NULL);
 }
 
-static void
-test_negotiate_format(void **state)
-{
-	(void)state;
-	/* What Prometheus 2.42 sends. */
-	assert_int_equal(web_negotiate_format("application/openmetrics-text;version=1.0.0,"
-	    "application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,"
-	    "*/*;q=0.1"), EXPO_FMT_OPENMETRICS);
-	/* A scrape configured to prefer text. */
-	assert_int_equal(web_negotiate_format("text/plain;version=0.0.4;q=1,"
-	    "application/openmetrics-text;version=1.0.0;q=0.5"), EXPO_FMT_TEXT);
-	assert_int_equal(web_negotiate_format(NULL), EXPO_FMT_TEXT);
-	assert_int_equal(web_negotiate_format(""), EXPO_FMT_TEXT);
-	assert_int_equal(web_negotiate_format("*/*"), EXPO_FMT_TEXT);
-	assert_int_equal(web_negotiate_format("text/html,application/xhtml+xml"), EXPO_FMT_TEXT);
-	assert_int_equal(web_negotiate_format("application/openmetrics-text"),
-	    EXPO_FMT_OPENMETRICS);
-	assert_int_equal(web_negotiate_format("Application/OpenMetrics-Text; Version=1.0.0"),
-	    EXPO_FMT_OPENMETRICS);
-	/* Equal q: the first listed wins. */
-	assert_int_equal(web_negotiate_format("application/openmetrics-text, */*"),
-	    EXPO_FMT_OPENMETRICS);
-	assert_int_equal(web_negotiate_format("*/*, application/openmetrics-text"), EXPO_FMT_TEXT);
-	/* A version we do not write, or q=0, is not a preference. */
-	assert_int_equal(web_negotiate_format("application/openmetrics-text;version=2.0.0"),
-	    EXPO_FMT_TEXT);
-	assert_int_equal(web_negotiate_format("application/openmetrics-text;q=0"), EXPO_FMT_TEXT);
-	assert_int_equal(web_negotiate_format("application/openmetrics-text;q=abc"), EXPO_FMT_TEXT);
-}
-
-static void
-test_accepts_gzip(void **state)
-{
-	(void)state;
-	assert_true(web_accepts_gzip("gzip"));
-	assert_true(web_accepts_gzip("deflate, gzip;q=1.0, *;q=0.5"));
-	assert_true(web_accepts_gzip("GZIP"));
-	assert_true(web_accepts_gzip("x-gzip"));
-	assert_true(web_accepts_gzip("*"));
-	assert_false(web_accepts_gzip(NULL));
-	assert_false(web_accepts_gzip(""));
-	assert_false(web_accepts_gzip("identity"));
-	assert_false(web_accepts_gzip("br, deflate"));
-	assert_false(web_accepts_gzip("gzip;q=0"));
-	assert_false(web_accepts_gzip("gzip;q=0, *"));
-	assert_false(web_accepts_gzip("*;q=0"));
-}
-
 int
 main(void)
 {
@@ -222,8 +173,6 @@ main(void)
 		cmocka_unit_test(test_enhanced_meanings),
 		cmocka_unit_test(test_normalise),
 		cmocka_unit_test(test_normalise_ip),
-		cmocka_unit_test(test_negotiate_format),
-		cmocka_unit_test(test_accepts_gzip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,74 +1,44 @@
 /*
- * http.c - the HTTP endpoint, on libmicrohttpd's internal polling thread.
+ * http.c - the HTTP endpoint: libmicrohttpd's lifecycle (start, reload,
+ * stop) on its internal polling thread, and the routing of each request.
  *
  * Routes: the telemetry path (the exposition), "/" (the status page,
  * web/page.c), "/healthz" (are the mail logs being followed?). GET and
  * HEAD only; nothing maps a URL to a file.
  *
- * The exposition is rendered at most once per change and format: the
- * rendered body is kept as a refcounted MHD_Response (the demo.c pattern)
- * and queued to every scrape until agg_generation() moves or it is a
- * second old (the process_* values and the per-source counters move with
- * time). The gzip body is made from it the first time a client accepting
- * gzip asks, and kept beside it, so however many scrapers come, each body
- * is rendered once and compressed once. MHD's refcount keeps a replaced
- * response alive for the connections still sending it.
+ * The pieces a request goes through live beside this file: web/admission.c
+ * (the --web.config.file client certificate policy and basic auth, before
+ * any route), web/negotiate.c (format and gzip from Accept and
+ * Accept-Encoding), web/respcache.c (the exposition rendered once per
+ * change and shared by every scraper), web/response.c (the headers every
+ * response carries). The listening socket is web/listen.c's.
  *
- * Format: OpenMetrics 1.0.0 when the Accept header prefers
- * application/openmetrics-text (Prometheus asks for it first), text 0.0.4
- * otherwise, including for clients that accept neither (the Go client's
- * behaviour: a browser or curl always gets something readable).
- *
- * --web.config.file (web/webconfig.c): TLS is MHD's own (GnuTLS); the
- * client certificate policy and basic auth (web/auth.c) are checked in
- * admit() before any route; the configured headers are added to every
- * response built here. A reload swaps users and headers under the lock,
- * and restarts MHD on the same socket when TLS changes (web_reload).
+ * --web.config.file (web/webconfig.c): TLS is MHD's own (GnuTLS). A reload
+ * swaps users and headers under the lock, and restarts MHD on the same
+ * socket when TLS changes (web_reload).
  */
 #include "web/http.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/gnutls.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <strings.h>
 #include <unistd.h>
-#include <zlib.h>
 
-#include "web/auth.h"
-#include "build_config.h"
 #include "util/log.h"
+#include "util/strbuf.h"
+#include "web/admission.h"
+#include "web/auth.h"
+#include "web/listen.h"
+#include "web/negotiate.h"
 #include "web/page.h"
+#include "web/respcache.h"
+#include "web/response.h"
 #include "web/webconfig.h"
-#include "util/monoclock.h"
-
-#define CACHE_MAX_AGE_NS 1000000000LL
-#define LISTEN_BACKLOG 128
-#define HOST_MAX 256
-/* zlib level for the gzip body. Measured on a 10,000-series exposition
- * (1.5 MB, see README.md): level 1 compresses it in about a third of the
- * time of the default 6 for a body only ~10% larger, and a scrape is
- * latency, not storage. */
-#define GZIP_LEVEL 1
-
-/* One format's cached bodies. */
-struct body {
-	struct MHD_Response *plain;     /* NULL until the first scrape */
-	struct MHD_Response *gzip;      /* NULL until a gzip scrape asks */
-	const char *data;               /* plain's bytes, alive as long as plain */
-	size_t len;
-	uint64_t gen;
-	int64_t at_ns;
-};
 
 struct web {
 	struct MHD_Daemon *mhd;
@@ -88,12 +58,11 @@ struct web {
 	 * every request that needs them; replaced only under lock. */
 	struct MHD_Response *not_found;
 	struct MHD_Response *not_allowed;
-	/* The shared rendering. MHD runs one thread, so the lock is never
-	 * contended today; it keeps the cache correct should a thread pool be
-	 * configured later. */
+	/* Guards cfg, the shared responses and the cache. MHD runs one
+	 * thread, so it is never contended today; it keeps them correct
+	 * should a thread pool be configured later. */
 	pthread_mutex_t lock;
-	struct body bodies[2];          /* by enum expo_format */
-	double last_render_s;           /* -1 before the first */
+	struct respcache *cache;        /* the rendered exposition */
 };
 
 /* Defaults sized for a handful of Prometheus servers plus a browser or two:
@@ -111,121 +80,13 @@ web_opts_defaults(struct web_opts *o)
 	o->webcfg = NULL;
 }
 
-/* Split "[HOST]:PORT" into host (possibly empty: all interfaces) and port.
- * IPv6 literals must be bracketed, since "::1:9745" is ambiguous. */
-static int
-split_listen(const char *s, char *host, char *port, char *err, size_t errlen)
-{
-	const char *h, *he, *p;
-
-	if (s == NULL || *s == '\0') {
-		snprintf(err, errlen, "empty listen address (expected [HOST]:PORT, e.g. :%d)",
-		    WEB_DEFAULT_PORT);
-		return -1;
-	}
-	if (s[0] == '[') {
-		h = s + 1;
-		he = strchr(h, ']');
-		if (he == NULL || he == h) {
-			snprintf(err, errlen, "listen address \"%s\": expected [IPV6]:PORT, "
-			    "e.g. [::1]:%d", s, WEB_DEFAULT_PORT);
-			return -1;
-		}
-		if (he[1] != ':') {
-			snprintf(err, errlen, "listen address \"%s\": missing :PORT after ']'", s);
-			return -1;
-		}
-		p = he + 2;
-	} else {
-		h = s;
-		he = strrchr(s, ':');
-		if (he == NULL) {
-			snprintf(err, errlen, "listen address \"%s\": missing :PORT (e.g. :%d or "
-			    "127.0.0.1:%d)", s, WEB_DEFAULT_PORT, WEB_DEFAULT_PORT);
-			return -1;
-		}
-		if (memchr(h, ':', (size_t)(he - h)) != NULL) {
-			snprintf(err, errlen, "listen address \"%s\": an IPv6 address must be in "
-			    "brackets, e.g. [::1]:%d", s, WEB_DEFAULT_PORT);
-			return -1;
-		}
-		p = he + 1;
-	}
-	if ((size_t)(he - h) >= HOST_MAX) {
-		snprintf(err, errlen, "listen address: host name too long");
-		return -1;
-	}
-	memcpy(host, h, (size_t)(he - h));
-	host[he - h] = '\0';
-
-	size_t plen = strlen(p);
-	long v = 0;
-	for (size_t i = 0; i < plen; i++) {
-		if (p[i] < '0' || p[i] > '9') {
-			v = -1;
-			break;
-		}
-		if (v <= 65535)
-			v = v * 10 + (p[i] - '0');
-	}
-	if (plen == 0 || v < 1 || v > 65535) {
-		snprintf(err, errlen, "listen address \"%s\": port must be a number from 1 to "
-		    "65535", s);
-		return -1;
-	}
-	snprintf(port, 6, "%ld", v);
-	return 0;
-}
-
-static int
-resolve(const char *s, const char *host, const char *port, struct addrinfo **res,
-    char *err, size_t errlen)
-{
-	struct addrinfo hints;
-	int rc;
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, res);
-	if (rc != 0) {
-		snprintf(err, errlen, "listen address \"%s\": cannot resolve \"%s\": %s", s,
-		    host, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Validate a listen address without binding: syntax, port range, and that
- * the host resolves. Lets --check-config and the option parser reject a
- * typo with exit 2 before anything starts. Returns 0, or -1 with a one-line
- * reason in err.
- */
-int
-web_check_listen_address(const char *s, char *err, size_t errlen)
-{
-	char host[HOST_MAX], port[6];
-	struct addrinfo *res;
-
-	if (split_listen(s, host, port, err, errlen) < 0)
-		return -1;
-	if (host[0] == '\0')
-		return 0;
-	if (resolve(s, host, port, &res, err, errlen) < 0)
-		return -1;
-	freeaddrinfo(res);
-	return 0;
-}
-
 /*
  * Validate a telemetry path: it must start with '/', hold no control
  * characters or '?', and not hide /healthz. Returns 0, or -1 with a
  * one-line reason in err.
  */
-int
-web_check_telemetry_path(const char *s, char *err, size_t errlen)
+static int
+check_telemetry_path(const char *s, char *err, size_t errlen)
 {
 	if (s == NULL || s[0] != '/') {
 		snprintf(err, errlen, "telemetry path must start with '/'");
@@ -243,85 +104,6 @@ web_check_telemetry_path(const char *s, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
-}
-
-/* A listening, non-blocking socket for one address, or -1 with errno set.
- * We bind ourselves rather than let MHD do it so a failure can be reported
- * with its cause ("Address already in use"); MHD_start_daemon only says
- * NULL. */
-static int
-listen_on(const struct sockaddr *sa, socklen_t salen, int dual_stack)
-{
-	int one = 1, off = 0;
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	/* Restarting while old connections sit in TIME_WAIT must not fail. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
-		goto fail;
-	/* The wildcard IPv6 socket takes IPv4 too (mapped addresses), whatever
-	 * net.ipv6.bindv6only says; a specific IPv6 address stays IPv6. */
-	if (sa->sa_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? &off : &one,
-	    sizeof one) < 0)
-		goto fail;
-	if (bind(fd, sa, salen) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
-		goto fail;
-	return fd;
-fail:;
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
-}
-
-static int
-open_listener(const char *s, char *err, size_t errlen)
-{
-	char host[HOST_MAX], port[6];
-	struct addrinfo *res;
-	int fd = -1, first_errno = 0;
-
-	if (split_listen(s, host, port, err, errlen) < 0)
-		return -1;
-
-	if (host[0] == '\0') {
-		struct sockaddr_in6 a6;
-		struct sockaddr_in a4;
-
-		memset(&a6, 0, sizeof a6);
-		a6.sin6_family = AF_INET6;
-		a6.sin6_addr = in6addr_any;
-		a6.sin6_port = htons((uint16_t)atoi(port));
-		fd = listen_on((struct sockaddr *)&a6, sizeof a6, 1);
-		/* No IPv6 in this kernel or namespace: IPv4 alone. Any other
-		 * error (EADDRINUSE) would hit IPv4 as well, so report it. */
-		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL ||
-		    errno == EPROTONOSUPPORT)) {
-			memset(&a4, 0, sizeof a4);
-			a4.sin_family = AF_INET;
-			a4.sin_addr.s_addr = htonl(INADDR_ANY);
-			a4.sin_port = a6.sin6_port;
-			fd = listen_on((struct sockaddr *)&a4, sizeof a4, 0);
-		}
-		if (fd < 0)
-			snprintf(err, errlen, "listen %s: %s", s, strerror(errno));
-		return fd;
-	}
-
-	if (resolve(s, host, port, &res, err, errlen) < 0)
-		return -1;
-	/* "localhost" may give ::1 first on a host without IPv6 loopback:
-	 * take the first address that binds, report the first failure. */
-	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-		fd = listen_on(ai->ai_addr, ai->ai_addrlen, 0);
-		if (fd < 0 && first_errno == 0)
-			first_errno = errno;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		snprintf(err, errlen, "listen %s: %s", s, strerror(first_errno));
-	return fd;
 }
 
 /* MHD's own messages (malformed requests, connection limits) are caused by
@@ -343,342 +125,29 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: %s", msg);
 }
 
-/* Headers every response carries, then http_server_config.headers (the
- * config refuses names that would clash with ours). Called with w->lock
- * held or before the server runs, since a reload replaces w->cfg. Returns
- * 0 or -1. */
-static int
-add_headers(const struct web *w, struct MHD_Response *r, const char *content_type)
-{
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
-	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES)
-		return -1;
-	for (size_t i = 0; w->cfg != NULL && i < w->cfg->nheaders; i++)
-		if (MHD_add_response_header(r, w->cfg->headers[i].name,
-		    w->cfg->headers[i].value) != MHD_YES)
-			return -1;
-	return 0;
-}
-
-/* A response owning a copy of text; NULL on allocation failure. */
-static struct MHD_Response *
-text_response(const struct web *w, const char *text, size_t len, const char *content_type)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)text,
-	    MHD_RESPMEM_MUST_COPY);
-	if (r != NULL && add_headers(w, r, content_type) < 0) {
-		MHD_destroy_response(r);
-		r = NULL;
-	}
-	return r;
-}
-
-#define LIT_OOM "cannot render the status page: out of memory\n"
-
-/* A response taking ownership of b's data (freed by MHD). */
-static struct MHD_Response *
-buf_response(const struct web *w, struct strbuf *b, const char *content_type)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->data,
-	    MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		strbuf_free(b);
-		return NULL;
-	}
-	b->data = NULL;
-	b->len = b->cap = 0;
-	if (add_headers(w, r, content_type) < 0) {
-		MHD_destroy_response(r);
-		return NULL;
-	}
-	return r;
-}
-
-/* Queue a one-off text response; extra is one more header ("Name",
- * "value") or NULL. Called with w->lock held. */
+/*
+ * Out of memory building the answer to a request: that one response
+ * fails. Logged rate-limited, since requests trigger it; the client gets
+ * a 500 saying so, or, when even that cannot be built, a closed
+ * connection. Never a stale or partial body. what says what failed
+ * ("render metrics").
+ */
 static enum MHD_Result
-queue_text(struct web *w, struct MHD_Connection *c, unsigned int status, const char *text,
-    const char *extra_name, const char *extra_value)
+serve_oom(struct web *w, struct MHD_Connection *c, const char *what)
 {
-	struct MHD_Response *r = text_response(w, text, strlen(text),
-	    "text/plain; charset=utf-8");
+	char text[128];
 	enum MHD_Result ret;
 
-	if (r == NULL)
-		return MHD_NO;  /* MHD closes the connection */
-	if (extra_name != NULL && MHD_add_response_header(r, extra_name, extra_value) != MHD_YES) {
-		MHD_destroy_response(r);
-		return MHD_NO;
-	}
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+	log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_ERROR, "http: cannot %s: out of memory", what);
+	snprintf(text, sizeof text, "cannot %s: out of memory\n", what);
+	pthread_mutex_lock(&w->lock);
+	ret = response_queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text, NULL, NULL, w->cfg);
+	pthread_mutex_unlock(&w->lock);
 	return ret;
 }
 
-static enum MHD_Result
-queue_error(struct web *w, struct MHD_Connection *c, unsigned int status, const char *text)
-{
-	return queue_text(w, c, status, text, NULL, NULL);
-}
-
-/* Skip optional whitespace. */
-static const char *
-ows(const char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	return s;
-}
-
-/*
- * Walk a comma-separated header value of "token;param=value;q=0.5" items
- * (Accept, Accept-Encoding). For each item, fn gets the token, the
- * parameters (between the token and the next comma) and the q value
- * (1 when absent, 0 for a malformed q).
- */
-static void
-each_item(const char *h, void (*fn)(void *, const char *, size_t, const char *, size_t,
-    double), void *ctx)
-{
-	while (h != NULL && *h) {
-		const char *item = ows(h), *end = strchr(item, ','), *tok_end, *p;
-		double q = 1;
-
-		if (end == NULL)
-			end = item + strlen(item);
-		tok_end = item;
-		while (tok_end < end && *tok_end != ';' && *tok_end != ' ' && *tok_end != '\t')
-			tok_end++;
-		for (p = tok_end; p < end; p++) {
-			if (*p != ';')
-				continue;
-			const char *v = ows(p + 1);
-			if ((v[0] == 'q' || v[0] == 'Q') && v[1] == '=') {
-				char *e;
-				q = strtod(v + 2, &e);
-				if (e == v + 2 || q < 0 || q > 1)
-					q = 0;
-			}
-		}
-		fn(ctx, item, (size_t)(tok_end - item), tok_end, (size_t)(end - tok_end), q);
-		h = *end ? end + 1 : end;
-	}
-}
-
-static int
-token_is(const char *t, size_t n, const char *want)
-{
-	return strlen(want) == n && strncasecmp(t, want, n) == 0;
-}
-
-/* Does a parameter list hold version=V other than the ones listed? */
-static int
-version_ok(const char *params, size_t n, const char *const *ok)
-{
-	const char *v = NULL;
-
-	for (size_t i = 0; i + 8 <= n; i++)
-		if (strncasecmp(params + i, "version=", 8) == 0) {
-			v = params + i + 8;
-			break;
-		}
-	if (v == NULL)
-		return 1;
-	size_t vlen = 0;
-	while (v + vlen < params + n && v[vlen] != ';' && v[vlen] != ' ')
-		vlen++;
-	for (; *ok; ok++)
-		if (token_is(v, vlen, *ok))
-			return 1;
-	return 0;
-}
-
-struct accept_scan {
-	double om_q, text_q;
-	int om_pos, text_pos, pos;
-};
-
-static void
-accept_item(void *ctx, const char *tok, size_t n, const char *params, size_t plen, double q)
-{
-	static const char *const om_versions[] = { "1.0.0", "0.0.1", NULL };
-	static const char *const text_versions[] = { "0.0.4", NULL };
-	struct accept_scan *a = ctx;
-
-	a->pos++;
-	if (token_is(tok, n, "application/openmetrics-text")) {
-		if (version_ok(params, plen, om_versions) && q > a->om_q) {
-			a->om_q = q;
-			a->om_pos = a->pos;
-		}
-	} else if (token_is(tok, n, "text/plain") ? version_ok(params, plen, text_versions) :
-	    token_is(tok, n, "text/*") || token_is(tok, n, "*/*")) {
-		if (q > a->text_q) {
-			a->text_q = q;
-			a->text_pos = a->pos;
-		}
-	}
-}
-
-/*
- * The format an Accept header asks for: OpenMetrics when its best q is
- * above text's (text/plain, text/ * or * / *), or equal and listed first;
- * text 0.0.4 otherwise, also when the header is absent or names neither.
- */
-enum expo_format
-web_negotiate_format(const char *accept)
-{
-	struct accept_scan a = { 0, 0, 0, 0, 0 };
-
-	each_item(accept, accept_item, &a);
-	if (a.om_q > 0 && (a.om_q > a.text_q || (a.om_q == a.text_q && a.om_pos < a.text_pos)))
-		return EXPO_FMT_OPENMETRICS;
-	return EXPO_FMT_TEXT;
-}
-
-struct encoding_scan {
-	double gzip_q, any_q;
-	int gzip_seen, any_seen;
-};
-
-static void
-encoding_item(void *ctx, const char *tok, size_t n, const char *params, size_t plen,
-    double q)
-{
-	struct encoding_scan *e = ctx;
-
-	(void)params;
-	(void)plen;
-	if (token_is(tok, n, "gzip") || token_is(tok, n, "x-gzip")) {
-		e->gzip_seen = 1;
-		if (q > e->gzip_q)
-			e->gzip_q = q;
-	} else if (token_is(tok, n, "*")) {
-		e->any_seen = 1;
-		e->any_q = q;
-	}
-}
-
-/* Does an Accept-Encoding header allow gzip? "gzip;q=0" forbids it even
- * next to "*". */
-int
-web_accepts_gzip(const char *accept_encoding)
-{
-	struct encoding_scan e = { 0, 0, 0, 0 };
-
-	each_item(accept_encoding, encoding_item, &e);
-	if (e.gzip_seen)
-		return e.gzip_q > 0;
-	return e.any_seen && e.any_q > 0;
-}
-
-/* Headers of a metrics response: the body depends on both headers. */
-static int
-metrics_headers(const struct web *w, struct MHD_Response *r, enum expo_format fmt,
-    int gzip)
-{
-	if (add_headers(w, r, fmt == EXPO_FMT_OPENMETRICS ? EXPO_CONTENT_TYPE_OPENMETRICS :
-	    EXPO_CONTENT_TYPE) < 0 ||
-	    MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding") != MHD_YES ||
-	    (gzip && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
-	    "gzip") != MHD_YES))
-		return -1;
-	return 0;
-}
-
-/* gzip data[0..len) into a response; NULL when out of memory. */
-static struct MHD_Response *
-gzip_response(const struct web *w, const char *data, size_t len, enum expo_format fmt)
-{
-	z_stream z;
-	struct MHD_Response *r;
-	unsigned char *out;
-	size_t cap;
-
-	memset(&z, 0, sizeof z);
-	/* windowBits 15 + 16: a gzip header and trailer, not zlib's. */
-	if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return NULL;
-	cap = deflateBound(&z, (uLong)len);
-	if ((out = malloc(cap)) == NULL) {
-		deflateEnd(&z);
-		return NULL;
-	}
-	z.next_in = (Bytef *)(uintptr_t)data;
-	z.avail_in = (uInt)len;
-	z.next_out = out;
-	z.avail_out = (uInt)cap;
-	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
-		deflateEnd(&z);
-		free(out);
-		return NULL;
-	}
-	deflateEnd(&z);
-	r = MHD_create_response_from_buffer(z.total_out, out, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		free(out);
-		return NULL;
-	}
-	if (metrics_headers(w, r, fmt, 1) < 0) {
-		MHD_destroy_response(r);
-		return NULL;
-	}
-	return r;
-}
-
-static void
-body_clear(struct body *b)
-{
-	if (b->plain)
-		MHD_destroy_response(b->plain);
-	if (b->gzip)
-		MHD_destroy_response(b->gzip);
-	b->plain = b->gzip = NULL;
-	b->data = NULL;
-}
-
-/* Render fmt into b. Returns 0, or -1 out of memory (b unchanged). */
-static int
-body_render(struct web *w, struct body *b, enum expo_format fmt, uint64_t gen, int64_t now)
-{
-	struct strbuf buf = { 0 };
-	struct MHD_Response *r;
-
-	/* Start at the last size so a big exposition is not built through a
-	 * dozen reallocations. */
-	if (b->len && (buf.data = malloc(b->len + 4096)) != NULL)
-		buf.cap = b->len + 4096;
-	if (expo_render_format(w->view, fmt, w->last_render_s, &buf) < 0) {
-		strbuf_free(&buf);
-		return -1;
-	}
-	r = MHD_create_response_from_buffer(buf.len, buf.data, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		strbuf_free(&buf);
-		return -1;
-	}
-	if (metrics_headers(w, r, fmt, 0) < 0) {
-		MHD_destroy_response(r);
-		return -1;
-	}
-	body_clear(b);
-	b->plain = r;
-	/* MHD owns buf.data now and frees it with the last reference to r;
-	 * we hold one until body_clear, so it stays readable for gzip. */
-	b->data = buf.data;
-	b->len = buf.len;
-	b->gen = gen;
-	b->at_ns = now;
-	w->last_render_s = (double)(mono_ns() - now) / 1e9;
-	/* Tests count these lines to prove scrapes share renderings; it also
-	 * shows what a render costs. */
-	log_debug("http: rendered metrics (%s), %zu bytes in %.3f ms",
-	    fmt == EXPO_FMT_OPENMETRICS ? "openmetrics" : "text", buf.len,
-	    w->last_render_s * 1e3);
-	return 0;
-}
-
+/* The exposition in the format and encoding the client asks for, from
+ * the shared cache (web/respcache.c). */
 static enum MHD_Result
 serve_metrics(struct web *w, struct MHD_Connection *c)
 {
@@ -686,7 +155,6 @@ serve_metrics(struct web *w, struct MHD_Connection *c)
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
 	int gz = web_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_ACCEPT_ENCODING));
-	struct body *b = &w->bodies[fmt];
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
@@ -695,32 +163,10 @@ serve_metrics(struct web *w, struct MHD_Connection *c)
 	if (w->view->refresh != NULL)
 		w->view->refresh(w->view->refresh_ctx);
 	pthread_mutex_lock(&w->lock);
-	/* Read the generation before rendering: a count that lands during the
-	 * render moves it past what we store, so the next scrape re-renders
-	 * instead of serving a body that misses it. */
-	uint64_t gen = agg_generation(w->view->agg);
-	int64_t now = mono_ns();
-	if ((b->plain == NULL || gen != b->gen || now - b->at_ns >= CACHE_MAX_AGE_NS) &&
-	    body_render(w, b, fmt, gen, now) < 0) {
-		/* Out of memory. A stale body would pass for current counters,
-		 * so fail the scrape: Prometheus records it. */
-		log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_ERROR,
-		    "http: cannot render metrics: out of memory");
-		ret = queue_error(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "cannot render metrics: out of memory\n");
+	if ((r = respcache_get(w->cache, fmt, gz, w->cfg)) == NULL) {
 		pthread_mutex_unlock(&w->lock);
-		return ret;
+		return serve_oom(w, c, "render metrics");
 	}
-	if (gz && b->gzip == NULL) {
-		int64_t t0 = mono_ns();
-		b->gzip = gzip_response(w, b->data, b->len, fmt);
-		if (b->gzip != NULL)
-			log_debug("http: compressed metrics, %zu bytes in %.3f ms", b->len,
-			    (double)(mono_ns() - t0) / 1e6);
-	}
-	/* Should compression fail for want of memory, the plain body is still
-	 * a correct answer. */
-	r = gz && b->gzip != NULL ? b->gzip : b->plain;
 	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	pthread_mutex_unlock(&w->lock);
 	return ret;
@@ -756,16 +202,16 @@ serve_health(struct web *w, struct MHD_Connection *c)
 	if (status == MHD_HTTP_OK && strbuf_append(&b, "ok\n", 3) < 0)
 		goto oom;
 	pthread_mutex_lock(&w->lock);
-	r = buf_response(w, &b, "text/plain; charset=utf-8");
+	r = response_strbuf(&b, RESPONSE_TEXT_PLAIN, w->cfg);
 	pthread_mutex_unlock(&w->lock);
 	if (r == NULL)
-		return MHD_NO;
+		return serve_oom(w, c, "report health");
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
 oom:
 	strbuf_free(&b);
-	return MHD_NO;
+	return serve_oom(w, c, "report health");
 }
 
 /* The status page (web/page.c), rendered per view: a person looks at it
@@ -780,160 +226,21 @@ serve_page(struct web *w, struct MHD_Connection *c)
 
 	if (page_build(w->view, w->telemetry_path, &b) < 0) {
 		strbuf_free(&b);
-		pthread_mutex_lock(&w->lock);
-		r = text_response(w, LIT_OOM, sizeof LIT_OOM - 1, "text/plain; charset=utf-8");
-		pthread_mutex_unlock(&w->lock);
-		if (r == NULL)
-			return MHD_NO;
-		ret = MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
-		MHD_destroy_response(r);
-		return ret;
+		return serve_oom(w, c, "render the status page");
 	}
 	pthread_mutex_lock(&w->lock);
-	r = buf_response(w, &b, PAGE_CONTENT_TYPE);
+	r = response_strbuf(&b, PAGE_CONTENT_TYPE, w->cfg);
 	pthread_mutex_unlock(&w->lock);
 	if (r == NULL)
-		return MHD_NO;
+		return serve_oom(w, c, "render the status page");
 	if (MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP) != MHD_YES ||
 	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") != MHD_YES) {
 		MHD_destroy_response(r);
-		return MHD_NO;
+		return serve_oom(w, c, "render the status page");
 	}
 	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
-}
-
-/*
- * Why connection c's client certificate fails policy, or NULL when it
- * passes. libmicrohttpd only asks for a certificate (GNUTLS_CERT_REQUEST)
- * and completes the handshake whatever the client sends, so the policies
- * that require or verify one are enforced here, on the TLS session of
- * each request: gnutls_certificate_verify_peers2 checks the chain against
- * client_ca_file (the trust list MHD loaded) and the validity dates.
- */
-static const char *
-client_cert_problem(enum webcfg_client_auth policy, struct MHD_Connection *c,
-    char *detail, size_t detail_len)
-{
-	const union MHD_ConnectionInfo *ci;
-	gnutls_session_t s = NULL;
-	unsigned int n = 0, status = 0;
-	int rc;
-
-	detail[0] = '\0';
-	if (policy == WEBCFG_NO_CLIENT_CERT || policy == WEBCFG_REQUEST_CLIENT_CERT)
-		return NULL;
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	if (ci != NULL)
-		s = (gnutls_session_t)ci->tls_session;
-	if (s == NULL)
-		return "a TLS client certificate is required";
-	if (gnutls_certificate_get_peers(s, &n) == NULL || n == 0) {
-		if (policy == WEBCFG_VERIFY_CLIENT_CERT_IF_GIVEN)
-			return NULL;
-		return "a TLS client certificate is required";
-	}
-	if (policy == WEBCFG_REQUIRE_ANY_CLIENT_CERT)
-		return NULL;
-	rc = gnutls_certificate_verify_peers2(s, &status);
-	if (rc < 0) {
-		snprintf(detail, detail_len, "%s", gnutls_strerror(rc));
-		return "the TLS client certificate cannot be verified";
-	}
-	if (status != 0) {
-		gnutls_datum_t out = { NULL, 0 };
-		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out,
-		    0) == 0 && out.data != NULL) {
-			snprintf(detail, detail_len, "%s", (const char *)out.data);
-			gnutls_free(out.data);
-		}
-		return "the TLS client certificate is not trusted (not signed by client_ca_file's "
-		    "authority, or expired)";
-	}
-	return NULL;
-}
-
-/* The client's address as text, for log lines. */
-static const char *
-peer_text(struct MHD_Connection *c, char *buf, size_t len)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-
-	snprintf(buf, len, "?");
-	if (ci != NULL && ci->client_addr != NULL)
-		getnameinfo(ci->client_addr, ci->client_addr->sa_family == AF_INET6 ?
-		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), buf, (socklen_t)len,
-		    NULL, 0, NI_NUMERICHOST);
-	return buf;
-}
-
-/*
- * The --web.config.file guards, in order: the client certificate (403),
- * then basic auth when users are configured (401 with a Basic challenge,
- * or 429 with Retry-After while the client's address is locked out).
- * Returns 1 to go on serving, or 0 with *ret what queueing the refusal
- * returned. Runs under w->lock, since a reload swaps w->cfg; a bcrypt
- * check holds it for its 40-170 ms, which only this thread waits on.
- */
-static int
-admit(struct web *w, struct MHD_Connection *c, enum MHD_Result *ret)
-{
-	char detail[256], addr[64];
-	const char *why;
-	int ok = 1;
-
-	pthread_mutex_lock(&w->lock);
-	if (w->mhd_cfg != NULL && w->mhd_cfg->tls.enabled &&
-	    (why = client_cert_problem(w->mhd_cfg->tls.client_auth, c, detail,
-	    sizeof detail)) != NULL) {
-		log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: refused %s: %s%s%s",
-		    peer_text(c, addr, sizeof addr), why, detail[0] ? ": " : "", detail);
-		snprintf(detail, sizeof detail, "403 forbidden: %s\n", why);
-		*ret = queue_error(w, c, MHD_HTTP_FORBIDDEN, detail);
-		ok = 0;
-	} else if (w->cfg != NULL && w->cfg->nusers > 0) {
-		char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
-		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		enum auth_result res = AUTH_DENIED;
-		unsigned retry = 0;
-
-		if (user != NULL)
-			res = auth_check(w->auth, w->cfg, user, pass ? pass : "",
-			    ci ? ci->client_addr : NULL, mono_ms(), &retry);
-		if (res == AUTH_DENIED) {
-			if (user != NULL) {
-				char ex[4 * 64 + 4];
-				log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN,
-				    "http: basic auth failed for user \"%s\" from %s",
-				    log_excerpt(ex, user, strlen(user), 64),
-				    peer_text(c, addr, sizeof addr));
-			}
-			*ret = queue_text(w, c, MHD_HTTP_UNAUTHORIZED, "401 unauthorized\n",
-			    MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"maillog_exporter\"");
-			ok = 0;
-		} else if (res == AUTH_THROTTLED) {
-			char secs[16];
-			snprintf(secs, sizeof secs, "%u", retry);
-			log_limited(LOG_LIMIT_HTTP, LOG_LEVEL_WARN, "http: basic auth from %s not "
-			    "checked (too many failed logins), retry in %s s",
-			    peer_text(c, addr, sizeof addr), secs);
-			*ret = queue_text(w, c, MHD_HTTP_TOO_MANY_REQUESTS,
-			    "429 too many failed logins: try again later\n",
-			    MHD_HTTP_HEADER_RETRY_AFTER, secs);
-			ok = 0;
-		}
-		if (pass != NULL) {
-			explicit_bzero(pass, strlen(pass));
-			MHD_free(pass);
-		}
-		if (user != NULL)
-			MHD_free(user);
-	}
-	pthread_mutex_unlock(&w->lock);
-	return ok;
 }
 
 /*
@@ -975,7 +282,10 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	/* --web.config.file: client certificate and basic auth guard every
 	 * path, the health check and the status page included. */
 	enum MHD_Result refused;
-	if (!admit(w, c, &refused))
+	pthread_mutex_lock(&w->lock);
+	int ok = admission_check(c, w->mhd_cfg, w->cfg, w->auth, &refused);
+	pthread_mutex_unlock(&w->lock);
+	if (!ok)
 		return refused;
 	/* Exact matches only: the URL never names a file. */
 	if (strcmp(url, w->telemetry_path) == 0)
@@ -997,8 +307,7 @@ free_web(struct web *w)
 		MHD_destroy_response(w->not_found);
 	if (w->not_allowed)
 		MHD_destroy_response(w->not_allowed);
-	body_clear(&w->bodies[EXPO_FMT_TEXT]);
-	body_clear(&w->bodies[EXPO_FMT_OPENMETRICS]);
+	respcache_free(w->cache);
 	pthread_mutex_destroy(&w->lock);
 	if (w->cfg != w->mhd_cfg)
 		webcfg_free(w->mhd_cfg);
@@ -1021,8 +330,8 @@ build_static(struct web *w)
 	static const char not_allowed[] = "405 method not allowed: use GET or HEAD\n";
 	struct MHD_Response *nf, *na;
 
-	nf = text_response(w, not_found, sizeof not_found - 1, "text/plain; charset=utf-8");
-	na = text_response(w, not_allowed, sizeof not_allowed - 1, "text/plain; charset=utf-8");
+	nf = response_text(not_found, sizeof not_found - 1, RESPONSE_TEXT_PLAIN, w->cfg);
+	na = response_text(not_allowed, sizeof not_allowed - 1, RESPONSE_TEXT_PLAIN, w->cfg);
 	if (nf == NULL || na == NULL ||
 	    MHD_add_response_header(na, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES) {
 		if (nf)
@@ -1038,8 +347,7 @@ build_static(struct web *w)
 		MHD_destroy_response(w->not_allowed);
 	w->not_found = nf;
 	w->not_allowed = na;
-	body_clear(&w->bodies[EXPO_FMT_TEXT]);
-	body_clear(&w->bodies[EXPO_FMT_OPENMETRICS]);
+	respcache_clear(w->cache);
 	return 0;
 }
 
@@ -1126,7 +434,7 @@ web_start(const struct web_opts *o, const struct expo_view *view, char *err, siz
 	const char *tpath = o->telemetry_path ? o->telemetry_path : "/metrics";
 	struct web *w;
 
-	if (web_check_telemetry_path(tpath, err, errlen) < 0) {
+	if (check_telemetry_path(tpath, err, errlen) < 0) {
 		webcfg_free(o->webcfg);
 		return NULL;
 	}
@@ -1142,15 +450,16 @@ web_start(const struct web_opts *o, const struct expo_view *view, char *err, siz
 	w->opts.webcfg = NULL;
 	w->cfg = w->mhd_cfg = o->webcfg;
 	w->view = view;
-	w->last_render_s = -1;
 	w->telemetry_path = strdup(tpath);
 	w->auth = auth_new();
-	if (w->telemetry_path == NULL || w->auth == NULL || build_static(w) < 0) {
+	w->cache = respcache_new(view);
+	if (w->telemetry_path == NULL || w->auth == NULL || w->cache == NULL ||
+	    build_static(w) < 0) {
 		free_web(w);
 		snprintf(err, errlen, "web: out of memory");
 		return NULL;
 	}
-	if ((w->listen_fd = open_listener(o->listen_address, err, errlen)) < 0 ||
+	if ((w->listen_fd = web_open_listener(o->listen_address, err, errlen)) < 0 ||
 	    (w->mhd = start_mhd(w, w->cfg, err, errlen)) == NULL) {
 		free_web(w);
 		return NULL;

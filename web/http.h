@@ -9,9 +9,6 @@
 
 #include "web/expo.h"
 
-#define WEB_DEFAULT_PORT 9745
-#define WEB_DEFAULT_LISTEN ":9745"
-
 struct web_opts {
 	const char *listen_address;   /* "[HOST]:PORT"; empty host = all interfaces */
 	const char *telemetry_path;   /* default "/metrics" */
@@ -23,29 +20,13 @@ struct web_opts {
 };
 void web_opts_defaults(struct web_opts *o);
 
-/* Check a listen address ("[HOST]:PORT", ":PORT", "[::1]:PORT").
- * Returns 0, or -1 with a one-line reason in err. No network I/O beyond
- * name resolution. */
-int web_check_listen_address(const char *s, char *err, size_t errlen);
-
-/* Check a telemetry path: starts with '/', no control characters, '?' or
- * '#', not "/healthz". Returns 0, or -1 with a one-line reason in err. */
-int web_check_telemetry_path(const char *s, char *err, size_t errlen);
-
-/* The format an Accept header asks for (NULL: no header): OpenMetrics
- * when application/openmetrics-text has the best q value, text 0.0.4
- * otherwise. */
-enum expo_format web_negotiate_format(const char *accept);
-
-/* 1 if an Accept-Encoding header (NULL: none) allows gzip, else 0. */
-int web_accepts_gzip(const char *accept_encoding);
-
 struct web;
 struct webcfg;
 
 /* Bind and start serving. The view must outlive the server; o->webcfg is
- * taken over. Returns NULL with a one-line reason in err (e.g. "listen
- * :9745: Address already in use"). */
+ * taken over. The telemetry path must start with '/', hold no control
+ * characters, '?' or '#', and not be "/healthz". Returns NULL with a
+ * one-line reason in err (e.g. "listen :9745: Address already in use"). */
 struct web *web_start(const struct web_opts *o, const struct expo_view *view,
     char *err, size_t errlen);
 void web_stop(struct web *w);

@@ -328,9 +328,12 @@ read_users(struct reader *r, const yaml_node_t *m)
 			    "basic_auth_users: user \"%.60s\": the password must be a bcrypt hash "
 			    "($2a$, $2b$ or $2y$, cost 04-31, 60 characters; e.g. from htpasswd "
 			    "-nbBC 10 USER PASSWORD), not a plain password", user);
+		/* Counted before the check, so webcfg_free frees whichever copy
+		 * was made. */
 		c->users[c->nusers].name = strdup(user);
 		c->users[c->nusers].hash = strdup(hash);
-		if (c->users[c->nusers].name == NULL || c->users[c->nusers++].hash == NULL)
+		c->nusers++;
+		if (c->users[c->nusers - 1].name == NULL || c->users[c->nusers - 1].hash == NULL)
 			return yamldoc_fail(&r->y, 0, "out of memory");
 	}
 	return 0;
@@ -398,9 +401,12 @@ read_headers(struct reader *r, const yaml_node_t *m)
 				return yamldoc_fail(&r->y, yamldoc_line(v),
 				    "headers: %.60s: the value holds a control character (a line "
 				    "break would split the response)", name);
+		/* Counted before the check, as for the users. */
 		c->headers[c->nheaders].name = strdup(name);
 		c->headers[c->nheaders].value = strdup(value);
-		if (c->headers[c->nheaders].name == NULL || c->headers[c->nheaders++].value == NULL)
+		c->nheaders++;
+		if (c->headers[c->nheaders - 1].name == NULL ||
+		    c->headers[c->nheaders - 1].value == NULL)
 			return yamldoc_fail(&r->y, 0, "out of memory");
 	}
 	return 0;
