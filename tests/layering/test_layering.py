@@ -7,12 +7,17 @@ tree's root, the file exists, and it is in the same layer or one below:
 So web/ never includes daemon/. Inside a layer, a file in a subfolder
 (daemon/input/, daemon/queue/) includes from that layer only its own
 subfolder: the inputs and the queue collectors know nothing of main,
-options, config or report, nor of each other. The one include that is not a
-path is build_config.h, which meson writes at the build root.
+options, config or report, nor of each other. They sit beside web/, not on
+it: below daemon/ they include util/, parsers/ and store/ only. The one
+include that is not a path is build_config.h, which meson writes at the
+build root.
 
 Each layer's meson.build is checked too: a layer's library names the
 libraries (X_dep, X_lib) of the layers below it and never one above, so
 the link goes one way as the includes do.
+
+The diagram of the layers is drawn twice, in docs/hacking.md ("Layers")
+and in README.md ("Source layout"); the two must be the same drawing.
 
 Every problem is printed as FILE:LINE: rule, and the test fails. Before
 the real tree, the checker is run on small synthetic trees in a temporary
@@ -31,6 +36,8 @@ LAYERS = ["util", "parsers", "store", "web", "daemon"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 # Files meson generates at the build root, included by their bare name.
 GENERATED = {"build_config.h"}
+# What a subfolder of a layer may include from the layers below its own.
+SUBFOLDER_BELOW = {"daemon": {"util", "parsers", "store"}}
 # The names each layer's meson.build gives its library and dependency.
 MESON_NAMES = {"util": "util", "parsers": "parsers", "store": "store", "web": "web",
                "core": "daemon"}
@@ -46,14 +53,17 @@ RULE_UP = "a lower layer includes a higher one (util < parsers < store < web < d
 RULE_WEB_DAEMON = "web/ never includes daemon/"
 RULE_SUBFOLDER = ("a layer's subfolder includes from its own layer only its own "
                   "subfolder")
+RULE_SUBFOLDER_WEB = ("daemon/input/ and daemon/queue/ include util/ parsers/ "
+                      "store/, not web/")
+RULE_DIAGRAM = "the layer diagram differs from docs/hacking.md's; draw it the same in both"
 RULE_MESON = "a layer's library links only the layers below it"
 
 
 def strip_comments(text):
     """The text with /* */ and // comments blanked, newlines kept, so that
     an #include written in a comment is not read and line numbers hold.
-    (String literals holding comment markers do not occur in #include
-    lines; a rough scan is enough for that.)"""
+    String and character literals are copied through, so a "/*" or a '"'
+    in one starts nothing."""
     out, i, n = [], 0, len(text)
     while i < n:
         if text.startswith("/*", i):
@@ -66,10 +76,9 @@ def strip_comments(text):
             j = n if j < 0 else j
             out.append(" " * (j - i))
             i = j
-        elif text[i] == '"':
-            # a string literal: copy it through, so "/*" inside is not a comment
-            j = i + 1
-            while j < n and text[j] not in '"\n':
+        elif text[i] in "\"'":
+            q, j = text[i], i + 1
+            while j < n and text[j] not in q + "\n":
                 j += 2 if text[j] == "\\" else 1
             out.append(text[i:j + 1])
             i = j + 1
@@ -106,6 +115,9 @@ def check_include(root, rel, target):
         return RULE_OUTSIDE
     if RANK[dst[0]] > RANK[src[0]]:
         return RULE_WEB_DAEMON if (src[0], dst[0]) == ("web", "daemon") else RULE_UP
+    if dst[0] != src[0] and len(src) > 2 and src[0] in SUBFOLDER_BELOW \
+            and dst[0] not in SUBFOLDER_BELOW[src[0]]:
+        return RULE_SUBFOLDER_WEB
     if dst[0] == src[0] and len(src) > 2:
         # src is in a subfolder of its layer: same layer means same subfolder
         if len(dst) < 3 or dst[1] != src[1]:
@@ -131,6 +143,36 @@ def check_meson(root):
     return problems
 
 
+DIAGRAM_START = "util/ --> parsers/ --> store/ --> web/ --> daemon/"
+
+
+def diagram(path):
+    """(line, text) of the fenced block that opens with the layers' arrow
+    line, or (0, None)."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for i, line in enumerate(lines):
+        if line.strip() == DIAGRAM_START and i > 0 and lines[i - 1].startswith("```"):
+            end = next((j for j in range(i, len(lines)) if lines[j].startswith("```")),
+                       len(lines))
+            return i + 1, "\n".join(lines[i:end])
+    return 0, None
+
+
+def check_diagrams(root):
+    """The README's drawing of the layers is docs/hacking.md's."""
+    docs = [os.path.join(root, "docs", "hacking.md"), os.path.join(root, "README.md")]
+    if not all(os.path.isfile(p) for p in docs):
+        return []
+    (hl, ht), (rl, rt) = diagram(docs[0]), diagram(docs[1])
+    if ht is None or rt is None:
+        return ["%s: no ``` block opening with %r" % ("docs/hacking.md" if ht is None
+                                                      else "README.md", DIAGRAM_START)]
+    if ht != rt:
+        return ["README.md:%d: %s (docs/hacking.md:%d)" % (rl, RULE_DIAGRAM, hl)]
+    return []
+
+
 def check_tree(root):
     """All problems in the tree rooted at `root`, and how many includes
     were checked."""
@@ -146,7 +188,7 @@ def check_tree(root):
             rule = check_include(root, rel, m.group(1))
             if rule:
                 problems.append('%s:%d: #include "%s": %s' % (rel, no, m.group(1), rule))
-    return problems + check_meson(root), n
+    return problems + check_meson(root) + check_diagrams(root), n
 
 
 # --- the checker itself, on trees made to fail ---------------------------
@@ -169,6 +211,8 @@ CLEAN = {
     "daemon/queue/queue.h": '#include "util/log.h"\n',
     "daemon/config.h": "/* config */\n",
     "tests/golden.h": "/* not product code: never scanned, never to be included */\n",
+    "docs/hacking.md": "# Hacking\n```\n%s\nutil/\n```\n" % DIAGRAM_START,
+    "README.md": "```\n%s\nutil/\n```\n" % DIAGRAM_START,
     "daemon/main.c": ('#include "daemon/input/tailer.h"\n#include "daemon/queue/queue.h"\n'
                       '#include "web/expo.h"\n/* #include "nothing.h" in a comment */\n'
                       '// #include "daemon/gone.h"\n'),
@@ -177,23 +221,28 @@ CLEAN = {
     "daemon/meson.build": "core_lib = static_library('c', dependencies: [web_dep])\n",
 }
 
-# One violation each: (what, file, its text, the rule it must be reported under).
+# One violation each: (what, file, its text, the line and the rule it must be
+# reported under).
 BROKEN = [
-    ("bare name", "store/topk.c", '#include "aggregate.h"\n', RULE_BARE),
-    ("relative path", "store/topk.c", '#include "../util/log.h"\n', RULE_RELATIVE),
-    ("missing path", "store/topk.c", '\n#include "store/topk.h"\n', RULE_MISSING),
-    ("outside the layers", "store/topk.c", '#include "tests/golden.h"\n', RULE_OUTSIDE),
-    ("util includes parsers", "util/log.c", '#include "parsers/mp.h"\n', RULE_UP),
-    ("parsers includes store", "parsers/mp.h", '#include "store/aggregate.h"\n', RULE_UP),
-    ("store includes web", "store/aggregate.h", '#include "web/expo.h"\n', RULE_UP),
-    ("web includes daemon", "web/expo.h", '#include "daemon/input/tailer.h"\n',
+    ("bare name", "store/topk.c", '#include "aggregate.h"\n', 1, RULE_BARE),
+    ("relative path", "store/topk.c", '#include "../util/log.h"\n', 1, RULE_RELATIVE),
+    ("missing path", "store/topk.c", '\n#include "store/topk.h"\n', 2, RULE_MISSING),
+    ("outside the layers", "store/topk.c", '#include "tests/golden.h"\n', 1, RULE_OUTSIDE),
+    ("util includes parsers", "util/log.c", '#include "parsers/mp.h"\n', 1, RULE_UP),
+    ("parsers includes store", "parsers/mp.h", '#include "store/aggregate.h"\n', 1, RULE_UP),
+    ("store includes web", "store/aggregate.h", '#include "web/expo.h"\n', 1, RULE_UP),
+    ("web includes daemon", "web/expo.h", '#include "daemon/input/tailer.h"\n', 1,
      RULE_WEB_DAEMON),
-    ("input includes daemon's top", "daemon/input/once.c", '#include "daemon/config.h"\n',
+    ("input includes daemon's top", "daemon/input/once.c", '#include "daemon/config.h"\n', 1,
      RULE_SUBFOLDER),
-    ("queue includes input", "daemon/queue/queue.h", '#include "daemon/input/tailer.h"\n',
+    ("queue includes input", "daemon/queue/queue.h", '#include "daemon/input/tailer.h"\n', 1,
      RULE_SUBFOLDER),
+    ("input includes web", "daemon/input/once.c", '#include "web/expo.h"\n', 1,
+     RULE_SUBFOLDER_WEB),
     ("store links web", "store/meson.build",
-     "store_lib = static_library('s', dependencies: [web_dep])\n", RULE_MESON),
+     "store_lib = static_library('s', dependencies: [web_dep])\n", 1, RULE_MESON),
+    ("diagrams differ", "README.md", "```\n%s\ndaemon/\n```\n" % DIAGRAM_START, 2,
+     RULE_DIAGRAM),
 ]
 
 
@@ -212,11 +261,11 @@ def selfcheck():
         rc, out = run("clean", CLEAN)
         if rc != 0:
             failures.append("clean tree: exit %d, expected 0:\n%s" % (rc, out))
-        for what, rel, text, rule in BROKEN:
+        for what, rel, text, line, rule in BROKEN:
             files = dict(CLEAN)
             files[rel] = text
             rc, out = run(what, files)
-            want = "%s:%d: " % (rel, 2 if what == "missing path" else 1)
+            want = "%s:%d: " % (rel, line)
             found = [l for l in out.split("\n") if re.match(r"^\S+:\d+: ", l)]
             if rc != 1 or len(found) != 1 or not found[0].startswith(want) \
                     or rule not in found[0]:
