@@ -1,6 +1,6 @@
 /*
- * test_meaning.c - the small pure functions behind the issue-4 families:
- * code meanings from the generated table, domain/host normalisation, and
+ * test_meaning.c - the small pure functions the exposition's families rest
+ * on: code meanings from the generated table, domain/host normalisation, and
  * the HTTP content negotiation (Accept, Accept-Encoding).
  */
 #include <stdarg.h>
