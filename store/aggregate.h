@@ -1,6 +1,6 @@
 /*
  * aggregate.h - every counter the exporter derives from log lines:
- * maillog_smtp_status_total and the issue-4 families beside it (code
+ * maillog_smtp_status_total and the families beside it (code
  * meanings seen, outcomes, receipts, domains, delays, per-MTA
  * self-metrics).
  *

@@ -1,6 +1,6 @@
 /*
- * test_meaning.c - the small pure functions behind the issue-4 families:
- * code meanings from the generated table and domain/host normalisation.
+ * test_meaning.c - the small pure functions the exposition's families rest
+ * on: code meanings from the generated table and domain/host normalisation.
  * (The HTTP content negotiation is in test_negotiate.c.)
  */
 #include <stdarg.h>

@@ -662,11 +662,11 @@ test_many_rotations_in_rotate_wait(void **state)
 }
 
 /*
- * Defect 2 of issue 15: a rotated-away file refilled in place. After a
- * rename rotation the tailer drains mail.log.1 for rotate_wait; an admin
- * then does a by-hand copytruncate, `cp mail.log mail.log.1 && : > mail.log`,
- * which overwrites that very inode with lines the tailer has already read
- * from the live file. The rotated file no longer holds our log: it must be
+ * A rotated-away file refilled in place. After a rename rotation the
+ * tailer drains mail.log.1 for rotate_wait; an admin then does a by-hand
+ * copytruncate, `cp mail.log mail.log.1 && : > mail.log`, which
+ * overwrites that very inode with lines the tailer has already read from
+ * the live file. The rotated file no longer holds our log: it must be
  * left, never rewound, whether cp makes it shorter than our offset (the
  * size check) or longer (the marker check).
  */

@@ -3,7 +3,7 @@
 1. With the limits raised (--web.max-connections=200,
    --web.max-connections-per-ip=200), 100 concurrent keep-alive
    connections scrape /metrics (wrk, or a thread pool when wrk is not
-   installed) for LOAD_SECONDS (default 15; the issue's figure is 30)
+   installed) for LOAD_SECONDS (default 15; 30 or more for a longer soak)
    while a writer appends lines as fast as the tailer ingests them. No
    request fails, the counts are exact afterwards, and RSS stays flat
    after a warm-up.

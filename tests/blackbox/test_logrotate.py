@@ -27,11 +27,12 @@ read yet when the truncate came. There every count may be lower than the
 truth, never higher; the loss is measured and printed, both what the daemon
 missed and what no file holds (the copies are all kept to tell).
 
-defect2 is issue 15's defect 2 with real rotation: a rename rotation by
-logrotate, then, while the daemon still drains mail.log.1, an admin's
-by-hand copytruncate of that inode, `cp mail.log mail.log.1 && : > mail.log`.
-The writer is paused for the cp and the truncate (its lines would otherwise
-fall into copytruncate's window) and the daemon may count nothing twice.
+defect2 is a rotated-away file refilled in place, with real rotation: a
+rename rotation by logrotate, then, while the daemon still drains
+mail.log.1, an admin's by-hand copytruncate of that inode,
+`cp mail.log mail.log.1 && : > mail.log`. The writer is paused for the cp
+and the truncate (its lines would otherwise fall into copytruncate's
+window) and the daemon may count nothing twice.
 
 Run as `test_logrotate.py [CASE...]`; `--writer ...` is the writer process.
 """

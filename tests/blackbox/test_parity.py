@@ -1,5 +1,5 @@
-"""Issue 11's rules for the families that replace postfix_exporter's and
-exim_exporter's, one case per known bug of theirs:
+"""What the families that replace postfix_exporter's and exim_exporter's
+must get right where those did not, one case per known bug of theirs:
 
 - every delay stage labelled with its own stage (postfix_exporter 0.3 put
   every Postfix SMTP delay under stage="");
