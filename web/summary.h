@@ -1,9 +1,9 @@
 /*
  * summary.h - the aggregator's counters folded for people: totals by
- * class and outcome, reply codes and enhanced codes ranked by count, and
- * the domains that defer and bounce most, and the sessions the operational
+ * class and outcome, reply codes and enhanced codes ranked by count, the
+ * domains that defer and bounce most, and the sessions the operational
  * families count (ops.h). The status page (page.c) and
- * `maillog_exporter report` (daemon/report.c) both read the counters
+ * `maillog_exporter report` (report_view.c) both read the counters
  * through this, so what a person sees is what /metrics exports.
  */
 #ifndef SUMMARY_H
