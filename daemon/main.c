@@ -24,6 +24,7 @@
 #include "store/aggregate.h"
 #include "build_config.h"
 #include "daemon/config.h"
+#include "daemon/ingest.h"
 #include "web/expo.h"
 #include "web/http.h"
 #include "daemon/input/journal.h"
@@ -41,76 +42,14 @@
 #include "web/webconfig.h"
 #include "util/monoclock.h"
 
-/* What the per-line callback needs, and the MTAs whose unmatched count
+/* The per-line path (ingest.h), and the MTAs whose unmatched count
  * /metrics always shows (built-ins and the startup config's custom parsers;
  * read by the web thread, so never changed once it runs). */
 struct pipeline {
-	struct mp_registry *reg;
-	struct reason_set *reasons;   /* classifies 4xx/5xx statuses; swapped by reload() */
-	struct agg *agg;
-	struct hist *history;   /* the status page's per-minute replies; NULL in --once */
+	struct ingest in;       /* in.history is NULL in --once */
 	int mtas[MP_MTA_MAX];
 	int nmtas;
-	int panic_source;       /* the source index of --exim.paniclog, or -1 */
 };
-
-/* A line of Exim's panic log: each entry is one panic. Entries are single
- * lines but for indented continuations (a panic quoting a multi-line
- * message), which are not counted again. */
-static void
-count_panic(struct pipeline *p, const char *line, size_t len)
-{
-	struct mp_event ev;
-
-	if (len == 0 || line[0] == ' ' || line[0] == '\t')
-		return;
-	memset(&ev, 0, sizeof ev);
-	ev.mta = MP_MTA_EXIM;
-	ev.nops = 1;
-	ev.ops[0].family = MP_OPF_PANICS;
-	agg_record_ops(p->agg, &ev);
-}
-
-static void
-count_line(void *ctx, const char *line, size_t len, int source)
-{
-	struct pipeline *p = ctx;
-	struct mp_event ev;
-	int r;
-
-	/* The tailer counts lines per source itself. */
-	if (source == p->panic_source) {
-		count_panic(p, line, len);
-		return;
-	}
-	r = mp_registry_parse(p->reg, line, len, &ev);
-	if (ev.nops > 0)
-		agg_record_ops(p->agg, &ev);
-	if (r > 0) {
-		/* Statuses and receipts alike: agg_record dispatches on ev.kind. */
-		agg_record(p->agg, &ev);
-		/* Only failures are classified: a 2xx line runs no pattern. */
-		if (ev.kind == MP_EVENT_STATUS && ev.cls != 2)
-			agg_record_reason(p->agg, &ev, reason_classify(p->reasons, &ev));
-		/* The chart counts by when the line arrived, not by the log's
-		 * timestamp: "the last hour" is the last hour of this exporter's
-		 * life, whatever clock the log's writer had, and a backlog read
-		 * at start-up shows as the minute it was read. The coarse clock
-		 * is a vDSO read, no system call per line. */
-		if (p->history != NULL && ev.kind == MP_EVENT_STATUS) {
-			struct timespec now;
-			clock_gettime(CLOCK_REALTIME_COARSE, &now);
-			hist_record(p->history, (int64_t)now.tv_sec, ev.direction, ev.cls);
-		}
-	} else if (r < 0) {
-		char ex[4 * 160 + 4];
-		agg_unmatched(p->agg, ev.mta);
-		log_limited(LOG_LIMIT_UNMATCHED, LOG_LEVEL_WARN,
-		    "%s line has a status marker but no status could be read from it"
-		    " (counted in maillog_unmatched_lines_total): %s",
-		    mp_mta_name(ev.mta), log_excerpt(ex, line, len, 160));
-	}
-}
 
 /* --maillog.timezone: a name from the tz database, or a POSIX TZ string
  * (which always holds a digit, e.g. "CET-1CEST"). A misspelt zone would make
@@ -207,7 +146,7 @@ static void
 set_mtas(struct pipeline *p)
 {
 	int ids[MP_MTA_MAX];
-	size_t n = mp_registry_mtas(p->reg, ids, MP_MTA_MAX);
+	size_t n = mp_registry_mtas(p->in.reg, ids, MP_MTA_MAX);
 
 	p->nmtas = 0;
 	for (int i = 0; i < MP_MTA_BUILTIN_COUNT; i++)
@@ -254,10 +193,10 @@ reload(const struct options *o, struct pipeline *p)
 		log_errorx("SIGHUP: reload refused, the running parsers carry on: %s", err);
 		return;
 	}
-	mp_registry_free(p->reg);
-	p->reg = reg;
-	reason_set_free(p->reasons);
-	p->reasons = reasons;
+	mp_registry_free(p->in.reg);
+	p->in.reg = reg;
+	reason_set_free(p->in.reasons);
+	p->in.reasons = reasons;
 	log_info("SIGHUP: reloaded %s; custom parsers: %s", o->config_file,
 	    custom_names(reg, names, sizeof names));
 }
@@ -697,12 +636,12 @@ run_once(const struct options *o, struct pipeline *p)
 		sources[i].status = &status[i];
 		/* Exim creates its panic log at its first panic: none is no
 		 * panic, not an error (the daemon waits for it likewise). */
-		if (i == p->panic_source && access(o->paths[i], F_OK) != 0 && errno == ENOENT) {
+		if (i == p->in.panic_source && access(o->paths[i], F_OK) != 0 && errno == ENOENT) {
 			log_info("%s does not exist: Exim has not panicked", o->paths[i]);
 			atomic_store(&status[i].state, INPUT_STATE_WAITING);
 			continue;
 		}
-		if (once_read(o->paths[i], o->max_line, count_line, p, i, &status[i],
+		if (once_read(o->paths[i], o->max_line, ingest_line, &p->in, i, &status[i],
 		    err, sizeof err) < 0) {
 			log_errorx("%s", err);
 			failed = 1;
@@ -712,7 +651,7 @@ run_once(const struct options *o, struct pipeline *p)
 		return 1;
 
 	struct expo_view view = {
-		.agg = p->agg, .sources = sources, .nsources = o->npaths,
+		.agg = p->in.agg, .sources = sources, .nsources = o->npaths,
 		.mtas = p->mtas, .nmtas = p->nmtas,
 	};
 	if (expo_render(&view, &out) < 0) {
@@ -785,15 +724,15 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	struct journal *journal = NULL;
 	int nsources = o->npaths;
 	if (o->state_file != NULL) {
-		struct agg *loaded = load_state(o, agg_options(p->agg), saved, &saved_journal);
-		struct agg_opts aopts = *agg_options(p->agg);
+		struct agg *loaded = load_state(o, agg_options(p->in.agg), saved, &saved_journal);
+		struct agg_opts aopts = *agg_options(p->in.agg);
 		if (loaded != NULL) {
-			agg_free(p->agg);
-			p->agg = loaded;
+			agg_free(p->in.agg);
+			p->in.agg = loaded;
 		}
 		ps.path = o->state_file;
 		ps.interval_ms = o->state_interval_s * 1000;
-		ps.live = p->agg;
+		ps.live = p->in.agg;
 		ps.o = o;
 		if ((ps.pub = agg_new_opts(&aopts)) == NULL)
 			fatalx("out of memory allocating %zu series", aopts.max_series);
@@ -806,7 +745,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	tail_opts_defaults(&topts);
 	topts.from_beginning = o->from_beginning;
 	topts.max_line = o->max_line;
-	if ((ts = tail_set_new(&topts, count_line, p)) == NULL)
+	if ((ts = tail_set_new(&topts, ingest_line, &p->in)) == NULL)
 		fatal("cannot start following files: inotify_init1");
 	tail_set_restore_overflows(ts, saved_journal.inotify_overflows);
 	atomic_store(&ps.write_errors, saved_journal.write_errors);
@@ -840,7 +779,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 		    (saved_journal.known && saved_journal.cursor[0] == '\0');
 		jo.max_line = o->max_line;
 		journal = journal_open(&jo, saved_journal.known ? saved_journal.cursor : NULL,
-		    count_line, p, nsources, err, sizeof err);
+		    ingest_line, &p->in, nsources, err, sizeof err);
 		if (journal == NULL)
 			fatalx("--journal: %s", err);
 		if (saved_journal.known)
@@ -884,13 +823,13 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	struct queue *queue = new_queue(o, &queue_board);
 	struct expo_view view = {
 		.queue = &queue_board,
-		.agg = o->state_file ? ps.pub : p->agg, .sources = sources,
+		.agg = o->state_file ? ps.pub : p->in.agg, .sources = sources,
 		.nsources = nsources, .mtas = p->mtas, .nmtas = p->nmtas,
 		/* With --state.file, as of the last snapshot, so what a scrape
 		 * saw is never more than a restart resumes from. */
 		.inotify_overflows = o->state_file ? &ps.pub_overflows : tail_set_overflows(ts),
 		.state_write_errors = o->state_file ? &ps.write_errors : NULL,
-		.history = p->history,
+		.history = p->in.history,
 		.refresh = o->state_file ? want_fresh : NULL,
 		.refresh_ctx = &ps,
 	};
@@ -963,7 +902,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 		if (journal != NULL)
 			journal_process(journal, JOURNAL_TURN);
 #endif
-		agg_touch(p->agg);
+		agg_touch(p->in.agg);
 		if (o->state_file != NULL) {
 			eventfd_t asked = 0;
 			int64_t since = mono_ms() - atomic_load(&ps.last_ms);
@@ -1028,7 +967,7 @@ int
 main(int argc, char **argv)
 {
 	struct options o;
-	struct pipeline p;
+	struct pipeline p = { .nmtas = 0 };   /* no hooks: in.on_event NULL */
 	char err[512];
 	int rc;
 
@@ -1061,7 +1000,7 @@ main(int argc, char **argv)
 	}
 	tzset();
 
-	switch (config_registry(o.config_file, o.format, &p.reg, err, sizeof err)) {
+	switch (config_registry(o.config_file, o.format, &p.in.reg, err, sizeof err)) {
 	case CONFIG_OK:
 		break;
 	case CONFIG_BAD_FORMAT:
@@ -1072,15 +1011,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* opts_parse checked each name, so this cannot fail but for a bug. */
-	if (mp_registry_set_reinjection(p.reg, o.reinject, (size_t)o.nreinject, err,
+	if (mp_registry_set_reinjection(p.in.reg, o.reinject, (size_t)o.nreinject, err,
 	    sizeof err) < 0) {
 		fprintf(stderr, "maillog_exporter: --postfix.reinjection-syslog-name: %s\n", err);
-		mp_registry_free(p.reg);
+		mp_registry_free(p.in.reg);
 		return 2;
 	}
-	if (config_reasons(o.config_file, &p.reasons, err, sizeof err) != CONFIG_OK) {
+	if (config_reasons(o.config_file, &p.in.reasons, err, sizeof err) != CONFIG_OK) {
 		fprintf(stderr, "maillog_exporter: %s\n", err);
-		mp_registry_free(p.reg);
+		mp_registry_free(p.in.reg);
 		return 1;
 	}
 	/* A bad web config stops the start, like a bad --config.file: serving
@@ -1089,8 +1028,8 @@ main(int argc, char **argv)
 	if (o.web_config_file != NULL &&
 	    webcfg_load(o.web_config_file, &webcfg, err, sizeof err) < 0) {
 		fprintf(stderr, "maillog_exporter: --web.config.file: %s\n", err);
-		reason_set_free(p.reasons);
-		mp_registry_free(p.reg);
+		reason_set_free(p.in.reasons);
+		mp_registry_free(p.in.reg);
 		return 1;
 	}
 	if (o.check_config) {
@@ -1100,26 +1039,26 @@ main(int argc, char **argv)
 		webcfg_free(webcfg);
 		if (o.config_file != NULL)
 			printf("%s: configuration OK; custom parsers: %s\n", o.config_file,
-			    custom_names(p.reg, names, sizeof names));
+			    custom_names(p.in.reg, names, sizeof names));
 		else
 			printf("configuration OK (no --config.file: built-in parsers only)\n");
-		reason_set_free(p.reasons);
-		mp_registry_free(p.reg);
+		reason_set_free(p.in.reasons);
+		mp_registry_free(p.in.reg);
 		return 0;
 	}
 	set_mtas(&p);
 	if (o.config_file != NULL) {
 		char names[256];
 		log_info("custom parsers from %s: %s", o.config_file,
-		    custom_names(p.reg, names, sizeof names));
+		    custom_names(p.in.reg, names, sizeof names));
 	}
 #if !HAVE_LIBSYSTEMD
 	if (o.journal) {
 		fprintf(stderr, "maillog_exporter: --journal: this build cannot read the journal: "
 		    "libsystemd was not found when it was built (install libsystemd-dev and "
 		    "rebuild), or follow a log file with --maillog.path\n");
-		reason_set_free(p.reasons);
-		mp_registry_free(p.reg);
+		reason_set_free(p.in.reasons);
+		mp_registry_free(p.in.reg);
 		webcfg_free(webcfg);
 		return 2;
 	}
@@ -1136,13 +1075,13 @@ main(int argc, char **argv)
 			o.journal = 1;
 		} else {
 			explain_no_log(!o.once);
-			reason_set_free(p.reasons);
-			mp_registry_free(p.reg);
+			reason_set_free(p.in.reasons);
+			mp_registry_free(p.in.reg);
 			webcfg_free(webcfg);
 			return 1;
 		}
 	}
-	p.panic_source = -1;
+	p.in.panic_source = -1;
 	if (o.exim_paniclog != NULL) {
 		const char *why = o.npaths == OPTS_MAX_PATHS ? "too many paths to follow" : NULL;
 		for (int i = 0; i < o.npaths && why == NULL; i++)
@@ -1151,12 +1090,12 @@ main(int argc, char **argv)
 		if (why != NULL) {
 			fprintf(stderr, "maillog_exporter: --exim.paniclog=%s: %s\n",
 			    o.exim_paniclog, why);
-			reason_set_free(p.reasons);
-			mp_registry_free(p.reg);
+			reason_set_free(p.in.reasons);
+			mp_registry_free(p.in.reg);
 			webcfg_free(webcfg);
 			return 2;
 		}
-		p.panic_source = o.npaths;
+		p.in.panic_source = o.npaths;
 		o.paths[o.npaths++] = o.exim_paniclog;
 	}
 	struct agg_opts aopts;
@@ -1166,10 +1105,10 @@ main(int argc, char **argv)
 	aopts.domains_inbound = o.domains_inbound;
 	aopts.host_label = o.host_label;
 	aopts.tls_cipher = o.tls_cipher;
-	if ((p.agg = agg_new_opts(&aopts)) == NULL)
+	if ((p.in.agg = agg_new_opts(&aopts)) == NULL)
 		fatalx("out of memory allocating %zu series", o.max_series);
-	p.history = NULL;
-	if (!o.once && (p.history = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS)) == NULL)
+	p.in.history = NULL;
+	if (!o.once && (p.in.history = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS)) == NULL)
 		fatalx("out of memory allocating the status page's history");
 
 	if (o.once) {
@@ -1178,9 +1117,9 @@ main(int argc, char **argv)
 	}
 	rc = o.once ? run_once(&o, &p) : run_daemon(&o, &p, webcfg);
 
-	hist_free(p.history);
-	agg_free(p.agg);
-	reason_set_free(p.reasons);
-	mp_registry_free(p.reg);
+	hist_free(p.in.history);
+	agg_free(p.in.agg);
+	reason_set_free(p.in.reasons);
+	mp_registry_free(p.in.reg);
 	return rc;
 }

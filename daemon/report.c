@@ -1,777 +1,76 @@
 /*
- * report.c - `maillog_exporter report` (see report.h).
+ * report.c - `maillog_exporter report` (see report.h): the flags, the
+ * files, and the tallies only a report keeps.
  *
- * Two tallies exist only here, because the daemon has no use for them:
- * counts per hour of the log's own time (history.c with one-hour buckets,
- * fed the event's header time through mp_time_to_epoch, where the daemon
- * feeds its chart the time a line arrived), and for outbound 4xx/5xx
- * statuses the codes per recipient domain, so each top deferring or
- * bouncing domain can be shown with its main codes. Everything else is
- * read back from the aggregator.
+ * Every line goes through ingest_line, the daemon's own per-line path, so
+ * the report counts what the daemon counts. Two tallies hang on it as its
+ * on_event hook, because the daemon has no use for them: counts per hour
+ * of the log's own time (history.c with one-hour buckets, fed the event's
+ * header time through mp_time_to_epoch, where the daemon feeds its chart
+ * the time a line arrived), and for outbound 4xx/5xx statuses the codes
+ * per recipient domain, so each top deferring or bouncing domain can be
+ * shown with its main codes. web/report_view.c renders it all.
  */
 #include "daemon/report.h"
 
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "store/aggregate.h"
-#include "web/expo.h"
-#include "store/history.h"
-#include "parsers/meaning.h"
-#include "parsers/mp.h"
+#include "daemon/ingest.h"
 #include "daemon/input/once.h"
+#include "parsers/mp.h"
 #include "parsers/reason.h"
-#include "web/summary.h"
+#include "store/aggregate.h"
+#include "store/history.h"
 #include "store/topk.h"
+#include "web/report_view.h"
+#include "web/summary.h"
 
-/* Per-hour buckets: 400 days of hours, more than any set of rotated logs
- * a person feeds a report; older hours are counted in hist_dropped. */
-#define HOURS (24 * 400)
 #define MAX_LINE 65536
-#define MAIN_CODES 3
-
-/* Codes of one (domain, class): a growable open-addressing table. It
- * grows only when a new (domain, code) pair appears, never per line. */
-struct dc_entry {
-	char name[TOPK_NAME_MAX + 1];
-	uint8_t cls;
-	uint16_t code;
-	struct mp_enhanced enh;
-	uint64_t count;
-	int used;
-};
-
-struct dc_table {
-	struct dc_entry *e;
-	size_t cap, n;
-};
 
 struct report {
-	struct mp_registry *reg;
-	struct reason_set *reasons;  /* the built-in rules: a report reads no config */
-	struct agg *agg;
-	struct hist *hours;
-	struct dc_table dc;
-	uint64_t no_time;         /* statuses whose line had no timestamp */
-	int64_t first, last;      /* log time range of the statuses, -1 = none */
+	struct ingest in;
+	struct report_tallies t;
 	time_t now;
 	int oom;
 };
 
-static uint64_t
-dc_hash(const char *name, size_t len, unsigned cls, unsigned code, const struct mp_enhanced *e)
-{
-	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
-	h = (h ^ cls) * 1099511628211ULL;
-	h = (h ^ code) * 1099511628211ULL;
-	h = (h ^ ((uint64_t)e->cls << 32 | (uint64_t)e->subject << 16 | e->detail)) *
-	    1099511628211ULL;
-	return h;
-}
-
-static struct dc_entry *
-dc_find(struct dc_table *t, const char *name, size_t len, unsigned cls, unsigned code,
-    const struct mp_enhanced *e)
-{
-	size_t mask = t->cap - 1;
-
-	for (size_t i = dc_hash(name, len, cls, code, e) & mask;; i = (i + 1) & mask) {
-		struct dc_entry *x = &t->e[i];
-		if (!x->used || (x->cls == cls && x->code == code && x->enh.cls == e->cls &&
-		    x->enh.subject == e->subject && x->enh.detail == e->detail &&
-		    strlen(x->name) == len && memcmp(x->name, name, len) == 0))
-			return x;
-	}
-}
-
-static int
-dc_grow(struct dc_table *t)
-{
-	struct dc_table g = { .cap = t->cap ? t->cap * 2 : 256 };
-
-	if ((g.e = calloc(g.cap, sizeof *g.e)) == NULL)
-		return -1;
-	for (size_t i = 0; i < t->cap; i++) {
-		const struct dc_entry *x = &t->e[i];
-		if (x->used)
-			*dc_find(&g, x->name, strlen(x->name), x->cls, x->code, &x->enh) = *x;
-	}
-	g.n = t->n;
-	free(t->e);
-	*t = g;
-	return 0;
-}
-
-static int
-dc_add(struct dc_table *t, const char *name, size_t len, unsigned cls, unsigned code,
-    const struct mp_enhanced *e)
-{
-	struct dc_entry *x;
-
-	if ((t->n + 1) * 2 > t->cap && dc_grow(t) < 0)
-		return -1;
-	x = dc_find(t, name, len, cls, code, e);
-	if (!x->used) {
-		memcpy(x->name, name, len);
-		x->name[len] = '\0';
-		x->cls = (uint8_t)cls;
-		x->code = (uint16_t)code;
-		x->enh = *e;
-		x->used = 1;
-		t->n++;
-	}
-	x->count++;
-	return 0;
-}
-
-/* The per-line callback: the daemon's count_line, plus the report's own
- * per-hour and per-domain-code tallies. */
+/* ingest's on_event: every status, after the store counted it. */
 static void
-report_line(void *ctx, const char *line, size_t len, int source)
+report_event(void *ctx, const struct mp_event *ev)
 {
 	struct report *r = ctx;
-	struct mp_event ev;
-	int rc;
-
-	(void)source;
-	rc = mp_registry_parse(r->reg, line, len, &ev);
-	if (rc < 0) {
-		agg_unmatched(r->agg, ev.mta);
-		return;
-	}
-	if (rc == 0)
-		return;
-	agg_record(r->agg, &ev);
-	if (ev.kind != MP_EVENT_STATUS)
-		return;
-	/* As the daemon does (main.c): only failures run the rules. */
-	if (ev.cls != 2)
-		agg_record_reason(r->agg, &ev, reason_classify(r->reasons, &ev));
 
 	/* The event's header time: the log's own clock, not when we read it. */
-	int64_t t = mp_time_to_epoch(&ev.hdr.time, r->now);
+	int64_t t = mp_time_to_epoch(&ev->hdr.time, r->now);
 	if (t < 0) {
-		r->no_time++;
+		r->t.no_time++;
 	} else {
-		hist_record(r->hours, t, ev.direction, ev.cls);
-		if (r->first < 0 || t < r->first)
-			r->first = t;
-		if (t > r->last)
-			r->last = t;
+		hist_record(r->t.hours, t, ev->direction, ev->cls);
+		if (r->t.first < 0 || t < r->t.first)
+			r->t.first = t;
+		if (t > r->t.last)
+			r->t.last = t;
 	}
 
-	if (ev.direction == MP_DIR_OUTBOUND && (ev.cls == 4 || ev.cls == 5)) {
+	if (ev->direction == MP_DIR_OUTBOUND && (ev->cls == 4 || ev->cls == 5)) {
 		char name[TOPK_NAME_MAX + 1];
 		size_t n = 0;
-		struct mp_enhanced e = ev.enhanced;
+		struct mp_enhanced e = ev->enhanced;
 
-		if (ev.domain != NULL && ev.domain_len > 0 && ev.domain_len < 1024)
-			n = topk_normalise(ev.domain, ev.domain_len, name);
+		if (ev->domain != NULL && ev->domain_len > 0 && ev->domain_len < 1024)
+			n = topk_normalise(ev->domain, ev->domain_len, name);
 		if (n == 0) {
 			memcpy(name, SUMMARY_OTHER_DOMAIN, sizeof SUMMARY_OTHER_DOMAIN);
 			n = sizeof SUMMARY_OTHER_DOMAIN - 1;
 		}
 		if (!(e.cls == 2 || e.cls == 4 || e.cls == 5))
 			e = (struct mp_enhanced){ 0, 0, 0 };
-		if (dc_add(&r->dc, name, n, ev.cls, ev.code >= 200 && ev.code <= 599 ? ev.code : 0,
-		    &e) < 0)
+		if (dc_add(&r->t.dc, name, n, ev->cls, ev->code >= 200 && ev->code <= 599 ?
+		    ev->code : 0, &e) < 0)
 			r->oom = 1;
 	}
-}
-
-#define LIT(out, lit) strbuf_append((out), (lit), sizeof(lit) - 1)
-
-/* A JSON string: expo_escape_label already writes \\, \" and \n and
- * replaces ill-formed UTF-8 with U+FFFD; the other control characters
- * JSON forbids raw become \u00XX. */
-static int
-json_str(struct strbuf *out, const char *s)
-{
-	struct strbuf tmp = { 0 };
-	int rc = -1;
-
-	if (expo_escape_label(&tmp, s, strlen(s)) < 0 || LIT(out, "\"") < 0)
-		goto done;
-	for (size_t i = 0; i < tmp.len; i++) {
-		unsigned char c = (unsigned char)tmp.data[i];
-		if (c < 0x20 ? strbuf_printf(out, "\\u%04x", c) < 0 :
-		    strbuf_append(out, tmp.data + i, 1) < 0)
-			goto done;
-	}
-	rc = LIT(out, "\"");
-done:
-	strbuf_free(&tmp);
-	return rc;
-}
-
-static double
-share(uint64_t part, uint64_t whole)
-{
-	return whole ? (double)part / (double)whole : 0;
-}
-
-static void
-fmt_time(char *buf, size_t len, int64_t t, const char *fmt)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (localtime_r(&tt, &tm) == NULL || strftime(buf, len, fmt, &tm) == 0)
-		snprintf(buf, len, "?");
-}
-
-/* The label and meaning of a code row. */
-static void
-row_text(const struct sum_row *r, int enhanced, char *label, size_t llen, char *mbuf,
-    const char **meaning)
-{
-	if (r->overflow) {
-		snprintf(label, llen, "other");
-		*meaning = "codes past the series cap";
-	} else if (!enhanced) {
-		if (r->code) {
-			snprintf(label, llen, "%u", (unsigned)r->code);
-			*meaning = meaning_reply(r->code, mbuf, MEANING_BUFSZ);
-		} else {
-			snprintf(label, llen, "none");
-			*meaning = "the log line quotes no reply code";
-		}
-	} else if (r->enhanced.cls) {
-		mp_format_enhanced(&r->enhanced, label);
-		*meaning = meaning_enhanced(&r->enhanced, mbuf, MEANING_BUFSZ);
-	} else {
-		snprintf(label, llen, "none");
-		*meaning = "the log line states no enhanced code";
-	}
-}
-
-/* The main codes of one domain and class, most frequent first, into
- * idx (at most MAIN_CODES); returns how many. */
-static size_t
-main_codes(const struct dc_table *t, const char *name, unsigned cls, size_t *idx)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < t->cap; i++) {
-		const struct dc_entry *x = &t->e[i];
-		size_t j;
-
-		if (!x->used || x->cls != cls || strcmp(x->name, name) != 0)
-			continue;
-		/* Insertion into a short ranked list; ties by code for a stable output. */
-		for (j = n; j > 0; j--) {
-			const struct dc_entry *y = &t->e[idx[j - 1]];
-			if (y->count > x->count || (y->count == x->count &&
-			    (y->code < x->code || (y->code == x->code &&
-			    (y->enh.subject * 1000 + y->enh.detail) <
-			    (x->enh.subject * 1000 + x->enh.detail)))))
-				break;
-			if (j < MAIN_CODES)
-				idx[j] = idx[j - 1];
-		}
-		if (j < MAIN_CODES) {
-			idx[j] = i;
-			if (n < MAIN_CODES)
-				n++;
-		}
-	}
-	return n;
-}
-
-static void
-code_pair(const struct dc_entry *x, char *buf, size_t len)
-{
-	char e[MP_ENHANCED_BUFSZ];
-
-	if (x->enh.cls)
-		mp_format_enhanced(&x->enh, e);
-	if (x->code && x->enh.cls)
-		snprintf(buf, len, "%u %s", (unsigned)x->code, e);
-	else if (x->code)
-		snprintf(buf, len, "%u", (unsigned)x->code);
-	else if (x->enh.cls)
-		snprintf(buf, len, "%s", e);
-	else
-		snprintf(buf, len, "no code");
-}
-
-struct input {
-	const char *path;
-	struct input_status st;
-};
-
-/* One recipient domain's deferrals or bounces, summed over its codes. */
-struct dom_row {
-	const char *name;
-	unsigned cls;
-	uint64_t count;
-};
-
-static int
-dc_name_cmp(const void *x, const void *y)
-{
-	const struct dc_entry *a = *(const struct dc_entry *const *)x;
-	const struct dc_entry *b = *(const struct dc_entry *const *)y;
-
-	if (a->cls != b->cls)
-		return a->cls < b->cls ? -1 : 1;
-	return strcmp(a->name, b->name);
-}
-
-static int
-dom_rank_cmp(const void *x, const void *y)
-{
-	const struct dom_row *a = x, *b = y;
-
-	if (a->cls != b->cls)
-		return a->cls < b->cls ? -1 : 1;
-	if (a->count != b->count)
-		return a->count > b->count ? -1 : 1;
-	return strcmp(a->name, b->name);
-}
-
-/*
- * Every deferring and bouncing domain with its exact count, ranked per
- * class. The daemon gives a domain its own series only once it is a
- * heavy hitter, and what came before stays in "other" (see topk.h); a
- * report has the whole log at hand, so it counts every domain from its
- * first line. Returns the rows (caller frees) and their number in *n, or
- * NULL out of memory.
- */
-static struct dom_row *
-domain_rows(const struct dc_table *t, size_t *n)
-{
-	const struct dc_entry **e = malloc((t->n ? t->n : 1) * sizeof *e);
-	struct dom_row *rows = malloc((t->n ? t->n : 1) * sizeof *rows);
-	size_t k = 0, m = 0;
-
-	if (e == NULL || rows == NULL) {
-		free(e);
-		free(rows);
-		return NULL;
-	}
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->e[i].used)
-			e[k++] = &t->e[i];
-	qsort(e, k, sizeof *e, dc_name_cmp);
-	for (size_t i = 0; i < k; i++) {
-		if (m > 0 && rows[m - 1].cls == e[i]->cls && strcmp(rows[m - 1].name,
-		    e[i]->name) == 0) {
-			rows[m - 1].count += e[i]->count;
-			continue;
-		}
-		rows[m++] = (struct dom_row){ e[i]->name, e[i]->cls, e[i]->count };
-	}
-	free(e);
-	qsort(rows, m, sizeof *rows, dom_rank_cmp);
-	*n = m;
-	return rows;
-}
-
-static const char *const class_names[3] = { "2xx", "4xx", "5xx" };
-static const enum mp_outcome outcome_order[] = {
-	MP_OUTCOME_SENT, MP_OUTCOME_DEFERRED, MP_OUTCOME_BOUNCED, MP_OUTCOME_EXPIRED,
-	MP_OUTCOME_REJECTED, MP_OUTCOME_TEMP_REJECTED,
-};
-#define N_OUTCOMES (sizeof outcome_order / sizeof outcome_order[0])
-
-static uint64_t
-lines_read(const struct input *in, int n, uint64_t *overlong)
-{
-	uint64_t lines = 0;
-
-	*overlong = 0;
-	for (int i = 0; i < n; i++) {
-		lines += atomic_load(&in[i].st.lines);
-		*overlong += atomic_load(&in[i].st.overlong);
-	}
-	return lines;
-}
-
-static uint64_t
-unmatched_total(const struct agg *a)
-{
-	uint64_t n = 0;
-
-	for (int m = MP_MTA_NONE; m < MP_MTA_MAX; m++)
-		n += agg_unmatched_count(a, m);
-	return n;
-}
-
-static int
-text_codes(struct strbuf *o, const struct summary *s, int enhanced)
-{
-	const struct sum_row *rows = enhanced ? s->enhanced : s->codes;
-	size_t n = enhanced ? s->nenhanced : s->ncodes;
-
-	if (strbuf_printf(o, "\n%s\n  %-9s %-9s %9s %7s  %s\n", enhanced ?
-	    "Enhanced status codes (RFC 3463)" : "Reply codes", "direction",
-	    enhanced ? "enhanced" : "code", "count", "share", "meaning") < 0)
-		return -1;
-	if (n == 0)
-		return LIT(o, "  (none)\n");
-	for (size_t i = 0; i < n; i++) {
-		char label[16], mbuf[MEANING_BUFSZ];
-		const char *meaning;
-
-		row_text(&rows[i], enhanced, label, sizeof label, mbuf, &meaning);
-		if (strbuf_printf(o, "  %-9s %-9s %9" PRIu64 " %6.1f%%  %s\n",
-		    mp_direction_name(rows[i].dir), label, rows[i].count,
-		    100 * share(rows[i].count, s->dir_total[rows[i].dir]), meaning) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* 4xx and 5xx by reason, per direction: shares are of that direction's
- * failures, so "greylisted 60 %" reads as most trouble being no trouble;
- * not_attempted comes last, marked, as a repeat of failures above it. */
-static int
-text_reasons(struct strbuf *o, const struct summary *s)
-{
-	size_t shown = 0;
-
-	if (strbuf_printf(o, "\nWhy it failed (4xx and 5xx by reason)\n  %-9s %-21s %7s %7s "
-	    "%7s %7s  %s\n", "direction", "reason", "4xx", "5xx", "total", "share",
-	    "meaning") < 0)
-		return -1;
-	for (int d = 0; d < MP_DIR_COUNT; d++) {
-		enum reason order[REASON_COUNT];
-		size_t n = summary_reason_rank(s, (enum mp_direction)d, order);
-
-		for (size_t i = 0; i < n; i++) {
-			enum reason rs = order[i];
-			if (strbuf_printf(o, "  %-9s %-21s %7" PRIu64 " %7" PRIu64 " %7" PRIu64
-			    " %6.1f%%  %s%s\n", mp_direction_name((enum mp_direction)d),
-			    reason_name(rs), s->reason_cls[d][0][rs], s->reason_cls[d][1][rs],
-			    s->reasons[d][rs], 100 * share(s->reasons[d][rs], s->reason_total[d]),
-			    summary_reason_harmless(rs) ? "(harmless) " :
-			    summary_reason_not_attempted(rs) ? "(not attempted) " : "",
-			    summary_reason_meaning(rs)) < 0)
-				return -1;
-		}
-		shown += n;
-	}
-	return shown ? 0 : LIT(o, "  (none)\n");
-}
-
-static int
-text_domains(struct strbuf *o, const struct report *r, const struct summary *s,
-    const struct dom_row *rows, size_t nrows, int cls)
-{
-	uint64_t total = s->cls[MP_DIR_OUTBOUND][SUMMARY_CLASS_INDEX(cls)];
-	size_t shown = 0;
-
-	if (strbuf_printf(o, "\nTop %s domains (outbound %dxx)\n  %-32s %9s %7s  %s\n",
-	    cls == 4 ? "deferring" : "bouncing", cls, "domain", "count", "share",
-	    "main codes") < 0)
-		return -1;
-	for (size_t i = 0; i < nrows && shown < REPORT_TOP_DOMAINS; i++) {
-		const struct dom_row *d = &rows[i];
-		size_t idx[MAIN_CODES], n;
-
-		if (d->cls != (unsigned)cls)
-			continue;
-		shown++;
-		if (strbuf_printf(o, "  %-32s %9" PRIu64 " %6.1f%% ", d->name, d->count,
-		    100 * share(d->count, total)) < 0)
-			return -1;
-		n = main_codes(&r->dc, d->name, (unsigned)cls, idx);
-		for (size_t j = 0; j < n; j++) {
-			char pair[32];
-			code_pair(&r->dc.e[idx[j]], pair, sizeof pair);
-			if (strbuf_printf(o, "%s %s (%" PRIu64 ")", j ? "," : "", pair,
-			    r->dc.e[idx[j]].count) < 0)
-				return -1;
-		}
-		if (LIT(o, "\n") < 0)
-			return -1;
-	}
-	if (shown == 0)
-		return LIT(o, "  (none)\n");
-	return 0;
-}
-
-static int
-render_text(struct strbuf *o, const struct report *r, const struct summary *s,
-    const struct dom_row *rows, size_t nrows, const struct input *in, int nin)
-{
-	uint64_t overlong, lines = lines_read(in, nin, &overlong);
-	char a[64], b[64];
-
-	if (LIT(o, "maillog_exporter report\n=======================\n") < 0)
-		return -1;
-	for (int i = 0; i < nin; i++)
-		if (strbuf_printf(o, "File:      %s (%" PRIu64 " lines)\n", in[i].path,
-		    (uint64_t)atomic_load(&in[i].st.lines)) < 0)
-			return -1;
-	if (r->first >= 0) {
-		fmt_time(a, sizeof a, r->first, "%Y-%m-%d %H:%M:%S");
-		fmt_time(b, sizeof b, r->last, "%Y-%m-%d %H:%M:%S %Z");
-		if (strbuf_printf(o, "Period:    %s .. %s (log time)\n", a, b) < 0)
-			return -1;
-	}
-	if (strbuf_printf(o, "Lines:     %" PRIu64 " read, %" PRIu64 " too long, %" PRIu64
-	    " unmatched (a status marker but no status could be read)\n"
-	    "Statuses:  %" PRIu64 " (outbound %" PRIu64 ", inbound %" PRIu64 ")\n"
-	    "Received:  %" PRIu64 " messages accepted from clients\n",
-	    lines, overlong, unmatched_total(r->agg), s->total, s->dir_total[MP_DIR_OUTBOUND],
-	    s->dir_total[MP_DIR_INBOUND], s->received) < 0)
-		return -1;
-
-	if (strbuf_printf(o, "\nOutcomes\n  %-14s %9s %7s\n", "outcome", "count", "share") < 0)
-		return -1;
-	for (size_t i = 0; i < N_OUTCOMES; i++)
-		if (strbuf_printf(o, "  %-14s %9" PRIu64 " %6.1f%%\n",
-		    summary_outcome_name(outcome_order[i]), s->outcomes[outcome_order[i]],
-		    100 * share(s->outcomes[outcome_order[i]], s->total)) < 0)
-			return -1;
-
-	if (strbuf_printf(o, "\nReplies by class\n  %-6s %9s %9s %9s %7s\n", "class",
-	    "outbound", "inbound", "total", "share") < 0)
-		return -1;
-	for (int c = 0; c < 3; c++) {
-		uint64_t t = s->cls[MP_DIR_OUTBOUND][c] + s->cls[MP_DIR_INBOUND][c];
-		if (strbuf_printf(o, "  %-6s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %6.1f%%\n",
-		    class_names[c], s->cls[MP_DIR_OUTBOUND][c], s->cls[MP_DIR_INBOUND][c], t,
-		    100 * share(t, s->total)) < 0)
-			return -1;
-	}
-	if (strbuf_printf(o, "  %-6s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n", "total",
-	    s->dir_total[MP_DIR_OUTBOUND], s->dir_total[MP_DIR_INBOUND], s->total) < 0)
-		return -1;
-
-	if (text_codes(o, s, 0) < 0 || text_codes(o, s, 1) < 0 || text_reasons(o, s) < 0)
-		return -1;
-
-	if (strbuf_printf(o, "\nPer hour (log time)\n  %-19s %7s %7s %7s %7s\n", "hour",
-	    "2xx", "4xx", "5xx", "total") < 0)
-		return -1;
-	if (r->first >= 0) {
-		for (int64_t p = r->first / 3600; p <= r->last / 3600; p++) {
-			uint64_t v[MP_DIR_COUNT][HIST_CLASSES];
-			if (!hist_get(r->hours, p, v))
-				continue;
-			fmt_time(a, sizeof a, p * 3600, "%Y-%m-%d %H:00");
-			uint64_t c2 = v[0][0] + v[1][0], c4 = v[0][1] + v[1][1], c5 = v[0][2] + v[1][2];
-			if (strbuf_printf(o, "  %-19s %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7"
-			    PRIu64 "\n", a, c2, c4, c5, c2 + c4 + c5) < 0)
-				return -1;
-		}
-	} else if (LIT(o, "  (no status line had a timestamp)\n") < 0) {
-		return -1;
-	}
-	if (r->no_time && strbuf_printf(o, "  %-19s %7s %7s %7s %7" PRIu64 "\n",
-	    "no timestamp", "", "", "", r->no_time) < 0)
-		return -1;
-	if (hist_dropped(r->hours) && strbuf_printf(o, "  %" PRIu64 " statuses more than "
-	    "%d days before the newest are not shown per hour\n", hist_dropped(r->hours),
-	    HOURS / 24) < 0)
-		return -1;
-
-	if (text_domains(o, r, s, rows, nrows, 4) < 0 ||
-	    text_domains(o, r, s, rows, nrows, 5) < 0)
-		return -1;
-
-	if (unmatched_total(r->agg) > 0) {
-		if (LIT(o, "\nUnmatched lines by MTA\n") < 0)
-			return -1;
-		for (int m = MP_MTA_NONE; m < MP_MTA_MAX; m++)
-			if (agg_unmatched_count(r->agg, m) &&
-			    strbuf_printf(o, "  %-14s %9" PRIu64 "\n", mp_mta_name(m),
-			    agg_unmatched_count(r->agg, m)) < 0)
-				return -1;
-	}
-	return 0;
-}
-
-static int
-json_codes(struct strbuf *o, const struct summary *s, int enhanced)
-{
-	const struct sum_row *rows = enhanced ? s->enhanced : s->codes;
-	size_t n = enhanced ? s->nenhanced : s->ncodes;
-
-	if (strbuf_printf(o, "  \"%s\": [", enhanced ? "enhanced_codes" : "reply_codes") < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		char label[16], mbuf[MEANING_BUFSZ];
-		const char *meaning;
-
-		row_text(&rows[i], enhanced, label, sizeof label, mbuf, &meaning);
-		if (rows[i].code == 0 && !rows[i].overflow && !enhanced)
-			label[0] = '\0';
-		if (enhanced && rows[i].enhanced.cls == 0 && !rows[i].overflow)
-			label[0] = '\0';
-		if (strbuf_printf(o, "%s\n    {\"direction\": \"%s\", \"%s\": ", i ? "," : "",
-		    mp_direction_name(rows[i].dir), enhanced ? "enhanced" : "code") < 0 ||
-		    json_str(o, label) < 0 ||
-		    strbuf_printf(o, ", \"count\": %" PRIu64 ", \"share\": %.4f, \"meaning\": ",
-		    rows[i].count, share(rows[i].count, s->dir_total[rows[i].dir])) < 0 ||
-		    json_str(o, meaning) < 0 || LIT(o, "}") < 0)
-			return -1;
-	}
-	return n ? LIT(o, "\n  ],\n") : LIT(o, "],\n");
-}
-
-static int
-json_reasons(struct strbuf *o, const struct summary *s)
-{
-	int first = 1;
-
-	if (LIT(o, "  \"reasons\": [") < 0)
-		return -1;
-	for (int d = 0; d < MP_DIR_COUNT; d++) {
-		enum reason order[REASON_COUNT];
-		size_t n = summary_reason_rank(s, (enum mp_direction)d, order);
-
-		for (size_t i = 0; i < n; i++) {
-			enum reason rs = order[i];
-			if (strbuf_printf(o, "%s\n    {\"direction\": \"%s\", \"reason\": \"%s\", "
-			    "\"4xx\": %" PRIu64 ", \"5xx\": %" PRIu64 ", \"count\": %" PRIu64
-			    ", \"share\": %.4f, \"harmless\": %s, \"meaning\": ", first ? "" : ",",
-			    mp_direction_name((enum mp_direction)d), reason_name(rs),
-			    s->reason_cls[d][0][rs], s->reason_cls[d][1][rs], s->reasons[d][rs],
-			    share(s->reasons[d][rs], s->reason_total[d]),
-			    summary_reason_harmless(rs) ? "true" : "false") < 0 ||
-			    json_str(o, summary_reason_meaning(rs)) < 0 || LIT(o, "}") < 0)
-				return -1;
-			first = 0;
-		}
-	}
-	return first ? LIT(o, "],\n") : LIT(o, "\n  ],\n");
-}
-
-static int
-json_domains(struct strbuf *o, const struct report *r, const struct summary *s,
-    const struct dom_row *rows, size_t nrows, int cls)
-{
-	uint64_t total = s->cls[MP_DIR_OUTBOUND][SUMMARY_CLASS_INDEX(cls)];
-	int first = 1;
-
-	if (strbuf_printf(o, "  \"%s_domains\": [", cls == 4 ? "deferring" : "bouncing") < 0)
-		return -1;
-	for (size_t i = 0; i < nrows; i++) {
-		const struct dom_row *d = &rows[i];
-		size_t idx[MAIN_CODES], n;
-
-		if (d->cls != (unsigned)cls)
-			continue;
-		if (strbuf_printf(o, "%s\n    {\"domain\": ", first ? "" : ",") < 0 ||
-		    json_str(o, d->name) < 0 ||
-		    strbuf_printf(o, ", \"count\": %" PRIu64 ", \"share\": %.4f, "
-		    "\"main_codes\": [", d->count, share(d->count, total)) < 0)
-			return -1;
-		first = 0;
-		n = main_codes(&r->dc, d->name, (unsigned)cls, idx);
-		for (size_t j = 0; j < n; j++) {
-			const struct dc_entry *x = &r->dc.e[idx[j]];
-			char code[8] = "", enh[MP_ENHANCED_BUFSZ] = "";
-			if (x->code)
-				snprintf(code, sizeof code, "%u", (unsigned)x->code);
-			if (x->enh.cls)
-				mp_format_enhanced(&x->enh, enh);
-			if (strbuf_printf(o, "%s{\"code\": \"%s\", \"enhanced\": \"%s\", "
-			    "\"count\": %" PRIu64 "}", j ? ", " : "", code, enh, x->count) < 0)
-				return -1;
-		}
-		if (LIT(o, "]}") < 0)
-			return -1;
-	}
-	return first ? LIT(o, "]") : LIT(o, "\n  ]");
-}
-
-static int
-render_json(struct strbuf *o, const struct report *r, const struct summary *s,
-    const struct dom_row *rows, size_t nrows, const struct input *in, int nin)
-{
-	uint64_t overlong, lines = lines_read(in, nin, &overlong);
-	char a[64];
-	int first;
-
-	if (LIT(o, "{\n  \"files\": [") < 0)
-		return -1;
-	for (int i = 0; i < nin; i++)
-		if (strbuf_printf(o, "%s\n    {\"path\": ", i ? "," : "") < 0 ||
-		    json_str(o, in[i].path) < 0 ||
-		    strbuf_printf(o, ", \"lines\": %" PRIu64 ", \"too_long\": %" PRIu64 "}",
-		    (uint64_t)atomic_load(&in[i].st.lines),
-		    (uint64_t)atomic_load(&in[i].st.overlong)) < 0)
-			return -1;
-	if (strbuf_printf(o, "\n  ],\n  \"lines_read\": %" PRIu64 ",\n  \"lines_too_long\": %"
-	    PRIu64 ",\n", lines, overlong) < 0)
-		return -1;
-	if (r->first >= 0) {
-		if (strbuf_printf(o, "  \"period\": {\"first\": %" PRId64 ", \"last\": %" PRId64
-		    "},\n", r->first, r->last) < 0)
-			return -1;
-	} else if (LIT(o, "  \"period\": null,\n") < 0) {
-		return -1;
-	}
-	if (LIT(o, "  \"unmatched\": {") < 0)
-		return -1;
-	first = 1;
-	for (int m = MP_MTA_NONE; m < MP_MTA_MAX; m++) {
-		uint64_t n = agg_unmatched_count(r->agg, m);
-		if (n == 0)
-			continue;
-		if (strbuf_printf(o, "%s\"%s\": %" PRIu64, first ? "" : ", ", mp_mta_name(m),
-		    n) < 0)
-			return -1;
-		first = 0;
-	}
-	if (strbuf_printf(o, "},\n  \"statuses\": {\"total\": %" PRIu64 ", \"outbound\": %"
-	    PRIu64 ", \"inbound\": %" PRIu64 "},\n  \"received\": %" PRIu64 ",\n"
-	    "  \"outcomes\": {", s->total, s->dir_total[MP_DIR_OUTBOUND],
-	    s->dir_total[MP_DIR_INBOUND], s->received) < 0)
-		return -1;
-	for (size_t i = 0; i < N_OUTCOMES; i++)
-		if (strbuf_printf(o, "%s\"%s\": %" PRIu64, i ? ", " : "",
-		    summary_outcome_name(outcome_order[i]), s->outcomes[outcome_order[i]]) < 0)
-			return -1;
-	if (LIT(o, "},\n  \"classes\": {") < 0)
-		return -1;
-	for (int d = 0; d < MP_DIR_COUNT; d++)
-		if (strbuf_printf(o, "%s\"%s\": {\"2xx\": %" PRIu64 ", \"4xx\": %" PRIu64
-		    ", \"5xx\": %" PRIu64 "}", d ? ", " : "", mp_direction_name((enum mp_direction)d),
-		    s->cls[d][0], s->cls[d][1], s->cls[d][2]) < 0)
-			return -1;
-	if (LIT(o, "},\n") < 0 || json_codes(o, s, 0) < 0 || json_codes(o, s, 1) < 0 ||
-	    json_reasons(o, s) < 0)
-		return -1;
-
-	if (LIT(o, "  \"hours\": [") < 0)
-		return -1;
-	first = 1;
-	for (int64_t p = r->first >= 0 ? r->first / 3600 : 0;
-	    r->first >= 0 && p <= r->last / 3600; p++) {
-		uint64_t v[MP_DIR_COUNT][HIST_CLASSES];
-		if (!hist_get(r->hours, p, v))
-			continue;
-		fmt_time(a, sizeof a, p * 3600, "%Y-%m-%dT%H:00:00%z");
-		if (strbuf_printf(o, "%s\n    {\"start\": %" PRId64 ", \"local\": \"%s\"",
-		    first ? "" : ",", p * 3600, a) < 0)
-			return -1;
-		first = 0;
-		for (int d = 0; d < MP_DIR_COUNT; d++)
-			if (strbuf_printf(o, ", \"%s\": {\"2xx\": %" PRIu64 ", \"4xx\": %" PRIu64
-			    ", \"5xx\": %" PRIu64 "}", mp_direction_name((enum mp_direction)d),
-			    v[d][0], v[d][1], v[d][2]) < 0)
-				return -1;
-		if (LIT(o, "}") < 0)
-			return -1;
-	}
-	if (strbuf_printf(o, "%s,\n  \"no_timestamp\": %" PRIu64 ",\n  \"hours_not_shown\": %"
-	    PRIu64 ",\n", first ? "]" : "\n  ]", r->no_time, hist_dropped(r->hours)) < 0)
-		return -1;
-	if (json_domains(o, r, s, rows, nrows, 4) < 0 || LIT(o, ",\n") < 0 ||
-	    json_domains(o, r, s, rows, nrows, 5) < 0 || LIT(o, "\n}\n") < 0)
-		return -1;
-	return 0;
 }
 
 static void
@@ -781,7 +80,8 @@ usage(FILE *fp)
 	    "Read whole mail logs (plain or gzip; Postfix, Exim, Sendmail, OpenSMTPD, mixed;\n"
 	    "\"-\" is standard input) and print the SMTP status codes they hold: totals by\n"
 	    "outcome and class, reply and enhanced codes with their meanings, counts per hour\n"
-	    "(log time, in the TZ timezone) and the top deferring and bouncing domains.\n"
+	    "(log time, in the TZ timezone), the top deferring and bouncing domains, and\n"
+	    "the sessions, TLS and postscreen counts.\n"
 	    "  --json   print the same data as JSON\n"
 	    "  --postfix.reinjection-syslog-name=NAME\n"
 	    "           a Postfix smtpd that takes mail back from a content filter\n"
@@ -792,13 +92,12 @@ usage(FILE *fp)
 int
 report_main(int argc, char **argv, FILE *out)
 {
-	struct report r = { .first = -1, .last = -1 };
-	struct input *in = NULL;
+	/* No panic log; the report prints the unmatched count itself. */
+	struct report r = { .in = { .panic_source = -1, .quiet = 1, .on_event = report_event,
+	    .event_ctx = &r }, .t = { .first = -1, .last = -1 } };
+	struct report_input *in = NULL;
 	struct agg_opts ao;
-	struct summary s = { 0 };
 	struct strbuf o = { 0 };
-	struct dom_row *doms = NULL;
-	size_t ndoms = 0;
 	int json = 0, nin = 0, rc = 1, flags = 1;
 	const char *reinject[MP_REINJECT_MAX];
 	size_t nreinject = 0;
@@ -855,34 +154,33 @@ report_main(int argc, char **argv, FILE *out)
 	ao.domains_top = AGG_MAX_DOMAINS_TOP;
 	tzset();
 	r.now = time(NULL);
-	if ((r.reg = mp_registry_new("auto", err, sizeof err)) == NULL) {
+	if ((r.in.reg = mp_registry_new("auto", err, sizeof err)) == NULL) {
 		fprintf(stderr, "maillog_exporter report: %s\n", err);
 		goto done;
 	}
-	if (mp_registry_set_reinjection(r.reg, reinject, nreinject, err, sizeof err) < 0) {
+	if (mp_registry_set_reinjection(r.in.reg, reinject, nreinject, err, sizeof err) < 0) {
 		fprintf(stderr, "maillog_exporter report: --postfix.reinjection-syslog-name: %s\n", err);
 		rc = 2;
 		goto done;
 	}
-	if ((r.reasons = reason_set_new(NULL, 0, NULL, err, sizeof err)) == NULL) {
+	if ((r.in.reasons = reason_set_new(NULL, 0, NULL, err, sizeof err)) == NULL) {
 		fprintf(stderr, "maillog_exporter report: failure reasons: %s\n", err);
 		goto done;
 	}
-	if ((r.agg = agg_new_opts(&ao)) == NULL || (r.hours = hist_new(HOURS, 3600)) == NULL) {
+	if ((r.in.agg = agg_new_opts(&ao)) == NULL ||
+	    (r.t.hours = hist_new(REPORT_HOURS, 3600)) == NULL) {
 		fprintf(stderr, "maillog_exporter report: out of memory\n");
 		goto done;
 	}
 	for (int i = 0; i < nin; i++) {
-		if (once_read(in[i].path, MAX_LINE, report_line, &r, i, &in[i].st, err,
+		if (once_read(in[i].path, MAX_LINE, ingest_line, &r.in, i, &in[i].st, err,
 		    sizeof err) < 0) {
 			fprintf(stderr, "maillog_exporter report: %s\n", err);
 			goto done;
 		}
 	}
-	if (r.oom || summary_build(&s, r.agg) < 0 ||
-	    (doms = domain_rows(&r.dc, &ndoms)) == NULL ||
-	    (json ? render_json(&o, &r, &s, doms, ndoms, in, nin) :
-	    render_text(&o, &r, &s, doms, ndoms, in, nin)) < 0) {
+	struct report_data data = { .agg = r.in.agg, .t = &r.t, .in = in, .nin = nin };
+	if (r.oom || report_render(&o, json, &data) < 0) {
 		fprintf(stderr, "maillog_exporter report: out of memory\n");
 		goto done;
 	}
@@ -892,14 +190,12 @@ report_main(int argc, char **argv, FILE *out)
 	}
 	rc = 0;
 done:
-	summary_fini(&s);
 	strbuf_free(&o);
-	free(doms);
-	free(r.dc.e);
-	hist_free(r.hours);
-	agg_free(r.agg);
-	mp_registry_free(r.reg);
-	reason_set_free(r.reasons);
+	dc_free(&r.t.dc);
+	hist_free(r.t.hours);
+	agg_free(r.in.agg);
+	mp_registry_free(r.in.reg);
+	reason_set_free(r.in.reasons);
 	free(in);
 	return rc;
 }

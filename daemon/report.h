@@ -3,13 +3,15 @@
  * (plain or gzip, any MTA, mixed) and print for a person what pflogsumm
  * prints for Postfix, centred on codes: totals by outcome and class, the
  * reply and enhanced codes with their counts, shares and meanings, counts
- * per hour by class, and the domains that defer and bounce most with
- * their main codes. --json prints the same data for programs.
+ * per hour by class, the domains that defer and bounce most with their
+ * main codes, and the sessions, TLS and postscreen figures. --json prints
+ * the same data for programs.
  *
  * The lines go through the daemon's own path: once_read (the same line
- * splitter and limits), the parser registry, agg_record and the domain
- * labels of topk.c; the totals, code tables and domain ranks are read
- * back through summary.c, as the status page reads them.
+ * splitter and limits) and ingest_line (the same parsing and counting,
+ * ingest.h); the totals, code tables, sessions and domain ranks are read
+ * back through summary.c, as the status page reads them, and rendered by
+ * web/report_view.c.
  */
 #ifndef REPORT_H
 #define REPORT_H
@@ -18,8 +20,6 @@
 
 /* Largest number of files one report reads. */
 #define REPORT_MAX_FILES 256
-/* Rows in each ranked section of the text report (JSON has them all). */
-#define REPORT_TOP_DOMAINS 10
 
 /*
  * Run the report: argv[0] is "report", the rest its flags and files

@@ -4,8 +4,9 @@
  * one-minute buckets, a day) and the per-hour table of `report`.
  *
  * One writer, any number of readers. The writer is the thread that feeds
- * the aggregator (main.c's count_line, right after agg_record, with the
- * wall-clock time the line arrived; report.c with the log's own time).
+ * the aggregator (ingest_line in daemon/ingest.c, right after agg_record,
+ * with the wall-clock time the line arrived; the report's hook in
+ * daemon/report.c with the log's own time).
  * Readers (the web thread) see every counter whole and never a bucket
  * being recycled for a new period: each bucket carries the period it
  * counts, checked before and after its counters are read (a seqlock with

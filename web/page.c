@@ -24,7 +24,6 @@
 #include "build_config.h"
 #include "store/history.h"
 #include "parsers/meaning.h"
-#include "store/opstore.h"
 #include "store/queue_snapshot.h"
 #include "web/summary.h"
 #include "util/utf8.h"
@@ -665,21 +664,6 @@ outcomes(struct strbuf *out, const struct summary *s)
 	return 0;
 }
 
-/* An operational counter family summed over every MTA id, and over every
- * label combination or (combo >= 0) just that one. */
-static uint64_t
-op_total(const struct agg *a, unsigned fam, int combo)
-{
-	const struct mp_op_family_desc *d = mp_op_family(fam);
-	uint64_t n = 0;
-
-	for (int mta = 0; mta < MP_MTA_MAX; mta++)
-		for (unsigned c = 0; c < mp_op_combinations(d); c++)
-			if (combo < 0 || c == (unsigned)combo)
-				n += opstore_counter(agg_ops(a), mta, fam, c);
-	return n;
-}
-
 static int
 session_row(struct strbuf *out, const char *id, const char *what, uint64_t n,
     uint64_t whole, int cls)
@@ -694,48 +678,32 @@ session_row(struct strbuf *out, const char *id, const char *what, uint64_t n,
 	return LIT(out, "</td><td></td></tr>\n");
 }
 
-/* Sessions since start, from the operational families: what a postmaster
- * checks when clients complain (drops, AUTH, TLS) and what must be zero
- * (panics). A line that is never logged stays at 0. */
+/* Sessions since start, from the operational families (summary.h's
+ * sum_sessions): what a postmaster checks when clients complain (drops,
+ * AUTH, TLS) and what must be zero (panics). A line that is never logged
+ * stays at 0. */
 static int
-sessions(struct strbuf *out, const struct expo_view *v)
+sessions(struct strbuf *out, const struct summary *s)
 {
-	const struct agg *a = v->agg;
-	uint64_t connects = op_total(a, MP_OPF_SMTPD_CONNECTS, -1);
-	uint8_t quit[MP_OP_LABELS] = { MP_DISC_QUIT, 0, 0 };
-	uint64_t disconnects = op_total(a, MP_OPF_SMTPD_DISCONNECTS, -1);
-	uint64_t no_quit = disconnects - op_total(a, MP_OPF_SMTPD_DISCONNECTS,
-	    (int)opstore_combo(MP_OPF_SMTPD_DISCONNECTS, quit));
-	uint64_t tls_in = 0, tls_out = 0;
-	const struct mp_op_family_desc *tls = mp_op_family(MP_OPF_TLS);
-	unsigned per_dir = mp_op_combinations(tls) / MP_DIR_COUNT;
+	const struct sum_sessions *ss = &s->sess;
 
-	/* The TLS family's first label is the direction. */
-	for (int mta = 0; mta < MP_MTA_MAX; mta++)
-		for (unsigned c = 0; c < mp_op_combinations(tls); c++) {
-			uint64_t n = opstore_counter(agg_ops(a), mta, MP_OPF_TLS, c);
-			if (c / per_dir == MP_DIR_INBOUND)
-				tls_in += n;
-			else
-				tls_out += n;
-		}
 	if (LIT(out, "<div class=\"card\"><h2>Sessions since start</h2><table id=\"sessions\">"
 	    "<tr><th>what</th><th class=\"n\">count</th><th class=\"n\">of connections</th>"
 	    "</tr>\n") < 0 ||
-	    session_row(out, "smtpd-connects", "client connections", connects, 0, 0) < 0 ||
-	    session_row(out, "smtpd-no-quit", "ended without QUIT", no_quit, connects, 0) < 0 ||
-	    session_row(out, "smtpd-lost", "lost connections",
-	    op_total(a, MP_OPF_SMTPD_LOST, -1), connects, 4) < 0 ||
-	    session_row(out, "smtpd-timeouts", "timed out",
-	    op_total(a, MP_OPF_SMTPD_TIMEOUTS, -1), connects, 4) < 0 ||
-	    session_row(out, "smtpd-auth-failures", "AUTH failures",
-	    op_total(a, MP_OPF_SMTPD_AUTH_FAILURES, -1), 0, 4) < 0 ||
-	    session_row(out, "tls-in", "TLS sessions in", tls_in, connects, 0) < 0 ||
-	    session_row(out, "tls-out", "TLS sessions out", tls_out, 0, 0) < 0 ||
-	    session_row(out, "tls-failures", "TLS handshakes failed",
-	    op_total(a, MP_OPF_TLS_FAILURES, -1), 0, 4) < 0 ||
-	    session_row(out, "panics", "MTA panics and fatal errors",
-	    op_total(a, MP_OPF_PANICS, -1) + op_total(a, MP_OPF_FATALS, -1), 0, 5) < 0)
+	    session_row(out, "smtpd-connects", "client connections", ss->connects, 0, 0) < 0 ||
+	    session_row(out, "smtpd-no-quit", "ended without QUIT", ss->no_quit, ss->connects,
+	    0) < 0 ||
+	    session_row(out, "smtpd-lost", "lost connections", ss->lost, ss->connects, 4) < 0 ||
+	    session_row(out, "smtpd-timeouts", "timed out", ss->timeouts, ss->connects, 4) < 0 ||
+	    session_row(out, "smtpd-auth-failures", "AUTH failures", ss->auth_failures, 0,
+	    4) < 0 ||
+	    session_row(out, "tls-in", "TLS sessions in", ss->tls[MP_DIR_INBOUND], ss->connects,
+	    0) < 0 ||
+	    session_row(out, "tls-out", "TLS sessions out", ss->tls[MP_DIR_OUTBOUND], 0, 0) < 0 ||
+	    session_row(out, "tls-failures", "TLS handshakes failed", ss->tls_failures, 0,
+	    4) < 0 ||
+	    session_row(out, "panics", "MTA panics and fatal errors", ss->panics + ss->fatals, 0,
+	    5) < 0)
 		return -1;
 	return LIT(out, "</table></div>\n");
 }
@@ -827,7 +795,7 @@ page_render(const struct expo_view *v, const char *telemetry_path, double now,
 	    LIT(out, "</div>\n<div class=\"grid g2\">\n") < 0 ||
 	    mta_table(out, v, now) < 0 ||
 	    outcomes(out, &s) < 0 ||
-	    sessions(out, v) < 0 ||
+	    sessions(out, &s) < 0 ||
 	    queue_card(out, v, now) < 0 ||
 	    LIT(out, "</div>\n") < 0 ||
 	    strbuf_printf(out, "</main>\n<footer>maillog_exporter %s (revision %s) &middot; "

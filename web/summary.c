@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/opstore.h"
+
 static int
 enh_cmp(const struct mp_enhanced *a, const struct mp_enhanced *b)
 {
@@ -83,6 +85,58 @@ fold(struct sum_row *r, size_t n)
 	return out;
 }
 
+/* An operational counter family summed over every MTA id, and over every
+ * label combination or (combo >= 0) just that one. */
+static uint64_t
+op_total(const struct agg *a, unsigned fam, int combo)
+{
+	const struct mp_op_family_desc *d = mp_op_family(fam);
+	uint64_t n = 0;
+
+	for (int mta = 0; mta < MP_MTA_MAX; mta++)
+		for (unsigned c = 0; c < mp_op_combinations(d); c++)
+			if (combo < 0 || c == (unsigned)combo)
+				n += opstore_counter(agg_ops(a), mta, fam, c);
+	return n;
+}
+
+/* The combination of family fam whose only label is value v. */
+static int
+op_combo1(unsigned fam, unsigned v)
+{
+	uint8_t label[MP_OP_LABELS] = { (uint8_t)v, 0, 0 };
+
+	return (int)opstore_combo(fam, label);
+}
+
+static void
+sessions(struct sum_sessions *ss, const struct agg *a)
+{
+	const struct mp_op_family_desc *tls = mp_op_family(MP_OPF_TLS);
+	unsigned per_dir = mp_op_combinations(tls) / MP_DIR_COUNT;
+
+	ss->connects = op_total(a, MP_OPF_SMTPD_CONNECTS, -1);
+	ss->disconnects = op_total(a, MP_OPF_SMTPD_DISCONNECTS, -1);
+	ss->no_quit = ss->disconnects - op_total(a, MP_OPF_SMTPD_DISCONNECTS,
+	    op_combo1(MP_OPF_SMTPD_DISCONNECTS, MP_DISC_QUIT));
+	ss->lost = op_total(a, MP_OPF_SMTPD_LOST, -1);
+	ss->timeouts = op_total(a, MP_OPF_SMTPD_TIMEOUTS, -1);
+	ss->auth_failures = op_total(a, MP_OPF_SMTPD_AUTH_FAILURES, -1);
+	/* The TLS family's first label is the direction. */
+	for (int mta = 0; mta < MP_MTA_MAX; mta++)
+		for (unsigned c = 0; c < mp_op_combinations(tls); c++)
+			ss->tls[c / per_dir == MP_DIR_INBOUND ? MP_DIR_INBOUND : MP_DIR_OUTBOUND] +=
+			    opstore_counter(agg_ops(a), mta, MP_OPF_TLS, c);
+	ss->tls_failures = op_total(a, MP_OPF_TLS_FAILURES, -1);
+	ss->panics = op_total(a, MP_OPF_PANICS, -1);
+	ss->fatals = op_total(a, MP_OPF_FATALS, -1);
+	ss->ps_connects = op_total(a, MP_OPF_PS_CONNECTS, -1);
+	for (unsigned k = 0; k < MP_PS_PASS_COUNT; k++)
+		ss->ps_passes[k] = op_total(a, MP_OPF_PS_PASSES, op_combo1(MP_OPF_PS_PASSES, k));
+	ss->ps_test_failures = op_total(a, MP_OPF_PS_FAILURES, -1);
+	ss->ps_hangups = op_total(a, MP_OPF_PS_HANGUPS, -1);
+}
+
 int
 summary_build(struct summary *s, const struct agg *a)
 {
@@ -147,6 +201,7 @@ summary_build(struct summary *s, const struct agg *a)
 				s->reason_total[d] += n;
 			}
 	}
+	sessions(&s->sess, a);
 	free(ser);
 	return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * summary.h - the aggregator's counters folded for people: totals by
- * class and outcome, reply codes and enhanced codes ranked by count, and
- * the domains that defer and bounce most. The status page (page.c) and
- * `maillog_exporter report` (daemon/report.c) both read the counters
+ * class and outcome, reply codes and enhanced codes ranked by count, the
+ * domains that defer and bounce most, and the sessions the operational
+ * families count (ops.h). The status page (page.c) and
+ * `maillog_exporter report` (report_view.c) both read the counters
  * through this, so what a person sees is what /metrics exports.
  */
 #ifndef SUMMARY_H
@@ -26,6 +27,26 @@ struct sum_row {
 	uint64_t count;
 };
 
+/* Sessions, TLS and postscreen from the operational families (ops.h),
+ * summed over every MTA: what a postmaster checks when clients complain,
+ * and what must stay 0 (panics). */
+struct sum_sessions {
+	uint64_t connects;            /* clients that connected to the SMTP server */
+	uint64_t disconnects;
+	uint64_t no_quit;             /* disconnects without QUIT */
+	uint64_t lost;                /* lost connections */
+	uint64_t timeouts;
+	uint64_t auth_failures;
+	uint64_t tls[MP_DIR_COUNT];   /* TLS sessions by direction */
+	uint64_t tls_failures;
+	uint64_t panics;
+	uint64_t fatals;
+	uint64_t ps_connects;         /* postscreen */
+	uint64_t ps_passes[MP_PS_PASS_COUNT];  /* PASS NEW, PASS OLD */
+	uint64_t ps_test_failures;
+	uint64_t ps_hangups;
+};
+
 struct summary {
 	uint64_t cls[MP_DIR_COUNT][3];          /* statuses by direction and 2xx/4xx/5xx */
 	uint64_t dir_total[MP_DIR_COUNT];
@@ -41,6 +62,7 @@ struct summary {
 	uint64_t reasons[MP_DIR_COUNT][REASON_COUNT];  /* 4xx and 5xx by why, every MTA */
 	uint64_t reason_cls[MP_DIR_COUNT][2][REASON_COUNT];  /* the same split: [0] 4xx, [1] 5xx */
 	uint64_t reason_total[MP_DIR_COUNT];
+	struct sum_sessions sess;
 };
 
 /* Fold a's counters into s. Allocates the row arrays (free them with
