@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "store/aggregate.h"
+#include "store/aggregate_state.h"
 #include "build_config.h"
 #include "daemon/config.h"
 #include "web/expo.h"
