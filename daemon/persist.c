@@ -40,13 +40,13 @@
 #include "util/monoclock.h"
 #include "web/expo.h"
 
-#define STATE_MIN_MS 1000
-#define STATE_WAIT_MS 2000
+#define STATE_MIN_MS 1000   /* no two snapshots closer than this, but the last */
+#define STATE_WAIT_MS 2000  /* how long a scrape waits for the one it asked for */
 
 struct persist {
 	const char *path;
 	unsigned interval_ms;
-	struct agg *live;             /* the pipeline's store (this thread writes it) */
+	struct agg *live;             /* the pipeline's store (the main thread writes it) */
 	struct agg *pub;              /* what the web thread renders */
 	struct tail_set *ts;
 	struct journal *journal;      /* --journal, or NULL */
