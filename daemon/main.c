@@ -4,18 +4,17 @@
  *
  * Threads: this one runs a poll loop over the tailer's inotify fd and a
  * signalfd, and is the only writer of the counters; libmicrohttpd's
- * internal polling thread serves /metrics from them read-only.
+ * internal polling thread serves /metrics from them read-only. What
+ * --state.file adds to that loop (load, snapshots, the published copy) is
+ * in persist.c.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,14 +32,13 @@
 #include "daemon/notify.h"
 #include "daemon/input/once.h"
 #include "daemon/options.h"
+#include "daemon/persist.h"
 #include "daemon/privdrop.h"
 #include "daemon/queue/queue.h"
 #include "parsers/reason.h"
-#include "store/state.h"
 #include "daemon/report.h"
 #include "daemon/input/tailer.h"
 #include "web/webconfig.h"
-#include "util/monoclock.h"
 
 /* The per-line path (ingest.h), and the MTAs whose unmatched count
  * /metrics always shows (built-ins and the startup config's custom parsers;
@@ -277,350 +275,6 @@ drop_exim_rejectlogs(struct options *o)
 	o->npaths = n;
 }
 
-
-/* ---- --state.file ------------------------------------------------------ */
-
-/*
- * The snapshot machinery. This thread is the only writer of the counters
- * and takes every snapshot between two tail_set_process() calls, when
- * the counters and the read offsets describe the same line boundary. A
- * snapshot is written to disk first and only then copied into `pub`, the
- * store the web thread renders, so every value a scraper has seen is on
- * disk: after a kill -9 the restart resumes from counters at least as
- * high as any scrape, and re-reads only lines no scrape has counted.
- *
- * A scrape asks for a fresh snapshot through view.refresh (want_fresh,
- * on the web thread): when the published one is over a second old and
- * anything was read since, it writes to `efd`, which this loop polls, and
- * waits on `cond` for `seq` to move. This thread never writes more than
- * once a second except for the final snapshot at SIGTERM, so no client
- * can make the daemon write faster than that.
- */
-#define STATE_MIN_MS 1000
-/* Journal entries per loop turn: a burst is drained over several turns,
- * each short enough to leave room for signals and snapshots. */
-#define JOURNAL_TURN 4096
-#define STATE_WAIT_MS 2000
-
-struct persist {
-	const char *path;
-	unsigned interval_ms;
-	struct agg *live;             /* the pipeline's store (this thread writes it) */
-	struct agg *pub;              /* what the web thread renders */
-	struct tail_set *ts;
-	struct journal *journal;      /* --journal, or NULL */
-	char saved_cursor[512];       /* the loaded cursor, until an entry is read */
-	const struct options *o;
-	struct input_status pub_status[OPTS_MAX_PATHS + 1];  /* + the journal */
-	struct state_buf buf;         /* reused: one allocation, grown once */
-	int efd;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	uint64_t seq;                 /* snapshots published (under mu) */
-	_Atomic int64_t last_ms;      /* monotonic ms of the last write */
-	_Atomic uint64_t saved_sig;   /* activity signature at the last write */
-	int failing;                  /* the last write failed (logged once per streak) */
-	_Atomic uint64_t write_errors; /* failed writes, every one (the web thread reads) */
-	_Atomic uint64_t pub_overflows; /* inotify overflows as of the last snapshot written */
-};
-
-/* Moves whenever a counter can have moved: every counted line was read
- * (bytes), and every other count comes with an error, a rotation or a
- * truncation. Safe from any thread. */
-static uint64_t
-status_activity(const struct input_status *st)
-{
-	return atomic_load_explicit(&st->bytes, memory_order_relaxed) +
-	    atomic_load_explicit(&st->open_errors, memory_order_relaxed) +
-	    atomic_load_explicit(&st->rotations, memory_order_relaxed) +
-	    atomic_load_explicit(&st->truncations, memory_order_relaxed) +
-	    atomic_load_explicit(&st->overlong, memory_order_relaxed);
-}
-
-static uint64_t
-activity(const struct persist *ps)
-{
-	uint64_t sig = 0;
-
-	for (int i = 0; i < tail_set_count(ps->ts); i++)
-		sig += status_activity(tail_set_status(ps->ts, i));
-#if HAVE_LIBSYSTEMD
-	if (ps->journal != NULL)
-		sig += status_activity(journal_status(ps->journal));
-#endif
-	return sig;
-}
-
-static void
-put_status(struct state_buf *b, const struct input_status *st)
-{
-	state_put_u64(b, atomic_load(&st->lines));
-	state_put_u64(b, atomic_load(&st->bytes));
-	state_put_u64(b, atomic_load(&st->overlong));
-	state_put_u64(b, atomic_load(&st->rotations));
-	state_put_u64(b, atomic_load(&st->truncations));
-	state_put_u64(b, atomic_load(&st->open_errors));
-	state_put_u64(b, atomic_load(&st->dropped_fragments));
-	state_put_u64(b, (uint64_t)atomic_load(&st->last_read_unix));
-}
-
-static void
-get_status(struct state_rd *r, struct input_status *st)
-{
-	atomic_store(&st->lines, state_get_u64(r));
-	atomic_store(&st->bytes, state_get_u64(r));
-	atomic_store(&st->overlong, state_get_u64(r));
-	atomic_store(&st->rotations, state_get_u64(r));
-	atomic_store(&st->truncations, state_get_u64(r));
-	atomic_store(&st->open_errors, state_get_u64(r));
-	atomic_store(&st->dropped_fragments, state_get_u64(r));
-	atomic_store(&st->last_read_unix, (int64_t)state_get_u64(r));
-}
-
-/* Body layout, version 2: the counters (agg_save); the sources (path, the
- * 8 input_status counters, the number of positions or UINT64_MAX for
- * standard input, and each position); then the journal: its cursor (empty
- * when there is none) and its 8 counters; then the process counters that
- * must not go back at a restart: inotify overflows and failed writes. */
-static void
-build_body(struct persist *ps)
-{
-	struct state_buf *b = &ps->buf;
-	const char *cursor = ps->saved_cursor;
-	struct input_status none;
-
-	state_buf_reset(b);
-	agg_save(ps->live, b);
-	state_put_u64(b, (uint64_t)tail_set_count(ps->ts));
-	for (int i = 0; i < tail_set_count(ps->ts); i++) {
-		const char *path = tail_set_path(ps->ts, i);
-		struct tail_pos pos[TAIL_POS_MAX];
-		int n = tail_set_positions(ps->ts, i, pos, TAIL_POS_MAX);
-
-		state_put_bytes(b, path, strlen(path));
-		put_status(b, tail_set_status(ps->ts, i));
-		state_put_u64(b, n < 0 ? UINT64_MAX : (uint64_t)n);
-		for (int j = 0; j < n; j++) {
-			state_put_u64(b, pos[j].dev);
-			state_put_u64(b, pos[j].ino);
-			state_put_u64(b, pos[j].offset);
-			state_put_u64(b, pos[j].hash);
-			state_put_u64(b, pos[j].hash_len);
-			state_put_u64(b, (uint64_t)pos[j].skipping);
-		}
-	}
-	memset(&none, 0, sizeof none);
-#if HAVE_LIBSYSTEMD
-	/* Until this run reads an entry, the position is the loaded one. */
-	if (ps->journal != NULL && journal_cursor(ps->journal) != NULL)
-		cursor = journal_cursor(ps->journal);
-	state_put_bytes(b, cursor, strlen(cursor));
-	put_status(b, ps->journal != NULL ? journal_status(ps->journal) : &none);
-#else
-	state_put_bytes(b, cursor, strlen(cursor));
-	put_status(b, &none);
-#endif
-	state_put_u64(b, atomic_load(tail_set_overflows(ps->ts)));
-	state_put_u64(b, atomic_load(&ps->write_errors));
-}
-
-/* The per-source gauges stay live in the published copy: they are not
- * counters, and /healthz must show the state now. */
-static void
-publish_gauges(struct persist *ps)
-{
-	for (int i = 0; i < tail_set_count(ps->ts); i++) {
-		const struct input_status *st = tail_set_status(ps->ts, i);
-		atomic_store(&ps->pub_status[i].state, atomic_load(&st->state));
-	}
-}
-
-static const struct input_status *
-journal_st(const struct persist *ps)
-{
-#if HAVE_LIBSYSTEMD
-	if (ps->journal != NULL)
-		return journal_status(ps->journal);
-#else
-	(void)ps;
-#endif
-	return NULL;
-}
-
-/* Write a snapshot and publish it. Returns 0, or -1 if it could not be
- * written (the published copy then stays at the previous snapshot). */
-static int
-snapshot(struct persist *ps)
-{
-	char err[512];
-	int64_t t0 = mono_ms();
-	struct timespec a, z;
-	uint64_t sig = activity(ps);
-
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	build_body(ps);
-	atomic_store(&ps->last_ms, t0);
-	if (state_write(ps->path, &ps->buf, err, sizeof err) < 0) {
-		atomic_fetch_add_explicit(&ps->write_errors, 1, memory_order_relaxed);
-		if (!ps->failing)
-			log_errorx("state: %s; /metrics keeps showing the last snapshot written, "
-			    "retrying every %u s", err, ps->interval_ms / 1000);
-		ps->failing = 1;
-		return -1;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &z);
-	if (ps->failing)
-		log_info("state: %s written again", ps->path);
-	ps->failing = 0;
-	log_debug("state: wrote %zu bytes to %s in %.3f ms", ps->buf.len, ps->path,
-	    (double)(z.tv_sec - a.tv_sec) * 1e3 + (double)(z.tv_nsec - a.tv_nsec) / 1e6);
-	agg_publish(ps->pub, ps->live);
-	atomic_store(&ps->pub_overflows, atomic_load(tail_set_overflows(ps->ts)));
-	for (int i = 0; i < tail_set_count(ps->ts); i++)
-		input_status_copy(&ps->pub_status[i], tail_set_status(ps->ts, i));
-	if (journal_st(ps) != NULL)
-		input_status_copy(&ps->pub_status[tail_set_count(ps->ts)], journal_st(ps));
-	atomic_store(&ps->saved_sig, sig);
-	pthread_mutex_lock(&ps->mu);
-	ps->seq++;
-	pthread_cond_broadcast(&ps->cond);
-	pthread_mutex_unlock(&ps->mu);
-	return 0;
-}
-
-/* view.refresh, on the web thread. */
-static void
-want_fresh(void *ctx)
-{
-	struct persist *ps = ctx;
-	struct timespec dl;
-	uint64_t seq;
-
-	if (mono_ms() - atomic_load(&ps->last_ms) < STATE_MIN_MS ||
-	    activity(ps) == atomic_load(&ps->saved_sig))
-		return;
-	pthread_mutex_lock(&ps->mu);
-	seq = ps->seq;
-	if (eventfd_write(ps->efd, 1) == 0) {
-		clock_gettime(CLOCK_REALTIME, &dl);
-		dl.tv_sec += STATE_WAIT_MS / 1000;
-		while (ps->seq == seq)
-			if (pthread_cond_timedwait(&ps->cond, &ps->mu, &dl) != 0)
-				break;
-	}
-	pthread_mutex_unlock(&ps->mu);
-}
-
-/* What the state file says about one --maillog.path. */
-struct saved_source {
-	int known;
-	int npos;                     /* -1: standard input, not resumable */
-	struct tail_pos pos[TAIL_POS_MAX];
-	struct input_status status;
-};
-
-/* What the state file says about the journal, and the process counters
- * that live outside the store. */
-struct saved_journal {
-	int known;
-	char cursor[512];             /* "" = none */
-	struct input_status status;
-	uint64_t inotify_overflows;
-	uint64_t write_errors;
-};
-
-/*
- * Read the state file into a fresh store and the per-path positions.
- * Returns the store, or NULL with the reason logged when there is none to
- * use (first start, corrupt, another version or other options): the
- * caller then starts fresh, as --maillog.start says. Nothing of a file
- * that fails any check is used.
- */
-static struct agg *
-load_state(const struct options *o, const struct agg_opts *aopts,
-    struct saved_source *saved, struct saved_journal *journal)
-{
-	struct state_buf body;
-	struct state_rd r;
-	struct agg *a;
-	char err[512], why[512];
-	uint64_t nsrc;
-
-	memset(saved, 0, sizeof *saved * OPTS_MAX_PATHS);
-	memset(journal, 0, sizeof *journal);
-	switch (state_read(o->state_file, &body, err, sizeof err)) {
-	case STATE_READ_MISSING:
-		log_info("state: %s does not exist yet; starting fresh (files from their %s)",
-		    o->state_file, o->from_beginning ? "beginning" : "end");
-		return NULL;
-	case STATE_READ_BAD:
-		log_warnx("state: %s; ignoring it and starting fresh with every counter at 0 "
-		    "(files from their %s)", err, o->from_beginning ? "beginning" : "end");
-		return NULL;
-	case STATE_READ_OK:
-		break;
-	}
-	if ((a = agg_new_opts(aopts)) == NULL)
-		fatalx("out of memory allocating %zu series", aopts->max_series);
-	state_rd_init(&r, body.data, body.len);
-	if (agg_load(a, &r, why, sizeof why) < 0)
-		goto bad;
-	nsrc = state_get_u64(&r);
-	for (uint64_t i = 0; i < nsrc && !r.bad; i++) {
-		struct saved_source tmp = { .known = 1 };
-		size_t len;
-		const char *path = state_get_bytes(&r, &len);
-		uint64_t n;
-		get_status(&r, &tmp.status);
-		n = state_get_u64(&r);
-		if (n != UINT64_MAX && n > TAIL_POS_MAX) {
-			snprintf(why, sizeof why, "a source has %ju positions", (uintmax_t)n);
-			goto bad;
-		}
-		tmp.npos = n == UINT64_MAX ? -1 : (int)n;
-		for (int j = 0; j < tmp.npos; j++) {
-			tmp.pos[j].dev = state_get_u64(&r);
-			tmp.pos[j].ino = state_get_u64(&r);
-			tmp.pos[j].offset = state_get_u64(&r);
-			tmp.pos[j].hash = state_get_u64(&r);
-			tmp.pos[j].hash_len = (uint32_t)state_get_u64(&r);
-			tmp.pos[j].skipping = state_get_u64(&r) != 0;
-		}
-		for (int k = 0; path != NULL && k < o->npaths; k++)
-			if (strlen(o->paths[k]) == len && memcmp(o->paths[k], path, len) == 0)
-				saved[k] = tmp;
-	}
-	size_t clen;
-	const char *cursor = state_get_bytes(&r, &clen);
-	if (cursor != NULL && clen >= sizeof journal->cursor) {
-		snprintf(why, sizeof why, "its journal cursor is %zu bytes long", clen);
-		goto bad;
-	}
-	if (cursor != NULL) {
-		memcpy(journal->cursor, cursor, clen);
-		journal->cursor[clen] = '\0';
-	}
-	get_status(&r, &journal->status);
-	journal->known = 1;
-	journal->inotify_overflows = state_get_u64(&r);
-	journal->write_errors = state_get_u64(&r);
-	if (r.bad || r.off != r.len) {
-		snprintf(why, sizeof why, "its sections do not add up to its length");
-		goto bad;
-	}
-	state_buf_free(&body);
-	log_info("state: resuming from %s (%zu bytes)", o->state_file, r.len + 32);
-	return a;
-bad:
-	log_warnx("state: %s: %s; ignoring it and starting fresh with every counter at 0 "
-	    "(files from their %s)", o->state_file, why, o->from_beginning ? "beginning" : "end");
-	memset(saved, 0, sizeof *saved * OPTS_MAX_PATHS);
-	memset(journal, 0, sizeof *journal);
-	agg_free(a);
-	state_buf_free(&body);
-	return NULL;
-}
-
 static int
 run_once(const struct options *o, struct pipeline *p)
 {
@@ -687,21 +341,34 @@ new_queue(const struct options *o, struct queue_board *board)
 	return q;
 }
 
-static int
-run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
-{
-	struct tail_opts topts;
-	struct tail_set *ts;
-	struct expo_source sources[OPTS_MAX_PATHS + 1];
-	struct web_opts wopts;
-	struct web *web;
-	sigset_t mask;
-	struct privdrop pd = { .name = "" };
-	int sfd;
-	char err[512];
+/* Journal entries per loop turn: a burst is drained over several turns,
+ * each short enough to leave room for signals and snapshots. */
+#define JOURNAL_TURN 4096
 
-	/* Block the signals before MHD starts its thread, so they are delivered
-	 * through the signalfd here and never to the HTTP thread. */
+/* What the daemon runs, from its start to its stop. */
+struct daemon {
+	const struct options *o;
+	struct pipeline *p;
+	struct persist *ps;              /* --state.file, or NULL */
+	struct tail_set *ts;
+	struct journal *journal;         /* --journal, or NULL */
+	struct expo_source sources[OPTS_MAX_PATHS + 1];   /* + the journal */
+	int nsources;
+	struct queue_board queue_board;  /* outlives the web server and the collector */
+	struct queue *queue;
+	struct expo_view view;           /* what the web thread renders */
+	struct web *web;
+	int sfd;                         /* signalfd of SIGTERM, SIGINT, SIGHUP */
+};
+
+/* Block the signals before MHD starts its thread, so they are delivered
+ * through the returned signalfd and never to the HTTP thread. */
+static int
+block_signals(void)
+{
+	sigset_t mask;
+	int sfd;
+
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -711,128 +378,100 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		fatal("signalfd");
 	signal(SIGPIPE, SIG_IGN);
+	return sfd;
+}
 
-	/* --run-as: resolve the user before anything is opened; switch after. */
-	if (o->run_as && privdrop_lookup(o->run_as, &pd, err, sizeof err) < 0)
-		fatalx("%s", err);
-
-	/* --state.file: the saved counters replace the empty store before a
-	 * line is read, and the saved positions decide where each file starts. */
-	static struct saved_source saved[OPTS_MAX_PATHS];
-	static struct saved_journal saved_journal;
-	static struct persist ps;
-	struct journal *journal = NULL;
-	int nsources = o->npaths;
-	if (o->state_file != NULL) {
-		struct agg *loaded = load_state(o, agg_options(p->in.agg), saved, &saved_journal);
-		struct agg_opts aopts = *agg_options(p->in.agg);
-		if (loaded != NULL) {
-			agg_free(p->in.agg);
-			p->in.agg = loaded;
-		}
-		ps.path = o->state_file;
-		ps.interval_ms = o->state_interval_s * 1000;
-		ps.live = p->in.agg;
-		ps.o = o;
-		if ((ps.pub = agg_new_opts(&aopts)) == NULL)
-			fatalx("out of memory allocating %zu series", aopts.max_series);
-		if ((ps.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
-			fatal("eventfd");
-		pthread_mutex_init(&ps.mu, NULL);
-		pthread_cond_init(&ps.cond, NULL);
-	}
+/* Follow every --maillog.path, from where rs says when it knows. */
+static void
+open_files(struct daemon *d, const struct persist_resume *rs)
+{
+	const struct options *o = d->o;
+	struct tail_opts topts;
+	char err[512];
 
 	tail_opts_defaults(&topts);
 	topts.from_beginning = o->from_beginning;
 	topts.max_line = o->max_line;
-	if ((ts = tail_set_new(&topts, ingest_line, &p->in)) == NULL)
+	if ((d->ts = tail_set_new(&topts, ingest_line, &d->p->in)) == NULL)
 		fatal("cannot start following files: inotify_init1");
-	tail_set_restore_overflows(ts, saved_journal.inotify_overflows);
-	atomic_store(&ps.write_errors, saved_journal.write_errors);
-	atomic_store(&ps.pub_overflows, saved_journal.inotify_overflows);
+	tail_set_restore_overflows(d->ts, rs->journal.inotify_overflows);
 	for (int i = 0; i < o->npaths; i++) {
-		int r = saved[i].known && saved[i].npos >= 0 ?
-		    tail_set_add_resume(ts, o->paths[i], saved[i].pos, saved[i].npos, err,
+		const struct saved_source *saved = &rs->src[i];
+		int r = saved->known && saved->npos >= 0 ?
+		    tail_set_add_resume(d->ts, o->paths[i], saved->pos, saved->npos, err,
 			sizeof err) :
-		    tail_set_add(ts, o->paths[i], err, sizeof err);
+		    tail_set_add(d->ts, o->paths[i], err, sizeof err);
 		if (r < 0)
 			fatalx("--maillog.path=%s: %s", o->paths[i], err);
-		if (saved[i].known)
-			tail_set_restore_status(ts, i, &saved[i].status);
-		sources[i].path = tail_set_path(ts, i);
-		sources[i].status = tail_set_status(ts, i);
+		if (saved->known)
+			tail_set_restore_status(d->ts, i, &saved->status);
+		d->sources[i].path = tail_set_path(d->ts, i);
+		d->sources[i].status = tail_set_status(d->ts, i);
 	}
-#if HAVE_LIBSYSTEMD
-	if (o->journal) {
-		struct journal_opts jo;
-		journal_opts_defaults(&jo);
-		if (o->njournal_units > 0 || o->njournal_idents > 0) {
-			jo.nunits = o->njournal_units;
-			jo.nidents = o->njournal_idents;
-			memcpy(jo.units, o->journal_units, sizeof(char *) * (size_t)jo.nunits);
-			memcpy(jo.idents, o->journal_idents, sizeof(char *) * (size_t)jo.nidents);
-		}
-		jo.directory = o->journal_dir;
-		/* A state that knows the journal but has no cursor stopped before
-		 * any entry existed: everything there now is new. */
-		jo.from_beginning = o->from_beginning ||
-		    (saved_journal.known && saved_journal.cursor[0] == '\0');
-		jo.max_line = o->max_line;
-		journal = journal_open(&jo, saved_journal.known ? saved_journal.cursor : NULL,
-		    ingest_line, &p->in, nsources, err, sizeof err);
-		if (journal == NULL)
-			fatalx("--journal: %s", err);
-		if (saved_journal.known)
-			journal_restore_status(journal, &saved_journal.status);
-		sources[nsources].path = "journal";
-		sources[nsources].status = journal_status(journal);
-		nsources++;
-		snprintf(ps.saved_cursor, sizeof ps.saved_cursor, "%s", saved_journal.cursor);
-		log_info("reading the journal%s%s from %s", o->journal_dir ? " in " : "",
-		    o->journal_dir ? o->journal_dir : "",
-		    saved_journal.cursor[0] ? "the state file's cursor" :
-		    o->from_beginning ? "its beginning" : "its end");
-	}
-#endif
-	ps.journal = journal;
-	if (o->state_file != NULL) {
-		ps.ts = ts;
-		if (journal != NULL) {
-			input_status_copy(&ps.pub_status[o->npaths], sources[o->npaths].status);
-			sources[o->npaths].status = &ps.pub_status[o->npaths];
-		}
-		/* The web thread shows the published copies from the start: the
-		 * restored counters, already on disk. */
-		agg_publish(ps.pub, ps.live);
-		for (int i = 0; i < o->npaths; i++) {
-			input_status_copy(&ps.pub_status[i], tail_set_status(ts, i));
-			sources[i].status = &ps.pub_status[i];
-		}
-		/* Write the starting positions at once: after a fresh start at the
-		 * files' ends, a stop (or a kill) before anything is read must not
-		 * leave no state, or the next start would seek the ends again and
-		 * miss what was written meanwhile. A state file that cannot be
-		 * written stops the start: better now than silently at each write. */
-		if (snapshot(&ps) < 0)
-			fatalx("--state.file=%s cannot be written (see the error above)",
-			    o->state_file);
-	}
+	d->nsources = o->npaths;
+}
 
-	struct queue_board queue_board;   /* outlives the web server and the collector */
-	queue_board_init(&queue_board);
-	struct queue *queue = new_queue(o, &queue_board);
-	struct expo_view view = {
-		.queue = &queue_board,
-		.agg = o->state_file ? ps.pub : p->in.agg, .sources = sources,
-		.nsources = nsources, .mtas = p->mtas, .nmtas = p->nmtas,
-		/* With --state.file, as of the last snapshot, so what a scrape
-		 * saw is never more than a restart resumes from. */
-		.inotify_overflows = o->state_file ? &ps.pub_overflows : tail_set_overflows(ts),
-		.state_write_errors = o->state_file ? &ps.write_errors : NULL,
-		.history = p->in.history,
-		.refresh = o->state_file ? want_fresh : NULL,
-		.refresh_ctx = &ps,
+/* --journal: open it at the saved cursor, or as --maillog.start says. */
+static void
+open_journal(struct daemon *d, const struct saved_journal *saved)
+{
+#if HAVE_LIBSYSTEMD
+	const struct options *o = d->o;
+	struct journal_opts jo;
+	char err[512];
+
+	if (!o->journal)
+		return;
+	journal_opts_defaults(&jo);
+	if (o->njournal_units > 0 || o->njournal_idents > 0) {
+		jo.nunits = o->njournal_units;
+		jo.nidents = o->njournal_idents;
+		memcpy(jo.units, o->journal_units, sizeof(char *) * (size_t)jo.nunits);
+		memcpy(jo.idents, o->journal_idents, sizeof(char *) * (size_t)jo.nidents);
+	}
+	jo.directory = o->journal_dir;
+	/* A state that knows the journal but has no cursor stopped before
+	 * any entry existed: everything there now is new. */
+	jo.from_beginning = o->from_beginning || (saved->known && saved->cursor[0] == '\0');
+	jo.max_line = o->max_line;
+	d->journal = journal_open(&jo, saved->known ? saved->cursor : NULL, ingest_line, &d->p->in,
+	    d->nsources, err, sizeof err);
+	if (d->journal == NULL)
+		fatalx("--journal: %s", err);
+	if (saved->known)
+		journal_restore_status(d->journal, &saved->status);
+	d->sources[d->nsources].path = "journal";
+	d->sources[d->nsources].status = journal_status(d->journal);
+	d->nsources++;
+	log_info("reading the journal%s%s from %s", o->journal_dir ? " in " : "",
+	    o->journal_dir ? o->journal_dir : "",
+	    saved->cursor[0] ? "the state file's cursor" :
+	    o->from_beginning ? "its beginning" : "its end");
+#else
+	(void)d;
+	(void)saved;
+#endif
+}
+
+/* Make the queue collector and serve /metrics from the counters (with
+ * --state.file, from what has been written). */
+static void
+start_web(struct daemon *d, struct webcfg *webcfg)
+{
+	const struct options *o = d->o;
+	struct web_opts wopts;
+	char err[512];
+
+	queue_board_init(&d->queue_board);
+	d->queue = new_queue(o, &d->queue_board);
+	d->view = (struct expo_view){
+		.queue = &d->queue_board,
+		.agg = d->p->in.agg, .sources = d->sources,
+		.nsources = d->nsources, .mtas = d->p->mtas, .nmtas = d->p->nmtas,
+		.inotify_overflows = tail_set_overflows(d->ts),
+		.history = d->p->in.history,
 	};
+	persist_view(d->ps, &d->view);
 	web_opts_defaults(&wopts);
 	wopts.listen_address = o->listen_address;
 	wopts.telemetry_path = o->telemetry_path;
@@ -840,15 +479,126 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	wopts.per_ip_limit = o->max_connections_per_ip;
 	wopts.timeout_s = o->timeout_s;
 	wopts.webcfg = webcfg;
-	if ((web = web_start(&wopts, &view, err, sizeof err)) == NULL)
+	if ((d->web = web_start(&wopts, &d->view, err, sizeof err)) == NULL)
 		fatalx("cannot serve HTTP: %s", err);
-
 	log_info("maillog_exporter %s (revision %s) listening on %s (%s), serving %s",
 	    MAILLOG_EXPORTER_VERSION, MAILLOG_EXPORTER_REVISION, o->listen_address,
-	    web_is_tls(web) ? "https" : "http", o->telemetry_path);
+	    web_is_tls(d->web) ? "https" : "http", o->telemetry_path);
+}
+
+/* Read the pending signals: SIGHUP reloads, SIGTERM and SIGINT stop.
+ * Returns 1 to stop. */
+static int
+handle_signals(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	while (read(d->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			notify_reloading();
+			reload(d->o, d->p);
+			reload_web(d->o, d->web);
+			notify_ready();
+		} else {
+			stop = 1;
+		}
+	}
+	return stop;
+}
+
+/* Read, count and snapshot until a signal says stop. */
+static void
+event_loop(struct daemon *d)
+{
+	for (;;) {
+		struct pollfd pfd[4] = {
+			{ .fd = tail_set_fd(d->ts), .events = POLLIN },
+			{ .fd = d->sfd, .events = POLLIN },
+			{ .fd = persist_fd(d->ps), .events = POLLIN },
+			{ .fd = -1, .events = POLLIN },
+		};
+		int timeout = tail_set_timeout_ms(d->ts);
+#if HAVE_LIBSYSTEMD
+		if (d->journal != NULL) {
+			int jt = journal_timeout_ms(d->journal);
+			pfd[3].fd = journal_fd(d->journal);
+			if (jt >= 0 && (timeout < 0 || jt < timeout))
+				timeout = jt;
+		}
+#endif
+		timeout = persist_timeout_ms(d->ps, timeout);
+		if (poll(pfd, 4, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		tail_set_process(d->ts);
+#if HAVE_LIBSYSTEMD
+		/* Every wake-up, not only when the fd is readable: a turn that
+		 * ended on the budget must go on (its timeout was 0). */
+		if (d->journal != NULL)
+			journal_process(d->journal, JOURNAL_TURN);
+#endif
+		agg_touch(d->p->in.agg);
+		/* Between two tail_set_process() calls: a line boundary. */
+		persist_tick(d->ps, (pfd[2].revents & POLLIN) != 0);
+		if ((pfd[1].revents & POLLIN) && handle_signals(d))
+			return;
+	}
+}
+
+/* Graceful stop: count the lines already written, then stop serving. */
+static void
+shut_down(struct daemon *d)
+{
+	notify_stopping();
+	log_info("stopping: reading what is left, then closing the HTTP server");
+	tail_set_drain(d->ts);
+#if HAVE_LIBSYSTEMD
+	if (d->journal != NULL)
+		journal_process(d->journal, UINT_MAX);
+#endif
+	persist_finish(d->ps);
+	web_stop(d->web);
+	queue_free(d->queue);   /* abandons a showq read or exim -bpc under way */
+	queue_board_destroy(&d->queue_board);
+#if HAVE_LIBSYSTEMD
+	journal_close(d->journal);
+#endif
+	tail_set_free(d->ts);
+	close(d->sfd);
+	persist_free(d->ps);
+}
+
+static int
+run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
+{
+	/* Static: large, and all zero (nothing to resume) without a state file. */
+	static struct persist_resume resume;
+	struct daemon d = { .o = o, .p = p };
+	struct privdrop pd = { .name = "" };
+	char err[512];
+
+	d.sfd = block_signals();
+	/* --run-as: resolve the user before anything is opened; switch after. */
+	if (o->run_as && privdrop_lookup(o->run_as, &pd, err, sizeof err) < 0)
+		fatalx("%s", err);
+	/* --state.file: the saved counters replace the empty store before a
+	 * line is read, and the saved positions decide where each file starts. */
+	if (o->state_file != NULL &&
+	    (d.ps = persist_new(o, &p->in.agg, &resume, err, sizeof err)) == NULL)
+		fatalx("%s", err);
+	open_files(&d, &resume);
+	open_journal(&d, &resume.journal);
+	/* A state file that cannot be written stops the start: better now
+	 * than silently at each write. */
+	if (d.ps != NULL && persist_start(d.ps, d.ts, d.journal, d.sources) < 0)
+		fatalx("--state.file=%s cannot be written (see the error above)", o->state_file);
+	start_web(&d, webcfg);
 	for (int i = 0; i < o->npaths; i++)
 		log_info("following %s from %s", o->paths[i],
-		    saved[i].known ? "where the state file says" :
+		    resume.src[i].known ? "where the state file says" :
 		    o->from_beginning ? "its beginning" : "its end");
 	/* The port is bound and the logs are open: root is no longer needed.
 	 * Already being USER (systemd's User=) is fine too. */
@@ -859,107 +609,14 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 		    (unsigned)pd.uid, (unsigned)pd.gid);
 	}
 	/* Queue sizes are collected as the user the exporter runs as. */
-	if (queue_start(queue, err, sizeof err) < 0)
+	if (queue_start(d.queue, err, sizeof err) < 0)
 		fatalx("%s", err);
 	if (geteuid() == 0)
 		log_warnx("running as root; the exporter only needs to read the mail log"
 		    " (group adm on Debian) and bind an unprivileged port");
 	notify_ready();
-
-	for (;;) {
-		struct pollfd pfd[4] = {
-			{ .fd = tail_set_fd(ts), .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = o->state_file ? ps.efd : -1, .events = POLLIN },
-			{ .fd = -1, .events = POLLIN },
-		};
-		int timeout = tail_set_timeout_ms(ts);
-#if HAVE_LIBSYSTEMD
-		if (journal != NULL) {
-			int jt = journal_timeout_ms(journal);
-			pfd[3].fd = journal_fd(journal);
-			if (jt >= 0 && (timeout < 0 || jt < timeout))
-				timeout = jt;
-		}
-#endif
-		if (o->state_file != NULL) {
-			int64_t due = atomic_load(&ps.last_ms) + (int64_t)ps.interval_ms - mono_ms();
-			if (due < 0)
-				due = 0;
-			if (timeout < 0 || due < timeout)
-				timeout = (int)due;
-		}
-		int n = poll(pfd, 4, timeout);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll");
-		}
-		tail_set_process(ts);
-#if HAVE_LIBSYSTEMD
-		/* Every wake-up, not only when the fd is readable: a turn that
-		 * ended on the budget must go on (its timeout was 0). */
-		if (journal != NULL)
-			journal_process(journal, JOURNAL_TURN);
-#endif
-		agg_touch(p->in.agg);
-		if (o->state_file != NULL) {
-			eventfd_t asked = 0;
-			int64_t since = mono_ms() - atomic_load(&ps.last_ms);
-			if (pfd[2].revents & POLLIN)
-				eventfd_read(ps.efd, &asked);
-			publish_gauges(&ps);
-			/* Between two tail_set_process() calls: a line boundary. */
-			if (since >= STATE_MIN_MS && activity(&ps) != atomic_load(&ps.saved_sig) &&
-			    (asked || since >= (int64_t)ps.interval_ms))
-				snapshot(&ps);
-			else if (since >= (int64_t)ps.interval_ms)
-				atomic_store(&ps.last_ms, mono_ms());  /* nothing new: next period */
-		}
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			int stop = 0;
-			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if (si.ssi_signo == SIGHUP) {
-					notify_reloading();
-					reload(o, p);
-					reload_web(o, web);
-					notify_ready();
-				} else {
-					stop = 1;
-				}
-			}
-			if (stop)
-				break;
-		}
-	}
-
-	/* Graceful stop: count the lines already written, then stop serving. */
-	notify_stopping();
-	log_info("stopping: reading what is left, then closing the HTTP server");
-	tail_set_drain(ts);
-#if HAVE_LIBSYSTEMD
-	if (journal != NULL)
-		journal_process(journal, UINT_MAX);
-#endif
-	if (o->state_file != NULL && activity(&ps) != atomic_load(&ps.saved_sig) &&
-	    snapshot(&ps) == 0)
-		log_info("state: saved to %s", o->state_file);
-	web_stop(web);
-	queue_free(queue);   /* abandons a showq read or exim -bpc under way */
-	queue_board_destroy(&queue_board);
-#if HAVE_LIBSYSTEMD
-	journal_close(journal);
-#endif
-	tail_set_free(ts);
-	close(sfd);
-	if (o->state_file != NULL) {
-		agg_free(ps.pub);
-		state_buf_free(&ps.buf);
-		close(ps.efd);
-		pthread_cond_destroy(&ps.cond);
-		pthread_mutex_destroy(&ps.mu);
-	}
+	event_loop(&d);
+	shut_down(&d);
 	return 0;
 }
 

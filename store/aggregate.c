@@ -15,17 +15,19 @@
  * reader never sees a key without its counter. Slots are never freed
  * (series never disappear), which is what makes the scheme safe without a
  * lock. Label names are published the same way by topk.c.
+ *
+ * The struct and the key helpers are in aggregate_impl.h; saving,
+ * loading and publishing a copy are in aggregate_state.c.
  */
 #include "store/aggregate.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "parsers/reason.h"
+#include "store/aggregate_impl.h"
 #include "store/opstore.h"
-#include "store/state.h"
 #include "store/topk.h"
 
 /* aggregate.h sizes its fixed reason array without the classifier's enum,
@@ -36,136 +38,6 @@ const double agg_delay_bounds[AGG_DELAY_BUCKETS] = {
 	0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400,
 	43200, 86400, 172800, 432000,
 };
-
-struct agg_slot {
-	_Atomic uint64_t key;     /* packed key + 1; 0 = empty */
-	_Atomic uint64_t value;
-	_Atomic int64_t created;  /* Unix seconds */
-};
-
-#define N_CLASSES 3
-
-struct agg_hist {
-	_Atomic uint64_t buckets[AGG_DELAY_BUCKETS + 1];
-	_Atomic uint64_t sum_bits;   /* a double, written by the one writer */
-	_Atomic uint64_t count;
-};
-
-struct agg {
-	struct agg_opts opts;
-	struct agg_slot *slots;
-	size_t mask;                       /* table size - 1 */
-	size_t used;                       /* writer-only */
-	size_t cipher_series;              /* maillog_tls_ciphers_total series, against the cap too */
-	_Atomic size_t cipher_published;
-	_Atomic size_t used_published;     /* for readers */
-	_Atomic size_t status_published;   /* status series, for readers */
-	size_t status_used;
-	double start;
-
-	/* Overflow series, and the fixed families. */
-	_Atomic uint64_t status_over[MP_MTA_MAX][MP_DIR_COUNT][N_CLASSES];
-	_Atomic uint64_t outcome_fixed[MP_MTA_MAX][MP_OUTCOME_COUNT][MP_DEST_COUNT];
-	_Atomic uint64_t domain_fixed[MP_MTA_MAX][MP_DIR_COUNT][N_CLASSES];
-	_Atomic uint64_t reasons[MP_MTA_MAX][MP_DIR_COUNT][2][AGG_REASONS];  /* class 4, 5 */
-	_Atomic uint64_t unmatched[MP_MTA_MAX + 1];  /* index 0 = MP_MTA_NONE */
-	_Atomic uint64_t events[MP_MTA_MAX];
-	_Atomic uint64_t matched[MP_MTA_MAX];
-	_Atomic uint64_t received[MP_MTA_MAX];
-	_Atomic int64_t last_ts_us[MP_MTA_MAX];     /* -1: none yet */
-	struct agg_hist delays[MP_MTA_MAX][AGG_STAGES];
-	/* The same, by where the delivery went (maillog_delivery_delay_by_
-	 * destination_seconds): index MP_DEST_NONE (expiry), REMOTE, LOCAL;
-	 * filter hops are never observed. */
-	struct agg_hist delays_dest[MP_MTA_MAX][MP_DEST_COUNT][AGG_STAGES];
-	_Atomic uint64_t dropped;
-	_Atomic uint64_t generation;
-
-	/* Label ids for strings from the log. */
-	struct topk *domains[MP_DIR_COUNT];
-	struct topk *hosts;
-
-	/* The operational families (ops.h): fixed arrays, own module. */
-	struct opstore *ops;
-
-	/* Epoch of the last header's minute, so mktime runs once a minute,
-	 * not once a line (writer only). */
-	struct mp_time ts_key;
-	int64_t ts_minute;
-	int ts_valid;
-
-	size_t memory;
-};
-
-/*
- * Key packing, low bit first:
- *   family 3 | mta 4 | direction 1 | class 3 | code 10 | enh class 3 |
- *   subject 10 | detail 10 | host 13
- * = 57 bits. The outcome family keeps its outcome in the class field and
- * its destination in the code field; the domain family its domain id in
- * the code field (ids are at most AGG_MAX_DOMAINS_TOP < 1024, host ids at
- * most AGG_MAX_HOSTS + 1 < 8192).
- */
-static uint64_t
-pack(const struct agg_key *k)
-{
-	unsigned cls = k->cls, code = k->code;
-
-	if (k->family == AGG_FAM_OUTCOME) {
-		cls = (unsigned)k->outcome;
-		code = (unsigned)k->destination;
-	} else if (k->family == AGG_FAM_DOMAIN) {
-		code = k->domain;
-	}
-	return (uint64_t)k->family
-	    | (uint64_t)(unsigned)k->mta << 3
-	    | (uint64_t)k->direction << 7
-	    | (uint64_t)cls << 8
-	    | (uint64_t)code << 11
-	    | (uint64_t)k->enhanced.cls << 21
-	    | (uint64_t)k->enhanced.subject << 24
-	    | (uint64_t)k->enhanced.detail << 34
-	    | (uint64_t)k->host << 44;
-}
-
-static void
-unpack(uint64_t x, struct agg_key *k)
-{
-	memset(k, 0, sizeof *k);
-	k->family = (enum agg_family)(x & 7);
-	k->mta = (int)((x >> 3) & 15);
-	k->direction = (enum mp_direction)((x >> 7) & 1);
-	k->host = (uint16_t)((x >> 44) & 8191);
-	unsigned cls = (unsigned)((x >> 8) & 7), code = (unsigned)((x >> 11) & 1023);
-	switch (k->family) {
-	case AGG_FAM_OUTCOME:
-		k->outcome = (enum mp_outcome)cls;
-		k->destination = (enum mp_destination)code;
-		break;
-	case AGG_FAM_DOMAIN:
-		k->cls = (uint8_t)cls;
-		k->domain = (uint16_t)code;
-		break;
-	default:
-		k->cls = (uint8_t)cls;
-		k->code = (uint16_t)code;
-		k->enhanced.cls = (uint8_t)((x >> 21) & 7);
-		k->enhanced.subject = (uint16_t)((x >> 24) & 1023);
-		k->enhanced.detail = (uint16_t)((x >> 34) & 1023);
-	}
-}
-
-/* splitmix64 finaliser: cheap and spreads the low-entropy packed keys. */
-static uint64_t
-hash64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
 
 static int
 class_index(unsigned cls)
@@ -276,35 +148,11 @@ agg_options(const struct agg *a)
 	return &a->opts;
 }
 
-/* Move the generation after the counter it announces, with release order:
- * a renderer that reads the new generation (acquire) and then the counters
- * sees at least that count, so it never caches a body missing it. */
-static void
-bump(struct agg *a)
-{
-	/* One writer: a load and a store, not a locked read-modify-write,
-	 * which costs tens of cycles a line for nothing. */
-	atomic_store_explicit(&a->generation,
-	    atomic_load_explicit(&a->generation, memory_order_relaxed) + 1,
-	    memory_order_release);
-}
-
 static void
 inc(_Atomic uint64_t *c)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
 	    memory_order_relaxed);
-}
-
-/* The slot holding key, or the empty slot where it would go. */
-static struct agg_slot *
-lookup(struct agg *a, uint64_t key)
-{
-	for (size_t i = hash64(key) & a->mask;; i = (i + 1) & a->mask) {
-		uint64_t stored = atomic_load_explicit(&a->slots[i].key, memory_order_relaxed);
-		if (stored == key || stored == 0)
-			return &a->slots[i];
-	}
 }
 
 static void
@@ -836,7 +684,6 @@ agg_delay_histogram_dest(const struct agg *a, int mta, enum mp_destination dest,
 	return read_hist(&a->delays_dest[mta][dest][stage], out);
 }
 
-
 double
 agg_start_time(const struct agg *a)
 {
@@ -859,283 +706,4 @@ void
 agg_touch(struct agg *a)
 {
 	bump(a);
-}
-
-/* ---- state file and the published copy ------------------------------- */
-
-/* Every fixed family, as flat arrays of 64-bit atomics, in file order. The
- * element count of each is written too, so a build with other dimensions
- * (more MTAs, another bucket layout) refuses the file instead of
- * misreading it. */
-struct flat {
-	_Atomic uint64_t *p;
-	size_t n;
-};
-
-#define FLAT(field) { (_Atomic uint64_t *)(void *)&a->field, \
-	sizeof a->field / sizeof(_Atomic uint64_t) }
-
-static size_t
-flats(struct agg *a, struct flat *out)
-{
-	struct flat f[] = {
-		FLAT(status_over), FLAT(outcome_fixed), FLAT(domain_fixed), FLAT(reasons),
-		FLAT(unmatched), FLAT(events), FLAT(matched), FLAT(received),
-		FLAT(last_ts_us), FLAT(delays), FLAT(dropped), FLAT(delays_dest), { NULL, 0 },
-	};
-	_Static_assert(sizeof(_Atomic int64_t) == sizeof(_Atomic uint64_t), "flat int64");
-	_Static_assert(sizeof(struct agg_hist) % sizeof(_Atomic uint64_t) == 0, "flat hist");
-	f[sizeof f / sizeof f[0] - 1].p = opstore_flat(a->ops, &f[sizeof f / sizeof f[0] - 1].n);
-	memcpy(out, f, sizeof f);
-	return sizeof f / sizeof f[0];
-}
-
-#define AGG_FLATS 13
-/* The reasons state files of format version 2 hold before not_attempted:
- * the same closed set without it, "other" last. */
-#define AGG_REASONS_V2 17
-
-static void
-save_labels(const struct topk *t, struct state_buf *b)
-{
-	unsigned n = topk_count(t);
-
-	state_put_u64(b, n);
-	for (unsigned id = 1; id <= n; id++) {
-		const char *name = topk_name(t, id);
-		state_put_bytes(b, name, strlen(name));
-	}
-}
-
-void
-agg_save(const struct agg *ca, struct state_buf *b)
-{
-	struct agg *a = (struct agg *)(uintptr_t)ca;  /* read-only: flats() only takes addresses */
-	struct flat f[AGG_FLATS];
-	size_t nf = flats(a, f);
-	uint64_t bits;
-
-	state_put_u64(b, a->opts.max_series);
-	state_put_u64(b, a->opts.domains_top);
-	state_put_u64(b, (uint64_t)a->opts.domains_inbound);
-	state_put_u64(b, (uint64_t)a->opts.host_label);
-	state_put_u64(b, (uint64_t)a->opts.tls_cipher);
-	memcpy(&bits, &a->start, sizeof bits);
-	state_put_u64(b, bits);
-	state_put_u64(b, nf);
-	/* Sparse: most of the fixed arrays are zeros (MTAs and stages never
-	 * seen), and the file stays a few KiB. */
-	for (size_t i = 0; i < nf; i++) {
-		size_t nz = 0;
-		state_put_u64(b, f[i].n);
-		for (size_t j = 0; j < f[i].n; j++)
-			nz += atomic_load_explicit(&f[i].p[j], memory_order_relaxed) != 0;
-		state_put_u64(b, nz);
-		for (size_t j = 0; j < f[i].n && nz > 0; j++) {
-			uint64_t v = atomic_load_explicit(&f[i].p[j], memory_order_relaxed);
-			if (v == 0)
-				continue;
-			state_put_u64(b, j);
-			state_put_u64(b, v);
-			nz--;
-		}
-	}
-	for (int d = 0; d < MP_DIR_COUNT; d++)
-		save_labels(a->domains[d], b);
-	save_labels(a->hosts, b);
-	state_put_u64(b, opstore_cipher_count(a->ops));
-	for (unsigned id = 1; id <= opstore_cipher_count(a->ops); id++) {
-		const char *name = opstore_cipher_name(a->ops, id);
-		state_put_bytes(b, name, strlen(name));
-	}
-	state_put_u64(b, atomic_load_explicit(&a->used_published, memory_order_relaxed));
-	for (size_t i = 0; i <= a->mask; i++) {
-		uint64_t k = atomic_load_explicit(&a->slots[i].key, memory_order_acquire);
-		if (k == 0)
-			continue;
-		state_put_u64(b, k);
-		state_put_u64(b, atomic_load_explicit(&a->slots[i].value, memory_order_relaxed));
-		state_put_u64(b, (uint64_t)atomic_load_explicit(&a->slots[i].created,
-		    memory_order_relaxed));
-	}
-}
-
-static int
-load_labels(struct topk *t, struct state_rd *r)
-{
-	uint64_t n = state_get_u64(r);
-
-	for (uint64_t i = 0; i < n && !r->bad; i++) {
-		size_t len;
-		const char *name = state_get_bytes(r, &len);
-		if (name == NULL || topk_restore(t, name, len) != i + 1)
-			return -1;
-	}
-	return r->bad ? -1 : 0;
-}
-
-/* A saved key must name labels this store can show. */
-static int
-key_valid(const struct agg *a, uint64_t k)
-{
-	struct agg_key key;
-
-	if (k == 0)
-		return 0;
-	unpack(k - 1, &key);
-	if ((unsigned)key.family >= AGG_FAM_COUNT || key.mta >= MP_MTA_MAX ||
-	    pack(&key) != k - 1)
-		return 0;
-	if (key.family == AGG_FAM_DOMAIN && key.domain > topk_count(a->domains[key.direction]))
-		return 0;
-	return key.host <= topk_count(a->hosts) + 1;
-}
-
-int
-agg_load(struct agg *a, struct state_rd *r, char *err, size_t errlen)
-{
-	struct flat f[AGG_FLATS];
-	size_t nf = flats(a, f);
-	uint64_t v[5], bits, nslots, nciphers;
-
-	for (int i = 0; i < 5; i++)
-		v[i] = state_get_u64(r);
-	if (!r->bad && (v[0] != a->opts.max_series || v[1] != a->opts.domains_top ||
-	    v[2] != (uint64_t)a->opts.domains_inbound || v[3] != (uint64_t)a->opts.host_label ||
-	    v[4] != (uint64_t)a->opts.tls_cipher)) {
-		snprintf(err, errlen, "it was saved with other --metrics.* options "
-		    "(max-series %ju, domains.top %ju, domains.inbound %s, host-label %s, "
-		    "tls-cipher %s), under which its series mean something else",
-		    (uintmax_t)v[0], (uintmax_t)v[1], v[2] ? "on" : "off", v[3] ? "on" : "off",
-		    v[4] ? "on" : "off");
-		return -1;
-	}
-	bits = state_get_u64(r);
-	memcpy(&a->start, &bits, sizeof bits);
-	if (state_get_u64(r) != nf && !r->bad)
-		goto layout;
-	for (size_t i = 0; i < nf && !r->bad; i++) {
-		uint64_t nz, n = state_get_u64(r);
-		/* A file from before not_attempted was added (17 reasons, other
-		 * last) is read into the 18: every cell keeps its reason, other
-		 * moves to the end, so an upgrade keeps the counts. */
-		int old_reasons = f[i].p == (_Atomic uint64_t *)(void *)&a->reasons &&
-		    n == f[i].n / AGG_REASONS * AGG_REASONS_V2;
-		if (n != f[i].n && !old_reasons && !r->bad)
-			goto layout;
-		if ((nz = state_get_u64(r)) > n)
-			goto corrupt;
-		for (uint64_t j = 0; j < nz && !r->bad; j++) {
-			uint64_t idx = state_get_u64(r), val = state_get_u64(r);
-			if (idx >= n)
-				goto corrupt;
-			if (old_reasons)
-				idx = idx / AGG_REASONS_V2 * AGG_REASONS +
-				    (idx % AGG_REASONS_V2 == AGG_REASONS_V2 - 1 ?
-				    AGG_REASONS - 1 : idx % AGG_REASONS_V2);
-			atomic_store_explicit(&f[i].p[idx], val, memory_order_relaxed);
-		}
-	}
-	for (int d = 0; d < MP_DIR_COUNT; d++)
-		if (load_labels(a->domains[d], r) < 0)
-			goto corrupt;
-	if (load_labels(a->hosts, r) < 0)
-		goto corrupt;
-	nciphers = state_get_u64(r);
-	for (uint64_t i = 0; i < nciphers && !r->bad; i++) {
-		size_t len;
-		const char *name = state_get_bytes(r, &len);
-		if (name == NULL || opstore_cipher_restore(a->ops, name, len) != i + 1)
-			goto corrupt;
-	}
-	nslots = state_get_u64(r);
-	if (nslots > a->opts.max_series)
-		goto corrupt;
-	for (uint64_t i = 0; i < nslots && !r->bad; i++) {
-		uint64_t k = state_get_u64(r), val = state_get_u64(r);
-		int64_t created = (int64_t)state_get_u64(r);
-		struct agg_slot *s;
-		if (r->bad || !key_valid(a, k))
-			goto corrupt;
-		s = lookup(a, k);
-		if (atomic_load_explicit(&s->key, memory_order_relaxed) == k)
-			goto corrupt;  /* a key twice */
-		atomic_store_explicit(&s->value, val, memory_order_relaxed);
-		atomic_store_explicit(&s->created, created, memory_order_relaxed);
-		atomic_store_explicit(&s->key, k, memory_order_release);
-		a->used++;
-		if ((enum agg_family)((k - 1) & 7) == AGG_FAM_STATUS)
-			a->status_used++;
-	}
-	if (r->bad)
-		goto corrupt;
-	atomic_store_explicit(&a->used_published, a->used, memory_order_relaxed);
-	atomic_store_explicit(&a->status_published, a->status_used, memory_order_relaxed);
-	a->cipher_series = opstore_cipher_series(a->ops);
-	atomic_store_explicit(&a->cipher_published, a->cipher_series, memory_order_relaxed);
-	if (a->used + a->cipher_series > a->opts.max_series)
-		goto corrupt;
-	bump(a);
-	return 0;
-layout:
-	snprintf(err, errlen, "its counters have another layout (a different exporter version)");
-	return -1;
-corrupt:
-	snprintf(err, errlen, "its counter section is inconsistent");
-	return -1;
-}
-
-void
-agg_publish(struct agg *dst, const struct agg *csrc)
-{
-	struct agg *src = (struct agg *)(uintptr_t)csrc;
-	struct flat fd[AGG_FLATS], fs[AGG_FLATS];
-	size_t nf = flats(dst, fd);
-
-	flats(src, fs);
-	for (size_t i = 0; i < nf; i++)
-		for (size_t j = 0; j < fd[i].n; j++)
-			atomic_store_explicit(&fd[i].p[j],
-			    atomic_load_explicit(&fs[i].p[j], memory_order_relaxed),
-			    memory_order_relaxed);
-	/* Labels before the series that use them, as agg_record does. */
-	for (int d = 0; d < MP_DIR_COUNT; d++)
-		for (unsigned id = topk_count(dst->domains[d]) + 1;
-		    id <= topk_count(src->domains[d]); id++) {
-			const char *name = topk_name(src->domains[d], id);
-			topk_restore(dst->domains[d], name, strlen(name));
-		}
-	for (unsigned id = topk_count(dst->hosts) + 1; id <= topk_count(src->hosts); id++) {
-		const char *name = topk_name(src->hosts, id);
-		topk_restore(dst->hosts, name, strlen(name));
-	}
-	for (unsigned id = opstore_cipher_count(dst->ops) + 1;
-	    id <= opstore_cipher_count(src->ops); id++) {
-		const char *name = opstore_cipher_name(src->ops, id);
-		opstore_cipher_restore(dst->ops, name, strlen(name));
-	}
-	/* Same size, same hash: a key lives at the same index in both. */
-	for (size_t i = 0; i <= src->mask && i <= dst->mask; i++) {
-		uint64_t k = atomic_load_explicit(&src->slots[i].key, memory_order_acquire);
-		struct agg_slot *s = &dst->slots[i];
-		if (k == 0)
-			continue;
-		atomic_store_explicit(&s->value,
-		    atomic_load_explicit(&src->slots[i].value, memory_order_relaxed),
-		    memory_order_relaxed);
-		if (atomic_load_explicit(&s->key, memory_order_relaxed) == 0) {
-			atomic_store_explicit(&s->created,
-			    atomic_load_explicit(&src->slots[i].created, memory_order_relaxed),
-			    memory_order_relaxed);
-			atomic_store_explicit(&s->key, k, memory_order_release);
-		}
-	}
-	dst->used = src->used;
-	dst->status_used = src->status_used;
-	dst->cipher_series = src->cipher_series;
-	atomic_store_explicit(&dst->cipher_published, dst->cipher_series, memory_order_relaxed);
-	atomic_store_explicit(&dst->used_published, dst->used, memory_order_relaxed);
-	atomic_store_explicit(&dst->status_published, dst->status_used, memory_order_relaxed);
-	dst->start = src->start;
-	bump(dst);
 }

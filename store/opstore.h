@@ -63,7 +63,7 @@ uint64_t opstore_cipher_counter(const struct opstore *s, int mta, enum mp_direct
     unsigned id);
 
 /* The whole store as flat arrays, for the state file and the published
- * copy (aggregate.c): counters (every family and the cipher counters). */
+ * copy (aggregate_state.c): counters (every family and the cipher counters). */
 _Atomic uint64_t *opstore_flat(struct opstore *s, size_t *n);
 
 /* Cipher labels, for the state file: restore appends name as the next id

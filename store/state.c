@@ -1,7 +1,7 @@
 /*
  * state.c - the state file's envelope and its atomic replacement; what
- * goes into the body is decided by its owners (agg_save, tail_set_save)
- * and by main.c, which orders the sections.
+ * goes into the body is decided by its owners (agg_save, tail_set_positions)
+ * and by daemon/persist.c, which orders the sections.
  */
 #include "store/state.h"
 

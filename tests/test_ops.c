@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "store/aggregate.h"
+#include "store/aggregate_state.h"
 #include "tests/golden.h"
 #include "store/opstore.h"
 #include "tests/op_event.h"

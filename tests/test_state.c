@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "store/aggregate.h"
+#include "store/aggregate_state.h"
 #include "parsers/reason.h"
 #include "store/state.h"
 #include "daemon/input/tailer.h"

@@ -90,15 +90,20 @@ journal_open(const struct journal_opts *o, const char *cursor, tail_line_fn fn, 
 	struct journal *jr = calloc(1, sizeof *jr);
 	int r;
 
-	if (jr == NULL)
-		fatal("journal: out of memory");
+	if (jr == NULL) {
+		snprintf(err, errlen, "cannot read the journal: out of memory");
+		return NULL;
+	}
 	jr->fn = fn;
 	jr->ctx = ctx;
 	jr->source = source;
 	jr->max_line = o->max_line;
 	jr->cap = o->max_line + 1024;
-	if ((jr->line = malloc(jr->cap)) == NULL)
-		fatal("journal: out of memory");
+	if ((jr->line = malloc(jr->cap)) == NULL) {
+		snprintf(err, errlen, "cannot read the journal: out of memory for a %zu-byte line",
+		    jr->cap);
+		goto fail;
+	}
 	r = o->directory ? sd_journal_open_directory(&jr->j, o->directory, 0) :
 	    sd_journal_open(&jr->j, SD_JOURNAL_LOCAL_ONLY);
 	if (r < 0) {

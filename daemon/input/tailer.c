@@ -231,8 +231,14 @@ watch_dirs(struct tail_source *s)
 		return;
 	if ((slash = strrchr(real, '/')) != NULL) {
 		free(s->tbase);
-		if ((s->tbase = strdup(slash + 1)) == NULL)
-			fatal("tail: out of memory");
+		/* Out of memory: the target's directory goes unwatched this
+		 * time; the reconcile re-stats the path and tries again. */
+		if ((s->tbase = strdup(slash + 1)) == NULL) {
+			log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "cannot watch the directory "
+			    "of %s's target: out of memory; retrying", s->path);
+			free(real);
+			return;
+		}
 		slash[slash == real ? 1 : 0] = '\0';
 	}
 	if (stat(real, &tst) == 0 && S_ISDIR(tst.st_mode) &&
@@ -272,13 +278,21 @@ file_close(struct tail_file *f)
 	free(f);
 }
 
+/* A new open file of s, reading fd (not owned until this succeeds).
+ * Returns NULL, errno set, when its line buffer cannot be allocated. */
 static struct tail_file *
 file_new(struct tail_source *s, int fd, const struct stat *st)
 {
 	struct tail_file *f = calloc(1, sizeof *f);
 
-	if (f == NULL || lb_init(&f->lb, s->ts->o.max_line) < 0)
-		fatal("tail: out of memory");
+	if (f == NULL)
+		return NULL;
+	if (lb_init(&f->lb, s->ts->o.max_line) < 0) {
+		int saved = errno;
+		free(f);
+		errno = saved;
+		return NULL;
+	}
 	f->src = s;
 	f->fd = fd;
 	f->wd = -1;
@@ -574,7 +588,9 @@ open_path(struct tail_source *s, struct stat *st)
 }
 
 /* Make fd, just opened at s->path by open_path(), the current file s->cur,
- * which takes ownership of fd. */
+ * which takes ownership of fd. Out of memory, the file is refused for now
+ * (the source is in error, fd closed) and the next reconcile tries again,
+ * from the same start position. */
 static void
 follow_fd(struct tail_source *s, int fd, const struct stat *st)
 {
@@ -582,6 +598,12 @@ follow_fd(struct tail_source *s, int fd, const struct stat *st)
 	char proc[64];
 
 	struct tail_file *f = file_new(s, fd, st);
+	if (f == NULL) {
+		log_open_error(s, "allocate a line buffer to follow");
+		set_state(s, INPUT_STATE_ERROR);
+		close(fd);
+		return;
+	}
 	if (s->init_valid && s->resume_valid &&
 	    st->st_dev == s->init_dev && st->st_ino == s->init_ino)
 		resume_at(f, s->resume_offset, s->resume_skipping);
@@ -661,6 +683,13 @@ adopt_moved(struct tail_source *s)
 			continue;
 		}
 		struct tail_file *f = file_new(s, fd, &st);
+		if (f == NULL) {
+			log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "%s: cannot read %s, rotated "
+			    "before it could be opened: out of memory; its lines are not counted",
+			    s->path, name);
+			close(fd);
+			continue;
+		}
 		snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
 		f->wd = inotify_add_watch(s->ts->ifd, name, FILE_MASK);
 		demote(s, f, "was rotated before it could be opened");
@@ -1006,6 +1035,25 @@ fail:;
 	return NULL;
 }
 
+/* Close the files of a source out of the set (or never in it), free it. */
+static void
+source_free(struct tail_source *s)
+{
+	while (s->old != NULL) {
+		struct tail_file *f = s->old;
+		s->old = f->next;
+		file_close(f);
+	}
+	if (s->cur != NULL)
+		file_close(s->cur);
+	s->cur = NULL;
+	free(s->path);
+	free(s->dir);
+	free(s->base);
+	free(s->tbase);
+	free(s);
+}
+
 /* Close every file (stdin is left open), watch and fd. NULL is a no-op. */
 void
 tail_set_free(struct tail_set *ts)
@@ -1016,19 +1064,7 @@ tail_set_free(struct tail_set *ts)
 	 * release_wd() only looks at sources still alive. */
 	while (ts->n > 0) {
 		struct tail_source *s = ts->src[--ts->n];
-		while (s->old != NULL) {
-			struct tail_file *f = s->old;
-			s->old = f->next;
-			file_close(f);
-		}
-		if (s->cur != NULL)
-			file_close(s->cur);
-		s->cur = NULL;
-		free(s->path);
-		free(s->dir);
-		free(s->base);
-		free(s->tbase);
-		free(s);
+		source_free(s);
 	}
 	free(ts->src);
 	close(ts->ifd);
@@ -1053,13 +1089,19 @@ add_stdin(struct tail_set *ts, struct tail_source *s, char *err, size_t errlen)
 		s->stream = STREAM_POLLED;
 	else
 		s->stream = STREAM_PLAIN;
-	s->cur = file_new(s, STDIN_FILENO, &st);
+	if ((s->cur = file_new(s, STDIN_FILENO, &st)) == NULL) {
+		if (s->stream == STREAM_POLLED)
+			epoll_ctl(ts->epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+		snprintf(err, errlen, "standard input: out of memory");
+		return -1;
+	}
 	s->stream_ready = 1;
 	set_state(s, INPUT_STATE_FOLLOWING);
 	return 0;
 }
 
-static void
+/* s->dir and s->base from s->path. Returns 0, or -1 out of memory. */
+static int
 split_path(struct tail_source *s)
 {
 	const char *slash = strrchr(s->path, '/');
@@ -1071,8 +1113,7 @@ split_path(struct tail_source *s)
 		s->dir = slash == s->path ? strdup("/") : strndup(s->path, (size_t)(slash - s->path));
 		s->base = strdup(slash + 1);
 	}
-	if (s->dir == NULL || s->base == NULL)
-		fatal("tail: out of memory");
+	return s->dir == NULL || s->base == NULL ? -1 : 0;
 }
 
 /*
@@ -1101,7 +1142,8 @@ tail_set_add_resume(struct tail_set *ts, const char *path, const struct tail_pos
  * A saved file that is no longer at the path: look for its inode among the
  * directory's entries (mail.log.1 after a rename rotation) and, if it still
  * holds the saved bytes, finish it from the saved offset as a rotated file
- * being drained. Returns 1 if found and adopted.
+ * being drained. Returns 1 if found and adopted, 0 if not, -1 out of
+ * memory.
  */
 static int
 resume_rotated(struct tail_source *s, const struct tail_pos *pos)
@@ -1137,6 +1179,11 @@ resume_rotated(struct tail_source *s, const struct tail_pos *pos)
 			break;
 		}
 		struct tail_file *f = file_new(s, fd, &st);
+		if (f == NULL) {
+			close(fd);
+			found = -1;
+			break;
+		}
 		resume_at(f, (off_t)pos->offset, pos->skipping);
 		f->close_at = s->ts->now + (int64_t)s->ts->o.rotate_wait_ms;
 		f->next = s->old;
@@ -1149,12 +1196,13 @@ resume_rotated(struct tail_source *s, const struct tail_pos *pos)
 	return found;
 }
 
-/* Apply the saved positions of a source before its path is first opened. */
-static void
+/* Apply the saved positions of a source before its path is first opened.
+ * Returns 0, or -1 out of memory. */
+static int
 resume_source(struct tail_source *s, const struct tail_pos *pos, int npos,
     const struct stat *cur, int cur_valid)
 {
-	int at_path = 0;
+	int at_path = 0, r;
 
 	for (int i = 0; i < npos; i++) {
 		if (cur_valid && (uint64_t)cur->st_dev == pos[i].dev &&
@@ -1173,7 +1221,9 @@ resume_source(struct tail_source *s, const struct tail_pos *pos, int npos,
 			}
 			if (fd >= 0)
 				close(fd);
-		} else if (!resume_rotated(s, &pos[i])) {
+		} else if ((r = resume_rotated(s, &pos[i])) < 0) {
+			return -1;
+		} else if (r == 0) {
 			log_warnx("%s: the file we were reading when we stopped (inode %ju) is "
 			    "gone; the lines it got after offset %ju are not counted", s->path,
 			    (uintmax_t)pos[i].ino, (uintmax_t)pos[i].offset);
@@ -1182,6 +1232,7 @@ resume_source(struct tail_source *s, const struct tail_pos *pos, int npos,
 	/* The file at the path is not one we knew: it is new since, read it all. */
 	if (!at_path)
 		s->init_valid = 0;
+	return 0;
 }
 
 static int
@@ -1195,29 +1246,35 @@ add(struct tail_set *ts, const char *path, const struct tail_pos *pos, int npos,
 		snprintf(err, errlen, "empty log path");
 		return -1;
 	}
+	/* Out of memory, the path is refused with a reason, like a bad one:
+	 * the caller decides whether that stops it. */
 	nsrc = realloc(ts->src, sizeof *nsrc * (size_t)(ts->n + 1));
-	if (nsrc == NULL)
-		fatal("tail: out of memory");
+	if (nsrc == NULL) {
+		snprintf(err, errlen, "cannot follow %s: out of memory", path);
+		return -1;
+	}
 	ts->src = nsrc;
-	if ((s = calloc(1, sizeof *s)) == NULL || (s->path = strdup(path)) == NULL)
-		fatal("tail: out of memory");
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		snprintf(err, errlen, "cannot follow %s: out of memory", path);
+		return -1;
+	}
 	s->ts = ts;
 	s->index = ts->n;
 	s->dir_wd = -1;
 	s->tdir_wd = -1;
 	ts->now = mono_ms();
+	if ((s->path = strdup(path)) == NULL)
+		goto oom;
 
 	if (strcmp(path, "-") == 0) {
-		if (add_stdin(ts, s, err, errlen) < 0) {
-			free(s->path);
-			free(s);
-			return -1;
-		}
+		if (add_stdin(ts, s, err, errlen) < 0)
+			goto fail;
 		ts->src[ts->n++] = s;
 		return s->index;
 	}
 
-	split_path(s);
+	if (split_path(s) < 0)
+		goto oom;
 	if (stat(s->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "cannot follow %s: directory %s %s", path, s->dir,
 		    errno == ENOENT || errno == 0 ? "does not exist" : strerror(errno));
@@ -1232,8 +1289,9 @@ add(struct tail_set *ts, const char *path, const struct tail_pos *pos, int npos,
 		s->init_dev = st.st_dev;
 		s->init_ino = st.st_ino;
 	}
-	if (npos >= 0)
-		resume_source(s, pos, npos < TAIL_POS_MAX ? npos : TAIL_POS_MAX, &st, s->init_valid);
+	if (npos >= 0 &&
+	    resume_source(s, pos, npos < TAIL_POS_MAX ? npos : TAIL_POS_MAX, &st, s->init_valid) < 0)
+		goto oom;
 	ts->src[ts->n++] = s;
 	set_state(s, INPUT_STATE_WAITING);
 	s->need_path = 1;
@@ -1245,11 +1303,10 @@ add(struct tail_set *ts, const char *path, const struct tail_pos *pos, int npos,
 		log_info("%s does not exist yet; waiting for it", path);
 	ts->pending = 1;
 	return s->index;
+oom:
+	snprintf(err, errlen, "cannot follow %s: out of memory", path);
 fail:
-	free(s->path);
-	free(s->dir);
-	free(s->base);
-	free(s);
+	source_free(s);
 	return -1;
 }
 

@@ -62,7 +62,10 @@ void tail_set_free(struct tail_set *ts);
 /* Follow `path` ("-" is standard input, read until EOF). A path that does
  * not exist yet is waited for. Returns the source index, or -1 with a reason
  * in err if the path can never be followed (e.g. its directory does not
- * exist). */
+ * exist) or there is no memory for it; the set is unchanged then. A file
+ * that cannot get its line buffer, now or after a rotation, leaves the
+ * source in INPUT_STATE_ERROR (an open error, logged) until a later look
+ * succeeds. */
 int tail_set_add(struct tail_set *ts, const char *path, char *err, size_t errlen);
 
 /*

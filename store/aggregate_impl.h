@@ -1,0 +1,177 @@
+/*
+ * aggregate_impl.h - the inside of struct agg, shared by the two files
+ * that implement it: aggregate.c (counting and reading) and
+ * aggregate_state.c (the state file and the published copy). Nothing
+ * outside store/aggregate*.c includes it.
+ *
+ * The helpers are static inline so the hot path (agg_record) keeps them
+ * inlined as when they were file-local.
+ */
+#ifndef AGGREGATE_IMPL_H
+#define AGGREGATE_IMPL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "parsers/mp.h"
+#include "store/aggregate.h"
+
+struct opstore;
+struct topk;
+
+struct agg_slot {
+	_Atomic uint64_t key;     /* packed key + 1; 0 = empty */
+	_Atomic uint64_t value;
+	_Atomic int64_t created;  /* Unix seconds */
+};
+
+#define N_CLASSES 3     /* status classes 2, 4, 5 (class_index) */
+
+struct agg_hist {
+	_Atomic uint64_t buckets[AGG_DELAY_BUCKETS + 1];
+	_Atomic uint64_t sum_bits;   /* a double, written by the one writer */
+	_Atomic uint64_t count;
+};
+
+struct agg {
+	struct agg_opts opts;
+	struct agg_slot *slots;
+	size_t mask;                       /* table size - 1 */
+	size_t used;                       /* writer-only */
+	size_t cipher_series;              /* maillog_tls_ciphers_total series, against the cap too */
+	_Atomic size_t cipher_published;
+	_Atomic size_t used_published;     /* for readers */
+	_Atomic size_t status_published;   /* status series, for readers */
+	size_t status_used;
+	double start;
+
+	/* Overflow series, and the fixed families. */
+	_Atomic uint64_t status_over[MP_MTA_MAX][MP_DIR_COUNT][N_CLASSES];
+	_Atomic uint64_t outcome_fixed[MP_MTA_MAX][MP_OUTCOME_COUNT][MP_DEST_COUNT];
+	_Atomic uint64_t domain_fixed[MP_MTA_MAX][MP_DIR_COUNT][N_CLASSES];
+	_Atomic uint64_t reasons[MP_MTA_MAX][MP_DIR_COUNT][2][AGG_REASONS];  /* class 4, 5 */
+	_Atomic uint64_t unmatched[MP_MTA_MAX + 1];  /* index 0 = MP_MTA_NONE */
+	_Atomic uint64_t events[MP_MTA_MAX];
+	_Atomic uint64_t matched[MP_MTA_MAX];
+	_Atomic uint64_t received[MP_MTA_MAX];
+	_Atomic int64_t last_ts_us[MP_MTA_MAX];     /* -1: none yet */
+	struct agg_hist delays[MP_MTA_MAX][AGG_STAGES];
+	/* The same, by where the delivery went (maillog_delivery_delay_by_
+	 * destination_seconds): index MP_DEST_NONE (expiry), REMOTE, LOCAL;
+	 * filter hops are never observed. */
+	struct agg_hist delays_dest[MP_MTA_MAX][MP_DEST_COUNT][AGG_STAGES];
+	_Atomic uint64_t dropped;
+	_Atomic uint64_t generation;
+
+	/* Label ids for strings from the log. */
+	struct topk *domains[MP_DIR_COUNT];
+	struct topk *hosts;
+
+	/* The operational families (ops.h): fixed arrays, own module. */
+	struct opstore *ops;
+
+	/* Epoch of the last header's minute, so mktime runs once a minute,
+	 * not once a line (writer only). */
+	struct mp_time ts_key;
+	int64_t ts_minute;
+	int ts_valid;
+
+	size_t memory;
+};
+
+/*
+ * Key packing, low bit first:
+ *   family 3 | mta 4 | direction 1 | class 3 | code 10 | enh class 3 |
+ *   subject 10 | detail 10 | host 13
+ * = 57 bits. The outcome family keeps its outcome in the class field and
+ * its destination in the code field; the domain family its domain id in
+ * the code field (ids are at most AGG_MAX_DOMAINS_TOP < 1024, host ids at
+ * most AGG_MAX_HOSTS + 1 < 8192).
+ */
+static inline uint64_t
+pack(const struct agg_key *k)
+{
+	unsigned cls = k->cls, code = k->code;
+
+	if (k->family == AGG_FAM_OUTCOME) {
+		cls = (unsigned)k->outcome;
+		code = (unsigned)k->destination;
+	} else if (k->family == AGG_FAM_DOMAIN) {
+		code = k->domain;
+	}
+	return (uint64_t)k->family
+	    | (uint64_t)(unsigned)k->mta << 3
+	    | (uint64_t)k->direction << 7
+	    | (uint64_t)cls << 8
+	    | (uint64_t)code << 11
+	    | (uint64_t)k->enhanced.cls << 21
+	    | (uint64_t)k->enhanced.subject << 24
+	    | (uint64_t)k->enhanced.detail << 34
+	    | (uint64_t)k->host << 44;
+}
+
+static inline void
+unpack(uint64_t x, struct agg_key *k)
+{
+	memset(k, 0, sizeof *k);
+	k->family = (enum agg_family)(x & 7);
+	k->mta = (int)((x >> 3) & 15);
+	k->direction = (enum mp_direction)((x >> 7) & 1);
+	k->host = (uint16_t)((x >> 44) & 8191);
+	unsigned cls = (unsigned)((x >> 8) & 7), code = (unsigned)((x >> 11) & 1023);
+	switch (k->family) {
+	case AGG_FAM_OUTCOME:
+		k->outcome = (enum mp_outcome)cls;
+		k->destination = (enum mp_destination)code;
+		break;
+	case AGG_FAM_DOMAIN:
+		k->cls = (uint8_t)cls;
+		k->domain = (uint16_t)code;
+		break;
+	default:
+		k->cls = (uint8_t)cls;
+		k->code = (uint16_t)code;
+		k->enhanced.cls = (uint8_t)((x >> 21) & 7);
+		k->enhanced.subject = (uint16_t)((x >> 24) & 1023);
+		k->enhanced.detail = (uint16_t)((x >> 34) & 1023);
+	}
+}
+
+/* splitmix64 finaliser: cheap and spreads the low-entropy packed keys. */
+static inline uint64_t
+hash64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+/* Move the generation after the counter it announces, with release order:
+ * a renderer that reads the new generation (acquire) and then the counters
+ * sees at least that count, so it never caches a body missing it. */
+static inline void
+bump(struct agg *a)
+{
+	/* One writer: a load and a store, not a locked read-modify-write,
+	 * which costs tens of cycles a line for nothing. */
+	atomic_store_explicit(&a->generation,
+	    atomic_load_explicit(&a->generation, memory_order_relaxed) + 1,
+	    memory_order_release);
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static inline struct agg_slot *
+lookup(struct agg *a, uint64_t key)
+{
+	for (size_t i = hash64(key) & a->mask;; i = (i + 1) & a->mask) {
+		uint64_t stored = atomic_load_explicit(&a->slots[i].key, memory_order_relaxed);
+		if (stored == key || stored == 0)
+			return &a->slots[i];
+	}
+}
+
+#endif
