@@ -17,6 +17,7 @@
 #include "store/input_stats.h"
 #include "store/queue_snapshot.h"
 #include "util/strbuf.h"
+#include "web/expo_writer.h"   /* enum expo_format, expo_escape_label */
 
 /* One followed input as the web layer sees it. */
 struct expo_source {
@@ -49,11 +50,6 @@ struct expo_view {
 	struct queue_board *queue;
 };
 
-enum expo_format {
-	EXPO_FMT_TEXT = 0,      /* Prometheus text format 0.0.4 */
-	EXPO_FMT_OPENMETRICS,   /* OpenMetrics 1.0.0 */
-};
-
 #define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define EXPO_CONTENT_TYPE_OPENMETRICS \
 	"application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -67,9 +63,5 @@ int expo_render_format(const struct expo_view *v, enum expo_format fmt,
 
 /* expo_render_format in text 0.0.4 with no scrape duration. */
 int expo_render(const struct expo_view *v, struct strbuf *out);
-
-/* Append a label value escaped for the text format: backslash, double quote
- * and newline escaped; invalid UTF-8 sequences replaced with U+FFFD. */
-int expo_escape_label(struct strbuf *out, const char *s, size_t len);
 
 #endif
