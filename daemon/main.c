@@ -226,7 +226,7 @@ set_mtas(struct pipeline *p)
  * A file that does not load is refused with its error and the running
  * parsers carry on, so a typo never stops the counting. The swap is safe
  * because only this thread parses lines; the web thread reads MTA names,
- * which outlive every registry (parsers/custom.c). A custom parser that
+ * which outlive every registry (parsers/mta_names.c). A custom parser that
  * is new in the file gets its maillog_unmatched_lines_total sample once
  * that count is nonzero.
  */

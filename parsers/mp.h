@@ -3,9 +3,10 @@
  * event out.
  *
  * Everything under parsers/ is pure: no I/O, no global state but compiled
- * patterns, no allocation per line. A line is passed as (pointer, length),
- * never NUL-terminated, and every string an event carries points into that
- * line, so it is valid only for the duration of the call that filled it.
+ * patterns and the custom MTA names' ids (mta_names.c says why), no
+ * allocation per line. A line is passed as (pointer, length), never
+ * NUL-terminated, and every string an event carries points into that line,
+ * so it is valid only for the duration of the call that filled it.
  */
 #ifndef MP_H
 #define MP_H
@@ -274,7 +275,7 @@ int mp_registry_parse(struct mp_registry *reg, const char *line, size_t len,
 
 /* The label value for an MTA id ("postfix", ..., or a custom parser's
  * mta). Never NULL; safe from any thread, since a custom id's name is set
- * once and never changes or goes away. */
+ * once and never changes or goes away (parsers/mta_names.c). */
 const char *mp_mta_name(int mta);
 
 /* Names of the formats mp_registry_new accepts, for --help and errors:

@@ -108,13 +108,11 @@ mp_event_add_op(struct mp_event *ev, unsigned fam, unsigned l0, unsigned l1,
  *
  * mp_custom_new: check def and compile its patterns into *out (no id yet).
  * Returns 0, or -1 with a reason in err and the field in where.
- * mp_custom_assign_id: give c the id its mta name has in this process,
- * taking the next free one for a new name. Returns 0, or -1 when all
- * MP_CUSTOM_MAX ids are taken.
+ * mp_custom_set_mta: give c the id the registry got for its mta name
+ * (mp_mta_custom_id, mta_names.h); mp_custom_label is that name.
  * mp_custom_route: how the registry offers c a line (see registry.c).
  * mp_custom_parse: as struct mp_parser's parse; 0 also when the line lacks
  * c's match literal, -1 when it has it but no pattern yields a status.
- * mp_custom_name: the name of a custom id, or NULL if none has it.
  */
 struct mp_custom;
 
@@ -128,13 +126,12 @@ int mp_custom_new(struct mp_custom **out, const struct mp_custom_def *def,
     const struct mp_re_env *env, struct mp_def_error *where, char *err,
     size_t errlen);
 void mp_custom_free(struct mp_custom *c);
-int mp_custom_assign_id(struct mp_custom *c, char *err, size_t errlen);
+void mp_custom_set_mta(struct mp_custom *c, int mta);
 int mp_custom_mta(const struct mp_custom *c);
 const char *mp_custom_label(const struct mp_custom *c);
 enum mp_route mp_custom_route(const struct mp_custom *c,
     const struct mp_syslog *hdr);
 int mp_custom_parse(const struct mp_custom *c, const struct mp_syslog *hdr,
     struct mp_event *ev);
-const char *mp_custom_name(int mta);
 
 #endif

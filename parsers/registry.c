@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parsers/mta_names.h"
+
 /* Every built-in parser, in the order ties are broken. New MTAs go here. */
 static const struct mp_parser *const parser_table[] = {
 	&mp_parser_postfix,
@@ -143,14 +145,18 @@ add_custom(struct mp_registry *reg, const char *format,
 		}
 	}
 	reg->ncustom = keep;
-	for (size_t i = 0; i < reg->ncustom; i++)
-		if (mp_custom_assign_id(reg->custom[i], err, errlen) < 0) {
+	for (size_t i = 0; i < reg->ncustom; i++) {
+		int id = mp_mta_custom_id(mp_custom_label(reg->custom[i]), err, errlen);
+
+		if (id < 0) {
 			where_is(where, MP_DEF_MTA, -1);
 			for (size_t j = 0; j < ndefs; j++)
 				if (strcmp(defs[j].mta, mp_custom_label(reg->custom[i])) == 0)
 					where_is(where, MP_DEF_MTA, (int)j);
 			return -1;
 		}
+		mp_custom_set_mta(reg->custom[i], id);
+	}
 	return 0;
 }
 
