@@ -45,6 +45,11 @@
  * /metrics always shows (built-ins and the startup config's custom parsers;
  * read by the web thread, so never changed once it runs). */
 struct pipeline {
+	/* The names of the custom MTA ids: every registry this process builds
+	 * gives its ids here, so a name keeps its id (and counters) across
+	 * reloads, and the web thread reads names here, never from a registry
+	 * that a reload may free (struct mp_mta_names, parsers/mp.h). */
+	struct mp_mta_names names;
 	struct mp_registry *reg;
 	struct reason_set *reasons;   /* classifies 4xx/5xx statuses; swapped by reload() */
 	struct agg *agg;
@@ -108,7 +113,8 @@ count_line(void *ctx, const char *line, size_t len, int source)
 		log_limited(LOG_LIMIT_UNMATCHED, LOG_LEVEL_WARN,
 		    "%s line has a status marker but no status could be read from it"
 		    " (counted in maillog_unmatched_lines_total): %s",
-		    mp_mta_name(ev.mta), log_excerpt(ex, line, len, 160));
+		    mp_mta_name(mp_registry_names(p->reg), ev.mta),
+		    log_excerpt(ex, line, len, 160));
 	}
 }
 
@@ -194,7 +200,7 @@ custom_names(const struct mp_registry *reg, char *buf, size_t len)
 		if (ids[i] < MP_MTA_BUILTIN_COUNT || j < i)
 			continue;  /* built-in, or a custom mta's second direction */
 		int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-		    mp_mta_name(ids[i]));
+		    mp_mta_name(mp_registry_names(reg), ids[i]));
 		if (w < 0 || (size_t)w >= len - used)
 			break;
 		used += (size_t)w;
@@ -225,8 +231,8 @@ set_mtas(struct pipeline *p)
  * SIGHUP: build a registry from --config.file as it is now and swap it in.
  * A file that does not load is refused with its error and the running
  * parsers carry on, so a typo never stops the counting. The swap is safe
- * because only this thread parses lines; the web thread reads MTA names,
- * which outlive every registry (parsers/mta_names.c). A custom parser that
+ * because only this thread parses lines; the web thread reads MTA names
+ * from p->names, which outlives every registry. A custom parser that
  * is new in the file gets its maillog_unmatched_lines_total sample once
  * that count is nonzero.
  */
@@ -241,7 +247,8 @@ reload(const struct options *o, struct pipeline *p)
 		log_info("SIGHUP: no --config.file to reload; files are re-checked now");
 		return;
 	}
-	if (config_registry(o->config_file, o->format, &reg, err, sizeof err) != CONFIG_OK ||
+	if (config_registry(o->config_file, o->format, &p->names, &reg, err,
+	    sizeof err) != CONFIG_OK ||
 	    mp_registry_set_reinjection(reg, o->reinject, (size_t)o->nreinject, err,
 	    sizeof err) < 0) {
 		mp_registry_free(reg);
@@ -713,7 +720,7 @@ run_once(const struct options *o, struct pipeline *p)
 
 	struct expo_view view = {
 		.agg = p->agg, .sources = sources, .nsources = o->npaths,
-		.mtas = p->mtas, .nmtas = p->nmtas,
+		.mtas = p->mtas, .nmtas = p->nmtas, .names = &p->names,
 	};
 	if (expo_render(&view, &out) < 0) {
 		strbuf_free(&out);
@@ -886,6 +893,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 		.queue = &queue_board,
 		.agg = o->state_file ? ps.pub : p->agg, .sources = sources,
 		.nsources = nsources, .mtas = p->mtas, .nmtas = p->nmtas,
+		.names = &p->names,
 		/* With --state.file, as of the last snapshot, so what a scrape
 		 * saw is never more than a restart resumes from. */
 		.inotify_overflows = o->state_file ? &ps.pub_overflows : tail_set_overflows(ts),
@@ -1028,7 +1036,7 @@ int
 main(int argc, char **argv)
 {
 	struct options o;
-	struct pipeline p;
+	struct pipeline p = { .reg = NULL };   /* p.names empty */
 	char err[512];
 	int rc;
 
@@ -1061,7 +1069,8 @@ main(int argc, char **argv)
 	}
 	tzset();
 
-	switch (config_registry(o.config_file, o.format, &p.reg, err, sizeof err)) {
+	switch (config_registry(o.config_file, o.format, &p.names, &p.reg, err,
+	    sizeof err)) {
 	case CONFIG_OK:
 		break;
 	case CONFIG_BAD_FORMAT:

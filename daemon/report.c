@@ -583,7 +583,8 @@ render_text(struct strbuf *o, const struct report *r, const struct summary *s,
 			return -1;
 		for (int m = MP_MTA_NONE; m < MP_MTA_MAX; m++)
 			if (agg_unmatched_count(r->agg, m) &&
-			    strbuf_printf(o, "  %-14s %9" PRIu64 "\n", mp_mta_name(m),
+			    strbuf_printf(o, "  %-14s %9" PRIu64 "\n",
+			    mp_mta_name(mp_registry_names(r->reg), m),
 			    agg_unmatched_count(r->agg, m)) < 0)
 				return -1;
 	}
@@ -719,8 +720,8 @@ render_json(struct strbuf *o, const struct report *r, const struct summary *s,
 		uint64_t n = agg_unmatched_count(r->agg, m);
 		if (n == 0)
 			continue;
-		if (strbuf_printf(o, "%s\"%s\": %" PRIu64, first ? "" : ", ", mp_mta_name(m),
-		    n) < 0)
+		if (strbuf_printf(o, "%s\"%s\": %" PRIu64, first ? "" : ", ",
+		    mp_mta_name(mp_registry_names(r->reg), m), n) < 0)
 			return -1;
 		first = 0;
 	}

@@ -14,15 +14,13 @@
  *
  * A parser made here has no MTA id yet: the registry gives it the id of
  * its mta name once the whole config is known to be good (the id -> name
- * table, and why it outlives every registry, are parsers/mta_names.c's).
+ * table, and why it outlives every registry: struct mp_mta_names, mp.h).
  */
 #include "parsers/parser.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "parsers/mta_names.h"
 
 #define TAG_MAX_LEN 64
 #define MATCH_MAX_LEN 256
@@ -149,7 +147,7 @@ check_name(const char *name, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < MP_MTA_BUILTIN_COUNT; i++)
-		if (strcmp(name, mp_mta_name(i)) == 0) {
+		if (strcmp(name, mp_mta_name(NULL, i)) == 0) {
 			snprintf(err, errlen, "mta \"%s\" is a built-in parser's name", name);
 			return -1;
 		}
@@ -284,7 +282,7 @@ mp_custom_new(struct mp_custom **out, const struct mp_custom_def *def,
 }
 
 /* Free c and its compiled patterns. NULL is a no-op. Its id and name stay
- * taken (parsers/mta_names.c). */
+ * taken in the registry's names table. */
 void
 mp_custom_free(struct mp_custom *c)
 {
@@ -297,7 +295,7 @@ mp_custom_free(struct mp_custom *c)
 	free(c);
 }
 
-/* Set the id the registry gave c's name (parsers/mta_names.c). */
+/* Set the id the registry gave c's name (mp_mta_custom_id). */
 void
 mp_custom_set_mta(struct mp_custom *c, int mta)
 {

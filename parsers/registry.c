@@ -8,6 +8,7 @@
  */
 #include "parsers/parser.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ struct mp_registry {
 	struct active_parser active[MP_MTA_MAX];
 	size_t ncustom;
 	struct mp_custom *custom[MP_CUSTOM_MAX];
+	struct mp_mta_names *names;      /* the custom ids' names: lent, or own_names */
+	struct mp_mta_names own_names;
 	struct mp_settings settings;
 };
 
@@ -86,7 +89,7 @@ activate(struct mp_registry *reg, const struct mp_parser *p, char *err,
 struct mp_registry *
 mp_registry_new(const char *format, char *err, size_t errlen)
 {
-	return mp_registry_new_ex(format, NULL, 0, NULL, err, errlen);
+	return mp_registry_new_ex(format, NULL, 0, NULL, NULL, err, errlen);
 }
 
 static void
@@ -146,7 +149,8 @@ add_custom(struct mp_registry *reg, const char *format,
 	}
 	reg->ncustom = keep;
 	for (size_t i = 0; i < reg->ncustom; i++) {
-		int id = mp_mta_custom_id(mp_custom_label(reg->custom[i]), err, errlen);
+		int id = mp_mta_custom_id(reg->names, mp_custom_label(reg->custom[i]), err,
+		    errlen);
 
 		if (id < 0) {
 			where_is(where, MP_DEF_MTA, -1);
@@ -168,7 +172,8 @@ add_custom(struct mp_registry *reg, const char *format,
  */
 struct mp_registry *
 mp_registry_new_ex(const char *format, const struct mp_custom_def *defs,
-    size_t ndefs, struct mp_def_error *where, char *err, size_t errlen)
+    size_t ndefs, struct mp_mta_names *names, struct mp_def_error *where,
+    char *err, size_t errlen)
 {
 	struct mp_registry *reg;
 	int found = 0;
@@ -192,6 +197,8 @@ mp_registry_new_ex(const char *format, const struct mp_custom_def *defs,
 	}
 	pcre2_jit_stack_assign(reg->env.mctx, NULL, reg->jit_stack);
 	reg->env.settings = &reg->settings;
+	atomic_init(&reg->own_names.count, 0);
+	reg->names = names != NULL ? names : &reg->own_names;
 
 	if (add_custom(reg, format, defs, ndefs, &found, where, err, errlen) < 0) {
 		mp_registry_free(reg);
@@ -246,6 +253,13 @@ mp_registry_set_reinjection(struct mp_registry *reg, const char *const *names,
 	}
 	reg->settings.nreinject = n;
 	return 0;
+}
+
+/* The table reg's custom ids are named in; see mp.h. */
+const struct mp_mta_names *
+mp_registry_names(const struct mp_registry *reg)
+{
+	return reg->names;
 }
 
 /* The ids reg reports; see mp.h. */

@@ -41,7 +41,7 @@ mta_groups(const struct expo_view *v, struct mta_group *g)
 	int n = 0;
 
 	for (int mta = MP_MTA_NONE; mta < MP_MTA_MAX; mta++) {
-		const char *name = mp_mta_name(mta);
+		const char *name = mp_mta_name(v->names, mta);
 		int j;
 
 		for (j = 0; j < n && strcmp(g[j].name, name) != 0; j++)
@@ -128,12 +128,14 @@ destination_name(enum mp_destination d)
 static int
 series_cmp(const void *pa, const void *pb, void *ctx)
 {
-	const struct agg *agg = ctx;
+	const struct expo_view *v = ctx;
+	const struct agg *agg = v->agg;
 	const struct agg_key *x = &((const struct agg_series *)pa)->key;
 	const struct agg_key *y = &((const struct agg_series *)pb)->key;
 	int c;
 
-	if (x->mta != y->mta && (c = strcmp(mp_mta_name(x->mta), mp_mta_name(y->mta))) != 0)
+	if (x->mta != y->mta && (c = strcmp(mp_mta_name(v->names, x->mta),
+	    mp_mta_name(v->names, y->mta))) != 0)
 		return c;
 #define CMP(f) do { if (x->f != y->f) return x->f < y->f ? -1 : 1; } while (0)
 	CMP(direction);
@@ -170,8 +172,9 @@ host_label(struct expo_writer *e, const struct agg *agg, const struct agg_key *k
 
 /* The label set of one series of a capped family. */
 static int
-series_labels(struct expo_writer *e, const struct agg *agg, const struct agg_key *k)
+series_labels(struct expo_writer *e, const struct expo_view *v, const struct agg_key *k)
 {
+	const struct agg *agg = v->agg;
 	char code[8], enh[MP_ENHANCED_BUFSZ], cls[4];
 
 	expo_labels_reset(e);
@@ -188,17 +191,17 @@ series_labels(struct expo_writer *e, const struct agg *agg, const struct agg_key
 				snprintf(code, sizeof code, "%u", (unsigned)k->code);
 			mp_format_enhanced(&k->enhanced, enh);
 		}
-		return expo_label(e, "mta", mp_mta_name(k->mta)) < 0 ||
+		return expo_label(e, "mta", mp_mta_name(v->names, k->mta)) < 0 ||
 		    expo_label(e, "direction", mp_direction_name(k->direction)) < 0 ||
 		    expo_label(e, "class", cls) < 0 || expo_label(e, "code", code) < 0 ||
 		    expo_label(e, "enhanced", enh) < 0 || host_label(e, agg, k) < 0 ? -1 : 0;
 	case AGG_FAM_OUTCOME:
-		return expo_label(e, "mta", mp_mta_name(k->mta)) < 0 ||
+		return expo_label(e, "mta", mp_mta_name(v->names, k->mta)) < 0 ||
 		    expo_label(e, "outcome", outcome_name(k->outcome)) < 0 ||
 		    expo_label(e, "destination", destination_name(k->destination)) < 0 ||
 		    host_label(e, agg, k) < 0 ? -1 : 0;
 	case AGG_FAM_DOMAIN:
-		return expo_label(e, "mta", mp_mta_name(k->mta)) < 0 ||
+		return expo_label(e, "mta", mp_mta_name(v->names, k->mta)) < 0 ||
 		    expo_label(e, "direction", mp_direction_name(k->direction)) < 0 ||
 		    expo_label(e, "class", cls) < 0 ||
 		    expo_label(e, "domain", agg_domain_name(agg, k->direction, k->domain)) < 0 ||
@@ -263,17 +266,17 @@ render_capped(struct expo_writer *e, const struct expo_view *v, int f, struct ag
 	if (expo_family(e, name, capped_families[f].type, capped_families[f].help) < 0)
 		return -1;
 	n = agg_snapshot_family(v->agg, fam, s, cap);
-	qsort_r(s, n, sizeof *s, series_cmp, (void *)v->agg);
+	qsort_r(s, n, sizeof *s, series_cmp, (void *)v);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t value = s[i].value;
 		double created = s[i].created;
 
-		while (i + 1 < n && series_cmp(&s[i], &s[i + 1], (void *)v->agg) == 0) {
+		while (i + 1 < n && series_cmp(&s[i], &s[i + 1], (void *)v) == 0) {
 			value += s[++i].value;
 			if (s[i].created < created)
 				created = s[i].created;
 		}
-		if (series_labels(e, v->agg, &s[i].key) < 0)
+		if (series_labels(e, v, &s[i].key) < 0)
 			return -1;
 		if (fam == AGG_FAM_CODE_INFO || fam == AGG_FAM_ENHANCED_INFO) {
 			if (expo_sample_u64(e, name, 1) < 0)

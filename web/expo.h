@@ -32,6 +32,10 @@ struct expo_view {
 	int nsources;
 	const int *mtas;   /* MTAs whose per-MTA counters are always shown, 0 included */
 	int nmtas;
+	/* The names of custom MTA ids (written only before a reload swaps
+	 * registries, and append-only: see parsers/mp.h). NULL: custom ids
+	 * are all "unknown". */
+	const struct mp_mta_names *names;
 	const _Atomic uint64_t *inotify_overflows;  /* NULL: no inotify (--once), shown as 0 */
 	/* Snapshots of --state.file that could not be written; live, not from
 	 * the snapshot (a failed write is exactly what the snapshot misses).
