@@ -197,8 +197,9 @@ map_groups(struct pattern *p, char *why, size_t whylen)
 /*
  * Check def and compile it into *out, without an id (the registry gives
  * one, mp_custom_set_mta, once the whole registry is known to be good, so
- * a refused config never takes an id). Returns 0, or -1 with a reason in err; where
- * then names the field and pattern. *out is freed with mp_custom_free.
+ * a refused config never takes an id). Returns 0, or -1 with a reason in
+ * err; where then names the field and pattern. *out is freed with
+ * mp_custom_free.
  */
 int
 mp_custom_new(struct mp_custom **out, const struct mp_custom_def *def,

@@ -32,9 +32,10 @@ struct expo_view {
 	int nsources;
 	const int *mtas;   /* MTAs whose per-MTA counters are always shown, 0 included */
 	int nmtas;
-	/* The names of custom MTA ids (written only before a reload swaps
-	 * registries, and append-only: see parsers/mp.h). NULL: custom ids
-	 * are all "unknown". */
+	/* The names of custom MTA ids: the daemon's table, which the main
+	 * thread appends to while it builds a registry, and which is safe to
+	 * read meanwhile (struct mp_mta_names, parsers/mp.h). NULL: custom
+	 * ids are all "unknown". */
 	const struct mp_mta_names *names;
 	const _Atomic uint64_t *inotify_overflows;  /* NULL: no inotify (--once), shown as 0 */
 	/* Snapshots of --state.file that could not be written; live, not from
