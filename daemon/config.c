@@ -266,8 +266,8 @@ config_fini(struct config *c)
  * call: the registry copies what it keeps.
  */
 enum config_status
-config_registry(const char *path, const char *format, struct mp_registry **out,
-    char *err, size_t errlen)
+config_registry(const char *path, const char *format, struct mp_mta_names *names,
+    struct mp_registry **out, char *err, size_t errlen)
 {
 	struct config c = { .y = { .path = path, .err = err, .errlen = errlen } };
 	struct mp_def_error where;
@@ -279,7 +279,7 @@ config_registry(const char *path, const char *format, struct mp_registry **out,
 		config_fini(&c);
 		return CONFIG_BAD_FILE;
 	}
-	*out = mp_registry_new_ex(format, c.defs, c.ndefs, &where, why, sizeof why);
+	*out = mp_registry_new_ex(format, c.defs, c.ndefs, names, &where, why, sizeof why);
 	if (*out == NULL) {
 		if (where.field == MP_DEF_FORMAT) {
 			snprintf(err, errlen, "%s", why);

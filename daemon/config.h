@@ -30,10 +30,12 @@ enum config_status {
  * good. On failure *out is NULL and err holds one line; for a problem in
  * the file it starts "PATH:LINE: " (the line of the key or pattern at
  * fault; a pattern's error also gives the offset in the pattern). The
- * caller frees *out with mp_registry_free.
+ * custom parsers' ids are given in names, as mp_registry_new_ex does (NULL:
+ * a table of the registry's own). The caller frees *out with
+ * mp_registry_free.
  */
 enum config_status config_registry(const char *path, const char *format,
-    struct mp_registry **out, char *err, size_t errlen);
+    struct mp_mta_names *names, struct mp_registry **out, char *err, size_t errlen);
 
 /*
  * Build the failure-reason classifier from the file's top-level "reasons:"

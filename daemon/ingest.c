@@ -71,7 +71,8 @@ ingest_line(void *ctx, const char *line, size_t len, int source)
 			log_limited(LOG_LIMIT_UNMATCHED, LOG_LEVEL_WARN,
 			    "%s line has a status marker but no status could be read from it"
 			    " (counted in maillog_unmatched_lines_total): %s",
-			    mp_mta_name(ev.mta), log_excerpt(ex, line, len, 160));
+			    mp_mta_name(mp_registry_names(in->reg), ev.mta),
+			    log_excerpt(ex, line, len, 160));
 		}
 	}
 }

@@ -44,6 +44,11 @@
  * /metrics always shows (built-ins and the startup config's custom parsers;
  * read by the web thread, so never changed once it runs). */
 struct pipeline {
+	/* The names of the custom MTA ids: every registry this process builds
+	 * gives its ids here, so a name keeps its id (and counters) across
+	 * reloads, and the web thread reads names here, never from a registry
+	 * that a reload may free (struct mp_mta_names, parsers/mp.h). */
+	struct mp_mta_names names;
 	struct ingest in;       /* in.history is NULL in --once */
 	int mtas[MP_MTA_MAX];
 	int nmtas;
@@ -131,7 +136,7 @@ custom_names(const struct mp_registry *reg, char *buf, size_t len)
 		if (ids[i] < MP_MTA_BUILTIN_COUNT || j < i)
 			continue;  /* built-in, or a custom mta's second direction */
 		int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-		    mp_mta_name(ids[i]));
+		    mp_mta_name(mp_registry_names(reg), ids[i]));
 		if (w < 0 || (size_t)w >= len - used)
 			break;
 		used += (size_t)w;
@@ -162,8 +167,8 @@ set_mtas(struct pipeline *p)
  * SIGHUP: build a registry from --config.file as it is now and swap it in.
  * A file that does not load is refused with its error and the running
  * parsers carry on, so a typo never stops the counting. The swap is safe
- * because only this thread parses lines; the web thread reads MTA names,
- * which outlive every registry (parsers/custom.c). A custom parser that
+ * because only this thread parses lines; the web thread reads MTA names
+ * from p->names, which outlives every registry. A custom parser that
  * is new in the file gets its maillog_unmatched_lines_total sample once
  * that count is nonzero.
  */
@@ -178,7 +183,8 @@ reload(const struct options *o, struct pipeline *p)
 		log_info("SIGHUP: no --config.file to reload; files are re-checked now");
 		return;
 	}
-	if (config_registry(o->config_file, o->format, &reg, err, sizeof err) != CONFIG_OK ||
+	if (config_registry(o->config_file, o->format, &p->names, &reg, err,
+	    sizeof err) != CONFIG_OK ||
 	    mp_registry_set_reinjection(reg, o->reinject, (size_t)o->nreinject, err,
 	    sizeof err) < 0) {
 		mp_registry_free(reg);
@@ -306,7 +312,7 @@ run_once(const struct options *o, struct pipeline *p)
 
 	struct expo_view view = {
 		.agg = p->in.agg, .sources = sources, .nsources = o->npaths,
-		.mtas = p->mtas, .nmtas = p->nmtas,
+		.mtas = p->mtas, .nmtas = p->nmtas, .names = &p->names,
 	};
 	if (expo_render(&view, &out) < 0) {
 		strbuf_free(&out);
@@ -468,6 +474,7 @@ start_web(struct daemon *d, struct webcfg *webcfg)
 		.queue = &d->queue_board,
 		.agg = d->p->in.agg, .sources = d->sources,
 		.nsources = d->nsources, .mtas = d->p->mtas, .nmtas = d->p->nmtas,
+		.names = &d->p->names,
 		.inotify_overflows = tail_set_overflows(d->ts),
 		.history = d->p->in.history,
 	};
@@ -624,7 +631,7 @@ int
 main(int argc, char **argv)
 {
 	struct options o;
-	struct pipeline p = { .nmtas = 0 };   /* no hooks: in.on_event NULL */
+	struct pipeline p = { .nmtas = 0 };   /* p.names empty; no hooks: in.on_event NULL */
 	char err[512];
 	int rc;
 
@@ -657,7 +664,8 @@ main(int argc, char **argv)
 	}
 	tzset();
 
-	switch (config_registry(o.config_file, o.format, &p.in.reg, err, sizeof err)) {
+	switch (config_registry(o.config_file, o.format, &p.names, &p.in.reg, err,
+	    sizeof err)) {
 	case CONFIG_OK:
 		break;
 	case CONFIG_BAD_FORMAT:

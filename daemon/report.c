@@ -179,7 +179,8 @@ report_main(int argc, char **argv, FILE *out)
 			goto done;
 		}
 	}
-	struct report_data data = { .agg = r.in.agg, .t = &r.t, .in = in, .nin = nin };
+	struct report_data data = { .agg = r.in.agg, .names = mp_registry_names(r.in.reg),
+	    .t = &r.t, .in = in, .nin = nin };
 	if (r.oom || report_render(&o, json, &data) < 0) {
 		fprintf(stderr, "maillog_exporter report: out of memory\n");
 		goto done;

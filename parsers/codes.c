@@ -1,6 +1,7 @@
 /*
- * codes.c - SMTP reply codes, RFC 3463 enhanced status codes, and the label
- * names every parser shares.
+ * codes.c - SMTP reply codes, RFC 3463 enhanced status codes, and the
+ * direction and outcome label values every parser shares (the mta label's
+ * are mta_names.c's).
  *
  * These are the only places that decide what "is a code": parsers locate
  * where a reply is quoted, then ask here whether the bytes there are one.
@@ -175,30 +176,6 @@ mp_event_set_class(struct mp_event *ev)
 		ev->cls = 0;
 		return -1;
 	}
-}
-
-static const char *const mta_names[MP_MTA_BUILTIN_COUNT] = {
-	[MP_MTA_POSTFIX] = "postfix",
-	[MP_MTA_EXIM] = "exim",
-	[MP_MTA_SENDMAIL] = "sendmail",
-	[MP_MTA_OPENSMTPD] = "opensmtpd",
-};
-
-/*
- * The "mta" label value for an MTA id: a built-in's name, or the name a
- * custom parser's id was given (custom.c keeps those, append-only, so the
- * web thread may call this while a reload builds a new registry). An id
- * nobody has is "unknown", so a label is never NULL.
- */
-const char *
-mp_mta_name(int mta)
-{
-	const char *name;
-
-	if (mta >= 0 && mta < MP_MTA_BUILTIN_COUNT)
-		return mta_names[mta];
-	name = mp_custom_name(mta);
-	return name != NULL ? name : "unknown";
 }
 
 /* The "direction" label value. Never NULL. */

@@ -12,23 +12,16 @@
  * the built-in parsers (mp_event_set_class), so a custom MTA's counts mean
  * the same as Postfix's.
  *
- * Names and ids. The web thread renders the mta label of every id while
- * the main thread may be building a new registry (a SIGHUP reload), so the
- * id -> name table lives here, outside any registry: a slot is written
- * once, then published by a release store of the count, and never changes
- * or goes away. A name keeps its id across reloads, so its counters carry
- * on; a process can name at most MP_CUSTOM_MAX distinct custom MTAs.
- * Registries are built by one thread at a time (main.c's), which is what
- * makes the unlocked append safe.
+ * A parser made here has no MTA id yet: the registry gives it the id of
+ * its mta name once the whole config is known to be good (the id -> name
+ * table, and why it outlives every registry: struct mp_mta_names, mp.h).
  */
 #include "parsers/parser.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_MAX_LEN 32
 #define TAG_MAX_LEN 64
 #define MATCH_MAX_LEN 256
 #define PATTERNS_MAX 32
@@ -58,7 +51,7 @@ struct pattern {
 };
 
 struct mp_custom {
-	char name[NAME_MAX_LEN + 1];
+	char name[MP_CUSTOM_NAME_MAX + 1];
 	int mta;
 	enum mp_direction direction;
 	char *tag;
@@ -69,9 +62,6 @@ struct mp_custom {
 	size_t npatterns;
 	struct pattern pat[];
 };
-
-static char id_names[MP_CUSTOM_MAX][NAME_MAX_LEN + 1];
-static _Atomic int id_count;
 
 /* Accepted outcome words, compared ignoring case and any '_', '-' or
  * space, so "TempFail", "temp_fail" and "TransientFailure" all work. The
@@ -149,15 +139,15 @@ check_name(const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "mta is missing or empty");
 		return -1;
 	}
-	if (len > NAME_MAX_LEN || name[0] < 'a' || name[0] > 'z' ||
+	if (len > MP_CUSTOM_NAME_MAX || name[0] < 'a' || name[0] > 'z' ||
 	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-.") != len) {
 		snprintf(err, errlen,
 		    "mta \"%.40s\": want a lowercase letter, then lowercase letters, digits, '_', '-' or '.'"
-		    " (at most %d in all): it becomes the mta label value", name, NAME_MAX_LEN);
+		    " (at most %d in all): it becomes the mta label value", name, MP_CUSTOM_NAME_MAX);
 		return -1;
 	}
 	for (int i = 0; i < MP_MTA_BUILTIN_COUNT; i++)
-		if (strcmp(name, mp_mta_name(i)) == 0) {
+		if (strcmp(name, mp_mta_name(NULL, i)) == 0) {
 			snprintf(err, errlen, "mta \"%s\" is a built-in parser's name", name);
 			return -1;
 		}
@@ -205,10 +195,11 @@ map_groups(struct pattern *p, char *why, size_t whylen)
 }
 
 /*
- * Check def and compile it into *out, without an id (mp_custom_assign_id
- * gives one once the whole registry is known to be good, so a refused
- * config never takes an id). Returns 0, or -1 with a reason in err; where
- * then names the field and pattern. *out is freed with mp_custom_free.
+ * Check def and compile it into *out, without an id (the registry gives
+ * one, mp_custom_set_mta, once the whole registry is known to be good, so
+ * a refused config never takes an id). Returns 0, or -1 with a reason in
+ * err; where then names the field and pattern. *out is freed with
+ * mp_custom_free.
  */
 int
 mp_custom_new(struct mp_custom **out, const struct mp_custom_def *def,
@@ -292,7 +283,7 @@ mp_custom_new(struct mp_custom **out, const struct mp_custom_def *def,
 }
 
 /* Free c and its compiled patterns. NULL is a no-op. Its id and name stay
- * taken (see the top of this file). */
+ * taken in the registry's names table. */
 void
 mp_custom_free(struct mp_custom *c)
 {
@@ -305,31 +296,11 @@ mp_custom_free(struct mp_custom *c)
 	free(c);
 }
 
-/*
- * Give c its name's id: the one it was given before in this process, else
- * the next free one, published for mp_custom_name. Returns 0, or -1 when
- * MP_CUSTOM_MAX names have been given ids already (a restart frees them).
- */
-int
-mp_custom_assign_id(struct mp_custom *c, char *err, size_t errlen)
+/* Set the id the registry gave c's name (mp_mta_custom_id). */
+void
+mp_custom_set_mta(struct mp_custom *c, int mta)
 {
-	int n = atomic_load_explicit(&id_count, memory_order_relaxed);
-
-	for (int i = 0; i < n; i++)
-		if (strcmp(id_names[i], c->name) == 0) {
-			c->mta = MP_MTA_BUILTIN_COUNT + i;
-			return 0;
-		}
-	if (n == MP_CUSTOM_MAX) {
-		snprintf(err, errlen,
-		    "mta \"%s\": no id left: this process has already counted %d different custom"
-		    " mta names; restart the exporter to use new ones", c->name, MP_CUSTOM_MAX);
-		return -1;
-	}
-	memcpy(id_names[n], c->name, sizeof id_names[n]);
-	atomic_store_explicit(&id_count, n + 1, memory_order_release);
-	c->mta = MP_MTA_BUILTIN_COUNT + n;
-	return 0;
+	c->mta = mta;
 }
 
 int
@@ -342,17 +313,6 @@ const char *
 mp_custom_label(const struct mp_custom *c)
 {
 	return c->name;
-}
-
-/* The name a custom id was given, or NULL. Any thread (see the top). */
-const char *
-mp_custom_name(int mta)
-{
-	int i = mta - MP_MTA_BUILTIN_COUNT;
-
-	if (i < 0 || i >= atomic_load_explicit(&id_count, memory_order_acquire))
-		return NULL;
-	return id_names[i];
 }
 
 /* Cheap: compares the tag only; the match literal is looked for in parse. */

@@ -2,10 +2,11 @@
  * mp.h - the parser contract: one mail-log line in, at most one SMTP status
  * event out.
  *
- * Everything under parsers/ is pure: no I/O, no global state but compiled
- * patterns, no allocation per line. A line is passed as (pointer, length),
- * never NUL-terminated, and every string an event carries points into that
- * line, so it is valid only for the duration of the call that filled it.
+ * Everything under parsers/ is pure: no I/O, no global state (compiled
+ * patterns and the custom MTA names' ids live in objects their owners
+ * hold), no allocation per line. A line is passed as (pointer, length), never
+ * NUL-terminated, and every string an event carries points into that line,
+ * so it is valid only for the duration of the call that filled it.
  */
 #ifndef MP_H
 #define MP_H
@@ -227,19 +228,47 @@ struct mp_def_error {
 };
 
 /* The most custom parsers one registry holds, and the most distinct custom
- * mta names one process ever gives an id to. */
+ * mta names one names table (below) ever gives an id to. */
 #define MP_CUSTOM_MAX (MP_MTA_MAX - MP_MTA_BUILTIN_COUNT)
+
+/* The longest custom mta name. */
+#define MP_CUSTOM_NAME_MAX 32
+
+/*
+ * The names of custom MTA ids (parsers/mta_names.c). A custom mta name
+ * must keep its id for as long as its counters live, across the reloads
+ * that replace the registry, and its name must stay readable after the
+ * registry that gave the id is gone (a parser a reload removed keeps its
+ * series). So the table outlives registries: its owner (daemon/main.c's
+ * pipeline) lends it to every registry it builds, which gives ids in it,
+ * and to whoever renders names (web/, through struct expo_view).
+ *
+ * Zero-initialise: that is an empty table. The members are mta_names.c's.
+ * Rule: only mp_registry_new_ex writes, by one thread at a time (the one
+ * that builds registries); slots are append-only and published by a
+ * release store of count, so any thread may read names meanwhile.
+ */
+struct mp_mta_names {
+	_Atomic int count;
+	char name[MP_CUSTOM_MAX][MP_CUSTOM_NAME_MAX + 1];
+};
 
 /* mp_registry_new with custom parsers besides the built-in ones: format may
  * also name a custom parser. Every definition is checked and compiled even
- * when format selects another, so one call validates a whole config. A
- * custom mta name keeps its id for the life of the process (ids are never
- * reused), so counters survive a reload that rebuilds the registry. On
- * failure returns NULL, a one-line reason in err and, if where is not
- * NULL, what the reason is about. */
+ * when format selects another, so one call validates a whole config. The
+ * custom mta names get their ids in names, which the registry keeps a
+ * pointer to (it must outlive the registry): a name keeps its id in every
+ * registry built with the same table (ids are never reused), so counters
+ * survive a reload that rebuilds the registry. names NULL: the registry
+ * keeps a table of its own, valid as long as it is. On failure returns
+ * NULL, a one-line reason in err and, if where is not NULL, what the
+ * reason is about. */
 struct mp_registry *mp_registry_new_ex(const char *format,
-    const struct mp_custom_def *defs, size_t ndefs, struct mp_def_error *where,
-    char *err, size_t errlen);
+    const struct mp_custom_def *defs, size_t ndefs, struct mp_mta_names *names,
+    struct mp_def_error *where, char *err, size_t errlen);
+
+/* The names table reg gives its custom ids in (for mp_mta_name). */
+const struct mp_mta_names *mp_registry_names(const struct mp_registry *reg);
 
 /*
  * Postfix smtpd instances that take back mail a content filter has
@@ -272,10 +301,11 @@ size_t mp_registry_mtas(const struct mp_registry *reg, int *out, size_t max);
 int mp_registry_parse(struct mp_registry *reg, const char *line, size_t len,
     struct mp_event *ev);
 
-/* The label value for an MTA id ("postfix", ..., or a custom parser's
- * mta). Never NULL; safe from any thread, since a custom id's name is set
- * once and never changes or goes away. */
-const char *mp_mta_name(int mta);
+/* The label value for an MTA id: "postfix", ..., or the name a custom id
+ * has in names; "unknown" for an id names does not have (any custom id
+ * when names is NULL). Never NULL; safe from any thread (see struct
+ * mp_mta_names). */
+const char *mp_mta_name(const struct mp_mta_names *names, int mta);
 
 /* Names of the formats mp_registry_new accepts, for --help and errors:
  * "auto|postfix|...". Static string. */

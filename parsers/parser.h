@@ -12,14 +12,8 @@
 #ifndef MP_PARSER_H
 #define MP_PARSER_H
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "parsers/mp.h"
-
-/* Capture pairs in the registry's shared match data: the limit on a
- * pattern's capture groups (mp_re_compile refuses more). */
-#define MP_RE_MAX_PAIRS 20
+#include "parsers/regex.h"
 
 /* What mp_registry_set_reinjection gave: each name as the user wrote it
  * (a Postfix syslog_name, or a whole tag ending in "/smtpd"). */
@@ -29,15 +23,6 @@ struct mp_settings {
 		char name[MP_REINJECT_NAME_MAX + 1];
 		size_t len;
 	} reinject[MP_REINJECT_MAX];
-};
-
-/* Owned by the registry, lent to every parser's init() and kept by it.
- * settings is the registry's too, and may change between two lines (never
- * during one), so parsers read it per line and never copy it. */
-struct mp_re_env {
-	pcre2_match_data *md;
-	pcre2_match_context *mctx;
-	const struct mp_settings *settings;
 };
 
 /* How sure a parser is that a line is its own, from the header alone. */
@@ -118,36 +103,16 @@ mp_event_add_op(struct mp_event *ev, unsigned fam, unsigned l0, unsigned l1,
 }
 
 /*
- * Shared by parsers, implemented in registry.c.
- *
- * mp_re_compile: compile pattern (non-UTF, so any byte matches; JIT when
- * the platform allows it) into *out. Returns 0, or -1 with a reason in err.
- * mp_re_match: match re against s[0..len) from the start of s, using the
- * env's match data. Returns the number of capture pairs set (>= 1), or 0 for
- * no match (errors, such as a hit match limit, count as no match).
- * mp_re_group: capture n of the last match, as pointer and length into s;
- * returns 0, or -1 (and *p = NULL) if the group did not participate.
- */
-int mp_re_compile(pcre2_code **out, const char *pattern, uint32_t options,
-    char *err, size_t errlen);
-int mp_re_match(const pcre2_code *re, const struct mp_re_env *env,
-    const char *s, size_t len);
-int mp_re_group(const struct mp_re_env *env, const char *s, int n,
-    const char **p, size_t *plen);
-
-/*
  * Custom parsers (custom.c): made from a struct mp_custom_def at run time,
  * so they carry state the const struct mp_parser table cannot.
  *
  * mp_custom_new: check def and compile its patterns into *out (no id yet).
  * Returns 0, or -1 with a reason in err and the field in where.
- * mp_custom_assign_id: give c the id its mta name has in this process,
- * taking the next free one for a new name. Returns 0, or -1 when all
- * MP_CUSTOM_MAX ids are taken.
+ * mp_custom_set_mta: give c the id the registry got for its mta name
+ * (mp_mta_custom_id, mta_names.h); mp_custom_label is that name.
  * mp_custom_route: how the registry offers c a line (see registry.c).
  * mp_custom_parse: as struct mp_parser's parse; 0 also when the line lacks
  * c's match literal, -1 when it has it but no pattern yields a status.
- * mp_custom_name: the name of a custom id, or NULL if none has it.
  */
 struct mp_custom;
 
@@ -161,13 +126,12 @@ int mp_custom_new(struct mp_custom **out, const struct mp_custom_def *def,
     const struct mp_re_env *env, struct mp_def_error *where, char *err,
     size_t errlen);
 void mp_custom_free(struct mp_custom *c);
-int mp_custom_assign_id(struct mp_custom *c, char *err, size_t errlen);
+void mp_custom_set_mta(struct mp_custom *c, int mta);
 int mp_custom_mta(const struct mp_custom *c);
 const char *mp_custom_label(const struct mp_custom *c);
 enum mp_route mp_custom_route(const struct mp_custom *c,
     const struct mp_syslog *hdr);
 int mp_custom_parse(const struct mp_custom *c, const struct mp_syslog *hdr,
     struct mp_event *ev);
-const char *mp_custom_name(int mta);
 
 #endif

@@ -8,9 +8,12 @@
  */
 #include "parsers/parser.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "parsers/mta_names.h"
 
 /* Every built-in parser, in the order ties are broken. New MTAs go here. */
 static const struct mp_parser *const parser_table[] = {
@@ -36,6 +39,8 @@ struct mp_registry {
 	struct active_parser active[MP_MTA_MAX];
 	size_t ncustom;
 	struct mp_custom *custom[MP_CUSTOM_MAX];
+	struct mp_mta_names *names;      /* the custom ids' names: lent, or own_names */
+	struct mp_mta_names own_names;
 	struct mp_settings settings;
 };
 
@@ -52,68 +57,6 @@ set_err(char *err, size_t errlen, const char *what, const char *detail)
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, "%s%s%s", what, detail ? ": " : "",
 		    detail ? detail : "");
-}
-
-int
-mp_re_compile(pcre2_code **out, const char *pattern, uint32_t options,
-    char *err, size_t errlen)
-{
-	PCRE2_UCHAR msg[160];
-	PCRE2_SIZE erroff;
-	uint32_t captures = 0;
-	int errcode;
-	char where[48];
-
-	/* Never UTF: log bytes are not guaranteed to be UTF-8, and an invalid
-	 * sequence must not make a line unmatchable. DOTALL because a line is
-	 * a byte string in which no byte is special. */
-	*out = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-	    options | PCRE2_NEVER_UTF | PCRE2_DOTALL, &errcode, &erroff, NULL);
-	if (*out == NULL) {
-		pcre2_get_error_message(errcode, msg, sizeof msg);
-		snprintf(where, sizeof where, "pattern error at offset %zu",
-		    (size_t)erroff);
-		set_err(err, errlen, where, (const char *)msg);
-		return -1;
-	}
-	pcre2_pattern_info(*out, PCRE2_INFO_CAPTURECOUNT, &captures);
-	if (captures + 1 > MP_RE_MAX_PAIRS) {
-		set_err(err, errlen, "pattern has too many capture groups", NULL);
-		pcre2_code_free(*out);
-		*out = NULL;
-		return -1;
-	}
-	/* Without JIT (e.g. an SELinux policy that forbids executable
-	 * memory) the interpreter still matches, only slower. */
-	(void)pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);
-	return 0;
-}
-
-int
-mp_re_match(const pcre2_code *re, const struct mp_re_env *env, const char *s,
-    size_t len)
-{
-	int rc;
-
-	rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, env->md, env->mctx);
-	return rc > 0 ? rc : 0;
-}
-
-int
-mp_re_group(const struct mp_re_env *env, const char *s, int n, const char **p,
-    size_t *plen)
-{
-	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(env->md);
-
-	if (n < 0 || (uint32_t)n >= pcre2_get_ovector_count(env->md) ||
-	    ov[2 * n] == PCRE2_UNSET) {
-		*p = NULL;
-		*plen = 0;
-		return -1;
-	}
-	*p = s + ov[2 * n];
-	*plen = ov[2 * n + 1] - ov[2 * n];
-	return 0;
 }
 
 static int
@@ -146,7 +89,7 @@ activate(struct mp_registry *reg, const struct mp_parser *p, char *err,
 struct mp_registry *
 mp_registry_new(const char *format, char *err, size_t errlen)
 {
-	return mp_registry_new_ex(format, NULL, 0, NULL, err, errlen);
+	return mp_registry_new_ex(format, NULL, 0, NULL, NULL, err, errlen);
 }
 
 static void
@@ -205,14 +148,19 @@ add_custom(struct mp_registry *reg, const char *format,
 		}
 	}
 	reg->ncustom = keep;
-	for (size_t i = 0; i < reg->ncustom; i++)
-		if (mp_custom_assign_id(reg->custom[i], err, errlen) < 0) {
+	for (size_t i = 0; i < reg->ncustom; i++) {
+		int id = mp_mta_custom_id(reg->names, mp_custom_label(reg->custom[i]), err,
+		    errlen);
+
+		if (id < 0) {
 			where_is(where, MP_DEF_MTA, -1);
 			for (size_t j = 0; j < ndefs; j++)
 				if (strcmp(defs[j].mta, mp_custom_label(reg->custom[i])) == 0)
 					where_is(where, MP_DEF_MTA, (int)j);
 			return -1;
 		}
+		mp_custom_set_mta(reg->custom[i], id);
+	}
 	return 0;
 }
 
@@ -224,7 +172,8 @@ add_custom(struct mp_registry *reg, const char *format,
  */
 struct mp_registry *
 mp_registry_new_ex(const char *format, const struct mp_custom_def *defs,
-    size_t ndefs, struct mp_def_error *where, char *err, size_t errlen)
+    size_t ndefs, struct mp_mta_names *names, struct mp_def_error *where,
+    char *err, size_t errlen)
 {
 	struct mp_registry *reg;
 	int found = 0;
@@ -248,6 +197,8 @@ mp_registry_new_ex(const char *format, const struct mp_custom_def *defs,
 	}
 	pcre2_jit_stack_assign(reg->env.mctx, NULL, reg->jit_stack);
 	reg->env.settings = &reg->settings;
+	atomic_init(&reg->own_names.count, 0);
+	reg->names = names != NULL ? names : &reg->own_names;
 
 	if (add_custom(reg, format, defs, ndefs, &found, where, err, errlen) < 0) {
 		mp_registry_free(reg);
@@ -302,6 +253,13 @@ mp_registry_set_reinjection(struct mp_registry *reg, const char *const *names,
 	}
 	reg->settings.nreinject = n;
 	return 0;
+}
+
+/* The table reg's custom ids are named in; see mp.h. */
+const struct mp_mta_names *
+mp_registry_names(const struct mp_registry *reg)
+{
+	return reg->names;
 }
 
 /* The ids reg reports; see mp.h. */

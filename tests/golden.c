@@ -149,12 +149,13 @@ render(const struct golden_set *set, int rc, const struct mp_event *ev,
 		if (ev->mta == set->mta)
 			snprintf(out, outlen, "unmatched");
 		else
-			snprintf(out, outlen, "unmatched mta=%s", mp_mta_name(ev->mta));
+			snprintf(out, outlen, "unmatched mta=%s",
+			    mp_mta_name(NULL, ev->mta));
 		return;
 	}
 	if (ev->kind == MP_EVENT_RECEIVED) {
 		snprintf(out, outlen, "received mta=%s dir=%s domain=%.*s",
-		    mp_mta_name(ev->mta), mp_direction_name(ev->direction),
+		    mp_mta_name(NULL, ev->mta), mp_direction_name(ev->direction),
 		    (int)ev->domain_len, ev->domain ? ev->domain : "");
 		return;
 	}
@@ -163,7 +164,7 @@ render(const struct golden_set *set, int rc, const struct mp_event *ev,
 		snprintf(code, sizeof code, "%u", ev->code);
 	snprintf(out, outlen,
 	    "mta=%s dir=%s outcome=%s code=%s enhanced=%s class=%uxx domain=%.*s",
-	    mp_mta_name(ev->mta), mp_direction_name(ev->direction),
+	    mp_mta_name(NULL, ev->mta), mp_direction_name(ev->direction),
 	    mp_outcome_name(ev->outcome), code, enh, ev->cls,
 	    (int)ev->domain_len, ev->domain ? ev->domain : "");
 }

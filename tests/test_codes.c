@@ -179,12 +179,12 @@ static void
 test_names(void **state)
 {
 	(void)state;
-	assert_string_equal(mp_mta_name(MP_MTA_POSTFIX), "postfix");
-	assert_string_equal(mp_mta_name(MP_MTA_EXIM), "exim");
-	assert_string_equal(mp_mta_name(MP_MTA_SENDMAIL), "sendmail");
-	assert_string_equal(mp_mta_name(MP_MTA_OPENSMTPD), "opensmtpd");
-	assert_string_equal(mp_mta_name(MP_MTA_NONE), "unknown");
-	assert_string_equal(mp_mta_name(MP_MTA_MAX), "unknown");
+	assert_string_equal(mp_mta_name(NULL, MP_MTA_POSTFIX), "postfix");
+	assert_string_equal(mp_mta_name(NULL, MP_MTA_EXIM), "exim");
+	assert_string_equal(mp_mta_name(NULL, MP_MTA_SENDMAIL), "sendmail");
+	assert_string_equal(mp_mta_name(NULL, MP_MTA_OPENSMTPD), "opensmtpd");
+	assert_string_equal(mp_mta_name(NULL, MP_MTA_NONE), "unknown");
+	assert_string_equal(mp_mta_name(NULL, MP_MTA_MAX), "unknown");
 	assert_string_equal(mp_direction_name(MP_DIR_OUTBOUND), "outbound");
 	assert_string_equal(mp_direction_name(MP_DIR_INBOUND), "inbound");
 	assert_string_equal(mp_outcome_name(MP_OUTCOME_SENT), "sent");

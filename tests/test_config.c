@@ -46,7 +46,7 @@ check_error(const char *text, const char *want)
 	char err[512], full[600];
 
 	write_file(text);
-	assert_int_equal(config_registry(path, "auto", &reg, err, sizeof err), CONFIG_BAD_FILE);
+	assert_int_equal(config_registry(path, "auto", NULL, &reg, err, sizeof err), CONFIG_BAD_FILE);
 	assert_null(reg);
 	snprintf(full, sizeof full, "%s:%s", path, want);
 	assert_string_equal(err, full);
@@ -80,11 +80,11 @@ test_good_file(void **state)
 	    "    match: \"REJECT \"\n"
 	    "    patterns:\n"
 	    "      - 'REJECT (?<code>\\d{3}) (?<enhanced>\\S+)'\n");
-	assert_int_equal(config_registry(path, "auto", &reg, err, sizeof err), CONFIG_OK);
+	assert_int_equal(config_registry(path, "auto", NULL, &reg, err, sizeof err), CONFIG_OK);
 	assert_non_null(reg);
 	assert_int_equal(mp_registry_mtas(reg, ids, MP_MTA_MAX), MP_MTA_BUILTIN_COUNT + 2);
 	assert_int_equal(parse(reg, "Nov 28 14:10:01 mx acme[1]: status=sent reply=250", &ev), 1);
-	assert_string_equal(mp_mta_name(ev.mta), "acme");
+	assert_string_equal(mp_mta_name(mp_registry_names(reg), ev.mta), "acme");
 	assert_int_equal(ev.code, 250);
 	assert_int_equal(parse(reg, "Nov 28 14:10:01 mx other[1]: REJECT 554 5.7.1", &ev), 1);
 	assert_int_equal(ev.direction, MP_DIR_INBOUND);
@@ -94,19 +94,19 @@ test_good_file(void **state)
 	mp_registry_free(reg);
 
 	/* The file's mta is a format name; an unknown one is a format error. */
-	assert_int_equal(config_registry(path, "acme", &reg, err, sizeof err), CONFIG_OK);
+	assert_int_equal(config_registry(path, "acme", NULL, &reg, err, sizeof err), CONFIG_OK);
 	mp_registry_free(reg);
-	assert_int_equal(config_registry(path, "qmail", &reg, err, sizeof err), CONFIG_BAD_FORMAT);
+	assert_int_equal(config_registry(path, "qmail", NULL, &reg, err, sizeof err), CONFIG_BAD_FORMAT);
 	assert_null(reg);
 	assert_non_null(strstr(err, "unknown format \"qmail\""));
 	unlink(path);
 
 	/* No file: built-ins only. An empty list is a valid file too. */
-	assert_int_equal(config_registry(NULL, "auto", &reg, err, sizeof err), CONFIG_OK);
+	assert_int_equal(config_registry(NULL, "auto", NULL, &reg, err, sizeof err), CONFIG_OK);
 	assert_int_equal(mp_registry_mtas(reg, ids, MP_MTA_MAX), MP_MTA_BUILTIN_COUNT);
 	mp_registry_free(reg);
 	write_file("parsers: []\n");
-	assert_int_equal(config_registry(path, "auto", &reg, err, sizeof err), CONFIG_OK);
+	assert_int_equal(config_registry(path, "auto", NULL, &reg, err, sizeof err), CONFIG_OK);
 	mp_registry_free(reg);
 	unlink(path);
 }
@@ -160,14 +160,14 @@ test_example(void **state)
 		  1, "postfix", MP_DIR_OUTBOUND, 250, "2.0.0", 2 },
 	};
 
-	assert_int_equal(config_registry(EXAMPLE, "auto", &reg, err, sizeof err), CONFIG_OK);
+	assert_int_equal(config_registry(EXAMPLE, "auto", NULL, &reg, err, sizeof err), CONFIG_OK);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int rc = parse(reg, cases[i].line, &ev);
 		if (rc != cases[i].rc)
 			fail_msg("case %zu: rc %d, want %d", i, rc, cases[i].rc);
 		if (rc == 0)
 			continue;
-		assert_string_equal(mp_mta_name(ev.mta), cases[i].mta);
+		assert_string_equal(mp_mta_name(mp_registry_names(reg), ev.mta), cases[i].mta);
 		if (rc < 0)
 			continue;
 		assert_int_equal(ev.direction, cases[i].dir);
@@ -186,11 +186,11 @@ test_file_errors(void **state)
 	struct mp_registry *reg;
 	char err[512];
 
-	assert_int_equal(config_registry("/nonexistent/custom.yml", "auto", &reg, err, sizeof err),
+	assert_int_equal(config_registry("/nonexistent/custom.yml", "auto", NULL, &reg, err, sizeof err),
 	    CONFIG_BAD_FILE);
 	assert_string_equal(err, "/nonexistent/custom.yml: cannot open: No such file or directory");
 	write_file("");
-	assert_int_equal(config_registry(path, "auto", &reg, err, sizeof err), CONFIG_BAD_FILE);
+	assert_int_equal(config_registry(path, "auto", NULL, &reg, err, sizeof err), CONFIG_BAD_FILE);
 	assert_non_null(strstr(err, ": empty file: want a top-level \"parsers:\" list"));
 	unlink(path);
 }

@@ -4,8 +4,9 @@
  * code validation, unmatched lines, forced formats, stable ids, and every
  * definition error with the field it points at.
  *
- * The id table is process-wide and only grows, so the tests share a small
- * set of names and the one that exhausts it runs last.
+ * The tests lend one names table to their registries, as the daemon does;
+ * it only grows, so they share a small set of names and the one that
+ * exhausts it runs last.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,12 +39,17 @@ static const struct mp_custom_def defs[] = {
 };
 #define NDEFS (sizeof defs / sizeof defs[0])
 
+/* One names table lent to every registry here, as the daemon lends one to
+ * each it builds: a name keeps its id from one registry to the next, and a
+ * table's ids run out (test_ids_run_out). */
+static struct mp_mta_names names;
+
 static struct mp_registry *
 new_reg(const char *format)
 {
 	char err[512];
 	struct mp_def_error where;
-	struct mp_registry *reg = mp_registry_new_ex(format, defs, NDEFS, &where, err,
+	struct mp_registry *reg = mp_registry_new_ex(format, defs, NDEFS, &names, &where, err,
 	    sizeof err);
 
 	if (reg == NULL)
@@ -74,7 +80,7 @@ test_auto_beside_builtins(void **state)
 
 	assert_int_equal(parse(reg,
 	    "Nov 28 14:10:02 mx acme[7]: result=Deferred code=451 dsn=4.3.0 to=u@example.org", &ev), 1);
-	assert_string_equal(mp_mta_name(ev.mta), "acme");
+	assert_string_equal(mp_mta_name(&names, ev.mta), "acme");
 	assert_true(ev.mta >= MP_MTA_BUILTIN_COUNT && ev.mta < MP_MTA_MAX);
 	assert_int_equal(ev.direction, MP_DIR_OUTBOUND);
 	assert_int_equal(ev.code, 451);
@@ -88,14 +94,14 @@ test_auto_beside_builtins(void **state)
 	/* Untagged JSON: no built-in takes it, the tagless custom parser does. */
 	assert_int_equal(parse(reg,
 	    "{\"type\":\"Bounce\",\"id\":\"1\",\"response\":{\"code\":550}}", &ev), 1);
-	assert_string_equal(mp_mta_name(ev.mta), "jsonmta");
+	assert_string_equal(mp_mta_name(&names, ev.mta), "jsonmta");
 	assert_int_equal(ev.code, 550);
 	assert_int_equal(ev.cls, 5);
 
 	/* The match literal makes the line gw's, whatever the tag. */
 	assert_int_equal(parse(reg,
 	    "Nov 28 14:10:03 gw1 gateway[9]: smtp-result: status=554", &ev), 1);
-	assert_string_equal(mp_mta_name(ev.mta), "gw");
+	assert_string_equal(mp_mta_name(&names, ev.mta), "gw");
 	assert_int_equal(ev.direction, MP_DIR_INBOUND);
 	assert_int_equal(ev.outcome, MP_OUTCOME_REJECTED);
 
@@ -133,7 +139,7 @@ test_outcome_words(void **state)
 	}
 	/* An unknown word and no code: the pattern matched, so it is unmatched. */
 	assert_int_equal(parse(reg, "Nov 28 14:10:02 mx acme[7]: result=maybe", &ev), -1);
-	assert_string_equal(mp_mta_name(ev.mta), "acme");
+	assert_string_equal(mp_mta_name(&names, ev.mta), "acme");
 	mp_registry_free(reg);
 }
 
@@ -157,7 +163,7 @@ test_codes_validated(void **state)
 	assert_int_equal(ev.outcome, MP_OUTCOME_DEFERRED);
 	/* The marker without a parsable status: unmatched, counted for gw. */
 	assert_int_equal(parse(reg, "Nov 28 14:10:03 gw1 gateway[9]: smtp-result: garbled", &ev), -1);
-	assert_string_equal(mp_mta_name(ev.mta), "gw");
+	assert_string_equal(mp_mta_name(&names, ev.mta), "gw");
 	assert_int_equal(parse(reg, "Nov 28 14:10:03 gw1 gateway[9]: smtp-result: status=999", &ev), -1);
 	mp_registry_free(reg);
 }
@@ -171,7 +177,7 @@ test_forced_format(void **state)
 	int ids[MP_MTA_MAX];
 
 	assert_int_equal(mp_registry_mtas(reg, ids, MP_MTA_MAX), 1);
-	assert_string_equal(mp_mta_name(ids[0]), "acme");
+	assert_string_equal(mp_mta_name(&names, ids[0]), "acme");
 	assert_int_equal(parse(reg,
 	    "Nov 28 14:10:01 mx postfix/smtp[42]: 4A1: to=<u@example.com>, relay=mx[192.0.2.7]:25,"
 	    " delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)", &ev), 0);
@@ -199,7 +205,7 @@ test_ids_stable(void **state)
 	assert_int_equal(mp_registry_mtas(b, ib, MP_MTA_MAX), na);
 	assert_memory_equal(ia, ib, na * sizeof ia[0]);
 	for (size_t i = 0; i < NDEFS; i++)
-		assert_string_equal(mp_mta_name(ia[MP_MTA_BUILTIN_COUNT + i]), defs[i].mta);
+		assert_string_equal(mp_mta_name(&names, ia[MP_MTA_BUILTIN_COUNT + i]), defs[i].mta);
 	mp_registry_free(a);
 	mp_registry_free(b);
 }
@@ -216,7 +222,7 @@ test_both_directions(void **state)
 		{ .mta = "acme", .direction = MP_DIR_INBOUND, .patterns = in_p, .npatterns = 1 },
 	};
 	char err[256];
-	struct mp_registry *reg = mp_registry_new_ex("acme", two, 2, NULL, err, sizeof err);
+	struct mp_registry *reg = mp_registry_new_ex("acme", two, 2, &names, NULL, err, sizeof err);
 	struct mp_event ev;
 	int id;
 
@@ -227,7 +233,29 @@ test_both_directions(void **state)
 	assert_int_equal(parse(reg, "IN 550", &ev), 1);
 	assert_int_equal(ev.direction, MP_DIR_INBOUND);
 	assert_int_equal(ev.mta, id);
-	assert_string_equal(mp_mta_name(id), "acme");
+	assert_string_equal(mp_mta_name(&names, id), "acme");
+	mp_registry_free(reg);
+}
+
+/* A registry without a table lent names its ids in one of its own: they
+ * take none of the shared table's. */
+static void
+test_own_table(void **state)
+{
+	(void)state;
+	static const char *const p[] = { "^OWN (?<code>\\d{3})" };
+	const struct mp_custom_def d = { .mta = "owntable", .direction = MP_DIR_OUTBOUND,
+	    .patterns = p, .npatterns = 1 };
+	char err[256];
+	struct mp_registry *reg = mp_registry_new_ex("auto", &d, 1, NULL, NULL, err, sizeof err);
+	struct mp_event ev;
+
+	assert_non_null(reg);
+	assert_int_equal(parse(reg, "OWN 250", &ev), 1);
+	assert_int_equal(ev.mta, MP_MTA_BUILTIN_COUNT);
+	assert_string_equal(mp_mta_name(mp_registry_names(reg), ev.mta), "owntable");
+	assert_string_not_equal(mp_mta_name(&names, ev.mta), "owntable");
+	assert_string_equal(mp_mta_name(NULL, ev.mta), "unknown");
 	mp_registry_free(reg);
 }
 
@@ -242,7 +270,7 @@ test_duplicate_group_names(void **state)
 	const struct mp_custom_def d = { .mta = "acme", .direction = MP_DIR_OUTBOUND,
 	    .patterns = p, .npatterns = 1 };
 	char err[256];
-	struct mp_registry *reg = mp_registry_new_ex("acme", &d, 1, NULL, err, sizeof err);
+	struct mp_registry *reg = mp_registry_new_ex("acme", &d, 1, &names, NULL, err, sizeof err);
 	struct mp_event ev;
 
 	assert_non_null(reg);
@@ -260,7 +288,7 @@ check_bad(const struct mp_custom_def *d, size_t n, int def, enum mp_def_field fi
 {
 	char err[512];
 	struct mp_def_error where;
-	struct mp_registry *reg = mp_registry_new_ex("auto", d, n, &where, err, sizeof err);
+	struct mp_registry *reg = mp_registry_new_ex("auto", d, n, &names, &where, err, sizeof err);
 
 	if (reg != NULL) {
 		mp_registry_free(reg);
@@ -338,27 +366,29 @@ test_definition_errors(void **state)
 
 	char err[256];
 	struct mp_def_error where;
-	assert_null(mp_registry_new_ex("nosuch", defs, NDEFS, &where, err, sizeof err));
+	assert_null(mp_registry_new_ex("nosuch", defs, NDEFS, &names, &where, err, sizeof err));
 	assert_int_equal(where.field, MP_DEF_FORMAT);
 	assert_string_equal(err, "unknown format \"nosuch\", want auto|postfix|exim|sendmail|opensmtpd"
 	    " or a custom parser's mta");
 }
 
-/* Last: ids are never reused, so a process names at most MP_CUSTOM_MAX. */
+/* Last: ids are never reused, so a names table (the daemon's: one per
+ * process) names at most MP_CUSTOM_MAX. */
 static void
 test_ids_run_out(void **state)
 {
 	(void)state;
 	static const char *const p[] = { "(?<code>\\d{3})" };
-	char names[MP_CUSTOM_MAX + 1][16], err[256];
+	char mta[MP_CUSTOM_MAX + 1][16], err[256];
 	struct mp_def_error where;
 	int ok = 0, refused = 0;
 
 	for (int i = 0; i < MP_CUSTOM_MAX + 1; i++) {
-		snprintf(names[i], sizeof names[i], "n%d", i);
-		const struct mp_custom_def d = { .mta = names[i], .direction = MP_DIR_OUTBOUND,
+		snprintf(mta[i], sizeof mta[i], "n%d", i);
+		const struct mp_custom_def d = { .mta = mta[i], .direction = MP_DIR_OUTBOUND,
 		    .patterns = p, .npatterns = 1 };
-		struct mp_registry *reg = mp_registry_new_ex("auto", &d, 1, &where, err, sizeof err);
+		struct mp_registry *reg = mp_registry_new_ex("auto", &d, 1, &names, &where, err,
+		    sizeof err);
 		if (reg != NULL) {
 			ok++;
 			mp_registry_free(reg);
@@ -389,6 +419,7 @@ main(void)
 		cmocka_unit_test(test_ids_stable),
 		cmocka_unit_test(test_both_directions),
 		cmocka_unit_test(test_duplicate_group_names),
+		cmocka_unit_test(test_own_table),
 		cmocka_unit_test(test_definition_errors),
 		cmocka_unit_test(test_ids_run_out),
 	};

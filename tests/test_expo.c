@@ -715,7 +715,7 @@ test_same_name_merged(void **state)
 	struct expo_view v = { .agg = a };
 	int custom1 = MP_MTA_BUILTIN_COUNT, custom2 = MP_MTA_BUILTIN_COUNT + 3;
 
-	assert_string_equal(mp_mta_name(custom1), mp_mta_name(custom2));
+	assert_string_equal(mp_mta_name(NULL, custom1), mp_mta_name(NULL, custom2));
 	record(a, event(custom1, MP_DIR_OUTBOUND, 250, 0, 0, 0, 2), 2);
 	record(a, event(custom2, MP_DIR_OUTBOUND, 250, 0, 0, 0, 2), 3);
 	agg_unmatched(a, custom1);
@@ -727,12 +727,12 @@ test_same_name_merged(void **state)
 	snprintf(want, sizeof want,
 	    "# TYPE maillog_smtp_status_total counter\n"
 	    "maillog_smtp_status_total{mta=\"%s\",direction=\"outbound\",class=\"2xx\",code=\"250\",enhanced=\"\"} 5\n"
-	    "# HELP maillog_unmatched_lines_total ", mp_mta_name(custom1));
+	    "# HELP maillog_unmatched_lines_total ", mp_mta_name(NULL, custom1));
 	assert_non_null(strstr(text, want));
 	snprintf(want, sizeof want,
 	    "# TYPE maillog_unmatched_lines_total counter\n"
 	    "maillog_unmatched_lines_total{mta=\"%s\"} 3\n"
-	    "# HELP maillog_series_dropped_total ", mp_mta_name(MP_MTA_NONE));
+	    "# HELP maillog_series_dropped_total ", mp_mta_name(NULL, MP_MTA_NONE));
 	assert_non_null(strstr(text, want));
 	free(text);
 	agg_free(a);

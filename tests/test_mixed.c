@@ -64,7 +64,7 @@ test_mixed_forced(void **state)
 	(void)state;
 	for (int mta = 0; mta < MP_MTA_BUILTIN_COUNT; mta++) {
 		struct mp_registry *aut = mp_registry_new("auto", err, sizeof err);
-		struct mp_registry *one = mp_registry_new(mp_mta_name(mta), err,
+		struct mp_registry *one = mp_registry_new(mp_mta_name(NULL, mta), err,
 		    sizeof err);
 
 		assert_non_null(aut);
@@ -83,8 +83,8 @@ test_mixed_forced(void **state)
 				assert_int_equal(f.kind, a.kind);
 			} else if (rf != 0) {
 				fail_msg("%s:%d: format %s took a line auto gives to %s",
-				    GOLDEN, c->lineno, mp_mta_name(mta),
-				    ra != 0 ? mp_mta_name(a.mta) : "nobody");
+				    GOLDEN, c->lineno, mp_mta_name(NULL, mta),
+				    ra != 0 ? mp_mta_name(NULL, a.mta) : "nobody");
 			}
 		}
 		mp_registry_free(aut);

@@ -446,7 +446,7 @@ test_config_file(void **state)
 	    "    enhanced: x.7.1\n"
 	    "    pattern: 'slow down'\n");
 	/* The parser side accepts a file with reasons and no parsers. */
-	assert_int_equal(config_registry(path, "auto", &reg, err, sizeof err), CONFIG_OK);
+	assert_int_equal(config_registry(path, "auto", NULL, &reg, err, sizeof err), CONFIG_OK);
 	mp_registry_free(reg);
 	assert_int_equal(config_reasons(path, &rs, err, sizeof err), CONFIG_OK);
 	assert_int_equal(reason_set_user_rules(rs), 2);

@@ -1,13 +1,8 @@
 /*
  * expo.c - the exposition of everything the exporter counts, plus the
  * standard process_* families, in Prometheus text format 0.0.4 or
- * OpenMetrics 1.0.0.
- *
- * The two formats differ only where OpenMetrics requires it: a counter
- * family is named without _total and each counter sample is followed by
- * its _created (when it started counting), *_info families are of type
- * info, families in base units state their # UNIT, HELP escapes double
- * quotes, and the text ends with # EOF.
+ * OpenMetrics 1.0.0: which families, in which order, with which series.
+ * How each is written in either format is web/expo_writer.c's business.
  *
  * The output is deterministic: families in a fixed order, series sorted, so
  * two renders of the same counters are byte-identical (tests compare whole
@@ -17,253 +12,19 @@
  */
 #include "web/expo.h"
 
-#include <dirent.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "build_config.h"
 #include "parsers/meaning.h"
 #include "parsers/reason.h"
 #include "parsers/mp.h"
 #include "store/opstore.h"
-#include "util/utf8.h"
+#include "web/expo_writer.h"
+#include "web/procstat.h"
 
-/*
- * Append s[0..len) as the inside of a quoted label value: backslash, double
- * quote and newline escaped as the 0.0.4 format requires, and every
- * ill-formed UTF-8 subpart replaced by U+FFFD. Label values come from
- * remote servers by way of the mail log, which is not UTF-8 by contract;
- * Prometheus rejects a whole scrape over one bad byte, so this is where a
- * hostile client's bytes are neutralised. Returns 0 or -1 (out of memory).
- */
-int
-expo_escape_label(struct strbuf *out, const char *s, size_t len)
-{
-	static const char replacement[] = "\xef\xbf\xbd";   /* U+FFFD */
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, run = 0;
-
-	/* Copy runs of bytes that need nothing in one append; only the three
-	 * escapes and the invalid bytes break a run. */
-	while (i < len) {
-		unsigned char c = p[i];
-		const char *esc = NULL;
-		size_t esclen = 0, skip = 1;
-
-		if (c == '\\') {
-			esc = "\\\\";
-			esclen = 2;
-		} else if (c == '"') {
-			esc = "\\\"";
-			esclen = 2;
-		} else if (c == '\n') {
-			esc = "\\n";
-			esclen = 2;
-		} else if (c >= 0x80) {
-			size_t bad = 0, n = utf8_seq(p + i, len - i, &bad);
-			if (n) {
-				i += n;
-				continue;
-			}
-			esc = replacement;
-			esclen = 3;
-			skip = bad;
-		} else {
-			i++;
-			continue;
-		}
-		if (strbuf_append(out, s + run, i - run) < 0 ||
-		    strbuf_append(out, esc, esclen) < 0)
-			return -1;
-		i += skip;
-		run = i;
-	}
-	return strbuf_append(out, s + run, i - run);
-}
-
-/* Append a string literal without counting its length by hand. */
-#define APPEND_LIT(out, lit) strbuf_append((out), (lit), sizeof(lit) - 1)
-
-static int
-escape_str(struct strbuf *out, const char *s)
-{
-	return expo_escape_label(out, s, strlen(s));
-}
-
-/* What one rendering needs besides the counters: the format, a scratch
- * buffer for the label set of the sample being written, and the time the
- * fixed counters started (their OpenMetrics _created). */
-struct em {
-	struct strbuf *out;
-	enum expo_format fmt;
-	struct strbuf labels;
-	double start;
-};
-
-static int
-has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* HELP text: text 0.0.4 escapes backslash and newline; OpenMetrics also
- * the double quote. Our texts hold no backslash or newline, but quotes. */
-static int
-help_text(struct em *e, const char *help)
-{
-	const char *q;
-
-	if (e->fmt == EXPO_FMT_TEXT)
-		return strbuf_append(e->out, help, strlen(help));
-	while ((q = strchr(help, '"')) != NULL) {
-		if (strbuf_append(e->out, help, (size_t)(q - help)) < 0 ||
-		    APPEND_LIT(e->out, "\\\"") < 0)
-			return -1;
-		help = q + 1;
-	}
-	return strbuf_append(e->out, help, strlen(help));
-}
-
-/*
- * The family header. name is the sample name of text 0.0.4 (a counter's
- * ends in _total). OpenMetrics names the family without _total (and an
- * info family without _info), and states the unit when the name ends in
- * one of the base units we use.
- */
-static int
-family(struct em *e, const char *name, const char *type, const char *help)
-{
-	char fam[128];
-	const char *omtype = type;
-	size_t n = strlen(name);
-
-	if (e->fmt == EXPO_FMT_TEXT) {
-		if (strcmp(type, "info") == 0)
-			type = "gauge";
-		return strbuf_printf(e->out, "# HELP %s ", name) < 0 ||
-		    help_text(e, help) < 0 ||
-		    strbuf_printf(e->out, "\n# TYPE %s %s\n", name, type) < 0 ? -1 : 0;
-	}
-	if (n >= sizeof fam)
-		return -1;
-	memcpy(fam, name, n + 1);
-	if (strcmp(type, "counter") == 0 && has_suffix(fam, "_total"))
-		fam[n - 6] = '\0';
-	else if (strcmp(type, "info") == 0 && has_suffix(fam, "_info"))
-		fam[n - 5] = '\0';
-	if (strbuf_printf(e->out, "# TYPE %s %s\n", fam, omtype) < 0)
-		return -1;
-	if (has_suffix(fam, "_seconds") &&
-	    strbuf_printf(e->out, "# UNIT %s seconds\n", fam) < 0)
-		return -1;
-	if (has_suffix(fam, "_bytes") &&
-	    strbuf_printf(e->out, "# UNIT %s bytes\n", fam) < 0)
-		return -1;
-	return strbuf_printf(e->out, "# HELP %s ", fam) < 0 || help_text(e, help) < 0 ||
-	    APPEND_LIT(e->out, "\n") < 0 ? -1 : 0;
-}
-
-/* Start a label set: the scratch buffer is reused for every sample. */
-static void
-labels_reset(struct em *e)
-{
-	e->labels.len = 0;
-	if (e->labels.data)
-		e->labels.data[0] = '\0';
-}
-
-/* Add name="value" (escaped) to the label set. */
-static int
-label(struct em *e, const char *name, const char *value)
-{
-	if (e->labels.len && APPEND_LIT(&e->labels, ",") < 0)
-		return -1;
-	if (strbuf_append(&e->labels, name, strlen(name)) < 0 ||
-	    APPEND_LIT(&e->labels, "=\"") < 0 || escape_str(&e->labels, value) < 0 ||
-	    APPEND_LIT(&e->labels, "\"") < 0)
-		return -1;
-	return 0;
-}
-
-static int
-sample_head(struct em *e, const char *name, size_t namelen)
-{
-	if (strbuf_append(e->out, name, namelen) < 0)
-		return -1;
-	if (e->labels.len == 0)
-		return APPEND_LIT(e->out, " ");
-	return APPEND_LIT(e->out, "{") < 0 ||
-	    strbuf_append(e->out, e->labels.data, e->labels.len) < 0 ||
-	    APPEND_LIT(e->out, "} ") < 0 ? -1 : 0;
-}
-
-/* A float as Prometheus reads it back exactly enough: integers without a
- * fraction, everything else with 15 significant digits. */
-static int
-put_double(struct em *e, double v)
-{
-	char buf[64];
-	int n;
-
-	if (v == (double)(int64_t)v && v > -1e15 && v < 1e15)
-		n = snprintf(buf, sizeof buf, "%" PRId64, (int64_t)v);
-	else
-		n = snprintf(buf, sizeof buf, "%.15g", v);
-	return strbuf_append(e->out, buf, (size_t)n);
-}
-
-/* v and a newline, without printf: a big exposition is mostly these. */
-static int
-sample_u64(struct em *e, const char *name, uint64_t v)
-{
-	char buf[24];
-	char *p = buf + sizeof buf;
-
-	*--p = '\n';
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (sample_head(e, name, strlen(name)) < 0)
-		return -1;
-	return strbuf_append(e->out, p, (size_t)(buf + sizeof buf - p));
-}
-
-static int
-sample_double(struct em *e, const char *name, double v)
-{
-	if (sample_head(e, name, strlen(name)) < 0 || put_double(e, v) < 0)
-		return -1;
-	return APPEND_LIT(e->out, "\n");
-}
-
-/* A counter sample with the current label set; in OpenMetrics followed by
- * its _created sample (name without _total). */
-static int
-counter(struct em *e, const char *name, uint64_t v, double created)
-{
-	size_t n = strlen(name);
-	char created_name[160];
-
-	if (sample_u64(e, name, v) < 0)
-		return -1;
-	if (e->fmt != EXPO_FMT_OPENMETRICS)
-		return 0;
-	if (has_suffix(name, "_total"))
-		n -= 6;
-	if (n + sizeof "_created" > sizeof created_name)
-		return -1;
-	memcpy(created_name, name, n);
-	memcpy(created_name + n, "_created", sizeof "_created");
-	return sample_double(e, created_name, created);
-}
 
 /* MTA names, each once, in order; ids that share a name ("unknown") are
  * grouped so their counts are summed into one series. */
@@ -280,7 +41,7 @@ mta_groups(const struct expo_view *v, struct mta_group *g)
 	int n = 0;
 
 	for (int mta = MP_MTA_NONE; mta < MP_MTA_MAX; mta++) {
-		const char *name = mp_mta_name(mta);
+		const char *name = mp_mta_name(v->names, mta);
 		int j;
 
 		for (j = 0; j < n && strcmp(g[j].name, name) != 0; j++)
@@ -309,13 +70,13 @@ mta_groups(const struct expo_view *v, struct mta_group *g)
  * alert on the rate has a series to work on), any other only once
  * nonzero. */
 static int
-per_mta_counter(struct em *e, const struct expo_view *v, const char *name,
+per_mta_counter(struct expo_writer *e, const struct expo_view *v, const char *name,
     const char *help, uint64_t (*get)(const struct agg *, int))
 {
 	struct mta_group g[MP_MTA_MAX + 1];
 	int n = mta_groups(v, g);
 
-	if (family(e, name, "counter", help) < 0)
+	if (expo_family(e, name, "counter", help) < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		uint64_t c = 0;
@@ -323,8 +84,8 @@ per_mta_counter(struct em *e, const struct expo_view *v, const char *name,
 			c += get(v->agg, g[i].ids[j]);
 		if (c == 0 && !g[i].always)
 			continue;
-		labels_reset(e);
-		if (label(e, "mta", g[i].name) < 0 || counter(e, name, c, e->start) < 0)
+		expo_labels_reset(e);
+		if (expo_label(e, "mta", g[i].name) < 0 || expo_counter(e, name, c, e->start) < 0)
 			return -1;
 	}
 	return 0;
@@ -367,12 +128,14 @@ destination_name(enum mp_destination d)
 static int
 series_cmp(const void *pa, const void *pb, void *ctx)
 {
-	const struct agg *agg = ctx;
+	const struct expo_view *v = ctx;
+	const struct agg *agg = v->agg;
 	const struct agg_key *x = &((const struct agg_series *)pa)->key;
 	const struct agg_key *y = &((const struct agg_series *)pb)->key;
 	int c;
 
-	if (x->mta != y->mta && (c = strcmp(mp_mta_name(x->mta), mp_mta_name(y->mta))) != 0)
+	if (x->mta != y->mta && (c = strcmp(mp_mta_name(v->names, x->mta),
+	    mp_mta_name(v->names, y->mta))) != 0)
 		return c;
 #define CMP(f) do { if (x->f != y->f) return x->f < y->f ? -1 : 1; } while (0)
 	CMP(direction);
@@ -400,20 +163,21 @@ series_cmp(const void *pa, const void *pb, void *ctx)
 }
 
 static int
-host_label(struct em *e, const struct agg *agg, const struct agg_key *k)
+host_label(struct expo_writer *e, const struct agg *agg, const struct agg_key *k)
 {
 	if (!agg_options(agg)->host_label)
 		return 0;
-	return label(e, "host", agg_host_name(agg, k->host));
+	return expo_label(e, "host", agg_host_name(agg, k->host));
 }
 
 /* The label set of one series of a capped family. */
 static int
-series_labels(struct em *e, const struct agg *agg, const struct agg_key *k)
+series_labels(struct expo_writer *e, const struct expo_view *v, const struct agg_key *k)
 {
+	const struct agg *agg = v->agg;
 	char code[8], enh[MP_ENHANCED_BUFSZ], cls[4];
 
-	labels_reset(e);
+	expo_labels_reset(e);
 	snprintf(cls, sizeof cls, "%uxx", (unsigned)k->cls % 10);
 	switch (k->family) {
 	case AGG_FAM_STATUS:
@@ -427,32 +191,32 @@ series_labels(struct em *e, const struct agg *agg, const struct agg_key *k)
 				snprintf(code, sizeof code, "%u", (unsigned)k->code);
 			mp_format_enhanced(&k->enhanced, enh);
 		}
-		return label(e, "mta", mp_mta_name(k->mta)) < 0 ||
-		    label(e, "direction", mp_direction_name(k->direction)) < 0 ||
-		    label(e, "class", cls) < 0 || label(e, "code", code) < 0 ||
-		    label(e, "enhanced", enh) < 0 || host_label(e, agg, k) < 0 ? -1 : 0;
+		return expo_label(e, "mta", mp_mta_name(v->names, k->mta)) < 0 ||
+		    expo_label(e, "direction", mp_direction_name(k->direction)) < 0 ||
+		    expo_label(e, "class", cls) < 0 || expo_label(e, "code", code) < 0 ||
+		    expo_label(e, "enhanced", enh) < 0 || host_label(e, agg, k) < 0 ? -1 : 0;
 	case AGG_FAM_OUTCOME:
-		return label(e, "mta", mp_mta_name(k->mta)) < 0 ||
-		    label(e, "outcome", outcome_name(k->outcome)) < 0 ||
-		    label(e, "destination", destination_name(k->destination)) < 0 ||
+		return expo_label(e, "mta", mp_mta_name(v->names, k->mta)) < 0 ||
+		    expo_label(e, "outcome", outcome_name(k->outcome)) < 0 ||
+		    expo_label(e, "destination", destination_name(k->destination)) < 0 ||
 		    host_label(e, agg, k) < 0 ? -1 : 0;
 	case AGG_FAM_DOMAIN:
-		return label(e, "mta", mp_mta_name(k->mta)) < 0 ||
-		    label(e, "direction", mp_direction_name(k->direction)) < 0 ||
-		    label(e, "class", cls) < 0 ||
-		    label(e, "domain", agg_domain_name(agg, k->direction, k->domain)) < 0 ||
+		return expo_label(e, "mta", mp_mta_name(v->names, k->mta)) < 0 ||
+		    expo_label(e, "direction", mp_direction_name(k->direction)) < 0 ||
+		    expo_label(e, "class", cls) < 0 ||
+		    expo_label(e, "domain", agg_domain_name(agg, k->direction, k->domain)) < 0 ||
 		    host_label(e, agg, k) < 0 ? -1 : 0;
 	case AGG_FAM_CODE_INFO: {
 		char buf[MEANING_BUFSZ];
 		snprintf(code, sizeof code, "%u", (unsigned)k->code);
-		return label(e, "code", code) < 0 ||
-		    label(e, "description", meaning_reply(k->code, buf, sizeof buf)) < 0 ? -1 : 0;
+		return expo_label(e, "code", code) < 0 ||
+		    expo_label(e, "description", meaning_reply(k->code, buf, sizeof buf)) < 0 ? -1 : 0;
 	}
 	case AGG_FAM_ENHANCED_INFO: {
 		char buf[MEANING_BUFSZ];
 		mp_format_enhanced(&k->enhanced, enh);
-		return label(e, "enhanced", enh) < 0 ||
-		    label(e, "description", meaning_enhanced(&k->enhanced, buf, sizeof buf)) < 0 ?
+		return expo_label(e, "enhanced", enh) < 0 ||
+		    expo_label(e, "description", meaning_enhanced(&k->enhanced, buf, sizeof buf)) < 0 ?
 		    -1 : 0;
 	}
 	default:
@@ -492,84 +256,43 @@ static const struct {
 
 /* One capped family: snapshot, sort, merge equal label sets, write. */
 static int
-render_capped(struct em *e, const struct expo_view *v, int f, struct agg_series *s,
+render_capped(struct expo_writer *e, const struct expo_view *v, int f, struct agg_series *s,
     size_t cap)
 {
 	enum agg_family fam = capped_families[f].fam;
 	const char *name = capped_families[f].name;
 	size_t n;
 
-	if (family(e, name, capped_families[f].type, capped_families[f].help) < 0)
+	if (expo_family(e, name, capped_families[f].type, capped_families[f].help) < 0)
 		return -1;
 	n = agg_snapshot_family(v->agg, fam, s, cap);
-	qsort_r(s, n, sizeof *s, series_cmp, (void *)v->agg);
+	qsort_r(s, n, sizeof *s, series_cmp, (void *)v);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t value = s[i].value;
 		double created = s[i].created;
 
-		while (i + 1 < n && series_cmp(&s[i], &s[i + 1], (void *)v->agg) == 0) {
+		while (i + 1 < n && series_cmp(&s[i], &s[i + 1], (void *)v) == 0) {
 			value += s[++i].value;
 			if (s[i].created < created)
 				created = s[i].created;
 		}
-		if (series_labels(e, v->agg, &s[i].key) < 0)
+		if (series_labels(e, v, &s[i].key) < 0)
 			return -1;
 		if (fam == AGG_FAM_CODE_INFO || fam == AGG_FAM_ENHANCED_INFO) {
-			if (sample_u64(e, name, 1) < 0)
+			if (expo_sample_u64(e, name, 1) < 0)
 				return -1;
-		} else if (counter(e, name, value, created) < 0) {
+		} else if (expo_counter(e, name, value, created) < 0) {
 			return -1;
 		}
 	}
 	return 0;
 }
 
-/*
- * The samples of one histogram under the label set already built (mta,
- * ...): a _bucket per bound and +Inf, cumulative (buckets[] holds per-bucket
- * counts, nbounds + 1 of them), _sum, _count (the +Inf bucket, so the two
- * always agree) and, in OpenMetrics when created is set, _created.
- */
-static int
-histogram_samples(struct em *e, const char *name, const double *bounds, unsigned nbounds,
-    const uint64_t *buckets, double sum, int created)
-{
-	size_t base = e->labels.len;
-	char sample[160];
-	uint64_t cum = 0;
-
-	if (strlen(name) + sizeof "_created" > sizeof sample)
-		return -1;
-	snprintf(sample, sizeof sample, "%s_bucket", name);
-	for (unsigned b = 0; b <= nbounds; b++) {
-		char le[32];
-		if (b < nbounds)
-			snprintf(le, sizeof le, "%g", bounds[b]);
-		else
-			strcpy(le, "+Inf");
-		cum += buckets[b];
-		if (label(e, "le", le) < 0 || sample_u64(e, sample, cum) < 0)
-			return -1;
-		/* Back to the base labels for the next bound. */
-		e->labels.len = base;
-		if (e->labels.data != NULL)
-			e->labels.data[base] = '\0';
-	}
-	snprintf(sample, sizeof sample, "%s_sum", name);
-	if (sample_double(e, sample, sum) < 0)
-		return -1;
-	snprintf(sample, sizeof sample, "%s_count", name);
-	if (sample_u64(e, sample, cum) < 0)
-		return -1;
-	snprintf(sample, sizeof sample, "%s_created", name);
-	return created && e->fmt == EXPO_FMT_OPENMETRICS ?
-	    sample_double(e, sample, e->start) : 0;
-}
 
 /* One delay histogram, summed over the ids of an MTA name; dest < 0: the
  * family without a destination label. */
 static int
-delay_histogram(struct em *e, const struct expo_view *v, const struct mta_group *g,
+delay_histogram(struct expo_writer *e, const struct expo_view *v, const struct mta_group *g,
     const char *name, int dest, int stage)
 {
 	struct agg_histogram h, t;
@@ -588,16 +311,16 @@ delay_histogram(struct em *e, const struct expo_view *v, const struct mta_group 
 	}
 	if (!have)
 		return 0;
-	labels_reset(e);
-	if (label(e, "mta", g->name) < 0 ||
-	    (dest >= 0 && label(e, "destination", destination_name((enum mp_destination)dest)) < 0) ||
-	    label(e, "stage", agg_stage_name(stage)) < 0)
+	expo_labels_reset(e);
+	if (expo_label(e, "mta", g->name) < 0 ||
+	    (dest >= 0 && expo_label(e, "destination", destination_name((enum mp_destination)dest)) < 0) ||
+	    expo_label(e, "stage", agg_stage_name(stage)) < 0)
 		return -1;
-	return histogram_samples(e, name, agg_delay_bounds, AGG_DELAY_BUCKETS, h.buckets, h.sum, 1);
+	return expo_histogram(e, name, agg_delay_bounds, AGG_DELAY_BUCKETS, h.buckets, h.sum, 1);
 }
 
 static int
-render_delays(struct em *e, const struct expo_view *v)
+render_delays(struct expo_writer *e, const struct expo_view *v)
 {
 	static const int order[AGG_STAGES] = {
 		AGG_STAGE_TOTAL, MP_STAGE_BEFORE_QMGR, MP_STAGE_IN_QMGR, MP_STAGE_CONN_SETUP,
@@ -607,7 +330,7 @@ render_delays(struct em *e, const struct expo_view *v)
 	struct mta_group g[MP_MTA_MAX + 1];
 	int ng = mta_groups(v, g);
 
-	if (family(e, "maillog_delivery_delay_seconds", "histogram",
+	if (expo_family(e, "maillog_delivery_delay_seconds", "histogram",
 	    "Time from receipt to the final outcome (delivered, bounced, expired; not "
 	    "deferrals, not filter hops). stage total is Postfix delay=, Exim QT=, "
 	    "Sendmail delay=; before_qmgr, in_qmgr, conn_setup and transmission are "
@@ -618,7 +341,7 @@ render_delays(struct em *e, const struct expo_view *v)
 			if (delay_histogram(e, v, &g[i], "maillog_delivery_delay_seconds", -1,
 			    order[si]) < 0)
 				return -1;
-	if (family(e, "maillog_delivery_delay_by_destination_seconds", "histogram",
+	if (expo_family(e, "maillog_delivery_delay_by_destination_seconds", "histogram",
 	    "maillog_delivery_delay_seconds split by where the delivery went: remote "
 	    "(SMTP to another MTA), local (mailbox, LMTP, pipe), none (an expiry, which "
 	    "names no destination).") < 0)
@@ -636,7 +359,7 @@ render_delays(struct em *e, const struct expo_view *v)
 /* The labels of one combination of an op family (the reverse of
  * opstore_combo), after mta. */
 static int
-op_labels(struct em *e, const struct mp_op_family_desc *d, unsigned combo)
+op_labels(struct expo_writer *e, const struct mp_op_family_desc *d, unsigned combo)
 {
 	unsigned idx[MP_OP_LABELS];
 
@@ -645,14 +368,14 @@ op_labels(struct em *e, const struct mp_op_family_desc *d, unsigned combo)
 		combo /= d->labels[i].nvalues;
 	}
 	for (unsigned i = 0; i < d->nlabels; i++)
-		if (label(e, d->labels[i].name, d->labels[i].values[idx[i]]) < 0)
+		if (expo_label(e, d->labels[i].name, d->labels[i].values[idx[i]]) < 0)
 			return -1;
 	return 0;
 }
 
 /* One histogram of an op family, summed over the ids of an MTA name. */
 static int
-op_histogram(struct em *e, const struct expo_view *v, const struct mta_group *g,
+op_histogram(struct expo_writer *e, const struct expo_view *v, const struct mta_group *g,
     unsigned fam, const struct mp_op_family_desc *d, unsigned combo)
 {
 	uint64_t buckets[32], t[32], count = 0;
@@ -671,10 +394,10 @@ op_histogram(struct em *e, const struct expo_view *v, const struct mta_group *g,
 	}
 	if (count == 0)
 		return 0;
-	labels_reset(e);
-	if (label(e, "mta", g->name) < 0 || op_labels(e, d, combo) < 0)
+	expo_labels_reset(e);
+	if (expo_label(e, "mta", g->name) < 0 || op_labels(e, d, combo) < 0)
 		return -1;
-	return histogram_samples(e, d->name, d->bounds, d->nbounds, buckets, sum, 1);
+	return expo_histogram(e, d->name, d->bounds, d->nbounds, buckets, sum, 1);
 }
 
 /*
@@ -682,7 +405,7 @@ op_histogram(struct em *e, const struct expo_view *v, const struct mta_group *g,
  * family's HELP and TYPE always, a series once it has counted something.
  */
 static int
-render_ops(struct em *e, const struct expo_view *v)
+render_ops(struct expo_writer *e, const struct expo_view *v)
 {
 	const struct opstore *ops = agg_ops(v->agg);
 	struct mta_group g[MP_MTA_MAX + 1];
@@ -692,7 +415,7 @@ render_ops(struct em *e, const struct expo_view *v)
 		const struct mp_op_family_desc *d = mp_op_family(fam);
 		unsigned ncombo = mp_op_combinations(d);
 
-		if (family(e, d->name, d->histogram ? "histogram" : "counter", d->help) < 0)
+		if (expo_family(e, d->name, d->histogram ? "histogram" : "counter", d->help) < 0)
 			return -1;
 		for (int i = 0; i < ng; i++) {
 			for (unsigned c = 0; c < ncombo; c++) {
@@ -707,16 +430,16 @@ render_ops(struct em *e, const struct expo_view *v)
 					sum += opstore_counter(ops, g[i].ids[j], fam, c);
 				if (sum == 0)
 					continue;
-				labels_reset(e);
-				if (label(e, "mta", g[i].name) < 0 || op_labels(e, d, c) < 0 ||
-				    counter(e, d->name, sum, e->start) < 0)
+				expo_labels_reset(e);
+				if (expo_label(e, "mta", g[i].name) < 0 || op_labels(e, d, c) < 0 ||
+				    expo_counter(e, d->name, sum, e->start) < 0)
 					return -1;
 			}
 		}
 	}
 	if (!opstore_ciphers_on(ops))
 		return 0;
-	if (family(e, "maillog_tls_ciphers_total", "counter",
+	if (expo_family(e, "maillog_tls_ciphers_total", "counter",
 	    "TLS sessions by cipher (--metrics.tls-cipher): the first 64 cipher names "
 	    "seen get a label, later ones count as cipher=\"other\".") < 0)
 		return -1;
@@ -729,11 +452,11 @@ render_ops(struct em *e, const struct expo_view *v)
 					    (enum mp_direction)dir, id);
 				if (sum == 0)
 					continue;
-				labels_reset(e);
-				if (label(e, "mta", g[i].name) < 0 ||
-				    label(e, "direction", mp_direction_name((enum mp_direction)dir)) < 0 ||
-				    label(e, "cipher", opstore_cipher_name(ops, id)) < 0 ||
-				    counter(e, "maillog_tls_ciphers_total", sum, e->start) < 0)
+				expo_labels_reset(e);
+				if (expo_label(e, "mta", g[i].name) < 0 ||
+				    expo_label(e, "direction", mp_direction_name((enum mp_direction)dir)) < 0 ||
+				    expo_label(e, "cipher", opstore_cipher_name(ops, id)) < 0 ||
+				    expo_counter(e, "maillog_tls_ciphers_total", sum, e->start) < 0)
 					return -1;
 			}
 	return 0;
@@ -742,7 +465,7 @@ render_ops(struct em *e, const struct expo_view *v)
 /* maillog_last_line_timestamp_seconds and maillog_lag_seconds: per MTA
  * name with a timestamp (the latest of the ids sharing a name). */
 static int
-render_timestamps(struct em *e, const struct expo_view *v, double now)
+render_timestamps(struct expo_writer *e, const struct expo_view *v, double now)
 {
 	struct mta_group g[MP_MTA_MAX + 1];
 	int ng = mta_groups(v, g);
@@ -756,19 +479,19 @@ render_timestamps(struct em *e, const struct expo_view *v, double now)
 				ts[i] = t;
 		}
 	}
-	if (family(e, "maillog_last_line_timestamp_seconds", "gauge",
+	if (expo_family(e, "maillog_last_line_timestamp_seconds", "gauge",
 	    "Log timestamp of the last line of each MTA that yielded an event (absent "
 	    "until one has).") < 0)
 		return -1;
 	for (int i = 0; i < ng; i++) {
 		if (ts[i] < 0)
 			continue;
-		labels_reset(e);
-		if (label(e, "mta", g[i].name) < 0 ||
-		    sample_double(e, "maillog_last_line_timestamp_seconds", ts[i]) < 0)
+		expo_labels_reset(e);
+		if (expo_label(e, "mta", g[i].name) < 0 ||
+		    expo_sample_double(e, "maillog_last_line_timestamp_seconds", ts[i]) < 0)
 			return -1;
 	}
-	if (family(e, "maillog_lag_seconds", "gauge",
+	if (expo_family(e, "maillog_lag_seconds", "gauge",
 	    "Scrape time minus maillog_last_line_timestamp_seconds: how far the log (or "
 	    "the exporter reading it) is behind the clock. Negative if the log's clock "
 	    "is ahead.") < 0)
@@ -777,12 +500,12 @@ render_timestamps(struct em *e, const struct expo_view *v, double now)
 		char buf[32];
 		if (ts[i] < 0)
 			continue;
-		labels_reset(e);
+		expo_labels_reset(e);
 		/* Millisecond resolution: the log's own is at best micro-
 		 * seconds and a float difference would print noise digits. */
 		snprintf(buf, sizeof buf, "%.3f", now - ts[i]);
-		if (label(e, "mta", g[i].name) < 0 ||
-		    sample_head(e, "maillog_lag_seconds", strlen("maillog_lag_seconds")) < 0 ||
+		if (expo_label(e, "mta", g[i].name) < 0 ||
+		    expo_sample_head(e, "maillog_lag_seconds", strlen("maillog_lag_seconds")) < 0 ||
 		    strbuf_printf(e->out, "%s\n", buf) < 0)
 			return -1;
 	}
@@ -793,13 +516,13 @@ render_timestamps(struct em *e, const struct expo_view *v, double now)
  * the series come in label order by construction; ids sharing an MTA name
  * are summed. Only nonzero series are written. */
 static int
-render_reasons(struct em *e, const struct expo_view *v)
+render_reasons(struct expo_writer *e, const struct expo_view *v)
 {
 	static const char *const classes[2] = { "4xx", "5xx" };
 	struct mta_group g[MP_MTA_MAX + 1];
 	int ng = mta_groups(v, g);
 
-	if (family(e, "maillog_smtp_reason_total", "counter",
+	if (expo_family(e, "maillog_smtp_reason_total", "counter",
 	    "Failed statuses (class 4xx or 5xx, as in maillog_smtp_status_total) by why "
 	    "they failed: reason is one of a closed set (unknown_recipient, mailbox_full, "
 	    "message_too_big, greylisted, rate_limited, blocklisted, spam_content, "
@@ -818,13 +541,13 @@ render_reasons(struct em *e, const struct expo_view *v)
 						    (enum mp_direction)d, c == 0 ? 4 : 5, r);
 					if (n == 0)
 						continue;
-					labels_reset(e);
-					if (label(e, "mta", g[i].name) < 0 ||
-					    label(e, "direction",
+					expo_labels_reset(e);
+					if (expo_label(e, "mta", g[i].name) < 0 ||
+					    expo_label(e, "direction",
 					    mp_direction_name((enum mp_direction)d)) < 0 ||
-					    label(e, "class", classes[c]) < 0 ||
-					    label(e, "reason", reason_name((enum reason)r)) < 0 ||
-					    counter(e, "maillog_smtp_reason_total", n, e->start) < 0)
+					    expo_label(e, "class", classes[c]) < 0 ||
+					    expo_label(e, "reason", reason_name((enum reason)r)) < 0 ||
+					    expo_counter(e, "maillog_smtp_reason_total", n, e->start) < 0)
 						return -1;
 				}
 	return 0;
@@ -877,25 +600,25 @@ src_value(const struct input_status *st, enum src_field f)
 }
 
 static int
-render_sources(struct em *e, const struct expo_view *v)
+render_sources(struct expo_writer *e, const struct expo_view *v)
 {
 	static const enum input_state states[] = {
 		INPUT_STATE_WAITING, INPUT_STATE_FOLLOWING, INPUT_STATE_ERROR, INPUT_STATE_EOF,
 	};
 
 	for (size_t f = 0; f < sizeof src_families / sizeof src_families[0]; f++) {
-		if (family(e, src_families[f].name, "counter", src_families[f].help) < 0)
+		if (expo_family(e, src_families[f].name, "counter", src_families[f].help) < 0)
 			return -1;
 		for (int i = 0; i < v->nsources; i++) {
-			labels_reset(e);
-			if (label(e, "path", v->sources[i].path) < 0 ||
-			    counter(e, src_families[f].name,
+			expo_labels_reset(e);
+			if (expo_label(e, "path", v->sources[i].path) < 0 ||
+			    expo_counter(e, src_families[f].name,
 			    src_value(v->sources[i].status, src_families[f].field), e->start) < 0)
 				return -1;
 		}
 	}
 
-	if (family(e, "maillog_source_state", "gauge",
+	if (expo_family(e, "maillog_source_state", "gauge",
 	    "State of each mail log input, one-hot: waiting (the file does not exist "
 	    "yet), following, error (cannot be opened or read; retried), eof "
 	    "(standard input or a pipe ended).") < 0)
@@ -903,15 +626,15 @@ render_sources(struct em *e, const struct expo_view *v)
 	for (int i = 0; i < v->nsources; i++) {
 		int cur = atomic_load_explicit(&v->sources[i].status->state, memory_order_relaxed);
 		for (size_t s = 0; s < sizeof states / sizeof states[0]; s++) {
-			labels_reset(e);
-			if (label(e, "path", v->sources[i].path) < 0 ||
-			    label(e, "state", input_state_name(states[s])) < 0 ||
-			    sample_u64(e, "maillog_source_state", cur == (int)states[s]) < 0)
+			expo_labels_reset(e);
+			if (expo_label(e, "path", v->sources[i].path) < 0 ||
+			    expo_label(e, "state", input_state_name(states[s])) < 0 ||
+			    expo_sample_u64(e, "maillog_source_state", cur == (int)states[s]) < 0)
 				return -1;
 		}
 	}
 
-	if (family(e, "maillog_last_line_read_timestamp_seconds", "gauge",
+	if (expo_family(e, "maillog_last_line_read_timestamp_seconds", "gauge",
 	    "Unix time at which the last line was read from each input (absent until "
 	    "the first line). Alert on time() minus this to catch a silent log.") < 0)
 		return -1;
@@ -920,131 +643,51 @@ render_sources(struct em *e, const struct expo_view *v)
 		    memory_order_relaxed);
 		if (t == 0)
 			continue;
-		labels_reset(e);
-		if (label(e, "path", v->sources[i].path) < 0 ||
-		    sample_double(e, "maillog_last_line_read_timestamp_seconds", (double)t) < 0)
+		expo_labels_reset(e);
+		if (expo_label(e, "path", v->sources[i].path) < 0 ||
+		    expo_sample_double(e, "maillog_last_line_read_timestamp_seconds", (double)t) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* The process collector of the Go client, read from /proc/self. A value
- * that cannot be read leaves its family out rather than reporting a
- * made-up 0 (a container without /proc, say). */
-struct proc_stat {
-	int have_stat;
-	double cpu_seconds, start_time;
-	uint64_t vsize, rss_bytes;
-	int have_fds;
-	uint64_t open_fds;
-	int have_max_fds;
-	uint64_t max_fds;
-};
-
+/* The process collector of the Go client: each family only when its value
+ * could be read (web/procstat.c). */
 static int
-read_file(const char *path, char *buf, size_t size)
+render_process(struct expo_writer *e)
 {
-	FILE *f = fopen(path, "re");
-	if (f == NULL)
-		return -1;
-	size_t n = fread(buf, 1, size - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return 0;
-}
+	struct procstat p;
 
-static void
-proc_read(struct proc_stat *p)
-{
-	char buf[4096];
-	long ticks = sysconf(_SC_CLK_TCK);
-	long page = sysconf(_SC_PAGESIZE);
-
-	memset(p, 0, sizeof *p);
-
-	/* The comm field may hold spaces and parentheses: fields start after
-	 * the last ')'. Field 3 (state) is the first one there. */
-	if (ticks > 0 && page > 0 && read_file("/proc/self/stat", buf, sizeof buf) == 0) {
-		char *q = strrchr(buf, ')');
-		unsigned long long utime, stime, start, vsize;
-		long long rss;
-		if (q && sscanf(q + 1,
-		    " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
-		    "%*d %*d %llu %llu %lld", &utime, &stime, &start, &vsize, &rss) == 5) {
-			double btime = -1;
-			char sbuf[16384];
-			/* starttime is in ticks since boot; btime in /proc/stat
-			 * turns it into a wall-clock time, as the Go client does. */
-			if (read_file("/proc/stat", sbuf, sizeof sbuf) == 0) {
-				char *b = strstr(sbuf, "\nbtime ");
-				if (b)
-					btime = strtod(b + 7, NULL);
-			}
-			if (btime >= 0) {
-				p->have_stat = 1;
-				p->cpu_seconds = (double)(utime + stime) / (double)ticks;
-				p->start_time = btime + (double)start / (double)ticks;
-				p->vsize = vsize;
-				p->rss_bytes = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
-			}
-		}
-	}
-
-	DIR *d = opendir("/proc/self/fd");
-	if (d) {
-		struct dirent *e;
-		uint64_t n = 0;
-		while ((e = readdir(d)) != NULL)
-			if (e->d_name[0] != '.')
-				n++;
-		closedir(d);
-		p->have_fds = 1;
-		p->open_fds = n;
-	}
-
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		p->have_max_fds = 1;
-		p->max_fds = (uint64_t)rl.rlim_cur;
-	}
-}
-
-
-static int
-render_process(struct em *e)
-{
-	struct proc_stat p;
-
-	proc_read(&p);
-	labels_reset(e);
+	procstat_read(&p);
+	expo_labels_reset(e);
 	if (p.have_stat) {
-		if (family(e, "process_cpu_seconds_total", "counter",
+		if (expo_family(e, "process_cpu_seconds_total", "counter",
 		    "Total user and system CPU time spent in seconds.") < 0 ||
-		    sample_double(e, "process_cpu_seconds_total", p.cpu_seconds) < 0)
+		    expo_sample_double(e, "process_cpu_seconds_total", p.cpu_seconds) < 0)
 			return -1;
 	}
 	if (p.have_max_fds) {
-		if (family(e, "process_max_fds", "gauge",
+		if (expo_family(e, "process_max_fds", "gauge",
 		    "Maximum number of open file descriptors.") < 0 ||
-		    sample_u64(e, "process_max_fds", p.max_fds) < 0)
+		    expo_sample_u64(e, "process_max_fds", p.max_fds) < 0)
 			return -1;
 	}
 	if (p.have_fds) {
-		if (family(e, "process_open_fds", "gauge",
+		if (expo_family(e, "process_open_fds", "gauge",
 		    "Number of open file descriptors.") < 0 ||
-		    sample_u64(e, "process_open_fds", p.open_fds) < 0)
+		    expo_sample_u64(e, "process_open_fds", p.open_fds) < 0)
 			return -1;
 	}
 	if (p.have_stat) {
-		if (family(e, "process_resident_memory_bytes", "gauge",
+		if (expo_family(e, "process_resident_memory_bytes", "gauge",
 		    "Resident memory size in bytes.") < 0 ||
-		    sample_u64(e, "process_resident_memory_bytes", p.rss_bytes) < 0 ||
-		    family(e, "process_start_time_seconds", "gauge",
+		    expo_sample_u64(e, "process_resident_memory_bytes", p.rss_bytes) < 0 ||
+		    expo_family(e, "process_start_time_seconds", "gauge",
 		    "Start time of the process since unix epoch in seconds.") < 0 ||
-		    sample_double(e, "process_start_time_seconds", p.start_time) < 0 ||
-		    family(e, "process_virtual_memory_bytes", "gauge",
+		    expo_sample_double(e, "process_start_time_seconds", p.start_time) < 0 ||
+		    expo_family(e, "process_virtual_memory_bytes", "gauge",
 		    "Virtual memory size in bytes.") < 0 ||
-		    sample_u64(e, "process_virtual_memory_bytes", p.vsize) < 0)
+		    expo_sample_u64(e, "process_virtual_memory_bytes", p.vsize) < 0)
 			return -1;
 	}
 	return 0;
@@ -1052,13 +695,13 @@ render_process(struct em *e)
 
 /* One histogram of a queue snapshot: the buckets are per-bucket counts. */
 static int
-queue_histogram(struct em *e, const char *base, const char *queue,
+queue_histogram(struct expo_writer *e, const char *base, const char *queue,
     const struct showq_hist *h, const double *bounds, int nbounds)
 {
-	labels_reset(e);
-	if (label(e, "mta", "postfix") < 0 || label(e, "queue", queue) < 0)
+	expo_labels_reset(e);
+	if (expo_label(e, "mta", "postfix") < 0 || expo_label(e, "queue", queue) < 0)
 		return -1;
-	return histogram_samples(e, base, bounds, (unsigned)nbounds, h->buckets, h->sum, 0);
+	return expo_histogram(e, base, bounds, (unsigned)nbounds, h->buckets, h->sum, 0);
 }
 
 /* Postfix's queues, in the order showq lists them; corrupt only when
@@ -1075,7 +718,7 @@ queue_shown(const struct queue_snapshot *q, int i)
  * of it succeeded, and the success of each method once it was tried.
  */
 static int
-render_queue(struct em *e, const struct expo_view *v)
+render_queue(struct expo_writer *e, const struct expo_view *v)
 {
 	static const char *const qhelp_size = "Sizes of the messages in Postfix's queues "
 	    "now (not a counter: a snapshot of the last collection), from the showq service "
@@ -1089,46 +732,46 @@ render_queue(struct em *e, const struct expo_view *v)
 	if (v->queue == NULL)
 		return 0;
 	queue_board_read(v->queue, &q);
-	if (family(e, "maillog_queue_messages", "gauge", "Messages in the MTA's queue at the "
+	if (expo_family(e, "maillog_queue_messages", "gauge", "Messages in the MTA's queue at the "
 	    "last collection (maillog_queue_collect_timestamp_seconds): Postfix's incoming, "
 	    "active, deferred, hold and maildrop queues from its showq service, or counted "
 	    "in its queue directories when showq cannot be reached; Exim's queue=\"input\" "
 	    "from `exim -bpc`, or the -H files in its spool.") < 0)
 		return -1;
 	for (int i = 0; i < nq && q.have[QUEUE_MTA_POSTFIX]; i++) {
-		labels_reset(e);
-		if (queue_shown(&q, i) && (label(e, "mta", "postfix") < 0 ||
-		    label(e, "queue", showq_queue_name((enum showq_queue)i)) < 0 ||
-		    sample_u64(e, "maillog_queue_messages", q.postfix.messages[i]) < 0))
+		expo_labels_reset(e);
+		if (queue_shown(&q, i) && (expo_label(e, "mta", "postfix") < 0 ||
+		    expo_label(e, "queue", showq_queue_name((enum showq_queue)i)) < 0 ||
+		    expo_sample_u64(e, "maillog_queue_messages", q.postfix.messages[i]) < 0))
 			return -1;
 	}
-	labels_reset(e);
-	if (q.have[QUEUE_MTA_EXIM] && (label(e, "mta", "exim") < 0 ||
-	    label(e, "queue", "input") < 0 ||
-	    sample_u64(e, "maillog_queue_messages", q.exim_messages) < 0))
+	expo_labels_reset(e);
+	if (q.have[QUEUE_MTA_EXIM] && (expo_label(e, "mta", "exim") < 0 ||
+	    expo_label(e, "queue", "input") < 0 ||
+	    expo_sample_u64(e, "maillog_queue_messages", q.exim_messages) < 0))
 		return -1;
-	labels_reset(e);
-	if (family(e, "maillog_queue_frozen_messages", "gauge", "Frozen messages in Exim's "
+	expo_labels_reset(e);
+	if (expo_family(e, "maillog_queue_frozen_messages", "gauge", "Frozen messages in Exim's "
 	    "queue at the last collection: the -H files in its spool's input directory "
 	    "whose flags say -frozen.") < 0 ||
-	    (q.exim_have_frozen && (label(e, "mta", "exim") < 0 ||
-	    sample_u64(e, "maillog_queue_frozen_messages", q.exim_frozen) < 0)))
+	    (q.exim_have_frozen && (expo_label(e, "mta", "exim") < 0 ||
+	    expo_sample_u64(e, "maillog_queue_frozen_messages", q.exim_frozen) < 0)))
 		return -1;
-	if (family(e, "maillog_queue_message_size_bytes", "histogram", qhelp_size) < 0)
+	if (expo_family(e, "maillog_queue_message_size_bytes", "histogram", qhelp_size) < 0)
 		return -1;
 	for (int i = 0; i < nq && q.postfix_hist; i++)
 		if (queue_shown(&q, i) && queue_histogram(e, "maillog_queue_message_size_bytes",
 		    showq_queue_name((enum showq_queue)i), &q.postfix.size[i], showq_size_bounds,
 		    SHOWQ_SIZE_BOUNDS) < 0)
 			return -1;
-	if (family(e, "maillog_queue_message_age_seconds", "histogram", qhelp_age) < 0)
+	if (expo_family(e, "maillog_queue_message_age_seconds", "histogram", qhelp_age) < 0)
 		return -1;
 	for (int i = 0; i < nq && q.postfix_hist; i++)
 		if (queue_shown(&q, i) && queue_histogram(e, "maillog_queue_message_age_seconds",
 		    showq_queue_name((enum showq_queue)i), &q.postfix.age[i], showq_age_bounds,
 		    SHOWQ_AGE_BOUNDS) < 0)
 			return -1;
-	if (family(e, "maillog_queue_collect_success", "gauge", "1 if the last collection "
+	if (expo_family(e, "maillog_queue_collect_success", "gauge", "1 if the last collection "
 	    "of the MTA's queue by this method worked, else 0 (the exporter's log says why; "
 	    "the other maillog_queue_* values then stay those of the last one that worked). "
 	    "method: showq (Postfix's showq socket), spool (the queue directories), "
@@ -1138,29 +781,29 @@ render_queue(struct em *e, const struct expo_view *v)
 		for (int k = 0; k < QUEUE_NMETHODS; k++) {
 			if (q.success[m][k] < 0)
 				continue;
-			labels_reset(e);
-			if (label(e, "mta", queue_mta_name((enum queue_mta)m)) < 0 ||
-			    label(e, "method", queue_method_name((enum queue_method)k)) < 0 ||
-			    sample_u64(e, "maillog_queue_collect_success", (uint64_t)q.success[m][k]) < 0)
+			expo_labels_reset(e);
+			if (expo_label(e, "mta", queue_mta_name((enum queue_mta)m)) < 0 ||
+			    expo_label(e, "method", queue_method_name((enum queue_method)k)) < 0 ||
+			    expo_sample_u64(e, "maillog_queue_collect_success", (uint64_t)q.success[m][k]) < 0)
 				return -1;
 		}
-	if (family(e, "maillog_queue_collect_duration_seconds", "gauge", "Time the last "
+	if (expo_family(e, "maillog_queue_collect_duration_seconds", "gauge", "Time the last "
 	    "collection of the MTA's queue took, every method tried included.") < 0)
 		return -1;
 	for (int m = 0; m < QUEUE_NMTAS; m++) {
-		labels_reset(e);
-		if (q.duration[m] >= 0 && (label(e, "mta", queue_mta_name((enum queue_mta)m)) < 0 ||
-		    sample_double(e, "maillog_queue_collect_duration_seconds", q.duration[m]) < 0))
+		expo_labels_reset(e);
+		if (q.duration[m] >= 0 && (expo_label(e, "mta", queue_mta_name((enum queue_mta)m)) < 0 ||
+		    expo_sample_double(e, "maillog_queue_collect_duration_seconds", q.duration[m]) < 0))
 			return -1;
 	}
-	if (family(e, "maillog_queue_collect_timestamp_seconds", "gauge", "Unix time of the "
+	if (expo_family(e, "maillog_queue_collect_timestamp_seconds", "gauge", "Unix time of the "
 	    "last collection of the MTA's queue that worked: the time the maillog_queue_* "
 	    "values are from. Alert on time() minus this.") < 0)
 		return -1;
 	for (int m = 0; m < QUEUE_NMTAS; m++) {
-		labels_reset(e);
-		if (q.have[m] && (label(e, "mta", queue_mta_name((enum queue_mta)m)) < 0 ||
-		    sample_double(e, "maillog_queue_collect_timestamp_seconds", q.timestamp[m]) < 0))
+		expo_labels_reset(e);
+		if (q.have[m] && (expo_label(e, "mta", queue_mta_name((enum queue_mta)m)) < 0 ||
+		    expo_sample_double(e, "maillog_queue_collect_timestamp_seconds", q.timestamp[m]) < 0))
 			return -1;
 	}
 	return 0;
@@ -1176,7 +819,7 @@ wall_now(void)
 }
 
 static int
-render_all(struct em *e, const struct expo_view *v, double scrape_duration)
+render_all(struct expo_writer *e, const struct expo_view *v, double scrape_duration)
 {
 	const struct agg *a = v->agg;
 	size_t cap = agg_capacity(a);
@@ -1192,13 +835,13 @@ render_all(struct em *e, const struct expo_view *v, double scrape_duration)
 	    "which no SMTP status could be extracted: what this exporter misses. "
 	    "mta=\"unknown\" when the MTA could not be told.", agg_unmatched_count) < 0)
 		goto out;
-	labels_reset(e);
-	if (family(e, "maillog_series_dropped_total", "counter",
+	expo_labels_reset(e);
+	if (expo_family(e, "maillog_series_dropped_total", "counter",
 	    "Events counted in an overflow series (code, enhanced, domain or host "
 	    "\"other\") because the series cap (maillog_series_limit) was reached. "
 	    "Nonzero means labels were lost: raise --metrics.max-series or find the "
 	    "source of new label values.") < 0 ||
-	    counter(e, "maillog_series_dropped_total", agg_dropped_series(a), e->start) < 0)
+	    expo_counter(e, "maillog_series_dropped_total", agg_dropped_series(a), e->start) < 0)
 		goto out;
 	for (int f = 1; f < (int)(sizeof capped_families / sizeof capped_families[0]); f++)
 		if (render_capped(e, v, f, s, cap) < 0)
@@ -1216,45 +859,45 @@ render_all(struct em *e, const struct expo_view *v, double scrape_duration)
 	    "Lines that yielded an event (a status or a receipt).", agg_matched_count) < 0 ||
 	    render_timestamps(e, v, wall_now()) < 0)
 		goto out;
-	labels_reset(e);
-	if (family(e, "maillog_series_limit", "gauge",
+	expo_labels_reset(e);
+	if (expo_family(e, "maillog_series_limit", "gauge",
 	    "The series cap (--metrics.max-series) on label sets taken from the log.") < 0 ||
-	    sample_u64(e, "maillog_series_limit", agg_options(a)->max_series) < 0 ||
-	    family(e, "maillog_inotify_overflows_total", "counter",
+	    expo_sample_u64(e, "maillog_series_limit", agg_options(a)->max_series) < 0 ||
+	    expo_family(e, "maillog_inotify_overflows_total", "counter",
 	    "inotify event queue overflows; every file is re-checked after one, so "
 	    "nothing is lost, but frequent ones mean the log is written faster than "
 	    "events are read.") < 0 ||
-	    counter(e, "maillog_inotify_overflows_total", v->inotify_overflows ?
+	    expo_counter(e, "maillog_inotify_overflows_total", v->inotify_overflows ?
 	    atomic_load_explicit(v->inotify_overflows, memory_order_relaxed) : 0,
 	    e->start) < 0 ||
-	    family(e, "maillog_state_write_errors_total", "counter",
+	    expo_family(e, "maillog_state_write_errors_total", "counter",
 	    "Snapshots of --state.file that could not be written (disk full, "
 	    "permissions); while nonzero and rising, /metrics shows the last snapshot "
 	    "written and a restart resumes from it. Carried across restarts by the "
 	    "state file itself, so failures after its last good write are lost with "
 	    "a crash.") < 0 ||
-	    counter(e, "maillog_state_write_errors_total", v->state_write_errors ?
+	    expo_counter(e, "maillog_state_write_errors_total", v->state_write_errors ?
 	    atomic_load_explicit(v->state_write_errors, memory_order_relaxed) : 0,
 	    e->start) < 0 ||
-	    family(e, "maillog_exporter_scrape_duration_seconds", "gauge",
+	    expo_family(e, "maillog_exporter_scrape_duration_seconds", "gauge",
 	    "Time the previous rendering of this exposition took (absent before the "
 	    "first).") < 0)
 		goto out;
 	if (scrape_duration >= 0 &&
-	    sample_double(e, "maillog_exporter_scrape_duration_seconds", scrape_duration) < 0)
+	    expo_sample_double(e, "maillog_exporter_scrape_duration_seconds", scrape_duration) < 0)
 		goto out;
 	if (render_sources(e, v) < 0 || render_queue(e, v) < 0)
 		goto out;
-	labels_reset(e);
-	if (family(e, "maillog_exporter_build_info", "info",
+	expo_labels_reset(e);
+	if (expo_family(e, "maillog_exporter_build_info", "info",
 	    "Always 1; the labels name the version and source revision of the running "
 	    "maillog_exporter.") < 0 ||
-	    label(e, "version", MAILLOG_EXPORTER_VERSION) < 0 ||
-	    label(e, "revision", MAILLOG_EXPORTER_REVISION) < 0 ||
-	    sample_u64(e, "maillog_exporter_build_info", 1) < 0 ||
+	    expo_label(e, "version", MAILLOG_EXPORTER_VERSION) < 0 ||
+	    expo_label(e, "revision", MAILLOG_EXPORTER_REVISION) < 0 ||
+	    expo_sample_u64(e, "maillog_exporter_build_info", 1) < 0 ||
 	    render_process(e) < 0)
 		goto out;
-	if (e->fmt == EXPO_FMT_OPENMETRICS && APPEND_LIT(e->out, "# EOF\n") < 0)
+	if (expo_end(e) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -1279,7 +922,7 @@ int
 expo_render_format(const struct expo_view *v, enum expo_format fmt, double scrape_duration,
     struct strbuf *out)
 {
-	struct em e = { .out = out, .fmt = fmt, .start = agg_start_time(v->agg) };
+	struct expo_writer e = { .out = out, .fmt = fmt, .start = agg_start_time(v->agg) };
 	int rc = render_all(&e, v, scrape_duration);
 
 	strbuf_free(&e.labels);

@@ -17,6 +17,7 @@
 #include "store/input_stats.h"
 #include "store/queue_snapshot.h"
 #include "util/strbuf.h"
+#include "web/expo_writer.h"   /* enum expo_format, expo_escape_label */
 
 /* One followed input as the web layer sees it. */
 struct expo_source {
@@ -31,6 +32,11 @@ struct expo_view {
 	int nsources;
 	const int *mtas;   /* MTAs whose per-MTA counters are always shown, 0 included */
 	int nmtas;
+	/* The names of custom MTA ids: the daemon's table, which the main
+	 * thread appends to while it builds a registry, and which is safe to
+	 * read meanwhile (struct mp_mta_names, parsers/mp.h). NULL: custom
+	 * ids are all "unknown". */
+	const struct mp_mta_names *names;
 	const _Atomic uint64_t *inotify_overflows;  /* NULL: no inotify (--once), shown as 0 */
 	/* Snapshots of --state.file that could not be written; live, not from
 	 * the snapshot (a failed write is exactly what the snapshot misses).
@@ -49,11 +55,6 @@ struct expo_view {
 	struct queue_board *queue;
 };
 
-enum expo_format {
-	EXPO_FMT_TEXT = 0,      /* Prometheus text format 0.0.4 */
-	EXPO_FMT_OPENMETRICS,   /* OpenMetrics 1.0.0 */
-};
-
 #define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define EXPO_CONTENT_TYPE_OPENMETRICS \
 	"application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -67,9 +68,5 @@ int expo_render_format(const struct expo_view *v, enum expo_format fmt,
 
 /* expo_render_format in text 0.0.4 with no scrape duration. */
 int expo_render(const struct expo_view *v, struct strbuf *out);
-
-/* Append a label value escaped for the text format: backslash, double quote
- * and newline escaped; invalid UTF-8 sequences replaced with U+FFFD. */
-int expo_escape_label(struct strbuf *out, const char *s, size_t len);
 
 #endif

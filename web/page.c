@@ -610,13 +610,15 @@ mta_table(struct strbuf *out, const struct expo_view *v, double now)
 		if (matched == 0 && unmatched == 0)
 			continue;
 		shown++;
-		if (LIT(out, "<tr><td class=\"code\">") < 0 || esc(out, mp_mta_name(m)) < 0 ||
+		if (LIT(out, "<tr><td class=\"code\">") < 0 ||
+		    esc(out, mp_mta_name(v->names, m)) < 0 ||
 		    LIT(out, "</td><td class=\"n\">") < 0 ||
 		    num(out, m >= 0 ? agg_events_count(v->agg, m) : 0) < 0 ||
 		    LIT(out, "</td><td class=\"n\">") < 0 ||
 		    num(out, m >= 0 ? agg_received_count(v->agg, m) : 0) < 0 ||
 		    strbuf_printf(out, "</td><td class=\"n%s\" id=\"unmatched-", unmatched ?
-		    " k4" : "") < 0 || esc(out, mp_mta_name(m)) < 0 || LIT(out, "\">") < 0 ||
+		    " k4" : "") < 0 || esc(out, mp_mta_name(v->names, m)) < 0 ||
+		    LIT(out, "\">") < 0 ||
 		    num(out, unmatched) < 0 || LIT(out, "</td><td>") < 0)
 			return -1;
 		if (ts >= 0) {

@@ -461,7 +461,7 @@ render_text(struct strbuf *o, const struct report_data *r, const struct summary 
 			return -1;
 		for (int m = MP_MTA_NONE; m < MP_MTA_MAX; m++)
 			if (agg_unmatched_count(r->agg, m) &&
-			    strbuf_printf(o, "  %-14s %9" PRIu64 "\n", mp_mta_name(m),
+			    strbuf_printf(o, "  %-14s %9" PRIu64 "\n", mp_mta_name(r->names, m),
 			    agg_unmatched_count(r->agg, m)) < 0)
 				return -1;
 	}
@@ -615,8 +615,8 @@ render_json(struct strbuf *o, const struct report_data *r, const struct summary 
 		uint64_t n = agg_unmatched_count(r->agg, m);
 		if (n == 0)
 			continue;
-		if (strbuf_printf(o, "%s\"%s\": %" PRIu64, first ? "" : ", ", mp_mta_name(m),
-		    n) < 0)
+		if (strbuf_printf(o, "%s\"%s\": %" PRIu64, first ? "" : ", ",
+		    mp_mta_name(r->names, m), n) < 0)
 			return -1;
 		first = 0;
 	}

@@ -40,6 +40,7 @@ struct report_tallies {
 
 struct report_data {
 	const struct agg *agg;
+	const struct mp_mta_names *names;   /* the MTA ids' names; NULL: built-ins only */
 	const struct report_tallies *t;
 	const struct report_input *in;
 	int nin;

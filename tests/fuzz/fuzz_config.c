@@ -52,7 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
 		die("writing the memfd", path);
-	st = config_registry(path, "auto", &reg, err, sizeof err);
+	st = config_registry(path, "auto", NULL, &reg, err, sizeof err);
 	if (st != CONFIG_OK) {
 		if (reg != NULL)
 			die("refused file but a registry returned", err);

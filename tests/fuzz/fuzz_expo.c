@@ -7,7 +7,7 @@
  * byte, so the output must stay valid text format 0.0.4 whatever comes in.
  *
  * Each input is checked twice, by an oracle written independently of
- * expo.c: expo_escape_label() alone (valid UTF-8, no raw newline or
+ * web/expo.c and web/expo_writer.c: expo_escape_label() alone (valid UTF-8, no raw newline or
  * unescaped quote, only the three escapes, and unescaping gives back any
  * input that was valid UTF-8), and a full expo_render() with the input as
  * a source path and its parse counted, line by line against the grammar.

@@ -90,7 +90,7 @@ static int
 mta_of_format(const char *fmt)
 {
 	for (int m = 0; m < MP_MTA_BUILTIN_COUNT; m++)
-		if (strcmp(mp_mta_name(m), fmt) == 0)
+		if (strcmp(mp_mta_name(NULL, m), fmt) == 0)
 			return m;
 	return MP_MTA_NONE;
 }
