@@ -734,7 +734,8 @@ main(int argc, char **argv)
 		if (def != NULL) {
 			o.paths[o.npaths++] = def;
 		} else if (!o.once && journal_available()) {
-			/* Issue 2's promise: with no log file, follow the journal. */
+			/* With no log file, follow the journal: a fresh Debian has no rsyslog
+			 * (docs/operations.md). */
 			log_warnx("no mail log file (tried /var/log/mail.log and the other defaults);"
 			    " reading the systemd journal instead, as --journal would");
 			o.journal = 1;

@@ -4,9 +4,9 @@ they share, the operational ones (sessions, TLS, postscreen, panics)
 included.
 
 Both read lines through one per-line path (daemon/ingest.c); this test
-is what fails if the report ever counts with a copy of it again (before
-issue 17 the report's copy skipped the operational families, and its
-sessions were all zero). The log is every golden line of every MTA (they
+is what fails if the report ever counts with a copy of it again (the
+report once had its own copy, which skipped the operational families, so
+its sessions were all zero). The log is every golden line of every MTA (they
 hold each operational shape: lost connections, timeouts, AUTH and TLS
 failures, postscreen tests and hangups, panics, fatal errors), the
 report's mixed log, and a generated busy Postfix log
