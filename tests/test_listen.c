@@ -28,10 +28,12 @@ bad(const char *s, const char *want)
 {
 	char err[256] = "";
 
+	const char *shown = s != NULL ? s : "(null)";
+
 	if (web_check_listen_address(s, err, sizeof err) != -1)
-		fail_msg("\"%s\" accepted", s);
+		fail_msg("\"%s\" accepted", shown);
 	if (strstr(err, want) == NULL)
-		fail_msg("\"%s\": \"%s\" does not say \"%s\"", s, err, want);
+		fail_msg("\"%s\": \"%s\" does not say \"%s\"", shown, err, want);
 }
 
 static void
