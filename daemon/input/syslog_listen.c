@@ -49,7 +49,7 @@
 #define SL_CONN_BIT (1ULL << 32)
 
 struct listener {
-	struct syslog_stats st;
+	struct syslog_stats *st;   /* in sl_set.stats: web/ reads them as an array */
 	struct sl_addr a;
 	int fd;
 	uint32_t last_ovfl;         /* the kernel's cumulative drop count last seen */
@@ -72,6 +72,7 @@ struct sl_set {
 	void *ctx;
 	int epfd;
 	struct listener ls[SL_MAX_LISTENERS];
+	struct syslog_stats stats[SL_MAX_LISTENERS];
 	int nls;
 	struct conn *conns;         /* o.max_connections slots */
 	unsigned nconns;
@@ -228,18 +229,18 @@ deliver(struct sl_set *s, struct listener *l, const char *msg, size_t len)
 
 	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r' || msg[len - 1] == '\0'))
 		len--;
-	atomic_fetch_add_explicit(&l->st.messages, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->st->messages, 1, memory_order_relaxed);
 	if (len == 0) {
-		atomic_fetch_add_explicit(&l->st.malformed, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->st->malformed, 1, memory_order_relaxed);
 		return;
 	}
-	line = sl_message_line(l->st.transport, s->host, msg, len, s->line, &n, &bad);
+	line = sl_message_line(l->st->transport, s->host, msg, len, s->line, &n, &bad);
 	if (bad) {
-		atomic_fetch_add_explicit(&l->st.malformed, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->st->malformed, 1, memory_order_relaxed);
 		log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_DEBUG,
 		    "--syslog.listen=%s: a message with no <PRI> or no RFC 3164/5424 header"
 		    " (counted in maillog_syslog_malformed_messages_total, still parsed): %s",
-		    l->st.listener, log_excerpt(ex, msg, len, 80));
+		    l->st->listener, log_excerpt(ex, msg, len, 80));
 	}
 	s->fn(s->ctx, line, n, s->o.source);
 }
@@ -247,11 +248,11 @@ deliver(struct sl_set *s, struct listener *l, const char *msg, size_t len)
 static void
 oversized(struct listener *l, size_t len)
 {
-	atomic_fetch_add_explicit(&l->st.oversized, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->st->oversized, 1, memory_order_relaxed);
 	log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
 	    "--syslog.listen=%s: a message of %s%zu bytes is over --syslog.max-message-size;"
 	    " skipped (counted in maillog_syslog_oversized_messages_total)",
-	    l->st.listener, len == 0 ? "more than " : "", len);
+	    l->st->listener, len == 0 ? "more than " : "", len);
 }
 
 static void
@@ -450,10 +451,11 @@ sl_set_add(struct sl_set *s, const char *spec, char *err, size_t errlen)
 	l = &s->ls[s->nls];
 	memset(l, 0, sizeof *l);
 	l->fd = -1;
+	l->st = &s->stats[s->nls];
 	if (sl_parse_address(spec, &l->a, err, errlen) < 0)
 		return -1;
-	l->st.listener = spec;
-	l->st.transport = l->a.transport;
+	l->st->listener = spec;
+	l->st->transport = l->a.transport;
 	if ((l->a.transport == SYSLOG_UNIXGRAM ? bind_unix(l, why, sizeof why) :
 	    bind_inet(l, 128, why, sizeof why)) < 0) {
 		snprintf(err, errlen, "%s", why);
@@ -480,7 +482,7 @@ const struct syslog_stats *
 sl_set_stats(const struct sl_set *s, int *n)
 {
 	*n = s->nls;
-	return s->nls > 0 ? &s->ls[0].st : NULL;
+	return s->nls > 0 ? s->stats : NULL;
 }
 
 /* ----------------------------------------------------------- reading */
@@ -503,7 +505,7 @@ count_drops(struct listener *l, struct msghdr *mh)
 			continue;
 		memcpy(&v, CMSG_DATA(c), sizeof v);
 		if (v != l->last_ovfl) {
-			atomic_fetch_add_explicit(&l->st.dropped, (uint32_t)(v - l->last_ovfl),
+			atomic_fetch_add_explicit(&l->st->dropped, (uint32_t)(v - l->last_ovfl),
 			    memory_order_relaxed);
 			l->last_ovfl = v;
 		}
@@ -530,7 +532,7 @@ read_dgrams(struct sl_set *s, struct listener *l)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
-				    "--syslog.listen=%s: recvmsg: %s", l->st.listener,
+				    "--syslog.listen=%s: recvmsg: %s", l->st->listener,
 				    strerror(errno));
 			return;
 		}
@@ -551,12 +553,12 @@ close_conn(struct sl_set *s, struct conn *c)
 	if (sl_frame_end(&c->fr, &sink))
 		log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
 		    "--syslog.listen=%s: a connection closed in the middle of a message;"
-		    " its start is dropped", c->l->st.listener);
+		    " its start is dropped", c->l->st->listener);
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	sl_frame_fini(&c->fr);
-	atomic_fetch_sub_explicit(&c->l->st.open, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&c->l->st->open, 1, memory_order_relaxed);
 	s->nconns--;
 }
 
@@ -574,7 +576,7 @@ accept_conns(struct sl_set *s, struct listener *l, int64_t now)
 				return;
 			log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
 			    "--syslog.listen=%s: accept: %s; not accepting for a second",
-			    l->st.listener, strerror(errno));
+			    l->st->listener, strerror(errno));
 			/* EMFILE and friends: the listening socket stays readable,
 			 * so stop watching it for a while instead of spinning. */
 			struct epoll_event ev = { .events = 0, .data.u64 = (uint64_t)(l - s->ls) };
@@ -588,28 +590,28 @@ accept_conns(struct sl_set *s, struct listener *l, int64_t now)
 					c = &s->conns[i];
 		if (c == NULL) {
 			close(fd);
-			atomic_fetch_add_explicit(&l->st.refused, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&l->st->refused, 1, memory_order_relaxed);
 			log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
 			    "--syslog.listen=%s: %u connections are open"
-			    " (--syslog.max-connections); closed a new one", l->st.listener,
+			    " (--syslog.max-connections); closed a new one", l->st->listener,
 			    s->nconns);
 			continue;
 		}
 		if (sl_frame_init(&c->fr, s->o.max_message) < 0) {
 			close(fd);
-			atomic_fetch_add_explicit(&l->st.refused, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&l->st->refused, 1, memory_order_relaxed);
 			log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
 			    "--syslog.listen=%s: out of memory for a connection's buffer; closed it",
-			    l->st.listener);
+			    l->st->listener);
 			continue;
 		}
 		if (watch(s, fd, SL_CONN_BIT | (uint64_t)(c - s->conns), EPOLLIN) < 0) {
 			log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
 			    "--syslog.listen=%s: epoll_ctl: %s; closed a new connection",
-			    l->st.listener, strerror(errno));
+			    l->st->listener, strerror(errno));
 			sl_frame_fini(&c->fr);
 			close(fd);
-			atomic_fetch_add_explicit(&l->st.refused, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&l->st->refused, 1, memory_order_relaxed);
 			continue;
 		}
 		c->fd = fd;
@@ -617,8 +619,8 @@ accept_conns(struct sl_set *s, struct listener *l, int64_t now)
 		c->l = l;
 		c->last_ms = now;
 		s->nconns++;
-		atomic_fetch_add_explicit(&l->st.connections, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&l->st.open, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->st->connections, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->st->open, 1, memory_order_relaxed);
 	}
 }
 
@@ -646,7 +648,7 @@ read_conn(struct sl_set *s, struct conn *c, int64_t now)
 		if (n < 0 && errno != ECONNRESET)
 			log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
 			    "--syslog.listen=%s: read: %s; closed the connection",
-			    c->l->st.listener, strerror(errno));
+			    c->l->st->listener, strerror(errno));
 		close_conn(s, c);
 		return;
 	}
@@ -697,10 +699,10 @@ housekeeping(struct sl_set *s, int64_t now)
 		struct conn *c = &s->conns[i];
 		if (c->fd < 0 || now - c->last_ms < (int64_t)s->o.idle_timeout_s * 1000)
 			continue;
-		atomic_fetch_add_explicit(&c->l->st.idle_closed, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&c->l->st->idle_closed, 1, memory_order_relaxed);
 		log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_INFO,
 		    "--syslog.listen=%s: closed a connection idle for %us (--syslog.idle-timeout)",
-		    c->l->st.listener, s->o.idle_timeout_s);
+		    c->l->st->listener, s->o.idle_timeout_s);
 		close_conn(s, c);
 	}
 }
