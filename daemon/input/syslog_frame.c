@@ -55,9 +55,11 @@ octet_count(const char *s, size_t n, size_t *count, size_t *hdr)
 		return 0;
 	while (i < n && i < SL_FRAME_MAX_DIGITS && s[i] >= '0' && s[i] <= '9')
 		v = v * 10 + (size_t)(s[i++] - '0');
-	if (i == n && i < SL_FRAME_MAX_DIGITS)
+	/* All digits so far (at most SL_FRAME_MAX_DIGITS): the next byte
+	 * tells, so a count split anywhere reads as one in a piece. */
+	if (i == n)
 		return -1;
-	if (i == n || s[i] != ' ')
+	if (s[i] != ' ')
 		return 0;
 	*count = v;
 	*hdr = i + 1;
