@@ -106,6 +106,8 @@ test_oversized_resyncs(void **state)
 	frame_all_ways("<1>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n<2>b\n", 10, "<2>b|", 1);
 	/* Exactly the limit passes. */
 	frame_all_ways("<1>aaaaaaa\n10 <2>bbbbbbb", 10, "<1>aaaaaaa|<2>bbbbbbb|", 0);
+	/* The longest count, 10 digits, cut right after them: still a count. */
+	frame_all_ways("1000000000 <1>ab\n<2>c\n", 100, "", 1);
 }
 
 static void
