@@ -64,7 +64,8 @@ mail.* {
   action(type="omfile" file="%(file)s" template="RSYSLOG_TraditionalFileFormat")
   action(type="omfwd" target="127.0.0.1" port="%(udp)d" protocol="udp")
   action(type="omfwd" target="127.0.0.1" port="%(octet)d" protocol="tcp"
-         TCP_Framing="octet-counted" action.resumeRetryCount="-1")
+         TCP_Framing="octet-counted" action.resumeRetryCount="-1"
+         queue.type="LinkedList" queue.size="100000")
   action(type="omfwd" target="127.0.0.1" port="%(lf)d" protocol="tcp"
          action.resumeRetryCount="-1")
 }
