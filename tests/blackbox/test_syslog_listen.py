@@ -276,13 +276,13 @@ def test_address_must_name_host():
 def test_limits():
     """Past --syslog.max-connections a connection is closed and counted; an
     oversized message is skipped and counted and the stream resyncs (counted
-    and LF); a silent connection is closed after --syslog.idle-timeout."""
+    and LF)."""
     port = harness.free_port()
     addr = "tcp://127.0.0.1:%d" % port
     line = mail_lines(50)[-1]
     good = ("<22>" + harness.postfix_line(1, "550", "5.1.1")).encode()
     with Daemon("--syslog.listen=" + addr, "--syslog.max-connections=2",
-                "--syslog.max-message-size=1000", "--syslog.idle-timeout=2") as d:
+                "--syslog.max-message-size=1000", "--syslog.idle-timeout=0") as d:
         a = socket.create_connection(("127.0.0.1", port))
         b = socket.create_connection(("127.0.0.1", port))
         d.wait_for(lambda m: listener(m, "maillog_syslog_open_connections", addr) == 2,
@@ -299,14 +299,31 @@ def test_limits():
                        DEADLINE)
         assert listener(m, "maillog_syslog_oversized_messages_total", addr) == 2
         assert harness.status_counts(m) == {("550", "5.1.1"): 2}, harness.status_counts(m)
-        # b has been silent since it connected; a now is too.
-        m = d.wait_for(lambda m: listener(m, "maillog_syslog_idle_closed_connections_total",
-                                          addr) == 2, DEADLINE)
-        assert listener(m, "maillog_syslog_idle_closed_connections_total", addr) == 2
-        b.settimeout(DEADLINE)
-        assert b.recv(1) == b""
+        assert listener(m, "maillog_syslog_open_connections", addr) == 2
         for s in (a, b, c):
             s.close()
+
+
+def test_idle_timeout():
+    """A connection silent for --syslog.idle-timeout is closed and counted;
+    its slot is free again."""
+    port = harness.free_port()
+    addr = "tcp://127.0.0.1:%d" % port
+    with Daemon("--syslog.listen=" + addr, "--syslog.idle-timeout=1",
+                "--syslog.max-connections=1") as d:
+        a = socket.create_connection(("127.0.0.1", port))
+        a.settimeout(DEADLINE)
+        assert a.recv(1) == b"", "the idle connection was not closed"
+        m = d.wait_for(lambda m: listener(m, "maillog_syslog_idle_closed_connections_total",
+                                          addr) == 1, DEADLINE)
+        assert listener(m, "maillog_syslog_idle_closed_connections_total", addr) == 1
+        assert listener(m, "maillog_syslog_open_connections", addr) == 0
+        with socket.create_connection(("127.0.0.1", port)) as b:
+            b.sendall(("<22>" + harness.postfix_line(3) + "\n").encode())
+            m = d.wait_for(lambda m: listener(m, "maillog_syslog_messages_total", addr) == 1,
+                           DEADLINE)
+        assert listener(m, "maillog_syslog_refused_connections_total", addr) == 0
+        a.close()
 
 
 def test_malformed_counted_and_parsed():
@@ -339,7 +356,7 @@ def main():
                test_tcp_framing_both_ways, test_rfc5424_over_tcp, test_udp_counts_equal_once,
                test_udp_received_plus_dropped_equals_sent,
                test_unixgram_syslog3_gets_local_hostname, test_unixgram_path_rules,
-               test_limits, test_malformed_counted_and_parsed):
+               test_limits, test_idle_timeout, test_malformed_counted_and_parsed):
         cases.run(fn)
     cases.finish()
 
