@@ -38,6 +38,7 @@
 #include "parsers/reason.h"
 #include "daemon/report.h"
 #include "daemon/input/tailer.h"
+#include "daemon/input/syslog_listen.h"
 #include "web/webconfig.h"
 
 /* The per-line path (ingest.h), and the MTAs whose unmatched count
@@ -358,6 +359,7 @@ struct daemon {
 	struct persist *ps;              /* --state.file, or NULL */
 	struct tail_set *ts;
 	struct journal *journal;         /* --journal, or NULL */
+	struct sl_set *syslog;           /* --syslog.listen, or NULL */
 	struct expo_source sources[OPTS_MAX_PATHS + 1];   /* + the journal */
 	int nsources;
 	struct queue_board queue_board;  /* outlives the web server and the collector */
@@ -459,6 +461,38 @@ open_journal(struct daemon *d, const struct saved_journal *saved)
 #endif
 }
 
+/*
+ * --syslog.listen: bind every listener before the privileges go (port 514
+ * needs root). Its sockets are one more fd in the event loop, read on this
+ * thread, so ingest_line keeps its one writer (store/aggregate.h): a
+ * thread of its own would need a queue or a lock between it and the
+ * counters, and the loop's bounded turns already keep a flood from
+ * starving the files and signals.
+ */
+static void
+open_listeners(struct daemon *d)
+{
+	const struct options *o = d->o;
+	struct sl_opts so;
+	char err[512];
+
+	if (o->nsyslog_listen == 0)
+		return;
+	sl_opts_defaults(&so);
+	so.max_connections = o->syslog_max_connections;
+	so.max_message = o->syslog_max_message;
+	so.idle_timeout_s = o->syslog_idle_timeout_s;
+	/* Never the panic log's index: these are ordinary lines. */
+	so.source = OPTS_MAX_PATHS + 1;
+	if ((d->syslog = sl_set_new(&so, ingest_line, &d->p->in, err, sizeof err)) == NULL)
+		fatalx("--syslog.listen: %s", err);
+	for (int i = 0; i < o->nsyslog_listen; i++) {
+		if (sl_set_add(d->syslog, o->syslog_listen[i], err, sizeof err) < 0)
+			fatalx("--syslog.listen=%s: %s", o->syslog_listen[i], err);
+		log_info("receiving syslog messages on %s", o->syslog_listen[i]);
+	}
+}
+
 /* Make the queue collector and serve /metrics from the counters (with
  * --state.file, from what has been written). */
 static void
@@ -478,6 +512,8 @@ start_web(struct daemon *d, struct webcfg *webcfg)
 		.inotify_overflows = tail_set_overflows(d->ts),
 		.history = d->p->in.history,
 	};
+	if (d->syslog != NULL)
+		d->view.syslog = sl_set_stats(d->syslog, &d->view.nsyslog);
 	persist_view(d->ps, &d->view);
 	web_opts_defaults(&wopts);
 	wopts.listen_address = o->listen_address;
@@ -519,13 +555,19 @@ static void
 event_loop(struct daemon *d)
 {
 	for (;;) {
-		struct pollfd pfd[4] = {
+		struct pollfd pfd[5] = {
 			{ .fd = tail_set_fd(d->ts), .events = POLLIN },
 			{ .fd = d->sfd, .events = POLLIN },
 			{ .fd = persist_fd(d->ps), .events = POLLIN },
 			{ .fd = -1, .events = POLLIN },
+			{ .fd = d->syslog != NULL ? sl_set_fd(d->syslog) : -1, .events = POLLIN },
 		};
 		int timeout = tail_set_timeout_ms(d->ts);
+		if (d->syslog != NULL) {
+			int st = sl_set_timeout_ms(d->syslog);
+			if (st >= 0 && (timeout < 0 || st < timeout))
+				timeout = st;
+		}
 #if HAVE_LIBSYSTEMD
 		if (d->journal != NULL) {
 			int jt = journal_timeout_ms(d->journal);
@@ -535,12 +577,14 @@ event_loop(struct daemon *d)
 		}
 #endif
 		timeout = persist_timeout_ms(d->ps, timeout);
-		if (poll(pfd, 4, timeout) < 0) {
+		if (poll(pfd, 5, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
 		tail_set_process(d->ts);
+		if (d->syslog != NULL)
+			sl_set_process(d->syslog);
 #if HAVE_LIBSYSTEMD
 		/* Every wake-up, not only when the fd is readable: a turn that
 		 * ended on the budget must go on (its timeout was 0). */
@@ -566,8 +610,12 @@ shut_down(struct daemon *d)
 	if (d->journal != NULL)
 		journal_process(d->journal, UINT_MAX);
 #endif
+	/* What the listeners hold: nothing is read any more, a TCP sender's
+	 * last unterminated message is counted, and the unixgram sockets go. */
+	sl_set_close(d->syslog);
 	persist_finish(d->ps);
 	web_stop(d->web);
+	sl_set_free(d->syslog);   /* the web thread read its counters until now */
 	queue_free(d->queue);   /* abandons a showq read or exim -bpc under way */
 	queue_board_destroy(&d->queue_board);
 #if HAVE_LIBSYSTEMD
@@ -598,6 +646,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 		fatalx("%s", err);
 	open_files(&d, &resume);
 	open_journal(&d, &resume.journal);
+	open_listeners(&d);
 	/* A state file that cannot be written stops the start: better now
 	 * than silently at each write. */
 	if (d.ps != NULL && persist_start(d.ps, d.ts, d.journal, d.sources) < 0)
@@ -729,7 +778,7 @@ main(int argc, char **argv)
 	}
 #endif
 	drop_exim_rejectlogs(&o);
-	if (o.npaths == 0 && !o.journal) {
+	if (o.npaths == 0 && !o.journal && o.nsyslog_listen == 0) {
 		const char *def = find_default_log();
 		if (def != NULL) {
 			o.paths[o.npaths++] = def;

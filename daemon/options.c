@@ -17,6 +17,7 @@
 #include "web/listen.h"
 #include "parsers/mp.h"
 #include "daemon/queue/queue.h"
+#include "daemon/input/syslog_listen.h"
 
 const char *const opts_default_paths[] = {
 	"/var/log/mail.log",
@@ -63,6 +64,10 @@ enum {
 	OPT_REINJECT,
 	OPT_EXIM_BINARY,
 	OPT_EXIM_SPOOL_DIR,
+	OPT_SYSLOG_LISTEN,
+	OPT_SYSLOG_MAX_CONN,
+	OPT_SYSLOG_MAX_MESSAGE,
+	OPT_SYSLOG_IDLE_TIMEOUT,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -96,6 +101,10 @@ static const struct option long_opts[] = {
 	{ "journal.unit", required_argument, NULL, OPT_JOURNAL_UNIT },
 	{ "journal.identifier", required_argument, NULL, OPT_JOURNAL_IDENT },
 	{ "journal.directory", required_argument, NULL, OPT_JOURNAL_DIR },
+	{ "syslog.listen", required_argument, NULL, OPT_SYSLOG_LISTEN },
+	{ "syslog.max-connections", required_argument, NULL, OPT_SYSLOG_MAX_CONN },
+	{ "syslog.max-message-size", required_argument, NULL, OPT_SYSLOG_MAX_MESSAGE },
+	{ "syslog.idle-timeout", required_argument, NULL, OPT_SYSLOG_IDLE_TIMEOUT },
 	{ "state.interval", required_argument, NULL, OPT_STATE_INTERVAL },
 	{ "queue.interval", required_argument, NULL, OPT_QUEUE_INTERVAL },
 	{ "queue.mta", required_argument, NULL, OPT_QUEUE_MTA },
@@ -143,8 +152,21 @@ opts_usage(FILE *fp)
 "                              new receipts; repeatable. Needs tags with the instance, not\n"
 "                              RFC 5424's bare \"postfix\" (README, messages received)\n"
 "\n", mp_format_names());
-	/* Two calls: one string literal this long is past what C17 promises
-	 * compilers accept (-Woverlength-strings). */
+	fprintf(fp,
+"Syslog listener (off unless --syslog.listen is given; docs/operations.md):\n"
+"  --syslog.listen=ADDR        receive syslog messages: udp://HOST:PORT, tcp://HOST:PORT\n"
+"                              (octet-counted or LF-framed) or unixgram:PATH; repeatable,\n"
+"                              off by default; HOST must be given (0.0.0.0 or [::] for\n"
+"                              every interface: no authentication, see docs/security.md)\n"
+"  --syslog.max-connections=N  TCP connections open at once; more are closed (default %u)\n"
+"  --syslog.max-message-size=BYTES\n"
+"                              longer messages are skipped and counted (default %u)\n"
+"  --syslog.idle-timeout=SECONDS\n"
+"                              close a TCP connection silent this long, 0 = never\n"
+"                              (default %u)\n"
+"\n", SL_DEFAULT_MAX_CONNECTIONS, SL_DEFAULT_MAX_MESSAGE, SL_DEFAULT_IDLE_TIMEOUT_S);
+	/* Several calls: one string literal this long is past what C17
+	 * promises compilers accept (-Woverlength-strings). */
 	fprintf(fp,
 "Web:\n"
 "  --web.listen-address=[HOST]:PORT  (default %s: all interfaces, the exporter convention)\n"
@@ -285,6 +307,9 @@ set_defaults(struct options *o)
 	o->showq_path = QUEUE_DEFAULT_SHOWQ;
 	o->postfix_queue_dir = QUEUE_DEFAULT_POSTFIX_DIR;
 	o->exim_spool_dir = QUEUE_DEFAULT_EXIM_SPOOL;
+	o->syslog_max_connections = SL_DEFAULT_MAX_CONNECTIONS;
+	o->syslog_max_message = SL_DEFAULT_MAX_MESSAGE;
+	o->syslog_idle_timeout_s = SL_DEFAULT_IDLE_TIMEOUT_S;
 }
 
 /* --queue.interval: 0 (off) is allowed and the top is a day. */
@@ -530,6 +555,34 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 			else
 				o->exim_spool_dir = arg;
 			break;
+		case OPT_SYSLOG_LISTEN: {
+			struct sl_addr a;
+			char why[400];
+			if (o->nsyslog_listen == OPTS_MAX_LISTEN)
+				return fail(err, errlen, "--syslog.listen: at most %d listeners",
+				    OPTS_MAX_LISTEN);
+			if (sl_parse_address(arg, &a, why, sizeof why) < 0)
+				return fail(err, errlen, "--syslog.listen: %s", why);
+			o->syslog_listen[o->nsyslog_listen++] = arg;
+			break;
+		}
+		case OPT_SYSLOG_MAX_CONN:
+			if (parse_uint(arg, 1, 10000, &v) < 0)
+				return fail(err, errlen,
+				    "--syslog.max-connections: '%s' is not a number from 1 to 10000", arg);
+			o->syslog_max_connections = (unsigned)v;
+			break;
+		case OPT_SYSLOG_MAX_MESSAGE:
+			if (parse_uint(arg, SL_MIN_MESSAGE, SL_MAX_MESSAGE, &v) < 0)
+				return fail(err, errlen, "--syslog.max-message-size: '%s' is not a number"
+				    " of bytes from %u to %u", arg, SL_MIN_MESSAGE, SL_MAX_MESSAGE);
+			o->syslog_max_message = (size_t)v;
+			break;
+		case OPT_SYSLOG_IDLE_TIMEOUT:
+			if (parse_seconds_in(arg, 0, 86400, &o->syslog_idle_timeout_s) < 0)
+				return fail(err, errlen, "--syslog.idle-timeout: '%s' is not a number of"
+				    " seconds from 0 (never) to 86400", arg);
+			break;
 		case OPT_VERSION:
 			return OPTS_VERSION;
 		case OPT_HELP:
@@ -554,6 +607,9 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 	if (o->once && o->journal)
 		return fail(err, errlen, "--journal: not with --once, which reads files to their "
 		    "end and has no journal position to stop at");
+	if (o->once && o->nsyslog_listen > 0)
+		return fail(err, errlen, "--syslog.listen: not with --once, which reads files to"
+		    " their end and exits");
 	if (o->once && o->state_file != NULL)
 		return fail(err, errlen, "--state.file: not with --once, which reads every file "
 		    "whole and keeps nothing");

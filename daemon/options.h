@@ -14,6 +14,7 @@
 
 #define OPTS_MAX_PATHS 32
 #define OPTS_MAX_MATCHES 32
+#define OPTS_MAX_LISTEN 16   /* SL_MAX_LISTENERS */
 
 struct options {
 	const char *paths[OPTS_MAX_PATHS];   /* --maillog.path, in order */
@@ -56,6 +57,11 @@ struct options {
 	int nreinject;
 	const char *exim_binary;             /* --exim.binary, NULL = exim4 or exim in PATH */
 	const char *exim_spool_dir;          /* --exim.spool-dir */
+	const char *syslog_listen[OPTS_MAX_LISTEN];   /* --syslog.listen, in order */
+	int nsyslog_listen;
+	unsigned syslog_max_connections;     /* --syslog.max-connections */
+	size_t syslog_max_message;           /* --syslog.max-message-size */
+	unsigned syslog_idle_timeout_s;      /* --syslog.idle-timeout, 0 = never */
 };
 
 enum opts_result {

@@ -13,6 +13,7 @@
 #include "web/expo.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -651,6 +652,74 @@ render_sources(struct expo_writer *e, const struct expo_view *v)
 	return 0;
 }
 
+/* The --syslog.listen families: a counter of struct syslog_stats, and the
+ * transports it applies to (a bit per enum syslog_transport). */
+static const struct {
+	size_t offset;
+	unsigned transports;
+	const char *type;
+	const char *name;
+	const char *help;
+} syslog_families[] = {
+	{ offsetof(struct syslog_stats, messages), 7, "counter",
+	  "maillog_syslog_messages_total",
+	  "Syslog messages received by each --syslog.listen listener, each handed to the "
+	  "parsers as a line of a file would be." },
+	{ offsetof(struct syslog_stats, malformed), 7, "counter",
+	  "maillog_syslog_malformed_messages_total",
+	  "Received messages with no <PRI> or no RFC 3164/5424 header (empty ones "
+	  "included); still offered to the parsers as a bare message." },
+	{ offsetof(struct syslog_stats, oversized), 7, "counter",
+	  "maillog_syslog_oversized_messages_total",
+	  "Messages longer than --syslog.max-message-size, skipped without being "
+	  "parsed (not in maillog_syslog_messages_total)." },
+	{ offsetof(struct syslog_stats, dropped), 1u << SYSLOG_UDP, "counter",
+	  "maillog_syslog_dropped_datagrams_total",
+	  "UDP datagrams the kernel dropped on a full receive queue (SO_RXQ_OVFL). "
+	  "The kernel reports them with the next datagram received, so drops show "
+	  "once another datagram arrives." },
+	{ offsetof(struct syslog_stats, connections), 1u << SYSLOG_TCP, "counter",
+	  "maillog_syslog_connections_total",
+	  "TCP connections accepted." },
+	{ offsetof(struct syslog_stats, refused), 1u << SYSLOG_TCP, "counter",
+	  "maillog_syslog_refused_connections_total",
+	  "TCP connections closed at once because --syslog.max-connections were open." },
+	{ offsetof(struct syslog_stats, idle_closed), 1u << SYSLOG_TCP, "counter",
+	  "maillog_syslog_idle_closed_connections_total",
+	  "TCP connections closed after --syslog.idle-timeout without a byte." },
+	{ offsetof(struct syslog_stats, open), 1u << SYSLOG_TCP, "gauge",
+	  "maillog_syslog_open_connections",
+	  "TCP connections open now." },
+};
+
+/* Left out entirely unless a listener is configured, so an exposition
+ * without --syslog.listen is unchanged. */
+static int
+render_syslog(struct expo_writer *e, const struct expo_view *v)
+{
+	for (size_t f = 0; v->nsyslog > 0 && f < sizeof syslog_families / sizeof syslog_families[0];
+	    f++) {
+		int counter = syslog_families[f].type[0] == 'c';
+		if (expo_family(e, syslog_families[f].name, syslog_families[f].type,
+		    syslog_families[f].help) < 0)
+			return -1;
+		for (int i = 0; i < v->nsyslog; i++) {
+			const struct syslog_stats *st = &v->syslog[i];
+			const _Atomic uint64_t *p = (const _Atomic uint64_t *)(const void *)
+			    ((const char *)st + syslog_families[f].offset);
+			uint64_t val = atomic_load_explicit(p, memory_order_relaxed);
+			if (!(syslog_families[f].transports & (1u << st->transport)))
+				continue;
+			expo_labels_reset(e);
+			if (expo_label(e, "listener", st->listener) < 0 ||
+			    (counter ? expo_counter(e, syslog_families[f].name, val, e->start) :
+			    expo_sample_u64(e, syslog_families[f].name, val)) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* The process collector of the Go client: each family only when its value
  * could be read (web/procstat.c). */
 static int
@@ -886,7 +955,7 @@ render_all(struct expo_writer *e, const struct expo_view *v, double scrape_durat
 	if (scrape_duration >= 0 &&
 	    expo_sample_double(e, "maillog_exporter_scrape_duration_seconds", scrape_duration) < 0)
 		goto out;
-	if (render_sources(e, v) < 0 || render_queue(e, v) < 0)
+	if (render_sources(e, v) < 0 || render_syslog(e, v) < 0 || render_queue(e, v) < 0)
 		goto out;
 	expo_labels_reset(e);
 	if (expo_family(e, "maillog_exporter_build_info", "info",
@@ -910,7 +979,8 @@ out:
  *   maillog_smtp_status_total, maillog_unmatched_lines_total,
  *   maillog_series_dropped_total (the core contract's order), the code
  *   meanings, outcomes, domains, receipts, delays, the per-MTA and global
- *   self-metrics, the per-source families (in source order),
+ *   self-metrics, the per-source families (in source order), the
+ *   --syslog.listen families (only with a listener),
  *   maillog_exporter_build_info, then process_* (alphabetical, as the Go
  *   client emits them).
  * Every family gets its HELP and TYPE even when it has no sample yet, so a

@@ -16,6 +16,7 @@
 #include "store/history.h"
 #include "store/input_stats.h"
 #include "store/queue_snapshot.h"
+#include "store/syslog_stats.h"
 #include "util/strbuf.h"
 #include "web/expo_writer.h"   /* enum expo_format, expo_escape_label */
 
@@ -53,6 +54,10 @@ struct expo_view {
 	/* Queue sizes (store/queue_snapshot.h): the last snapshot is copied
 	 * per scrape. NULL (--once): the maillog_queue_* families are left out. */
 	struct queue_board *queue;
+	/* --syslog.listen: each listener's counters, in flag order. 0 (no
+	 * listener): the maillog_syslog_* families are left out. */
+	const struct syslog_stats *syslog;
+	int nsyslog;
 };
 
 #define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"

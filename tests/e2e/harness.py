@@ -371,7 +371,8 @@ def inner(spec, unpacked, work, outer_ns):
     truth = {"inbound": [], "errors": [], "sessions": 0, "probes": 0}
     pipeline = None
     if spec.LOG_VIA_SYSLOG:
-        pipeline = logpipe.Pipeline(os.environ["E2E_SYSLOG_NG_ROOT"], truth["errors"])
+        pipeline = logpipe.Pipeline(os.environ["E2E_SYSLOG_NG_ROOT"], truth["errors"],
+                                    listener=getattr(spec, "SYSLOG_LISTENER", False))
         try:
             pipeline.start()
         finally:
@@ -445,6 +446,8 @@ def inner(spec, unpacked, work, outer_ns):
         ref = spec.LOG_PATH
         if pipeline:
             truth["cells"] = pipeline.finish(os.path.join(work, "cells"))
+            if pipeline.listener_facts is not None:
+                truth["listener"] = pipeline.listener_facts
             for cell, facts in truth["cells"].items():
                 if facts["path"] == spec.LOG_PATH:
                     ref = os.path.join(work, "cells", cell + ".log")
@@ -568,6 +571,34 @@ def compare(spec, work, report):
                  unmatched == 0, "got %d" % unmatched)
     if "cells" in truth:
         compare_cells(spec, work, truth, lines, got, counters(metrics, spec.NAME), report)
+    if "listener" in truth:
+        compare_listener(spec, truth["listener"], got, counters(metrics, spec.NAME), report)
+
+
+def compare_listener(spec, facts, ref_got, ref_counters, report):
+    """The exporter fed by rsyslog's omfwd (--syslog.listen, octet-counted
+    TCP) counts what --once counts over rsyslog's traditional file of the
+    same messages (logpipe.py)."""
+    what = "%s through rsyslog omfwd to --syslog.listen" % spec.NAME
+    report.check(what + ": every message of rsyslog's file received",
+                 facts["messages"] == facts["file_lines"] and facts["file_lines"] > 0,
+                 "%s received, %s lines in the file" % (facts["messages"], facts["file_lines"]))
+    metrics = parse_metrics(open(facts["metrics"]).read())
+    got, other_mta = status_counts(metrics, spec.NAME)
+    diff = ["%s %s: %d received, %d in the file" % (d, k, got[d][k], ref_got[d][k])
+            for d in ("outbound", "inbound")
+            for k in sorted(set(got[d]) | set(ref_got[d])) if got[d][k] != ref_got[d][k]]
+    total = sum(sum(c.values()) for c in got.values())
+    report.check(what + ": maillog_smtp_status_total equals --once over the file",
+                 not diff and not other_mta and total > 0,
+                 "%d statuses; %s" % (total, "; ".join(diff) or "other mta %s" % dict(other_mta)))
+    mine = counters(metrics, spec.NAME)
+    diff = ["%s{%s}: %g received, %g in the file" % (k[0], ",".join("%s=%s" % l for l in k[1]),
+                                                      mine.get(k, 0), ref_counters.get(k, 0))
+            for k in sorted(set(mine) | set(ref_counters))
+            if mine.get(k, 0) != ref_counters.get(k, 0)]
+    report.check(what + ": every other counter of mta=%s equals --once over the file"
+                 % spec.NAME, not diff, "; ".join(diff[:5]) or "%d samples" % len(mine))
 
 
 def exporter_once(path, report, what):

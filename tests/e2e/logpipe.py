@@ -5,6 +5,13 @@ syslog-ng (unpacked from syslog-ng-core, which conflicts with rsyslog as a
 package), which writes two more. Each file is one cell of the README's
 MTA x writer/format table.
 
+With listener=True (Postfix's syslog run, test_postfix.py), rsyslogd also
+forwards every mail message with omfwd over TCP, octet-counted, to the
+exporter's --syslog.listen, started here before rsyslogd; once it has
+received as many messages as rsyslog's traditional file holds lines, its
+/metrics is kept as listener.metrics beside the cells, and the comparison
+(harness.compare) wants the same counts as --once over that file.
+
 Each daemon has a private config, pid file (syslog-ng also its persist
 file and control socket), runs in the foreground as our child and is
 stopped by PID. Before they stop, one marker line goes to /dev/log: rsyslog
@@ -18,9 +25,12 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 
 SYSLOG_NG_PACKAGES = ["syslog-ng-core", "libivykis0", "libnet1", "libwrap0"]
 FWD_PORT = 5140
+LISTEN_PORT = 5515          # the exporter's --syslog.listen, in the test's namespace
+LISTEN_WEB = "127.0.0.1:19745"
 MARKER_TAG = "e2e-harness"
 MARKER = "end of the MTA's run"
 
@@ -37,6 +47,11 @@ CELLS = {
     "syslog-ng-iso": ("syslog-ng", "ts-format(iso)", "/var/log/syslog-ng/iso.log"),
 }
 
+LISTENER_ACTION = """\
+  action(type="omfwd" target="127.0.0.1" port="%d" protocol="tcp"
+         TCP_Framing="octet-counted" action.resumeRetryCount="-1")
+""" % LISTEN_PORT
+
 RSYSLOG_CONF = """\
 global(workDirectory="/run/rsyslog" preserveFQDN="off")
 module(load="imuxsock" SysSock.Name="/dev/log" SysSock.RateLimit.Interval="0"
@@ -50,7 +65,7 @@ mail.* {
   action(type="omfile" file="%(rsyslog-facpri)s" template="FacPri")
   action(type="omfwd" target="127.0.0.1" port="%(port)d" protocol="tcp"
          action.resumeRetryCount="-1")
-}
+%(listener_action)s}
 """
 
 SYSLOG_NG_CONF = """\
@@ -97,11 +112,13 @@ def stop_child(p, timeout):
 class Pipeline:
     """rsyslogd + syslog-ng, started by start(), stopped by finish()."""
 
-    def __init__(self, syslog_ng_root, errors):
+    def __init__(self, syslog_ng_root, errors, listener=False):
         self.root = syslog_ng_root
         self.errors = errors
         self.procs = {}
         self.run = "/run/e2e-logpipe"
+        self.listener = listener
+        self.listener_facts = None
 
     def pids(self):
         return {p.pid for p in self.procs.values()}
@@ -124,6 +141,7 @@ class Pipeline:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         values = dict((k, v[2]) for k, v in CELLS.items())
         values["port"] = FWD_PORT
+        values["listener_action"] = LISTENER_ACTION if self.listener else ""
         ng_conf = os.path.join(self.run, "syslog-ng.conf")
         with open(ng_conf, "w") as f:
             f.write(SYSLOG_NG_CONF % values)
@@ -141,6 +159,13 @@ class Pipeline:
         if not wait_for(lambda: listening(FWD_PORT), 20):
             raise RuntimeError("syslog-ng never listened on 127.0.0.1:%d: %s"
                                % (FWD_PORT, self.stderr_of("syslog-ng")))
+        if self.listener:
+            self.spawn("exporter", [os.environ["MAILLOG_EXPORTER"],
+                                    "--syslog.listen=tcp://127.0.0.1:%d" % LISTEN_PORT,
+                                    "--web.listen-address=" + LISTEN_WEB])
+            if not wait_for(lambda: listening(LISTEN_PORT), 20):
+                raise RuntimeError("the exporter never listened on 127.0.0.1:%d: %s"
+                                   % (LISTEN_PORT, self.stderr_of("exporter")))
         if os.path.exists("/dev/log"):
             os.unlink("/dev/log")
         self.spawn("rsyslogd", ["rsyslogd", "-n", "-f", rs_conf,
@@ -154,6 +179,44 @@ class Pipeline:
         msg = "<22>%s %s[%d]: %s" % (stamp, MARKER_TAG, os.getpid(), MARKER)
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             s.sendto(msg.encode(), "/dev/log")
+
+    def listener_messages(self):
+        try:
+            with urllib.request.urlopen("http://%s/metrics" % LISTEN_WEB, timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return None, ""
+        want = 'maillog_syslog_messages_total{listener="tcp://127.0.0.1:%d"} ' % LISTEN_PORT
+        for line in text.splitlines():
+            if line.startswith(want):
+                return int(float(line[len(want):])), text
+        return None, text
+
+    def finish_listener(self, outdir, timeout):
+        """Wait until the exporter has received every message rsyslog wrote
+        to its traditional file (the marker included), keep its /metrics,
+        and stop it by PID."""
+        path = CELLS["rsyslog-traditional"][2]
+        try:
+            want = len(open(path, "rb").read().splitlines())
+        except OSError:
+            want = -1
+        got, text = None, ""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got, text = self.listener_messages()
+            if got == want:
+                break
+            time.sleep(0.1)
+        os.makedirs(outdir, exist_ok=True)
+        with open(os.path.join(outdir, "listener.metrics"), "w") as f:
+            f.write(text)
+        self.listener_facts = {"messages": got, "file_lines": want,
+                               "metrics": os.path.join(outdir, "listener.metrics")}
+        rc = stop_child(self.procs.pop("exporter"), 20)
+        if rc != 0:
+            self.errors.append("the --syslog.listen exporter exited %s: %s"
+                               % (rc, self.stderr_of("exporter")))
 
     def finish(self, outdir, timeout=30):
         """Send the marker, wait until every file holds it, stop both daemons
@@ -174,6 +237,8 @@ class Pipeline:
             if not wait_for(marked, timeout):
                 self.errors.append("the end-of-run marker did not reach every file in %ds"
                                    % timeout)
+        if self.listener:
+            self.finish_listener(outdir, timeout)
         for name in ("rsyslogd", "syslog-ng"):
             p = self.procs.get(name)
             if p is None:

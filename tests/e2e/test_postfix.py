@@ -34,6 +34,8 @@ NAME = "postfix"
 PACKAGES = ["postfix", "libsasl2-modules", "sasl2-bin"]
 LOG_PATH = "/var/log/mail.log"
 LOG_VIA_SYSLOG = os.environ.get("E2E_POSTFIX_LOGGING") == "syslog"
+# The syslog run also feeds rsyslog's omfwd to --syslog.listen (logpipe.py).
+SYSLOG_LISTENER = LOG_VIA_SYSLOG
 PRIVATE_DIRS = ['/etc/postfix', '/var/lib/postfix']
 SETTLE_TIMEOUT = 120
 INNER_TIMEOUT = 200
