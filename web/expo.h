@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "store/aggregate.h"
+#include "store/envelope_stats.h"
 #include "store/history.h"
 #include "store/input_stats.h"
 #include "store/queue_snapshot.h"
@@ -53,6 +54,9 @@ struct expo_view {
 	/* Queue sizes (store/queue_snapshot.h): the last snapshot is copied
 	 * per scrape. NULL (--once): the maillog_queue_* families are left out. */
 	struct queue_board *queue;
+	/* Container envelopes (store/envelope_stats.h), live. NULL, or no
+	 * format seen nor forced: the maillog_envelope_* families are left out. */
+	const struct envelope_stats *envelope;
 };
 
 #define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
