@@ -410,12 +410,12 @@ key_is(const char *s, size_t k0, size_t k1, const char *name)
 	return k1 - k0 == len && memcmp(s + k0, name, len) == 0;
 }
 
-/* One json-file record: an object with a "log" string, checked whole. */
+/* One json-file record: an object, checked whole. Docker leaves "log" out
+ * when it is empty, so a record without one holds no text. */
 static int
 docker_parse(const char *s, size_t n, struct record *r)
 {
 	size_t i = 0, k0, k1, v0;
-	int have_log = 0;
 
 	memset(r, 0, sizeof *r);
 	skip_ws(s, n, &i);
@@ -444,7 +444,6 @@ docker_parse(const char *s, size_t n, struct record *r)
 			if (key_is(s, k0, k1, "log")) {
 				r->msg = s + v0;
 				r->msglen = i - 1 - v0;
-				have_log = 1;
 			} else if (key_is(s, k0, k1, "time")) {
 				r->ts = s + v0;
 				r->tslen = i - 1 - v0;
@@ -470,7 +469,7 @@ docker_parse(const char *s, size_t n, struct record *r)
 		return -1;
 	}
 	skip_ws(s, n, &i);
-	return i == n && have_log ? 0 : -1;
+	return i == n ? 0 : -1;
 }
 
 /* UTF-8 of code point cp (valid, not a surrogate) into out; its length. */
