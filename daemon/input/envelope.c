@@ -270,8 +270,13 @@ cri_record(const struct sink *k, struct envelope *e, const struct record *r, siz
 	}
 	if (j->len == 0 && !j->skipping) {
 		/* The common case: a whole line in one record, passed on in
-		 * place unless a header is put in front. */
-		emit(k, j, r->msg, r->msglen, r, 0);
+		 * place unless a header is put in front. (The line splitter
+		 * keeps records within max_line; a caller that does not is
+		 * held to it here all the same.) */
+		if (r->msglen > k->cfg->max_line)
+			COUNT(k->cfg, overlong, k->fmt);
+		else
+			emit(k, j, r->msg, r->msglen, r, 0);
 		j->pending = 0;
 		return;
 	}

@@ -6,7 +6,8 @@
  * Byte 0 picks the mode:
  * - 0..2 (mod 4): raw. Bytes 1-2 pick max_line (small, so overlong joins
  *   are common); the rest is split at '\n' into records fed to the
- *   decoder as auto, cri or docker. Every line passed on must be
+ *   decoder as auto, cri or docker (those over max_line are left out,
+ *   as the line splitter leaves them). Every line passed on must be
  *   non-empty and within max_line plus the header room; a Docker line
  *   must be UTF-8 with no NUL; and every line goes through the header
  *   parser.
@@ -104,12 +105,12 @@ raw(const uint8_t *data, size_t size)
 	while (pos < size) {
 		const uint8_t *nl = memchr(data + pos, '\n', size - pos);
 		size_t n = nl ? (size_t)(nl - (data + pos)) : size - pos;
-		if (e.kind == 0 && n > 0) {
-			/* Whatever decides the file decides the check. */
+		/* As the line splitter does: records over max_line never
+		 * reach the decoder. */
+		if (n > 0 && n <= cfg.max_line) {
 			envelope_line(&e, &cfg, (const char *)data + pos, n, on_line, &c, 3);
+			/* Whatever decided the file decides the check. */
 			c.docker = e.kind == ENVELOPE_DOCKER;
-		} else if (n > 0) {
-			envelope_line(&e, &cfg, (const char *)data + pos, n, on_line, &c, 3);
 		}
 		if (envelope_pending(&e) > size)
 			die("pending past the input", (size_t)envelope_pending(&e), size);
