@@ -27,6 +27,7 @@ PACKAGES=(
   valgrind                                            # memcheck run of the daemon
   logrotate rsyslog                                   # real rotation under load; rsyslogd as a writer and the e2e syslog daemon
   chromium                                            # the status page in a real browser
+  nodejs npm                                          # deploy/kubernetes/ validated against kubernetes-models (npm, installed by the test)
 )
 
 install_packages() {
