@@ -201,9 +201,39 @@ def test_daemon_docker_rotation():
            cid + "-json.log.1")
 
 
+def test_restart_in_the_middle_of_a_joined_line():
+    """--state.file saved while a line's P parts are read and its F part is
+    not: the restart reads the parts again and counts the line once."""
+    line = next(l for l in LINES if "status=sent" in l and "postfix/smtp[" in l)
+    ts = "2026-12-06T18:31:07.25Z"
+    parts = [line[k:k + 40] for k in range(0, len(line), 40)]
+    recs = ["%s stdout %s %s\n" % (ts, "F" if n == len(parts) - 1 else "P", p)
+            for n, p in enumerate(parts)]
+    d_dir = os.path.join(TMP, "restart")
+    os.makedirs(d_dir)
+    path = os.path.join(d_dir, "0.log")
+    state = os.path.join(d_dir, "state")
+    write(path, "".join(recs[:-1]))
+    args = ("--maillog.path=" + path, "--maillog.start=beginning", "--state.file=" + state)
+    with harness.Daemon(*args) as d:
+        m = d.wait_for(lambda m: value(m, "maillog_lines_read_total", path=path)
+                       == len(recs) - 1, 30)
+        assert value(m, "maillog_lines_read_total", path=path) == len(recs) - 1
+        assert status_total(m) == 0
+    assert d.proc.returncode == 0, d.stderr()
+    write(path, recs[-1], "a")
+    with harness.Daemon(*args) as d:
+        m = d.wait_for(lambda m: status_total(m) >= 1, 30)
+        m = d.wait_for(lambda m: False, 2)
+        assert status_total(m) == 1, (status_total(m), d.stderr())
+        assert value(m, "maillog_envelope_lines_total", format="cri") == 1
+        assert value(m, "maillog_envelope_malformed_total", format="cri") == 0
+
+
 cases.run(test_once_equals_plain)
 cases.run(test_wrong_envelope_counts_nothing)
 cases.run(test_stream_time_for_headerless_line)
 cases.run(test_daemon_cri_kubelet_rotation)
 cases.run(test_daemon_docker_rotation)
+cases.run(test_restart_in_the_middle_of_a_joined_line)
 cases.finish()
