@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "parsers/mp.h"
+#include "util/log.h"
 #include "util/utf8.h"
 
 #define JOIN_MIN 256
@@ -62,6 +63,8 @@ struct sink {
 	void *ctx;
 	int source;
 };
+
+static const char *const format_names[ENVELOPE_FORMAT_COUNT] = { "CRI", "Docker json-file" };
 
 static const char *const mode_names[] = {
 	[ENVELOPE_AUTO] = "auto",
@@ -127,6 +130,9 @@ append(const struct sink *k, struct envelope_join *j, const void *p, size_t n)
 		j->skipping = 1;
 		j->len = 0;
 		COUNT(k->cfg, overlong, k->fmt);
+		log_limited(LOG_LIMIT_OVERLONG, LOG_LEVEL_WARN,
+		    "skipped a %s line joined from parts: longer than %zu bytes (counted in "
+		    "maillog_envelope_overlong_total)", format_names[k->fmt], k->cfg->max_line);
 		return;
 	}
 	memcpy(j->buf + ENVELOPE_PREFIX_MAX + j->len, p, n);
@@ -273,9 +279,13 @@ cri_record(const struct sink *k, struct envelope *e, const struct record *r, siz
 		 * place unless a header is put in front. (The line splitter
 		 * keeps records within max_line; a caller that does not is
 		 * held to it here all the same.) */
-		if (r->msglen > k->cfg->max_line)
+		if (r->msglen > k->cfg->max_line) {
 			COUNT(k->cfg, overlong, k->fmt);
-		else
+			log_limited(LOG_LIMIT_OVERLONG, LOG_LEVEL_WARN,
+			    "skipped a %s line longer than %zu bytes (counted in "
+			    "maillog_envelope_overlong_total)", format_names[k->fmt],
+			    k->cfg->max_line);
+		} else
 			emit(k, j, r->msg, r->msglen, r, 0);
 		j->pending = 0;
 		return;
@@ -611,6 +621,20 @@ decide(const struct envelope_config *cfg, const char *line, size_t len)
 	return kind;
 }
 
+/* A record not in its file's format: counted, and said at a bounded rate
+ * (the content is the container's, so anyone who can log can trigger it). */
+static void
+malformed(const struct envelope_config *cfg, int fmt, const char *line, size_t len)
+{
+	char ex[4 * 120 + 4];
+
+	COUNT(cfg, malformed, fmt);
+	log_limited(LOG_LIMIT_ENVELOPE, LOG_LEVEL_WARN,
+	    "dropped a line of a %s container log that is not a record of it (counted in "
+	    "maillog_envelope_malformed_total): %s", format_names[fmt],
+	    log_excerpt(ex, line, len, 120));
+}
+
 void
 envelope_line(struct envelope *e, const struct envelope_config *cfg,
     const char *line, size_t len, tail_line_fn fn, void *ctx, int source)
@@ -628,7 +652,7 @@ envelope_line(struct envelope *e, const struct envelope_config *cfg,
 	case ENVELOPE_CRI:
 		k.fmt = ENVELOPE_FORMAT_CRI;
 		if (cri_parse(line, len, &r) < 0) {
-			COUNT(cfg, malformed, k.fmt);
+			malformed(cfg, k.fmt, line, len);
 			return;
 		}
 		cri_record(&k, e, &r, len);
@@ -636,7 +660,7 @@ envelope_line(struct envelope *e, const struct envelope_config *cfg,
 	case ENVELOPE_DOCKER:
 		k.fmt = ENVELOPE_FORMAT_DOCKER;
 		if (docker_parse(line, len, &r) < 0) {
-			COUNT(cfg, malformed, k.fmt);
+			malformed(cfg, k.fmt, line, len);
 			return;
 		}
 		docker_record(&k, e, &r, len);
