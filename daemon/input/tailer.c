@@ -467,6 +467,7 @@ check_truncated(struct tail_file *f)
 	f->offset = 0;
 	f->mark_len = 0;
 	lb_reset(&f->lb);
+	envelope_fini(&f->env);
 	return TRUNC_REWOUND;
 }
 

@@ -230,10 +230,34 @@ def test_restart_in_the_middle_of_a_joined_line():
         assert value(m, "maillog_envelope_malformed_total", format="cri") == 0
 
 
+def test_truncation_forgets_the_parts():
+    """A CRI file truncated (copytruncate) while a line's P part waits for
+    its F: the part belongs to the old content and is not glued to the
+    new file's first line, which counts alone."""
+    line = next(l for l in LINES if "status=sent" in l and "postfix/smtp[" in l)
+    d_dir = os.path.join(TMP, "truncate")
+    os.makedirs(d_dir)
+    path = os.path.join(d_dir, "0.log")
+    # The stale part's header says 1 December; the new line's, 6 December.
+    stale = "2026-12-01T03:00:00Z stdout P Dec 01 03:00:00 mail postfix/smtp[9]: 1A: to=<stale@x>, "
+    write(path, stale + "\n")
+    with harness.Daemon("--maillog.path=" + path, "--maillog.start=beginning") as d:
+        d.wait_for(lambda m: value(m, "maillog_lines_read_total", path=path) == 1, 30)
+        os.truncate(path, 0)
+        d.wait_for(lambda m: value(m, "maillog_truncations_total", path=path) == 1, 30)
+        write(path, "2026-12-06T18:31:08Z stdout F %s\n" % line, "a")
+        m = d.wait_for(lambda m: status_total(m) >= 1, 30)
+        assert status_total(m) == 1, status_total(m)
+        assert value(m, "maillog_envelope_lines_total", format="cri") == 1
+        ts = value(m, "maillog_last_line_timestamp_seconds", mta="postfix")
+        assert ts is not None and time.localtime(ts).tm_mday == 6, (ts, line)
+
+
 cases.run(test_once_equals_plain)
 cases.run(test_wrong_envelope_counts_nothing)
 cases.run(test_stream_time_for_headerless_line)
 cases.run(test_daemon_cri_kubelet_rotation)
 cases.run(test_daemon_docker_rotation)
 cases.run(test_restart_in_the_middle_of_a_joined_line)
+cases.run(test_truncation_forgets_the_parts)
 cases.finish()
