@@ -37,6 +37,7 @@
 #include "daemon/queue/queue.h"
 #include "parsers/reason.h"
 #include "daemon/report.h"
+#include "daemon/input/envelope.h"
 #include "daemon/input/tailer.h"
 #include "daemon/input/syslog_listen.h"
 #include "web/webconfig.h"
@@ -53,7 +54,19 @@ struct pipeline {
 	struct ingest in;       /* in.history is NULL in --once */
 	int mtas[MP_MTA_MAX];
 	int nmtas;
+	/* --maillog.envelope, for every file the tailer or --once reads;
+	 * the counters are read by the web thread. */
+	struct envelope_config envelope;
+	struct envelope_stats envelope_stats;
 };
+
+/* The envelope config the inputs get: NULL for --maillog.envelope=none,
+ * so plain logs pay nothing. */
+static const struct envelope_config *
+envelope_of(const struct pipeline *p)
+{
+	return p->envelope.mode == ENVELOPE_NONE ? NULL : &p->envelope;
+}
 
 /* --maillog.timezone: a name from the tz database, or a POSIX TZ string
  * (which always holds a digit, e.g. "CET-1CEST"). A misspelt zone would make
@@ -302,8 +315,8 @@ run_once(const struct options *o, struct pipeline *p)
 			atomic_store(&status[i].state, INPUT_STATE_WAITING);
 			continue;
 		}
-		if (once_read(o->paths[i], o->max_line, ingest_line, &p->in, i, &status[i],
-		    err, sizeof err) < 0) {
+		if (once_read(o->paths[i], o->max_line, envelope_of(p), ingest_line, &p->in, i,
+		    &status[i], err, sizeof err) < 0) {
 			log_errorx("%s", err);
 			failed = 1;
 		}
@@ -314,6 +327,7 @@ run_once(const struct options *o, struct pipeline *p)
 	struct expo_view view = {
 		.agg = p->in.agg, .sources = sources, .nsources = o->npaths,
 		.mtas = p->mtas, .nmtas = p->nmtas, .names = &p->names,
+		.envelope = &p->envelope_stats,
 	};
 	if (expo_render(&view, &out) < 0) {
 		strbuf_free(&out);
@@ -400,6 +414,7 @@ open_files(struct daemon *d, const struct persist_resume *rs)
 	tail_opts_defaults(&topts);
 	topts.from_beginning = o->from_beginning;
 	topts.max_line = o->max_line;
+	topts.envelope = envelope_of(d->p);
 	if ((d->ts = tail_set_new(&topts, ingest_line, &d->p->in)) == NULL)
 		fatal("cannot start following files: inotify_init1");
 	tail_set_restore_overflows(d->ts, rs->journal.inotify_overflows);
@@ -511,6 +526,7 @@ start_web(struct daemon *d, struct webcfg *webcfg)
 		.names = &d->p->names,
 		.inotify_overflows = tail_set_overflows(d->ts),
 		.history = d->p->in.history,
+		.envelope = &d->p->envelope_stats,
 	};
 	if (d->syslog != NULL)
 		d->view.syslog = sl_set_stats(d->syslog, &d->view.nsyslog);
@@ -703,6 +719,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(o.log_level, o.log_format);
+	p.envelope = (struct envelope_config){ .mode = (enum envelope_mode)o.envelope,
+	    .max_line = o.max_line, .stats = &p.envelope_stats };
+	if (o.envelope == ENVELOPE_CRI)
+		atomic_store(&p.envelope_stats.shown[ENVELOPE_FORMAT_CRI], 1);
+	else if (o.envelope == ENVELOPE_DOCKER)
+		atomic_store(&p.envelope_stats.shown[ENVELOPE_FORMAT_DOCKER], 1);
 
 	if (o.timezone) {
 		if (check_timezone(o.timezone, err, sizeof err) < 0) {

@@ -18,6 +18,7 @@
 #include "parsers/mp.h"
 #include "daemon/queue/queue.h"
 #include "daemon/input/syslog_listen.h"
+#include "daemon/input/envelope.h"
 
 const char *const opts_default_paths[] = {
 	"/var/log/mail.log",
@@ -33,6 +34,7 @@ enum {
 	OPT_FORMAT,
 	OPT_TIMEZONE,
 	OPT_MAX_LINE,
+	OPT_ENVELOPE,
 	OPT_LISTEN,
 	OPT_TELEMETRY,
 	OPT_MAX_CONN,
@@ -78,6 +80,7 @@ static const struct option long_opts[] = {
 	{ "maillog.format", required_argument, NULL, OPT_FORMAT },
 	{ "maillog.timezone", required_argument, NULL, OPT_TIMEZONE },
 	{ "maillog.max-line-length", required_argument, NULL, OPT_MAX_LINE },
+	{ "maillog.envelope", required_argument, NULL, OPT_ENVELOPE },
 	{ "web.listen-address", required_argument, NULL, OPT_LISTEN },
 	{ "web.telemetry-path", required_argument, NULL, OPT_TELEMETRY },
 	{ "web.max-connections", required_argument, NULL, OPT_MAX_CONN },
@@ -145,6 +148,10 @@ opts_usage(FILE *fp)
 "                              (default: the process's local time)\n"
 "  --maillog.max-line-length=BYTES\n"
 "                              longer lines are skipped and counted (default 65536)\n"
+"  --maillog.envelope=auto|none|cri|docker\n"
+"                              container runtime envelope to take off each line: CRI\n"
+"                              (Kubernetes, containerd, CRI-O) or Docker json-file;\n"
+"                              auto (default) decides per file by its first line\n"
 "  --postfix.reinjection-syslog-name=NAME\n"
 "                              the syslog_name of a Postfix smtpd that takes mail back from\n"
 "                              a content filter without XFORWARD (e.g. postfix/amavis, or\n"
@@ -380,6 +387,14 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 				    arg);
 			o->max_line = (size_t)v;
 			break;
+		case OPT_ENVELOPE: {
+			enum envelope_mode m;
+			if (envelope_mode_parse(arg, &m) < 0)
+				return fail(err, errlen,
+				    "--maillog.envelope: '%s' is not auto, none, cri or docker", arg);
+			o->envelope = (int)m;
+			break;
+		}
 		case OPT_LISTEN: {
 			char why[200];
 			if (web_check_listen_address(arg, why, sizeof why) < 0)

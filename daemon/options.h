@@ -25,6 +25,7 @@ struct options {
 	int check_config;                    /* --check-config */
 	const char *timezone;                /* --maillog.timezone, NULL = process local */
 	size_t max_line;                     /* --maillog.max-line-length */
+	int envelope;                        /* --maillog.envelope, an enum envelope_mode (0 = auto) */
 	const char *listen_address;          /* --web.listen-address */
 	const char *telemetry_path;          /* --web.telemetry-path */
 	unsigned max_connections;            /* --web.max-connections */

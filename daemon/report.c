@@ -172,9 +172,11 @@ report_main(int argc, char **argv, FILE *out)
 		fprintf(stderr, "maillog_exporter report: out of memory\n");
 		goto done;
 	}
+	/* Container logs are read as the daemon reads them by default. */
+	struct envelope_config envelope = { .mode = ENVELOPE_AUTO, .max_line = MAX_LINE };
 	for (int i = 0; i < nin; i++) {
-		if (once_read(in[i].path, MAX_LINE, ingest_line, &r.in, i, &in[i].st, err,
-		    sizeof err) < 0) {
+		if (once_read(in[i].path, MAX_LINE, &envelope, ingest_line, &r.in, i, &in[i].st,
+		    err, sizeof err) < 0) {
 			fprintf(stderr, "maillog_exporter report: %s\n", err);
 			goto done;
 		}

@@ -29,6 +29,11 @@ PACKAGES=(
   bsdutils                                            # logger(1): syslog(3)-style datagrams to --syslog.listen=unixgram:
   chromium                                            # the status page in a real browser
 )
+# deploy/kubernetes/ is validated against kubernetes-models (npm packages the
+# test installs into the build tree). Debian's nodejs and npm, unless a node
+# with its own npm is already there (NodeSource's nodejs bundles npm and
+# conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 install_packages() {
   export DEBIAN_FRONTEND=noninteractive

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store/aggregate.h"
+#include "daemon/input/envelope.h"
 #include "daemon/options.h"
 
 static enum opts_result
@@ -65,6 +66,7 @@ test_both_value_syntaxes(void **state)
 	    "--web.max-connections-per-ip=2", "--metrics.max-series=100",
 	    "--web.config.file=/etc/web.yml",
 	    "--maillog.max-line-length=4096", "--maillog.format=postfix",
+	    "--maillog.envelope", "docker",
 	    "--maillog.timezone=Europe/Berlin", "--metrics.domains.top", "7",
 	    "--metrics.domains.inbound", "--metrics.host-label"), OPTS_OK);
 	assert_int_equal(o.npaths, 2);
@@ -85,10 +87,16 @@ test_both_value_syntaxes(void **state)
 	assert_int_equal(o.domains_inbound, 1);
 	assert_int_equal(o.host_label, 1);
 	assert_int_equal(o.max_line, 4096);
+	assert_int_equal(o.envelope, ENVELOPE_DOCKER);
 	assert_string_equal(o.format, "postfix");
 	assert_string_equal(o.timezone, "Europe/Berlin");
 	assert_int_equal(PARSE(&o, err, "--maillog.path=-"), OPTS_OK);
 	assert_string_equal(o.paths[0], "-");
+	assert_int_equal(o.envelope, ENVELOPE_AUTO);
+	assert_int_equal(PARSE(&o, err, "--maillog.envelope=none"), OPTS_OK);
+	assert_int_equal(o.envelope, ENVELOPE_NONE);
+	assert_int_equal(PARSE(&o, err, "--maillog.envelope=cri"), OPTS_OK);
+	assert_int_equal(o.envelope, ENVELOPE_CRI);
 }
 
 static void
@@ -133,6 +141,9 @@ static const struct {
 	{ { "--metrics.host-label=1" }, "--metrics.host-label takes no value" },
 	{ { "--maillog.max-line-length=10" }, "--maillog.max-line-length: '10'" },
 	{ { "--maillog.timezone=" }, "--maillog.timezone: empty" },
+	{ { "--maillog.envelope=json" },
+	  "--maillog.envelope: 'json' is not auto, none, cri or docker" },
+	{ { "--maillog.envelope" }, "--maillog.envelope needs a value" },
 	{ { "--postfix.reinjection-syslog-name=" },
 	  "--postfix.reinjection-syslog-name: '' is not a syslog_name" },
 	{ { "--postfix.reinjection-syslog-name=postfix/amavis,postfix/dkim" },

@@ -12,6 +12,7 @@
  */
 #include "web/expo.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -720,6 +721,65 @@ render_syslog(struct expo_writer *e, const struct expo_view *v)
 	return 0;
 }
 
+/*
+ * The container envelopes (--maillog.envelope): a format's series appear
+ * once a file in it was seen, or from the start when the flag names it,
+ * and not at all for plain logs, so their exposition is unchanged.
+ */
+static int
+render_envelopes(struct expo_writer *e, const struct expo_view *v)
+{
+	static const char *const formats[ENVELOPE_FORMAT_COUNT] = { "cri", "docker" };
+	static const struct {
+		const char *name;
+		const char *help;
+		size_t off;
+	} families[] = {
+		{ "maillog_envelope_lines_total",
+		  "Lines taken out of a container runtime's envelope and parsed, after "
+		  "joining the parts of long lines.",
+		  offsetof(struct envelope_stats, lines) },
+		{ "maillog_envelope_malformed_total",
+		  "Records of an enveloped file that were not in its format (CRI or "
+		  "Docker json-file), dropped unread.",
+		  offsetof(struct envelope_stats, malformed) },
+		{ "maillog_envelope_overlong_total",
+		  "Lines joined from parts (CRI P/F, Docker's 16 KiB records) that were "
+		  "longer than --maillog.max-line-length, skipped without being parsed.",
+		  offsetof(struct envelope_stats, overlong) },
+		{ "maillog_envelope_replaced_total",
+		  "Docker records whose text held invalid UTF-8, a lone surrogate or an "
+		  "escaped NUL, each replaced by U+FFFD; the line is still parsed.",
+		  offsetof(struct envelope_stats, replaced) },
+	};
+	int shown[ENVELOPE_FORMAT_COUNT], any = 0;
+
+	if (v->envelope == NULL)
+		return 0;
+	for (int f = 0; f < ENVELOPE_FORMAT_COUNT; f++) {
+		shown[f] = atomic_load_explicit(&v->envelope->shown[f], memory_order_relaxed);
+		any |= shown[f];
+	}
+	if (!any)
+		return 0;
+	for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+		const _Atomic uint64_t *c = (const _Atomic uint64_t *)
+		    ((const char *)v->envelope + families[i].off);
+		if (expo_family(e, families[i].name, "counter", families[i].help) < 0)
+			return -1;
+		for (int f = 0; f < ENVELOPE_FORMAT_COUNT; f++) {
+			if (!shown[f])
+				continue;
+			expo_labels_reset(e);
+			if (expo_label(e, "format", formats[f]) < 0 ||
+			    expo_counter(e, families[i].name,
+			    atomic_load_explicit(&c[f], memory_order_relaxed), e->start) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* The process collector of the Go client: each family only when its value
  * could be read (web/procstat.c). */
 static int
@@ -955,7 +1015,8 @@ render_all(struct expo_writer *e, const struct expo_view *v, double scrape_durat
 	if (scrape_duration >= 0 &&
 	    expo_sample_double(e, "maillog_exporter_scrape_duration_seconds", scrape_duration) < 0)
 		goto out;
-	if (render_sources(e, v) < 0 || render_syslog(e, v) < 0 || render_queue(e, v) < 0)
+	if (render_sources(e, v) < 0 || render_syslog(e, v) < 0 || render_envelopes(e, v) < 0 ||
+	    render_queue(e, v) < 0)
 		goto out;
 	expo_labels_reset(e);
 	if (expo_family(e, "maillog_exporter_build_info", "info",

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "store/aggregate.h"
+#include "store/envelope_stats.h"
 #include "store/history.h"
 #include "store/input_stats.h"
 #include "store/queue_snapshot.h"
@@ -58,6 +59,9 @@ struct expo_view {
 	 * listener): the maillog_syslog_* families are left out. */
 	const struct syslog_stats *syslog;
 	int nsyslog;
+	/* Container envelopes (store/envelope_stats.h), live. NULL, or no
+	 * format seen nor forced: the maillog_envelope_* families are left out. */
+	const struct envelope_stats *envelope;
 };
 
 #define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"

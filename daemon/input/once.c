@@ -26,6 +26,8 @@ struct once_ctx {
 	void *ctx;
 	int source;
 	uint64_t lines;
+	const struct envelope_config *envelope;
+	struct envelope env;
 };
 
 static void
@@ -33,14 +35,14 @@ pass_line(void *p, const char *line, size_t len)
 {
 	struct once_ctx *c = p;
 	c->lines++;
-	c->fn(c->ctx, line, len, c->source);
+	envelope_line(&c->env, c->envelope, line, len, c->fn, c->ctx, c->source);
 }
 
 int
-once_read(const char *path, size_t max_line, tail_line_fn fn, void *ctx,
-    int source, struct input_status *st, char *err, size_t errlen)
+once_read(const char *path, size_t max_line, const struct envelope_config *envelope,
+    tail_line_fn fn, void *ctx, int source, struct input_status *st, char *err, size_t errlen)
 {
-	struct once_ctx c = { .fn = fn, .ctx = ctx, .source = source };
+	struct once_ctx c = { .fn = fn, .ctx = ctx, .source = source, .envelope = envelope };
 	struct stat sb;
 	struct lb lb;
 	gzFile gz;
@@ -120,6 +122,7 @@ once_read(const char *path, size_t max_line, tail_line_fn fn, void *ctx,
 		atomic_store(&st->last_read_unix, (int64_t)time(NULL));
 	atomic_store(&st->state, rc == 0 ? INPUT_STATE_EOF : INPUT_STATE_ERROR);
 	lb_fini(&lb);
+	envelope_fini(&c.env);
 	gzclose(gz);
 	return rc;
 }

@@ -26,6 +26,7 @@
  */
 #include "daemon/input/tailer.h"
 
+#include "daemon/input/envelope.h"
 #include "daemon/input/linebuf.h"
 #include "util/log.h"
 #include "util/monoclock.h"
@@ -87,6 +88,7 @@ struct tail_file {
 	size_t mark_len;
 	unsigned char mark[MARKER_LEN]; /* the bytes just before offset */
 	struct lb lb;
+	struct envelope env;      /* the container envelope of this file's lines */
 };
 
 struct tail_source {
@@ -163,6 +165,7 @@ tail_opts_defaults(struct tail_opts *o)
 	o->reconcile_ms = 2000;
 	o->rotate_wait_ms = 5000;
 	o->max_bytes_per_turn = 4 * 1024 * 1024;
+	o->envelope = NULL;
 }
 
 /* ---- watches ---------------------------------------------------------- */
@@ -261,7 +264,7 @@ on_line(void *ctx, const char *line, size_t len)
 	struct tail_file *f = ctx;
 	struct tail_source *s = f->src;
 
-	s->ts->fn(s->ts->ctx, line, len, s->index);
+	envelope_line(&f->env, s->ts->o.envelope, line, len, s->ts->fn, s->ts->ctx, s->index);
 }
 
 static void
@@ -275,6 +278,7 @@ file_close(struct tail_file *f)
 	if (f->fd >= 0 && f->src->stream == STREAM_NONE)
 		close(f->fd);
 	lb_fini(&f->lb);
+	envelope_fini(&f->env);
 	free(f);
 }
 
@@ -463,6 +467,7 @@ check_truncated(struct tail_file *f)
 	f->offset = 0;
 	f->mark_len = 0;
 	lb_reset(&f->lb);
+	envelope_fini(&f->env);
 	return TRUNC_REWOUND;
 }
 
@@ -1441,7 +1446,10 @@ static int
 file_position(const struct tail_file *f, struct tail_pos *p)
 {
 	unsigned char buf[TAIL_POS_HASH_LEN];
-	off_t off = f->offset - (off_t)lb_fragment_len(&f->lb);
+	/* Before the parts of a line the envelope is still joining, so a
+	 * restart reads the whole line again. */
+	uint64_t joining = envelope_pending(&f->env);
+	off_t off = f->offset - (off_t)lb_fragment_len(&f->lb) - (off_t)joining;
 	size_t n = off < TAIL_POS_HASH_LEN ? (size_t)off : TAIL_POS_HASH_LEN;
 
 	if (n > 0 && pread(f->fd, buf, n, off - (off_t)n) != (ssize_t)n)
@@ -1451,7 +1459,7 @@ file_position(const struct tail_file *f, struct tail_pos *p)
 	p->offset = (uint64_t)off;
 	p->hash_len = (uint32_t)n;
 	p->hash = fnv1a(buf, n);
-	p->skipping = f->lb.skipping;
+	p->skipping = joining > 0 ? 0 : f->lb.skipping;
 	return 0;
 }
 

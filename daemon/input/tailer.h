@@ -28,12 +28,15 @@
  * tail_set_add() was called. */
 typedef void (*tail_line_fn)(void *ctx, const char *line, size_t len, int source);
 
+struct envelope_config;
+
 struct tail_opts {
 	int from_beginning;          /* 1: read files that exist at start from offset 0; 0: from the end */
 	size_t max_line;             /* longest line kept; longer ones are skipped and counted (default 64 KiB) */
 	unsigned reconcile_ms;       /* safety-net re-stat interval (default 2000) */
 	unsigned rotate_wait_ms;     /* keep draining a rotated-away file this long (default 5000) */
 	size_t max_bytes_per_turn;   /* bound one tail_set_process() call (default 4 MiB) */
+	const struct envelope_config *envelope; /* container envelopes (envelope.h); NULL: none (default) */
 };
 void tail_opts_defaults(struct tail_opts *o);
 
