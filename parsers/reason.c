@@ -92,6 +92,9 @@ struct reason_set {
 	pcre2_match_context *mctx;
 	struct lit *lits;
 	uint32_t head[LIT_BUCKETS];    /* first literal of each bucket, or LIT_NONE */
+	/* Bit (a << 8 | b) is set when some literal starts with the bytes a, b:
+	 * see scan(). 8 KiB, filled once by index_literals. */
+	uint64_t pair[65536 / 64];
 	unsigned char *maybe;          /* per rule: one of its literals occurs in the reply */
 };
 
@@ -242,6 +245,7 @@ index_literals(struct reason_set *rs)
 			x->key = key((const unsigned char *)x->s);
 			b = bucket(x->key);
 			x->next = rs->head[b];
+			rs->pair[(x->key & 0xffff) >> 6] |= (uint64_t)1 << (x->key & 63);
 			rs->head[b] = (uint32_t)n++;
 			rs->rules[r].filtered = rs->rules[r].re != NULL;
 		}
@@ -398,9 +402,21 @@ in_range(const struct range *r, unsigned v)
 	return r->lo == ANY || (v >= r->lo && v <= r->hi);
 }
 
-/* Mark in rs->maybe every rule one of whose literals occurs in the reply:
+/*
+ * Mark in rs->maybe every rule one of whose literals occurs in the reply:
  * one pass, with a bucket lookup per position; a literal is compared only
- * when its first three bytes are the ones at that position. */
+ * when its first three bytes are the ones at that position.
+ *
+ * Most positions start no literal at all, and the hash, the bucket load and
+ * the chain walk were most of this function's cost (callgrind). So each
+ * position first tests one bit of rs->pair, indexed by its first two
+ * bytes: the bit is set for every literal's first two bytes, so a clear bit
+ * proves no literal starts there and skipping the bucket changes nothing.
+ * The pair is read as key() reads the first two of its three bytes, from
+ * t[i] and t[i + 1], both inside the text since i + LIT_MIN <= n
+ * (test_reasons: literals at the very start and end of a reply, replies of
+ * two and three bytes, upper case, a reply cut at REASON_TEXT_MAX).
+ */
 static void
 scan(struct reason_set *rs, struct reply *rp)
 {
@@ -413,7 +429,12 @@ scan(struct reason_set *rs, struct reply *rp)
 	}
 	memset(rs->maybe, 0, rs->nrules);
 	for (size_t i = 0; i + LIT_MIN <= n; i++) {
-		uint32_t k3 = key(t + i);
+		uint32_t k2 = (uint32_t)t[i] | (uint32_t)t[i + 1] << 8;
+		uint32_t k3;
+
+		if (!(rs->pair[k2 >> 6] & (uint64_t)1 << (k2 & 63)))
+			continue;
+		k3 = key(t + i);
 
 		for (uint32_t k = rs->head[bucket(k3)]; k != LIT_NONE; k = rs->lits[k].next) {
 			const struct lit *l = &rs->lits[k];

@@ -139,7 +139,36 @@ rfc3339_time(const char *s, size_t len, size_t *i, struct mp_time *t)
 	return 0;
 }
 
-static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+#define MON3(a, b, c) ((uint32_t)(unsigned char)(a) << 16 | \
+    (uint32_t)(unsigned char)(b) << 8 | (uint32_t)(unsigned char)(c))
+
+/*
+ * The month of the three bytes at p, 1..12, or 0. Every RFC 3164 line comes
+ * through here, and a walk of "JanFeb...Dec" with memcmp cost up to twelve
+ * calls (November, the eleventh, is a dozen a line); the three bytes packed
+ * into one number and a switch on it accept exactly the same twelve
+ * case-sensitive names (test_syslog checks all of them, their neighbours
+ * and a line that ends inside the name).
+ */
+static int
+month_of(const char *p)
+{
+	switch (MON3(p[0], p[1], p[2])) {
+	case MON3('J', 'a', 'n'): return 1;
+	case MON3('F', 'e', 'b'): return 2;
+	case MON3('M', 'a', 'r'): return 3;
+	case MON3('A', 'p', 'r'): return 4;
+	case MON3('M', 'a', 'y'): return 5;
+	case MON3('J', 'u', 'n'): return 6;
+	case MON3('J', 'u', 'l'): return 7;
+	case MON3('A', 'u', 'g'): return 8;
+	case MON3('S', 'e', 'p'): return 9;
+	case MON3('O', 'c', 't'): return 10;
+	case MON3('N', 'o', 'v'): return 11;
+	case MON3('D', 'e', 'c'): return 12;
+	default: return 0;
+	}
+}
 
 /* RFC 3164 "Mmm dd hh:mm:ss", day padded with a space or a zero, or not
  * padded at all (some relays strip the double space). */
@@ -148,16 +177,11 @@ rfc3164_time(const char *s, size_t len, size_t *i, struct mp_time *t)
 {
 	unsigned day = 0;
 	size_t nd = 0;
-	int mon = 0;
+	int mon;
 
 	if (len - *i < 3)
 		return -1;
-	for (int m = 0; m < 12; m++) {
-		if (memcmp(s + *i, months + 3 * m, 3) == 0) {
-			mon = m + 1;
-			break;
-		}
-	}
+	mon = month_of(s + *i);
 	if (mon == 0)
 		return -1;
 	*i += 3;

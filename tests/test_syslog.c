@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -272,11 +273,70 @@ test_epoch(void **state)
 	tzset();
 }
 
+/*
+ * The month switch in syslog.c (month_of): each of the twelve names gives
+ * its number; a name one byte off in any position, in another case, or a
+ * line that ends inside the name or just after it is no RFC 3164 header.
+ * Each line is an exact-length copy, so a read past it shows in the
+ * sanitizer build.
+ */
+static void
+test_months(void **state)
+{
+	(void)state;
+	static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char line[64];
+
+	for (int m = 0; m < 12; m++) {
+		struct mp_syslog h;
+		char *copy;
+
+		snprintf(line, sizeof line, "%.3s  7 10:11:12 mx postfix/smtp[1]: x", names + 3 * m);
+		parse_copy(line, strlen(line), &h, &copy);
+		if (h.kind != MP_HDR_RFC3164 || h.time.mon != m + 1)
+			fail_msg("%s: kind %d month %d, want month %d", line, h.kind, h.time.mon,
+			    m + 1);
+		assert_int_equal(h.time.mday, 7);
+		free(copy);
+		for (int k = 0; k < 3; k++) {
+			for (int delta = -1; delta <= 1; delta += 2) {
+				snprintf(line, sizeof line, "%.3s  7 10:11:12 mx postfix/smtp[1]: x",
+				    names + 3 * m);
+				line[k] = (char)(line[k] + delta);
+				/* "Mar" -> "May", "Jun" -> "Jul" ... are names too. */
+				if (memmem(names, sizeof names - 1, line, 3) != NULL &&
+				    ((const char *)memmem(names, sizeof names - 1, line, 3) - names) % 3 == 0)
+					continue;
+				parse_copy(line, strlen(line), &h, &copy);
+				if (h.kind != MP_HDR_NONE)
+					fail_msg("%s: taken for a header (month %d)", line, h.time.mon);
+				free(copy);
+			}
+			snprintf(line, sizeof line, "%.3s  7 10:11:12 mx postfix/smtp[1]: x",
+			    names + 3 * m);
+			line[k] = (char)(line[k] ^ 0x20);	/* the other case */
+			parse_copy(line, strlen(line), &h, &copy);
+			if (h.kind != MP_HDR_NONE)
+				fail_msg("%s: taken for a header (month %d)", line, h.time.mon);
+			free(copy);
+		}
+		/* Cut inside the name, after it, and one byte short of a
+		 * whole timestamp: never a header, never a read past the end. */
+		snprintf(line, sizeof line, "%.3s 28 00:00:00", names + 3 * m);
+		for (size_t len = 0; len < strlen(line); len++) {
+			parse_copy(line, len, &h, &copy);
+			assert_int_equal(h.kind, MP_HDR_NONE);
+			free(copy);
+		}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_months),
 		cmocka_unit_test(test_robust),
 		cmocka_unit_test(test_epoch),
 	};
