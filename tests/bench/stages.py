@@ -61,7 +61,7 @@ PARSE_FNS = ("postfix_parse", "exim_parse", "sendmail_parse", "opensmtpd_parse",
 STAGES = ("header", "dispatch", "fields", "reasons", "recording", "input")
 
 # "  123,456 (12.34%)  file:function [object]" in callgrind_annotate's output
-ROW = re.compile(r"^\s*([\d,]+)\s+\([\d.]+%\)\s+(\S.*?)\s+\[(.*)\]\s*$")
+ROW = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S.*?)\s+\[(.*)\]\s*$")
 
 
 def callgrind(cmd, out):
