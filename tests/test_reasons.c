@@ -142,7 +142,7 @@ test_prefilter_sound(void **state)
 	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
 	struct reason_set *fast, *plain;
 	FILE *fp = fopen(GOLDEN, "r");
-	int lineno = 0, rows = 0, matched = 0, filtered = 0;
+	int lineno = 0, rows = 0, matched = 0, filtered = 0, sure_hits = 0;
 
 	assert_non_null(defs);
 	assert_non_null(re);
@@ -171,6 +171,20 @@ test_prefilter_sound(void **state)
 	assert_non_null(fast);
 	assert_non_null(plain);
 	while (golden_row(fp, line, sizeof line, col, &lineno)) {
+		/* 3. a sure literal that occurs means the pattern matches. */
+		for (size_t i = 0; i < reason_builtins_count; i++) {
+			for (const char *const *l = reason_builtins[i].sure; l != NULL && *l != NULL;
+			    l++) {
+				if (!occurs(col[2], *l))
+					continue;
+				sure_hits++;
+				if (pcre2_match(re[i], (PCRE2_SPTR)col[2], strlen(col[2]), 0, 0, md,
+				    NULL) < 0)
+					fail_msg("%s:%d: sure literal \"%s\" of parsers/reasons.rules:%u "
+					    "occurs, but the pattern does not match: %s", GOLDEN, lineno,
+					    *l, reason_builtins[i].line, col[2]);
+			}
+		}
 		for (size_t i = 0; i < reason_builtins_count; i++) {
 			const char *const *l;
 
@@ -195,6 +209,8 @@ test_prefilter_sound(void **state)
 	    matched);
 	assert_true(rows >= 100);
 	assert_true(matched >= rows / 2);
+	printf("sure literals: %d occurrences, each a match\n", sure_hits);
+	assert_true(sure_hits >= rows / 4);
 	fclose(fp);
 	reason_set_free(fast);
 	reason_set_free(plain);
@@ -542,7 +558,8 @@ test_family(void **state)
 }
 
 /*
- * The pair bitmap in front of the literal scan (reason.c, scan()): a
+ * The pair bitmap in front of the literal scan (reason.c, scan()) and
+ * the sure literals that skip the pattern (rule_holds()): a
  * literal at the very start or the very end of a reply, in upper case, a
  * reply of two or three bytes, and a literal cut by REASON_TEXT_MAX (2048)
  * must all give what the plain ordered walk gives (the built-ins loaded as
@@ -571,6 +588,13 @@ test_pair_filter(void **state)
 		{ "", REASON_OTHER },
 		{ "spam", REASON_SPAM_CONTENT },
 		{ "xspam", REASON_COUNT },
+		/* Sure literals: at the start, at the end, in upper case, and
+		 * one that occurs only across a case change. */
+		{ "Does Not Exist", REASON_UNKNOWN_RECIPIENT },
+		{ "the account that you tried to reach does not exist", REASON_UNKNOWN_RECIPIENT },
+		{ "NOSUCHUSER", REASON_UNKNOWN_RECIPIENT },
+		{ "listed at spamhaus", REASON_BLOCKLISTED },
+		{ "doesnt exist", REASON_COUNT },
 	};
 
 	assert_non_null(defs);
