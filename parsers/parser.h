@@ -59,6 +59,17 @@ extern const struct mp_parser mp_parser_sendmail;
 extern const struct mp_parser mp_parser_opensmtpd;
 
 /*
+ * Postfix's delivery pattern and the scanner that stands in for it on the
+ * hot path (postfix.c): mp_postfix_delivery_scan finds the same three
+ * groups (recipient, dsn, status; an unset one is NULL with length 0) as
+ * PCRE2 finds with mp_postfix_delivery_re, and returns 1 for a match, 0
+ * where the pattern cannot match, or -1 where only the pattern can tell.
+ * Exported for test_postfix_scan's comparison with PCRE2.
+ */
+extern const char mp_postfix_delivery_re[];
+int mp_postfix_delivery_scan(const char *m, size_t n, const char *grp[3], size_t glen[3]);
+
+/*
  * Shared scanners, implemented in scan.c (see the comments there):
  * mp_reply_at: the reply code at s and its enhanced code, or 0;
  * mp_event_set_domain: ev->domain from "local@domain";
