@@ -331,12 +331,63 @@ test_months(void **state)
 	}
 }
 
+/*
+ * The word-at-a-time scan for the end of the tag and of the pid
+ * (syslog.c, find3): tags of 1 to 24 bytes after hosts of 1 to 8 bytes, so
+ * the end falls at every offset of an eight-byte word, with a pid of 0 to
+ * 9 digits, each ending the ways a line can: "[pid]: msg", ": msg", no
+ * colon, a pid that never closes, and the line's end inside the pid.
+ * Exact-length copies, so a read past the line shows in the sanitizer
+ * build.
+ */
+static void
+test_tag_scan(void **state)
+{
+	(void)state;
+	char line[128], tag[32], pid[16], want_msg[128];
+
+	for (int hl = 1; hl <= 8; hl++)
+		for (int tl = 1; tl <= 24; tl++)
+			for (int pl = 0; pl <= 9; pl++)
+				for (int form = 0; form < 5; form++) {
+					struct mp_syslog h;
+					char *copy;
+					int n, has_tag;
+
+					memset(tag, 0, sizeof tag);
+					memset(pid, 0, sizeof pid);
+					for (int k = 0; k < tl; k++)
+						tag[k] = "postfix/smtpd-XYZ.0123_"[k % 23];
+					for (int k = 0; k < pl; k++)
+						pid[k] = (char)('0' + k);
+					n = snprintf(line, sizeof line, "Nov 28 00:00:00 %.*s ", hl, "mx1.host");
+					switch (form) {
+					case 0: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s]: msg", tag, pid); break;
+					case 1: n += snprintf(line + n, sizeof line - (size_t)n, "%s: msg", tag); break;
+					case 2: n += snprintf(line + n, sizeof line - (size_t)n, "%s msg", tag); break;
+					case 3: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s msg", tag, pid); break;
+					default: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s", tag, pid); break;
+					}
+					has_tag = form <= 1;
+					if (has_tag)
+						snprintf(want_msg, sizeof want_msg, "msg");
+					else
+						snprintf(want_msg, sizeof want_msg, "%s", line + 16 + hl + 1);
+					parse_copy(line, (size_t)n, &h, &copy);
+					assert_int_equal(h.kind, MP_HDR_RFC3164);
+					assert_field(has_tag ? tag : NULL, h.tag, h.tag_len, "tag", line);
+					assert_field(want_msg, h.msg, h.msg_len, "msg", line);
+					free(copy);
+				}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_months),
+		cmocka_unit_test(test_tag_scan),
 		cmocka_unit_test(test_robust),
 		cmocka_unit_test(test_epoch),
 	};
