@@ -77,7 +77,8 @@ int mp_postfix_delivery_scan(const char *m, size_t n, const char *grp[3], size_t
  * mp_is_loopback: 127/8, ::1, IPv6:::1 or localhost;
  * mp_decimal_at: "0.87" as seconds, -1 if no number;
  * mp_units_duration_at: "1d2h3m4s" / "0.5s" as seconds, -1 if none;
- * mp_find: memmem for the short literals parsers look for.
+ * mp_find: memmem for the short literals parsers look for;
+ * mp_filter_name: whether a transport, router or tag names a content filter.
  */
 int mp_reply_at(const char *s, size_t len, struct mp_enhanced *enh);
 void mp_event_set_domain(struct mp_event *ev, const char *addr, size_t len);
@@ -87,6 +88,7 @@ int mp_is_loopback(const char *a, size_t len);
 double mp_decimal_at(const char *s, size_t len, size_t *used);
 double mp_units_duration_at(const char *s, size_t len, size_t *used);
 const char *mp_find(const char *s, size_t len, const char *lit, size_t n);
+int mp_filter_name(const char *s, size_t len);
 
 /* Add an op (ops.h) to ev: family fam with label values l0..l2 (0 for a
  * label the family does not have) and, for a histogram, value. Returns 0,

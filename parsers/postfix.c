@@ -223,14 +223,7 @@ delays(const char *s, size_t len, struct mp_event *ev)
 static int
 filter_name(const char *s, size_t len)
 {
-	static const char *const names[] = { "amavis", "spamassassin",
-		"spamc", "dfilt", "rspamd", "clamsmtp", "mailscanner",
-		"content_filter", "filter" };
-
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (mp_find(s, len, names[i], strlen(names[i])) != NULL)
-			return 1;
-	return 0;
+	return mp_filter_name(s, len);
 }
 
 /* Ports that amavisd-new, its re-injection listener and rspamd's proxy

@@ -173,12 +173,65 @@ test_random(void **state)
 	assert_true(fallbacks < 200000 / 10);
 }
 
+/* mp_filter_name (scan.c) against the eight searches it replaced. */
+static int
+filter_name_ref(const char *s, size_t len)
+{
+	static const char *const names[] = { "amavis", "spamassassin",
+		"spamc", "dfilt", "rspamd", "clamsmtp", "mailscanner",
+		"content_filter", "filter" };
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (mp_find(s, len, names[i], strlen(names[i])) != NULL)
+			return 1;
+	return 0;
+}
+
+static void
+check_filter(const char *s, size_t n)
+{
+	char *m = malloc(n ? n : 1);
+
+	assert_non_null(m);
+	memcpy(m, s, n);
+	if (mp_filter_name(m, n) != filter_name_ref(m, n))
+		fail_msg("\"%.*s\": mp_filter_name %d, the searches %d", (int)n, m,
+		    mp_filter_name(m, n), filter_name_ref(m, n));
+	free(m);
+}
+
+static void
+test_filter_name(void **state)
+{
+	static const char *const names[] = { "amavis", "spamassassin", "spamc", "dfilt",
+		"rspamd", "clamsmtp", "mailscanner", "content_filter", "filter", "spam",
+		"AMAVIS", "Filter", "spamassassi", "clamsmt" };
+	char buf[64];
+	int hits = 0;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+		for (size_t pre = 0; pre <= 9; pre++)
+			for (size_t post = 0; post <= 3; post++) {
+				size_t n = (size_t)snprintf(buf, sizeof buf, "%.*s%s%.*s", (int)pre,
+				    "smtp_relay", names[k], (int)post, "_in");
+
+				/* Every prefix too: the name cut at every byte. */
+				for (size_t cut = 0; cut <= n; cut++)
+					check_filter(buf, cut);
+				hits += filter_name_ref(buf, n);
+			}
+	check_filter("", 0);
+	assert_true(hits > 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_filter_name),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
