@@ -157,16 +157,11 @@ recipient(const char *a, size_t len, struct mp_event *ev)
 	return p;
 }
 
+/* A content filter's transport or router (see mp_filter_name). */
 static int
 filter_name(const char *s, size_t len)
 {
-	static const char *const names[] = { "amavis", "spamassassin",
-		"spamc", "dfilt", "rspamd", "clamsmtp", "mailscanner", "filter" };
-
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (mp_find(s, len, names[i], strlen(names[i])) != NULL)
-			return 1;
-	return 0;
+	return mp_filter_name(s, len);
 }
 
 /*

@@ -168,6 +168,66 @@ def required_literals(pattern):
     return sorted(x for x in f if not any(y != x and y in x for y in f))
 
 
+def pure_seq(items):
+    """The set of strings a concatenation matches when it is nothing but
+    literals, small character classes, groups of them and "?" (no
+    assertion, no repeat, no inline flag), all lower-case; else None."""
+    run = {""}
+    for op, av in items:
+        n = pure_node(op, av)
+        if n is None:
+            return None
+        run = {x + y for x in run for y in n}
+        if len(run) > EXACT_MAX:
+            return None
+    return run
+
+
+def pure_node(op, av):
+    if op == sre_c.LITERAL:
+        return {chr(av).lower()}
+    if op == sre_c.IN:
+        return char_set(av)
+    if op == sre_c.SUBPATTERN:
+        if len(av) == 4 and (av[1] or av[2]):
+            return None        # (?i) and the like change what matches
+        return pure_seq(av[-1])
+    if op == sre_c.BRANCH:
+        sets = [pure_seq(b) for b in av[1]]
+        return None if any(x is None for x in sets) else set().union(*sets)
+    if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
+        lo, hi, sub = av
+        sub = pure_seq(sub)
+        if sub is None or not (lo in (0, 1) and hi == 1):
+            return None
+        return sub | {""} if lo == 0 else sub
+    return None                # \b, ^, $, ., \s, lookarounds, repeats: context
+
+
+def sufficient_literals(pattern):
+    """A sorted list of lower-case literals any one of which, occurring in
+    a text, makes pattern match it: the strings of every top-level
+    alternative that is pure (see pure_seq). The pattern runs caselessly
+    and unanchored, so such an alternative matches wherever one of its
+    strings starts. Literals shorter than LIT_MIN are left out (reason.c
+    does not scan for them), so an empty list means none."""
+    items = list(sre_parse.parse(pattern))
+    if len(items) == 1 and items[0][0] == sre_c.BRANCH:
+        branches = items[0][1][1]
+    elif (len(items) == 1 and items[0][0] == sre_c.SUBPATTERN and
+          not (len(items[0][1]) == 4 and (items[0][1][1] or items[0][1][2])) and
+          len(items[0][1][-1]) == 1 and items[0][1][-1][0][0] == sre_c.BRANCH):
+        branches = items[0][1][-1][0][1][1]
+    else:
+        branches = [items]
+    out = set()
+    for b in branches:
+        strings = pure_seq(list(b))
+        if strings is not None:
+            out |= {x for x in strings if len(x) >= LIT_MIN}
+    return sorted(out)
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit("usage: gen_reasons.py reasons.rules reason.h OUTPUT.c")
@@ -195,13 +255,16 @@ def main():
                 if code == "-" and enh == "-" and pattern == "-":
                     raise ValueError("a rule needs at least one condition")
                 lits = required_literals(pattern) if pattern != "-" else []
-                rows.append("\t{ REASON_%s, %s, %s, %s, %d, %s },\n" % (
+                sure = sufficient_literals(pattern) if lits else []
+                rows.append("\t{ REASON_%s, %s, %s, %s, %d, %s, %s },\n" % (
                     reason.upper(),
                     "NULL" if code == "-" else c_string(code),
                     "NULL" if enh == "-" else c_string(enh),
                     "NULL" if pattern == "-" else c_string(pattern), n,
                     "(const char *const[]){ %s, NULL }" % ", ".join(map(c_string, lits))
-                    if lits else "NULL"))
+                    if lits else "NULL",
+                    "(const char *const[]){ %s, NULL }" % ", ".join(map(c_string, sure))
+                    if sure else "NULL"))
             except ValueError as e:
                 sys.exit("%s:%d: %s" % (rules_path, n, e))
     if not rows:

@@ -59,6 +59,17 @@ extern const struct mp_parser mp_parser_sendmail;
 extern const struct mp_parser mp_parser_opensmtpd;
 
 /*
+ * Postfix's delivery pattern and the scanner that stands in for it on the
+ * hot path (postfix.c): mp_postfix_delivery_scan finds the same three
+ * groups (recipient, dsn, status; an unset one is NULL with length 0) as
+ * PCRE2 finds with mp_postfix_delivery_re, and returns 1 for a match, 0
+ * where the pattern cannot match, or -1 where only the pattern can tell.
+ * Exported for test_postfix_scan's comparison with PCRE2.
+ */
+extern const char mp_postfix_delivery_re[];
+int mp_postfix_delivery_scan(const char *m, size_t n, const char *grp[3], size_t glen[3]);
+
+/*
  * Shared scanners, implemented in scan.c (see the comments there):
  * mp_reply_at: the reply code at s and its enhanced code, or 0;
  * mp_event_set_domain: ev->domain from "local@domain";
@@ -66,7 +77,8 @@ extern const struct mp_parser mp_parser_opensmtpd;
  * mp_is_loopback: 127/8, ::1, IPv6:::1 or localhost;
  * mp_decimal_at: "0.87" as seconds, -1 if no number;
  * mp_units_duration_at: "1d2h3m4s" / "0.5s" as seconds, -1 if none;
- * mp_find: memmem for the short literals parsers look for.
+ * mp_find: memmem for the short literals parsers look for;
+ * mp_filter_name: whether a transport, router or tag names a content filter.
  */
 int mp_reply_at(const char *s, size_t len, struct mp_enhanced *enh);
 void mp_event_set_domain(struct mp_event *ev, const char *addr, size_t len);
@@ -76,6 +88,7 @@ int mp_is_loopback(const char *a, size_t len);
 double mp_decimal_at(const char *s, size_t len, size_t *used);
 double mp_units_duration_at(const char *s, size_t len, size_t *used);
 const char *mp_find(const char *s, size_t len, const char *lit, size_t n);
+int mp_filter_name(const char *s, size_t len);
 
 /* Add an op (ops.h) to ev: family fam with label values l0..l2 (0 for a
  * label the family does not have) and, for a histogram, value. Returns 0,

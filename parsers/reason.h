@@ -95,7 +95,8 @@ struct reason_builtin {
 	enum reason reason;
 	const char *code, *enhanced, *pattern;
 	unsigned line;
-	const char *const *literals;
+	const char *const *literals;   /* one of these is in any text the pattern matches */
+	const char *const *sure;       /* any of these in a text makes the pattern match it */
 };
 extern const struct reason_builtin reason_builtins[];
 extern const size_t reason_builtins_count;

@@ -194,3 +194,57 @@ mp_find(const char *s, size_t len, const char *lit, size_t n)
 	}
 	return NULL;
 }
+
+/*
+ * Whether s[0..len) names a content filter: contains "amavis",
+ * "spamassassin", "spamc", "dfilt", "rspamd", "clamsmtp", "mailscanner" or
+ * "filter" (Postfix's "content_filter" contains "filter"), the names admins
+ * give their filter transports, routers and syslog_names. Postfix and Exim
+ * asked this with one mp_find per name, eight passes over the field on
+ * every delivery, a third of Exim's parsing (callgrind). One pass instead:
+ * at each byte, only the names that start with it are compared, so the
+ * answer is the same "does any occur" (test_postfix_scan compares it with
+ * the eight searches on every name at every offset, cut and in other
+ * case).
+ */
+int
+mp_filter_name(const char *s, size_t len)
+{
+#define AT(lit) (len - i >= sizeof(lit) - 1 && memcmp(s + i, lit, sizeof(lit) - 1) == 0)
+	for (size_t i = 0; i < len; i++) {
+		switch (s[i]) {
+		case 'a':
+			if (AT("amavis"))
+				return 1;
+			break;
+		case 's':
+			if (AT("spamc") || AT("spamassassin"))
+				return 1;
+			break;
+		case 'd':
+			if (AT("dfilt"))
+				return 1;
+			break;
+		case 'r':
+			if (AT("rspamd"))
+				return 1;
+			break;
+		case 'c':
+			if (AT("clamsmtp"))
+				return 1;
+			break;
+		case 'm':
+			if (AT("mailscanner"))
+				return 1;
+			break;
+		case 'f':
+			if (AT("filter"))
+				return 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+#undef AT
+}

@@ -46,22 +46,41 @@ has_prefix(const char *s, size_t len, const char *p, size_t plen)
 	return len >= plen && memcmp(s, p, plen) == 0;
 }
 
+/* The first ", " in [p, end), or NULL: mp_find(p, end - p, ", ", 2)
+ * without its general set-up, since field() asks once per field. */
+static const char *
+comma_space(const char *p, const char *end)
+{
+	const char *c;
+
+	while (p < end && (c = memchr(p, ',', (size_t)(end - p))) != NULL) {
+		if (end - c >= 2 && c[1] == ' ')
+			return c;
+		p = c + 1;
+	}
+	return NULL;
+}
+
 /* The value of "KEY=" at the start of s or after ", ", up to the next
- * ", " (or the end); NULL if the field is not there. */
+ * ", " (or the end); NULL if the field is not there. A delivery line asks
+ * for seven keys over about ten fields, and a memcmp call on every field
+ * was a tenth of the Sendmail parser (callgrind): comparing the first
+ * byte inline first skips the calls that cannot match (klen is at least
+ * one, and the length check before it keeps p[0] inside s). */
 static const char *
 field(const char *s, size_t len, const char *key, size_t klen, size_t *vlen)
 {
 	const char *end = s + len, *p = s, *c;
 
 	while (p < end) {
-		if ((size_t)(end - p) >= klen && memcmp(p, key, klen) == 0 &&
+		if ((size_t)(end - p) >= klen && p[0] == key[0] && memcmp(p, key, klen) == 0 &&
 		    (p == s || (p - s >= 2 && p[-2] == ',' && p[-1] == ' '))) {
 			p += klen;
-			c = mp_find(p, (size_t)(end - p), ", ", 2);
+			c = comma_space(p, end);
 			*vlen = (size_t)((c != NULL ? c : end) - p);
 			return p;
 		}
-		c = mp_find(p, (size_t)(end - p), ", ", 2);
+		c = comma_space(p, end);
 		if (c == NULL)
 			break;
 		p = c + 2;

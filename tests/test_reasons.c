@@ -142,7 +142,7 @@ test_prefilter_sound(void **state)
 	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
 	struct reason_set *fast, *plain;
 	FILE *fp = fopen(GOLDEN, "r");
-	int lineno = 0, rows = 0, matched = 0, filtered = 0;
+	int lineno = 0, rows = 0, matched = 0, filtered = 0, sure_hits = 0;
 
 	assert_non_null(defs);
 	assert_non_null(re);
@@ -171,6 +171,20 @@ test_prefilter_sound(void **state)
 	assert_non_null(fast);
 	assert_non_null(plain);
 	while (golden_row(fp, line, sizeof line, col, &lineno)) {
+		/* 3. a sure literal that occurs means the pattern matches. */
+		for (size_t i = 0; i < reason_builtins_count; i++) {
+			for (const char *const *l = reason_builtins[i].sure; l != NULL && *l != NULL;
+			    l++) {
+				if (!occurs(col[2], *l))
+					continue;
+				sure_hits++;
+				if (pcre2_match(re[i], (PCRE2_SPTR)col[2], strlen(col[2]), 0, 0, md,
+				    NULL) < 0)
+					fail_msg("%s:%d: sure literal \"%s\" of parsers/reasons.rules:%u "
+					    "occurs, but the pattern does not match: %s", GOLDEN, lineno,
+					    *l, reason_builtins[i].line, col[2]);
+			}
+		}
 		for (size_t i = 0; i < reason_builtins_count; i++) {
 			const char *const *l;
 
@@ -195,6 +209,8 @@ test_prefilter_sound(void **state)
 	    matched);
 	assert_true(rows >= 100);
 	assert_true(matched >= rows / 2);
+	printf("sure literals: %d occurrences, each a match\n", sure_hits);
+	assert_true(sure_hits >= rows / 4);
 	fclose(fp);
 	reason_set_free(fast);
 	reason_set_free(plain);
@@ -541,12 +557,96 @@ test_family(void **state)
 	agg_free(a);
 }
 
+/*
+ * The pair bitmap in front of the literal scan (reason.c, scan()) and
+ * the sure literals that skip the pattern (rule_holds()): a
+ * literal at the very start or the very end of a reply, in upper case, a
+ * reply of two or three bytes, and a literal cut by REASON_TEXT_MAX (2048)
+ * must all give what the plain ordered walk gives (the built-ins loaded as
+ * user rules, which run every pattern unfiltered), and the ones that name
+ * a reason must name it.
+ */
+static void
+test_pair_filter(void **state)
+{
+	(void)state;
+	char err[512], cut[2048 + 64];
+	struct reason_def *defs = calloc(reason_builtins_count, sizeof *defs);
+	struct reason_set *fast, *plain;
+	static const struct {
+		const char *text;
+		enum reason want;       /* REASON_COUNT: only fast == plain */
+	} cases[] = {
+		{ "user unknown", REASON_UNKNOWN_RECIPIENT },
+		{ "USER UNKNOWN", REASON_UNKNOWN_RECIPIENT },
+		{ "requested action not taken: user unknown", REASON_UNKNOWN_RECIPIENT },
+		{ "Mailbox Full", REASON_MAILBOX_FULL },
+		{ "over quota; mailbox full", REASON_MAILBOX_FULL },
+		{ "Greylisted", REASON_GREYLISTED },
+		{ "us", REASON_OTHER },
+		{ "use", REASON_OTHER },
+		{ "", REASON_OTHER },
+		{ "spam", REASON_SPAM_CONTENT },
+		{ "xspam", REASON_COUNT },
+		/* Sure literals: at the start, at the end, in upper case, and
+		 * one that occurs only across a case change. */
+		{ "Does Not Exist", REASON_UNKNOWN_RECIPIENT },
+		{ "the account that you tried to reach does not exist", REASON_UNKNOWN_RECIPIENT },
+		{ "NOSUCHUSER", REASON_UNKNOWN_RECIPIENT },
+		{ "listed at spamhaus", REASON_BLOCKLISTED },
+		{ "doesnt exist", REASON_COUNT },
+	};
+
+	assert_non_null(defs);
+	for (size_t i = 0; i < reason_builtins_count; i++) {
+		const struct reason_builtin *b = &reason_builtins[i];
+
+		defs[i] = (struct reason_def){ reason_name(b->reason), b->pattern, b->code,
+		    b->enhanced };
+	}
+	fast = reason_set_new(NULL, 0, NULL, err, sizeof err);
+	plain = reason_set_new(defs, reason_builtins_count, NULL, err, sizeof err);
+	assert_non_null(fast);
+	assert_non_null(plain);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		enum reason got = classify(fast, 550, NULL, cases[i].text);
+
+		if (got != classify(plain, 550, NULL, cases[i].text))
+			fail_msg("\"%s\": prefiltered %s, plain walk %s", cases[i].text,
+			    reason_name(got), reason_name(classify(plain, 550, NULL, cases[i].text)));
+		if (cases[i].want != REASON_COUNT && got != cases[i].want)
+			fail_msg("\"%s\": %s, want %s", cases[i].text, reason_name(got),
+			    reason_name(cases[i].want));
+	}
+	/* "user unknown" placed to end at byte 2048, then to straddle it:
+	 * the first is classified, the second is cut and is not. */
+	for (size_t end = 2046; end <= 2050; end++) {
+		size_t pos = end - strlen("user unknown");
+		enum reason got, want;
+
+		memset(cut, 'a', sizeof cut);
+		cut[pos - 1] = ' ';
+		memcpy(cut + pos, "user unknown", strlen("user unknown"));
+		cut[end] = '\0';
+		got = classify(fast, 550, NULL, cut);
+		want = classify(plain, 550, NULL, cut);
+		if (got != want)
+			fail_msg("ending at %zu: prefiltered %s, plain walk %s", end,
+			    reason_name(got), reason_name(want));
+		assert_int_equal(got, end <= 2048 ? REASON_UNKNOWN_RECIPIENT : REASON_OTHER);
+	}
+	reason_set_free(fast);
+	reason_set_free(plain);
+	free(defs);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_prefilter_sound),
+		cmocka_unit_test(test_pair_filter),
 		cmocka_unit_test(test_closed_set),
 		cmocka_unit_test(test_user_rules_override),
 		cmocka_unit_test(test_bad_rules),

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -272,11 +273,121 @@ test_epoch(void **state)
 	tzset();
 }
 
+/*
+ * The month switch in syslog.c (month_of): each of the twelve names gives
+ * its number; a name one byte off in any position, in another case, or a
+ * line that ends inside the name or just after it is no RFC 3164 header.
+ * Each line is an exact-length copy, so a read past it shows in the
+ * sanitizer build.
+ */
+static void
+test_months(void **state)
+{
+	(void)state;
+	static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char line[64];
+
+	for (int m = 0; m < 12; m++) {
+		struct mp_syslog h;
+		char *copy;
+
+		snprintf(line, sizeof line, "%.3s  7 10:11:12 mx postfix/smtp[1]: x", names + 3 * m);
+		parse_copy(line, strlen(line), &h, &copy);
+		if (h.kind != MP_HDR_RFC3164 || h.time.mon != m + 1)
+			fail_msg("%s: kind %d month %d, want month %d", line, h.kind, h.time.mon,
+			    m + 1);
+		assert_int_equal(h.time.mday, 7);
+		free(copy);
+		for (int k = 0; k < 3; k++) {
+			for (int delta = -1; delta <= 1; delta += 2) {
+				snprintf(line, sizeof line, "%.3s  7 10:11:12 mx postfix/smtp[1]: x",
+				    names + 3 * m);
+				line[k] = (char)(line[k] + delta);
+				/* "Mar" -> "May", "Jun" -> "Jul" ... are names too. */
+				if (memmem(names, sizeof names - 1, line, 3) != NULL &&
+				    ((const char *)memmem(names, sizeof names - 1, line, 3) - names) % 3 == 0)
+					continue;
+				parse_copy(line, strlen(line), &h, &copy);
+				if (h.kind != MP_HDR_NONE)
+					fail_msg("%s: taken for a header (month %d)", line, h.time.mon);
+				free(copy);
+			}
+			snprintf(line, sizeof line, "%.3s  7 10:11:12 mx postfix/smtp[1]: x",
+			    names + 3 * m);
+			line[k] = (char)(line[k] ^ 0x20);	/* the other case */
+			parse_copy(line, strlen(line), &h, &copy);
+			if (h.kind != MP_HDR_NONE)
+				fail_msg("%s: taken for a header (month %d)", line, h.time.mon);
+			free(copy);
+		}
+		/* Cut inside the name, after it, and one byte short of a
+		 * whole timestamp: never a header, never a read past the end. */
+		snprintf(line, sizeof line, "%.3s 28 00:00:00", names + 3 * m);
+		for (size_t len = 0; len < strlen(line); len++) {
+			parse_copy(line, len, &h, &copy);
+			assert_int_equal(h.kind, MP_HDR_NONE);
+			free(copy);
+		}
+	}
+}
+
+/*
+ * The word-at-a-time scan for the end of the tag and of the pid
+ * (syslog.c, find3): tags of 1 to 24 bytes after hosts of 1 to 8 bytes, so
+ * the end falls at every offset of an eight-byte word, with a pid of 0 to
+ * 9 digits, each ending the ways a line can: "[pid]: msg", ": msg", no
+ * colon, a pid that never closes, and the line's end inside the pid.
+ * Exact-length copies, so a read past the line shows in the sanitizer
+ * build.
+ */
+static void
+test_tag_scan(void **state)
+{
+	(void)state;
+	char line[128], tag[32], pid[16], want_msg[128];
+
+	for (int hl = 1; hl <= 8; hl++)
+		for (int tl = 1; tl <= 24; tl++)
+			for (int pl = 0; pl <= 9; pl++)
+				for (int form = 0; form < 5; form++) {
+					struct mp_syslog h;
+					char *copy;
+					int n, has_tag;
+
+					memset(tag, 0, sizeof tag);
+					memset(pid, 0, sizeof pid);
+					for (int k = 0; k < tl; k++)
+						tag[k] = "postfix/smtpd-XYZ.0123_"[k % 23];
+					for (int k = 0; k < pl; k++)
+						pid[k] = (char)('0' + k);
+					n = snprintf(line, sizeof line, "Nov 28 00:00:00 %.*s ", hl, "mx1.host");
+					switch (form) {
+					case 0: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s]: msg", tag, pid); break;
+					case 1: n += snprintf(line + n, sizeof line - (size_t)n, "%s: msg", tag); break;
+					case 2: n += snprintf(line + n, sizeof line - (size_t)n, "%s msg", tag); break;
+					case 3: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s msg", tag, pid); break;
+					default: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s", tag, pid); break;
+					}
+					has_tag = form <= 1;
+					if (has_tag)
+						snprintf(want_msg, sizeof want_msg, "msg");
+					else
+						snprintf(want_msg, sizeof want_msg, "%s", line + 16 + hl + 1);
+					parse_copy(line, (size_t)n, &h, &copy);
+					assert_int_equal(h.kind, MP_HDR_RFC3164);
+					assert_field(has_tag ? tag : NULL, h.tag, h.tag_len, "tag", line);
+					assert_field(want_msg, h.msg, h.msg_len, "msg", line);
+					free(copy);
+				}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_months),
+		cmocka_unit_test(test_tag_scan),
 		cmocka_unit_test(test_robust),
 		cmocka_unit_test(test_epoch),
 	};
