@@ -398,6 +398,7 @@ open_files(struct daemon *d, const struct persist_resume *rs)
 	tail_opts_defaults(&topts);
 	topts.from_beginning = o->from_beginning;
 	topts.max_line = o->max_line;
+	topts.max_files = o->max_files;
 	if ((d->ts = tail_set_new(&topts, ingest_line, &d->p->in)) == NULL)
 		fatal("cannot start following files: inotify_init1");
 	tail_set_restore_overflows(d->ts, rs->journal.inotify_overflows);
@@ -413,6 +414,7 @@ open_files(struct daemon *d, const struct persist_resume *rs)
 			tail_set_restore_status(d->ts, i, &saved->status);
 		d->sources[i].path = tail_set_path(d->ts, i);
 		d->sources[i].status = tail_set_status(d->ts, i);
+		d->sources[i].glob = tail_set_is_glob(d->ts, i);
 	}
 	d->nsources = o->npaths;
 }

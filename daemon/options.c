@@ -32,6 +32,7 @@ enum {
 	OPT_FORMAT,
 	OPT_TIMEZONE,
 	OPT_MAX_LINE,
+	OPT_MAX_FILES,
 	OPT_LISTEN,
 	OPT_TELEMETRY,
 	OPT_MAX_CONN,
@@ -73,6 +74,7 @@ static const struct option long_opts[] = {
 	{ "maillog.format", required_argument, NULL, OPT_FORMAT },
 	{ "maillog.timezone", required_argument, NULL, OPT_TIMEZONE },
 	{ "maillog.max-line-length", required_argument, NULL, OPT_MAX_LINE },
+	{ "maillog.max-files", required_argument, NULL, OPT_MAX_FILES },
 	{ "web.listen-address", required_argument, NULL, OPT_LISTEN },
 	{ "web.telemetry-path", required_argument, NULL, OPT_TELEMETRY },
 	{ "web.max-connections", required_argument, NULL, OPT_MAX_CONN },
@@ -136,6 +138,8 @@ opts_usage(FILE *fp)
 "                              (default: the process's local time)\n"
 "  --maillog.max-line-length=BYTES\n"
 "                              longer lines are skipped and counted (default 65536)\n"
+"  --maillog.max-files=N       files one glob --maillog.path follows at once; more are\n"
+"                              left out and counted (default 400)\n"
 "  --postfix.reinjection-syslog-name=NAME\n"
 "                              the syslog_name of a Postfix smtpd that takes mail back from\n"
 "                              a content filter without XFORWARD (e.g. postfix/amavis, or\n"
@@ -270,6 +274,7 @@ set_defaults(struct options *o)
 	memset(o, 0, sizeof *o);
 	o->format = "auto";
 	o->max_line = 65536;
+	o->max_files = 400;
 	o->listen_address = WEB_DEFAULT_LISTEN;
 	o->telemetry_path = "/metrics";
 	o->max_connections = 64;
@@ -354,6 +359,13 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 				    "--maillog.max-line-length: '%s' is not a number of bytes from 256 to 16777216",
 				    arg);
 			o->max_line = (size_t)v;
+			break;
+		case OPT_MAX_FILES:
+			if (parse_uint(arg, 1, 100000, &v) < 0)
+				return fail(err, errlen,
+				    "--maillog.max-files: '%s' is not a number of files from 1 to 100000",
+				    arg);
+			o->max_files = (unsigned)v;
 			break;
 		case OPT_LISTEN: {
 			char why[200];

@@ -24,6 +24,7 @@ struct options {
 	int check_config;                    /* --check-config */
 	const char *timezone;                /* --maillog.timezone, NULL = process local */
 	size_t max_line;                     /* --maillog.max-line-length */
+	unsigned max_files;                  /* --maillog.max-files, per glob */
 	const char *listen_address;          /* --web.listen-address */
 	const char *telemetry_path;          /* --web.telemetry-path */
 	unsigned max_connections;            /* --web.max-connections */

@@ -172,6 +172,8 @@ publish_gauges(struct persist *ps)
 	for (int i = 0; i < tail_set_count(ps->ts); i++) {
 		const struct input_status *st = tail_set_status(ps->ts, i);
 		atomic_store(&ps->pub_status[i].state, atomic_load(&st->state));
+		atomic_store(&ps->pub_status[i].files, atomic_load(&st->files));
+		atomic_store(&ps->pub_status[i].files_left_out, atomic_load(&st->files_left_out));
 	}
 }
 

@@ -46,6 +46,7 @@ enum log_limit_key {
 	LOG_LIMIT_READ,
 	LOG_LIMIT_CARDINALITY,
 	LOG_LIMIT_HTTP,
+	LOG_LIMIT_GLOB,     /* a glob past --maillog.max-files */
 	LOG_LIMIT_KEYS
 };
 #define LOG_LIMIT_BURST 5

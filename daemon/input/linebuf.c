@@ -63,7 +63,17 @@ lb_skip_line(struct lb *lb)
 char *
 lb_space(struct lb *lb, size_t *avail)
 {
-	if (lb->len == lb->cap && lb->cap < lb->max_cap) {
+	if (lb->buf == NULL) {
+		size_t cap = lb->max_cap < LB_INITIAL_SIZE ? lb->max_cap : LB_INITIAL_SIZE;
+		if ((lb->buf = malloc(cap)) == NULL) {
+			*avail = 0;
+			return NULL;
+		}
+		lb->cap = cap;
+		lb->filled = 0;
+	}
+	if (((lb->len == lb->cap) || (lb->filled && lb->cap < LB_READ_SIZE)) &&
+	    lb->cap < lb->max_cap) {
 		size_t ncap = lb->cap * 2;
 		char *nbuf;
 
@@ -74,6 +84,7 @@ lb_space(struct lb *lb, size_t *avail)
 			lb->buf = nbuf;
 			lb->cap = ncap;
 		}
+		lb->filled = 0;
 	}
 	/*
 	 * lb_commit never leaves len == cap once cap is at its maximum (a
@@ -98,6 +109,8 @@ lb_commit(struct lb *lb, size_t n, lb_line_fn fn, void *ctx)
 	char *end = scan + n;
 	char *line = lb->len ? lb->buf : scan;
 	size_t lines = 0;
+
+	lb->filled = n > 0 && lb->len + n == lb->cap;
 
 	for (;;) {
 		char *nl;
@@ -162,12 +175,28 @@ lb_feed(struct lb *lb, const char *data, size_t len, lb_line_fn fn, void *ctx)
 		char *p = lb_space(lb, &avail);
 		size_t n = len < avail ? len : avail;
 
+		if (p == NULL)
+			break;
+
 		memcpy(p, data, n);
 		lines += lb_commit(lb, n, fn, ctx);
 		data += n;
 		len -= n;
 	}
 	return lines;
+}
+
+/* Give an idle file's buffer back; see linebuf.h. */
+int
+lb_release(struct lb *lb)
+{
+	if (lb->len > 0 || lb->skipping)
+		return -1;
+	free(lb->buf);
+	lb->buf = NULL;
+	lb->cap = 0;
+	lb->filled = 0;
+	return 0;
 }
 
 /* Whether input ending now would cut a line. */
