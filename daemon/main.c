@@ -285,7 +285,7 @@ static int
 run_once(const struct options *o, struct pipeline *p)
 {
 	struct input_status status[OPTS_MAX_PATHS];
-	struct expo_source sources[OPTS_MAX_PATHS];
+	struct expo_source sources[OPTS_MAX_PATHS] = { 0 };
 	struct strbuf out = { 0 };
 	int failed = 0;
 
@@ -599,6 +599,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	    (d.ps = persist_new(o, &p->in.agg, &resume, err, sizeof err)) == NULL)
 		fatalx("%s", err);
 	open_files(&d, &resume);
+	persist_resume_free(&resume);
 	open_journal(&d, &resume.journal);
 	/* A state file that cannot be written stops the start: better now
 	 * than silently at each write. */
