@@ -804,6 +804,7 @@ adopt_moved(struct tail_source *s)
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 		    (s->cur != NULL && s->cur->dev == st.st_dev && s->cur->ino == st.st_ino) ||
 		    find_open(s, st.st_dev, st.st_ino, &pp) != NULL ||
+		    held_by(s->ts, s, st.st_dev, st.st_ino) != NULL ||
 		    (s->init_valid && s->init_dev == st.st_dev && s->init_ino == st.st_ino)) {
 			close(fd);
 			continue;
