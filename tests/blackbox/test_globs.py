@@ -197,6 +197,18 @@ def test_logrotate_under_glob():
                     lines.write(os.path.join(hosts, h, "mail.log"), 20, h)
                 wait_equal(d, lines, pattern)
             settle(d, pattern, lines)
+            # Past rotate_wait the drained mail.log.1 files are followed on
+            # under their rotated names: a new host makes the pattern be
+            # globbed again, which must not read them again from 0. (The
+            # sleep only lets rotate_wait pass so a wrong answer shows; the
+            # right one does not depend on it.)
+            time.sleep(6)
+            os.makedirs(os.path.join(hosts, "z"))
+            lines.write(os.path.join(hosts, "z", "mail.log"), 7, "z")
+            for h in ("a", "b"):
+                lines.write(os.path.join(hosts, h, "mail.log.1"), 2, h)
+            wait_equal(d, lines, pattern)
+            settle(d, pattern, lines)
     finally:
         shutil.rmtree(tmp)
 
