@@ -23,12 +23,6 @@ lb_init(struct lb *lb, size_t max_line)
 	}
 	lb->max_line = max_line;
 	lb->max_cap = max_line + 2;
-	lb->cap = lb->max_cap < LB_INITIAL_SIZE ? lb->max_cap : LB_INITIAL_SIZE;
-	lb->buf = malloc(lb->cap);
-	if (lb->buf == NULL) {
-		lb->cap = 0;
-		return -1;
-	}
 	return 0;
 }
 
@@ -36,8 +30,10 @@ lb_init(struct lb *lb, size_t max_line)
 void
 lb_fini(struct lb *lb)
 {
-	free(lb->buf);
+	if (!lb->borrowed)
+		free(lb->buf);
 	lb->buf = NULL;
+	lb->borrowed = 0;
 	lb->cap = 0;
 	lb->len = 0;
 	lb->skipping = 0;
@@ -79,7 +75,15 @@ lb_space(struct lb *lb, size_t *avail)
 
 		if (ncap > lb->max_cap || ncap < lb->cap)
 			ncap = lb->max_cap;
-		nbuf = realloc(lb->buf, ncap);
+		if (lb->borrowed) {
+			/* Never realloc the lender's memory: move to our own. */
+			if ((nbuf = malloc(ncap)) != NULL) {
+				memcpy(nbuf, lb->buf, lb->len);
+				lb->borrowed = 0;
+			}
+		} else {
+			nbuf = realloc(lb->buf, ncap);
+		}
 		if (nbuf != NULL) {
 			lb->buf = nbuf;
 			lb->cap = ncap;
@@ -186,11 +190,56 @@ lb_feed(struct lb *lb, const char *data, size_t len, lb_line_fn fn, void *ctx)
 	return lines;
 }
 
+/* Read through a borrowed buffer; see linebuf.h. */
+void
+lb_lend(struct lb *lb, char *buf, size_t cap)
+{
+	if (lb->buf != NULL || lb->len > 0)
+		return;
+	lb->buf = buf;
+	lb->cap = cap < lb->max_cap ? cap : lb->max_cap;
+	lb->borrowed = 1;
+	lb->filled = 0;
+}
+
+/* Keep only a fragment, in a buffer of our own; see linebuf.h. */
+size_t
+lb_unlend(struct lb *lb)
+{
+	size_t cap = LB_INITIAL_SIZE;
+	char *own;
+
+	if (!lb->borrowed)
+		return 0;
+	lb->borrowed = 0;
+	if (lb->len == 0) {
+		lb->buf = NULL;
+		lb->cap = 0;
+		return 0;
+	}
+	while (cap < lb->len + 1 && cap < lb->max_cap)
+		cap *= 2;
+	if (cap > lb->max_cap)
+		cap = lb->max_cap;
+	if ((own = malloc(cap)) == NULL) {
+		size_t dropped = lb->len;
+		lb->buf = NULL;
+		lb->cap = 0;
+		lb->len = 0;
+		return dropped;
+	}
+	memcpy(own, lb->buf, lb->len);
+	lb->buf = own;
+	lb->cap = cap;
+	lb->filled = 0;
+	return 0;
+}
+
 /* Give an idle file's buffer back; see linebuf.h. */
 int
 lb_release(struct lb *lb)
 {
-	if (lb->len > 0 || lb->skipping)
+	if (lb->len > 0 || lb->skipping || lb->borrowed)
 		return -1;
 	free(lb->buf);
 	lb->buf = NULL;

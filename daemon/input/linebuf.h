@@ -46,12 +46,13 @@ struct lb {
 	size_t max_line;
 	int skipping;      /* inside an overlong line: drop bytes up to the next '\n' */
 	int filled;        /* the last commit filled the buffer: more was waiting */
+	int borrowed;      /* buf is the caller's (lb_lend), not ours to free */
 	uint64_t overlong; /* overlong lines seen so far */
 };
 
 /* Set up an empty splitter for lines of at most max_line bytes (0 means
- * 64 KiB). Allocates min(LB_INITIAL_SIZE, max_line + 2) bytes. Returns 0, or
- * -1 with errno set if the allocation fails. */
+ * 64 KiB). Allocates nothing: the first lb_space() does. Returns 0, or -1
+ * (EINVAL) for an absurd max_line. */
 int lb_init(struct lb *lb, size_t max_line);
 
 /* Free the buffer. The struct may be lb_init()ed again. Safe on a zeroed
@@ -89,6 +90,20 @@ size_t lb_feed(struct lb *lb, const char *data, size_t len, lb_line_fn fn, void 
  * Only when no fragment is held (returns 0 then, -1 and keeps it
  * otherwise); lb_space() allocates LB_INITIAL_SIZE bytes again. */
 int lb_release(struct lb *lb);
+
+/*
+ * Read through the caller's buffer (cap bytes) while this splitter has no
+ * buffer of its own and holds no fragment: a file whose writes end in
+ * '\n', as a syslog daemon's do, then never needs one. Only when a read
+ * ends inside a line does lb_unlend() copy that fragment into a buffer of
+ * its own. Growth past cap (a long line) moves to an own buffer too.
+ */
+void lb_lend(struct lb *lb, char *buf, size_t cap);
+
+/* Give the lent buffer back after the reads. Returns 0, or, when the
+ * fragment could not be copied (out of memory), its length: it is dropped,
+ * and the caller reads those bytes again later. */
+size_t lb_unlend(struct lb *lb);
 
 /* 1 if an unterminated line is held (a fragment, or the unseen end of an
  * overlong line); such a line is lost if the input ends here. */

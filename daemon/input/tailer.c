@@ -180,6 +180,7 @@ struct tail_set {
 	int nall, capall;
 	uint64_t turn;
 	unsigned reconciles;
+	char *scratch;            /* LB_READ_SIZE: lent to files that hold no fragment */
 	int next_start;           /* round-robin start, so no source starves */
 	int pending;              /* a bounded read left work */
 	int64_t next_reconcile;
@@ -203,6 +204,7 @@ static int split_path(struct tail_source *s);
 static void source_free(struct tail_source *s);
 static int resume_rotated(struct tail_source *s, const struct tail_pos *pos);
 static void check_path(struct tail_source *s, size_t *budget);
+static void resume_at(struct tail_file *f, off_t offset, int skipping);
 
 static void
 stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -426,6 +428,12 @@ file_read(struct tail_file *f, size_t *budget)
 	enum read_result r = READ_EOF;
 	uint64_t lines = 0;
 	int reads = 0;
+	int lent = f->lb.buf == NULL && s->stream == STREAM_NONE;
+
+	/* No fragment held: read through the set's buffer, so an idle or
+	 * line-aligned file keeps none of its own. */
+	if (lent)
+		lb_lend(&f->lb, s->ts->scratch, LB_READ_SIZE);
 
 	for (;;) {
 		size_t avail;
@@ -475,6 +483,18 @@ file_read(struct tail_file *f, size_t *budget)
 		stat_add(&s->st->bytes, (uint64_t)n);
 		update_marker(f, p, (size_t)n);
 		lines += lb_commit(&f->lb, (size_t)n, on_line, f);
+	}
+	if (lent) {
+		size_t dropped = lb_unlend(&f->lb);
+		if (dropped > 0) {
+			/* Out of memory for the fragment: read it again later. */
+			log_limited(LOG_LIMIT_READ, LOG_LEVEL_WARN, "read %s: out of memory "
+			    "for its line buffer; retrying", s->path);
+			f->offset -= (off_t)dropped;
+			f->mark_len = 0;
+			resume_at(f, f->offset, 0);
+			r = READ_NOMEM;
+		}
 	}
 	if (lines > 0) {
 		stat_add(&s->st->lines, lines);
@@ -578,14 +598,19 @@ static void
 seek_to_end(struct tail_file *f, off_t size)
 {
 	size_t avail;
-	char *p = lb_space(&f->lb, &avail);
-	off_t from = size > (off_t)avail ? size - (off_t)avail : 0;
+	char *p;
+	off_t from;
 	ssize_t n;
 	char *nl;
 
+	lb_lend(&f->lb, f->src->ts->scratch, LB_READ_SIZE);
+	p = lb_space(&f->lb, &avail);
+	from = size > (off_t)avail ? size - (off_t)avail : 0;
 	f->offset = size;
-	if (size == 0 || p == NULL)
+	if (size == 0 || p == NULL) {
+		lb_unlend(&f->lb);
 		return;
+	}
 	n = pread(f->fd, p, (size_t)(size - from), from);
 	if (n <= 0)
 		return;
@@ -600,6 +625,7 @@ seek_to_end(struct tail_file *f, off_t size)
 		update_marker(f, p, (size_t)n);
 		lb_skip_line(&f->lb);
 	}
+	lb_unlend(&f->lb);
 }
 
 /* FNV-1a 64: a short content hash, not a defence against an adversary
@@ -1722,6 +1748,10 @@ tail_set_new(const struct tail_opts *opts, tail_line_fn fn, void *ctx)
 	ts->fn = fn;
 	ts->ctx = ctx;
 	ts->epfd = -1;
+	if ((ts->scratch = malloc(LB_READ_SIZE)) == NULL) {
+		free(ts);
+		return NULL;
+	}
 	ts->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ts->ifd < 0)
 		goto fail;
@@ -1742,6 +1772,7 @@ fail:;
 		close(ts->ifd);
 	if (ts->epfd >= 0)
 		close(ts->epfd);
+	free(ts->scratch);
 	free(ts);
 	errno = saved;
 	return NULL;
@@ -1790,6 +1821,7 @@ tail_set_free(struct tail_set *ts)
 	}
 	free(ts->all);
 	free(ts->src);
+	free(ts->scratch);
 	close(ts->ifd);
 	close(ts->epfd);
 	free(ts);
