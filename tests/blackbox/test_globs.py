@@ -272,12 +272,41 @@ def test_state_resume():
         shutil.rmtree(tmp)
 
 
+def test_state_format_2():
+    """A state file of format 2 (written by the release before, for 30 lines
+    of this test's own generator at /tmp/mlx-v2-fixture/mail.log; see
+    tests/data/state/README) is still read: its counters go on."""
+    tmp = tempfile.mkdtemp(prefix="mlx-glob-")
+    try:
+        state = os.path.join(tmp, "state")
+        shutil.copy(os.path.join(os.environ["TESTS_DIR"], "data", "state",
+                                 "v2-30-lines.state"), state)
+        os.chmod(state, 0o600)
+        lines = Lines(tmp)
+        for n in range(1, 31):     # the fixture's lines, into the record only
+            code, enh = harness.code_for(n)
+            with open(lines.record, "a") as f:
+                f.write(harness.postfix_line(n, code, enh) + "\n")
+        lines.n = 30
+        log = os.path.join(tmp, "mail.log")
+        lines.write(log, 5)
+        with harness.Daemon("--maillog.path=" + log, "--maillog.start=beginning",
+                            "--state.file=" + state) as d:
+            want = once(lines.record)
+            m = d.wait_for(lambda m: counts(m) == want, timeout=DEADLINE)
+            assert counts(m) == want, (counts(m), want, d.stderr())
+            assert "resuming from" in d.stderr(), d.stderr()
+        assert open(state, "rb").read()[8] == 3
+    finally:
+        shutil.rmtree(tmp)
+
+
 def main():
     harness.require_binary()
     cases = harness.Cases()
     for fn in (test_hosts_appear, test_late_file_read_from_start,
                test_symlink_and_rotated_name_counted_once, test_logrotate_under_glob,
-               test_cap, test_state_resume):
+               test_cap, test_state_resume, test_state_format_2):
         cases.run(fn)
     cases.finish()
 
