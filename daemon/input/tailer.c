@@ -286,10 +286,12 @@ static int
 add_watch(struct tail_source *s, const char *what, uint32_t mask)
 {
 	int wd = inotify_add_watch(s->ts->ifd, what, mask);
+	/* A glob warns once for all its files, not once per file. */
+	struct tail_source *w = s->parent != NULL ? s->parent : s;
 
-	if (wd >= 0 || s->warned_watch)
+	if (wd >= 0 || w->warned_watch)
 		return wd;
-	s->warned_watch = 1;
+	w->warned_watch = 1;
 	if (errno == ENOSPC) {
 		char limit[32];
 		tail_watch_limit(limit, sizeof limit);
