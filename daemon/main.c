@@ -299,7 +299,7 @@ static int
 run_once(const struct options *o, struct pipeline *p)
 {
 	struct input_status status[OPTS_MAX_PATHS];
-	struct expo_source sources[OPTS_MAX_PATHS];
+	struct expo_source sources[OPTS_MAX_PATHS] = { 0 };
 	struct strbuf out = { 0 };
 	int failed = 0;
 
@@ -415,6 +415,7 @@ open_files(struct daemon *d, const struct persist_resume *rs)
 	topts.from_beginning = o->from_beginning;
 	topts.max_line = o->max_line;
 	topts.envelope = envelope_of(d->p);
+	topts.max_files = o->max_files;
 	if ((d->ts = tail_set_new(&topts, ingest_line, &d->p->in)) == NULL)
 		fatal("cannot start following files: inotify_init1");
 	tail_set_restore_overflows(d->ts, rs->journal.inotify_overflows);
@@ -430,6 +431,7 @@ open_files(struct daemon *d, const struct persist_resume *rs)
 			tail_set_restore_status(d->ts, i, &saved->status);
 		d->sources[i].path = tail_set_path(d->ts, i);
 		d->sources[i].status = tail_set_status(d->ts, i);
+		d->sources[i].glob = tail_set_is_glob(d->ts, i);
 	}
 	d->nsources = o->npaths;
 }
@@ -661,6 +663,7 @@ run_daemon(const struct options *o, struct pipeline *p, struct webcfg *webcfg)
 	    (d.ps = persist_new(o, &p->in.agg, &resume, err, sizeof err)) == NULL)
 		fatalx("%s", err);
 	open_files(&d, &resume);
+	persist_resume_free(&resume);
 	open_journal(&d, &resume.journal);
 	open_listeners(&d);
 	/* A state file that cannot be written stops the start: better now

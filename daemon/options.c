@@ -35,6 +35,7 @@ enum {
 	OPT_TIMEZONE,
 	OPT_MAX_LINE,
 	OPT_ENVELOPE,
+	OPT_MAX_FILES,
 	OPT_LISTEN,
 	OPT_TELEMETRY,
 	OPT_MAX_CONN,
@@ -81,6 +82,7 @@ static const struct option long_opts[] = {
 	{ "maillog.timezone", required_argument, NULL, OPT_TIMEZONE },
 	{ "maillog.max-line-length", required_argument, NULL, OPT_MAX_LINE },
 	{ "maillog.envelope", required_argument, NULL, OPT_ENVELOPE },
+	{ "maillog.max-files", required_argument, NULL, OPT_MAX_FILES },
 	{ "web.listen-address", required_argument, NULL, OPT_LISTEN },
 	{ "web.telemetry-path", required_argument, NULL, OPT_TELEMETRY },
 	{ "web.max-connections", required_argument, NULL, OPT_MAX_CONN },
@@ -152,6 +154,8 @@ opts_usage(FILE *fp)
 "                              container runtime envelope to take off each line: CRI\n"
 "                              (Kubernetes, containerd, CRI-O) or Docker json-file;\n"
 "                              auto (default) decides per file by its first line\n"
+"  --maillog.max-files=N       files one glob --maillog.path follows at once; more are\n"
+"                              left out and counted (default 400)\n"
 "  --postfix.reinjection-syslog-name=NAME\n"
 "                              the syslog_name of a Postfix smtpd that takes mail back from\n"
 "                              a content filter without XFORWARD (e.g. postfix/amavis, or\n"
@@ -299,6 +303,7 @@ set_defaults(struct options *o)
 	memset(o, 0, sizeof *o);
 	o->format = "auto";
 	o->max_line = 65536;
+	o->max_files = 400;
 	o->listen_address = WEB_DEFAULT_LISTEN;
 	o->telemetry_path = "/metrics";
 	o->max_connections = 64;
@@ -395,6 +400,13 @@ opts_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 			o->envelope = (int)m;
 			break;
 		}
+		case OPT_MAX_FILES:
+			if (parse_uint(arg, 1, 100000, &v) < 0)
+				return fail(err, errlen,
+				    "--maillog.max-files: '%s' is not a number of files from 1 to 100000",
+				    arg);
+			o->max_files = (unsigned)v;
+			break;
 		case OPT_LISTEN: {
 			char why[200];
 			if (web_check_listen_address(arg, why, sizeof why) < 0)

@@ -26,6 +26,7 @@ struct options {
 	const char *timezone;                /* --maillog.timezone, NULL = process local */
 	size_t max_line;                     /* --maillog.max-line-length */
 	int envelope;                        /* --maillog.envelope, an enum envelope_mode (0 = auto) */
+	unsigned max_files;                  /* --maillog.max-files, per glob */
 	const char *listen_address;          /* --web.listen-address */
 	const char *telemetry_path;          /* --web.telemetry-path */
 	unsigned max_connections;            /* --web.max-connections */

@@ -53,6 +53,8 @@ struct persist {
 	char saved_cursor[512];       /* the loaded cursor, until an entry is read */
 	struct input_status pub_status[OPTS_MAX_PATHS + 1];  /* + the journal */
 	struct state_buf buf;         /* reused: one allocation, grown once */
+	struct tail_pos *pos;         /* reused for every source's positions */
+	int pos_cap;
 	int efd;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -117,9 +119,11 @@ get_status(struct state_rd *r, struct input_status *st)
 	atomic_store(&st->last_read_unix, (int64_t)state_get_u64(r));
 }
 
-/* Body layout, version 2: the counters (agg_save); the sources (path, the
+/* Body layout, version 3: the counters (agg_save); the sources (path, the
  * 8 input_status counters, the number of positions or UINT64_MAX for
- * standard input, and each position); then the journal: its cursor (empty
+ * standard input, and each position: dev, ino, offset, hash, hash_len,
+ * skipping and, new in 3, the name a glob's file was followed under, ""
+ * for a named path); then the journal: its cursor (empty
  * when there is none) and its 8 counters; then the process counters that
  * must not go back at a restart: inotify overflows and failed writes. */
 static void
@@ -134,8 +138,20 @@ build_body(struct persist *ps)
 	state_put_u64(b, (uint64_t)tail_set_count(ps->ts));
 	for (int i = 0; i < tail_set_count(ps->ts); i++) {
 		const char *path = tail_set_path(ps->ts, i);
-		struct tail_pos pos[TAIL_POS_MAX];
-		int n = tail_set_positions(ps->ts, i, pos, TAIL_POS_MAX);
+		int max = tail_set_max_positions(ps->ts, i);
+		struct tail_pos *pos = ps->pos;
+		int n;
+
+		if (max > ps->pos_cap) {
+			/* Out of memory: the snapshot is refused as incomplete. */
+			if ((pos = realloc(ps->pos, sizeof *pos * (size_t)max)) == NULL) {
+				b->oom = 1;
+				return;
+			}
+			ps->pos = pos;
+			ps->pos_cap = max;
+		}
+		n = tail_set_positions(ps->ts, i, pos, max);
 
 		state_put_bytes(b, path, strlen(path));
 		put_status(b, tail_set_status(ps->ts, i));
@@ -147,6 +163,8 @@ build_body(struct persist *ps)
 			state_put_u64(b, pos[j].hash);
 			state_put_u64(b, pos[j].hash_len);
 			state_put_u64(b, (uint64_t)pos[j].skipping);
+			state_put_bytes(b, pos[j].path != NULL ? pos[j].path : "",
+			    pos[j].path != NULL ? strlen(pos[j].path) : 0);
 		}
 	}
 	memset(&none, 0, sizeof none);
@@ -172,6 +190,8 @@ publish_gauges(struct persist *ps)
 	for (int i = 0; i < tail_set_count(ps->ts); i++) {
 		const struct input_status *st = tail_set_status(ps->ts, i);
 		atomic_store(&ps->pub_status[i].state, atomic_load(&st->state));
+		atomic_store(&ps->pub_status[i].files, atomic_load(&st->files));
+		atomic_store(&ps->pub_status[i].files_left_out, atomic_load(&st->files_left_out));
 	}
 }
 
@@ -302,22 +322,63 @@ load_state(const struct options *o, struct agg **live, struct persist_resume *rs
 		uint64_t n;
 		get_status(&r, &tmp.status);
 		n = state_get_u64(&r);
-		if (n != UINT64_MAX && n > TAIL_POS_MAX) {
+		/* Each position takes at least 48 bytes: a count the rest of
+		 * the body cannot hold is corrupt, not an allocation to try. */
+		if (n != UINT64_MAX && n > (r.len - r.off) / 48) {
 			snprintf(why, sizeof why, "a source has %ju positions", (uintmax_t)n);
 			goto bad;
 		}
 		tmp.npos = n == UINT64_MAX ? -1 : (int)n;
+		if (tmp.npos > 0 && (tmp.pos = calloc((size_t)tmp.npos, sizeof *tmp.pos)) == NULL)
+			goto oom_pos;
+		size_t plen = 0, poff = 0, *plens = NULL;
+		if (tmp.npos > 0 && (plens = calloc((size_t)tmp.npos, sizeof *plens)) == NULL) {
+			free(tmp.pos);
+			goto oom_pos;
+		}
 		for (int j = 0; j < tmp.npos; j++) {
+			const char *pp = NULL;
 			tmp.pos[j].dev = state_get_u64(&r);
 			tmp.pos[j].ino = state_get_u64(&r);
 			tmp.pos[j].offset = state_get_u64(&r);
 			tmp.pos[j].hash = state_get_u64(&r);
 			tmp.pos[j].hash_len = (uint32_t)state_get_u64(&r);
 			tmp.pos[j].skipping = state_get_u64(&r) != 0;
+			/* Format 2 has no names; its hashes cover at most 32 bytes,
+			 * which pos_matches checks as they are. */
+			if (body.version >= 3 && (pp = state_get_bytes(&r, &plens[j])) != NULL &&
+			    plens[j] > 0) {
+				tmp.pos[j].path = pp;   /* into the body, copied below */
+				plen += plens[j] + 1;
+			}
 		}
+		if (plen > 0 && (tmp.paths = malloc(plen)) == NULL) {
+			free(plens);
+			free(tmp.pos);
+			goto oom_pos;
+		}
+		for (int j = 0; j < tmp.npos; j++) {
+			const char *pp = tmp.pos[j].path;
+			if (pp == NULL)
+				continue;
+			memcpy(tmp.paths + poff, pp, plens[j]);
+			tmp.paths[poff + plens[j]] = '\0';
+			tmp.pos[j].path = tmp.paths + poff;
+			poff += plens[j] + 1;
+		}
+		free(plens);
+		int used = 0;
 		for (int k = 0; path != NULL && k < o->npaths; k++)
-			if (strlen(o->paths[k]) == len && memcmp(o->paths[k], path, len) == 0)
+			if (strlen(o->paths[k]) == len && memcmp(o->paths[k], path, len) == 0 &&
+			    !saved[k].known) {
 				saved[k] = tmp;
+				used = 1;
+				break;
+			}
+		if (!used) {
+			free(tmp.pos);
+			free(tmp.paths);
+		}
 	}
 	size_t clen;
 	const char *cursor = state_get_bytes(&r, &clen);
@@ -342,9 +403,16 @@ load_state(const struct options *o, struct agg **live, struct persist_resume *rs
 	agg_free(*live);
 	*live = a;
 	return 0;
+oom_pos:
+	snprintf(err, errlen, "out of memory reading %s", o->state_file);
+	state_buf_free(&body);
+	agg_free(a);
+	persist_resume_free(rs);
+	return -1;
 bad:
 	log_warnx("state: %s: %s; ignoring it and starting fresh with every counter at 0 "
 	    "(files from their %s)", o->state_file, why, o->from_beginning ? "beginning" : "end");
+	persist_resume_free(rs);
 	memset(rs, 0, sizeof *rs);
 	agg_free(a);
 	state_buf_free(&body);
@@ -478,10 +546,23 @@ persist_finish(struct persist *ps)
 }
 
 void
+persist_resume_free(struct persist_resume *rs)
+{
+	for (int i = 0; i < OPTS_MAX_PATHS; i++) {
+		free(rs->src[i].pos);
+		free(rs->src[i].paths);
+		rs->src[i].pos = NULL;
+		rs->src[i].paths = NULL;
+		rs->src[i].npos = rs->src[i].npos < 0 ? -1 : 0;
+	}
+}
+
+void
 persist_free(struct persist *ps)
 {
 	if (ps == NULL)
 		return;
+	free(ps->pos);
 	agg_free(ps->pub);
 	state_buf_free(&ps->buf);
 	close(ps->efd);

@@ -28,7 +28,8 @@ struct persist;
 struct saved_source {
 	int known;
 	int npos;                     /* -1: standard input, not resumable */
-	struct tail_pos pos[TAIL_POS_MAX];
+	struct tail_pos *pos;         /* npos of them, paths in `paths`; persist_resume_free */
+	char *paths;
 	struct input_status status;
 };
 
@@ -71,6 +72,10 @@ struct persist *persist_new(const struct options *o, struct agg **live,
  */
 int persist_start(struct persist *ps, struct tail_set *ts, struct journal *journal,
     struct expo_source *sources);
+
+/* Free the positions persist_new put in rs, once the files are open
+ * (the rest of rs stays readable). */
+void persist_resume_free(struct persist_resume *rs);
 
 /* Point view (counters, overflow and write-error counts, refresh hook) at
  * what has been written. */

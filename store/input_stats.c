@@ -30,5 +30,7 @@ input_status_copy(struct input_status *dst, const struct input_status *src)
 	COPY(open_errors);
 	COPY(dropped_fragments);
 	COPY(last_read_unix);
+	COPY(files);
+	COPY(files_left_out);
 #undef COPY
 }

@@ -34,6 +34,9 @@ struct input_status {
 	_Atomic uint64_t open_errors;       /* failed open/read attempts */
 	_Atomic uint64_t dropped_fragments; /* unterminated last lines of files closed after rotation */
 	_Atomic int64_t last_read_unix;     /* wall clock of the last line read, 0 = never */
+	/* A glob (--maillog.path with *, ? or [...]) only; gauges: */
+	_Atomic uint64_t files;             /* matching files followed now */
+	_Atomic uint64_t files_left_out;    /* matching files not followed: --maillog.max-files */
 };
 
 /* Copy every counter (relaxed; each field is consistent, the set is not). */

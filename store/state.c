@@ -254,9 +254,9 @@ state_read(const char *path, struct state_buf *body, char *err, size_t errlen)
 	}
 	version = get_le64(hdr + 8);
 	len = get_le64(hdr + 16);
-	if (version != STATE_VERSION) {
-		snprintf(err, errlen, "%s has format version %ju, this exporter reads version %d",
-		    path, (uintmax_t)version, STATE_VERSION);
+	if (version < STATE_VERSION_MIN || version > STATE_VERSION) {
+		snprintf(err, errlen, "%s has format version %ju, this exporter reads versions "
+		    "%d to %d", path, (uintmax_t)version, STATE_VERSION_MIN, STATE_VERSION);
 		goto bad;
 	}
 	if (len > STATE_MAX_LEN || (uint64_t)st.st_size != HEADER_LEN + len) {
@@ -282,6 +282,7 @@ state_read(const char *path, struct state_buf *body, char *err, size_t errlen)
 		}
 	}
 	body->len = (size_t)len;
+	body->version = (unsigned)version;
 	if (body_crc(body->data, body->len) != get_le64(hdr + 24)) {
 		snprintf(err, errlen, "%s is corrupt (checksum mismatch)", path);
 		goto bad;

@@ -22,7 +22,8 @@
 #include <stdint.h>
 
 #define STATE_MAGIC "MLXSTATE"
-#define STATE_VERSION 2   /* 2: operational families, process counters */
+#define STATE_VERSION 3   /* 3: every file of a glob, 256-byte resume hashes */
+#define STATE_VERSION_MIN 2  /* 2: operational families, process counters */
 
 /* A growable body. Zero-initialise; release with state_buf_free. */
 struct state_buf {
@@ -30,6 +31,7 @@ struct state_buf {
 	size_t len;
 	size_t cap;
 	int oom;          /* an append failed: the body is incomplete */
+	unsigned version; /* set by state_read: the format it was written in */
 };
 
 void state_buf_reset(struct state_buf *b);
@@ -65,7 +67,8 @@ enum state_read_result {
 };
 
 /*
- * Read and check path; on success body holds the body (the caller frees it
+ * Read and check path (any format from STATE_VERSION_MIN to STATE_VERSION;
+ * body->version says which); on success body holds the body (the caller frees it
  * with state_buf_free). On STATE_READ_BAD err says what is wrong, for the
  * log line that tells the user the exporter starts fresh.
  */

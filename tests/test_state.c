@@ -144,10 +144,10 @@ test_corruption(void **state)
 
 	write_sample(path);
 	patch(path, 8, "\x01", 1);          /* version 1: the release before */
-	expect_bad(path, "format version 1, this exporter reads version 2");
+	expect_bad(path, "format version 1, this exporter reads versions 2 to 3");
 	write_sample(path);
-	patch(path, 8, "\x03", 1);          /* a later one */
-	expect_bad(path, "format version 3");
+	patch(path, 8, "\x04", 1);          /* a later one */
+	expect_bad(path, "format version 4");
 
 	FILE *fp = fopen(path, "w");      /* empty */
 	assert_non_null(fp);

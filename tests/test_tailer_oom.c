@@ -326,17 +326,27 @@ test_rotation(void **state)
 	write_lines(d.path, "a", 2);
 	assert_int_equal(rename(d.path, d.rotated), 0);
 	write_lines(d.path, "w", 4);
-	/* Fail every allocation until the source gives up on the new file. */
+	/*
+	 * Fail the first allocation of every turn for a while. Which one that
+	 * is depends on timing: the old file's line buffer when it was given
+	 * back while idle (the file is then kept, unread, for a later turn),
+	 * or the new file's (the source is in error until a later look).
+	 * Either way nothing may be lost or read twice.
+	 */
+	int failed = 0, errored = 0;
 	inject(1);
-	for (int64_t end = now_ms() + 3000; now_ms() < end &&
-	    atomic_load(&st->state) != INPUT_STATE_ERROR;) {
+	for (int64_t end = now_ms() + 1000; now_ms() < end;) {
 		tail_set_process(ts);
-		if (countdown == 0)
+		errored |= atomic_load(&st->state) == INPUT_STATE_ERROR;
+		if (countdown == 0) {
+			failed++;
 			inject(1);
+		}
 		usleep(5000);
 	}
 	inject(0);
-	assert_int_equal(atomic_load(&st->state), INPUT_STATE_ERROR);
+	assert_true(failed > 0);
+	(void)errored;
 	run_until(ts, &lines, 3 + 2 + 4);
 	assert_int_equal(lines, 3 + 2 + 4);
 	assert_int_equal(atomic_load(&st->state), INPUT_STATE_FOLLOWING);

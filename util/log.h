@@ -48,6 +48,7 @@ enum log_limit_key {
 	LOG_LIMIT_HTTP,
 	LOG_LIMIT_SYSLOG,   /* --syslog.listen: refused connections, overlong or malformed messages */
 	LOG_LIMIT_ENVELOPE,      /* container log records not in their file's format */
+	LOG_LIMIT_GLOB,     /* a glob past --maillog.max-files */
 	LOG_LIMIT_KEYS
 };
 #define LOG_LIMIT_BURST 5

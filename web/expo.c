@@ -601,6 +601,43 @@ src_value(const struct input_status *st, enum src_field f)
 	return 0;
 }
 
+/* Only when a --maillog.path is a glob: how many files it follows, and
+ * how many matching files --maillog.max-files leaves out. */
+static int
+render_globs(struct expo_writer *e, const struct expo_view *v)
+{
+	static const struct {
+		const char *name, *help;
+	} fam[] = {
+		{ "maillog_glob_files", "Files a glob --maillog.path follows now (its path "
+		    "label is the pattern; the other maillog_* families sum its files)." },
+		{ "maillog_glob_files_left_out", "Files matching a glob --maillog.path that "
+		    "are not followed because it already follows --maillog.max-files files." },
+	};
+	int any = 0;
+
+	for (int i = 0; i < v->nsources; i++)
+		any |= v->sources[i].glob;
+	if (!any)
+		return 0;
+	for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+		if (expo_family(e, fam[f].name, "gauge", fam[f].help) < 0)
+			return -1;
+		for (int i = 0; i < v->nsources; i++) {
+			const struct input_status *st = v->sources[i].status;
+			if (!v->sources[i].glob)
+				continue;
+			expo_labels_reset(e);
+			if (expo_label(e, "path", v->sources[i].path) < 0 ||
+			    expo_sample_u64(e, fam[f].name, f == 0 ?
+			    atomic_load_explicit(&st->files, memory_order_relaxed) :
+			    atomic_load_explicit(&st->files_left_out, memory_order_relaxed)) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 render_sources(struct expo_writer *e, const struct expo_view *v)
 {
@@ -650,7 +687,7 @@ render_sources(struct expo_writer *e, const struct expo_view *v)
 		    expo_sample_double(e, "maillog_last_line_read_timestamp_seconds", (double)t) < 0)
 			return -1;
 	}
-	return 0;
+	return render_globs(e, v);
 }
 
 /* The --syslog.listen families: a counter of struct syslog_stats, and the

@@ -25,6 +25,7 @@
 struct expo_source {
 	const char *path;
 	const struct input_status *status;
+	int glob;          /* path is a glob pattern: maillog_glob_* families */
 };
 
 /* Everything /metrics shows. Owned by the daemon, outlives the web server. */

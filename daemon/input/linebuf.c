@@ -23,12 +23,6 @@ lb_init(struct lb *lb, size_t max_line)
 	}
 	lb->max_line = max_line;
 	lb->max_cap = max_line + 2;
-	lb->cap = lb->max_cap < LB_INITIAL_SIZE ? lb->max_cap : LB_INITIAL_SIZE;
-	lb->buf = malloc(lb->cap);
-	if (lb->buf == NULL) {
-		lb->cap = 0;
-		return -1;
-	}
 	return 0;
 }
 
@@ -36,8 +30,10 @@ lb_init(struct lb *lb, size_t max_line)
 void
 lb_fini(struct lb *lb)
 {
-	free(lb->buf);
+	if (!lb->borrowed)
+		free(lb->buf);
 	lb->buf = NULL;
+	lb->borrowed = 0;
 	lb->cap = 0;
 	lb->len = 0;
 	lb->skipping = 0;
@@ -63,17 +59,36 @@ lb_skip_line(struct lb *lb)
 char *
 lb_space(struct lb *lb, size_t *avail)
 {
-	if (lb->len == lb->cap && lb->cap < lb->max_cap) {
+	if (lb->buf == NULL) {
+		size_t cap = lb->max_cap < LB_INITIAL_SIZE ? lb->max_cap : LB_INITIAL_SIZE;
+		if ((lb->buf = malloc(cap)) == NULL) {
+			*avail = 0;
+			return NULL;
+		}
+		lb->cap = cap;
+		lb->filled = 0;
+	}
+	if (((lb->len == lb->cap) || (lb->filled && lb->cap < LB_READ_SIZE)) &&
+	    lb->cap < lb->max_cap) {
 		size_t ncap = lb->cap * 2;
 		char *nbuf;
 
 		if (ncap > lb->max_cap || ncap < lb->cap)
 			ncap = lb->max_cap;
-		nbuf = realloc(lb->buf, ncap);
+		if (lb->borrowed) {
+			/* Never realloc the lender's memory: move to our own. */
+			if ((nbuf = malloc(ncap)) != NULL) {
+				memcpy(nbuf, lb->buf, lb->len);
+				lb->borrowed = 0;
+			}
+		} else {
+			nbuf = realloc(lb->buf, ncap);
+		}
 		if (nbuf != NULL) {
 			lb->buf = nbuf;
 			lb->cap = ncap;
 		}
+		lb->filled = 0;
 	}
 	/*
 	 * lb_commit never leaves len == cap once cap is at its maximum (a
@@ -98,6 +113,8 @@ lb_commit(struct lb *lb, size_t n, lb_line_fn fn, void *ctx)
 	char *end = scan + n;
 	char *line = lb->len ? lb->buf : scan;
 	size_t lines = 0;
+
+	lb->filled = n > 0 && lb->len + n == lb->cap;
 
 	for (;;) {
 		char *nl;
@@ -162,12 +179,73 @@ lb_feed(struct lb *lb, const char *data, size_t len, lb_line_fn fn, void *ctx)
 		char *p = lb_space(lb, &avail);
 		size_t n = len < avail ? len : avail;
 
+		if (p == NULL)
+			break;
+
 		memcpy(p, data, n);
 		lines += lb_commit(lb, n, fn, ctx);
 		data += n;
 		len -= n;
 	}
 	return lines;
+}
+
+/* Read through a borrowed buffer; see linebuf.h. */
+void
+lb_lend(struct lb *lb, char *buf, size_t cap)
+{
+	if (lb->buf != NULL || lb->len > 0)
+		return;
+	lb->buf = buf;
+	lb->cap = cap < lb->max_cap ? cap : lb->max_cap;
+	lb->borrowed = 1;
+	lb->filled = 0;
+}
+
+/* Keep only a fragment, in a buffer of our own; see linebuf.h. */
+size_t
+lb_unlend(struct lb *lb)
+{
+	size_t cap = LB_INITIAL_SIZE;
+	char *own;
+
+	if (!lb->borrowed)
+		return 0;
+	lb->borrowed = 0;
+	if (lb->len == 0) {
+		lb->buf = NULL;
+		lb->cap = 0;
+		return 0;
+	}
+	while (cap < lb->len + 1 && cap < lb->max_cap)
+		cap *= 2;
+	if (cap > lb->max_cap)
+		cap = lb->max_cap;
+	if ((own = malloc(cap)) == NULL) {
+		size_t dropped = lb->len;
+		lb->buf = NULL;
+		lb->cap = 0;
+		lb->len = 0;
+		return dropped;
+	}
+	memcpy(own, lb->buf, lb->len);
+	lb->buf = own;
+	lb->cap = cap;
+	lb->filled = 0;
+	return 0;
+}
+
+/* Give an idle file's buffer back; see linebuf.h. */
+int
+lb_release(struct lb *lb)
+{
+	if (lb->len > 0 || lb->skipping || lb->borrowed)
+		return -1;
+	free(lb->buf);
+	lb->buf = NULL;
+	lb->cap = 0;
+	lb->filled = 0;
+	return 0;
 }
 
 /* Whether input ending now would cut a line. */

@@ -35,7 +35,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,12 +62,17 @@
 #define DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_ONLYDIR)
 #define EPOLL_INOTIFY UINT32_MAX
 #define STREAM_DRAIN_READS 64
+/* A glob's files with every watch in place are re-checked only at every
+ * SWEEP_EVERY-th reconcile (the pattern is globbed again then too): with
+ * watches nothing is missed but on IN_Q_OVERFLOW, which re-checks all. */
+#define SWEEP_EVERY 15
 
 enum read_result {
 	READ_EOF,   /* read(2) returned 0 */
 	READ_AGAIN, /* EAGAIN: nothing more for now */
 	READ_MORE,  /* stopped by the budget (or one read of a stream); more may wait */
 	READ_ERROR,
+	READ_NOMEM, /* no line buffer: nothing read, try again at the reconcile */
 };
 
 enum stream_kind {
@@ -84,6 +92,7 @@ struct tail_file {
 	ino_t ino;
 	off_t offset;             /* bytes read so far */
 	int64_t close_at;         /* monotonic ms; rotated files only */
+	int64_t last_data;        /* monotonic ms of the last read that got bytes */
 	int foreign;              /* rotated, then refilled by someone else: left unread */
 	size_t mark_len;
 	unsigned char mark[MARKER_LEN]; /* the bytes just before offset */
@@ -91,9 +100,47 @@ struct tail_file {
 	struct envelope env;      /* the container envelope of this file's lines */
 };
 
+/* A directory a glob watches: its path is the pattern's first `level`
+ * components, so an entry named like component `level` may be a match. */
+struct glob_dir {
+	int wd;
+	int level;
+};
+
+/* A file a glob's source stopped following while it still has a name (a
+ * rotated file drained for rotate_wait, or a position from the state
+ * file): where it was read to, so that a name matching the pattern later
+ * resumes it there instead of reading it again as a new file. */
+struct glob_seen {
+	struct tail_pos pos;
+	char *path;
+	uint64_t turn;            /* dropped two turns after; state ones after the first scan */
+};
+
+struct tail_glob {
+	char *pattern;            /* normalised: no "//", no trailing '/' */
+	size_t *cut;              /* cut[L]: length of the first L components */
+	int ncomp;
+	int nlit;                 /* leading components without a wildcard */
+	struct glob_dir *dirs;
+	int ndirs, capdirs;
+	int need_scan;
+	int started;              /* the first scan ran */
+	int from_state;           /* the state file knew it: an unlisted file is new */
+	int degraded;             /* a directory watch failed: scan at every reconcile */
+	int nchildren;
+	struct glob_seen *seen;
+	int nseen, capseen;
+};
+
 struct tail_source {
 	struct tail_set *ts;
 	int index;
+	struct tail_glob *glob;   /* a pattern: its files are sources of their own */
+	struct tail_source *parent; /* a file of a pattern; index is the parent's */
+	int covered;              /* the file at path is followed by another source */
+	int gone;                 /* path does not exist (a glob's file is then removed) */
+	int dead;                 /* removed at the end of this turn */
 	char *path;
 	char *dir;
 	char *base;
@@ -114,12 +161,13 @@ struct tail_source {
 	dev_t init_dev;
 	ino_t init_ino;
 	int nmoved;               /* the basename was renamed to these names */
-	char moved[MOVED_MAX][NAME_MAX + 1];
+	char (*moved)[NAME_MAX + 1]; /* MOVED_MAX names, allocated on first use */
 	uint32_t moved_cookie;
 	int moved_pending;
 	struct tail_file *cur;
 	struct tail_file *old;
-	struct input_status st;
+	struct input_status *st;  /* &own, or the parent's for a glob's file */
+	struct input_status own;
 };
 
 struct tail_set {
@@ -128,14 +176,37 @@ struct tail_set {
 	void *ctx;
 	int ifd;
 	int epfd;
-	struct tail_source **src;
+	struct tail_source **src; /* the configured paths, by index */
 	int n;
+	struct tail_source **all; /* those and every glob's files: what is serviced */
+	int nall, capall;
+	uint64_t turn;
+	unsigned reconciles;
+	char *scratch;            /* LB_READ_SIZE: lent to files that hold no fragment */
 	int next_start;           /* round-robin start, so no source starves */
 	int pending;              /* a bounded read left work */
 	int64_t next_reconcile;
 	int64_t now;              /* monotonic ms of the current turn */
 	_Atomic uint64_t overflows;  /* IN_Q_OVERFLOW seen, for the web thread */
 };
+
+
+static struct tail_source *held_by(struct tail_set *ts, const struct tail_source *self,
+    dev_t dev, ino_t ino);
+static struct glob_seen *seen_find(struct tail_glob *g, dev_t dev, ino_t ino);
+static void seen_drop(struct tail_glob *g, struct glob_seen *e);
+static void retire(struct tail_source *s, struct tail_file *f);
+static void glob_event(struct tail_source *s, const struct inotify_event *ev);
+static void glob_scan(struct tail_source *gs);
+static void after_turn(struct tail_set *ts);
+static int all_reserve(struct tail_set *ts);
+static int add_glob(struct tail_source *s, const struct tail_pos *pos, int npos,
+    char *err, size_t errlen);
+static int split_path(struct tail_source *s);
+static void source_free(struct tail_source *s);
+static int resume_rotated(struct tail_source *s, const struct tail_pos *pos);
+static void check_path(struct tail_source *s, size_t *budget);
+static void resume_at(struct tail_file *f, off_t offset, int skipping);
 
 static void
 stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -146,13 +217,13 @@ stat_add(_Atomic uint64_t *c, uint64_t n)
 static void
 set_state(struct tail_source *s, enum input_state st)
 {
-	atomic_store_explicit(&s->st.state, (int)st, memory_order_relaxed);
+	atomic_store_explicit(&s->own.state, (int)st, memory_order_relaxed);
 }
 
 static enum input_state
 get_state(const struct tail_source *s)
 {
-	return (enum input_state)atomic_load_explicit(&s->st.state, memory_order_relaxed);
+	return (enum input_state)atomic_load_explicit(&s->own.state, memory_order_relaxed);
 }
 
 /* Defaults: start at the end, 64 KiB lines, 2 s reconcile, 5 s rotate_wait
@@ -166,6 +237,7 @@ tail_opts_defaults(struct tail_opts *o)
 	o->rotate_wait_ms = 5000;
 	o->max_bytes_per_turn = 4 * 1024 * 1024;
 	o->envelope = NULL;
+	o->max_files = TAIL_MAX_FILES;
 }
 
 /* ---- watches ---------------------------------------------------------- */
@@ -175,10 +247,13 @@ tail_opts_defaults(struct tail_opts *o)
 static int
 wd_in_use(const struct tail_set *ts, int wd)
 {
-	for (int i = 0; i < ts->n; i++) {
-		const struct tail_source *s = ts->src[i];
+	for (int i = 0; i < ts->nall; i++) {
+		const struct tail_source *s = ts->all[i];
 		if (s->dir_wd == wd || s->tdir_wd == wd)
 			return 1;
+		for (int k = 0; s->glob != NULL && k < s->glob->ndirs; k++)
+			if (s->glob->dirs[k].wd == wd)
+				return 1;
 		if (s->cur != NULL && s->cur->wd == wd)
 			return 1;
 		for (const struct tail_file *f = s->old; f != NULL; f = f->next)
@@ -195,19 +270,41 @@ release_wd(struct tail_set *ts, int wd)
 		inotify_rm_watch(ts->ifd, wd);
 }
 
+/* The current fs.inotify.max_user_watches, as text, or "unknown". */
+void
+tail_watch_limit(char *out, size_t outlen)
+{
+	FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "re");
+	unsigned long v;
+
+	if (f != NULL && fscanf(f, "%lu", &v) == 1)
+		snprintf(out, outlen, "%lu", v);
+	else
+		snprintf(out, outlen, "unknown");
+	if (f != NULL)
+		fclose(f);
+}
+
 static int
 add_watch(struct tail_source *s, const char *what, uint32_t mask)
 {
 	int wd = inotify_add_watch(s->ts->ifd, what, mask);
+	/* A glob warns once for all its files, not once per file. */
+	struct tail_source *w = s->parent != NULL ? s->parent : s;
 
-	if (wd >= 0 || s->warned_watch)
+	if (wd >= 0 || w->warned_watch)
 		return wd;
-	s->warned_watch = 1;
-	if (errno == ENOSPC)
-		log_warnx("cannot watch %s for %s: inotify watch limit reached; raise "
-		    "it with `sysctl fs.inotify.max_user_watches=524288` (and in "
-		    "/etc/sysctl.d). Falling back to checking the file every %u ms",
-		    what, s->path, s->ts->o.reconcile_ms);
+	w->warned_watch = 1;
+	if (errno == ENOSPC) {
+		char limit[32];
+		tail_watch_limit(limit, sizeof limit);
+		log_warnx("cannot watch %s for %s: inotify watch limit reached "
+		    "(fs.inotify.max_user_watches = %s); raise it with `sysctl "
+		    "fs.inotify.max_user_watches=524288` (and in /etc/sysctl.d). Falling "
+		    "back to checking it every %u ms", what, s->path, limit,
+		    s->ts->o.reconcile_ms);
+		errno = ENOSPC;
+	}
 	else
 		log_warn("cannot watch %s for %s; falling back to checking the file "
 		    "every %u ms", what, s->path, s->ts->o.reconcile_ms);
@@ -302,6 +399,7 @@ file_new(struct tail_source *s, int fd, const struct stat *st)
 	f->wd = -1;
 	f->dev = st->st_dev;
 	f->ino = st->st_ino;
+	f->last_data = s->ts->now;
 	return f;
 }
 
@@ -336,6 +434,12 @@ file_read(struct tail_file *f, size_t *budget)
 	enum read_result r = READ_EOF;
 	uint64_t lines = 0;
 	int reads = 0;
+	int lent = f->lb.buf == NULL && s->stream == STREAM_NONE;
+
+	/* No fragment held: read through the set's buffer, so an idle or
+	 * line-aligned file keeps none of its own. */
+	if (lent)
+		lb_lend(&f->lb, s->ts->scratch, LB_READ_SIZE);
 
 	for (;;) {
 		size_t avail;
@@ -351,6 +455,12 @@ file_read(struct tail_file *f, size_t *budget)
 			break;
 		}
 		p = lb_space(&f->lb, &avail);
+		if (p == NULL) {
+			log_limited(LOG_LIMIT_READ, LOG_LEVEL_WARN, "read %s: out of memory "
+			    "for its line buffer; retrying", s->path);
+			r = READ_NOMEM;
+			break;
+		}
 		if (avail > *budget)
 			avail = *budget;
 		if (s->stream == STREAM_NONE)
@@ -365,7 +475,7 @@ file_read(struct tail_file *f, size_t *budget)
 				r = READ_AGAIN;
 				break;
 			}
-			stat_add(&s->st.open_errors, 1);
+			stat_add(&s->st->open_errors, 1);
 			log_limited(LOG_LIMIT_READ, LOG_LEVEL_WARN, "read %s: %s",
 			    s->path, strerror(errno));
 			r = READ_ERROR;
@@ -374,18 +484,31 @@ file_read(struct tail_file *f, size_t *budget)
 		if (n == 0)
 			break;
 		f->offset += n;
+		f->last_data = s->ts->now;
 		*budget -= (size_t)n;
-		stat_add(&s->st.bytes, (uint64_t)n);
+		stat_add(&s->st->bytes, (uint64_t)n);
 		update_marker(f, p, (size_t)n);
 		lines += lb_commit(&f->lb, (size_t)n, on_line, f);
 	}
+	if (lent) {
+		size_t dropped = lb_unlend(&f->lb);
+		if (dropped > 0) {
+			/* Out of memory for the fragment: read it again later. */
+			log_limited(LOG_LIMIT_READ, LOG_LEVEL_WARN, "read %s: out of memory "
+			    "for its line buffer; retrying", s->path);
+			f->offset -= (off_t)dropped;
+			f->mark_len = 0;
+			resume_at(f, f->offset, 0);
+			r = READ_NOMEM;
+		}
+	}
 	if (lines > 0) {
-		stat_add(&s->st.lines, lines);
-		atomic_store_explicit(&s->st.last_read_unix, (int64_t)time(NULL),
+		stat_add(&s->st->lines, lines);
+		atomic_store_explicit(&s->st->last_read_unix, (int64_t)time(NULL),
 		    memory_order_relaxed);
 	}
 	if (f->lb.overlong != overlong0) {
-		stat_add(&s->st.overlong, f->lb.overlong - overlong0);
+		stat_add(&s->st->overlong, f->lb.overlong - overlong0);
 		log_limited(LOG_LIMIT_OVERLONG, LOG_LEVEL_WARN,
 		    "%s: skipped a line longer than %zu bytes", s->path, s->ts->o.max_line);
 	}
@@ -463,7 +586,7 @@ check_truncated(struct tail_file *f)
 	log_info("%s was truncated (size %jd < offset %jd or content replaced); "
 	    "reading it again from the start", s->path, (intmax_t)st.st_size,
 	    (intmax_t)f->offset);
-	stat_add(&s->st.truncations, 1);
+	stat_add(&s->st->truncations, 1);
 	f->offset = 0;
 	f->mark_len = 0;
 	lb_reset(&f->lb);
@@ -482,14 +605,19 @@ static void
 seek_to_end(struct tail_file *f, off_t size)
 {
 	size_t avail;
-	char *p = lb_space(&f->lb, &avail);
-	off_t from = size > (off_t)avail ? size - (off_t)avail : 0;
+	char *p;
+	off_t from;
 	ssize_t n;
 	char *nl;
 
+	lb_lend(&f->lb, f->src->ts->scratch, LB_READ_SIZE);
+	p = lb_space(&f->lb, &avail);
+	from = size > (off_t)avail ? size - (off_t)avail : 0;
 	f->offset = size;
-	if (size == 0)
+	if (size == 0 || p == NULL) {
+		lb_unlend(&f->lb);
 		return;
+	}
 	n = pread(f->fd, p, (size_t)(size - from), from);
 	if (n <= 0)
 		return;
@@ -504,6 +632,7 @@ seek_to_end(struct tail_file *f, off_t size)
 		update_marker(f, p, (size_t)n);
 		lb_skip_line(&f->lb);
 	}
+	lb_unlend(&f->lb);
 }
 
 /* FNV-1a 64: a short content hash, not a defence against an adversary
@@ -554,7 +683,7 @@ resume_at(struct tail_file *f, off_t offset, int skipping)
 static void
 log_open_error(struct tail_source *s, const char *what)
 {
-	stat_add(&s->st.open_errors, 1);
+	stat_add(&s->st->open_errors, 1);
 	log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "cannot %s %s: %s; retrying",
 	    what, s->path, strerror(errno));
 }
@@ -579,7 +708,7 @@ open_path(struct tail_source *s, struct stat *st)
 	int bad_stat = fstat(fd, st) < 0;
 	if (bad_stat || !S_ISREG(st->st_mode)) {
 		if (!bad_stat) {
-			stat_add(&s->st.open_errors, 1);
+			stat_add(&s->st->open_errors, 1);
 			log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "cannot follow %s: "
 			    "not a regular file; retrying", s->path);
 		} else {
@@ -601,6 +730,22 @@ follow_fd(struct tail_source *s, int fd, const struct stat *st)
 {
 	struct tail_set *ts = s->ts;
 	char proc[64];
+	struct glob_seen *seen = NULL;
+
+	/* A file is followed once, whatever names reach it: another source
+	 * (a symlink, a glob matching rotated names) already reads it. This
+	 * one waits; it looks again when that source lets the file go. */
+	if (held_by(ts, s, st->st_dev, st->st_ino) != NULL) {
+		close(fd);
+		if (!s->covered)
+			log_debug("%s is a file already followed under another name", s->path);
+		s->covered = 1;
+		set_state(s, INPUT_STATE_WAITING);
+		return;
+	}
+	s->covered = 0;
+	if (s->parent != NULL)
+		seen = seen_find(s->parent->glob, st->st_dev, st->st_ino);
 
 	struct tail_file *f = file_new(s, fd, st);
 	if (f == NULL) {
@@ -609,7 +754,16 @@ follow_fd(struct tail_source *s, int fd, const struct stat *st)
 		close(fd);
 		return;
 	}
-	if (s->init_valid && s->resume_valid &&
+	if (seen != NULL) {
+		/* Read before under another name, or by the run before the
+		 * restart: go on from there if it still holds those bytes. */
+		if (pos_matches(fd, &seen->pos))
+			resume_at(f, (off_t)seen->pos.offset, seen->pos.skipping);
+		else
+			log_info("%s was truncated or replaced since it was last read; "
+			    "reading it from the start", s->path);
+		seen_drop(s->parent->glob, seen);
+	} else if (s->init_valid && s->resume_valid &&
 	    st->st_dev == s->init_dev && st->st_ino == s->init_ino)
 		resume_at(f, s->resume_offset, s->resume_skipping);
 	else if (s->init_valid && !ts->o.from_beginning &&
@@ -655,7 +809,7 @@ demote(struct tail_source *s, struct tail_file *f, const char *why)
 	f->next = NULL;
 	f->close_at = s->ts->now + (int64_t)s->ts->o.rotate_wait_ms;
 	*pp = f;
-	stat_add(&s->st.rotations, 1);
+	stat_add(&s->st->rotations, 1);
 	log_info("%s %s; draining the old file for %u ms", s->path, why,
 	    s->ts->o.rotate_wait_ms);
 }
@@ -683,6 +837,7 @@ adopt_moved(struct tail_source *s)
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 		    (s->cur != NULL && s->cur->dev == st.st_dev && s->cur->ino == st.st_ino) ||
 		    find_open(s, st.st_dev, st.st_ino, &pp) != NULL ||
+		    held_by(s->ts, s, st.st_dev, st.st_ino) != NULL ||
 		    (s->init_valid && s->init_dev == st.st_dev && s->init_ino == st.st_ino)) {
 			close(fd);
 			continue;
@@ -755,9 +910,11 @@ check_path(struct tail_source *s, size_t *budget)
 			demote(s, s->cur, "was renamed or deleted");
 			s->cur = NULL;
 		}
+		s->gone = 1;
 		set_state(s, INPUT_STATE_WAITING);
 		return;
 	}
+	s->gone = 0;
 	if (s->cur != NULL && s->cur->dev == st.st_dev && s->cur->ino == st.st_ino)
 		return;
 	fd = open_path(s, &st);
@@ -803,19 +960,24 @@ expire_old(struct tail_source *s, size_t *budget)
 			pp = &f->next;
 			continue;
 		}
-		if (check_truncated(f) != TRUNC_FOREIGN && file_read(f, budget) == READ_MORE) {
-			s->need_read = 1;
-			s->ts->pending = 1;
+		enum read_result r = check_truncated(f) == TRUNC_FOREIGN ? READ_EOF :
+		    file_read(f, budget);
+		if (r == READ_MORE || r == READ_NOMEM) {
+			/* Out of memory: keep it, unread, for the reconcile. */
+			s->need_read = r == READ_MORE;
+			s->ts->pending |= r == READ_MORE;
 			pp = &f->next;
 			continue;
 		}
 		if (lb_has_fragment(&f->lb) && !f->lb.skipping) {
-			stat_add(&s->st.dropped_fragments, 1);
+			stat_add(&s->st->dropped_fragments, 1);
 			log_limited(LOG_LIMIT_READ, LOG_LEVEL_WARN,
 			    "%s: dropped an unterminated last line (%zu bytes) of a "
 			    "rotated file", s->path, lb_fragment_len(&f->lb));
 		}
 		*pp = f->next;
+		if (s->parent != NULL && !f->foreign)
+			retire(s, f);
 		file_close(f);
 	}
 }
@@ -840,7 +1002,7 @@ service_stream(struct tail_source *s, size_t *budget)
 	if (r == READ_AGAIN)
 		return;
 	if (lb_has_fragment(&f->lb) && !f->lb.skipping)
-		stat_add(&s->st.dropped_fragments, 1);
+		stat_add(&s->st->dropped_fragments, 1);
 	if (s->stream == STREAM_POLLED)
 		epoll_ctl(s->ts->epfd, EPOLL_CTL_DEL, f->fd, NULL);
 	log_info("%s: end of input", s->path);
@@ -856,6 +1018,13 @@ service(struct tail_source *s, size_t *budget)
 
 	if (s->stream != STREAM_NONE) {
 		service_stream(s, budget);
+		return;
+	}
+	if (s->glob != NULL) {
+		if (s->glob->need_scan) {
+			s->glob->need_scan = 0;
+			glob_scan(s);
+		}
 		return;
 	}
 	if (s->need_path) {
@@ -877,6 +1046,11 @@ service(struct tail_source *s, size_t *budget)
 			ts->pending = 1;
 	}
 	expire_old(s, budget);
+	/* A glob's file whose name is gone and that has nothing left to
+	 * drain is dropped (at the end of the turn); it comes back as a new
+	 * file if the name matches again. */
+	if (s->parent != NULL && s->gone && s->cur == NULL && s->old == NULL)
+		s->dead = 1;
 }
 
 /* ---- events ----------------------------------------------------------- */
@@ -887,6 +1061,15 @@ dir_event(struct tail_source *s, const struct inotify_event *ev)
 	if (ev->len == 0 || strcmp(ev->name, s->base) != 0) {
 		if ((ev->mask & IN_MOVED_TO) && s->moved_pending &&
 		    ev->cookie == s->moved_cookie && strlen(ev->name) <= NAME_MAX) {
+			if (s->moved == NULL &&
+			    (s->moved = malloc(sizeof *s->moved * MOVED_MAX)) == NULL) {
+				/* The reconcile still finds the renamed file
+				 * through the fd we hold; only a file created
+				 * and rotated away unseen is missed. */
+				s->moved_pending = 0;
+				s->need_path = 1;
+				return;
+			}
 			if (s->nmoved == MOVED_MAX)
 				adopt_moved(s);
 			strcpy(s->moved[s->nmoved++], ev->name);
@@ -906,10 +1089,55 @@ dir_event(struct tail_source *s, const struct inotify_event *ev)
 static void
 mark_all(struct tail_set *ts)
 {
-	for (int i = 0; i < ts->n; i++) {
-		ts->src[i]->need_path = 1;
-		ts->src[i]->need_read = 1;
+	for (int i = 0; i < ts->nall; i++) {
+		ts->all[i]->need_path = 1;
+		ts->all[i]->need_read = 1;
+		if (ts->all[i]->glob != NULL)
+			ts->all[i]->glob->need_scan = 1;
 	}
+}
+
+/*
+ * The reconcile timer. Named paths are re-checked every time, as the
+ * safety net for every event inotify may not deliver. A glob's files are
+ * re-checked only when some watch of theirs is missing (ENOSPC, a file
+ * system without events) or a rotation is under way, and all of them at
+ * every SWEEP_EVERY-th reconcile, with the pattern globbed again: so a
+ * thousand idle files cost a few pointer tests every reconcile_ms, not a
+ * thousand stat(2) calls. Line buffers of files idle for a whole interval
+ * are given back here too.
+ */
+static void
+reconcile(struct tail_set *ts)
+{
+	int sweep = ++ts->reconciles % SWEEP_EVERY == 0;
+	int released = 0;
+
+	for (int i = 0; i < ts->nall; i++) {
+		struct tail_source *s = ts->all[i];
+
+		if (s->glob != NULL) {
+			if (sweep || s->glob->degraded)
+				s->glob->need_scan = 1;
+			continue;
+		}
+		if (s->parent == NULL || sweep || s->dir_wd < 0 || s->cur == NULL ||
+		    s->cur->wd < 0 || s->old != NULL || s->covered) {
+			s->need_path = 1;
+			s->need_read = 1;
+		}
+		if (s->stream != STREAM_NONE)
+			continue;
+		if (s->cur != NULL && s->cur->lb.buf != NULL &&
+		    ts->now - s->cur->last_data >= (int64_t)ts->o.reconcile_ms &&
+		    lb_release(&s->cur->lb) == 0)
+			released++;
+	}
+#ifdef __GLIBC__
+	/* Freed buffers sit between live allocations; hand their pages back. */
+	if (released > 0)
+		malloc_trim(0);
+#endif
 }
 
 static void
@@ -921,9 +1149,13 @@ handle_event(struct tail_set *ts, const struct inotify_event *ev)
 		mark_all(ts);
 		return;
 	}
-	for (int i = 0; i < ts->n; i++) {
-		struct tail_source *s = ts->src[i];
+	for (int i = 0; i < ts->nall; i++) {
+		struct tail_source *s = ts->all[i];
 
+		if (s->glob != NULL) {
+			glob_event(s, ev);
+			continue;
+		}
 		if (ev->mask & IN_IGNORED) {
 			if (s->dir_wd == ev->wd)
 				s->dir_wd = -1;
@@ -986,6 +1218,514 @@ read_events(struct tail_set *ts)
 	}
 }
 
+/* ---- globs ------------------------------------------------------------ */
+
+/*
+ * A glob is a source of its own (its index, its counters, its path label
+ * is the pattern) whose files are sources too: each matching file is
+ * followed exactly as a named path is, through every kind of rotation,
+ * and adds to the pattern's counters. What a glob adds:
+ * - discovery: glob(3) at start, again whenever a directory the pattern
+ *   goes through gets an entry matching the next component (a new host
+ *   directory, a new log), and at every SWEEP_EVERY-th reconcile;
+ * - a file is followed once, whatever reaches it: a match whose inode an
+ *   open file of any source already has (a symlink to it, the rotated name
+ *   of a file still drained) is left to that source;
+ * - a file that stops being followed while it still has a name (drained
+ *   after a rotation) is remembered with its offset for two turns, and the
+ *   pattern is globbed again at once: if a name of it matches (mail.log.1
+ *   under mail.log*), it is followed from that offset, never re-read. So
+ *   a glob that also matches rotated names follows each inode from where
+ *   it was, under whatever matching name it has, until it leaves the
+ *   pattern or is deleted;
+ * - at most opts.max_files files; the rest are left out and counted.
+ */
+
+static int
+all_reserve(struct tail_set *ts)
+{
+	struct tail_source **n;
+	int ncap;
+
+	if (ts->nall < ts->capall)
+		return 0;
+	ncap = ts->capall ? ts->capall * 2 : 16;
+	if ((n = realloc(ts->all, sizeof *n * (size_t)ncap)) == NULL)
+		return -1;
+	ts->all = n;
+	ts->capall = ncap;
+	return 0;
+}
+
+/* The source other than self with (dev, ino) open, as its current file or
+ * one it still drains, or NULL. */
+static struct tail_source *
+held_by(struct tail_set *ts, const struct tail_source *self, dev_t dev, ino_t ino)
+{
+	for (int i = 0; i < ts->nall; i++) {
+		struct tail_source *s = ts->all[i];
+		if (s == self || s->dead || s->stream != STREAM_NONE)
+			continue;
+		if (s->cur != NULL && s->cur->dev == dev && s->cur->ino == ino)
+			return s;
+		for (const struct tail_file *f = s->old; f != NULL; f = f->next)
+			if (f->dev == dev && f->ino == ino)
+				return s;
+	}
+	return NULL;
+}
+
+static struct glob_seen *
+seen_find(struct tail_glob *g, dev_t dev, ino_t ino)
+{
+	for (int i = 0; i < g->nseen; i++)
+		if (g->seen[i].pos.dev == (uint64_t)dev && g->seen[i].pos.ino == (uint64_t)ino)
+			return &g->seen[i];
+	return NULL;
+}
+
+static void
+seen_drop(struct tail_glob *g, struct glob_seen *e)
+{
+	free(e->path);
+	*e = g->seen[--g->nseen];
+}
+
+/* Remember pos (path copied). Returns 0, or -1 out of memory. */
+static int
+seen_add(struct tail_glob *g, const struct tail_pos *pos, const char *path, uint64_t turn)
+{
+	struct glob_seen *e = seen_find(g, (dev_t)pos->dev, (ino_t)pos->ino);
+	char *p = path != NULL ? strdup(path) : NULL;
+
+	if (path != NULL && p == NULL)
+		return -1;
+	if (e == NULL) {
+		if (g->nseen == g->capseen) {
+			int ncap = g->capseen ? g->capseen * 2 : 8;
+			struct glob_seen *n = realloc(g->seen, sizeof *n * (size_t)ncap);
+			if (n == NULL) {
+				free(p);
+				return -1;
+			}
+			g->seen = n;
+			g->capseen = ncap;
+		}
+		e = &g->seen[g->nseen++];
+	} else {
+		free(e->path);
+	}
+	e->pos = *pos;
+	e->pos.path = NULL;
+	e->path = p;
+	e->turn = turn;
+	return 0;
+}
+
+static int file_position(const struct tail_file *f, struct tail_pos *p);
+
+/* f, a file of glob file s, is closed after draining. If it still has a
+ * name, remember where it was read to and glob again, so a matching name
+ * of it goes on from there (see above). */
+static void
+retire(struct tail_source *s, struct tail_file *f)
+{
+	struct tail_source *g = s->parent;
+	struct tail_set *ts = s->ts;
+	struct tail_pos pos;
+	struct stat st;
+
+	if (fstat(f->fd, &st) < 0 || st.st_nlink == 0 || file_position(f, &pos) < 0)
+		return;
+	if (seen_add(g->glob, &pos, s->path, ts->turn) < 0) {
+		log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "%s: out of memory remembering "
+		    "where a rotated file was read to; if a name of it matches again it "
+		    "is read from its start", g->path);
+		return;
+	}
+	g->glob->need_scan = 1;
+	for (int i = 0; i < ts->nall; i++)
+		if (ts->all[i]->parent == g && ts->all[i]->covered)
+			ts->all[i]->need_path = 1;
+	ts->pending = 1;
+}
+
+/* The name of component `level` of g's pattern, into buf. */
+static const char *
+glob_comp(const struct tail_glob *g, int level, char *buf, size_t buflen)
+{
+	size_t from = level == 0 ? g->cut[0] : g->cut[level] + 1, to = g->cut[level + 1];
+
+	if (to - from >= buflen)
+		to = from + buflen - 1;
+	memcpy(buf, g->pattern + from, to - from);
+	buf[to - from] = '\0';
+	return buf;
+}
+
+/* The directory of the pattern's first `level` components, into buf. */
+static const char *
+glob_prefix(const struct tail_glob *g, int level, char *buf, size_t buflen)
+{
+	size_t n = g->cut[level];
+
+	if (n == 0)
+		return ".";
+	if (n >= buflen)
+		n = buflen - 1;
+	memcpy(buf, g->pattern, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void
+glob_watch(struct tail_source *s, const char *dir, int level)
+{
+	struct tail_glob *g = s->glob;
+	int wd = add_watch(s, dir, DIR_MASK);
+
+	if (wd < 0) {
+		g->degraded = 1;
+		return;
+	}
+	for (int i = 0; i < g->ndirs; i++)
+		if (g->dirs[i].wd == wd)
+			return;
+	if (g->ndirs == g->capdirs) {
+		int ncap = g->capdirs ? g->capdirs * 2 : 8;
+		struct glob_dir *n = realloc(g->dirs, sizeof *n * (size_t)ncap);
+		if (n == NULL) {
+			/* Watched but not known as ours: scan at every reconcile. */
+			g->degraded = 1;
+			return;
+		}
+		g->dirs = n;
+		g->capdirs = ncap;
+	}
+	g->dirs[g->ndirs].wd = wd;
+	g->dirs[g->ndirs].level = level;
+	g->ndirs++;
+}
+
+/* An event on a directory the pattern goes through: an entry named like
+ * the next component appeared (glob again), or, above the files' own
+ * directories, went away (re-check every file: theirs went with it). */
+static void
+glob_event(struct tail_source *s, const struct inotify_event *ev)
+{
+	struct tail_glob *g = s->glob;
+	char comp[NAME_MAX + 1];
+
+	for (int i = 0; i < g->ndirs; i++) {
+		int level = g->dirs[i].level;
+		if (g->dirs[i].wd != ev->wd)
+			continue;
+		if (ev->mask & IN_IGNORED) {
+			g->dirs[i] = g->dirs[--g->ndirs];
+			return;
+		}
+		if (ev->len == 0 || fnmatch(glob_comp(g, level, comp, sizeof comp), ev->name,
+		    FNM_PERIOD) != 0)
+			return;
+		if (ev->mask & (IN_CREATE | IN_MOVED_TO))
+			g->need_scan = 1;
+		if (level < g->ncomp - 1 && (ev->mask & (IN_DELETE | IN_MOVED_FROM))) {
+			struct tail_set *ts = s->ts;
+			for (int k = 0; k < ts->nall; k++)
+				if (ts->all[k]->parent == s)
+					ts->all[k]->need_path = 1;
+		}
+		return;
+	}
+}
+
+/* A file of glob g at path (st: what the scan saw, NULL if not there).
+ * Returns it, or NULL out of memory (logged). */
+static struct tail_source *
+child_new(struct tail_source *g, const char *path, const struct stat *st)
+{
+	struct tail_set *ts = g->ts;
+	struct tail_source *s;
+
+	if (all_reserve(ts) < 0 || (s = calloc(1, sizeof *s)) == NULL)
+		goto oom;
+	s->ts = ts;
+	s->index = g->index;
+	s->parent = g;
+	s->st = g->st;
+	s->dir_wd = -1;
+	s->tdir_wd = -1;
+	if ((s->path = strdup(path)) == NULL || split_path(s) < 0) {
+		source_free(s);
+		goto oom;
+	}
+	/* At start, a file follows --maillog.start as a named path does;
+	 * one that appears later (or that the state file did not list) is
+	 * all new and read from its start. */
+	if (st != NULL && !g->glob->started && !g->glob->from_state) {
+		s->init_valid = 1;
+		s->init_dev = st->st_dev;
+		s->init_ino = st->st_ino;
+	}
+	set_state(s, INPUT_STATE_WAITING);
+	s->need_path = 1;
+	s->need_read = 1;
+	ts->all[ts->nall++] = s;
+	g->glob->nchildren++;
+	ts->pending = 1;
+	return s;
+oom:
+	log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "%s: cannot follow %s: out of memory; "
+	    "retrying at the next scan", g->path, path);
+	g->glob->degraded = 1;
+	return NULL;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Glob the pattern: watch every directory it goes through, and follow
+ * each matching regular file that no source follows yet, up to
+ * max_files. Runs at start, on directory events and at the sweep; never
+ * per line.
+ */
+static void
+glob_scan(struct tail_source *gs)
+{
+	struct tail_glob *g = gs->glob;
+	struct tail_set *ts = gs->ts;
+	char buf[PATH_MAX];
+	const char **have = NULL;
+	int nhave = 0;
+	uint64_t left = 0;
+	glob_t gb;
+	int r;
+
+	for (int level = g->nlit; level < g->ncomp; level++) {
+		const char *dir = glob_prefix(g, level, buf, sizeof buf);
+		if (level == g->nlit) {
+			glob_watch(gs, dir, level);
+			continue;
+		}
+		if (glob(dir, GLOB_ONLYDIR | GLOB_NOSORT, NULL, &gb) != 0)
+			continue;
+		for (size_t i = 0; i < gb.gl_pathc; i++)
+			glob_watch(gs, gb.gl_pathv[i], level);
+		globfree(&gb);
+	}
+
+	r = glob(g->pattern, 0, NULL, &gb);
+	if (r == GLOB_NOSPACE) {
+		log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "%s: out of memory globbing; "
+		    "retrying", gs->path);
+		g->degraded = 1;
+		return;
+	}
+	if (r != 0)
+		gb.gl_pathc = 0;
+	if (gb.gl_pathc > 0 && g->nchildren > 0 &&
+	    (have = malloc(sizeof *have * (size_t)g->nchildren)) != NULL) {
+		for (int i = 0; i < ts->nall && nhave < g->nchildren; i++)
+			if (ts->all[i]->parent == gs)
+				have[nhave++] = ts->all[i]->path;
+		qsort(have, (size_t)nhave, sizeof *have, cmp_str);
+	}
+	for (size_t i = 0; i < gb.gl_pathc; i++) {
+		const char *m = gb.gl_pathv[i];
+		struct stat st;
+		int known = 0;
+
+		if (have != NULL)
+			known = bsearch(&m, have, (size_t)nhave, sizeof *have, cmp_str) != NULL;
+		else
+			for (int k = 0; k < ts->nall && !known; k++)
+				known = ts->all[k]->parent == gs && strcmp(ts->all[k]->path, m) == 0;
+		if (known || stat(m, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    held_by(ts, NULL, st.st_dev, st.st_ino) != NULL)
+			continue;
+		if ((unsigned)g->nchildren >= ts->o.max_files) {
+			left++;
+			continue;
+		}
+		child_new(gs, m, &st);
+	}
+	if (r == 0)
+		globfree(&gb);
+	free(have);
+	atomic_store_explicit(&gs->st->files_left_out, left, memory_order_relaxed);
+	if (left > 0)
+		log_limited(LOG_LIMIT_GLOB, LOG_LEVEL_ERROR, "%s: %ju matching files are not "
+		    "followed: already following --maillog.max-files=%u files for this pattern",
+		    gs->path, (uintmax_t)left, ts->o.max_files);
+	g->started = 1;
+}
+
+/*
+ * End of a turn: forget rotated files no name picked up, drop the files of
+ * globs that are gone, and set each glob's gauges and state.
+ */
+static void
+after_turn(struct tail_set *ts)
+{
+	for (int i = 0; i < ts->nall;) {
+		struct tail_source *s = ts->all[i];
+		if (s->glob != NULL) {
+			for (int k = 0; k < s->glob->nseen;) {
+				if (s->glob->seen[k].turn + 2 <= ts->turn)
+					seen_drop(s->glob, &s->glob->seen[k]);
+				else
+					k++;
+			}
+		}
+		if (!s->dead) {
+			i++;
+			continue;
+		}
+		ts->all[i] = ts->all[--ts->nall];
+		s->parent->glob->nchildren--;
+		if (atomic_load_explicit(&s->parent->st->files_left_out, memory_order_relaxed) > 0)
+			s->parent->glob->need_scan = 1;
+		int wd = s->dir_wd, twd = s->tdir_wd;
+		s->dir_wd = s->tdir_wd = -1;
+		release_wd(ts, wd);
+		release_wd(ts, twd);
+		log_info("%s: %s is gone and drained; no longer followed", s->parent->path, s->path);
+		source_free(s);
+		ts->pending = 1;
+	}
+	for (int i = 0; i < ts->n; i++) {
+		struct tail_source *g = ts->src[i];
+		uint64_t files = 0;
+		if (g->glob == NULL)
+			continue;
+		for (int k = 0; k < ts->nall; k++)
+			files += ts->all[k]->parent == g && ts->all[k]->cur != NULL;
+		atomic_store_explicit(&g->st->files, files, memory_order_relaxed);
+		set_state(g, files > 0 ? INPUT_STATE_FOLLOWING : INPUT_STATE_WAITING);
+		if (g->glob->need_scan)
+			ts->pending = 1;
+	}
+}
+
+/*
+ * Split the pattern into components: cut[L] is the length of the prefix
+ * made of the first L ("/" alone for L = 0 of an absolute pattern, "" of
+ * a relative one). Returns 0, or -1 out of memory.
+ */
+static int
+glob_parse(struct tail_glob *g, const char *pattern)
+{
+	size_t len = strlen(pattern), o = 0;
+	char *p = malloc(len + 1);
+
+	if (p == NULL)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (pattern[i] != '/' || o == 0 || p[o - 1] != '/')
+			p[o++] = pattern[i];
+	while (o > 1 && p[o - 1] == '/')
+		o--;
+	p[o] = '\0';
+	g->pattern = p;
+	if ((g->cut = malloc(sizeof *g->cut * (o + 2))) == NULL)
+		return -1;
+	g->ncomp = 0;
+	g->cut[0] = p[0] == '/' ? 1 : 0;
+	g->nlit = -1;
+	for (size_t i = g->cut[0]; i < o;) {
+		size_t e = i;
+		while (e < o && p[e] != '/')
+			e++;
+		if (g->nlit < 0 && strcspn(p + i, "*?[") < e - i)
+			g->nlit = g->ncomp;
+		g->cut[++g->ncomp] = e;
+		i = e + 1;
+	}
+	if (g->nlit < 0)
+		g->nlit = g->ncomp;
+	return 0;
+}
+
+/* The file of glob g followed under path, made if there is none (for a
+ * saved position whose file no name of the pattern reaches now). */
+static struct tail_source *
+child_at(struct tail_source *g, const char *path)
+{
+	struct tail_set *ts = g->ts;
+
+	for (int i = 0; i < ts->nall; i++)
+		if (ts->all[i]->parent == g && strcmp(ts->all[i]->path, path) == 0)
+			return ts->all[i];
+	return child_new(g, path, NULL);
+}
+
+static int
+add_glob(struct tail_source *s, const struct tail_pos *pos, int npos, char *err, size_t errlen)
+{
+	struct tail_set *ts = s->ts;
+	struct tail_glob *g;
+	char buf[PATH_MAX];
+	const char *root;
+	struct stat st;
+	size_t budget = 0;
+
+	if ((g = calloc(1, sizeof *g)) == NULL)
+		goto oom;
+	s->glob = g;
+	if (glob_parse(g, s->path) < 0)
+		goto oom;
+	root = glob_prefix(g, g->nlit, buf, sizeof buf);
+	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "cannot follow %s: directory %s %s", s->path, root,
+		    errno == ENOENT || errno == 0 ? "does not exist" : strerror(errno));
+		return -1;
+	}
+	if (npos >= 0) {
+		g->from_state = 1;
+		for (int i = 0; i < npos; i++)
+			if (seen_add(g, &pos[i], pos[i].path, 0) < 0)
+				goto oom;
+	}
+	ts->src[ts->n++] = s;
+	ts->all[ts->nall++] = s;
+	set_state(s, INPUT_STATE_WAITING);
+	glob_scan(s);
+	/* Open every match now, claiming the saved positions of files found
+	 * under a matching name. */
+	for (int i = 0; i < ts->nall; i++)
+		if (ts->all[i]->parent == s) {
+			check_path(ts->all[i], &budget);
+			ts->all[i]->need_path = 0;
+		}
+	/* Saved files no matching name reaches (rotated to a name outside
+	 * the pattern while we were stopped): finish them where they are. */
+	while (g->nseen > 0) {
+		struct glob_seen *e = &g->seen[g->nseen - 1];
+		struct tail_source *c = e->path != NULL ? child_at(s, e->path) : NULL;
+		int r = c != NULL ? resume_rotated(c, &e->pos) : 0;
+		if (r == 0)
+			log_warnx("%s: the file we were reading as %s when we stopped (inode %ju) "
+			    "is gone; the lines it got after offset %ju are not counted", s->path,
+			    e->path != NULL ? e->path : "?", (uintmax_t)e->pos.ino,
+			    (uintmax_t)e->pos.offset);
+		if (c != NULL && c->cur == NULL && c->old == NULL)
+			c->dead = 1;
+		seen_drop(g, e);
+	}
+	after_turn(ts);
+	log_info("%s: following %ju matching files", s->path,
+	    (uintmax_t)atomic_load(&s->st->files));
+	ts->pending = 1;
+	return 0;
+oom:
+	snprintf(err, errlen, "cannot follow %s: out of memory", s->path);
+	return -1;
+}
+
 /* ---- the set ---------------------------------------------------------- */
 
 /*
@@ -1015,6 +1755,10 @@ tail_set_new(const struct tail_opts *opts, tail_line_fn fn, void *ctx)
 	ts->fn = fn;
 	ts->ctx = ctx;
 	ts->epfd = -1;
+	if ((ts->scratch = malloc(LB_READ_SIZE)) == NULL) {
+		free(ts);
+		return NULL;
+	}
 	ts->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ts->ifd < 0)
 		goto fail;
@@ -1035,6 +1779,7 @@ fail:;
 		close(ts->ifd);
 	if (ts->epfd >= 0)
 		close(ts->epfd);
+	free(ts->scratch);
 	free(ts);
 	errno = saved;
 	return NULL;
@@ -1056,6 +1801,16 @@ source_free(struct tail_source *s)
 	free(s->dir);
 	free(s->base);
 	free(s->tbase);
+	free(s->moved);
+	if (s->glob != NULL) {
+		for (int i = 0; i < s->glob->nseen; i++)
+			free(s->glob->seen[i].path);
+		free(s->glob->seen);
+		free(s->glob->dirs);
+		free(s->glob->cut);
+		free(s->glob->pattern);
+		free(s->glob);
+	}
 	free(s);
 }
 
@@ -1067,11 +1822,13 @@ tail_set_free(struct tail_set *ts)
 		return;
 	/* Last first, and out of the set before its files are closed, so
 	 * release_wd() only looks at sources still alive. */
-	while (ts->n > 0) {
-		struct tail_source *s = ts->src[--ts->n];
+	while (ts->nall > 0) {
+		struct tail_source *s = ts->all[--ts->nall];
 		source_free(s);
 	}
+	free(ts->all);
 	free(ts->src);
+	free(ts->scratch);
 	close(ts->ifd);
 	close(ts->epfd);
 	free(ts);
@@ -1259,6 +2016,10 @@ add(struct tail_set *ts, const char *path, const struct tail_pos *pos, int npos,
 		return -1;
 	}
 	ts->src = nsrc;
+	if (all_reserve(ts) < 0) {
+		snprintf(err, errlen, "cannot follow %s: out of memory", path);
+		return -1;
+	}
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		snprintf(err, errlen, "cannot follow %s: out of memory", path);
 		return -1;
@@ -1267,6 +2028,7 @@ add(struct tail_set *ts, const char *path, const struct tail_pos *pos, int npos,
 	s->index = ts->n;
 	s->dir_wd = -1;
 	s->tdir_wd = -1;
+	s->st = &s->own;
 	ts->now = mono_ms();
 	if ((s->path = strdup(path)) == NULL)
 		goto oom;
@@ -1275,6 +2037,12 @@ add(struct tail_set *ts, const char *path, const struct tail_pos *pos, int npos,
 		if (add_stdin(ts, s, err, errlen) < 0)
 			goto fail;
 		ts->src[ts->n++] = s;
+		ts->all[ts->nall++] = s;
+		return s->index;
+	}
+	if (strpbrk(path, "*?[") != NULL) {
+		if (add_glob(s, pos, npos, err, errlen) < 0)
+			goto fail;
 		return s->index;
 	}
 
@@ -1298,6 +2066,7 @@ add(struct tail_set *ts, const char *path, const struct tail_pos *pos, int npos,
 	    resume_source(s, pos, npos < TAIL_POS_MAX ? npos : TAIL_POS_MAX, &st, s->init_valid) < 0)
 		goto oom;
 	ts->src[ts->n++] = s;
+	ts->all[ts->nall++] = s;
 	set_state(s, INPUT_STATE_WAITING);
 	s->need_path = 1;
 	s->need_read = 1;
@@ -1332,8 +2101,8 @@ tail_set_timeout_ms(const struct tail_set *ts)
 
 	if (ts->pending)
 		return 0;
-	for (int i = 0; i < ts->n; i++)
-		for (const struct tail_file *f = ts->src[i]->old; f != NULL; f = f->next)
+	for (int i = 0; i < ts->nall; i++)
+		for (const struct tail_file *f = ts->all[i]->old; f != NULL; f = f->next)
 			if (f->close_at < next)
 				next = f->close_at;
 	if (next <= now)
@@ -1351,15 +2120,20 @@ run(struct tail_set *ts, size_t budget)
 	read_events(ts);
 	ts->now = mono_ms();
 	if (ts->now >= ts->next_reconcile) {
-		mark_all(ts);
+		reconcile(ts);
 		ts->next_reconcile = ts->now + ts->o.reconcile_ms;
 	}
-	if (ts->n == 0)
+	ts->turn++;
+	if (ts->nall == 0)
 		return;
-	int start = ts->next_start % ts->n;
+	/* Files a glob adds in this loop are serviced in it or the next turn
+	 * (glob_scan sets pending). */
+	int nall = ts->nall;
+	int start = ts->next_start % nall;
 	ts->next_start = start + 1;
-	for (int k = 0; k < ts->n; k++)
-		service(ts->src[(start + k) % ts->n], &budget);
+	for (int k = 0; k < nall; k++)
+		service(ts->all[(start + k) % nall], &budget);
+	after_turn(ts);
 }
 
 /* One turn: events, the reconcile when due, then every source with work,
@@ -1392,8 +2166,8 @@ tail_set_drain(struct tail_set *ts)
 			service_stream(s, &budget);
 		}
 	}
-	for (int i = 0; i < ts->n; i++) {
-		struct tail_source *s = ts->src[i];
+	for (int i = 0; i < ts->nall; i++) {
+		struct tail_source *s = ts->all[i];
 		if (s->stream != STREAM_NONE || s->cur == NULL)
 			continue;
 		size_t budget = SIZE_MAX;
@@ -1414,7 +2188,7 @@ tail_set_status(const struct tail_set *ts, int source)
 {
 	if (source < 0 || source >= ts->n)
 		return NULL;
-	return &ts->src[source]->st;
+	return ts->src[source]->st;
 }
 
 /* The inotify queue overflow counter (owned by the set): the web thread
@@ -1463,6 +2237,19 @@ file_position(const struct tail_file *f, struct tail_pos *p)
 	return 0;
 }
 
+static int
+source_positions(const struct tail_source *s, const char *path, struct tail_pos *out, int max)
+{
+	int n = 0;
+
+	for (const struct tail_file *f = s->old; f != NULL && n < max; f = f->next)
+		if (file_position(f, &out[n]) == 0)
+			out[n++].path = path;
+	if (s->cur != NULL && n < max && file_position(s->cur, &out[n]) == 0)
+		out[n++].path = path;
+	return n;
+}
+
 /* Rotated files first, oldest first, then the current one: the order a
  * restart finishes them in. A file whose hash bytes cannot be read (an I/O
  * error) is left out, and is then read again from 0 or lost on restart. */
@@ -1477,12 +2264,41 @@ tail_set_positions(const struct tail_set *ts, int source, struct tail_pos *out, 
 	s = ts->src[source];
 	if (s->stream != STREAM_NONE)
 		return -1;
-	for (const struct tail_file *f = s->old; f != NULL && n < max; f = f->next)
-		if (file_position(f, &out[n]) == 0)
-			n++;
-	if (s->cur != NULL && n < max && file_position(s->cur, &out[n]) == 0)
-		n++;
+	if (s->glob == NULL)
+		return source_positions(s, NULL, out, max);
+	for (int i = 0; i < ts->nall && n < max; i++)
+		if (ts->all[i]->parent == s && !ts->all[i]->dead)
+			n += source_positions(ts->all[i], ts->all[i]->path, out + n, max - n);
 	return n;
+}
+
+/* Every file open for source, and for a glob the rotated ones of each of
+ * its files: at most two per file but during a burst of rotations, and
+ * never more than max_files * (MOVED_MAX + 1) + TAIL_POS_MAX. */
+int
+tail_set_max_positions(const struct tail_set *ts, int source)
+{
+	const struct tail_source *s;
+	int n = 0;
+
+	if (source < 0 || source >= ts->n)
+		return 0;
+	s = ts->src[source];
+	for (int i = 0; i < ts->nall; i++) {
+		const struct tail_source *c = ts->all[i];
+		if (c != s && c->parent != s)
+			continue;
+		n += c->cur != NULL;
+		for (const struct tail_file *f = c->old; f != NULL; f = f->next)
+			n++;
+	}
+	return n;
+}
+
+int
+tail_set_is_glob(const struct tail_set *ts, int source)
+{
+	return source >= 0 && source < ts->n && ts->src[source]->glob != NULL;
 }
 
 void
@@ -1494,7 +2310,7 @@ tail_set_restore_status(struct tail_set *ts, int source, const struct input_stat
 	if (source < 0 || source >= ts->n)
 		return;
 	s = ts->src[source];
-	state = atomic_load_explicit(&s->st.state, memory_order_relaxed);
-	input_status_copy(&s->st, saved);
-	atomic_store_explicit(&s->st.state, state, memory_order_relaxed);
+	state = atomic_load_explicit(&s->st->state, memory_order_relaxed);
+	input_status_copy(s->st, saved);
+	atomic_store_explicit(&s->st->state, state, memory_order_relaxed);
 }

@@ -37,7 +37,12 @@ struct tail_opts {
 	unsigned rotate_wait_ms;     /* keep draining a rotated-away file this long (default 5000) */
 	size_t max_bytes_per_turn;   /* bound one tail_set_process() call (default 4 MiB) */
 	const struct envelope_config *envelope; /* container envelopes (envelope.h); NULL: none (default) */
+	unsigned max_files;          /* files one glob follows at once (default TAIL_MAX_FILES) */
 };
+
+/* --maillog.max-files: 400 files, at most two fds each while a rotated one
+ * drains, fit the shipped unit's LimitNOFILE=1024 with room for the rest. */
+#define TAIL_MAX_FILES 400
 void tail_opts_defaults(struct tail_opts *o);
 
 struct tail_set;
@@ -46,9 +51,10 @@ struct tail_set;
  * of the last complete line handed to the callback, and a hash of the
  * bytes before it that tells the same content from a truncated or replaced
  * file on the next start. */
-#define TAIL_POS_MAX 8
-#define TAIL_POS_HASH_LEN 32
+#define TAIL_POS_MAX 8          /* per named path; a glob has one per file it follows */
+#define TAIL_POS_HASH_LEN 256   /* state format 3; format 2 hashed at most 32 bytes */
 struct tail_pos {
+	const char *path;      /* a glob's file: the name it was followed under; else NULL */
 	uint64_t dev;
 	uint64_t ino;
 	uint64_t offset;
@@ -63,7 +69,12 @@ struct tail_set *tail_set_new(const struct tail_opts *opts, tail_line_fn fn, voi
 void tail_set_free(struct tail_set *ts);
 
 /* Follow `path` ("-" is standard input, read until EOF). A path that does
- * not exist yet is waited for. Returns the source index, or -1 with a reason
+ * not exist yet is waited for. A path with `*`, `?` or `[` is a glob(7)
+ * pattern: every regular file matching it is followed (up to
+ * opts.max_files), each once whatever names reach it (by device and
+ * inode); files matching later are found through directory events and
+ * read from their start. Its directory part before the first wildcard
+ * must exist. Returns the source index, or -1 with a reason
  * in err if the path can never be followed (e.g. its directory does not
  * exist) or there is no memory for it; the set is unchanged then. A file
  * that cannot get its line buffer, now or after a rotation, leaves the
@@ -98,6 +109,12 @@ int tail_set_add_resume(struct tail_set *ts, const char *path, const struct tail
  */
 int tail_set_positions(const struct tail_set *ts, int source, struct tail_pos *out, int max);
 
+/* An upper bound of tail_set_positions() for source (to size `out`). */
+int tail_set_max_positions(const struct tail_set *ts, int source);
+
+/* 1 if source is a glob pattern. */
+int tail_set_is_glob(const struct tail_set *ts, int source);
+
 /* Set a source's counters to saved values (restored from the state file,
  * before the first tail_set_process), so maillog_lines_read_total and the
  * others continue instead of restarting at 0. The state is left as is. */
@@ -121,6 +138,10 @@ void tail_set_process(struct tail_set *ts);
 /* Drain everything that is readable now, ignoring the per-turn bound
  * (used at shutdown, so the lines in hand are counted). */
 void tail_set_drain(struct tail_set *ts);
+
+/* The current fs.inotify.max_user_watches as text ("unknown" if it cannot
+ * be read), for the message when a watch is refused with ENOSPC. */
+void tail_watch_limit(char *out, size_t outlen);
 
 /* Number of sources and the status/path of each. */
 int tail_set_count(const struct tail_set *ts);
