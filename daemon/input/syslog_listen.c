@@ -554,11 +554,13 @@ close_conn(struct sl_set *s, struct conn *c)
 		log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
 		    "--syslog.listen=%s: a connection closed in the middle of a message;"
 		    " its start is dropped", c->l->st->listener);
+	/* Off the gauge before the close, as every count of a closing is: a
+	 * sender that sees the close and then scrapes finds it counted. */
+	atomic_fetch_sub_explicit(&c->l->st->open, 1, memory_order_relaxed);
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	sl_frame_fini(&c->fr);
-	atomic_fetch_sub_explicit(&c->l->st->open, 1, memory_order_relaxed);
 	s->nconns--;
 }
 
@@ -588,9 +590,11 @@ accept_conns(struct sl_set *s, struct listener *l, int64_t now)
 			for (unsigned i = 0; i < s->o.max_connections && c == NULL; i++)
 				if (s->conns[i].fd < 0)
 					c = &s->conns[i];
+		/* Counted before the close: a sender that sees its connection
+		 * closed and then scrapes finds it counted. */
 		if (c == NULL) {
-			close(fd);
 			atomic_fetch_add_explicit(&l->st->refused, 1, memory_order_relaxed);
+			close(fd);
 			log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
 			    "--syslog.listen=%s: %u connections are open"
 			    " (--syslog.max-connections); closed a new one", l->st->listener,
@@ -598,8 +602,8 @@ accept_conns(struct sl_set *s, struct listener *l, int64_t now)
 			continue;
 		}
 		if (sl_frame_init(&c->fr, s->o.max_message) < 0) {
-			close(fd);
 			atomic_fetch_add_explicit(&l->st->refused, 1, memory_order_relaxed);
+			close(fd);
 			log_limited(LOG_LIMIT_SYSLOG, LOG_LEVEL_WARN,
 			    "--syslog.listen=%s: out of memory for a connection's buffer; closed it",
 			    l->st->listener);
@@ -610,8 +614,8 @@ accept_conns(struct sl_set *s, struct listener *l, int64_t now)
 			    "--syslog.listen=%s: epoll_ctl: %s; closed a new connection",
 			    l->st->listener, strerror(errno));
 			sl_frame_fini(&c->fr);
-			close(fd);
 			atomic_fetch_add_explicit(&l->st->refused, 1, memory_order_relaxed);
+			close(fd);
 			continue;
 		}
 		c->fd = fd;

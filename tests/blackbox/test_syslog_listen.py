@@ -292,7 +292,8 @@ def test_limits():
         c = socket.create_connection(("127.0.0.1", port))
         c.settimeout(DEADLINE)
         assert c.recv(1) == b"", "the third connection was not closed"
-        m = d.metrics()
+        m = d.wait_for(lambda m: listener(m, "maillog_syslog_refused_connections_total",
+                                          addr) == 1, DEADLINE)
         assert listener(m, "maillog_syslog_refused_connections_total", addr) == 1
         big = b"<22>" + line.encode() + b"x" * 2000
         a.sendall(b"%d %s" % (len(big), big) + b"%d %s" % (len(good), good))
