@@ -147,38 +147,31 @@ struct fields {
 };
 
 #ifndef MP_SENDMAIL_REFERENCE
-/* Does the field [p, p + flen) start with key k? */
-static int
-starts(const char *p, size_t flen, enum sm_key k)
-{
-	return flen >= keys[k].n && memcmp(p, keys[k].s, keys[k].n) == 0;
-}
-
 /* Note field [at, at + flen) of f->s under the key it starts with, if it
- * is one of keys[] and the first with it. One switch on the first byte
- * instead of a compare per key; the memcmp of a constant length is
- * inlined. */
+ * is one of keys[] and the first with it: one switch on the first byte,
+ * then one compare of a constant length, which the compiler inlines (a
+ * memcmp call per field was a third of the pass, callgrind). */
 static void
 classify(struct fields *f, size_t at, size_t flen)
 {
 	const char *p = f->s + at;
-	enum sm_key k;
+	int k = -1;
 
-	if (flen < 3)
-		return;
+#define IS(lit) (flen >= sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
 	switch (p[0]) {
-	case 't': k = K_TO; break;
-	case 'd': k = p[1] == 's' ? K_DSN : K_DELAY; break;
-	case 'x': k = K_XDELAY; break;
-	case 'r': k = p[2] == 'p' ? K_REPLY : K_RELAY; break;
-	case 'm': k = K_MAILER; break;
-	case 'n': k = K_NRCPTS; break;
-	case 's': k = K_SIZE; break;
-	case 'v': k = flen > 3 && p[3] == 'i' ? K_VERIFY : K_VERSION; break;
-	case 'c': k = K_CIPHER; break;
-	default: return;
+	case 't': k = IS("to=") ? K_TO : -1; break;
+	case 'd': k = IS("dsn=") ? K_DSN : IS("delay=") ? K_DELAY : -1; break;
+	case 'x': k = IS("xdelay=") ? K_XDELAY : -1; break;
+	case 'r': k = IS("relay=") ? K_RELAY : IS("reply=") ? K_REPLY : -1; break;
+	case 'm': k = IS("mailer=") ? K_MAILER : -1; break;
+	case 'n': k = IS("nrcpts=") ? K_NRCPTS : -1; break;
+	case 's': k = IS("size=") ? K_SIZE : -1; break;
+	case 'v': k = IS("version=") ? K_VERSION : IS("verify=") ? K_VERIFY : -1; break;
+	case 'c': k = IS("cipher=") ? K_CIPHER : -1; break;
+	default: break;
 	}
-	if (f->key[k] == 0 && starts(p, flen, k)) {
+#undef IS
+	if (k >= 0 && f->key[k] == 0) {
 		f->key[k] = at + 1;
 		f->key_end[k] = at + flen;
 	}
@@ -219,7 +212,8 @@ index_fields(struct fields *f, const char *s, size_t len, const char *stop, size
 			return -1;
 		}
 		c = comma_space(p, end);
-		classify(f, (size_t)(p - s), (size_t)((c != NULL ? c : end) - p));
+		if (p < end)
+			classify(f, (size_t)(p - s), (size_t)((c != NULL ? c : end) - p));
 		f->n++;
 		if (c == NULL) {
 			f->whole = 1;
