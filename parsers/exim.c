@@ -93,15 +93,118 @@ message_id(const char *s, size_t len)
 	return a + b + c + 2;
 }
 
-/* The value of " KEY=" in s[0..len), up to the next space. */
-static const char *
-field(const char *s, size_t len, const char *key, size_t klen, size_t *vlen)
+/*
+ * The " KEY=" fields of a delivery, failure, deferral or arrival, found in
+ * one pass. A key's value was field(s, len, " KEY="): mp_find, the first
+ * occurrence of " KEY=" in the slice, then up to the next space (now
+ * key_field); a "=>" line asked for ten keys
+ * (and "<=" for as many), each a pass over the line calling memchr at
+ * every space: together more than half of an Exim line's instructions
+ * (callgrind, issue 20). keys_index visits each space of the message once
+ * and notes, for each key below, the first place " KEY=" starts; since
+ * every occurrence starts at a space, that is mp_find's answer over the
+ * whole message. A lookup in a shorter slice [s, s + lim) (Exim's own
+ * fields before C=" or S=, or the part before a failure's ": ") takes it
+ * if the key ends within lim: an earlier occurrence inside the slice
+ * would have been noted first, so otherwise there is none, as mp_find
+ * says. The value still ends at the next space within the slice. Keys are
+ * plain text, not quoting-aware, exactly as field() and mp_find were.
+ * Only lines with a delivery or arrival marker are indexed.
+ * MP_EXIM_REFERENCE builds the lookups on mp_find again:
+ * tests/test_exim_keys.c compiles this file so and compares both on every
+ * golden line, every prefix and random lines.
+ */
+enum ex_key {
+	EK_C, EK_X, EK_CV, EK_DN, EK_T, EK_R, EK_H, EK_QT, EK_DT, EK_S, EK_A,
+	EK_P, EK_I, EK_COUNT
+};
+
+static const struct { const char *s; size_t n; } ex_keys[EK_COUNT] = {
+	[EK_C] = { LIT(" C=\"") }, [EK_X] = { LIT(" X=") }, [EK_CV] = { LIT(" CV=") },
+	[EK_DN] = { LIT(" DN=") }, [EK_T] = { LIT(" T=") }, [EK_R] = { LIT(" R=") },
+	[EK_H] = { LIT(" H=") }, [EK_QT] = { LIT(" QT=") }, [EK_DT] = { LIT(" DT=") },
+	[EK_S] = { LIT(" S=") }, [EK_A] = { LIT(" A=") }, [EK_P] = { LIT(" P=") },
+	[EK_I] = { LIT(" I=[") },
+};
+
+struct keys {
+	const char *s;
+	size_t len;
+	const char *at[EK_COUNT];	/* the first " KEY=", or NULL */
+};
+
+static void
+keys_index(struct keys *k, const char *s, size_t len)
 {
-	const char *p = mp_find(s, len, key, klen), *end = s + len, *sp;
+	k->s = s;
+	k->len = len;
+	memset(k->at, 0, sizeof k->at);
+#ifndef MP_EXIM_REFERENCE
+	const char *end = s + len, *p;
+	int e;
+
+	for (p = s; p < end && (p = memchr(p, ' ', (size_t)(end - p))) != NULL; p++) {
+		size_t r = (size_t)(end - p);
+
+		if (r < 3)
+			break;
+		e = -1;
+		switch (p[1]) {
+		case 'C':
+			if (p[2] == '=')
+				e = r >= 4 && p[3] == '"' ? EK_C : -1;
+			else if (p[2] == 'V' && r >= 4 && p[3] == '=')
+				e = EK_CV;
+			break;
+		case 'D':
+			if (r >= 4 && p[3] == '=')
+				e = p[2] == 'T' ? EK_DT : p[2] == 'N' ? EK_DN : -1;
+			break;
+		case 'Q':
+			if (r >= 4 && p[2] == 'T' && p[3] == '=')
+				e = EK_QT;
+			break;
+		case 'I':
+			if (r >= 4 && p[2] == '=' && p[3] == '[')
+				e = EK_I;
+			break;
+		case 'X': e = p[2] == '=' ? EK_X : -1; break;
+		case 'T': e = p[2] == '=' ? EK_T : -1; break;
+		case 'R': e = p[2] == '=' ? EK_R : -1; break;
+		case 'H': e = p[2] == '=' ? EK_H : -1; break;
+		case 'S': e = p[2] == '=' ? EK_S : -1; break;
+		case 'A': e = p[2] == '=' ? EK_A : -1; break;
+		case 'P': e = p[2] == '=' ? EK_P : -1; break;
+		default: break;
+		}
+		if (e >= 0 && k->at[e] == NULL)
+			k->at[e] = p;
+	}
+#endif
+}
+
+/* mp_find(k->s, lim, " KEY=") */
+static const char *
+key_at(const struct keys *k, size_t lim, enum ex_key e)
+{
+#ifdef MP_EXIM_REFERENCE
+	return mp_find(k->s, lim, ex_keys[e].s, ex_keys[e].n);
+#else
+	const char *p = k->at[e];
+
+	return p != NULL && (size_t)(p - k->s) + ex_keys[e].n <= lim ? p : NULL;
+#endif
+}
+
+/* The value of " KEY=" in k->s[0..lim), up to the next space. */
+static const char *
+key_field(const struct keys *k, size_t lim, enum ex_key e, size_t *vlen)
+{
+	const char *p = key_at(k, lim, e), *end = k->s + lim, *sp;
 
 	if (p == NULL)
 		return NULL;
-	p += klen;
+	p += ex_keys[e].n;
 	sp = memchr(p, ' ', (size_t)(end - p));
 	*vlen = (size_t)((sp != NULL ? sp : end) - p);
 	return p;
@@ -110,14 +213,14 @@ field(const char *s, size_t len, const char *key, size_t klen, size_t *vlen)
 /* QT= (time on the queue) and DT= (this delivery), log_selector
  * +queue_time and +deliver_time. */
 static void
-times(const char *s, size_t len, struct mp_event *ev)
+times(const struct keys *k, size_t len, struct mp_event *ev)
 {
 	const char *v;
 	size_t vlen;
 
-	if ((v = field(s, len, LIT(" QT="), &vlen)) != NULL)
+	if ((v = key_field(k, len, EK_QT, &vlen)) != NULL)
 		ev->delay = mp_units_duration_at(v, vlen, NULL);
-	if ((v = field(s, len, LIT(" DT="), &vlen)) != NULL)
+	if ((v = key_field(k, len, EK_DT, &vlen)) != NULL)
 		ev->delay_stage[MP_STAGE_DELIVERY] =
 		    mp_units_duration_at(v, vlen, NULL);
 }
@@ -172,19 +275,19 @@ filter_name(const char *s, size_t len)
  * recognised by name.
  */
 static enum mp_destination
-destination(const char *s, size_t len)
+destination(const struct keys *k, size_t len)
 {
-	const char *t, *r, *h, *br, *close;
+	const char *s = k->s, *t, *r, *h, *br, *close;
 	size_t tlen = 0, rlen = 0, hlen;
 
-	t = field(s, len, LIT(" T="), &tlen);
-	r = field(s, len, LIT(" R="), &rlen);
+	t = key_field(k, len, EK_T, &tlen);
+	r = key_field(k, len, EK_R, &rlen);
 	if ((t != NULL && filter_name(t, tlen)) ||
 	    (r != NULL && filter_name(r, rlen)))
 		return MP_DEST_FILTER;
 	if (t != NULL && mp_find(t, tlen, "lmtp", 4) != NULL)
 		return MP_DEST_LOCAL;
-	h = mp_find(s, len, " H=", 3);
+	h = key_at(k, len, EK_H);
 	if (h == NULL) {
 		/* A failure before any host answered ("defer (111): Connection
 		 * refused") names only the transport. */
@@ -241,15 +344,16 @@ remote_reply(const char *s, size_t len, struct mp_event *ev)
 
 /* "=> addr ... C="250 ..."" and "->", ">>". */
 static int
-delivered(const char *a, size_t len, struct mp_event *ev)
+delivered(const struct keys *k, struct mp_event *ev)
 {
-	const char *c, *end = a + len, *q;
+	const char *a = k->s, *c, *end = a + k->len, *q;
+	size_t len = k->len;
 
 	if (len == 0 || a[0] == ' ')
 		return -1;
 	recipient(a, len, ev);
 	ev->outcome = MP_OUTCOME_SENT;
-	c = mp_find(a, len, LIT(" C=\""));
+	c = key_at(k, len, EK_C);
 	if (c != NULL) {
 		c += 4;
 		q = memchr(c, '"', (size_t)(end - c));
@@ -257,17 +361,17 @@ delivered(const char *a, size_t len, struct mp_event *ev)
 		ev->reply_len = (size_t)((q != NULL ? q : end) - c);
 		ev->code = (uint16_t)mp_reply_at(c, ev->reply_len, &ev->enhanced);
 	}
-	ev->destination = destination(a, len);
-	times(a, len, ev);
+	ev->destination = destination(k, len);
+	times(k, len, ev);
 	return mp_event_set_class(ev) == 0 ? 1 : -1;
 }
 
 /* "** addr ...: text" and "== addr ... defer (n): text". */
 static int
-failed(const char *a, size_t len, enum mp_outcome outcome,
-    struct mp_event *ev)
+failed(const struct keys *k, enum mp_outcome outcome, struct mp_event *ev)
 {
-	const char *after, *end = a + len, *colon;
+	const char *a = k->s, *after, *end = a + k->len, *colon;
+	size_t len = k->len;
 
 	if (len == 0 || a[0] == ' ')
 		return -1;
@@ -287,8 +391,8 @@ failed(const char *a, size_t len, enum mp_outcome outcome,
 	if (outcome == MP_OUTCOME_DEFERRED && ev->reply != NULL &&
 	    has_prefix(ev->reply, ev->reply_len, LIT("retry time not reached")))
 		ev->not_attempted = 1;
-	ev->destination = destination(a, colon != NULL ? (size_t)(colon - a) : len);
-	times(a, len, ev);
+	ev->destination = destination(k, colon != NULL ? (size_t)(colon - a) : len);
+	times(k, len, ev);
 	return mp_event_set_class(ev) == 0 ? 1 : -1;
 }
 
@@ -442,11 +546,11 @@ reject_marker(const char *s, size_t len, int *temporary)
  * s[0..that), so that a subject, a reply or a message-id cannot supply
  * one. */
 static size_t
-own_fields_len(const char *s, size_t len, const char *stop, size_t slen)
+own_fields_len(const struct keys *k, enum ex_key stop)
 {
-	const char *p = mp_find(s, len, stop, slen);
+	const char *p = key_at(k, k->len, stop);
 
-	return p != NULL ? (size_t)(p - s) : len;
+	return p != NULL ? (size_t)(p - k->s) : k->len;
 }
 
 /*
@@ -471,18 +575,18 @@ own_fields_len(const char *s, size_t len, const char *stop, size_t slen)
  * unknown.
  */
 static void
-tls_op(const char *s, size_t lim, enum mp_direction dir, struct mp_event *ev)
+tls_op(const struct keys *k, size_t lim, enum mp_direction dir, struct mp_event *ev)
 {
 	const char *x, *c1, *c2, *cv, *dn;
 	size_t xlen, cvlen, dnlen;
 	enum mp_tls_trust trust;
 
-	x = field(s, lim, LIT(" X="), &xlen);
+	x = key_field(k, lim, EK_X, &xlen);
 	if (x == NULL || (c1 = memchr(x, ':', xlen)) == NULL)
 		return;
 	c2 = memchr(c1 + 1, ':', (size_t)(x + xlen - c1 - 1));
-	cv = field(s, lim, LIT(" CV="), &cvlen);
-	dn = field(s, lim, LIT(" DN="), &dnlen);
+	cv = key_field(k, lim, EK_CV, &cvlen);
+	dn = key_field(k, lim, EK_DN, &dnlen);
 	if (cv != NULL && cvlen == 4 && memcmp(cv, "dane", 4) == 0)
 		trust = MP_TLST_VERIFIED;
 	else if (cv != NULL && cvlen == 3 && memcmp(cv, "yes", 3) == 0)
@@ -515,21 +619,21 @@ tls_op(const char *s, size_t lim, enum mp_direction dir, struct mp_event *ev)
  * message.
  */
 static void
-arrival_ops(const char *x, size_t xlen, int hand_back, struct mp_event *ev)
+arrival_ops(const struct keys *k, int hand_back, struct mp_event *ev)
 {
-	size_t lim = own_fields_len(x, xlen, LIT(" S=")), vlen, used;
+	size_t lim = own_fields_len(k, EK_S), vlen, used;
 	const char *v;
 	double size;
 
-	if ((v = field(x, xlen, LIT(" S="), &vlen)) != NULL &&
+	if ((v = key_field(k, k->len, EK_S, &vlen)) != NULL &&
 	    (size = mp_decimal_at(v, vlen, &used)) >= 0 && used == vlen)
 		mp_event_add_op(ev, MP_OPF_RCVD_SIZE, 0, 0, 0, size);
-	tls_op(x, lim, MP_DIR_INBOUND, ev);
+	tls_op(k, lim, MP_DIR_INBOUND, ev);
 	if (hand_back)		/* accepted once already, when it first came in */
 		return;
-	if (field(x, lim, LIT(" A="), &vlen) != NULL)
+	if (key_field(k, lim, EK_A, &vlen) != NULL)
 		mp_event_add_op(ev, MP_OPF_SMTPD_ACCEPTED, MP_SASL_UNKNOWN, 0, 0, 0);
-	else if ((v = field(x, lim, LIT(" P="), &vlen)) != NULL &&
+	else if ((v = key_field(k, lim, EK_P, &vlen)) != NULL &&
 	    mp_find(v, vlen, "smtp", 4) != NULL &&
 	    !has_prefix(v, vlen, LIT("local")))
 		mp_event_add_op(ev, MP_OPF_SMTPD_ACCEPTED, MP_SASL_NONE, 0, 0, 0);
@@ -555,9 +659,10 @@ filter_port(unsigned port)
  *   neither: a hand-back, as the loopback address is all there is.
  */
 static int
-handed_back(const char *x, size_t xlen)
+handed_back(const struct keys *k)
 {
-	size_t lim = own_fields_len(x, xlen, LIT(" S=")), vlen;
+	const char *x = k->s;
+	size_t xlen = k->len, lim = own_fields_len(k, EK_S), vlen;
 	const char *h = mp_find(x, xlen, " [", 2), *close, *v;
 	unsigned port = 0;
 
@@ -565,9 +670,9 @@ handed_back(const char *x, size_t xlen)
 	    (close = memchr(h + 2, ']', (size_t)(x + xlen - h - 2))) == NULL ||
 	    !mp_is_loopback(h + 2, (size_t)(close - h - 2)))
 		return 0;
-	if (field(x, lim, LIT(" A="), &vlen) != NULL)
+	if (key_field(k, lim, EK_A, &vlen) != NULL)
 		return 0;
-	v = field(x, lim, LIT(" I=["), &vlen);
+	v = key_field(k, lim, EK_I, &vlen);
 	if (v == NULL || (close = memchr(v, ']', vlen)) == NULL ||
 	    close + 1 >= v + vlen || close[1] != ':')
 		return 1;
@@ -710,6 +815,20 @@ syslog_part(const char *m, size_t n, unsigned *part)
 	return i + 2;
 }
 
+/* "=>", ">>", "->", "**", "==" or "<=": a line whose keys are indexed. */
+static int
+is_marker(const char *a)
+{
+	switch (a[0]) {
+	case '=': return a[1] == '>' || a[1] == '=';
+	case '>': return a[1] == '>';
+	case '-': return a[1] == '>';
+	case '*': return a[1] == '*';
+	case '<': return a[1] == '=';
+	default: return 0;
+	}
+}
+
 static int
 exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 {
@@ -748,42 +867,43 @@ exim_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 		const char *a = m + id + 1;
 		size_t alen = n - id - 1;
 
-		if (alen >= 3 && a[2] == ' ') {
+		if (alen >= 3 && a[2] == ' ' && is_marker(a)) {
 			const char *x = a + 3;
 			size_t xlen = alen - 3;
+			struct keys k;
+
+			keys_index(&k, x, xlen);
 
 			if (a[0] == '=' && a[1] == '>') {
 				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_DELIVERED, 0, 0, 0);
-				tls_op(x, own_fields_len(x, xlen, LIT(" C=\"")),
-				    MP_DIR_OUTBOUND, ev);
-				return delivered(x, xlen, ev);
+				tls_op(&k, own_fields_len(&k, EK_C), MP_DIR_OUTBOUND, ev);
+				return delivered(&k, ev);
 			}
 			if (a[0] == '>' && a[1] == '>') {
 				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_CUTTHROUGH, 0, 0, 0);
-				tls_op(x, own_fields_len(x, xlen, LIT(" C=\"")),
-				    MP_DIR_OUTBOUND, ev);
-				return delivered(x, xlen, ev);
+				tls_op(&k, own_fields_len(&k, EK_C), MP_DIR_OUTBOUND, ev);
+				return delivered(&k, ev);
 			}
 			/* "->" is another recipient of the "=>" before it, over
 			 * the same connection: its X= is that session's again,
 			 * so it is no new TLS session. */
 			if (a[0] == '-' && a[1] == '>') {
 				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_ADDITIONAL, 0, 0, 0);
-				return delivered(x, xlen, ev);
+				return delivered(&k, ev);
 			}
 			if (a[0] == '*' && a[1] == '*') {
 				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_FAILED, 0, 0, 0);
-				return failed(x, xlen, MP_OUTCOME_BOUNCED, ev);
+				return failed(&k, MP_OUTCOME_BOUNCED, ev);
 			}
 			if (a[0] == '=' && a[1] == '=') {
 				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_DEFERRED, 0, 0, 0);
-				return failed(x, xlen, MP_OUTCOME_DEFERRED, ev);
+				return failed(&k, MP_OUTCOME_DEFERRED, ev);
 			}
 			if (a[0] == '<' && a[1] == '=') {
 				mp_event_add_op(ev, MP_OPF_EXIM_MESSAGES, MP_EXIM_ARRIVED, 0, 0, 0);
-				int back = handed_back(x, xlen);
+				int back = handed_back(&k);
 
-				arrival_ops(x, xlen, back, ev);
+				arrival_ops(&k, back, ev);
 				ev->kind = MP_EVENT_RECEIVED;
 				ev->direction = MP_DIR_INBOUND;
 				if (back)
@@ -822,6 +942,9 @@ exim_claims(const struct mp_syslog *hdr)
 	return MP_CLAIM_NO;
 }
 
+#ifdef MP_EXIM_REFERENCE
+#define mp_parser_exim mp_parser_exim_reference
+#endif
 const struct mp_parser mp_parser_exim = {
 	.name = "exim",
 	.mta = MP_MTA_EXIM,

@@ -1,0 +1,175 @@
+/*
+ * test_exim_keys.c - parsers/exim.c's one-pass key index against the
+ * searches it replaces. This executable holds parsers/exim.c twice: once
+ * as the daemon has it (mp_parser_exim, from the core library) and once
+ * compiled with MP_EXIM_REFERENCE (mp_parser_exim_reference), where every
+ * " KEY=" is found by mp_find over the slice, as before the index. Both
+ * must fill the same event, byte for byte, with the same return value: on
+ * every golden line (Exim's and the mixed file's), every prefix of each,
+ * and random lines built from the keys Exim writes, in any order, repeated,
+ * inside quoted text, cut short, with and without a message id.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parsers/parser.h"
+#include "tests/golden.h"
+
+extern const struct mp_parser mp_parser_exim_reference;
+
+static size_t compared, events;
+
+/* Both parsers on line[0..n), an exact-size heap copy each, so a read
+ * past the end shows in the sanitizer build. */
+static void
+check(const char *line, size_t n)
+{
+	char *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
+	struct mp_syslog ha, hb;
+	struct mp_event ea, eb;
+	int ra, rb;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	memcpy(a, line, n);
+	memcpy(b, line, n);
+	mp_syslog_parse(a, n, &ha);
+	mp_syslog_parse(b, n, &hb);
+	memset(&ea, 0, sizeof ea);
+	memset(&eb, 0, sizeof eb);
+	ea.hdr = ha;
+	eb.hdr = hb;
+	ra = mp_parser_exim.parse(NULL, &ha, &ea);
+	rb = mp_parser_exim_reference.parse(NULL, &hb, &eb);
+		/* Pointers into a and b differ by b - a. */
+#define AT(p) ((p) == NULL ? -1 : (long)((p) - b))
+#define AT_A(p) ((p) == NULL ? -1 : (long)((p) - a))
+	/* Member by member: struct copies (ev->enhanced = dsn) carry
+	 * padding bytes, which differ between the two calls. */
+	int same = ra == rb && ea.kind == eb.kind && ea.mta == eb.mta &&
+	    ea.direction == eb.direction && ea.outcome == eb.outcome &&
+	    ea.code == eb.code && ea.enhanced.cls == eb.enhanced.cls &&
+	    ea.enhanced.subject == eb.enhanced.subject &&
+	    ea.enhanced.detail == eb.enhanced.detail && ea.cls == eb.cls &&
+	    ea.destination == eb.destination && AT_A(ea.domain) == AT(eb.domain) &&
+	    ea.domain_len == eb.domain_len && AT_A(ea.reply) == AT(eb.reply) &&
+	    ea.reply_len == eb.reply_len && ea.not_attempted == eb.not_attempted &&
+	    memcmp(&ea.delay, &eb.delay, sizeof ea.delay) == 0 &&
+	    memcmp(ea.delay_stage, eb.delay_stage, sizeof ea.delay_stage) == 0 &&
+	    ea.nops == eb.nops && AT_A(ea.tls_cipher) == AT(eb.tls_cipher) &&
+	    ea.tls_cipher_len == eb.tls_cipher_len;
+
+	for (unsigned o = 0; same && o < ea.nops && o < MP_OPS_MAX; o++)
+		same = ea.ops[o].family == eb.ops[o].family &&
+		    memcmp(ea.ops[o].label, eb.ops[o].label, sizeof ea.ops[o].label) == 0 &&
+		    memcmp(&ea.ops[o].value, &eb.ops[o].value, sizeof ea.ops[o].value) == 0;
+#undef AT
+#undef AT_A
+	if (!same)
+		fail_msg("\"%.*s\": index %d, walk %d, events differ", (int)n, a, ra, rb);
+	compared++;
+	events += ra == 1;
+	free(a);
+	free(b);
+}
+
+static void
+check_set(const char *path, int mta)
+{
+	struct golden_set set;
+
+	golden_load(&set, path, mta);
+	assert_true(set.ncases > 0);
+	for (size_t i = 0; i < set.ncases; i++)
+		for (size_t n = 0; n <= set.cases[i].len; n++)
+			check(set.cases[i].line, n);
+	golden_free(&set);
+}
+
+static void
+test_golden(void **state)
+{
+	(void)state;
+	compared = events = 0;
+	check_set(TESTS_DIR "/data/exim/golden.txt", MP_MTA_EXIM);
+	check_set(TESTS_DIR "/data/mixed/golden.txt", MP_MTA_NONE);
+	print_message("%zu lines and prefixes, %zu events\n", compared, events);
+	assert_true(events > 100);
+}
+
+static uint32_t rng = 88172645u;
+
+static uint32_t
+next(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 17;
+	rng ^= rng << 5;
+	return rng;
+}
+
+/* Random lines: a mainlog header, a message id and a marker, then Exim's
+ * keys and their values in any order, repeated, quoted, glued together or
+ * cut; each is checked whole and at a random length. */
+static void
+test_random(void **state)
+{
+	static const char *const start[] = {
+		"=> ", "-> ", ">> ", "** ", "== ", "<= ", "=>", "<> ", "Completed ",
+		"H=mx.example [192.0.2.1] rejected RCPT <a@b>: ",
+	};
+	static const char *const fld[] = {
+		"u@d.example", "<u@d.example>", "user <u@d.example>", "|/bin/prog", "/var/mail/u",
+		"R=dnslookup", "R=amavis", "T=remote_smtp", "T=lmtp", "T=", "T=smtp_filter",
+		"H=mx.example [192.0.2.25]", "H=localhost [127.0.0.1]", "H=[::1]", "H=",
+		"X=TLS1.3:TLS_AES_256_GCM_SHA384:256", "X=TLSv1.2", "X=", "CV=yes", "CV=no",
+		"CV=dane", "CV=", "DN=\"CN=x\"", "DN=", "C=\"250 2.0.0 OK id=1\"",
+		"C=\"250 OK T=x H=y\"", "C=\"", "C=", "QT=2s", "QT=1m3s", "QT=", "DT=0s",
+		"DT=x", "S=1234", "S=", "S=12x", "A=plain:u", "A=", "P=esmtps", "P=local-smtp",
+		"P=", "I=[127.0.0.1]:10025", "I=[127.0.0.1]:25", "I=[", "I=", "id=x@y",
+		"K", "=", "\"", " ", "", "[", "]", "defer (-53): retry time not reached",
+		"SMTP error from remote mail server after RCPT TO:<u@d>: 550 5.1.1 no",
+		"F=<s@x>", "U=exim", "mailbox is full: ",
+	};
+	static const char *const sep[] = { " ", " ", " ", " ", "  ", "", ": " };
+	char line[4096];
+
+	(void)state;
+	compared = events = 0;
+	for (int i = 0; i < 200000; i++) {
+		size_t n = 0, nf = next() % 14;
+		int k;
+
+		n += (size_t)snprintf(line, sizeof line, "2026-11-28 14:10:01 %s%s",
+		    next() % 8 ? "1tAbCd-000123-Xy " : "",
+		    start[next() % (sizeof start / sizeof start[0])]);
+		for (size_t f = 0; f < nf && n < sizeof line - 200; f++) {
+			k = snprintf(line + n, sizeof line - n, "%s%s",
+			    fld[next() % (sizeof fld / sizeof fld[0])],
+			    f + 1 < nf ? sep[next() % (sizeof sep / sizeof sep[0])] : "");
+			n += (size_t)k;
+		}
+		check(line, n);
+		check(line, next() % (n + 1));
+	}
+	print_message("%zu lines, %zu events\n", compared, events);
+	assert_true(events > 1000);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_random),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
