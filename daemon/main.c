@@ -432,6 +432,7 @@ open_files(struct daemon *d, const struct persist_resume *rs)
 		d->sources[i].path = tail_set_path(d->ts, i);
 		d->sources[i].status = tail_set_status(d->ts, i);
 		d->sources[i].glob = tail_set_is_glob(d->ts, i);
+		d->sources[i].files = tail_set_files(d->ts, i);
 	}
 	d->nsources = o->npaths;
 }

@@ -10,6 +10,7 @@
 #define STORE_INPUT_STATS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* An input's state. */
@@ -41,5 +42,58 @@ struct input_status {
 
 /* Copy every counter (relaxed; each field is consistent, the set is not). */
 void input_status_copy(struct input_status *dst, const struct input_status *src);
+
+/*
+ * The files a glob follows, each with its own counters and path label: a
+ * table of slots sized by --maillog.max-files, allocated when the glob is
+ * added and freed only after the web server has stopped, so a slot's
+ * memory is never freed under a reader.
+ *
+ * The reading thread is the only writer. It claims a slot when it starts
+ * following a file (counters from 0, the path written) and frees it when
+ * the file is gone for good; both happen under the slot's sequence count
+ * (a seqlock: odd while the slot changes), never per line. The counters
+ * themselves move without touching the count, as any input_status does.
+ * A reader (input_files_read) copies a slot and retries if the count moved
+ * or was odd, so it never sees a torn path nor one file's path with
+ * another's counters. Every shared byte is an atomic, so the races are
+ * defined behaviour, not just harmless ones.
+ */
+#define INPUT_FILE_PATH_SMALL 256   /* a slot's first path buffer; a longer path gets PATH_MAX */
+
+struct input_file_slot {
+	_Atomic uint32_t seq;                 /* even: stable; odd: being claimed or freed */
+	_Atomic int used;
+	_Atomic unsigned char *_Atomic path;  /* NUL-terminated; NULL before first use */
+	struct input_status st;
+	/* The writer's own: */
+	size_t cap;                           /* bytes at path */
+	_Atomic unsigned char *spare;         /* the small buffer a long path replaced, freed with the table */
+};
+
+struct input_files {
+	int nslots;
+	struct input_file_slot *slot;
+};
+
+/* A table of n slots, all free. Returns NULL out of memory. Free with
+ * input_files_free (NULL is a no-op) once no reader is left. */
+struct input_files *input_files_new(int n);
+void input_files_free(struct input_files *t);
+
+/* Writer: claim a free slot for path, its counters and state copied from
+ * init. Returns the slot's status, or NULL when every slot is in use or
+ * the path buffer cannot be allocated. */
+struct input_status *input_files_claim(struct input_files *t, const char *path,
+    const struct input_status *init);
+
+/* Writer: free the slot whose status is st (from input_files_claim). */
+void input_files_release(struct input_files *t, struct input_status *st);
+
+/* Reader, any thread: copy slot i into path (truncated to pathlen, which
+ * should be PATH_MAX) and *st. Returns 1 when the slot holds a file, 0
+ * when it is free (or kept changing while read, which a next scrape sees). */
+int input_files_read(const struct input_files *t, int i, char *path, size_t pathlen,
+    struct input_status *st);
 
 #endif

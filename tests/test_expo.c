@@ -366,9 +366,9 @@ setup(void **state)
 	f->st[0].last_read_unix = 1764339001;
 	f->st[1].state = INPUT_STATE_WAITING;
 	f->st[1].open_errors = 7;
-	f->src[0] = (struct expo_source){ "/var/log/mail.log", &f->st[0], 0 };
+	f->src[0] = (struct expo_source){ "/var/log/mail.log", &f->st[0], 0, NULL };
 	/* A path with every character that needs care. */
-	f->src[1] = (struct expo_source){ "/var/log/mail \"2\"\\x\n\xff.log", &f->st[1], 0 };
+	f->src[1] = (struct expo_source){ "/var/log/mail \"2\"\\x\n\xff.log", &f->st[1], 0, NULL };
 	f->mtas[0] = MP_MTA_POSTFIX;
 	f->mtas[1] = MP_MTA_EXIM;
 	f->view = (struct expo_view){
@@ -670,7 +670,7 @@ test_overflow_series(void **state)
 	assert_non_null(a);
 	struct input_status st;
 	memset(&st, 0, sizeof st);
-	struct expo_source src = { "/l", &st, 0 };
+	struct expo_source src = { "/l", &st, 0, NULL };
 	struct expo_view v = { .agg = a, .sources = &src, .nsources = 1 };
 
 	record(a, event(MP_MTA_POSTFIX, MP_DIR_OUTBOUND, 250, 2, 0, 0, 2), 1);

@@ -284,7 +284,7 @@ test_page_render(void **state)
 	struct agg *a = agg_new(1000);
 	struct hist *h = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS);
 	struct input_status st;
-	struct expo_source src = { hostile, &st, 0 };
+	struct expo_source src = { hostile, &st, 0, NULL };
 	int mtas[1] = { MP_MTA_POSTFIX };
 	struct strbuf out = { 0 };
 	double now = 1795874400 + 30, lps[1] = { 12.5 };
@@ -392,7 +392,7 @@ test_not_attempted_apart(void **state)
 	struct agg *a = agg_new(1000);
 	struct hist *h = hist_new(HIST_PAGE_BUCKETS, HIST_PAGE_SECONDS);
 	struct input_status st;
-	struct expo_source src = { "/var/log/mail.log", &st, 0 };
+	struct expo_source src = { "/var/log/mail.log", &st, 0, NULL };
 	int mtas[1] = { MP_MTA_POSTFIX };
 	struct strbuf out = { 0 };
 	double now = 1795874400 + 30;

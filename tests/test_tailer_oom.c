@@ -239,6 +239,83 @@ test_add(void **state)
 	remove_dir(&d);
 }
 
+/*
+ * A glob: fail the 1st, 2nd, ... allocation of tail_set_add of a pattern
+ * matching two files (the pattern's own, its table of files, each file's
+ * source, path buffer of its series and line buffer). Either it is
+ * refused with "out of memory", or every line of both files is read once
+ * (a file that could not be admitted is at the next scan); a file whose
+ * series could not get a path counts in the glob's sum alone, and every
+ * series that exists is exact.
+ */
+static void
+test_add_glob(void **state)
+{
+	struct dir d;
+	char pattern[160], a[160], b[160], path[4096];
+	int refused = 0, admitted = 0;
+
+	(void)state;
+	make_dir(&d);
+	snprintf(pattern, sizeof pattern, "%s/*.log", d.dir);
+	snprintf(a, sizeof a, "%s/a.log", d.dir);
+	snprintf(b, sizeof b, "%s/b.log", d.dir);
+	write_lines(a, "w", 5);
+	write_lines(b, "w", 7);
+	for (int n = 1;; n++) {
+		unsigned lines = 0;
+		char err[256] = "";
+		struct tail_set *ts = new_set(&lines);
+		int r;
+
+		inject(n);
+		r = tail_set_add(ts, pattern, err, sizeof err);
+		if (r < 0) {
+			inject(0);
+			if (strstr(err, "out of memory") == NULL)
+				fail_msg("allocation %d: refused with \"%s\"", n, err);
+			assert_int_equal(tail_set_count(ts), 0);
+			refused++;
+			tail_set_free(ts);
+			continue;
+		}
+		/* The failure may come while the files are admitted, in the
+		 * first turns: run with it armed, then without. */
+		run_until(ts, &lines, 12);
+		inject(0);
+		if (!injected && n > 1 && refused > 0 && admitted > 0) {
+			assert_int_equal(lines, 12);
+			tail_set_free(ts);
+			break;
+		}
+		run_until(ts, &lines, 12);
+		assert_int_equal(lines, 12);
+		assert_int_equal(atomic_load(&tail_set_status(ts, r)->lines), 12);
+		const struct input_files *t = tail_set_files(ts, r);
+		assert_non_null(t);
+		for (int k = 0; k < t->nslots; k++) {
+			struct input_status st;
+			if (!input_files_read(t, k, path, sizeof path, &st))
+				continue;
+			if (strcmp(path, a) == 0)
+				assert_int_equal(atomic_load(&st.lines), 5);
+			else if (strcmp(path, b) == 0)
+				assert_int_equal(atomic_load(&st.lines), 7);
+			else
+				fail_msg("a series for %s", path);
+		}
+		admitted++;
+		tail_set_free(ts);
+		if (n > 200)
+			fail_msg("tail_set_add of a glob never ran without a failure");
+	}
+	assert_true(refused > 0);
+	assert_true(admitted > 0);
+	unlink(a);
+	unlink(b);
+	remove_dir(&d);
+}
+
 /* A saved position whose file was rotated away while we were stopped:
  * resuming it allocates its file too. */
 static void
@@ -359,6 +436,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add),
+		cmocka_unit_test(test_add_glob),
 		cmocka_unit_test(test_add_resume_rotated),
 		cmocka_unit_test(test_add_stdin),
 		cmocka_unit_test(test_rotation),

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
-#include <stddef.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -610,7 +610,8 @@ render_globs(struct expo_writer *e, const struct expo_view *v)
 		const char *name, *help;
 	} fam[] = {
 		{ "maillog_glob_files", "Files a glob --maillog.path follows now (its path "
-		    "label is the pattern; the other maillog_* families sum its files)." },
+		    "label is the pattern; the per-path maillog_* families have a series per "
+		    "file, labelled with the file's path)." },
 		{ "maillog_glob_files_left_out", "Files matching a glob --maillog.path that "
 		    "are not followed because it already follows --maillog.max-files files." },
 	};
@@ -638,55 +639,109 @@ render_globs(struct expo_writer *e, const struct expo_view *v)
 	return 0;
 }
 
+/* One series of the per-path families: a --maillog.path, or a file a
+ * glob follows. */
+typedef int (*path_series_fn)(struct expo_writer *e, const char *path,
+    const struct input_status *st, const void *arg);
+
+/*
+ * Call fn for every series of the per-path families: each source, but a
+ * glob, which stands for its files, each under its own path (copied out of
+ * the glob's table, which the reading thread changes meanwhile; see
+ * store/input_stats.h). A glob with no file has no series here; its
+ * maillog_glob_files says 0.
+ */
 static int
-render_sources(struct expo_writer *e, const struct expo_view *v)
+each_path(struct expo_writer *e, const struct expo_view *v, path_series_fn fn, const void *arg)
+{
+	char path[PATH_MAX];
+	struct input_status st;
+
+	for (int i = 0; i < v->nsources; i++) {
+		const struct input_files *t = v->sources[i].files;
+		if (t == NULL) {
+			if (fn(e, v->sources[i].path, v->sources[i].status, arg) < 0)
+				return -1;
+			continue;
+		}
+		for (int k = 0; k < t->nslots; k++)
+			if (input_files_read(t, k, path, sizeof path, &st) && fn(e, path, &st, arg) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+static int
+counter_series(struct expo_writer *e, const char *path, const struct input_status *st,
+    const void *arg)
+{
+	const size_t *f = arg;
+
+	expo_labels_reset(e);
+	if (expo_label(e, "path", path) < 0 ||
+	    expo_counter(e, src_families[*f].name, src_value(st, src_families[*f].field),
+	    e->start) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+state_series(struct expo_writer *e, const char *path, const struct input_status *st,
+    const void *arg)
 {
 	static const enum input_state states[] = {
 		INPUT_STATE_WAITING, INPUT_STATE_FOLLOWING, INPUT_STATE_ERROR, INPUT_STATE_EOF,
 	};
+	int cur = atomic_load_explicit(&st->state, memory_order_relaxed);
 
-	for (size_t f = 0; f < sizeof src_families / sizeof src_families[0]; f++) {
-		if (expo_family(e, src_families[f].name, "counter", src_families[f].help) < 0)
+	(void)arg;
+	for (size_t s = 0; s < sizeof states / sizeof states[0]; s++) {
+		expo_labels_reset(e);
+		if (expo_label(e, "path", path) < 0 ||
+		    expo_label(e, "state", input_state_name(states[s])) < 0 ||
+		    expo_sample_u64(e, "maillog_source_state", cur == (int)states[s]) < 0)
 			return -1;
-		for (int i = 0; i < v->nsources; i++) {
-			expo_labels_reset(e);
-			if (expo_label(e, "path", v->sources[i].path) < 0 ||
-			    expo_counter(e, src_families[f].name,
-			    src_value(v->sources[i].status, src_families[f].field), e->start) < 0)
-				return -1;
-		}
+	}
+	return 0;
+}
+
+static int
+last_read_series(struct expo_writer *e, const char *path, const struct input_status *st,
+    const void *arg)
+{
+	int64_t t = atomic_load_explicit(&st->last_read_unix, memory_order_relaxed);
+
+	(void)arg;
+	if (t == 0)
+		return 0;
+	expo_labels_reset(e);
+	if (expo_label(e, "path", path) < 0 ||
+	    expo_sample_double(e, "maillog_last_line_read_timestamp_seconds", (double)t) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+render_sources(struct expo_writer *e, const struct expo_view *v)
+{
+	for (size_t f = 0; f < sizeof src_families / sizeof src_families[0]; f++) {
+		if (expo_family(e, src_families[f].name, "counter", src_families[f].help) < 0 ||
+		    each_path(e, v, counter_series, &f) < 0)
+			return -1;
 	}
 
 	if (expo_family(e, "maillog_source_state", "gauge",
 	    "State of each mail log input, one-hot: waiting (the file does not exist "
 	    "yet), following, error (cannot be opened or read; retried), eof "
-	    "(standard input or a pipe ended).") < 0)
+	    "(standard input or a pipe ended).") < 0 ||
+	    each_path(e, v, state_series, NULL) < 0)
 		return -1;
-	for (int i = 0; i < v->nsources; i++) {
-		int cur = atomic_load_explicit(&v->sources[i].status->state, memory_order_relaxed);
-		for (size_t s = 0; s < sizeof states / sizeof states[0]; s++) {
-			expo_labels_reset(e);
-			if (expo_label(e, "path", v->sources[i].path) < 0 ||
-			    expo_label(e, "state", input_state_name(states[s])) < 0 ||
-			    expo_sample_u64(e, "maillog_source_state", cur == (int)states[s]) < 0)
-				return -1;
-		}
-	}
 
 	if (expo_family(e, "maillog_last_line_read_timestamp_seconds", "gauge",
 	    "Unix time at which the last line was read from each input (absent until "
-	    "the first line). Alert on time() minus this to catch a silent log.") < 0)
+	    "the first line). Alert on time() minus this to catch a silent log.") < 0 ||
+	    each_path(e, v, last_read_series, NULL) < 0)
 		return -1;
-	for (int i = 0; i < v->nsources; i++) {
-		int64_t t = atomic_load_explicit(&v->sources[i].status->last_read_unix,
-		    memory_order_relaxed);
-		if (t == 0)
-			continue;
-		expo_labels_reset(e);
-		if (expo_label(e, "path", v->sources[i].path) < 0 ||
-		    expo_sample_double(e, "maillog_last_line_read_timestamp_seconds", (double)t) < 0)
-			return -1;
-	}
 	return render_globs(e, v);
 }
 

@@ -26,6 +26,10 @@ struct expo_source {
 	const char *path;
 	const struct input_status *status;
 	int glob;          /* path is a glob pattern: maillog_glob_* families */
+	/* A glob's files (store/input_stats.h): the per-path families show a
+	 * series per file in it instead of one for the pattern. NULL: the
+	 * source is its own series. */
+	const struct input_files *files;
 };
 
 /* Everything /metrics shows. Owned by the daemon, outlives the web server. */

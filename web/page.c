@@ -15,6 +15,7 @@
 #include "web/page.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -549,10 +550,60 @@ domain_table(struct strbuf *out, const struct summary *s, int cls)
 	return LIT(out, "</table></div>\n");
 }
 
+/* One row of "Files followed". id >= 0 gives the lines cell an id
+ * (lines-ID); lps < 0 shows no rate; files >= 0 marks a glob's row with
+ * its count of files, file a row of one of its files. */
+static int
+file_row(struct strbuf *out, const char *path, const struct input_status *st, double now,
+    int id, double lps, long long files, int file)
+{
+	int state = atomic_load_explicit(&st->state, memory_order_relaxed);
+	int64_t last = atomic_load_explicit(&st->last_read_unix, memory_order_relaxed);
+	uint64_t errors = atomic_load_explicit(&st->open_errors, memory_order_relaxed);
+	const char *pill = state == INPUT_STATE_FOLLOWING || state == INPUT_STATE_EOF ? "ok" :
+	    state == INPUT_STATE_WAITING ? "warn" : "bad";
+
+	if (LIT(out, "<tr><td class=\"path\">") < 0 ||
+	    (file && LIT(out, "&nbsp;&nbsp;&#8627;&nbsp;") < 0) || esc(out, path) < 0 ||
+	    (files >= 0 && strbuf_printf(out, " <span class=\"m\">(glob: %lld file%s; "
+	    "the rows below)</span>", files, files == 1 ? "" : "s") < 0) ||
+	    strbuf_printf(out, "</td><td><span class=\"pill %s\">", pill) < 0 ||
+	    esc(out, input_state_name((enum input_state)state)) < 0 ||
+	    LIT(out, "</span></td><td class=\"n\"") < 0 ||
+	    (id >= 0 && strbuf_printf(out, " id=\"lines-%d\"", id) < 0) ||
+	    LIT(out, ">") < 0 ||
+	    num(out, atomic_load_explicit(&st->lines, memory_order_relaxed)) < 0 ||
+	    LIT(out, "</td><td class=\"n\">") < 0)
+		return -1;
+	if (lps >= 0) {
+		if (strbuf_printf(out, "%.1f", lps) < 0)
+			return -1;
+	} else if (LIT(out, "&ndash;") < 0) {
+		return -1;
+	}
+	if (LIT(out, "</td><td>") < 0 ||
+	    (last > 0 ? ago(out, now - (double)last) : LIT(out, "never")) < 0 ||
+	    LIT(out, "</td><td class=\"n\">") < 0 ||
+	    num(out, atomic_load_explicit(&st->rotations, memory_order_relaxed) +
+	    atomic_load_explicit(&st->truncations, memory_order_relaxed)) < 0 ||
+	    strbuf_printf(out, "</td><td class=\"n%s\">", errors ? " k5" : "") < 0 ||
+	    num(out, errors) < 0 || LIT(out, "</td></tr>\n") < 0)
+		return -1;
+	return 0;
+}
+
+/* A glob's files shown under it, at most this many (the page is for a
+ * person; /metrics has them all). */
+#define PAGE_GLOB_FILES 50
+
+/* Every input, and under a glob (its row sums them) each file it follows. */
 static int
 files_table(struct strbuf *out, const struct expo_view *v, double now,
     const double *lines_per_s)
 {
+	char path[PATH_MAX];
+	struct input_status fst;
+
 	if (LIT(out, "<div class=\"card\"><h2>Files followed</h2>\n<table id=\"files\"><tr>"
 	    "<th>path</th><th>state</th><th class=\"n\">lines read</th>"
 	    "<th class=\"n\">lines/s</th><th>last line read</th><th class=\"n\">rotations</th>"
@@ -560,32 +611,27 @@ files_table(struct strbuf *out, const struct expo_view *v, double now,
 		return -1;
 	for (int i = 0; i < v->nsources; i++) {
 		const struct input_status *st = v->sources[i].status;
-		int state = atomic_load_explicit(&st->state, memory_order_relaxed);
-		int64_t last = atomic_load_explicit(&st->last_read_unix, memory_order_relaxed);
-		uint64_t errors = atomic_load_explicit(&st->open_errors, memory_order_relaxed);
-		const char *pill = state == INPUT_STATE_FOLLOWING || state == INPUT_STATE_EOF ? "ok" :
-		    state == INPUT_STATE_WAITING ? "warn" : "bad";
+		const struct input_files *t = v->sources[i].files;
+		int shown = 0, more = 0;
 
-		if (LIT(out, "<tr><td class=\"path\">") < 0 || esc(out, v->sources[i].path) < 0 ||
-		    strbuf_printf(out, "</td><td><span class=\"pill %s\">", pill) < 0 ||
-		    esc(out, input_state_name((enum input_state)state)) < 0 ||
-		    strbuf_printf(out, "</span></td><td class=\"n\" id=\"lines-%d\">", i) < 0 ||
-		    num(out, atomic_load_explicit(&st->lines, memory_order_relaxed)) < 0 ||
-		    LIT(out, "</td><td class=\"n\">") < 0)
+		if (file_row(out, v->sources[i].path, st, now, i,
+		    lines_per_s != NULL ? lines_per_s[i] : -1, t != NULL ? (long long)
+		    atomic_load_explicit(&st->files, memory_order_relaxed) : -1, 0) < 0)
 			return -1;
-		if (lines_per_s != NULL && lines_per_s[i] >= 0) {
-			if (strbuf_printf(out, "%.1f", lines_per_s[i]) < 0)
+		for (int k = 0; t != NULL && k < t->nslots; k++) {
+			if (!input_files_read(t, k, path, sizeof path, &fst))
+				continue;
+			if (shown == PAGE_GLOB_FILES) {
+				more++;
+				continue;
+			}
+			shown++;
+			if (file_row(out, path, &fst, now, -1, -1, -1, 1) < 0)
 				return -1;
-		} else if (LIT(out, "&ndash;") < 0) {
-			return -1;
 		}
-		if (LIT(out, "</td><td>") < 0 ||
-		    (last > 0 ? ago(out, now - (double)last) : LIT(out, "never")) < 0 ||
-		    LIT(out, "</td><td class=\"n\">") < 0 ||
-		    num(out, atomic_load_explicit(&st->rotations, memory_order_relaxed) +
-		    atomic_load_explicit(&st->truncations, memory_order_relaxed)) < 0 ||
-		    strbuf_printf(out, "</td><td class=\"n%s\">", errors ? " k5" : "") < 0 ||
-		    num(out, errors) < 0 || LIT(out, "</td></tr>\n") < 0)
+		if (more > 0 && strbuf_printf(out, "<tr><td class=\"path\" colspan=\"7\">"
+		    "<span class=\"m\">&nbsp;&nbsp;and %d more files (see /metrics)</span>"
+		    "</td></tr>\n", more) < 0)
 			return -1;
 	}
 	return LIT(out, "</table></div>\n");

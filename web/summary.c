@@ -250,8 +250,10 @@ static const char *const reason_meanings[REASON_COUNT] = {
 	[REASON_CONNECTION_FAILED] = "connection refused, timed out or lost",
 	[REASON_LOCAL_ERROR] = "the receiving system's own trouble (storage, configuration)",
 	[REASON_POLICY] = "another explicit policy refusal",
-	[REASON_NOT_ATTEMPTED] = "not tried: the destination is in its retry wait after an "
-	    "earlier failure, already counted",
+	/* Parenthesised: one element made of two literals, on purpose
+	 * (clang's -Wstring-concatenation). */
+	[REASON_NOT_ATTEMPTED] = ("not tried: the destination is in its retry wait after an "
+	    "earlier failure, already counted"),
 	[REASON_OTHER] = "no rule recognised the reply",
 };
 

@@ -131,6 +131,7 @@ struct tail_glob {
 	int nchildren;
 	struct glob_seen *seen;
 	int nseen, capseen;
+	struct input_files *files; /* a slot per file followed: its series */
 };
 
 struct tail_source {
@@ -166,7 +167,10 @@ struct tail_source {
 	int moved_pending;
 	struct tail_file *cur;
 	struct tail_file *old;
-	struct input_status *st;  /* &own, or the parent's for a glob's file */
+	/* &own; for a glob's file, once it has opened a file (claim_slot),
+	 * its slot in the glob's table: its own series. */
+	struct input_status *st;
+	struct input_status *sum; /* a glob's file: the glob's counters, else NULL */
 	struct input_status own;
 };
 
@@ -214,10 +218,20 @@ stat_add(_Atomic uint64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+/* Count n in a source's counters and, for a glob's file, in the glob's
+ * sum too (what /healthz, the state file and its activity check use). */
+#define COUNT(s, field, n) do { \
+		stat_add(&(s)->st->field, (n)); \
+		if ((s)->sum != NULL) \
+			stat_add(&(s)->sum->field, (n)); \
+	} while (0)
+
 static void
 set_state(struct tail_source *s, enum input_state st)
 {
 	atomic_store_explicit(&s->own.state, (int)st, memory_order_relaxed);
+	if (s->st != &s->own)
+		atomic_store_explicit(&s->st->state, (int)st, memory_order_relaxed);
 }
 
 static enum input_state
@@ -379,6 +393,32 @@ file_close(struct tail_file *f)
 	free(f);
 }
 
+/*
+ * A glob's file gets its series (a slot of the glob's table) when it first
+ * opens a file, not when its name is found: a name that only reaches a
+ * file another source follows (a /var/log/containers symlink) never
+ * follows anything and shows no series. The counts it made before (open
+ * errors) carry over. There is a slot for every file the cap admits; only
+ * files a restart finishes past a lowered cap find none, and count in the
+ * glob's sum alone.
+ */
+static void
+claim_slot(struct tail_source *s)
+{
+	struct input_status *st;
+
+	if (s->parent == NULL || s->st != &s->own)
+		return;
+	st = input_files_claim(s->parent->glob->files, s->path, &s->own);
+	if (st != NULL) {
+		s->st = st;
+		return;
+	}
+	log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "%s: %s has no series of its own "
+	    "(more files than --maillog.max-files=%u, or out of memory); its lines count "
+	    "in the glob's total only", s->parent->path, s->path, s->ts->o.max_files);
+}
+
 /* A new open file of s, reading fd (not owned until this succeeds).
  * Returns NULL, errno set, when its line buffer cannot be allocated. */
 static struct tail_file *
@@ -388,6 +428,7 @@ file_new(struct tail_source *s, int fd, const struct stat *st)
 
 	if (f == NULL)
 		return NULL;
+	claim_slot(s);
 	if (lb_init(&f->lb, s->ts->o.max_line) < 0) {
 		int saved = errno;
 		free(f);
@@ -475,7 +516,7 @@ file_read(struct tail_file *f, size_t *budget)
 				r = READ_AGAIN;
 				break;
 			}
-			stat_add(&s->st->open_errors, 1);
+			COUNT(s, open_errors, 1);
 			log_limited(LOG_LIMIT_READ, LOG_LEVEL_WARN, "read %s: %s",
 			    s->path, strerror(errno));
 			r = READ_ERROR;
@@ -486,7 +527,7 @@ file_read(struct tail_file *f, size_t *budget)
 		f->offset += n;
 		f->last_data = s->ts->now;
 		*budget -= (size_t)n;
-		stat_add(&s->st->bytes, (uint64_t)n);
+		COUNT(s, bytes, (uint64_t)n);
 		update_marker(f, p, (size_t)n);
 		lines += lb_commit(&f->lb, (size_t)n, on_line, f);
 	}
@@ -503,12 +544,14 @@ file_read(struct tail_file *f, size_t *budget)
 		}
 	}
 	if (lines > 0) {
-		stat_add(&s->st->lines, lines);
-		atomic_store_explicit(&s->st->last_read_unix, (int64_t)time(NULL),
-		    memory_order_relaxed);
+		int64_t t = (int64_t)time(NULL);
+		COUNT(s, lines, lines);
+		atomic_store_explicit(&s->st->last_read_unix, t, memory_order_relaxed);
+		if (s->sum != NULL)
+			atomic_store_explicit(&s->sum->last_read_unix, t, memory_order_relaxed);
 	}
 	if (f->lb.overlong != overlong0) {
-		stat_add(&s->st->overlong, f->lb.overlong - overlong0);
+		COUNT(s, overlong, f->lb.overlong - overlong0);
 		log_limited(LOG_LIMIT_OVERLONG, LOG_LEVEL_WARN,
 		    "%s: skipped a line longer than %zu bytes", s->path, s->ts->o.max_line);
 	}
@@ -586,7 +629,7 @@ check_truncated(struct tail_file *f)
 	log_info("%s was truncated (size %jd < offset %jd or content replaced); "
 	    "reading it again from the start", s->path, (intmax_t)st.st_size,
 	    (intmax_t)f->offset);
-	stat_add(&s->st->truncations, 1);
+	COUNT(s, truncations, 1);
 	f->offset = 0;
 	f->mark_len = 0;
 	lb_reset(&f->lb);
@@ -683,7 +726,7 @@ resume_at(struct tail_file *f, off_t offset, int skipping)
 static void
 log_open_error(struct tail_source *s, const char *what)
 {
-	stat_add(&s->st->open_errors, 1);
+	COUNT(s, open_errors, 1);
 	log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "cannot %s %s: %s; retrying",
 	    what, s->path, strerror(errno));
 }
@@ -708,7 +751,7 @@ open_path(struct tail_source *s, struct stat *st)
 	int bad_stat = fstat(fd, st) < 0;
 	if (bad_stat || !S_ISREG(st->st_mode)) {
 		if (!bad_stat) {
-			stat_add(&s->st->open_errors, 1);
+			COUNT(s, open_errors, 1);
 			log_limited(LOG_LIMIT_OPEN, LOG_LEVEL_WARN, "cannot follow %s: "
 			    "not a regular file; retrying", s->path);
 		} else {
@@ -809,7 +852,7 @@ demote(struct tail_source *s, struct tail_file *f, const char *why)
 	f->next = NULL;
 	f->close_at = s->ts->now + (int64_t)s->ts->o.rotate_wait_ms;
 	*pp = f;
-	stat_add(&s->st->rotations, 1);
+	COUNT(s, rotations, 1);
 	log_info("%s %s; draining the old file for %u ms", s->path, why,
 	    s->ts->o.rotate_wait_ms);
 }
@@ -970,7 +1013,7 @@ expire_old(struct tail_source *s, size_t *budget)
 			continue;
 		}
 		if (lb_has_fragment(&f->lb) && !f->lb.skipping) {
-			stat_add(&s->st->dropped_fragments, 1);
+			COUNT(s, dropped_fragments, 1);
 			log_limited(LOG_LIMIT_READ, LOG_LEVEL_WARN,
 			    "%s: dropped an unterminated last line (%zu bytes) of a "
 			    "rotated file", s->path, lb_fragment_len(&f->lb));
@@ -1002,7 +1045,7 @@ service_stream(struct tail_source *s, size_t *budget)
 	if (r == READ_AGAIN)
 		return;
 	if (lb_has_fragment(&f->lb) && !f->lb.skipping)
-		stat_add(&s->st->dropped_fragments, 1);
+		COUNT(s, dropped_fragments, 1);
 	if (s->stream == STREAM_POLLED)
 		epoll_ctl(s->ts->epfd, EPOLL_CTL_DEL, f->fd, NULL);
 	log_info("%s: end of input", s->path);
@@ -1452,7 +1495,8 @@ child_new(struct tail_source *g, const char *path, const struct stat *st)
 	s->ts = ts;
 	s->index = g->index;
 	s->parent = g;
-	s->st = g->st;
+	s->st = &s->own;
+	s->sum = g->st;
 	s->dir_wd = -1;
 	s->tdir_wd = -1;
 	if ((s->path = strdup(path)) == NULL || split_path(s) < 0) {
@@ -1587,6 +1631,10 @@ after_turn(struct tail_set *ts)
 		}
 		ts->all[i] = ts->all[--ts->nall];
 		s->parent->glob->nchildren--;
+		/* Gone for good: its series goes with it (docs/metrics.md). */
+		if (s->st != &s->own)
+			input_files_release(s->parent->glob->files, s->st);
+		s->st = &s->own;
 		if (atomic_load_explicit(&s->parent->st->files_left_out, memory_order_relaxed) > 0)
 			s->parent->glob->need_scan = 1;
 		int wd = s->dir_wd, twd = s->tdir_wd;
@@ -1676,7 +1724,8 @@ add_glob(struct tail_source *s, const struct tail_pos *pos, int npos, char *err,
 	if ((g = calloc(1, sizeof *g)) == NULL)
 		goto oom;
 	s->glob = g;
-	if (glob_parse(g, s->path) < 0)
+	if (glob_parse(g, s->path) < 0 ||
+	    (g->files = input_files_new((int)ts->o.max_files)) == NULL)
 		goto oom;
 	root = glob_prefix(g, g->nlit, buf, sizeof buf);
 	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -1809,6 +1858,7 @@ source_free(struct tail_source *s)
 		free(s->glob->dirs);
 		free(s->glob->cut);
 		free(s->glob->pattern);
+		input_files_free(s->glob->files);
 		free(s->glob);
 	}
 	free(s);
@@ -2293,6 +2343,14 @@ tail_set_max_positions(const struct tail_set *ts, int source)
 			n++;
 	}
 	return n;
+}
+
+const struct input_files *
+tail_set_files(const struct tail_set *ts, int source)
+{
+	if (source < 0 || source >= ts->n || ts->src[source]->glob == NULL)
+		return NULL;
+	return ts->src[source]->glob->files;
 }
 
 int

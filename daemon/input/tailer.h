@@ -115,6 +115,11 @@ int tail_set_max_positions(const struct tail_set *ts, int source);
 /* 1 if source is a glob pattern. */
 int tail_set_is_glob(const struct tail_set *ts, int source);
 
+/* A glob's files, one slot each with its path and counters, for the web
+ * thread (store/input_stats.h says how it reads a changing set); owned by
+ * the set, valid until tail_set_free. NULL for a named path. */
+const struct input_files *tail_set_files(const struct tail_set *ts, int source);
+
 /* Set a source's counters to saved values (restored from the state file,
  * before the first tail_set_process), so maillog_lines_read_total and the
  * others continue instead of restarting at 0. The state is left as is. */

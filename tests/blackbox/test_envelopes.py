@@ -201,6 +201,109 @@ def test_daemon_docker_rotation():
            cid + "-json.log.1")
 
 
+def log_counts(m):
+    """counts(), with maillog_domain_status_total summed over domains: which
+    domains get a label of their own depends on the order lines arrive in
+    (the first ones seen), and two pods are read in no fixed order."""
+    out = {}
+    for (n, labels), v in counts(m).items():
+        if n == "maillog_domain_status_total":
+            labels = frozenset((k, x) for k, x in labels if k != "domain")
+        out[(n, labels)] = out.get((n, labels), 0) + v
+    return out
+
+
+def per_path(m, name="maillog_lines_read_total"):
+    return {dict(labels)["path"]: v for (n, labels), v in m.items() if n == name}
+
+
+def test_daemon_pods_glob():
+    """The DaemonSet's glob over a node's pod logs, with kubelet's
+    /var/log/containers symlinks matched by a second glob: two pods in CRI
+    format at start, kubelet rotating one (0.log -> 0.log.<time>, a new
+    0.log, the old one gzipped later), and a third pod appearing later.
+    Every line is counted once: the symlinks reach files the pod glob
+    follows (by device and inode), the rotated and gzipped names do not
+    match *.log, and the new pod is read from its start. The counts equal
+    --once over the plain lines, and the files' series add up to every
+    record written."""
+    root = os.path.join(TMP, "node")
+    pods_dir, links_dir = os.path.join(root, "pods"), os.path.join(root, "containers")
+    os.makedirs(links_dir)
+    # deploy/kubernetes/daemonset.yaml follows /var/log/pods/mail_*/postfix/*.log.
+    pod_glob = os.path.join(pods_dir, "mail_*", "postfix", "*.log")
+    link_glob = os.path.join(links_dir, "*_mail_postfix-*.log")
+    uids = ["6f1c2a8e-0d1b-4c55-9a57-2d1f0c3b4a5%d" % k for k in range(3)]
+
+    def pod(k, chunk):
+        """Pod k's postfix container log, and its /var/log/containers link
+        (relative, as kubelet makes them)."""
+        name = "postfix-%d" % k
+        d = os.path.join(pods_dir, "mail_%s_%s" % (name, uids[k]), "postfix")
+        os.makedirs(d)
+        path = os.path.join(d, "0.log")
+        write(path, make_envelopes.cri(chunk))
+        os.symlink(os.path.relpath(path, links_dir),
+                   os.path.join(links_dir, "%s_mail_postfix-%s.log" % (name, ("%x" % k) * 64)))
+        return path
+
+    q = len(LINES) // 4
+    chunks = [LINES[:q], LINES[q:2 * q], LINES[2 * q:3 * q], LINES[3 * q:]]
+    records = sum(make_envelopes.cri(c).count("\n") for c in chunks)
+    p0 = pod(0, chunks[0])
+    p1 = pod(1, chunks[1])
+
+    def lines_seen(m):
+        return value(m, "maillog_envelope_lines_total", format="cri") or 0
+
+    with harness.Daemon("--maillog.path=" + pod_glob, "--maillog.path=" + link_glob,
+                        "--maillog.start=beginning") as d:
+        want = expected_lines(chunks[0]) + expected_lines(chunks[1])
+        m = d.wait_for(lambda m: lines_seen(m) >= want, 30)
+        assert lines_seen(m) == want, (lines_seen(m), want)
+        # kubelet's rotation: rename, then the runtime writes a new 0.log.
+        rotated = p0 + ".20261206-214500"
+        os.rename(p0, rotated)
+        write(p0, make_envelopes.cri(chunks[2]))
+        want += expected_lines(chunks[2])
+        m = d.wait_for(lambda m: lines_seen(m) >= want, 60)
+        assert lines_seen(m) == want, (lines_seen(m), want)
+        # Later kubelet gzips the rotated file: a name the glob does not match.
+        with open(rotated, "rb") as src, gzip.open(rotated + ".gz", "wb") as dst:
+            dst.write(src.read())
+        os.unlink(rotated)
+        # A pod scheduled later: its directory, then its log, read whole.
+        p2 = pod(2, chunks[3])
+        want += expected_lines(chunks[3])
+        m = d.wait_for(lambda m: lines_seen(m) >= want and
+                       sum(per_path(m).values()) >= records, 60)
+        # Past a reconcile sweep (15 x 2 s: the patterns globbed again),
+        # still nothing read twice.
+        deadline = time.monotonic() + 32
+        while time.monotonic() < deadline:
+            m = d.wait_for(lambda m: False, 2)
+            assert lines_seen(m) == want, (lines_seen(m), want)
+            assert sum(per_path(m).values()) == records, (per_path(m), records)
+        assert value(m, "maillog_envelope_malformed_total", format="cri") == 0
+        # The three pod logs, each its own series (the links have none: they
+        # reach files followed already, unless one was opened first through
+        # its link, which then has the series instead).
+        assert len(per_path(m)) == 3, per_path(m)
+        for k, p in enumerate((p0, p1, p2)):
+            assert p in per_path(m) or any(l.startswith("postfix-%d_" % k) for l in
+                                            map(os.path.basename, per_path(m))), per_path(m)
+        assert value(m, "maillog_glob_files", path=pod_glob) + \
+            value(m, "maillog_glob_files", path=link_glob) == 3, m
+        got = log_counts(m)
+    want_counts = log_counts(PLAIN_M)
+    # Only what --once shows of the same lines (the daemon shows no more).
+    diff = {k: (want_counts.get(k), got.get(k)) for k in want_counts
+            if want_counts.get(k) != got.get(k)}
+    assert not diff, sorted(diff.items())[:5]
+    assert sum(v for (n, _), v in got.items() if n == "maillog_smtp_status_total") == \
+        status_total(PLAIN_M) > 100
+
+
 def test_restart_in_the_middle_of_a_joined_line():
     """--state.file saved while a line's P parts are read and its F part is
     not: the restart reads the parts again and counts the line once."""
@@ -258,6 +361,7 @@ cases.run(test_wrong_envelope_counts_nothing)
 cases.run(test_stream_time_for_headerless_line)
 cases.run(test_daemon_cri_kubelet_rotation)
 cases.run(test_daemon_docker_rotation)
+cases.run(test_daemon_pods_glob)
 cases.run(test_restart_in_the_middle_of_a_joined_line)
 cases.run(test_truncation_forgets_the_parts)
 cases.finish()
