@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/input/envelope.h"
+#include "daemon/input/once.h"
 #include "parsers/mp.h"
 
 #define MAX_OUT 64
@@ -396,6 +398,109 @@ test_none_is_untouched(void **state)
 	fx_free(f);
 }
 
+/* envelope_is_plain lets the readers skip envelope_line for a plain file:
+ * true only when envelope_line would pass every further line untouched. */
+static void
+test_is_plain(void **state)
+{
+	struct fixture *f = fx_new(ENVELOPE_AUTO, 65536);
+	struct envelope_config none = { .mode = ENVELOPE_NONE, .max_line = 65536 };
+	struct envelope_config cri_cfg = { .mode = ENVELOPE_CRI, .max_line = 65536 };
+	struct envelope fresh = { 0 };
+	(void)state;
+
+	assert_true(envelope_is_plain(&fresh, NULL));
+	assert_true(envelope_is_plain(&fresh, &none));
+	assert_false(envelope_is_plain(&fresh, &cri_cfg));
+	/* Auto: undecided until the first line. */
+	assert_false(envelope_is_plain(&f->env, &f->cfg));
+	feed(f, PF_SENT);
+	assert_true(envelope_is_plain(&f->env, &f->cfg));
+	/* A rotation's new file decides again. */
+	envelope_fini(&f->env);
+	assert_false(envelope_is_plain(&f->env, &f->cfg));
+	feed(f, "2026-12-06T18:29:08Z stdout F x");
+	assert_false(envelope_is_plain(&f->env, &f->cfg));
+	fx_free(f);
+}
+
+/* once_read asks envelope_is_plain per chunk: lines over many chunks, some
+ * across a chunk's end, each once and byte for byte, in auto mode for a
+ * plain file (a later CRI-looking line stays as it is: the first line
+ * decided) and for a CRI file (every record unwrapped, not only the first
+ * chunk's). */
+struct once_check {
+	size_t n;
+	size_t bad;
+	int cri;
+};
+
+static void
+once_check_fn(void *ctx, const char *line, size_t len, int source)
+{
+	struct once_check *c = ctx;
+	char want[512];
+	int w;
+
+	(void)source;
+	if (c->cri || c->n % 97 != 5)
+		w = snprintf(want, sizeof want, "%s line %zu %.*s", PF_SENT, c->n,
+		    (int)(c->n % 61), "0123456789012345678901234567890123456789012345678901234567890123");
+	else
+		w = snprintf(want, sizeof want, "2026-12-06T18:29:08Z stdout F line %zu", c->n);
+	if ((size_t)w != len || memcmp(want, line, len) != 0)
+		c->bad++;
+	c->n++;
+}
+
+static void
+once_file(int cri)
+{
+	char path[] = "/tmp/test_envelope_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *fp;
+	struct envelope_config cfg = { .mode = ENVELOPE_AUTO, .max_line = 65536 };
+	struct input_status st = { 0 };
+	struct once_check c = { .cri = cri };
+	char err[256];
+	const size_t lines = 4000;
+
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	assert_non_null(fp);
+	for (size_t i = 0; i < lines; i++) {
+		if (cri)
+			fprintf(fp, "2026-12-06T18:29:08.%09zuZ stdout F ", i);
+		if (cri || i % 97 != 5)
+			fprintf(fp, "%s line %zu %.*s\n", PF_SENT, i, (int)(i % 61),
+			    "0123456789012345678901234567890123456789012345678901234567890123");
+		else
+			fprintf(fp, "2026-12-06T18:29:08Z stdout F line %zu\n", i);
+	}
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(once_read(path, 65536, &cfg, once_check_fn, &c, 0, &st,
+	    err, sizeof err), 0);
+	unlink(path);
+	assert_int_equal(c.n, lines);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(atomic_load(&st.lines), lines);
+	assert_true(atomic_load(&st.bytes) > 4 * 65536);
+}
+
+static void
+test_once_plain_chunks(void **state)
+{
+	(void)state;
+	once_file(0);
+}
+
+static void
+test_once_cri_chunks(void **state)
+{
+	(void)state;
+	once_file(1);
+}
+
 static void
 test_stream_time_for_headerless(void **state)
 {
@@ -559,6 +664,9 @@ main(void)
 		cmocka_unit_test(test_docker_overlong),
 		cmocka_unit_test(test_auto_decides_by_first_line),
 		cmocka_unit_test(test_none_is_untouched),
+		cmocka_unit_test(test_is_plain),
+		cmocka_unit_test(test_once_plain_chunks),
+		cmocka_unit_test(test_once_cri_chunks),
 		cmocka_unit_test(test_stream_time_for_headerless),
 		cmocka_unit_test(test_golden_files),
 		cmocka_unit_test(test_mode_names),

@@ -88,6 +88,23 @@ struct envelope {
 void envelope_line(struct envelope *e, const struct envelope_config *cfg,
     const char *line, size_t len, tail_line_fn fn, void *ctx, int source);
 
+/*
+ * Whether every further line of this file would go to fn exactly as it is:
+ * no envelope configured, mode none, or auto mode whose first line decided
+ * "plain". A reader may then call its line function itself instead of
+ * envelope_line (which costs a call and a stack frame per line, ~50
+ * instructions on a Postfix line, for nothing). Ask it again for each
+ * chunk of lines, not once per file: it is false until the first line has
+ * been through envelope_line (the kind is still undecided), and false
+ * again after envelope_fini. Once true for a struct it stays true until
+ * envelope_fini: the kind is decided only while it is 0.
+ */
+static inline int
+envelope_is_plain(const struct envelope *e, const struct envelope_config *cfg)
+{
+	return cfg == NULL || cfg->mode == ENVELOPE_NONE || e->kind == ENVELOPE_NONE;
+}
+
 /* Bytes of the file that hold parts of lines not finished yet (before the
  * line splitter's own fragment): a saved position must point before them
  * to read the whole line again after a restart. Exact unless a part ended

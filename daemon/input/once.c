@@ -38,6 +38,16 @@ pass_line(void *p, const char *line, size_t len)
 	envelope_line(&c->env, c->envelope, line, len, c->fn, c->ctx, c->source);
 }
 
+/* The same for a file known to be plain (envelope_is_plain): the line as
+ * it is, without envelope_line's frame. */
+static void
+pass_plain(void *p, const char *line, size_t len)
+{
+	struct once_ctx *c = p;
+	c->lines++;
+	c->fn(c->ctx, line, len, c->source);
+}
+
 int
 once_read(const char *path, size_t max_line, const struct envelope_config *envelope,
     tail_line_fn fn, void *ctx, int source, struct input_status *st, char *err, size_t errlen)
@@ -109,7 +119,11 @@ once_read(const char *path, size_t max_line, const struct envelope_config *envel
 			break;
 		}
 		bytes += (uint64_t)n;
-		lb_commit(&lb, (size_t)n, pass_line, &c);
+		/* Decided per chunk: the first line of an auto-mode file goes
+		 * through envelope_line, which decides the file's kind; from
+		 * the next chunk on, a plain file's lines skip it. */
+		lb_commit(&lb, (size_t)n,
+		    envelope_is_plain(&c.env, envelope) ? pass_plain : pass_line, &c);
 	}
 
 	/* Same rule as the daemon: a line counts once its newline has arrived. */

@@ -378,6 +378,17 @@ on_line(void *ctx, const char *line, size_t len)
 	envelope_line(&f->env, s->ts->o.envelope, line, len, s->ts->fn, s->ts->ctx, s->index);
 }
 
+/* on_line for a file known to be plain (envelope_is_plain): the line goes
+ * straight to the ingest function, without envelope_line's frame. */
+static void
+on_plain_line(void *ctx, const char *line, size_t len)
+{
+	struct tail_file *f = ctx;
+	struct tail_source *s = f->src;
+
+	s->ts->fn(s->ts->ctx, line, len, s->index);
+}
+
 static void
 file_close(struct tail_file *f)
 {
@@ -529,7 +540,11 @@ file_read(struct tail_file *f, size_t *budget)
 		*budget -= (size_t)n;
 		COUNT(s, bytes, (uint64_t)n);
 		update_marker(f, p, (size_t)n);
-		lines += lb_commit(&f->lb, (size_t)n, on_line, f);
+		/* Per chunk, as once_read does: an auto-mode file's first
+		 * line decides its kind inside on_line; later chunks of a
+		 * plain file skip envelope_line. */
+		lines += lb_commit(&f->lb, (size_t)n,
+		    envelope_is_plain(&f->env, f->src->ts->o.envelope) ? on_plain_line : on_line, f);
 	}
 	if (lent) {
 		size_t dropped = lb_unlend(&f->lb);
