@@ -23,87 +23,35 @@
 
 #include "parsers/parser.h"
 #include "tests/golden.h"
+#include "tests/parser_diff.h"
 
 extern const struct mp_parser mp_parser_sendmail_reference;
 
-static size_t compared, events, past_index;
+static size_t past_index;
 
-/* Both parsers on line[0..n), an exact-size heap copy each, so a read
- * past the end shows in the sanitizer build. */
+static struct parser_diff diff = { &mp_parser_sendmail, &mp_parser_sendmail_reference, 0, 0 };
+
 static void
 check(const char *line, size_t n)
 {
-	char *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
-	struct mp_syslog ha, hb;
-	struct mp_event ea, eb;
-	int ra, rb;
-
-	assert_non_null(a);
-	assert_non_null(b);
-	memcpy(a, line, n);
-	memcpy(b, line, n);
-	mp_syslog_parse(a, n, &ha);
-	mp_syslog_parse(b, n, &hb);
-	memset(&ea, 0, sizeof ea);
-	memset(&eb, 0, sizeof eb);
-	ea.hdr = ha;
-	eb.hdr = hb;
-	ra = mp_parser_sendmail.parse(NULL, &ha, &ea);
-	rb = mp_parser_sendmail_reference.parse(NULL, &hb, &eb);
-		/* Pointers into a and b differ by b - a. */
-#define AT(p) ((p) == NULL ? -1 : (long)((p) - b))
-#define AT_A(p) ((p) == NULL ? -1 : (long)((p) - a))
-	/* Member by member: struct copies (ev->enhanced = dsn) carry
-	 * padding bytes, which differ between the two calls. */
-	int same = ra == rb && ea.kind == eb.kind && ea.mta == eb.mta &&
-	    ea.direction == eb.direction && ea.outcome == eb.outcome &&
-	    ea.code == eb.code && ea.enhanced.cls == eb.enhanced.cls &&
-	    ea.enhanced.subject == eb.enhanced.subject &&
-	    ea.enhanced.detail == eb.enhanced.detail && ea.cls == eb.cls &&
-	    ea.destination == eb.destination && AT_A(ea.domain) == AT(eb.domain) &&
-	    ea.domain_len == eb.domain_len && AT_A(ea.reply) == AT(eb.reply) &&
-	    ea.reply_len == eb.reply_len && ea.not_attempted == eb.not_attempted &&
-	    memcmp(&ea.delay, &eb.delay, sizeof ea.delay) == 0 &&
-	    memcmp(ea.delay_stage, eb.delay_stage, sizeof ea.delay_stage) == 0 &&
-	    ea.nops == eb.nops && AT_A(ea.tls_cipher) == AT(eb.tls_cipher) &&
-	    ea.tls_cipher_len == eb.tls_cipher_len;
-
-	for (unsigned o = 0; same && o < ea.nops && o < MP_OPS_MAX; o++)
-		same = ea.ops[o].family == eb.ops[o].family &&
-		    memcmp(ea.ops[o].label, eb.ops[o].label, sizeof ea.ops[o].label) == 0 &&
-		    memcmp(&ea.ops[o].value, &eb.ops[o].value, sizeof ea.ops[o].value) == 0;
-#undef AT
-#undef AT_A
-	if (!same)
-		fail_msg("\"%.*s\": index %d, walk %d, events differ", (int)n, a, ra, rb);
-	compared++;
-	events += ra == 1;
-	free(a);
-	free(b);
+	parser_diff_line(&diff, line, n);
 }
 
 static void
 check_set(const char *path, int mta)
 {
-	struct golden_set set;
-
-	golden_load(&set, path, mta);
-	assert_true(set.ncases > 0);
-	for (size_t i = 0; i < set.ncases; i++)
-		for (size_t n = 0; n <= set.cases[i].len; n++)
-			check(set.cases[i].line, n);
-	golden_free(&set);
+	parser_diff_golden(&diff, path, mta);
 }
 
 static void
 test_golden(void **state)
 {
 	(void)state;
-	compared = events = 0;
+	diff.compared = diff.events = 0;
 	check_set(TESTS_DIR "/data/sendmail/golden.txt", MP_MTA_SENDMAIL);
 	check_set(TESTS_DIR "/data/mixed/golden.txt", MP_MTA_NONE);
-	print_message("%zu lines and prefixes, %zu events\n", compared, events);
-	assert_true(events > 100);
+	print_message("%zu lines and prefixes, %zu events\n", diff.compared, diff.events);
+	assert_true(diff.events > 100);
 }
 
 static uint32_t rng = 88172645u;
@@ -151,7 +99,7 @@ test_random(void **state)
 	char line[4096];
 
 	(void)state;
-	compared = events = past_index = 0;
+	diff.compared = diff.events = past_index = 0;
 	for (int i = 0; i < 200000; i++) {
 		size_t n = 0, nf = next() % 12;
 		int k;
@@ -172,8 +120,8 @@ test_random(void **state)
 		check(line, next() % (n + 1));
 	}
 	print_message("%zu lines, %zu events, %zu with more fields than the index\n",
-	    compared, events, past_index);
-	assert_true(events > 1000);
+	    diff.compared, diff.events, past_index);
+	assert_true(diff.events > 1000);
 }
 
 int
