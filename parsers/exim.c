@@ -234,12 +234,16 @@ static const char *
 recipient(const char *a, size_t len, struct mp_event *ev)
 {
 	const char *end = a + len, *sp, *p;
+	size_t n;
 
+	/* n counts bytes, never negative: gcc -O2 cannot tell that of a
+	 * pointer difference after p-- and warns on the memchr bound. */
 	sp = memchr(a, ' ', len);
-	p = sp != NULL ? sp : end;
-	if (p > a && p[-1] == ':')	/* "** user@dom: Unrouteable address" */
-		p--;
-	if (memchr(a, '@', (size_t)(p - a)) != NULL && a[0] != '|' &&
+	n = sp != NULL ? (size_t)(sp - a) : len;
+	if (n > 0 && a[n - 1] == ':')	/* "** user@dom: Unrouteable address" */
+		n--;
+	p = a + n;
+	if (memchr(a, '@', n) != NULL && a[0] != '|' &&
 	    a[0] != '/') {
 		/* Exim brackets an address it prints with its angle brackets
 		 * kept ("== <user@dom> R=..."), as some real mainlogs show. */

@@ -598,6 +598,16 @@ test_stdin_pipe(void **state)
 	close(saved);
 }
 
+/* Called on line 2, the first after the overlong one: a scrape that sees
+ * it counted must see the skip too, though both fall in one read turn. */
+static void
+overlong_before_next_line(void *arg)
+{
+	struct fixture *f = arg;
+
+	assert_int_equal(atomic_load(&status(f)->overlong), 1);
+}
+
 static void
 test_overlong_line(void **state)
 {
@@ -613,8 +623,12 @@ test_overlong_line(void **state)
 		assert_int_equal(write(fd, big, sizeof big), (ssize_t)sizeof big);
 	assert_int_equal(write(fd, "\n", 1), 1);
 	write_lines(fd, 2, 4);
+	f->seen->hook_at = 2;
+	f->seen->hook = overlong_before_next_line;
+	f->seen->hook_arg = f;
 	start(f, f->path);
 	expect_total(f, 4);
+	assert_null(f->seen->hook);	/* the check ran */
 	assert_int_equal(atomic_load(&status(f)->overlong), 1);
 	close(fd);
 }

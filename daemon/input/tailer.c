@@ -97,6 +97,7 @@ struct tail_file {
 	size_t mark_len;
 	unsigned char mark[MARKER_LEN]; /* the bytes just before offset */
 	struct lb lb;
+	uint64_t overlong_counted; /* lb.overlong already in the source's counter */
 	struct envelope env;      /* the container envelope of this file's lines */
 };
 
@@ -369,12 +370,38 @@ watch_dirs(struct tail_source *s)
 
 /* ---- files ------------------------------------------------------------ */
 
+/*
+ * Count and report the overlong lines the splitter skipped since the last
+ * call. The message goes out before the count, so a reader who sees the
+ * count also finds the message in the log.
+ */
+static void
+publish_overlong(struct tail_file *f)
+{
+	struct tail_source *s = f->src;
+
+	if (f->lb.overlong == f->overlong_counted)
+		return;
+	log_limited(LOG_LIMIT_OVERLONG, LOG_LEVEL_WARN,
+	    "%s: skipped a line longer than %zu bytes", s->path, s->ts->o.max_line);
+	COUNT(s, overlong, f->lb.overlong - f->overlong_counted);
+	f->overlong_counted = f->lb.overlong;
+}
+
+/*
+ * Both line callbacks first publish a skip the splitter made before this
+ * line: a scrape that sees the line counted then sees the skip too, even
+ * inside one read turn (a 10 MiB line spans 160 chunks and the lines after
+ * it are recorded before the turn ends). One compare per line.
+ */
 static void
 on_line(void *ctx, const char *line, size_t len)
 {
 	struct tail_file *f = ctx;
 	struct tail_source *s = f->src;
 
+	if (f->lb.overlong != f->overlong_counted)
+		publish_overlong(f);
 	envelope_line(&f->env, s->ts->o.envelope, line, len, s->ts->fn, s->ts->ctx, s->index);
 }
 
@@ -386,6 +413,8 @@ on_plain_line(void *ctx, const char *line, size_t len)
 	struct tail_file *f = ctx;
 	struct tail_source *s = f->src;
 
+	if (f->lb.overlong != f->overlong_counted)
+		publish_overlong(f);
 	s->ts->fn(s->ts->ctx, line, len, s->index);
 }
 
@@ -482,7 +511,6 @@ static enum read_result
 file_read(struct tail_file *f, size_t *budget)
 {
 	struct tail_source *s = f->src;
-	uint64_t overlong0 = f->lb.overlong;
 	enum read_result r = READ_EOF;
 	uint64_t lines = 0;
 	int reads = 0;
@@ -546,6 +574,7 @@ file_read(struct tail_file *f, size_t *budget)
 		lines += lb_commit(&f->lb, (size_t)n,
 		    envelope_is_plain(&f->env, f->src->ts->o.envelope) ? on_plain_line : on_line, f);
 	}
+	publish_overlong(f); /* a skip with no line after it yet */
 	if (lent) {
 		size_t dropped = lb_unlend(&f->lb);
 		if (dropped > 0) {
@@ -564,11 +593,6 @@ file_read(struct tail_file *f, size_t *budget)
 		atomic_store_explicit(&s->st->last_read_unix, t, memory_order_relaxed);
 		if (s->sum != NULL)
 			atomic_store_explicit(&s->sum->last_read_unix, t, memory_order_relaxed);
-	}
-	if (f->lb.overlong != overlong0) {
-		COUNT(s, overlong, f->lb.overlong - overlong0);
-		log_limited(LOG_LIMIT_OVERLONG, LOG_LEVEL_WARN,
-		    "%s: skipped a line longer than %zu bytes", s->path, s->ts->o.max_line);
 	}
 	return r;
 }
