@@ -165,37 +165,6 @@ out:
 }
 
 /*
- * memmem for the short literals the parsers look for ("status=", "said: ",
- * "dsn="). glibc's memmem sets up a general two-way search on every call,
- * which cost more than the rest of a delivery line's parsing together
- * (callgrind); memchr on the first byte plus memcmp is several times
- * cheaper for needles this short in lines this short. Returns a pointer to
- * the first occurrence of lit[0..n) in s[0..len), or NULL.
- */
-const char *
-mp_find(const char *s, size_t len, const char *lit, size_t n)
-{
-	const char *p = s, *last;
-
-	if (n == 0)
-		return s;
-	if (len < n)
-		return NULL;
-	last = s + (len - n);   /* the last place a match can start */
-	while (p <= last) {
-		p = memchr(p, lit[0], (size_t)(last - p) + 1);
-		if (p == NULL)
-			return NULL;
-		/* The last byte first: most candidates fail there, without a
-		 * call to memcmp. */
-		if (p[n - 1] == lit[n - 1] && (n < 3 || memcmp(p + 1, lit + 1, n - 2) == 0))
-			return p;
-		p++;
-	}
-	return NULL;
-}
-
-/*
  * Whether s[0..len) names a content filter: contains "amavis",
  * "spamassassin", "spamc", "dfilt", "rspamd", "clamsmtp", "mailscanner" or
  * "filter" (Postfix's "content_filter" contains "filter"), the names admins

@@ -1,11 +1,19 @@
 /*
- * test_scan.c - mp_find (parsers/scan.c) against a naive search: every
+ * test_scan.c - mp_find (parsers/find.c) against a naive search: every
  * haystack length from 0 to 80, every needle length from 1 to 9, the
  * needle planted at every offset (once, twice, cut off at the end) in
  * haystacks of few distinct bytes, so that partial matches (first and
  * last byte right, middle wrong) are common. Each haystack is an
  * exact-size heap copy, so a load past its end shows in the sanitizer
  * build.
+ *
+ * Then mp_byte_next (parsers/find.h) against a byte loop: every place of
+ * the byte, in order, in haystacks of every length from 0 to 80 (so blocks
+ * of 16, the shorter last block, and places at every offset of each), also
+ * as exact-size heap copies.
+ *
+ * Built twice (tests/meson.build): `scan` with SSE2 where the compiler has
+ * it, `scan_portable` with -DMP_FIND_PORTABLE, the memchr loops.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parsers/find.h"
 #include "parsers/parser.h"
 
 static const char *
@@ -91,11 +100,75 @@ test_against_naive(void **state)
 	assert_ptr_equal(mp_find(hay, 5, "", 0), hay);
 }
 
+/* Every place of c in s[0..len), by mp_byte_next and by a byte loop. */
+static size_t
+check_places(const char *s, size_t len, char c)
+{
+	char *h = malloc(len ? len : 1);
+	struct mp_byte_iter it;
+	const char *p;
+	size_t i = 0, places = 0;
+
+	assert_non_null(h);
+	memcpy(h, s, len);
+	mp_byte_iter_init(&it, h, len, c);
+	while ((p = mp_byte_next(&it)) != NULL) {
+		while (i < len && h[i] != c)
+			i++;
+		if (i == len || p != h + i)
+			fail_msg("len %zu, byte '%c': place %ld, the byte loop says %ld",
+			    len, c, (long)(p - h), i == len ? -1L : (long)i);
+		i++;
+		places++;
+	}
+	while (i < len && h[i] != c)
+		i++;
+	if (i != len)
+		fail_msg("len %zu, byte '%c': the place %zu was missed", len, c, i);
+	/* and it stays at the end */
+	assert_null(mp_byte_next(&it));
+	free(h);
+	return places;
+}
+
+static void
+test_byte_places(void **state)
+{
+	static const char alphabet[] = " ,=aC\"";
+	char hay[96];
+	size_t places = 0;
+
+	(void)state;
+	for (int round = 0; round < 200; round++) {
+		for (size_t len = 0; len <= 80; len++) {
+			for (size_t i = 0; i < len; i++)
+				hay[i] = alphabet[next() % (sizeof alphabet - 1)];
+			places += check_places(hay, len, ' ');
+			places += check_places(hay, len, '"');
+			places += check_places(hay, len, 'z');	/* never there */
+		}
+	}
+	/* a place at every offset of a block, alone */
+	for (size_t len = 1; len <= 80; len++) {
+		for (size_t at = 0; at < len; at++) {
+			memset(hay, 'x', len);
+			hay[at] = ',';
+			assert_int_equal(check_places(hay, len, ','), 1);
+		}
+	}
+	/* every byte the place: 16 bits of a mask at once */
+	memset(hay, ',', 80);
+	assert_int_equal(check_places(hay, 80, ','), 80);
+	print_message("%zu places\n", places);
+	assert_true(places > 10000);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_naive),
+		cmocka_unit_test(test_byte_places),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
