@@ -38,12 +38,6 @@
 #define LIT(s) (s), (sizeof(s) - 1)
 
 static int
-has_prefix(const char *s, size_t len, const char *p, size_t plen)
-{
-	return len >= plen && memcmp(s, p, plen) == 0;
-}
-
-static int
 word_is(const char *s, size_t len, const char *w, size_t wlen)
 {
 	return len == wlen && memcmp(s, w, wlen) == 0;
@@ -201,7 +195,7 @@ queue_line(const char *s, size_t len, int remote, struct mp_event *ev)
 	const char *sp = memchr(s, ' ', len), *v;
 	size_t vlen;
 
-	if (sp == NULL || !has_prefix(sp, (size_t)(s + len - sp), LIT(" for ")))
+	if (sp == NULL || !mp_has_prefix(sp, (size_t)(s + len - sp), LIT(" for ")))
 		return 0;
 	if (outcome_word(s, (size_t)(sp - s), ev) == -1)
 		return -1;
@@ -336,7 +330,7 @@ tls_op_6x(const char *v, size_t vlen, enum mp_direction dir, struct mp_event *ev
 {
 	const char *end = v + vlen, *ver, *c, *e;
 
-	if (!has_prefix(v, vlen, LIT("version=")))
+	if (!mp_has_prefix(v, vlen, LIT("version=")))
 		return;
 	ver = v + 8;
 	e = memchr(ver, ',', (size_t)(end - ver));
@@ -386,10 +380,10 @@ disconnect_ops(const char *s, size_t len, struct mp_event *ev)
 		/* the command that was due is not said */
 		mp_event_add_op(ev, MP_OPF_SMTPD_DISCONNECTS, MP_DISC_TIMEOUT, 0, 0, 0);
 		mp_event_add_op(ev, MP_OPF_SMTPD_TIMEOUTS, MP_CMD_OTHER, 0, 0, 0);
-	} else if (has_prefix(v, vlen, LIT("io-error"))) {
+	} else if (mp_has_prefix(v, vlen, LIT("io-error"))) {
 		mp_event_add_op(ev, MP_OPF_SMTPD_DISCONNECTS, MP_DISC_ERROR, 0, 0, 0);
 		/* io.c's TLS errors: "io-error: handshake failed: ..." */
-		if (has_prefix(v, vlen, LIT("io-error: handshake failed")))
+		if (mp_has_prefix(v, vlen, LIT("io-error: handshake failed")))
 			mp_event_add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_INBOUND, 0, 0, 0);
 	} else {
 		mp_event_add_op(ev, MP_OPF_SMTPD_DISCONNECTS, MP_DISC_OTHER, 0, 0, 0);
@@ -429,31 +423,31 @@ session_ops(const char *s, size_t len, struct mp_event *ev)
 	const char *v, *p, *end = s + len;
 	size_t vlen;
 
-	if (has_prefix(s, len, LIT("smtp connected address=")) ||
-	    has_prefix(s, len, LIT("smtp event=connected address="))) {
+	if (mp_has_prefix(s, len, LIT("smtp connected address=")) ||
+	    mp_has_prefix(s, len, LIT("smtp event=connected address="))) {
 		mp_event_add_op(ev, MP_OPF_SMTPD_CONNECTS, 0, 0, 0, 0);
-	} else if (has_prefix(s, len, LIT("smtp disconnected "))) {
+	} else if (mp_has_prefix(s, len, LIT("smtp disconnected "))) {
 		disconnect_ops(s + 18, len - 18, ev);
-	} else if (has_prefix(s, len, LIT("smtp event=closed "))) {
+	} else if (mp_has_prefix(s, len, LIT("smtp event=closed "))) {
 		/* 6.x: "smtp event=closed address=A host=H reason=R" */
 		disconnect_ops(s + 18, len - 18, ev);
-	} else if (has_prefix(s, len, LIT("smtp authentication user=")) ||
-	    has_prefix(s, len, LIT("smtp event=authentication user="))) {
+	} else if (mp_has_prefix(s, len, LIT("smtp authentication user=")) ||
+	    mp_has_prefix(s, len, LIT("smtp event=authentication user="))) {
 		/* the user name is strnvis()ed (no spaces): result is last */
 		for (v = NULL, p = s; (p = mp_find(p, (size_t)(end - p), LIT(" result="))) != NULL; p++)
 			v = p + 8;
 		if (v != NULL && (word_is(v, (size_t)(end - v), LIT("permfail")) ||
 		    word_is(v, (size_t)(end - v), LIT("tempfail"))))
 			mp_event_add_op(ev, MP_OPF_SMTPD_AUTH_FAILURES, MP_SASL_UNKNOWN, 0, 0, 0);
-	} else if (has_prefix(s, len, LIT("smtp tls ciphers="))) {
+	} else if (mp_has_prefix(s, len, LIT("smtp tls ciphers="))) {
 		v = field(s, len, LIT("ciphers="), &vlen);
 		tls_op(v, vlen, MP_DIR_INBOUND, ev);
-	} else if (has_prefix(s, len, LIT("smtp event=starttls "))) {
+	} else if (mp_has_prefix(s, len, LIT("smtp event=starttls "))) {
 		/* 6.x: "smtp event=starttls [address=A host=H ]ciphers="C"" */
 		v = field(s, len, LIT("ciphers="), &vlen);
 		if (v != NULL)
 			tls_op_6x(v, vlen, MP_DIR_INBOUND, ev);
-	} else if (has_prefix(s, len, LIT("mta tls ciphers="))) {
+	} else if (mp_has_prefix(s, len, LIT("mta tls ciphers="))) {
 		v = field(s, len, LIT("ciphers="), &vlen);
 		tls_op(v, vlen, MP_DIR_OUTBOUND, ev);
 	}
@@ -472,21 +466,21 @@ opensmtpd_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 	if (id != 0) {
 		s = m + id;
 		len = n - id;
-		if (has_prefix(s, len, LIT("mta delivery ")))
+		if (mp_has_prefix(s, len, LIT("mta delivery ")))
 			return delivery(s + 13, len - 13, 1, ev);
-		if (has_prefix(s, len, LIT("mda delivery ")))
+		if (mp_has_prefix(s, len, LIT("mda delivery ")))
 			return delivery(s + 13, len - 13, 0, ev);
-		if (has_prefix(s, len, LIT("smtp failed-command ")))
+		if (mp_has_prefix(s, len, LIT("smtp failed-command ")))
 			return failed_command(s + 20, len - 20, ev);
 		/* 6.0-6.3 wrote "event=" before the event's name; "smtp
 		 * event=message" is logged once per recipient, not per
 		 * message, so it is no receipt (parsers keep no state to tell
 		 * the first of a message's lines). */
-		if (has_prefix(s, len, LIT("mta event=delivery ")))
+		if (mp_has_prefix(s, len, LIT("mta event=delivery ")))
 			return delivery(s + 19, len - 19, 1, ev);
-		if (has_prefix(s, len, LIT("smtp event=failed-command ")))
+		if (mp_has_prefix(s, len, LIT("smtp event=failed-command ")))
 			return failed_command_6x(s + 26, len - 26, ev);
-		if (has_prefix(s, len, LIT("smtp message "))) {
+		if (mp_has_prefix(s, len, LIT("smtp message "))) {
 			message_ops(s + 13, len - 13, ev);
 			ev->kind = MP_EVENT_RECEIVED;
 			ev->direction = MP_DIR_INBOUND;
@@ -495,11 +489,11 @@ opensmtpd_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 		session_ops(s, len, ev);
 		return 0;
 	}
-	if (has_prefix(m, n, LIT("relay: ")))
+	if (mp_has_prefix(m, n, LIT("relay: ")))
 		return queue_line(m + 7, n - 7, 1, ev);
-	if (has_prefix(m, n, LIT("delivery: ")))
+	if (mp_has_prefix(m, n, LIT("delivery: ")))
 		return queue_line(m + 10, n - 10, 0, ev);
-	if (has_prefix(m, n, LIT("smtp-in: Failed command on session ")))
+	if (mp_has_prefix(m, n, LIT("smtp-in: Failed command on session ")))
 		return old_failed_command(m, n, ev);
 	return 0;
 }

@@ -15,6 +15,8 @@
 #include "parsers/mp.h"
 #include "parsers/regex.h"
 
+#include <string.h>
+
 /* What mp_registry_set_reinjection gave: each name as the user wrote it
  * (a Postfix syslog_name, or a whole tag ending in "/smtpd"). */
 struct mp_settings {
@@ -88,6 +90,19 @@ int mp_is_loopback(const char *a, size_t len);
 double mp_decimal_at(const char *s, size_t len, size_t *used);
 double mp_units_duration_at(const char *s, size_t len, size_t *used);
 const char *mp_find(const char *s, size_t len, const char *lit, size_t n);
+
+/*
+ * Whether s[0..len) starts with p[0..plen). The first byte is compared
+ * inline: most calls are one of a list of prefixes tried in turn, and most
+ * fail on that byte without a memcmp call (postscreen's eighteen line
+ * shapes, tried in order on every postscreen line, spent 2.5 % of a
+ * Postfix log's CPU time in memcmp calls that failed at once: perf).
+ */
+static inline int
+mp_has_prefix(const char *s, size_t len, const char *p, size_t plen)
+{
+	return len >= plen && (plen == 0 || (s[0] == p[0] && memcmp(s, p, plen) == 0));
+}
 int mp_filter_name(const char *s, size_t len);
 
 /* Add an op (ops.h) to ev: family fam with label values l0..l2 (0 for a

@@ -90,12 +90,6 @@ static const char content_reject_re[] =
 #define LIT(s) (s), (sizeof(s) - 1)
 
 static int
-has_prefix(const char *s, size_t len, const char *p, size_t plen)
-{
-	return len >= plen && memcmp(s, p, plen) == 0;
-}
-
-static int
 word_is(const char *s, size_t len, const char *w, size_t wlen)
 {
 	return len == wlen && memcmp(s, w, wlen) == 0;
@@ -439,7 +433,7 @@ delivery(struct postfix_state *st, const struct mp_syslog *hdr, const char *m,
 		return -1;
 
 	text = status + status_len;
-	if (has_prefix(text, (size_t)(end - text), LIT(" ("))) {
+	if (mp_has_prefix(text, (size_t)(end - text), LIT(" ("))) {
 		text += 2;
 		text_len = (size_t)(end - text);
 		if (text_len > 0 && text[text_len - 1] == ')')
@@ -459,7 +453,7 @@ delivery(struct postfix_state *st, const struct mp_syslog *hdr, const char *m,
 	 * "delivery temporarily suspended: " and the reason of the failure
 	 * that marked it): nothing was tried this time. */
 	if (ev->outcome == MP_OUTCOME_DEFERRED &&
-	    has_prefix(text, text_len, LIT("delivery temporarily suspended: ")))
+	    mp_has_prefix(text, text_len, LIT("delivery temporarily suspended: ")))
 		ev->not_attempted = 1;
 	delays(m, (size_t)(status - m), ev);
 	relay = field(m, (size_t)(status - m), LIT(", relay="), &relay_len);
@@ -484,8 +478,8 @@ reply_reject(const char *m, size_t n, const char *r, struct mp_event *ev)
 			ev->outcome = MP_OUTCOME_TEMP_REJECTED;
 		else
 			ev->outcome = MP_OUTCOME_REJECTED;
-	} else if (has_prefix(r, rlen, LIT("too many connections")) ||
-	    has_prefix(r, rlen, LIT("all server ports busy"))) {
+	} else if (mp_has_prefix(r, rlen, LIT("too many connections")) ||
+	    mp_has_prefix(r, rlen, LIT("all server ports busy"))) {
 		/* postscreen hangs up with a 421 it does not log. */
 		ev->outcome = MP_OUTCOME_TEMP_REJECTED;
 	} else {
@@ -782,14 +776,14 @@ fcrdns_failure(const char *w, size_t n)
 {
 	const char *sp, *rest;
 
-	if (has_prefix(w, n, LIT("hostname ")))
+	if (mp_has_prefix(w, n, LIT("hostname ")))
 		return mp_find(w, n, LIT(" does not resolve to address ")) != NULL;
 	if ((sp = memchr(w, ' ', n)) == NULL || sp == w || sp[-1] != ':')
 		return 0;
 	rest = sp + 1;
 	n -= (size_t)(rest - w);
-	return has_prefix(rest, n, LIT("address not listed for hostname ")) ||
-	    (has_prefix(rest, n, LIT("hostname ")) &&
+	return mp_has_prefix(rest, n, LIT("address not listed for hostname ")) ||
+	    (mp_has_prefix(rest, n, LIT("hostname ")) &&
 	    mp_find(rest, n, LIT(" verification failed")) != NULL);
 }
 
@@ -811,12 +805,12 @@ sasl_failure(const char *w, size_t n, struct mp_event *ev)
 		return;
 	method = sp + 1;
 	left = (size_t)(w + n - method);
-	if (!has_prefix(method, left, LIT("SASL ")))
+	if (!mp_has_prefix(method, left, LIT("SASL ")))
 		return;
 	method += 5;
 	left -= 5;
 	mlen = word_len(method, left);
-	if (!has_prefix(method + mlen, left - mlen, LIT(" authentication failed")))
+	if (!mp_has_prefix(method + mlen, left - mlen, LIT(" authentication failed")))
 		return;
 	add_op(ev, MP_OPF_SMTPD_AUTH_FAILURES, mp_op_sasl(method, mlen), 0);
 }
@@ -835,18 +829,18 @@ static void
 diagnostic(const struct mp_syslog *hdr, enum prog prog, const char *m,
     size_t n, struct mp_event *ev)
 {
-	if (has_prefix(m, n, LIT("fatal: "))) {
+	if (mp_has_prefix(m, n, LIT("fatal: "))) {
 		if (hdr->tag != NULL)
 			add_op(ev, MP_OPF_FATALS, 0, 0);
 		return;
 	}
-	if (has_prefix(m, n, LIT("panic: "))) {
+	if (mp_has_prefix(m, n, LIT("panic: "))) {
 		if (hdr->tag != NULL)
 			add_op(ev, MP_OPF_PANICS, 0, 0);
 		return;
 	}
 	if ((prog != PROG_SMTPD && prog != PROG_ANY) ||
-	    !has_prefix(m, n, LIT("warning: ")))
+	    !mp_has_prefix(m, n, LIT("warning: ")))
 		return;
 	m += sizeof("warning: ") - 1;
 	n -= sizeof("warning: ") - 1;
@@ -917,18 +911,18 @@ tls_established(const char *m, size_t n, int want_from, int want_to,
 	size_t left;
 
 	for (size_t i = 0; i < sizeof trusts / sizeof trusts[0] && p == NULL; i++)
-		if (has_prefix(m, n, trusts[i].s, trusts[i].n)) {
+		if (mp_has_prefix(m, n, trusts[i].s, trusts[i].n)) {
 			p = m + trusts[i].n;
 			trust = trusts[i].t;
 		}
-	if (p == NULL || !has_prefix(p, (size_t)(end - p),
+	if (p == NULL || !mp_has_prefix(p, (size_t)(end - p),
 	    LIT("TLS connection established ")))
 		return 0;
 	p += sizeof("TLS connection established ") - 1;
 	left = (size_t)(end - p);
-	if (want_from && has_prefix(p, left, LIT("from ")))
+	if (want_from && mp_has_prefix(p, left, LIT("from ")))
 		dir = MP_DIR_INBOUND;
-	else if (want_to && has_prefix(p, left, LIT("to ")))
+	else if (want_to && mp_has_prefix(p, left, LIT("to ")))
 		dir = MP_DIR_OUTBOUND;
 	else
 		return 0;
@@ -955,19 +949,19 @@ tls_established(const char *m, size_t n, int want_from, int want_to,
 static int
 smtpd_session(const char *m, size_t n, struct mp_event *ev)
 {
-	if (has_prefix(m, n, LIT("connect from "))) {
+	if (mp_has_prefix(m, n, LIT("connect from "))) {
 		if (memchr(m, '[', n) != NULL)
 			add_op(ev, MP_OPF_SMTPD_CONNECTS, 0, 0);
-	} else if (has_prefix(m, n, LIT("disconnect from "))) {
+	} else if (mp_has_prefix(m, n, LIT("disconnect from "))) {
 		add_op(ev, MP_OPF_SMTPD_DISCONNECTS, disconnect_reason(m, n), 0);
-	} else if (has_prefix(m, n, LIT("lost connection after "))) {
+	} else if (mp_has_prefix(m, n, LIT("lost connection after "))) {
 		m += sizeof("lost connection after ") - 1;
 		after_cmd(m, n - (sizeof("lost connection after ") - 1),
 		    MP_OPF_SMTPD_LOST, ev);
-	} else if (has_prefix(m, n, LIT("timeout after "))) {
+	} else if (mp_has_prefix(m, n, LIT("timeout after "))) {
 		after_cmd(m + sizeof("timeout after ") - 1,
 		    n - (sizeof("timeout after ") - 1), MP_OPF_SMTPD_TIMEOUTS, ev);
-	} else if (has_prefix(m, n, LIT("SSL_accept error from "))) {
+	} else if (mp_has_prefix(m, n, LIT("SSL_accept error from "))) {
 		add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_INBOUND, 0);
 	} else {
 		return tls_established(m, n, 1, 0, ev);
@@ -980,7 +974,7 @@ smtpd_session(const char *m, size_t n, struct mp_event *ev)
 static int
 smtp_session(const char *m, size_t n, struct mp_event *ev)
 {
-	if (has_prefix(m, n, LIT("SSL_connect error to "))) {
+	if (mp_has_prefix(m, n, LIT("SSL_connect error to "))) {
 		add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_OUTBOUND, 0);
 		return 1;
 	}
@@ -1038,7 +1032,7 @@ ps_dnsbl_rank(const char *m, size_t n, struct mp_event *ev)
 	size_t used, left = n - (sizeof("DNSBL rank ") - 1);
 	double rank = mp_decimal_at(v, left, &used);
 
-	if (rank < 0 || !has_prefix(v + used, left - used, LIT(" for [")))
+	if (rank < 0 || !mp_has_prefix(v + used, left - used, LIT(" for [")))
 		return 0;
 	(void)mp_event_add_op(ev, MP_OPF_PS_DNSBL_RANK, 0, 0, 0, rank);
 	add_op(ev, MP_OPF_PS_FAILURES, MP_PS_DNSBL, 0);
@@ -1048,12 +1042,12 @@ ps_dnsbl_rank(const char *m, size_t n, struct mp_event *ev)
 static int
 postscreen_session(const char *m, size_t n, struct mp_event *ev)
 {
-	if (has_prefix(m, n, LIT("DNSBL rank ")))
+	if (mp_has_prefix(m, n, LIT("DNSBL rank ")))
 		return ps_dnsbl_rank(m, n, ev);
 	for (size_t i = 0; i < sizeof ps_shapes / sizeof ps_shapes[0]; i++) {
 		const struct ps_shape *s = &ps_shapes[i];
 
-		if (!has_prefix(m, n, s->s, s->n))
+		if (!mp_has_prefix(m, n, s->s, s->n))
 			continue;
 		/* PREGREET and HANGUP name the client further on. */
 		if (s->s[s->n - 1] != '[' &&
@@ -1137,7 +1131,7 @@ cleanup_action(enum prog prog, const char *act, size_t rest,
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
 		int src;
 
-		if (!has_prefix(act, rest, actions[i].s, actions[i].n))
+		if (!mp_has_prefix(act, rest, actions[i].s, actions[i].n))
 			continue;
 		src = cleanup_source(act + actions[i].n, rest - actions[i].n);
 		if (src < 0)
@@ -1146,11 +1140,11 @@ cleanup_action(enum prog prog, const char *act, size_t rest,
 		return 1;
 	}
 	for (size_t i = 0; i < sizeof milter / sizeof milter[0]; i++) {
-		if (!has_prefix(act, rest, milter[i].s, milter[i].n))
+		if (!mp_has_prefix(act, rest, milter[i].s, milter[i].n))
 			continue;
 		/* Untagged, smtpd's own milter-reject (NOQUEUE, before DATA
 		 * ends) is not cleanup's: only END-OF-MESSAGE is. */
-		if (prog == PROG_ANY && !has_prefix(act + milter[i].n,
+		if (prog == PROG_ANY && !mp_has_prefix(act + milter[i].n,
 		    rest - milter[i].n, LIT("END-OF-MESSAGE ")))
 			return 0;
 		add_op(ev, MP_OPF_CLEANUP_ACTIONS, milter[i].a, MP_CLS_MILTER);
@@ -1178,11 +1172,11 @@ qmgr_active(const char *act, size_t rest, struct mp_event *ev)
 	sz += sizeof(", size=") - 1;
 	size = mp_decimal_at(sz, (size_t)(end - sz), &used);
 	nr = sz + used;
-	if (size < 0 || !has_prefix(nr, (size_t)(end - nr), LIT(", nrcpt=")))
+	if (size < 0 || !mp_has_prefix(nr, (size_t)(end - nr), LIT(", nrcpt=")))
 		return 0;
 	nr += sizeof(", nrcpt=") - 1;
 	rcpts = mp_decimal_at(nr, (size_t)(end - nr), &used);
-	if (rcpts < 0 || !has_prefix(nr + used, (size_t)(end - nr - used),
+	if (rcpts < 0 || !mp_has_prefix(nr + used, (size_t)(end - nr - used),
 	    LIT(" (queue ")))
 		return 0;
 	(void)mp_event_add_op(ev, MP_OPF_QMGR_SIZE, 0, 0, 0, size);
@@ -1206,7 +1200,7 @@ bounce_notice(const char *act, size_t rest, struct mp_event *ev)
 	};
 
 	for (size_t i = 0; i < sizeof notices / sizeof notices[0]; i++)
-		if (has_prefix(act, rest, notices[i].s, notices[i].n)) {
+		if (mp_has_prefix(act, rest, notices[i].s, notices[i].n)) {
 			add_op(ev, MP_OPF_BOUNCE, notices[i].kind, notices[i].to);
 			return 1;
 		}
@@ -1224,7 +1218,7 @@ queue_ops(enum prog prog, const char *act, size_t rest, struct mp_event *ev)
 {
 	int any = prog == PROG_ANY;
 
-	if ((any || prog == PROG_CLEANUP) && has_prefix(act, rest, LIT("message-id="))) {
+	if ((any || prog == PROG_CLEANUP) && mp_has_prefix(act, rest, LIT("message-id="))) {
 		add_op(ev, MP_OPF_CLEANUP_PROCESSED, 0, 0);
 		return 1;
 	}
@@ -1235,7 +1229,7 @@ queue_ops(enum prog prog, const char *act, size_t rest, struct mp_event *ev)
 			add_op(ev, MP_OPF_QMGR_REMOVED, 0, 0);
 			return 1;
 		}
-		if (has_prefix(act, rest, LIT("from=<")) && qmgr_active(act, rest, ev))
+		if (mp_has_prefix(act, rest, LIT("from=<")) && qmgr_active(act, rest, ev))
 			return 1;
 	}
 	return (any || prog == PROG_BOUNCE) && bounce_notice(act, rest, ev);
@@ -1254,8 +1248,8 @@ postfix_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 		return 0;
 	prog = program_of(hdr);
 	/* Diagnostics ("warning: ... status=...") are never results. */
-	if (has_prefix(m, n, LIT("warning: ")) || has_prefix(m, n, LIT("error: ")) ||
-	    has_prefix(m, n, LIT("fatal: ")) || has_prefix(m, n, LIT("panic: "))) {
+	if (mp_has_prefix(m, n, LIT("warning: ")) || mp_has_prefix(m, n, LIT("error: ")) ||
+	    mp_has_prefix(m, n, LIT("fatal: ")) || mp_has_prefix(m, n, LIT("panic: "))) {
 		diagnostic(hdr, prog, m, n, ev);
 		return 0;
 	}
@@ -1264,12 +1258,12 @@ postfix_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 	if (colon != NULL && colon + 1 < m + n && colon[1] == ' ') {
 		act = colon + 2;
 		rest = (size_t)(m + n - act);
-		if (has_prefix(act, rest, LIT("reject: ")) ||
-		    has_prefix(act, rest, LIT("milter-reject: "))) {
+		if (mp_has_prefix(act, rest, LIT("reject: ")) ||
+		    mp_has_prefix(act, rest, LIT("milter-reject: "))) {
 			(void)cleanup_action(prog, act, rest, ev);
 			return reject(st, m, n, ev);
 		}
-		if (has_prefix(act, rest, LIT("client=")))
+		if (mp_has_prefix(act, rest, LIT("client=")))
 			return received(st, hdr, act, rest, ev);
 		if (queue_ops(prog, act, rest, ev))
 			return 0;
@@ -1284,7 +1278,7 @@ postfix_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 	/* qmgr's "QID: from=<s>, status=expired, returned to sender". */
 	if (r == 1 && ev->outcome == MP_OUTCOME_EXPIRED && act != NULL &&
 	    (prog == PROG_QMGR || prog == PROG_ANY) &&
-	    has_prefix(act, rest, LIT("from=<")))
+	    mp_has_prefix(act, rest, LIT("from=<")))
 		add_op(ev, MP_OPF_QMGR_EXPIRED, 0, 0);
 	return r;
 }
@@ -1299,7 +1293,7 @@ postfix_claims(const struct mp_syslog *hdr)
 		return MP_CLAIM_NO;
 	if (hdr->tag == NULL)
 		return MP_CLAIM_MAYBE;
-	return has_prefix(hdr->tag, hdr->tag_len, LIT("postfix")) ?
+	return mp_has_prefix(hdr->tag, hdr->tag_len, LIT("postfix")) ?
 	    MP_CLAIM_YES : MP_CLAIM_NO;
 }
 
