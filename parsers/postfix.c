@@ -95,15 +95,26 @@ word_is(const char *s, size_t len, const char *w, size_t wlen)
 	return len == wlen && memcmp(s, w, wlen) == 0;
 }
 
-/* Last occurrence of needle in s[0..len), or NULL. */
+/* Last occurrence of needle in s[0..len), or NULL. The candidates are
+ * found by memrchr on the first byte (';' or ','): a byte loop here was a
+ * sixth of postfix_parse's own time on reject and qmgr lines (perf). */
 static const char *
 rfind(const char *s, size_t len, const char *needle, size_t nlen)
 {
-	if (len < nlen)
-		return NULL;
-	for (size_t i = len - nlen + 1; i-- > 0;)
-		if (s[i] == needle[0] && memcmp(s + i, needle, nlen) == 0)
-			return s + i;
+	size_t span;
+
+	if (nlen == 0 || len < nlen)
+		return len < nlen ? NULL : s + len;
+	span = len - nlen + 1;	/* the places a match can start: s[0..span) */
+	while (span > 0) {
+		const char *p = memrchr(s, needle[0], span);
+
+		if (p == NULL)
+			return NULL;
+		if (memcmp(p, needle, nlen) == 0)
+			return p;
+		span = (size_t)(p - s);
+	}
 	return NULL;
 }
 
@@ -717,27 +728,47 @@ enum prog {
 static enum prog
 program_of(const struct mp_syslog *hdr)
 {
-	static const struct { const char *s; size_t n; enum prog p; } programs[] = {
-		{ LIT("smtpd"), PROG_SMTPD }, { LIT("smtp"), PROG_SMTP },
-		{ LIT("lmtp"), PROG_SMTP }, { LIT("postscreen"), PROG_POSTSCREEN },
-		{ LIT("qmgr"), PROG_QMGR }, { LIT("oqmgr"), PROG_QMGR },
-		{ LIT("cleanup"), PROG_CLEANUP }, { LIT("bounce"), PROG_BOUNCE },
-		{ LIT("local"), PROG_DELIVERY }, { LIT("virtual"), PROG_DELIVERY },
-		{ LIT("pipe"), PROG_DELIVERY }, { LIT("error"), PROG_DELIVERY },
-		{ LIT("retry"), PROG_DELIVERY }, { LIT("discard"), PROG_DELIVERY },
-	};
-	const char *slash, *prog;
-	size_t plen;
+	const char *slash, *p;
+	size_t n;
 
 	if (hdr->tag == NULL ||
 	    (slash = memrchr(hdr->tag, '/', hdr->tag_len)) == NULL)
 		return PROG_ANY;
-	prog = slash + 1;
-	plen = (size_t)(hdr->tag + hdr->tag_len - prog);
-	for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++)
-		if (word_is(prog, plen, programs[i].s, programs[i].n))
-			return programs[i].p;
-	return PROG_OTHER;
+	p = slash + 1;
+	n = (size_t)(hdr->tag + hdr->tag_len - p);
+	if (n == 0)
+		return PROG_OTHER;
+	/* By first byte, then the whole word: this was a walk over fourteen
+	 * names on every line, with a branch per name that the line's
+	 * program made unpredictable (a tenth of postfix_parse, perf). */
+#define IS(w) word_is(p, n, LIT(w))
+	switch (p[0]) {
+	case 's':
+		return IS("smtpd") ? PROG_SMTPD : IS("smtp") ? PROG_SMTP : PROG_OTHER;
+	case 'l':
+		return IS("lmtp") ? PROG_SMTP : IS("local") ? PROG_DELIVERY : PROG_OTHER;
+	case 'p':
+		return IS("postscreen") ? PROG_POSTSCREEN : IS("pipe") ? PROG_DELIVERY : PROG_OTHER;
+	case 'q':
+		return IS("qmgr") ? PROG_QMGR : PROG_OTHER;
+	case 'o':
+		return IS("oqmgr") ? PROG_QMGR : PROG_OTHER;
+	case 'c':
+		return IS("cleanup") ? PROG_CLEANUP : PROG_OTHER;
+	case 'b':
+		return IS("bounce") ? PROG_BOUNCE : PROG_OTHER;
+	case 'v':
+		return IS("virtual") ? PROG_DELIVERY : PROG_OTHER;
+	case 'e':
+		return IS("error") ? PROG_DELIVERY : PROG_OTHER;
+	case 'r':
+		return IS("retry") ? PROG_DELIVERY : PROG_OTHER;
+	case 'd':
+		return IS("discard") ? PROG_DELIVERY : PROG_OTHER;
+	default:
+		return PROG_OTHER;
+	}
+#undef IS
 }
 
 /*
