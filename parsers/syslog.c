@@ -8,6 +8,7 @@
  * (pointer, length): this runs on every line, before any prefilter, and a
  * regex here would cost more than the whole Postfix parser.
  */
+#include "parsers/find.h"
 #include "parsers/mp.h"
 
 #include <string.h>
@@ -279,6 +280,25 @@ find3(const char *s, size_t from, size_t len, char a, char b, char c)
 {
 	size_t i = from;
 
+#ifdef MP_FIND_SSE2
+	/* Sixteen bytes a step while sixteen remain (find.h): a tag such as
+	 * "postfix/smtpd" ends in the first step, where the words took two
+	 * or three, and the word loop was still half of host_tag_msg's
+	 * samples (perf annotate). */
+	{
+		const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+
+		for (; len - i >= 16; i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+			unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			    _mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+			    _mm_cmpeq_epi8(v, vc)));
+
+			if (m != 0)
+				return i + (size_t)__builtin_ctz(m);
+		}
+	}
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	const uint64_t ma = ONES * (unsigned char)a, mb = ONES * (unsigned char)b,
 	    mc = ONES * (unsigned char)c;

@@ -333,8 +333,9 @@ test_months(void **state)
 
 /*
  * The word-at-a-time scan for the end of the tag and of the pid
- * (syslog.c, find3): tags of 1 to 24 bytes after hosts of 1 to 8 bytes, so
- * the end falls at every offset of an eight-byte word, with a pid of 0 to
+ * (syslog.c, find3): tags of 1 to 40 bytes after hosts of 1 to 8 bytes, so
+ * the end falls at every offset of an eight-byte word and of the first two
+ * sixteen-byte SSE2 steps, with a pid of 0 to
  * 9 digits, each ending the ways a line can: "[pid]: msg", ": msg", no
  * colon, a pid that never closes, and the line's end inside the pid.
  * Exact-length copies, so a read past the line shows in the sanitizer
@@ -344,15 +345,18 @@ static void
 test_tag_scan(void **state)
 {
 	(void)state;
-	char line[128], tag[32], pid[16], want_msg[128];
+	char line[160], tag[48], pid[16], want_msg[160];
 
 	for (int hl = 1; hl <= 8; hl++)
-		for (int tl = 1; tl <= 24; tl++)
+		for (int tl = 1; tl <= 40; tl++)
 			for (int pl = 0; pl <= 9; pl++)
 				for (int form = 0; form < 5; form++) {
 					struct mp_syslog h;
 					char *copy;
 					int n, has_tag;
+					/* a long message too, so the pid's end is also
+					 * found inside a full sixteen-byte step */
+					const char *msg = tl % 2 ? "msg" : "a message of 0123456789 words";
 
 					memset(tag, 0, sizeof tag);
 					memset(pid, 0, sizeof pid);
@@ -362,15 +366,15 @@ test_tag_scan(void **state)
 						pid[k] = (char)('0' + k);
 					n = snprintf(line, sizeof line, "Nov 28 00:00:00 %.*s ", hl, "mx1.host");
 					switch (form) {
-					case 0: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s]: msg", tag, pid); break;
-					case 1: n += snprintf(line + n, sizeof line - (size_t)n, "%s: msg", tag); break;
-					case 2: n += snprintf(line + n, sizeof line - (size_t)n, "%s msg", tag); break;
-					case 3: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s msg", tag, pid); break;
+					case 0: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s]: %s", tag, pid, msg); break;
+					case 1: n += snprintf(line + n, sizeof line - (size_t)n, "%s: %s", tag, msg); break;
+					case 2: n += snprintf(line + n, sizeof line - (size_t)n, "%s %s", tag, msg); break;
+					case 3: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s %s", tag, pid, msg); break;
 					default: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s", tag, pid); break;
 					}
 					has_tag = form <= 1;
 					if (has_tag)
-						snprintf(want_msg, sizeof want_msg, "msg");
+						snprintf(want_msg, sizeof want_msg, "%s", msg);
 					else
 						snprintf(want_msg, sizeof want_msg, "%s", line + 16 + hl + 1);
 					parse_copy(line, (size_t)n, &h, &copy);
