@@ -81,9 +81,10 @@ struct rule {
 #define LIT_SURE 2                 /* from reason_builtin.sure: rs->sure */
 
 /*
- * One prefilter literal, chained in the bucket of its first LIT_MIN bytes.
- * A text in both lists of a rule is one entry with both flags (most sure
- * literals are also literals: two entries made the chain twice as long).
+ * One prefilter literal while the index is built, chained in the bucket of
+ * its first LIT_MIN bytes. A text in both lists of a rule is one entry with
+ * both flags (most sure literals are also literals: two entries made the
+ * scan's work twice as long).
  */
 struct lit {
 	const char *s;                 /* lower-case, static (the built-in table) */
@@ -96,13 +97,33 @@ struct lit {
 	uint32_t next;                 /* next in the bucket, or LIT_NONE */
 };
 
+/* A literal as scan() reads it: the literals of one key are contiguous in
+ * reason_set.glits, so a key's group is one run of adjacent entries. */
+struct glit {
+	uint64_t head;                 /* as struct lit */
+	uint64_t head_mask;
+	const char *s;
+	uint32_t rule;
+	uint32_t len;
+	unsigned flags;
+};
+
+/* A key's group in reason_set.keys, an open-addressed table; count 0: empty. */
+struct key_slot {
+	uint32_t key;
+	uint32_t first;                /* index of its first literal in glits */
+	uint32_t count;
+};
+
+#define KEY_SLOTS 2048             /* a power of two, at least twice the keys */
+
 struct reason_set {
 	struct rule *rules;
 	size_t nrules, nuser;
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
-	struct lit *lits;
-	uint32_t head[LIT_BUCKETS];    /* first literal of each bucket, or LIT_NONE */
+	struct glit *glits;
+	struct key_slot keys[KEY_SLOTS];
 	/* Bit tri_bit(key) is set for every literal's key: see scan(). 8 KiB,
 	 * filled once by index_literals. */
 	uint64_t tri[65536 / 64];
@@ -242,16 +263,89 @@ tri_bit(uint32_t key)
 	return (key * 2654435761u) >> 16;
 }
 
-/* Chain the built-in rules' literals into rs->head. Rule i of the table
- * is rs->rules[rs->nuser + i]. */
+/* The home slot of a key in reason_set.keys: the top 11 bits of the same
+ * product as bucket(). */
+static uint32_t
+key_slot(uint32_t key)
+{
+	_Static_assert(KEY_SLOTS == 1u << 11, "key_slot() yields 11 bits");
+	return (key * 2654435761u) >> 21;
+}
+
+/* qsort order of literal indices: by key, then by index (deterministic). */
+static const struct lit *sort_lits;
+
+static int
+by_key(const void *a, const void *b)
+{
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+	uint32_t ki = sort_lits[i].key, kj = sort_lits[j].key;
+
+	return ki != kj ? (ki < kj ? -1 : 1) : (i < j ? -1 : i > j);
+}
+
+/*
+ * Lay the literals out for scan(): grouped by key in rs->glits, each key's
+ * group found through rs->keys. Fails (-1) only on memory or if the keys
+ * would fill more than half the table.
+ */
+static int
+group_literals(struct reason_set *rs, const struct lit *lits, size_t n)
+{
+	uint32_t *order = malloc(n * sizeof *order);
+	size_t nkeys = 0;
+
+	if (order == NULL || (rs->glits = calloc(n, sizeof *rs->glits)) == NULL) {
+		free(order);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = (uint32_t)i;
+	sort_lits = lits;
+	qsort(order, n, sizeof *order, by_key);
+	sort_lits = NULL;
+	for (size_t i = 0, slot = 0; i < n; i++) {
+		const struct lit *l = &lits[order[i]];
+		struct glit *g = &rs->glits[i];
+
+		g->head = l->head;
+		g->head_mask = l->head_mask;
+		g->s = l->s;
+		g->rule = l->rule;
+		g->len = (uint32_t)l->len;
+		g->flags = l->flags;
+		if (i == 0 || l->key != lits[order[i - 1]].key) {
+			/* A new key: its group starts here, in the first free
+			 * slot from its home. */
+			if (++nkeys > KEY_SLOTS / 2) {
+				free(order);
+				return -1;
+			}
+			slot = key_slot(l->key);
+			while (rs->keys[slot].count != 0)
+				slot = (slot + 1) & (KEY_SLOTS - 1);
+			rs->keys[slot].key = l->key;
+			rs->keys[slot].first = (uint32_t)i;
+		}
+		rs->keys[slot].count++;
+	}
+	free(order);
+	return 0;
+}
+
+/* Index the built-in rules' literals for scan(). Rule i of the table is
+ * rs->rules[rs->nuser + i]. */
 static int
 index_literals(struct reason_set *rs)
 {
+	uint32_t head[LIT_BUCKETS];    /* first literal of each bucket, or LIT_NONE */
+	struct lit *lits;
 	size_t n = 0;
+	int rc;
 
 	_Static_assert(LIT_BUCKETS == 1u << 10, "bucket() yields 10 bits");
 	for (size_t i = 0; i < LIT_BUCKETS; i++)
-		rs->head[i] = LIT_NONE;
+		head[i] = LIT_NONE;
 	for (size_t i = 0; i < reason_builtins_count; i++) {
 		for (const char *const *l = reason_builtins[i].literals; l != NULL && *l != NULL; l++)
 			n++;
@@ -260,7 +354,7 @@ index_literals(struct reason_set *rs)
 	}
 	if (n == 0)
 		return 0;
-	if (n >= LIT_NONE || (rs->lits = calloc(n, sizeof *rs->lits)) == NULL)
+	if (n >= LIT_NONE || (lits = calloc(n, sizeof *lits)) == NULL)
 		return -1;
 	n = 0;
 	for (size_t i = 0; i < 2 * reason_builtins_count; i++) {
@@ -273,43 +367,47 @@ index_literals(struct reason_set *rs)
 		if (sure && bi->literals == NULL)
 			continue;
 		for (; l != NULL && *l != NULL; l++) {
-			struct lit *x = &rs->lits[n];
+			struct lit *x = &lits[n];
 			size_t len = strlen(*l);
-			unsigned char head[8] = { 0 };
+			unsigned char hd[8] = { 0 };
 			uint32_t b, k;
 
 			/* The generator never emits a shorter one; never trust it
 			 * to the point of reading past a literal. */
-			if (len < LIT_MIN)
+			if (len < LIT_MIN) {
+				free(lits);
 				return -1;
+			}
 			k = key((const unsigned char *)*l);
 			b = bucket(k);
 			/* The same text for the same rule: one entry, both flags. */
-			for (uint32_t j = rs->head[b]; j != LIT_NONE; j = rs->lits[j].next) {
-				if (rs->lits[j].rule == r && rs->lits[j].len == len &&
-				    memcmp(rs->lits[j].s, *l, len) == 0) {
-					rs->lits[j].flags |= sure ? LIT_SURE : LIT_MAYBE;
+			for (uint32_t j = head[b]; j != LIT_NONE; j = lits[j].next) {
+				if (lits[j].rule == r && lits[j].len == len &&
+				    memcmp(lits[j].s, *l, len) == 0) {
+					lits[j].flags |= sure ? LIT_SURE : LIT_MAYBE;
 					x = NULL;
 					break;
 				}
 			}
 			if (x == NULL)
 				continue;
-			memcpy(head, *l, len < 8 ? len : 8);
+			memcpy(hd, *l, len < 8 ? len : 8);
 			x->s = *l;
 			x->len = len;
 			x->flags = sure ? LIT_SURE : LIT_MAYBE;
-			x->head = load8(head);
+			x->head = load8(hd);
 			x->head_mask = len >= 8 ? UINT64_MAX : ((uint64_t)1 << (8 * len)) - 1;
 			x->rule = (uint32_t)r;
 			x->key = k;
-			x->next = rs->head[b];
+			x->next = head[b];
 			rs->tri[tri_bit(x->key) >> 6] |= (uint64_t)1 << (tri_bit(x->key) & 63);
-			rs->head[b] = (uint32_t)n++;
+			head[b] = (uint32_t)n++;
 			rs->rules[r].filtered = rs->rules[r].re != NULL;
 		}
 	}
-	return 0;
+	rc = group_literals(rs, lits, n);
+	free(lits);
+	return rc;
 }
 
 static int
@@ -443,7 +541,7 @@ reason_set_free(struct reason_set *rs)
 	for (size_t i = 0; i < rs->nrules; i++)
 		pcre2_code_free(rs->rules[i].re);
 	free(rs->rules);
-	free(rs->lits);
+	free(rs->glits);
 	free(rs->maybe);
 	free(rs->sure);
 	pcre2_match_data_free(rs->md);
@@ -465,22 +563,26 @@ in_range(const struct range *r, unsigned v)
 
 /*
  * Mark in rs->maybe every rule one of whose literals occurs in the reply
- * (and in rs->sure every rule one of whose sure literals does): one pass,
- * with a bucket lookup per position; a literal is compared only when its
- * first three bytes are the ones at that position.
+ * (and in rs->sure every rule one of whose sure literals does): one pass;
+ * a literal is compared only when its first three bytes (its key) are the
+ * ones at that position.
  *
  * Most positions start no literal at all, so each position first tests one
  * bit of rs->tri, indexed by a hash of its three bytes (tri_bit): the bit
  * is set for every literal's key, so a clear bit proves no literal starts
- * there and skipping the bucket changes nothing. A filter on the first two
- * bytes alone (the previous one) let 23 % of a reply's positions through
- * to the chain walk, since English is made of the same pairs as the
- * literals; on three bytes far fewer pass, and the walk's branches, which
- * those positions made unpredictable, were most of the scan's time (perf).
- * The three bytes t[i..i + 3) are inside the text since i + LIT_MIN <= n.
+ * there and skipping the lookup changes nothing. A filter on the first two
+ * bytes alone (the previous one) let 23 % of a reply's positions through,
+ * since English is made of the same pairs as the literals; on three bytes
+ * 8 % pass on the benchmark's replies.
  *
- * Where a key matches, whole groups of literals share it ("relay access
- * denied", "relay access not allowed", ... 24 under "rel"): a Postfix
+ * A position that passes looks its key up in rs->keys (open addressing,
+ * linear probing from key_slot; an empty slot ends the probe: the key is
+ * no literal's) and compares the key's group, adjacent in rs->glits. The
+ * literals were a chain per hash bucket, mixing keys, and walking it was
+ * half the scan's samples (perf), mostly loads of scattered nodes.
+ *
+ * Whole groups of literals share a key ("relay access denied", "relay
+ * access not allowed", ... 24 under "rel"): a Postfix
  * benchmark reply met 42 memcmp calls, and those calls were a third of the
  * scan's time (perf). So the eight bytes at the position are loaded once and
  * compared with each literal's head under its mask first; memcmp runs only
@@ -511,21 +613,28 @@ scan(struct reason_set *rs, struct reply *rp)
 		if (!(rs->tri[b >> 6] & (uint64_t)1 << (b & 63)))
 			continue;
 		w = load8(t + i);
-		for (uint32_t k = rs->head[bucket(k3)]; k != LIT_NONE; k = rs->lits[k].next) {
-			const struct lit *l = &rs->lits[k];
-			unsigned want;
+		for (uint32_t h = key_slot(k3); rs->keys[h].count != 0; h = (h + 1) & (KEY_SLOTS - 1)) {
+			const struct key_slot *ks = &rs->keys[h];
 
-			if (l->key != k3 || (w & l->head_mask) != l->head || l->len > n - i)
+			if (ks->key != k3)
 				continue;
-			want = (l->flags & LIT_MAYBE && !rs->maybe[l->rule] ? LIT_MAYBE : 0) |
-			    (l->flags & LIT_SURE && !rs->sure[l->rule] ? LIT_SURE : 0);
-			if (want == 0 ||
-			    (l->len > 8 && memcmp(t + i + 8, l->s + 8, l->len - 8) != 0))
-				continue;
-			if (want & LIT_MAYBE)
-				rs->maybe[l->rule] = 1;
-			if (want & LIT_SURE)
-				rs->sure[l->rule] = 1;
+			for (const struct glit *l = rs->glits + ks->first,
+			    *e = l + ks->count; l < e; l++) {
+				unsigned want;
+
+				if ((w & l->head_mask) != l->head || l->len > n - i)
+					continue;
+				want = (l->flags & LIT_MAYBE && !rs->maybe[l->rule] ? LIT_MAYBE : 0) |
+				    (l->flags & LIT_SURE && !rs->sure[l->rule] ? LIT_SURE : 0);
+				if (want == 0 ||
+				    (l->len > 8 && memcmp(t + i + 8, l->s + 8, l->len - 8) != 0))
+					continue;
+				if (want & LIT_MAYBE)
+					rs->maybe[l->rule] = 1;
+				if (want & LIT_SURE)
+					rs->sure[l->rule] = 1;
+			}
+			break;
 		}
 	}
 	rp->scanned = 1;
