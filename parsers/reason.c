@@ -272,16 +272,20 @@ key_slot(uint32_t key)
 	return (key * 2654435761u) >> 21;
 }
 
-/* qsort order of literal indices: by key, then by index (deterministic). */
-static const struct lit *sort_lits;
+/* A literal's place in the sort: by key, then by index (deterministic). */
+struct lit_order {
+	uint32_t key;
+	uint32_t index;
+};
 
 static int
 by_key(const void *a, const void *b)
 {
-	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-	uint32_t ki = sort_lits[i].key, kj = sort_lits[j].key;
+	const struct lit_order *x = a, *y = b;
 
-	return ki != kj ? (ki < kj ? -1 : 1) : (i < j ? -1 : i > j);
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
 }
 
 /*
@@ -292,20 +296,20 @@ by_key(const void *a, const void *b)
 static int
 group_literals(struct reason_set *rs, const struct lit *lits, size_t n)
 {
-	uint32_t *order = malloc(n * sizeof *order);
+	struct lit_order *order = malloc(n * sizeof *order);
 	size_t nkeys = 0;
 
 	if (order == NULL || (rs->glits = calloc(n, sizeof *rs->glits)) == NULL) {
 		free(order);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		order[i] = (uint32_t)i;
-	sort_lits = lits;
+	for (size_t i = 0; i < n; i++) {
+		order[i].key = lits[i].key;
+		order[i].index = (uint32_t)i;
+	}
 	qsort(order, n, sizeof *order, by_key);
-	sort_lits = NULL;
 	for (size_t i = 0, slot = 0; i < n; i++) {
-		const struct lit *l = &lits[order[i]];
+		const struct lit *l = &lits[order[i].index];
 		struct glit *g = &rs->glits[i];
 
 		g->head = l->head;
@@ -314,7 +318,7 @@ group_literals(struct reason_set *rs, const struct lit *lits, size_t n)
 		g->rule = l->rule;
 		g->len = (uint32_t)l->len;
 		g->flags = l->flags;
-		if (i == 0 || l->key != lits[order[i - 1]].key) {
+		if (i == 0 || l->key != order[i - 1].key) {
 			/* A new key: its group starts here, in the first free
 			 * slot from its home. */
 			if (++nkeys > KEY_SLOTS / 2) {
