@@ -273,9 +273,11 @@ hms(const char *s, size_t len)
 static enum mp_destination
 destination(const struct fields *f)
 {
-	static const char *const local[] = { "local", "prog", "lmtp", "cyrus",
-		"procmail", "maildrop", "mailbox", "*file*", "*include*",
-		"dovecot" };
+	static const struct { const char *s; size_t n; } local[] = {
+		{ LIT("local") }, { LIT("prog") }, { LIT("lmtp") }, { LIT("cyrus") },
+		{ LIT("procmail") }, { LIT("maildrop") }, { LIT("mailbox") },
+		{ LIT("*file*") }, { LIT("*include*") }, { LIT("dovecot") },
+	};
 	const char *mailer, *relay, *br, *close;
 	size_t mlen, rlen;
 
@@ -283,7 +285,7 @@ destination(const struct fields *f)
 	if (mailer == NULL)
 		return MP_DEST_NONE;
 	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
-		if (mp_find(mailer, mlen, local[i], strlen(local[i])) != NULL)
+		if (mp_find(mailer, mlen, local[i].s, local[i].n) != NULL)
 			return MP_DEST_LOCAL;
 	relay = get(f, K_RELAY, &rlen);
 	if (relay != NULL) {
