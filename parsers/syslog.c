@@ -206,11 +206,35 @@ rfc3164_time(const char *s, size_t len, size_t *i, struct mp_time *t)
 	return 0;
 }
 
+/*
+ * The first space in s[from, len), or NULL. The header's words (host,
+ * RFC 5424's fields) end within a few bytes, where a memchr call pays its
+ * set-up for little: with SSE2 one 16-byte step finds most of them (find.h),
+ * and memchr takes the rest.
+ */
+static const char *
+space_at(const char *s, size_t from, size_t len)
+{
+	if (from >= len)
+		return NULL;
+#ifdef MP_FIND_SSE2
+	if (len - from >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + from));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+
+		if (m != 0)
+			return s + from + __builtin_ctz(m);
+		from += 16;
+	}
+#endif
+	return memchr(s + from, ' ', len - from);
+}
+
 /* A run of non-space bytes, at least one, followed by a space. */
 static int
 word(const char *s, size_t len, size_t *i, const char **w, size_t *wlen)
 {
-	const char *sp = *i < len ? memchr(s + *i, ' ', len - *i) : NULL;
+	const char *sp = space_at(s, *i, len);
 
 	if (sp == NULL || sp == s + *i)
 		return -1;

@@ -332,10 +332,11 @@ test_months(void **state)
 }
 
 /*
- * The word-at-a-time scan for the end of the tag and of the pid
- * (syslog.c, find3): tags of 1 to 40 bytes after hosts of 1 to 8 bytes, so
- * the end falls at every offset of an eight-byte word and of the first two
- * sixteen-byte SSE2 steps, with a pid of 0 to
+ * The scans for the end of the host, the tag and the pid
+ * (syslog.c, space_at and find3): hosts of 1 to 20 bytes, so the host's end
+ * falls at every offset of space_at's sixteen-byte step and past it; tags
+ * of 1 to 40 bytes, so the tag's end falls at every offset of an
+ * eight-byte word and of find3's first two sixteen-byte steps; a pid of 0 to
  * 9 digits, each ending the ways a line can: "[pid]: msg", ": msg", no
  * colon, a pid that never closes, and the line's end inside the pid.
  * Exact-length copies, so a read past the line shows in the sanitizer
@@ -347,7 +348,7 @@ test_tag_scan(void **state)
 	(void)state;
 	char line[160], tag[48], pid[16], want_msg[160];
 
-	for (int hl = 1; hl <= 8; hl++)
+	for (int hl = 1; hl <= 20; hl++)
 		for (int tl = 1; tl <= 40; tl++)
 			for (int pl = 0; pl <= 9; pl++)
 				for (int form = 0; form < 5; form++) {
@@ -364,7 +365,7 @@ test_tag_scan(void **state)
 						tag[k] = "postfix/smtpd-XYZ.0123_"[k % 23];
 					for (int k = 0; k < pl; k++)
 						pid[k] = (char)('0' + k);
-					n = snprintf(line, sizeof line, "Nov 28 00:00:00 %.*s ", hl, "mx1.host");
+					n = snprintf(line, sizeof line, "Nov 28 00:00:00 %.*s ", hl, "mx1.host.example.net");
 					switch (form) {
 					case 0: n += snprintf(line + n, sizeof line - (size_t)n, "%s[%s]: %s", tag, pid, msg); break;
 					case 1: n += snprintf(line + n, sizeof line - (size_t)n, "%s: %s", tag, msg); break;
@@ -379,6 +380,12 @@ test_tag_scan(void **state)
 						snprintf(want_msg, sizeof want_msg, "%s", line + 16 + hl + 1);
 					parse_copy(line, (size_t)n, &h, &copy);
 					assert_int_equal(h.kind, MP_HDR_RFC3164);
+					{
+						char host[24];
+
+						snprintf(host, sizeof host, "%.*s", hl, "mx1.host.example.net");
+						assert_field(host, h.host, h.host_len, "host", line);
+					}
 					assert_field(has_tag ? tag : NULL, h.tag, h.tag_len, "tag", line);
 					assert_field(want_msg, h.msg, h.msg_len, "msg", line);
 					free(copy);
