@@ -78,3 +78,13 @@ parser_diff_golden(struct parser_diff *d, const char *path, int mta)
 			parser_diff_line(d, set.cases[i].line, n);
 	golden_free(&set);
 }
+
+void
+parser_diff_goldens(struct parser_diff *d, const char *path, int mta)
+{
+	d->compared = d->events = 0;
+	parser_diff_golden(d, path, mta);
+	parser_diff_golden(d, TESTS_DIR "/data/mixed/golden.txt", MP_MTA_NONE);
+	print_message("%zu lines and prefixes, %zu events\n", d->compared, d->events);
+	assert_true(d->events > 100);
+}

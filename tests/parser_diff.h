@@ -26,4 +26,9 @@ void parser_diff_line(struct parser_diff *d, const char *line, size_t n);
 /* Every golden line of path (tests/golden.h), and every prefix of each. */
 void parser_diff_golden(struct parser_diff *d, const char *path, int mta);
 
+/* The counts reset, then the MTA's golden file (path, lines of mta) and the
+ * mixed one; prints the counts and fails unless over 100 lines gave an
+ * event (so a golden file that went missing or empty cannot pass). */
+void parser_diff_goldens(struct parser_diff *d, const char *path, int mta);
+
 #endif

@@ -26,6 +26,7 @@
 
 #include "parsers/find.h"
 #include "parsers/parser.h"
+#include "tests/xorshift.h"
 
 static const char *
 naive(const char *s, size_t len, const char *lit, size_t n)
@@ -41,10 +42,7 @@ static uint32_t rng = 2463534242u;
 static uint32_t
 next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
+	return xorshift32(&rng);
 }
 
 static size_t checked, found;
