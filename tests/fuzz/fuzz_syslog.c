@@ -5,13 +5,18 @@
  * so it must accept anything. The harness checks that the fields it
  * returns stay inside the line and in range, and converts the timestamp
  * for several clocks (the epoch, today, far past and far future) so that
- * year inference and offsets are exercised where they could overflow.
+ * year inference and offsets are exercised where they could overflow,
+ * both directly and through the cache of minutes the daemon and `report`
+ * use (parsers/epoch_cache.h), which must give the same seconds: a local
+ * time may differ by the hour a DST change repeats, where mktime itself
+ * may pick either instant.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "parsers/epoch_cache.h"
 #include "parsers/mp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -55,9 +60,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (h.time.has_offset && (h.time.utc_offset < -24 * 3600 || h.time.utc_offset > 24 * 3600))
 		die("utc offset beyond a day");
 	for (size_t i = 0; i < sizeof clocks / sizeof clocks[0]; i++) {
-		int64_t t = mp_time_to_epoch(&h.time, clocks[i]);
+		struct mp_epoch_cache c;
+		int64_t t = mp_time_to_epoch(&h.time, clocks[i]), ct;
+
 		if (h.time.mon == 0 && t != -1)
 			die("no timestamp, but an epoch time");
+		mp_epoch_cache_init(&c, NULL, clocks[i]);
+		ct = mp_epoch_cached(&c, &h.time);
+		if (ct != t && (h.time.has_offset || (ct - t != 3600 && t - ct != 3600)))
+			die("the cache of minutes and mp_time_to_epoch disagree");
 	}
 	return 0;
 }
