@@ -7,6 +7,7 @@
  * which converted every status's time, made 423,007 stat calls and took
  * 1.3-1.9 s where --once took 0.2 s; and the aggregator's one remembered
  * minute, on a file where two hosts' clocks are 30 s apart, made 171,163.
+ * (glibc's localtime_r reads the zone without a stat; mktime stats.)
  */
 #include "parsers/epoch_cache.h"
 
@@ -34,6 +35,19 @@ minute_key(const struct mp_time *t)
 	    (uint64_t)(t->has_offset != 0) << 36 | (uint64_t)(off + (1 << 17)) << 37;
 }
 
+/*
+ * The slot of t's minute. Adjacent minutes (writers some seconds apart)
+ * take adjacent slots, and so do adjacent hours' same minute (writers in
+ * neighbouring time zones) since 5 and the slot count have no common
+ * factor: the minute of the month alone put hours 0 and 4 of a minute in
+ * one slot.
+ */
+static unsigned
+slot_of(const struct mp_time *t)
+{
+	return ((unsigned)t->min + 5u * t->hour + 11u * t->mday) % MP_EPOCH_SLOTS;
+}
+
 void
 mp_epoch_cache_init(struct mp_epoch_cache *c, time_t (*clock)(time_t *), time_t now)
 {
@@ -44,41 +58,59 @@ mp_epoch_cache_init(struct mp_epoch_cache *c, time_t (*clock)(time_t *), time_t 
 
 /*
  * Convert t's minute for `now` into slot s. A minute holds one answer for
- * each of its seconds when its first and its last second (0 and 60: a leap
- * second is the last a header can carry) are 60 seconds apart: the nearest
- * year can change only once as a time grows, and an offset change inside
- * the minute would show as the wrong distance. Otherwise (the clock's half
- * year falls inside this minute, or mktime takes the two ends of a
- * repeated DST hour for different instants) the slot says so and each time
- * of the minute is converted on its own, exactly as before.
+ * each of its seconds, its first plus the seconds, when
+ * - the nearest year is the same for all of them: a year was given, or the
+ *   minute is within MP_YEAR_SURE (mp.h) of now, where the other years are
+ *   more than half a year farther (else the last second, 60, a leap
+ *   second, is converted too and must be 60 seconds on);
+ * - and, for a local time, its first second is a time the clock showed (not
+ *   one a DST change skipped, which mktime moved elsewhere) and the UTC
+ *   offset is the same there and 60 seconds on (localtime_r reads the zone
+ *   without a stat).
+ * Otherwise (the clock's half year falls inside the minute, a DST change
+ * inside it, or mktime taking the two ends of a repeated hour for
+ * different instants) the slot says so and each time of the minute is
+ * converted on its own, exactly as before.
  */
 static void
 fill(struct mp_epoch_cache *c, struct mp_epoch_slot *s, const struct mp_time *t,
     uint64_t key, time_t now)
 {
 	struct mp_time m = *t;
-	int64_t first, last;
+	int64_t first;
+	int whole;
 
 	m.sec = 0;
 	m.usec = 0;
 	first = mp_time_to_epoch(&m, now);
-	m.sec = 60;
-	last = mp_time_to_epoch(&m, now);
-	c->conversions += 2;
+	c->conversions++;
+	whole = first != -1;
+	if (whole && t->year == 0 && (first - now >= MP_YEAR_SURE ||
+	    now - first >= MP_YEAR_SURE)) {
+		m.sec = 60;
+		whole = mp_time_to_epoch(&m, now) == first + 60;
+		c->conversions++;
+	}
+	if (whole && !t->has_offset) {
+		time_t a = (time_t)first, b = (time_t)(first + 60);
+		struct tm ta, tb;
+
+		whole = localtime_r(&a, &ta) != NULL && localtime_r(&b, &tb) != NULL &&
+		    ta.tm_gmtoff == tb.tm_gmtoff && ta.tm_sec == 0 && ta.tm_min == t->min &&
+		    ta.tm_hour == t->hour && ta.tm_mday == t->mday && ta.tm_mon + 1 == t->mon;
+	}
 	s->key = key;
-	s->minute = first != -1 && last == first + 60 ? first : EPOCH_EACH;
+	s->minute = whole ? first : EPOCH_EACH;
 	s->made = now;
 }
 
 int64_t
-mp_epoch_cached(struct mp_epoch_cache *c, const struct mp_time *t)
+mp_epoch_cached_slot(struct mp_epoch_cache *c, const struct mp_time *t)
 {
 	uint64_t key = minute_key(t);
 	struct mp_epoch_slot *s;
 	time_t now;
 
-	if (key == c->last.key && key != 0)
-		return c->last.minute + t->sec;
 	if (t->mon < 1 || t->mon > 12 || t->mday < 1 || t->mday > 31)
 		return -1;
 	now = c->clock != NULL ? c->clock(NULL) : c->now;
@@ -86,7 +118,7 @@ mp_epoch_cached(struct mp_epoch_cache *c, const struct mp_time *t)
 		c->conversions++;
 		return mp_time_to_epoch(t, now);
 	}
-	s = &c->slot[((unsigned)t->mday * 1440 + t->hour * 60u + t->min) % MP_EPOCH_SLOTS];
+	s = &c->slot[slot_of(t)];
 	if (s->key != key || (c->clock != NULL && (now - s->made > MP_EPOCH_MAX_AGE ||
 	    now < s->made)))
 		fill(c, s, t, key, now);
@@ -94,6 +126,8 @@ mp_epoch_cached(struct mp_epoch_cache *c, const struct mp_time *t)
 		c->conversions++;
 		return mp_time_to_epoch(t, now);
 	}
-	c->last = *s;
+	c->last_valid = 1;
+	c->last = *t;
+	c->last_minute = s->minute;
 	return s->minute + t->sec;
 }

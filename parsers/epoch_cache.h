@@ -2,24 +2,25 @@
  * epoch_cache.h - header timestamps to epoch seconds, a conversion per
  * minute instead of one per line.
  *
- * mp_time_to_epoch (mp.h) is exact but dear for a local time: mktime three
- * times (last, this and next year) and localtime_r once, and glibc's
- * mktime calls tzset, which stats /etc/localtime on every call while TZ is
- * unset: four system calls. Within one minute the answer is almost always
- * the minute's first second plus the seconds, so a cache of minutes
- * converts each minute once (twice: its first and last second, to prove
- * the minute is one piece: see fill() in epoch_cache.c) and gives the
+ * mp_time_to_epoch (mp.h) is exact but dear for a local time: it runs
+ * mktime (three times, for last, this and next year, for a time without a
+ * year more than MP_YEAR_SURE from now), and glibc's mktime calls tzset,
+ * which stats /etc/localtime on every call while TZ is unset: a system
+ * call a conversion at least. Within one minute the answer is almost always the
+ * minute's first second plus the seconds, so a cache of minutes converts
+ * each minute once (fill() in epoch_cache.c says when a minute is one
+ * piece, and converts each second of one that is not) and gives the
  * seconds mp_time_to_epoch gives. The one difference is in the hour a DST
  * change repeats, where a local time is two instants and glibc's mktime
  * picks one by what its previous call left behind, so mp_time_to_epoch
  * itself can give either: the cache gives each second of such a minute
  * one of them too.
  *
- * The cache holds the minute used last and MP_EPOCH_SLOTS more, indexed by
- * the minute's number within its month: a log whose writers' clocks differ
- * by seconds (a central server's file, two hosts a few seconds apart)
- * moves back and forth between two or three minutes, and each keeps its
- * slot.
+ * The cache holds the minute used last and MP_EPOCH_SLOTS more (slot_of()
+ * in epoch_cache.c): a log whose writers' clocks differ by seconds (a
+ * central server's file, two hosts a few seconds apart) moves back and
+ * forth between two or three minutes, and hosts in neighbouring time zones
+ * between the same minute of several hours; each keeps its slot.
  *
  * Caller-owned, no locking: one cache per thread.
  */
@@ -31,7 +32,7 @@
 
 #include "parsers/mp.h"
 
-#define MP_EPOCH_SLOTS 16
+#define MP_EPOCH_SLOTS 32
 /* With a live clock, a cached minute is converted again once it is this
  * many seconds old: the nearest year for an RFC 3164 time follows the
  * clock, and no minute keeps the answer of a clock long past. */
@@ -44,9 +45,13 @@ struct mp_epoch_slot {
 };
 
 struct mp_epoch_cache {
+	/* The minute used last, compared field by field inline (below):
+	 * nearly every line is in the minute of the line before it. */
+	int last_valid;
+	struct mp_time last;        /* its fields but sec and usec */
+	int64_t last_minute;        /* its epoch second */
 	time_t (*clock)(time_t *);  /* NULL: every conversion is for `now` */
 	time_t now;
-	struct mp_epoch_slot last;  /* the minute used last */
 	struct mp_epoch_slot slot[MP_EPOCH_SLOTS];
 	uint64_t conversions;       /* mp_time_to_epoch calls made (tests read it) */
 };
@@ -56,9 +61,22 @@ struct mp_epoch_cache {
  * read when a minute is converted (the daemon: time). */
 void mp_epoch_cache_init(struct mp_epoch_cache *c, time_t (*clock)(time_t *), time_t now);
 
+/* mp_epoch_cached() past the minute used last. */
+int64_t mp_epoch_cached_slot(struct mp_epoch_cache *c, const struct mp_time *t);
+
 /* mp_time_to_epoch(t, now) through the cache: the same seconds (but in a
  * repeated DST hour, above), or -1 if t holds no timestamp. The minute used
- * last is taken without reading the clock. */
-int64_t mp_epoch_cached(struct mp_epoch_cache *c, const struct mp_time *t);
+ * last is taken without reading the clock, and without a call. */
+static inline int64_t
+mp_epoch_cached(struct mp_epoch_cache *c, const struct mp_time *t)
+{
+	const struct mp_time *l = &c->last;
+
+	if (c->last_valid && t->min == l->min && t->hour == l->hour && t->mday == l->mday &&
+	    t->mon == l->mon && t->year == l->year && t->has_offset == l->has_offset &&
+	    t->utc_offset == l->utc_offset)
+		return c->last_minute + t->sec;
+	return mp_epoch_cached_slot(c, t);
+}
 
 #endif

@@ -184,6 +184,11 @@ void mp_syslog_parse(const char *line, size_t len, struct mp_syslog *out);
  * (TZ, set by --maillog.timezone). Returns -1 if t holds no timestamp. */
 int64_t mp_time_to_epoch(const struct mp_time *t, time_t now);
 
+/* Seconds from now within which an RFC 3164 time's nearest year is sure to
+ * be the clock's own: half a year less two and a half days, more than any
+ * zone's change of rules moves one year's date against the next's. */
+#define MP_YEAR_SURE (180 * 86400)
+
 /* The parser registry: the set of parsers a format selects, and the per-line
  * dispatch between them. Not thread-safe: one registry per thread (it owns
  * the PCRE2 match data). */

@@ -640,6 +640,13 @@ mp_time_to_epoch(const struct mp_time *t, time_t now)
 	y = ref.tm_year + 1900;
 	best = to_epoch(t, y);
 	dbest = best > now ? best - now : now - best;
+	/* Within MP_YEAR_SURE of now this year's date wins outright: last and
+	 * next year's are a year (less a day, for any zone's change of rules)
+	 * from it, so more than MP_YEAR_SURE from now. For a local time each
+	 * to_epoch is a mktime, which stats /etc/localtime while TZ is unset:
+	 * this keeps it to one. */
+	if (best != -1 && dbest < MP_YEAR_SURE)
+		return best;
 	for (int k = -1; k <= 1; k += 2) {
 		cand = to_epoch(t, y + k);
 		dcand = cand > now ? cand - now : now - cand;

@@ -26,6 +26,18 @@
 /* 2026-07-01 00:00:00 UTC */
 #define JULY_1_2026 INT64_C(1782864000)
 
+/* mktime calls, counted through -Wl,--wrap=mktime (tests/meson.build). */
+static unsigned long mktimes;
+time_t __real_mktime(struct tm *tm);
+time_t __wrap_mktime(struct tm *tm);
+
+time_t
+__wrap_mktime(struct tm *tm)
+{
+	mktimes++;
+	return __real_mktime(tm);
+}
+
 static int
 setup_tz(void **state)
 {
@@ -92,28 +104,32 @@ random_time(uint32_t *x)
  * must be equal, but for a local time in the hour a DST change repeats:
  * that wall time is two instants, and glibc's mktime picks one by the
  * offset its previous call left behind, so mp_time_to_epoch itself gives
- * either. There both must be instants whose local time is t's (its
- * minute's, for a leap second's sake).
+ * either. There both must be the two instants of one wall time, an hour
+ * apart, and that wall time t's (but for a leap second, sec 60, which
+ * mktime moves to the next minute).
  */
 static void
 assert_same_instant(const struct mp_time *t, int64_t got, int64_t want)
 {
-	int64_t both[2] = { got, want };
+	time_t a = (time_t)got, b = (time_t)want;
+	struct tm ta, tb;
 
 	if (got == want)
 		return;
 	assert_false(t->has_offset);
 	assert_int_equal(got > want ? got - want : want - got, 3600);
-	for (int k = 0; k < 2; k++) {
-		/* The minute's start: a leap second (sec 60) is the next minute. */
-		time_t tt = (time_t)(both[k] - t->sec);
-		struct tm tm;
-
-		assert_non_null(localtime_r(&tt, &tm));
-		assert_int_equal(tm.tm_mon + 1, t->mon);
-		assert_int_equal(tm.tm_mday, t->mday);
-		assert_int_equal(tm.tm_hour, t->hour);
-		assert_int_equal(tm.tm_min, t->min);
+	assert_non_null(localtime_r(&a, &ta));
+	assert_non_null(localtime_r(&b, &tb));
+	assert_int_equal(ta.tm_mday, tb.tm_mday);
+	assert_int_equal(ta.tm_hour, tb.tm_hour);
+	assert_int_equal(ta.tm_min, tb.tm_min);
+	assert_int_equal(ta.tm_sec, tb.tm_sec);
+	if (t->sec < 60) {
+		assert_int_equal(ta.tm_mon + 1, t->mon);
+		assert_int_equal(ta.tm_mday, t->mday);
+		assert_int_equal(ta.tm_hour, t->hour);
+		assert_int_equal(ta.tm_min, t->min);
+		assert_int_equal(ta.tm_sec, t->sec);
 	}
 }
 
@@ -206,9 +222,109 @@ test_two_clocks_take_turns(void **state)
 		assert_int_equal(mp_epoch_cached(&c, &a), mp_time_to_epoch(&a, now));
 		assert_int_equal(mp_epoch_cached(&c, &b), mp_time_to_epoch(&b, now));
 	}
-	/* 09:59, 10:00 and 10:01, each once (two conversions a minute: its
-	 * first and last second, epoch_cache.c). */
-	assert_int_equal(c.conversions, 3 * 2);
+	/* 09:59, 10:00 and 10:01, each once. */
+	assert_int_equal(c.conversions, 3);
+}
+
+/*
+ * A zone whose changes fall half way through a minute (glibc takes
+ * seconds in a POSIX TZ rule; a few real zones changed at such instants
+ * in the past): the minute of the change is no one piece, and each of its
+ * seconds must get its own answer. Where such a time lies in a gap or a
+ * repeat, mktime's answer depends on the offset its previous call left, so
+ * every second is converted after a winter time, after a summer time and
+ * after the second before it, each time by a fresh cache and directly.
+ */
+static void
+test_change_inside_a_minute(void **state)
+{
+	time_t now = (time_t)JULY_1_2026;
+	int days[][2] = { { 3, 29 }, { 10, 25 } }, minutes[] = { 59, 0, 1 };
+	struct mp_time primes[] = { local_time(2026, 1, 15, 12, 0, 0),
+	    local_time(2026, 7, 15, 12, 0, 0) };
+
+	(void)state;
+	setenv("TZ", "XST-1XDT,M3.5.0/2:00:30,M10.5.0/3:00:30", 1);
+	tzset();
+	for (int d = 0; d < 2; d++)
+		for (int h = 1; h <= 4; h++)
+			for (int m = 0; m < 3; m++)
+				for (int p = 0; p < 3; p++)
+					for (int sec = 0; sec <= 60; sec++) {
+						struct mp_time t = local_time(0, days[d][0], days[d][1],
+						    h, minutes[m], sec);
+						struct mp_epoch_cache c;
+						int64_t got, want;
+
+						struct mp_time prime = primes[p % 2];
+
+						if (p == 2) {
+							/* The time one second before, as
+							 * a log read in order has it. */
+							prime = t;
+							if (sec > 0) {
+								prime.sec--;
+							} else {
+								prime.sec = 59;
+								prime.min = (uint8_t)(t.min == 0 ? 59 : t.min - 1);
+								prime.hour = (uint8_t)(t.min == 0 ? t.hour - 1 : t.hour);
+							}
+						}
+						mp_epoch_cache_init(&c, NULL, now);
+						(void)mp_time_to_epoch(&prime, now);
+						got = mp_epoch_cached(&c, &t);
+						(void)mp_time_to_epoch(&prime, now);
+						want = mp_time_to_epoch(&t, now);
+						assert_same_instant(&t, got, want);
+					}
+	setenv("TZ", CET, 1);
+	tzset();
+}
+
+/* Nine hosts in nine time zones an hour apart, each writing its local
+ * time with no offset: the same minute of nine hours, taking turns. (A
+ * slot by minute of the month put hours 8 and 16 of a minute in one slot,
+ * and they took it from each other on every line.) */
+static void
+test_time_zones_take_turns(void **state)
+{
+	struct mp_epoch_cache c;
+	time_t now = (time_t)JULY_1_2026;
+
+	(void)state;
+	mp_epoch_cache_init(&c, NULL, now);
+	for (int i = 0; i < 9 * 200; i++) {
+		int host = i % 9, second = i / 9;
+		struct mp_time t = local_time(0, 6, 30, 8 + host, second / 60, second % 60);
+
+		assert_int_equal(mp_epoch_cached(&c, &t), mp_time_to_epoch(&t, now));
+	}
+	/* Minutes 0 to 3 of nine hours, each once. */
+	assert_int_equal(c.conversions, 4 * 9);
+}
+
+/*
+ * A local time without a year within half a year of now (MP_YEAR_SURE)
+ * costs one mktime, and so one stat of /etc/localtime while TZ is unset;
+ * farther, last and next year's dates are tried too.
+ */
+static void
+test_one_mktime_near_now(void **state)
+{
+	time_t now = (time_t)JULY_1_2026;
+	struct mp_time near = local_time(0, 9, 30, 12, 0, 0), far = local_time(0, 12, 31, 12, 0, 0);
+	struct mp_time given = local_time(2026, 12, 31, 12, 0, 0);
+
+	(void)state;
+	mktimes = 0;
+	assert_true(mp_time_to_epoch(&near, now) > 0);
+	assert_int_equal(mktimes, 1);
+	mktimes = 0;
+	assert_true(mp_time_to_epoch(&far, now) > 0);
+	assert_int_equal(mktimes, 3);
+	mktimes = 0;
+	assert_true(mp_time_to_epoch(&given, now) > 0);
+	assert_int_equal(mktimes, 1);
 }
 
 static time_t fake_now;
@@ -226,8 +342,9 @@ test_live_clock_ages_minutes(void **state)
 {
 	struct mp_epoch_cache c;
 	struct mp_time jan1 = local_time(0, 1, 1, 0, 0, 0);
-	/* Not jan1's slot (epoch_cache.c indexes by minute of the month). */
+	/* Not jan1's slot (slot_of() in epoch_cache.c). */
 	struct mp_time other = local_time(0, 6, 30, 12, 1, 0);
+	uint64_t conversions;
 	int64_t before;
 
 	(void)state;
@@ -239,8 +356,9 @@ test_live_clock_ages_minutes(void **state)
 	assert_int_equal(mp_epoch_cached(&c, &other), mp_time_to_epoch(&other, fake_now));
 	/* Within MP_EPOCH_MAX_AGE the minute is not converted again. */
 	fake_now += MP_EPOCH_MAX_AGE;
+	conversions = c.conversions;
 	assert_int_equal(mp_epoch_cached(&c, &jan1), before);
-	assert_int_equal(c.conversions, 2 * 2);
+	assert_int_equal(c.conversions, conversions);
 	/* Ten days later 1 January 2027 is the nearer one: the cached answer
 	 * is too old and the minute is converted for the clock's time. */
 	fake_now = (time_t)(JULY_1_2026 + 10 * 86400);
@@ -286,8 +404,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_seconds),
 		cmocka_unit_test(test_every_second_of_dst_changes),
+		cmocka_unit_test(test_change_inside_a_minute),
 		cmocka_unit_test(test_half_year_inside_a_minute),
 		cmocka_unit_test(test_two_clocks_take_turns),
+		cmocka_unit_test(test_time_zones_take_turns),
+		cmocka_unit_test(test_one_mktime_near_now),
 		cmocka_unit_test(test_live_clock_ages_minutes),
 		cmocka_unit_test(test_no_time_and_odd_offsets),
 	};
