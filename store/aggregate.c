@@ -112,6 +112,7 @@ agg_new_opts(const struct agg_opts *o)
 	a->memory += opstore_memory(a->ops);
 	for (int m = 0; m < MP_MTA_MAX; m++)
 		atomic_init(&a->last_ts_us[m], -1);
+	mp_epoch_cache_init(&a->ts, time, 0);
 	a->start = now_real();
 	return a;
 fail:
@@ -343,27 +344,18 @@ record_delays(struct agg *a, int mta, const struct mp_event *ev)
 		}
 }
 
-/* The header's time in Unix microseconds, or -1. mp_time_to_epoch runs
- * once per distinct minute. */
+/* The header's time in Unix microseconds, or -1. */
 static int64_t
 line_time_us(struct agg *a, const struct mp_time *t)
 {
-	struct mp_time key;
+	int64_t s;
 
 	if (t->mon == 0)
 		return -1;
-	key = *t;
-	key.sec = 0;
-	key.usec = 0;
-	if (!a->ts_valid || memcmp(&key, &a->ts_key, sizeof key) != 0) {
-		int64_t e = mp_time_to_epoch(&key, time(NULL));
-		if (e < 0)
-			return -1;
-		a->ts_key = key;
-		a->ts_minute = e;
-		a->ts_valid = 1;
-	}
-	return (a->ts_minute + t->sec) * 1000000 + (int64_t)t->usec;
+	s = mp_epoch_cached(&a->ts, t);
+	if (s < 0)
+		return -1;
+	return s * 1000000 + (int64_t)t->usec;
 }
 
 /* The host label id of the line, or AGG_HOST_NONE. */

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "parsers/epoch_cache.h"
 #include "parsers/mp.h"
 #include "store/aggregate.h"
 
@@ -71,11 +72,9 @@ struct agg {
 	/* The operational families (ops.h): fixed arrays, own module. */
 	struct opstore *ops;
 
-	/* Epoch of the last header's minute, so mktime runs once a minute,
-	 * not once a line (writer only). */
-	struct mp_time ts_key;
-	int64_t ts_minute;
-	int ts_valid;
+	/* Header times to epoch seconds, a conversion per minute, not per
+	 * line (writer only). */
+	struct mp_epoch_cache ts;
 
 	size_t memory;
 };

@@ -25,6 +25,7 @@ PACKAGES=(
   libglib2.0-0 libjson-c5 libpcre3 libssl3 libcap2 libsystemd0 libnsl2 # e2e: syslog-ng-core's libraries (unpacked, not installed)
   clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
   valgrind                                            # memcheck run of the daemon
+  strace                                              # no system call per line (tests/blackbox/test_syscalls.py)
   pcre2-utils                                         # benchmark: pcre2grep -c, the single-regex floor
   logrotate rsyslog                                   # real rotation under load; rsyslogd as a writer, the e2e syslog daemon and a --syslog.listen sender
   bsdutils                                            # logger(1): syslog(3)-style datagrams to --syslog.listen=unixgram:
