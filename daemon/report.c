@@ -35,7 +35,8 @@ struct report {
 	struct report_tallies t;
 	time_t now;
 	/* Header times through a cache of minutes: converting each status's
-	 * time anew made four system calls a line (parsers/epoch_cache.h). */
+	 * time anew cost up to three stats of /etc/localtime a line
+	 * (parsers/epoch_cache.h). */
 	struct mp_epoch_cache epochs;
 	int oom;
 };

@@ -1,14 +1,15 @@
 """No system call per line: `--once` and `report` over a central server's
 log, traced by strace, with TZ unset as on most mail hosts.
 
-glibc's mktime and localtime_r stat /etc/localtime on every call while TZ
-is unset, so converting a header time per line is four system calls a
-line. `report` did that for every status, and the store's one remembered
-minute did it on every other line of a file where two hosts' clocks are
-30 s apart (parsers/epoch_cache.h). The log here is the Postfix golden
-lines re-stamped that way: mx1 and mx2 take turns, mx2 30 s ahead, ten
-lines a second. The count of stat calls must stay far below the count of
-lines; `read` calls are counted too, so a trace that saw nothing fails.
+glibc's mktime stats /etc/localtime on every call while TZ is unset, and
+converting an RFC 3164 time took three mktime calls: three system calls
+for each line whose time was converted. `report` converted every status's
+time, and the store's one remembered minute missed on every other line of
+a file where two hosts' clocks are 30 s apart (parsers/epoch_cache.h).
+The log here is the Postfix golden lines re-stamped that way: mx1 and mx2
+take turns, mx2 30 s ahead, ten lines a second. The count of stat calls
+must stay far below the count of lines; `read` calls are counted too, so
+a trace that saw nothing fails.
 """
 import os
 import re
