@@ -589,7 +589,9 @@ static uint64_t
 src_value(const struct input_status *st, enum src_field f)
 {
 	switch (f) {
-	case SRC_LINES: return atomic_load_explicit(&st->lines, memory_order_relaxed);
+	/* Acquire: the tailer adds a read's lines with release once they are
+	 * counted in the store (render_all). */
+	case SRC_LINES: return atomic_load_explicit(&st->lines, memory_order_acquire);
 	case SRC_BYTES: return atomic_load_explicit(&st->bytes, memory_order_relaxed);
 	case SRC_OVERLONG: return atomic_load_explicit(&st->overlong, memory_order_relaxed);
 	case SRC_ROTATIONS: return atomic_load_explicit(&st->rotations, memory_order_relaxed);
@@ -800,7 +802,7 @@ render_syslog(struct expo_writer *e, const struct expo_view *v)
 			const struct syslog_stats *st = &v->syslog[i];
 			const _Atomic uint64_t *p = (const _Atomic uint64_t *)(const void *)
 			    ((const char *)st + syslog_families[f].offset);
-			uint64_t val = atomic_load_explicit(p, memory_order_relaxed);
+			uint64_t val = atomic_load_explicit(p, memory_order_acquire);
 			if (!(syslog_families[f].transports & (1u << st->transport)))
 				continue;
 			expo_labels_reset(e);
@@ -1039,16 +1041,38 @@ wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The families of the inputs: what was read, before any parser. */
+static int
+render_inputs(struct expo_writer *e, const struct expo_view *v)
+{
+	return render_sources(e, v) < 0 || render_syslog(e, v) < 0 ||
+	    render_envelopes(e, v) < 0 ? -1 : 0;
+}
+
 static int
 render_all(struct expo_writer *e, const struct expo_view *v, double scrape_duration)
 {
 	const struct agg *a = v->agg;
 	size_t cap = agg_capacity(a);
 	struct agg_series *s = malloc(cap * sizeof *s);
+	struct strbuf inputs = { 0 };
+	struct expo_writer in = { .out = &inputs, .fmt = e->fmt, .start = e->start };
 	int rc = -1;
 
 	if (s == NULL)
 		return -1;
+	/*
+	 * The inputs' families are read first, into a buffer of their own,
+	 * and go out at their place below. An input adds a line to its count
+	 * (maillog_lines_read_total, a listener's messages) after the line is
+	 * in the store, with release; read here first, with acquire, a count
+	 * of N promises that the families read after it hold all N lines. Read
+	 * after them, as the output order has it, a scrape could show a file
+	 * read to its end and statuses from half of it (a test that waited
+	 * for the count, then compared the statuses, saw exactly that).
+	 */
+	if (render_inputs(&in, v) < 0)
+		goto out;
 	/* The first three families keep the order of the core contract. */
 	if (render_capped(e, v, 0, s, cap) < 0 ||
 	    per_mta_counter(e, v, "maillog_unmatched_lines_total",
@@ -1107,7 +1131,7 @@ render_all(struct expo_writer *e, const struct expo_view *v, double scrape_durat
 	if (scrape_duration >= 0 &&
 	    expo_sample_double(e, "maillog_exporter_scrape_duration_seconds", scrape_duration) < 0)
 		goto out;
-	if (render_sources(e, v) < 0 || render_syslog(e, v) < 0 || render_envelopes(e, v) < 0 ||
+	if ((inputs.len > 0 && strbuf_append(e->out, inputs.data, inputs.len) < 0) ||
 	    render_queue(e, v) < 0)
 		goto out;
 	expo_labels_reset(e);
@@ -1123,6 +1147,8 @@ render_all(struct expo_writer *e, const struct expo_view *v, double scrape_durat
 		goto out;
 	rc = 0;
 out:
+	strbuf_free(&inputs);
+	strbuf_free(&in.labels);
 	free(s);
 	return rc;
 }

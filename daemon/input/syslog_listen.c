@@ -229,9 +229,9 @@ deliver(struct sl_set *s, struct listener *l, const char *msg, size_t len)
 
 	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r' || msg[len - 1] == '\0'))
 		len--;
-	atomic_fetch_add_explicit(&l->st->messages, 1, memory_order_relaxed);
 	if (len == 0) {
 		atomic_fetch_add_explicit(&l->st->malformed, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->st->messages, 1, memory_order_release);
 		return;
 	}
 	line = sl_message_line(l->st->transport, s->host, msg, len, s->line, &n, &bad);
@@ -243,6 +243,9 @@ deliver(struct sl_set *s, struct listener *l, const char *msg, size_t len)
 		    l->st->listener, log_excerpt(ex, msg, len, 80));
 	}
 	s->fn(s->ctx, line, n, s->o.source);
+	/* Counted once the line is in the store, with release: the
+	 * exposition reads this first (web/expo.c, render_all). */
+	atomic_fetch_add_explicit(&l->st->messages, 1, memory_order_release);
 }
 
 static void

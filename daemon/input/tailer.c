@@ -213,10 +213,13 @@ static int resume_rotated(struct tail_source *s, const struct tail_pos *pos);
 static void check_path(struct tail_source *s, size_t *budget);
 static void resume_at(struct tail_file *f, off_t offset, int skipping);
 
+/* Release: a read's lines are counted once they are in the store, and the
+ * exposition reads the counts first, with acquire (web/expo.c,
+ * render_all), so a count it shows covers lines the store already has. */
 static void
 stat_add(_Atomic uint64_t *c, uint64_t n)
 {
-	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(c, n, memory_order_release);
 }
 
 /* Count n in a source's counters and, for a glob's file, in the glob's
