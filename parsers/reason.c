@@ -29,6 +29,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "util/le64.h"
+
 /* Reply texts longer than this are matched on their first bytes only: a
  * reason is stated at the start, and it bounds the cost per status. */
 #define REASON_TEXT_MAX 2048
@@ -89,7 +91,7 @@ struct rule {
 struct lit {
 	const char *s;                 /* lower-case, static (the built-in table) */
 	size_t len;
-	uint64_t head;                 /* its first min(len, 8) bytes, as load8() reads them */
+	uint64_t head;                 /* its first min(len, 8) bytes, as le64_get() reads them */
 	uint64_t head_mask;            /* the bits of head that belong to it */
 	uint32_t key;                  /* its first LIT_MIN bytes, as key() reads them */
 	uint32_t rule;                 /* index into reason_set.rules */
@@ -238,17 +240,6 @@ key(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
 }
 
-/* p[0..8) as a little-endian word: a literal's head, or a text's next
- * eight bytes, compared under the literal's head_mask. */
-static uint64_t
-load8(const unsigned char *p)
-{
-	uint64_t w = 0;
-
-	for (int i = 7; i >= 0; i--)
-		w = w << 8 | p[i];
-	return w;
-}
 
 static uint32_t
 bucket(uint32_t key)
@@ -399,7 +390,7 @@ index_literals(struct reason_set *rs)
 			x->s = *l;
 			x->len = len;
 			x->flags = sure ? LIT_SURE : LIT_MAYBE;
-			x->head = load8(hd);
+			x->head = le64_get(hd);
 			x->head_mask = len >= 8 ? UINT64_MAX : ((uint64_t)1 << (8 * len)) - 1;
 			x->rule = (uint32_t)r;
 			x->key = k;
@@ -616,7 +607,7 @@ scan(struct reason_set *rs, struct reply *rp)
 
 		if (!(rs->tri[b >> 6] & (uint64_t)1 << (b & 63)))
 			continue;
-		w = load8(t + i);
+		w = le64_get(t + i);
 		for (uint32_t h = key_slot(k3); rs->keys[h].count != 0; h = (h + 1) & (KEY_SLOTS - 1)) {
 			const struct key_slot *ks = &rs->keys[h];
 

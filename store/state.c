@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/le64.h"
+
 #define HEADER_LEN 32
 /* A state file is a few KiB per thousand series; anything past this is not
  * one of ours, and is refused before it is read into memory. */
@@ -52,22 +54,6 @@ state_buf_free(struct state_buf *b)
 	memset(b, 0, sizeof *b);
 }
 
-static void
-le64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get_le64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 void
 state_put_u64(struct state_buf *b, uint64_t v)
@@ -75,7 +61,7 @@ state_put_u64(struct state_buf *b, uint64_t v)
 	reserve(b, 8);
 	if (b->oom)
 		return;
-	le64(b->data + b->len, v);
+	le64_put(b->data + b->len, v);
 	b->len += 8;
 }
 
@@ -108,7 +94,7 @@ state_get_u64(struct state_rd *r)
 		r->bad = 1;
 		return 0;
 	}
-	v = get_le64(r->p + r->off);
+	v = le64_get(r->p + r->off);
 	r->off += 8;
 	return v;
 }
@@ -199,9 +185,9 @@ state_write(const char *path, const struct state_buf *body, char *err, size_t er
 		return -1;
 	}
 	memcpy(hdr, STATE_MAGIC, 8);
-	le64(hdr + 8, STATE_VERSION);
-	le64(hdr + 16, body->len);
-	le64(hdr + 24, body_crc(body->data, body->len));
+	le64_put(hdr + 8, STATE_VERSION);
+	le64_put(hdr + 16, body->len);
+	le64_put(hdr + 24, body_crc(body->data, body->len));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
@@ -252,8 +238,8 @@ state_read(const char *path, struct state_buf *body, char *err, size_t errlen)
 		    path, STATE_MAGIC);
 		goto bad;
 	}
-	version = get_le64(hdr + 8);
-	len = get_le64(hdr + 16);
+	version = le64_get(hdr + 8);
+	len = le64_get(hdr + 16);
 	if (version < STATE_VERSION_MIN || version > STATE_VERSION) {
 		snprintf(err, errlen, "%s has format version %ju, this exporter reads versions "
 		    "%d to %d", path, (uintmax_t)version, STATE_VERSION_MIN, STATE_VERSION);
@@ -283,7 +269,7 @@ state_read(const char *path, struct state_buf *body, char *err, size_t errlen)
 	}
 	body->len = (size_t)len;
 	body->version = (unsigned)version;
-	if (body_crc(body->data, body->len) != get_le64(hdr + 24)) {
+	if (body_crc(body->data, body->len) != le64_get(hdr + 24)) {
 		snprintf(err, errlen, "%s is corrupt (checksum mismatch)", path);
 		goto bad;
 	}

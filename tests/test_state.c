@@ -22,6 +22,7 @@
 #include "parsers/reason.h"
 #include "store/state.h"
 #include "daemon/input/tailer.h"
+#include "util/le64.h"
 
 static char dir[64];
 
@@ -353,23 +354,6 @@ test_agg_refuses(void **state)
 	state_buf_free(&b);
 }
 
-static uint64_t
-rd64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-wr64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
 /* A counter section saved before not_attempted (17 reasons, "other" last)
  * loads with every count under its reason: the file of an upgraded
  * exporter keeps its counts. The old section is made from a new one by
@@ -401,16 +385,16 @@ test_agg_reasons_v2(void **state)
 	/* 6 option words, the flat count, then the fourth flat: reasons. */
 	size_t off = 7 * 8;
 	for (int f = 0; f < 3; f++)
-		off += 16 + 16 * rd64(b.data + off + 8);
-	uint64_t n = rd64(b.data + off), nz = rd64(b.data + off + 8);
+		off += 16 + 16 * le64_get(b.data + off + 8);
+	uint64_t n = le64_get(b.data + off), nz = le64_get(b.data + off + 8);
 	assert_int_equal(n % AGG_REASONS, 0);
 	assert_int_equal(nz, 4);
-	wr64(b.data + off, n / AGG_REASONS * v2);
+	le64_put(b.data + off, n / AGG_REASONS * v2);
 	for (uint64_t j = 0; j < nz; j++) {
 		unsigned char *p = b.data + off + 16 + 16 * j;
-		uint64_t idx = rd64(p), rr = idx % AGG_REASONS;
+		uint64_t idx = le64_get(p), rr = idx % AGG_REASONS;
 		assert_true(rr != REASON_NOT_ATTEMPTED);
-		wr64(p, idx / AGG_REASONS * v2 + (rr == REASON_OTHER ? (uint64_t)v2 - 1 : rr));
+		le64_put(p, idx / AGG_REASONS * v2 + (rr == REASON_OTHER ? (uint64_t)v2 - 1 : rr));
 	}
 	struct agg *c = agg_new_opts(&o);
 	state_rd_init(&r, b.data, b.len);
@@ -423,7 +407,7 @@ test_agg_reasons_v2(void **state)
 	agg_free(c);
 
 	/* Any other size is still another layout. */
-	wr64(b.data + off, n / AGG_REASONS * 16);
+	le64_put(b.data + off, n / AGG_REASONS * 16);
 	c = agg_new_opts(&o);
 	state_rd_init(&r, b.data, b.len);
 	assert_int_equal(agg_load(c, &r, err, sizeof err), -1);
