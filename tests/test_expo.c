@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -764,6 +765,10 @@ test_inputs_read_first(void **state)
 	f.st = &st;
 	atomic_init(&f.stop, 0);
 	assert_int_equal(pthread_create(&t, NULL, feed, &f), 0);
+	/* The feeder has started, whichever thread runs first: the checks
+	 * below look at lines it fed. */
+	while (atomic_load(&st.lines) == 0)
+		sched_yield();
 	for (int i = 0; i < 2000; i++) {
 		char *text = render(&v);
 		unsigned long long read = sample(text, "maillog_lines_read_total{path=\"/l\"} ");

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,16 +180,33 @@ test_history_wraps(void **state)
 struct race {
 	struct hist *h;
 	_Atomic int done;
+	_Atomic long reads;             /* passes the reader has finished */
 };
+
+/* Wait until the reader has finished a pass after `seen` of them: so the
+ * reader surely reads before the writing starts and once in its middle,
+ * whichever thread the scheduler runs first (waiting on nothing, the
+ * writer could finish before the reader's first pass, and "reads > 0"
+ * failed once that way in a package build). */
+static void
+await_pass(struct race *r, long seen)
+{
+	while (atomic_load(&r->reads) <= seen)
+		sched_yield();
+}
 
 static void *
 race_writer(void *p)
 {
 	struct race *r = p;
 
-	for (int64_t t = 0; t < RACE_PERIODS; t++)
+	await_pass(r, 0);
+	for (int64_t t = 0; t < RACE_PERIODS; t++) {
+		if (t == RACE_PERIODS / 2)
+			await_pass(r, atomic_load(&r->reads));
 		for (int i = 0; i < RACE_PER_PERIOD; i++)
 			hist_record(r->h, t, MP_DIR_OUTBOUND, 2);
+	}
 	atomic_store(&r->done, 1);
 	return NULL;
 }
@@ -202,6 +220,7 @@ test_history_race(void **state)
 	long reads = 0;
 
 	(void)state;
+	atomic_init(&r.reads, 0);
 	assert_int_equal(pthread_create(&th, NULL, race_writer, &r), 0);
 	while (!atomic_load(&r.done)) {
 		int64_t last = hist_latest(r.h);
@@ -211,6 +230,7 @@ test_history_race(void **state)
 			assert_int_equal(v[MP_DIR_OUTBOUND][1] + v[MP_DIR_INBOUND][0], 0);
 			reads++;
 		}
+		atomic_fetch_add(&r.reads, 1);
 	}
 	pthread_join(th, NULL);
 	assert_true(reads > 0);
