@@ -1,7 +1,8 @@
 /*
  * test_linebuf.c - the line splitter: partial lines at every split point,
  * CRLF, lone CR, empty lines, overlong lines (max, max+1, 10 MiB), NUL runs,
- * and arbitrary chunking checked against a one-shot reference splitter.
+ * and arbitrary chunking checked against a one-shot reference splitter, for
+ * lb_feed and for lb_commit_from's split in the caller's blocks.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -364,6 +365,107 @@ test_random_chunking(void **state)
 #undef RND
 }
 
+/*
+ * lb_commit_from against the same reference, the blocks cut at random
+ * (lines, CRLFs, NUL runs and overlong lines all fall across them) and each
+ * an exact-size heap copy, so that reading past a block is an ASan error.
+ * The splitter's state at the end must be lb_feed's: the same fragment.
+ */
+static void
+test_commit_from_blocks(void **state)
+{
+	static const char alphabet[] = "ab\r\n\n\0xyz";
+	uint32_t seed = 777;
+	(void)state;
+
+#define RND() (seed = seed * 1103515245u + 12345u, (seed >> 8) & 0xffffff)
+	for (int round = 0; round < 600; round++) {
+		size_t len = RND() % 3000;
+		size_t max = 1 + RND() % (round % 3 ? 40 : 400);
+		char *in = malloc(len + 1);
+		struct collect want = { 0 }, got = { 0 }, fed = { 0 };
+		uint64_t want_over;
+		struct lb lb, ref;
+
+		assert_non_null(in);
+		for (size_t i = 0; i < len; i++) {
+			if (i > 0 && RND() % 4 == 0)
+				in[i] = in[i - 1];
+			else
+				in[i] = alphabet[RND() % (sizeof alphabet - 1)];
+		}
+		reference(in, len, max, &want, &want_over);
+
+		assert_int_equal(lb_init(&lb, max), 0);
+		assert_int_equal(lb_init(&ref, max), 0);
+		lb_feed(&ref, in, len, collect_fn, &fed);
+		for (size_t off = 0; off < len;) {
+			size_t step = 1 + RND() % (round % 2 ? 7 : 300);
+			if (step > len - off)
+				step = len - off;
+			char *block = malloc(step);
+			assert_non_null(block);
+			memcpy(block, in + off, step);
+			size_t before = got.n;
+			size_t n = lb_commit_from(&lb, block, step, collect_fn, &got);
+			assert_int_equal(n, got.n - before);
+			free(block);
+			off += step;
+		}
+		assert_int_equal(got.n, want.n);
+		for (size_t i = 0; i < want.n; i++)
+			assert_line(&got, i, want.line[i], want.len[i]);
+		assert_int_equal(lb.overlong, want_over);
+		assert_int_equal(lb_has_fragment(&lb), lb_has_fragment(&ref));
+		assert_int_equal(lb_fragment_len(&lb), lb_fragment_len(&ref));
+		assert_memory_equal(lb.buf, ref.buf, lb_fragment_len(&ref));
+		assert_true(lb.cap <= max + 2);
+		lb_fini(&lb);
+		lb_fini(&ref);
+		collect_clear(&want);
+		collect_clear(&got);
+		collect_clear(&fed);
+		free(in);
+	}
+#undef RND
+}
+
+/* The block edges by hand: a CRLF whose '\r' ends one block, a line that
+ * spans three blocks, an overlong line that ends exactly at a block's end,
+ * NULs that open a block. */
+static void
+test_commit_from_edges(void **state)
+{
+	struct collect c = { 0 };
+	struct lb lb;
+	(void)state;
+
+	assert_int_equal(lb_init(&lb, 8), 0);
+	assert_int_equal(lb_commit_from(&lb, "one\r", 4, collect_fn, &c), 0);
+	assert_int_equal(lb_commit_from(&lb, "\ntw", 3, collect_fn, &c), 1);
+	assert_int_equal(lb_commit_from(&lb, "o-", 2, collect_fn, &c), 0);
+	assert_int_equal(lb_commit_from(&lb, "x\nthree\n", 9, collect_fn, &c), 2);
+	ASSERT_LINE(&c, 0, "one");
+	ASSERT_LINE(&c, 1, "two-x");
+	ASSERT_LINE(&c, 2, "three");
+	/* 10 bytes without '\n' with max 8: overlong once the block ends */
+	assert_int_equal(lb_commit_from(&lb, "0123456789", 10, collect_fn, &c), 0);
+	assert_int_equal(lb.overlong, 1);
+	assert_true(lb_has_fragment(&lb));
+	assert_int_equal(lb_commit_from(&lb, "abc\n\0\0four\n", 12, collect_fn, &c), 1);
+	ASSERT_LINE(&c, 3, "four");
+	assert_false(lb_has_fragment(&lb));
+	/* a block that is all fragment, then an empty one */
+	assert_int_equal(lb_commit_from(&lb, "fiv", 3, collect_fn, &c), 0);
+	assert_int_equal(lb_commit_from(&lb, "", 0, collect_fn, &c), 0);
+	assert_int_equal(lb_fragment_len(&lb), 3);
+	assert_int_equal(lb_commit_from(&lb, "e\n", 2, collect_fn, &c), 1);
+	ASSERT_LINE(&c, 4, "five");
+	assert_int_equal(lb.overlong, 1);
+	lb_fini(&lb);
+	collect_clear(&c);
+}
+
 int
 main(void)
 {
@@ -377,6 +479,8 @@ main(void)
 		cmocka_unit_test(test_overlong_10mib),
 		cmocka_unit_test(test_space_commit_and_reset),
 		cmocka_unit_test(test_random_chunking),
+		cmocka_unit_test(test_commit_from_blocks),
+		cmocka_unit_test(test_commit_from_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,25 +104,27 @@ lb_space(struct lb *lb, size_t *avail)
 	return lb->buf + lb->len;
 }
 
-/* Split the n new bytes. The only copy is the memmove of the unterminated
- * tail to the front, so each byte moves at most once per line. */
-size_t
-lb_commit(struct lb *lb, size_t n, lb_line_fn fn, void *ctx)
+/*
+ * The splitting loop of lb_commit and lb_commit_from: pass every complete
+ * line in [*line, end) on, where [*line, scan) holds no '\n' (the kept
+ * fragment, if any). Leaves *line at the unterminated rest, or returns with
+ * lb->skipping set when that rest is the unseen part of an overlong line,
+ * which is then dropped up to end.
+ */
+static size_t
+split_lines(struct lb *lb, const char **linep, const char *scan, const char *end,
+    lb_line_fn fn, void *ctx)
 {
-	char *scan = lb->buf + lb->len;
-	char *end = scan + n;
-	char *line = lb->len ? lb->buf : scan;
+	const char *line = *linep;
 	size_t lines = 0;
 
-	lb->filled = n > 0 && lb->len + n == lb->cap;
-
 	for (;;) {
-		char *nl;
+		const char *nl;
 
 		if (lb->skipping) {
 			nl = memchr(scan, '\n', (size_t)(end - scan));
 			if (nl == NULL) {
-				lb->len = 0;
+				*linep = end;
 				return lines;
 			}
 			lb->skipping = 0;
@@ -156,15 +158,64 @@ lb_commit(struct lb *lb, size_t n, lb_line_fn fn, void *ctx)
 	 * byte is the '\r' of a CRLF, so it is overlong now: count it once and
 	 * drop the rest of it as it arrives.
 	 */
-	size_t frag = (size_t)(end - line);
-	if (frag >= lb->max_cap) {
+	if ((size_t)(end - line) >= lb->max_cap) {
 		lb->overlong++;
 		lb_skip_line(lb);
-		return lines;
+		line = end;
 	}
+	*linep = line;
+	return lines;
+}
+
+/* Split the n new bytes. The only copy is the memmove of the unterminated
+ * tail to the front, so each byte moves at most once per line. */
+size_t
+lb_commit(struct lb *lb, size_t n, lb_line_fn fn, void *ctx)
+{
+	const char *scan = lb->buf + lb->len;
+	const char *end = scan + n;
+	const char *line = lb->len ? lb->buf : scan;
+	size_t lines;
+
+	lb->filled = n > 0 && lb->len + n == lb->cap;
+	lines = split_lines(lb, &line, scan, end, fn, ctx);
+
+	size_t frag = (size_t)(end - line);
 	if (line != lb->buf && frag > 0)
 		memmove(lb->buf, line, frag);
 	lb->len = frag;
+	return lines;
+}
+
+/*
+ * Split the caller's bytes where they are; see linebuf.h. A kept fragment
+ * is completed by copying the block's first line onto it (lb_feed, at most
+ * max_line + 2 bytes); every later line is passed on from the block itself,
+ * and only the block's unterminated tail is copied, into our own buffer.
+ */
+size_t
+lb_commit_from(struct lb *lb, const char *data, size_t n, lb_line_fn fn, void *ctx)
+{
+	size_t lines = 0;
+
+	if (lb->len > 0 || lb->skipping) {
+		const char *nl = memchr(data, '\n', n);
+		size_t first = nl != NULL ? (size_t)(nl - data) + 1 : n;
+
+		lines += lb_feed(lb, data, first, fn, ctx);
+		data += first;
+		n -= first;
+		if (n == 0 || lb->len > 0 || lb->skipping)
+			return lines; /* no '\n' in the block, or out of memory */
+	}
+
+	const char *line = data;
+	const char *end = data + n;
+	lines += split_lines(lb, &line, data, end, fn, ctx);
+
+	/* The tail holds no '\n', so this copies it and passes nothing on. */
+	if (line < end)
+		(void)lb_feed(lb, line, (size_t)(end - line), fn, ctx);
 	return lines;
 }
 

@@ -81,6 +81,14 @@ char *lb_space(struct lb *lb, size_t *avail);
  * and keep the rest. Returns the number of lines passed to fn. */
 size_t lb_commit(struct lb *lb, size_t n, lb_line_fn fn, void *ctx);
 
+/* Split n bytes of the caller's (a read-ahead block) where they are: call fn
+ * for each complete line, as lb_commit would have had they been read into
+ * the buffer. Only a line begun before the block (the kept fragment) and
+ * the block's unterminated tail are copied, into this splitter's own
+ * buffer; the block itself is only read and may be reused on return.
+ * Returns the number of lines passed to fn. */
+size_t lb_commit_from(struct lb *lb, const char *data, size_t n, lb_line_fn fn, void *ctx);
+
 /* Copy len bytes in and lb_commit() them, in as many steps as the buffer
  * needs. Returns the number of lines passed to fn. For callers that do not
  * read(2) directly into the buffer, and for tests. */
