@@ -75,6 +75,7 @@ struct rule {
 	uint16_t code_digit[3];        /* 0..9 or ANY */
 	struct range enh[3];           /* class, subject, detail */
 	pcre2_code *re;                /* NULL: no pattern */
+	int jit_pending;               /* re not JIT-compiled yet (rule_holds does it) */
 	int filtered;                  /* re runs only if one of its literals occurs */
 };
 
@@ -467,8 +468,16 @@ compile_rule(struct rule *r, const struct reason_def *d, const char *what,
 			    (const char *)msg, (size_t)off);
 			return -1;
 		}
-		/* Without JIT (some platforms, SELinux) the interpreter runs. */
-		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+		/*
+		 * JIT-compiled at its first match, not here: most patterns
+		 * never run in a process (a sure literal decides most replies,
+		 * and a host sees few kinds of failure), and compiling all of
+		 * them was a millisecond of every start, a tenth of --once's
+		 * fixed cost. Each pattern compiles at most once, so the
+		 * per-line path still allocates nothing after its first few
+		 * failures.
+		 */
+		r->jit_pending = 1;
 	}
 	return 0;
 }
@@ -548,6 +557,20 @@ size_t
 reason_set_user_rules(const struct reason_set *rs)
 {
 	return rs->nuser;
+}
+
+size_t
+reason_set_jitted(const struct reason_set *rs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->nrules; i++) {
+		size_t jit = 0;
+		if (rs->rules[i].re != NULL &&
+		    pcre2_pattern_info(rs->rules[i].re, PCRE2_INFO_JITSIZE, &jit) == 0 && jit > 0)
+			n++;
+	}
+	return n;
 }
 
 static int
@@ -639,7 +662,7 @@ static int
 rule_holds(struct reason_set *rs, size_t i, unsigned code,
     const struct mp_enhanced *enh, struct reply *rp)
 {
-	const struct rule *r = &rs->rules[i];
+	struct rule *r = &rs->rules[i];
 
 	if (r->has_code) {
 		unsigned d[3] = { code / 100, code / 10 % 10, code % 10 };
@@ -676,6 +699,12 @@ rule_holds(struct reason_set *rs, size_t i, unsigned code,
 			 */
 			if (rs->sure[i])
 				return 1;
+		}
+		if (r->jit_pending) {
+			/* Without JIT (some platforms, SELinux) the
+			 * interpreter runs: same answers, only slower. */
+			(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+			r->jit_pending = 0;
 		}
 		return pcre2_match(r->re, (PCRE2_SPTR)rp->text, rp->len, 0, 0, rs->md,
 		    rs->mctx) >= 0;

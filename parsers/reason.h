@@ -103,8 +103,8 @@ extern const size_t reason_builtins_count;
 
 /*
  * Compile the user rules (tried first, in order) and the built-in ones
- * into a new set. Every pattern is compiled once, JIT where the platform
- * allows it. On failure returns NULL, a one-line reason in err (for a
+ * into a new set. Every pattern is compiled here, and JIT-compiled (where
+ * the platform allows it) the first time it runs. On failure returns NULL, a one-line reason in err (for a
  * pattern, with the offset of the error in it) and, if where is not NULL,
  * which rule and field it is about. The caller frees the set with
  * reason_set_free (NULL is a no-op).
@@ -115,6 +115,9 @@ void reason_set_free(struct reason_set *rs);
 
 /* Number of user rules in rs (built-ins not counted). */
 size_t reason_set_user_rules(const struct reason_set *rs);
+
+/* Number of rules whose pattern is JIT-compiled by now (tests). */
+size_t reason_set_jitted(const struct reason_set *rs);
 
 /*
  * The reason of a failed status: code (0: none), enh (cls 0: none) and

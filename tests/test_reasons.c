@@ -279,6 +279,37 @@ test_user_rules_override(void **state)
 	reason_set_free(rs);
 }
 
+/*
+ * Patterns are JIT-compiled at their first run, not when the set is made:
+ * a new set has none compiled; a reply that only a pattern decides
+ * compiles that rule's and no other; the same reply again compiles nothing
+ * more, and the answers are the same throughout.
+ */
+static void
+test_jit_on_first_use(void **state)
+{
+	(void)state;
+	char err[512];
+	uint32_t have_jit = 0;
+	struct reason_def user[] = {
+		{ "policy", "blocked (by|using) bl[0-9]\\.example\\.net", NULL, NULL },
+	};
+	struct reason_set *rs = reason_set_new(user, 1, NULL, err, sizeof err);
+
+	assert_non_null(rs);
+	assert_int_equal(reason_set_jitted(rs), 0);
+	(void)pcre2_config(PCRE2_CONFIG_JIT, &have_jit);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(classify(rs, 554, "5.7.1", "Client host blocked by bl7.example.net"),
+		    REASON_POLICY);
+		assert_int_equal(reason_set_jitted(rs), have_jit ? 1 : 0);
+	}
+	/* A reply no pattern needs to read: still only the one. */
+	assert_int_equal(classify(rs, 550, NULL, "x"), REASON_OTHER);
+	assert_int_equal(reason_set_jitted(rs), have_jit ? 1 : 0);
+	reason_set_free(rs);
+}
+
 static void
 check_bad(const struct reason_def *d, enum reason_field field, const char *want)
 {
@@ -649,6 +680,7 @@ main(void)
 		cmocka_unit_test(test_pair_filter),
 		cmocka_unit_test(test_closed_set),
 		cmocka_unit_test(test_user_rules_override),
+		cmocka_unit_test(test_jit_on_first_use),
 		cmocka_unit_test(test_bad_rules),
 		cmocka_unit_test(test_conditions),
 		cmocka_unit_test(test_event_fallback_text),
