@@ -92,8 +92,9 @@ agg_new_opts(const struct agg_opts *o)
 	if ((a = calloc(1, sizeof *a)) == NULL)
 		return NULL;
 	a->opts = *o;
-	a->memory = sizeof *a + size * sizeof *a->slots;
-	if ((a->slots = calloc(size, sizeof *a->slots)) == NULL)
+	a->memory = sizeof *a + size * sizeof *a->slots + (size / 64 + 1) * sizeof *a->used_bits;
+	if ((a->slots = calloc(size, sizeof *a->slots)) == NULL ||
+	    (a->used_bits = calloc(size / 64 + 1, sizeof *a->used_bits)) == NULL)
 		goto fail;
 	a->mask = size - 1;
 	/* Four sketch counters per label: space-saving then finds every
@@ -140,6 +141,7 @@ agg_free(struct agg *a)
 	topk_free(a->hosts);
 	opstore_free(a->ops);
 	free(a->slots);
+	free(a->used_bits);
 	free(a);
 }
 
@@ -162,6 +164,7 @@ claim(struct agg *a, struct agg_slot *s, uint64_t key, uint64_t value)
 	atomic_store_explicit(&s->value, value, memory_order_relaxed);
 	atomic_store_explicit(&s->created, (int64_t)time(NULL), memory_order_relaxed);
 	atomic_store_explicit(&s->key, key, memory_order_release);
+	mark_used(a, s);
 	a->used++;
 	atomic_store_explicit(&a->used_published, a->used, memory_order_relaxed);
 }
@@ -538,7 +541,7 @@ agg_snapshot_family(const struct agg *a, enum agg_family fam, struct agg_series 
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i <= a->mask && n < max; i++) {
+	for (size_t i = agg_next_used(a, 0); i <= a->mask && n < max; i = agg_next_used(a, i + 1)) {
 		uint64_t k = atomic_load_explicit(&a->slots[i].key, memory_order_acquire);
 		if (k == 0 || (enum agg_family)((k - 1) & 7) != fam)
 			continue;

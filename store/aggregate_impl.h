@@ -39,6 +39,12 @@ struct agg {
 	struct agg_opts opts;
 	struct agg_slot *slots;
 	size_t mask;                       /* table size - 1 */
+	/* Bit i set: slot i holds a key (set after the key, with release).
+	 * The snapshots, the state file and agg_publish visit the used slots
+	 * through it (agg_next_used) instead of reading every slot: report's
+	 * table has 262,144 of them for its 100,000-series cap, and reading
+	 * all of them for each family was 3 % of a report's time. */
+	_Atomic uint64_t *used_bits;
 	size_t used;                       /* writer-only */
 	size_t cipher_series;              /* maillog_tls_ciphers_total series, against the cap too */
 	_Atomic size_t cipher_published;
@@ -160,6 +166,38 @@ bump(struct agg *a)
 	atomic_store_explicit(&a->generation,
 	    atomic_load_explicit(&a->generation, memory_order_relaxed) + 1,
 	    memory_order_release);
+}
+
+/* Note that slot s now holds a key: after its key's store. One writer. */
+static inline void
+mark_used(struct agg *a, const struct agg_slot *s)
+{
+	size_t i = (size_t)(s - a->slots);
+	_Atomic uint64_t *w = &a->used_bits[i >> 6];
+
+	atomic_store_explicit(w, atomic_load_explicit(w, memory_order_relaxed) |
+	    (uint64_t)1 << (i & 63), memory_order_release);
+}
+
+/* The first used slot's index at or after i, or a->mask + 1 if none: 64
+ * slots a load, so an empty stretch of the table costs almost nothing.
+ * for (i = agg_next_used(a, 0); i <= a->mask; i = agg_next_used(a, i + 1)) */
+static inline size_t
+agg_next_used(const struct agg *a, size_t i)
+{
+	size_t w = i >> 6, nwords = (a->mask >> 6) + 1;
+	uint64_t bits;
+
+	if (w >= nwords)
+		return a->mask + 1;
+	bits = atomic_load_explicit(&a->used_bits[w], memory_order_acquire) &
+	    (~(uint64_t)0 << (i & 63));
+	while (bits == 0) {
+		if (++w >= nwords)
+			return a->mask + 1;
+		bits = atomic_load_explicit(&a->used_bits[w], memory_order_acquire);
+	}
+	return (w << 6) + (size_t)__builtin_ctzll(bits);
 }
 
 /* The slot holding key, or the empty slot where it would go. */

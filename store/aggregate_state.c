@@ -101,7 +101,7 @@ agg_save(const struct agg *ca, struct state_buf *b)
 		state_put_bytes(b, name, strlen(name));
 	}
 	state_put_u64(b, atomic_load_explicit(&a->used_published, memory_order_relaxed));
-	for (size_t i = 0; i <= a->mask; i++) {
+	for (size_t i = agg_next_used(a, 0); i <= a->mask; i = agg_next_used(a, i + 1)) {
 		uint64_t k = atomic_load_explicit(&a->slots[i].key, memory_order_acquire);
 		if (k == 0)
 			continue;
@@ -215,6 +215,7 @@ agg_load(struct agg *a, struct state_rd *r, char *err, size_t errlen)
 		atomic_store_explicit(&s->value, val, memory_order_relaxed);
 		atomic_store_explicit(&s->created, created, memory_order_relaxed);
 		atomic_store_explicit(&s->key, k, memory_order_release);
+		mark_used(a, s);
 		a->used++;
 		if ((enum agg_family)((k - 1) & 7) == AGG_FAM_STATUS)
 			a->status_used++;
@@ -267,7 +268,8 @@ agg_publish(struct agg *dst, const struct agg *csrc)
 		opstore_cipher_restore(dst->ops, name, strlen(name));
 	}
 	/* Same size, same hash: a key lives at the same index in both. */
-	for (size_t i = 0; i <= src->mask && i <= dst->mask; i++) {
+	for (size_t i = agg_next_used(src, 0); i <= src->mask && i <= dst->mask;
+	    i = agg_next_used(src, i + 1)) {
 		uint64_t k = atomic_load_explicit(&src->slots[i].key, memory_order_acquire);
 		struct agg_slot *s = &dst->slots[i];
 		if (k == 0)
@@ -280,6 +282,7 @@ agg_publish(struct agg *dst, const struct agg *csrc)
 			    atomic_load_explicit(&src->slots[i].created, memory_order_relaxed),
 			    memory_order_relaxed);
 			atomic_store_explicit(&s->key, k, memory_order_release);
+			mark_used(dst, s);
 		}
 	}
 	dst->used = src->used;

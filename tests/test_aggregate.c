@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "store/aggregate.h"
+#include "store/aggregate_impl.h"
 
 static struct mp_event
 event(int mta, enum mp_direction dir, unsigned code, unsigned ec, unsigned es,
@@ -590,11 +591,61 @@ test_million_distinct_values_bounded(void **state)
 	agg_free(a);
 }
 
+/*
+ * The map of used slots (aggregate_impl.h): agg_next_used visits exactly
+ * the marked slots, in order, across word edges (63, 64, 127, 128), at
+ * the first and the last slot, in a table of one word that is only partly
+ * slots (16) and in one of several words; nothing when none is marked.
+ */
+static void
+test_used_slot_map(void **state)
+{
+	static const size_t sizes[] = { 16, 64, 256, 1024 };
+	static const size_t marks[] = { 0, 1, 15, 63, 64, 65, 127, 128, 200, 511, 1023 };
+	(void)state;
+
+	for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+		size_t size = sizes[z];
+		struct agg a = { 0 };
+		size_t want[sizeof marks / sizeof *marks + 1], nwant = 0, got = 0;
+
+		a.mask = size - 1;
+		a.slots = calloc(size, sizeof *a.slots);
+		a.used_bits = calloc(size / 64 + 1, sizeof *a.used_bits);
+		assert_non_null(a.slots);
+		assert_non_null(a.used_bits);
+		assert_int_equal(agg_next_used(&a, 0), size);
+		for (size_t m = 0; m < sizeof marks / sizeof *marks; m++)
+			if (marks[m] < size) {
+				mark_used(&a, &a.slots[marks[m]]);
+				want[nwant++] = marks[m];
+			}
+		mark_used(&a, &a.slots[size - 1]);
+		if (want[nwant - 1] != size - 1)
+			want[nwant++] = size - 1;
+		for (size_t i = agg_next_used(&a, 0); i <= a.mask; i = agg_next_used(&a, i + 1)) {
+			assert_true(got < nwant);
+			assert_int_equal(i, want[got]);
+			got++;
+		}
+		assert_int_equal(got, nwant);
+		/* From any place, the next marked one. */
+		for (size_t from = 0, k = 0; from <= size; from++) {
+			while (k < nwant && want[k] < from)
+				k++;
+			assert_int_equal(agg_next_used(&a, from), k < nwant ? want[k] : size);
+		}
+		free(a.slots);
+		free(a.used_bits);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts_per_label_set),
+		cmocka_unit_test(test_used_slot_map),
 		cmocka_unit_test(test_malformed_events_are_not_labels),
 		cmocka_unit_test(test_cap_folds_into_overflow),
 		cmocka_unit_test(test_unmatched_and_generation),
