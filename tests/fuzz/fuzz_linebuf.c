@@ -3,9 +3,10 @@
  * against a reference splitter.
  *
  * Input layout: byte 0-1 pick max_line (small, so overlong lines are
- * common), byte 2 picks the front end (lb_feed, or lb_space/lb_commit as
- * the tailer reads), bytes 3-10 seed the chunk sizes, the rest is the
- * stream. The reference applies linebuf.h's rules to the whole stream at
+ * common), byte 2 picks the front end (lb_feed; lb_space/lb_commit as
+ * the tailer reads; or lb_commit_from on blocks, as --once reads a gzip
+ * file's, each an exact-size heap copy so a read past it is an ASan
+ * error), bytes 3-10 seed the chunk sizes, the rest is the stream. The reference applies linebuf.h's rules to the whole stream at
  * once; whatever the chunking, the splitter must pass on exactly the same
  * lines, count the same overlong lines and hold the same fragment.
  */
@@ -110,7 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < HDR)
 		return 0;
 	max_line = 1 + ((size_t)data[0] | (size_t)data[1] << 8) % 2048;
-	commit_mode = data[2] & 1;
+	commit_mode = data[2] % 3;
 	memcpy(&seed, data + 3, 8);
 	seed |= 1;
 	data += HDR;
@@ -129,7 +130,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t chunk = 1 + (size_t)(r % ((r >> 32) % 4 == 0 ? 4096 : 64));
 		if (chunk > size - off)
 			chunk = size - off;
-		if (commit_mode) {
+		if (commit_mode == 2) {
+			char *block = malloc(chunk);
+			if (block == NULL)
+				die("out of memory", chunk, 0);
+			memcpy(block, data + off, chunk);
+			lb_commit_from(&lb, block, chunk, on_line, &g);
+			free(block);
+		} else if (commit_mode) {
 			size_t avail;
 			char *p = lb_space(&lb, &avail);
 			if (avail == 0)
