@@ -205,8 +205,10 @@ lb_commit_from(struct lb *lb, const char *data, size_t n, lb_line_fn fn, void *c
 		lines += lb_feed(lb, data, first, fn, ctx);
 		data += first;
 		n -= first;
+		/* No '\n' in the block; or the line is still held, which
+		 * happens only without a buffer to hold it in (linebuf.h). */
 		if (n == 0 || lb->len > 0 || lb->skipping)
-			return lines; /* no '\n' in the block, or out of memory */
+			return lines;
 	}
 
 	const char *line = data;

@@ -86,7 +86,10 @@ size_t lb_commit(struct lb *lb, size_t n, lb_line_fn fn, void *ctx);
  * the buffer. Only a line begun before the block (the kept fragment) and
  * the block's unterminated tail are copied, into this splitter's own
  * buffer; the block itself is only read and may be reused on return.
- * Returns the number of lines passed to fn. */
+ * Call lb_space() once first, so that the buffer exists: then a line is
+ * never lost to a failed allocation here (a buffer that cannot grow makes
+ * the line overlong, as in lb_commit). Returns the number of lines passed
+ * to fn. */
 size_t lb_commit_from(struct lb *lb, const char *data, size_t n, lb_line_fn fn, void *ctx);
 
 /* Copy len bytes in and lb_commit() them, in as many steps as the buffer
