@@ -35,7 +35,7 @@ struct readahead {
 	int ended;                /* ra_next returned 0 or -1: the reader is done */
 	int stop;
 	struct ra_slot slot[RA_BLOCKS];
-	char mem[];               /* RA_BLOCKS * RA_BLOCK_SIZE */
+	char mem[];               /* RA_BLOCKS blocks of RA_BLOCK_SIZE (1 inline) */
 };
 
 /* One read into s; what gzread and gzerror say, made into s->len/s->err
@@ -92,12 +92,14 @@ reader(void *p)
 struct readahead *
 ra_start(gzFile gz, int threaded)
 {
-	struct readahead *ra = calloc(1, sizeof *ra + (size_t)RA_BLOCKS * RA_BLOCK_SIZE);
+	/* Read inline, one block is all there is to fill. */
+	unsigned blocks = threaded ? RA_BLOCKS : 1;
+	struct readahead *ra = calloc(1, sizeof *ra + (size_t)blocks * RA_BLOCK_SIZE);
 
 	if (ra == NULL)
 		return NULL;
 	ra->gz = gz;
-	for (unsigned i = 0; i < RA_BLOCKS; i++)
+	for (unsigned i = 0; i < blocks; i++)
 		ra->slot[i].data = ra->mem + (size_t)i * RA_BLOCK_SIZE;
 	if (!threaded)
 		return ra;
