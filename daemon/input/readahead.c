@@ -4,8 +4,8 @@
  * One mutex guards the ring's indexes; the blocks themselves are handed
  * over whole: the reader writes a block only while it is not counted as
  * filled, the caller reads it only while it is, and the mutex orders the
- * two. Three hand-overs per 64 KiB block (a lock each side, one wake-up at
- * most) cost nothing next to the block's thousand lines.
+ * two. A hand-over per 64 KiB block (a lock on each side, one wake-up at
+ * most) costs nothing next to parsing the block's three hundred lines.
  */
 #include "daemon/input/readahead.h"
 
