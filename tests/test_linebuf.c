@@ -319,30 +319,46 @@ reference(const char *in, size_t len, size_t max, struct collect *out, uint64_t 
 	}
 }
 
+static uint32_t
+rnd(uint32_t *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 8) & 0xffffff;
+}
+
+/* len random bytes of a stream that is mostly line ends, CRs and NULs;
+ * runs of one byte make long lines and NUL holes likely. */
+static char *
+random_stream(uint32_t *seed, size_t len)
+{
+	static const char alphabet[] = "ab\r\n\n\0xyz";
+	char *in = malloc(len + 1);
+
+	assert_non_null(in);
+	for (size_t i = 0; i < len; i++) {
+		if (i > 0 && rnd(seed) % 4 == 0)
+			in[i] = in[i - 1];
+		else
+			in[i] = alphabet[rnd(seed) % (sizeof alphabet - 1)];
+	}
+	return in;
+}
+
 static void
 test_random_chunking(void **state)
 {
-	static const char alphabet[] = "ab\r\n\n\0xyz";
 	uint32_t seed = 12345;
 	(void)state;
 
-#define RND() (seed = seed * 1103515245u + 12345u, (seed >> 8) & 0xffffff)
+#define RND() rnd(&seed)
 	for (int round = 0; round < 400; round++) {
 		size_t len = RND() % 3000;
 		size_t max = 1 + RND() % 40;
-		char *in = malloc(len + 1);
+		char *in = random_stream(&seed, len);
 		struct collect want = { 0 }, got = { 0 };
 		uint64_t want_over;
 		struct lb lb;
 
-		assert_non_null(in);
-		for (size_t i = 0; i < len; i++) {
-			/* runs of one byte make long lines and NUL holes likely */
-			if (i > 0 && RND() % 4 == 0)
-				in[i] = in[i - 1];
-			else
-				in[i] = alphabet[RND() % (sizeof alphabet - 1)];
-		}
 		reference(in, len, max, &want, &want_over);
 
 		assert_int_equal(lb_init(&lb, max), 0);
@@ -374,26 +390,18 @@ test_random_chunking(void **state)
 static void
 test_commit_from_blocks(void **state)
 {
-	static const char alphabet[] = "ab\r\n\n\0xyz";
 	uint32_t seed = 777;
 	(void)state;
 
-#define RND() (seed = seed * 1103515245u + 12345u, (seed >> 8) & 0xffffff)
+#define RND() rnd(&seed)
 	for (int round = 0; round < 600; round++) {
 		size_t len = RND() % 3000;
 		size_t max = 1 + RND() % (round % 3 ? 40 : 400);
-		char *in = malloc(len + 1);
+		char *in = random_stream(&seed, len);
 		struct collect want = { 0 }, got = { 0 }, fed = { 0 };
 		uint64_t want_over;
 		struct lb lb, ref;
 
-		assert_non_null(in);
-		for (size_t i = 0; i < len; i++) {
-			if (i > 0 && RND() % 4 == 0)
-				in[i] = in[i - 1];
-			else
-				in[i] = alphabet[RND() % (sizeof alphabet - 1)];
-		}
 		reference(in, len, max, &want, &want_over);
 
 		assert_int_equal(lb_init(&lb, max), 0);

@@ -73,6 +73,20 @@ write_file(const unsigned char *d, size_t len, int gzip)
 	return path;
 }
 
+static struct readahead *
+open_ra(const char *path, int threaded, gzFile *gz)
+{
+	int fd = open(path, O_RDONLY);
+	struct readahead *ra;
+
+	assert_true(fd >= 0);
+	*gz = gzdopen(fd, "rb");
+	assert_non_null(*gz);
+	ra = ra_start(*gz, threaded);
+	assert_non_null(ra);
+	return ra;
+}
+
 /* Read path through a readahead; returns the bytes read, the last ra_next
  * result in *rc and its message in err. */
 static unsigned char *
@@ -80,18 +94,13 @@ read_all(const char *path, int threaded, int expect_threaded, size_t *got, int *
     size_t errlen)
 {
 	unsigned char *out = malloc(DATA_LEN + RA_BLOCK_SIZE);
-	int fd = open(path, O_RDONLY);
 	gzFile gz;
 	struct readahead *ra;
 	const char *block;
 	size_t n;
 
 	assert_non_null(out);
-	assert_true(fd >= 0);
-	gz = gzdopen(fd, "rb");
-	assert_non_null(gz);
-	ra = ra_start(gz, threaded);
-	assert_non_null(ra);
+	ra = open_ra(path, threaded, &gz);
 	assert_int_equal(ra_threaded(ra), expect_threaded);
 	*got = 0;
 	while ((*rc = ra_next(ra, &block, &n, err, errlen)) == 1) {
@@ -109,14 +118,14 @@ read_all(const char *path, int threaded, int expect_threaded, size_t *got, int *
 }
 
 static void
-check_file(int gzip, int threaded)
+check_file(int gzip, int threaded, int expect_threaded)
 {
 	unsigned char *d = make_data();
 	char *path = write_file(d, DATA_LEN, gzip);
 	char err[160] = "";
 	size_t got;
 	int rc;
-	unsigned char *out = read_all(path, threaded, threaded, &got, &rc, err, sizeof err);
+	unsigned char *out = read_all(path, threaded, expect_threaded, &got, &rc, err, sizeof err);
 
 	assert_int_equal(rc, 0);
 	assert_int_equal(got, DATA_LEN);
@@ -130,28 +139,28 @@ static void
 test_plain_threaded(void **state)
 {
 	(void)state;
-	check_file(0, 1);
+	check_file(0, 1, 1);
 }
 
 static void
 test_plain_inline(void **state)
 {
 	(void)state;
-	check_file(0, 0);
+	check_file(0, 0, 0);
 }
 
 static void
 test_gzip_threaded(void **state)
 {
 	(void)state;
-	check_file(1, 1);
+	check_file(1, 1, 1);
 }
 
 static void
 test_gzip_inline(void **state)
 {
 	(void)state;
-	check_file(1, 0);
+	check_file(1, 0, 0);
 }
 
 /* A .gz cut in the middle: the bytes before the cut, then zlib's reason. */
@@ -190,14 +199,12 @@ test_stop_early(void **state)
 	(void)state;
 
 	for (int i = 0; i < 50; i++) {
-		int fd = open(path, O_RDONLY);
-		gzFile gz = gzdopen(fd, "rb");
-		struct readahead *ra = ra_start(gz, 1);
+		gzFile gz;
+		struct readahead *ra = open_ra(path, 1, &gz);
 		const char *block;
 		size_t n;
 		char err[160];
 
-		assert_non_null(ra);
 		if (i % 2)
 			assert_int_equal(ra_next(ra, &block, &n, err, sizeof err), 1);
 		ra_stop(ra);
@@ -212,22 +219,10 @@ test_stop_early(void **state)
 static void
 test_no_thread(void **state)
 {
-	unsigned char *d = make_data();
-	char *path = write_file(d, DATA_LEN, 1);
-	char err[160] = "";
-	size_t got;
-	int rc;
 	(void)state;
-
 	fail_thread = 1;
-	unsigned char *out = read_all(path, 1, 0, &got, &rc, err, sizeof err);
+	check_file(1, 1, 0);
 	fail_thread = 0;
-	assert_int_equal(rc, 0);
-	assert_int_equal(got, DATA_LEN);
-	assert_memory_equal(out, d, DATA_LEN);
-	unlink(path);
-	free(out);
-	free(d);
 }
 
 int
