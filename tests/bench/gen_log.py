@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deterministic, realistic Postfix log for the benchmark (stdlib only).
+"""Deterministic, realistic mail log for the benchmark (stdlib only).
 
 Simulates an MX + submission host the way the log of a busy one looks:
 most lines record progress (postscreen, connect/disconnect, TLS, client=,
@@ -8,7 +8,15 @@ rejects. Prints the log to stdout; with --truth prints only a JSON object
 with the number of lines and of status lines (what maillog_smtp_status_total
 must add up to).
 
+--format exim writes the same traffic as Exim's own mainlog
+(/var/log/exim4/mainlog: <=, =>, ==, **, Completed, ACL rejects), and
+--format sendmail as sm-mta's syslog lines (from=, to=, STARTTLS=, ruleset
+rejects). Their shapes are those of tests/data/exim/golden.txt and
+tests/data/sendmail/golden.txt, whose headers cite the sources.
+build-aux/pgo-train.sh trains the optimised build on all three.
+
   gen_log.py --lines 1000000 --seed 1 > mail.log
+  gen_log.py --format exim --lines 1000000 --seed 1 > mainlog
 """
 import argparse
 import json
@@ -104,12 +112,143 @@ def session(rng, t):
     return out
 
 
+EXIM_DELIVERIES = (  # (weight, marker, rest after the address; {r} recipient)
+    (70, "=>", 'R=dnslookup T=remote_smtp H={mx} [{ip}] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 '
+     'CV=yes C="250 2.0.0 Ok: queued as {q}"'),
+    (8, "=>", "R=local_user T=mail_spool"),
+    (3, "==", "R=dnslookup T=remote_smtp defer (-44) H={mx} [{ip}]: SMTP error from remote "
+     "mail server after RCPT TO:<{r}>: 450 4.7.1 <{r}>: Recipient address rejected: Greylisted"),
+    (3, "==", "R=dnslookup T=remote_smtp defer (-46) H={mx} [{ip}]: SMTP error from remote "
+     "mail server after RCPT TO:<{r}>: 452 4.2.2 Mailbox full"),
+    (2, "==", "R=dnslookup T=remote_smtp defer (110): Connection timed out"),
+    (5, "**", "R=dnslookup T=remote_smtp H={mx} [{ip}] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 "
+     "CV=yes: SMTP error from remote mail server after RCPT TO:<{r}>: 550 5.1.1 <{r}>: "
+     "Recipient address rejected: User unknown in virtual mailbox table"),
+    (2, "**", "R=dnslookup T=remote_smtp H={mx} [{ip}]: SMTP error from remote mail server "
+     "after end of data: 554 5.7.1 Message rejected as spam"),
+)
+EXIM_REJECTS = (
+    (10, "rejected RCPT <{r}>: JunkMail rejected - {ip} is in an RBL: see "
+     "https://www.spamhaus.org/query/ip/{ip}"),
+    (6, "rejected RCPT <{r}>: relay not permitted"),
+    (5, "temporarily rejected RCPT <{r}>: greylisted."),
+    (3, "rejected RCPT <{r}>: Unrouteable address"),
+)
+SENDMAIL_DELIVERIES = (  # (weight, the to= line after the address; {r} recipient)
+    (70, "delay=00:00:01, xdelay=00:00:01, mailer=esmtp, pri=120456, relay={mx}. [{ip}], "
+     "dsn=2.0.0, stat=Sent (Ok: queued as {q})"),
+    (8, "delay=00:00:00, xdelay=00:00:00, mailer=local, pri=30456, dsn=2.0.0, stat=Sent"),
+    (3, "delay=00:00:05, xdelay=00:00:05, mailer=esmtp, pri=120456, relay={mx}. [{ip}], "
+     "dsn=4.2.2, reply=452 4.2.2 Mailbox full, stat=Deferred: 452 4.2.2 Mailbox full"),
+    (2, "delay=00:05:00, xdelay=00:05:00, mailer=esmtp, pri=120456, relay={mx}. [{ip}], "
+     "dsn=4.0.0, stat=Deferred: Connection timed out with {mx}."),
+    (5, "delay=00:00:03, xdelay=00:00:02, mailer=esmtp, pri=120345, relay={mx}. [{ip}], "
+     "dsn=5.1.1, reply=550 5.1.1 <{r}>: Recipient address rejected: User unknown in virtual "
+     "mailbox table, stat=User unknown"),
+    (2, "delay=00:00:02, xdelay=00:00:01, mailer=esmtp, pri=120345, relay={mx}. [{ip}], "
+     "dsn=5.7.1, reply=554 5.7.1 Message rejected as spam, stat=Service unavailable"),
+)
+SENDMAIL_REJECTS = (
+    (10, "ruleset=check_relay, arg1=[{ip}], arg2=127.0.0.2, relay=[{ip}], reject=554 5.7.1 "
+     "Rejected {ip} found in zen.spamhaus.org"),
+    (6, "ruleset=check_rcpt, arg1=<{r}>, relay={host} [{ip}], reject=550 5.7.1 <{r}>... "
+     "Relaying denied"),
+    (5, "ruleset=check_mail, arg1=<{s}>, relay={host} [{ip}], reject=451 4.1.8 Domain of "
+     "sender address {s} does not resolve"),
+    (3, "ruleset=check_rcpt, arg1=<{r}>, relay={host} [{ip}], reject=550 5.1.1 <{r}>... "
+     "User unknown"),
+)
+B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def exim_id(rng):
+    """Exim 4.96's message id (6-6-2, base 62), Debian 12's Exim."""
+    return "-".join("".join(rng.choice(B62) for _ in range(n)) for n in (6, 6, 2))
+
+
+def exim_session(rng, t):
+    """The same traffic as session(), as Exim's mainlog has it (program
+    None: no syslog header)."""
+    out = []
+    cip, port = ip(rng), rng.randint(1024, 65535)
+    u, d = rng.choice(USERS), rng.choice(DOMAINS)
+    host = "mail.%s" % d if rng.random() < 0.6 else None
+    client = ("%s [%s]:%d" % (host, cip, port) if host else
+              "(%s) [%s]:%d" % ("mail.%s" % d, cip, port))
+    if host is None:
+        out.append((None, "no host name found for IP address %s" % cip, False))
+    if rng.random() < 0.3:
+        reply = pick(rng, EXIM_REJECTS)[1].format(r="%s@example.org" % rng.choice(USERS), ip=cip)
+        out.append((None, "H=%s F=<%s@%s> %s" % (client, u, d, reply), True))
+        return out
+    m = exim_id(rng)
+    out.append((None, "%s <= %s@%s H=%s P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no "
+                "S=%d id=%s@%s" % (m, u, d, client, rng.randint(800, 90000), m.lower(), d),
+                False))
+    _, marker, rest = pick(rng, EXIM_DELIVERIES)
+    rd = rng.choice(DOMAINS)
+    r = "%s@%s" % (rng.choice(USERS), rd)
+    if rest.startswith("R=local_user"):
+        r = "%s <%s@mail.example.org>" % (u, u)
+    out.append((None, "%s %s %s %s" % (m, marker, r, rest.format(
+        r=r, mx="mx.%s" % rd, ip=ip(rng), q=qid(rng))), True))
+    if marker == "**":
+        out.append((None, "%s <= <> R=%s U=Debian-exim P=local S=%d"
+                    % (exim_id(rng), m, rng.randint(2000, 9000)), False))
+    if marker != "==":
+        out.append((None, "%s Completed" % m, False))
+    return out
+
+
+def sendmail_session(rng, t):
+    """The same traffic as session(), as sm-mta logs it."""
+    out = []
+    cip = ip(rng)
+    u, d = rng.choice(USERS), rng.choice(DOMAINS)
+    host = "mail.%s" % d
+    q = "4AS%02d%s" % (t % 60, "".join(rng.choice(B62) for _ in range(9)))
+    if rng.random() < 0.3:
+        reply = pick(rng, SENDMAIL_REJECTS)[1].format(
+            r="%s@example.org" % rng.choice(USERS), s="%s@%s" % (u, d), host=host, ip=cip)
+        out.append(("sm-mta", "%s: %s" % ("NOQUEUE" if "check_relay" in reply else q, reply),
+                    True))
+        if "check_relay" not in reply:
+            out.append(("sm-mta", "%s: from=<%s@%s>, size=0, class=0, nrcpts=0, proto=ESMTP, "
+                        "daemon=MTA-v4, relay=%s [%s]" % (q, u, d, host, cip), False))
+        return out
+    out.append(("sm-mta", "STARTTLS=server, relay=%s [%s], version=TLSv1.3, verify=NO, "
+                "cipher=TLS_AES_256_GCM_SHA384, bits=256/256" % (host, cip), False))
+    out.append(("sm-mta", "%s: from=<%s@%s>, size=%d, class=0, nrcpts=1, msgid=<%s@%s>, "
+                "proto=ESMTPS, daemon=MTA-v4, relay=%s [%s]"
+                % (q, u, d, rng.randint(800, 90000), q.lower(), d, host, cip), False))
+    _, rest = pick(rng, SENDMAIL_DELIVERIES)
+    rd = rng.choice(DOMAINS)
+    mx = "mx.%s" % rd
+    r = "%s@%s" % (rng.choice(USERS), rd)
+    if "mailer=local" in rest:
+        r = "%s@mail.example.org" % u
+    else:
+        out.append(("sm-mta", "STARTTLS=client, relay=%s., version=TLSv1.3, verify=OK, "
+                    "cipher=TLS_AES_256_GCM_SHA384, bits=256/256" % mx, False))
+    out.append(("sm-mta", "%s: to=<%s>, %s" % (q, r, rest.format(r=r, mx=mx, ip=ip(rng),
+                                                                 q=qid(rng))), True))
+    if "dsn=5." in rest:
+        out.append(("sm-mta", "%s: %s: DSN: %s" % (q, q[:-1] + "Z", rest.rsplit("stat=", 1)[1]),
+                    False))
+    return out
+
+
+SESSIONS = {"postfix": session, "exim": exim_session, "sendmail": sendmail_session}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1000000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--truth", action="store_true")
+    ap.add_argument("--format", choices=sorted(SESSIONS), default="postfix")
     a = ap.parse_args()
+    make = SESSIONS[a.format]
     rng = random.Random(a.seed)
     n = status = 0
     t = 0
@@ -117,12 +256,17 @@ def main():
     buf = []
     while n < a.lines:
         t += 1
-        for prog, msg, is_status in session(rng, t):
+        for prog, msg, is_status in make(rng, t):
             if n == a.lines:
                 break
             s = t // 3
-            buf.append("Nov 28 %02d:%02d:%02d mx1 %s[%d]: %s\n"
-                       % (s // 3600 % 24, s // 60 % 60, s % 60, prog, 1000 + len(prog), msg))
+            if prog is None:     # Exim's mainlog: its own timestamp, no syslog header
+                buf.append("2024-11-28 %02d:%02d:%02d %s\n"
+                           % (s // 3600 % 24, s // 60 % 60, s % 60, msg))
+            else:
+                buf.append("Nov 28 %02d:%02d:%02d mx1 %s[%d]: %s\n"
+                           % (s // 3600 % 24, s // 60 % 60, s % 60, prog, 1000 + len(prog),
+                              msg))
             n += 1
             status += is_status
         if len(buf) > 4096 and not a.truth:
