@@ -2,7 +2,8 @@
 this machine, as a Debian admin would meet it:
 
 - dpkg-buildpackage -us -uc -b builds it from a clean copy of the tracked
-  source files (never in the source tree itself), running the unit suite;
+  source files (never in the source tree itself), profile-guided (trained,
+  then rebuilt with the profile), running the unit suite;
 - lintian finds no error, and no warning beyond the ones listed below;
 - apt-get install ./….deb installs it with a policy-rc.d in place, so
   nothing starts: the files land where they should, /etc/default/… is a
@@ -223,6 +224,12 @@ def test_build():
     ok = re.search(r"^Ok:\s+(\d+)", log, re.M)
     fail = re.search(r"^Fail:\s+(\d+)", log, re.M)
     assert ok and int(ok.group(1)) > 0 and fail and fail.group(1) == "0", log[-3000:]
+    # Profile-guided (debian/rules, build-aux/pgo-train.sh): the training
+    # run wrote profiles, and the binary was then compiled with them.
+    m = re.search(r"^pgo-train\.sh: \d+ lines of each of .* trained, (\d+) profiles written",
+                  log, re.M)
+    assert m and int(m.group(1)) > 0, "no training run in the build log"
+    assert "-fprofile-use" in log[m.end():], "not rebuilt with the profile"
     arch = sh("dpkg-architecture", "-qDEB_HOST_ARCH").stdout.strip()
     deb = os.path.join(tmp, "%s_%s_%s.deb" % (PKG, state["version"], arch))
     changes = os.path.join(tmp, "%s_%s_%s.changes" % (PKG, state["version"], arch))
