@@ -19,11 +19,11 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   gcc libc6-dev pkg-config meson ninja-build \
   libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev libsystemd-dev \
-  libgnutls28-dev libcrypt-dev scdoc >/dev/null
+  libgnutls28-dev libcrypt-dev scdoc python3 >/dev/null
 
-rm -rf build-quickstart
-meson setup build-quickstart --buildtype=release -Dtests=false >/dev/null
-meson compile -C build-quickstart
+# Profile-guided: built, trained on a generated log, built again (about 6-8 %
+# less CPU per line; build-aux/pgo-build.sh says how).
+build-aux/pgo-build.sh build-quickstart -Dtests=false
 install -m 0755 build-quickstart/daemon/maillog_exporter /usr/local/bin/maillog_exporter
 install -D -m 0644 build-quickstart/docs/maillog_exporter.1 \
   /usr/local/share/man/man1/maillog_exporter.1

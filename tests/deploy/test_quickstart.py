@@ -1,12 +1,13 @@
 """deploy/quickstart.sh's own logic, with the commands it would run on a
-fresh machine (apt-get, meson, install, useradd, runuser) replaced by
-recorders on PATH: it must print the status page's and the metrics' URLs
-for the listen address it is given, and hand every argument unchanged to
-the exporter it starts as user maillog_exporter.
+fresh machine (apt-get, build-aux/pgo-build.sh, install, useradd, runuser)
+replaced by recorders: it must build with the profile-guided script, install
+what that built, print the status page's and the metrics' URLs for the
+listen address it is given, and hand every argument unchanged to the
+exporter it starts as user maillog_exporter.
 
 Installing packages and a system user for real is not this test's job
 (and not something a test suite may do to the machine it runs on); the
-build it performs is the one every other test builds."""
+build it performs is tests/deploy/test_pgo.py's."""
 import os
 import shutil
 import subprocess
@@ -38,11 +39,13 @@ def quickstart(*args):
                     os.path.join(d, "src", "deploy", "quickstart.sh"))
         shims = os.path.join(d, "bin")
         os.makedirs(shims)
+        os.makedirs(os.path.join(d, "src", "build-aux"))
         log = os.path.join(d, "calls")
-        for name in ("apt-get", "meson", "install", "useradd", "runuser", "id", "hostname"):
-            path = os.path.join(shims, name)
+        for path in [os.path.join(shims, name) for name in
+                     ("apt-get", "meson", "install", "useradd", "runuser", "id", "hostname")] + \
+                [os.path.join(d, "src", "build-aux", "pgo-build.sh")]:
             with open(path, "w") as f:
-                f.write(RECORDER % {"log": log, "extra": EXTRA.get(name, "")})
+                f.write(RECORDER % {"log": log, "extra": EXTRA.get(os.path.basename(path), "")})
             os.chmod(path, 0o755)
         env = dict(os.environ, PATH=shims + ":/usr/bin:/bin")
         p = subprocess.run(["bash", os.path.join(d, "src", "deploy", "quickstart.sh")] +
@@ -56,6 +59,11 @@ def check_urls(args, base):
     assert rc == 0, (rc, out)
     assert "status page: %s/\n" % base in out, out
     assert "metrics:     %s/metrics\n" % base in out, out
+    built = [c for c in calls if c.startswith(("pgo-build.sh ", "meson "))]
+    assert built == ["pgo-build.sh <build-quickstart> <-Dtests=false>"], calls
+    installed = [c for c in calls if c.startswith("install <-m> <0755>")]
+    assert installed == ["install <-m> <0755> <build-quickstart/daemon/maillog_exporter> "
+                         "</usr/local/bin/maillog_exporter>"], calls
     started = [c for c in calls if c.startswith("runuser ")]
     want = "runuser <-u> <maillog_exporter> <--> </usr/local/bin/maillog_exporter>" + \
         "".join(" <%s>" % a for a in args)
