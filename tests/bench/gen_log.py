@@ -9,11 +9,12 @@ with the number of lines and of status lines (what maillog_smtp_status_total
 must add up to).
 
 --format exim writes the same traffic as Exim's own mainlog
-(/var/log/exim4/mainlog: <=, =>, ==, **, Completed, ACL rejects), and
---format sendmail as sm-mta's syslog lines (from=, to=, STARTTLS=, ruleset
-rejects). Their shapes are those of tests/data/exim/golden.txt and
+(/var/log/exim4/mainlog: <=, =>, ==, **, Completed, ACL rejects),
+--format exim-syslog the same lines as Exim logs them through syslog
+(log_file_path = syslog, syslog_timestamp = false), and --format sendmail
+as sm-mta's syslog lines (from=, to=, STARTTLS=, ruleset rejects). Their shapes are those of tests/data/exim/golden.txt and
 tests/data/sendmail/golden.txt, whose headers cite the sources.
-build-aux/pgo-train.sh trains the optimised build on all three.
+build-aux/pgo-train.sh trains the optimised build on all four.
 
   gen_log.py --lines 1000000 --seed 1 > mail.log
   gen_log.py --format exim --lines 1000000 --seed 1 > mainlog
@@ -238,7 +239,8 @@ def sendmail_session(rng, t):
     return out
 
 
-SESSIONS = {"postfix": session, "exim": exim_session, "sendmail": sendmail_session}
+SESSIONS = {"postfix": session, "exim": exim_session, "exim-syslog": exim_session,
+            "sendmail": sendmail_session}
 
 
 def main():
@@ -260,6 +262,8 @@ def main():
             if n == a.lines:
                 break
             s = t // 3
+            if prog is None and a.format == "exim-syslog":
+                prog = "exim"
             if prog is None:     # Exim's mainlog: its own timestamp, no syslog header
                 buf.append("2024-11-28 %02d:%02d:%02d %s\n"
                            % (s // 3600 % 24, s // 60 % 60, s % 60, msg))
