@@ -8,8 +8,8 @@
 # (*.gcda) the -Db_pgo=use build then optimises for.
 #
 # The logs come from tests/bench/gen_log.py (deterministic, seeded): a busy
-# MX's traffic as Postfix, Exim and Sendmail log it, PGO_TRAIN_LINES lines
-# of each. OpenSMTPD's parser, the daemon's tailer and the web server are
+# MX's traffic as Postfix, Exim (its own mainlog, and through syslog) and
+# Sendmail log it, PGO_TRAIN_LINES lines of each. OpenSMTPD's parser, the daemon's tailer and the web server are
 # not trained; meson.build adds -fprofile-partial-training to the use build,
 # which keeps code the runs never reached optimised for speed as without a
 # profile, instead of for size.
@@ -40,13 +40,14 @@ fi
 find "$build" -name '*.gcda' -delete
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for format in postfix exim sendmail; do
+formats="postfix exim exim-syslog sendmail"
+for format in $formats; do
   log="$tmp/$format.log"
   python3 "$src/tests/bench/gen_log.py" --format "$format" --lines "$lines" --seed 1 > "$log"
   # TZ fixed so that the runs do not depend on the build machine's zone.
   TZ=UTC "$bin" --once --maillog.path="$log" > "$tmp/metrics"
   TZ=UTC "$bin" report "$log" > "$tmp/report"
-  if ! grep -q "^maillog_smtp_status_total{mta=\"$format\"" "$tmp/metrics"; then
+  if ! grep -q "^maillog_smtp_status_total{mta=\"${format%-syslog}\"" "$tmp/metrics"; then
     echo "pgo-train.sh: the training run counted no $format status line; not a profile to build on" >&2
     exit 1
   fi
@@ -57,4 +58,4 @@ if [ "$n" -eq 0 ]; then
   echo "pgo-train.sh: the training run wrote no profile (*.gcda) under $build" >&2
   exit 1
 fi
-echo "pgo-train.sh: $lines lines of each of postfix, exim, sendmail trained, $n profiles written under $build"
+echo "pgo-train.sh: $lines lines of each of ${formats// /, } trained, $n profiles written under $build"

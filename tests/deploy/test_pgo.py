@@ -6,10 +6,11 @@ the package's build log names the training run).
   how many profiles it wrote), rebuilt with every object compiled with
   -fprofile-use and -fprofile-partial-training and none left instrumented;
 - the optimised binary behaves as the plain one: its --once expositions of
-  generated Postfix, Exim and Sendmail logs (another seed than the
-  training's) and of every golden test log, and its report of the generated
-  Postfix log, are the same as the suite's own binary's, but for the
-  samples that tell the clock or the process (RSS, start time, lag);
+  generated Postfix, Exim (mainlog and syslog) and Sendmail logs (another
+  seed than the training's) and of every golden test log, and its report
+  of the generated Postfix log, are the same as the suite's own binary's,
+  but for the samples that tell the clock or the process (RSS, start time,
+  lag);
 - pgo-train.sh refuses, saying why, a build that is not instrumented, a
   build with no binary, a training run that counts nothing, and a run that
   leaves no profile (GCOV_PREFIX sends them elsewhere).
@@ -55,8 +56,8 @@ def test_build_runs_all_three_steps():
     p = run([os.path.join(SRC, "build-aux", "pgo-build.sh"), BUILD,
              "-Dtests=false", "-Dwerror=true"])
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    m = re.search(r"pgo-train\.sh: 100000 lines of each of postfix, exim, sendmail trained, "
-                  r"(\d+) profiles written", p.stdout)
+    m = re.search(r"pgo-train\.sh: 100000 lines of each of postfix, exim, exim-syslog, "
+                  r"sendmail trained, (\d+) profiles written", p.stdout)
     assert m and int(m.group(1)) > 0, p.stdout[-2000:]
     with open(os.path.join(BUILD, "compile_commands.json")) as f:
         cmds = [c["command"] for c in json.load(f)]
@@ -69,7 +70,7 @@ def test_build_runs_all_three_steps():
 
 def test_behaves_as_the_plain_build():
     gen = []
-    for fmt in ("postfix", "exim", "sendmail"):
+    for fmt in ("postfix", "exim", "exim-syslog", "sendmail"):
         gen.append(os.path.join(TMP, fmt + ".log"))
         with open(gen[-1], "w") as f:
             subprocess.run([sys.executable, os.path.join(SRC, "tests", "bench", "gen_log.py"),
