@@ -63,7 +63,7 @@ fi
 werror=false
 if [ "${CI:-}" = true ]; then werror=true; fi
 
-echo "== optimised build (-O2, werror=$werror)"
+echo "== optimised build (release, -O3, werror=$werror)"
 rm -rf build-release
 meson setup build-release --buildtype=release -Dwerror="$werror" >/dev/null
 meson compile -C build-release
