@@ -34,6 +34,12 @@ if ! "$cc" --version 2>/dev/null | grep -q -E '^(gcc|cc)'; then
   exit 1
 fi
 
+# BUILDDIR is replaced, so it must be a build directory already, or empty,
+# or not there: never a typo for the source tree or a home directory.
+if [ -e "$build" ] && [ ! -d "$build/meson-private" ] && [ -n "$(ls -A "$build" 2>/dev/null)" ]; then
+  echo "pgo-build.sh: $build exists and is not a meson build directory; not replacing it" >&2
+  exit 1
+fi
 rm -rf "$build"
 meson setup "$build" "$src" --buildtype=release -Db_pgo=generate "$@" >/dev/null
 meson compile -C "$build"

@@ -11,6 +11,8 @@ the package's build log names the training run).
   of the generated Postfix log, are the same as the suite's own binary's,
   but for the samples that tell the clock or the process (RSS, start time,
   lag);
+- pgo-build.sh replaces BUILDDIR only if it is a build directory (or
+  empty): a directory with anything else in it is left as it was;
 - pgo-train.sh refuses, saying why, a build that is not instrumented, a
   build with no binary, a training run that counts nothing, and a run that
   leaves no profile (GCOV_PREFIX sends them elsewhere).
@@ -68,6 +70,18 @@ def test_build_runs_all_three_steps():
     assert os.access(BIN, os.X_OK)
 
 
+def test_build_replaces_only_a_build_directory():
+    d = os.path.join(TMP, "not-a-build")
+    os.makedirs(d)
+    keep = os.path.join(d, "notes.txt")
+    with open(keep, "w") as f:
+        f.write("mine\n")
+    p = run([os.path.join(SRC, "build-aux", "pgo-build.sh"), d])
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    assert "is not a meson build directory; not replacing it" in p.stderr, p.stderr
+    assert open(keep).read() == "mine\n"
+
+
 def test_behaves_as_the_plain_build():
     gen = []
     for fmt in ("postfix", "exim", "exim-syslog", "sendmail"):
@@ -111,7 +125,8 @@ def test_train_refuses_what_it_cannot_use():
 
 
 try:
-    for fn in (test_build_runs_all_three_steps, test_behaves_as_the_plain_build,
+    for fn in (test_build_runs_all_three_steps, test_build_replaces_only_a_build_directory,
+               test_behaves_as_the_plain_build,
                test_train_refuses_what_it_cannot_use):
         cases.run(fn)
 finally:
