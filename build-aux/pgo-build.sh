@@ -2,9 +2,8 @@
 # build-aux/pgo-build.sh BUILDDIR [MESON-SETUP-OPTIONS...]
 #
 # A release build of maillog_exporter optimised with the profile of a
-# training run (profile-guided optimisation, GCC): about 6-8 % less CPU per
-# line than the plain -O3 build on every MTA's log (docs/hacking.md,
-# "Round 7"). deploy/quickstart.sh and debian/rules build this way.
+# training run (profile-guided optimisation, GCC): 4-8 % less CPU per line
+# than the plain build, depending on the MTA (docs/hacking.md, "Round 7"). deploy/quickstart.sh and debian/rules build this way.
 #
 #   1. meson setup BUILDDIR --buildtype=release -Db_pgo=generate OPTIONS...
 #      and compile: every function counts its branches and calls;

@@ -9,10 +9,11 @@
 #
 # The logs come from tests/bench/gen_log.py (deterministic, seeded): a busy
 # MX's traffic as Postfix, Exim (its own mainlog, and through syslog) and
-# Sendmail log it, PGO_TRAIN_LINES lines of each. OpenSMTPD's parser, the daemon's tailer and the web server are
-# not trained; meson.build adds -fprofile-partial-training to the use build,
-# which keeps code the runs never reached optimised for speed as without a
-# profile, instead of for size.
+# Sendmail log it, PGO_TRAIN_LINES lines of each. OpenSMTPD's parser, the
+# daemon's tailer and the web server are not trained; meson.build adds
+# -fprofile-partial-training to the use build, which keeps code the runs
+# never reached optimised for speed as without a profile, instead of for
+# size.
 #
 # Old profiles are deleted first: counts of an earlier source are either
 # refused by GCC (coverage mismatch) or silently wrong. Fails, saying why,
