@@ -44,7 +44,9 @@ trap 'rm -rf "$tmp"' EXIT
 formats="postfix exim exim-syslog sendmail"
 for format in $formats; do
   log="$tmp/$format.log"
-  python3 "$src/tests/bench/gen_log.py" --format "$format" --lines "$lines" --seed 1 > "$log"
+  # Seed 101: the repository's benchmarks (tests/bench) measure seed 1,
+  # and a build should not be measured on the log it was trained on.
+  python3 "$src/tests/bench/gen_log.py" --format "$format" --lines "$lines" --seed 101 > "$log"
   # TZ fixed so that the runs do not depend on the build machine's zone.
   TZ=UTC "$bin" --once --maillog.path="$log" > "$tmp/metrics"
   TZ=UTC "$bin" report "$log" > "$tmp/report"
