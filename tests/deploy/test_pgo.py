@@ -4,7 +4,8 @@ the package's build log names the training run).
 
 - the build runs all three steps, -Werror: instrumented, trained (it says
   how many profiles it wrote), rebuilt with every object compiled with
-  -fprofile-use and -fprofile-partial-training and none left instrumented;
+  -fprofile-use, -fprofile-partial-training and -flto, and none left
+  instrumented;
 - the optimised binary behaves as the plain one: its --once expositions of
   generated Postfix, Exim (mainlog and syslog) and Sendmail logs (another
   seed than the training's) and of every golden test log, and its report
@@ -66,6 +67,7 @@ def test_build_runs_all_three_steps():
     assert cmds
     for c in cmds:
         assert "-fprofile-use" in c and "-fprofile-partial-training" in c, c
+        assert "-flto" in c, c
         assert "-fprofile-generate" not in c, c
     assert os.access(BIN, os.X_OK)
 
