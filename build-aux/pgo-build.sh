@@ -2,13 +2,14 @@
 # build-aux/pgo-build.sh BUILDDIR [MESON-SETUP-OPTIONS...]
 #
 # A release build of maillog_exporter optimised with the profile of a
-# training run (profile-guided optimisation, GCC): 4-8 % less CPU per line
-# than the plain build, depending on the MTA (docs/hacking.md, "Round 7"). deploy/quickstart.sh and debian/rules build this way.
+# training run (profile-guided optimisation, GCC): 4-10 % less CPU per
+# line than the plain build, depending on the MTA (docs/hacking.md,
+# "Round 7"). deploy/quickstart.sh and debian/rules build this way.
 #
 #   1. meson setup BUILDDIR --buildtype=release -Db_lto=true
 #      -Db_pgo=generate OPTIONS... and compile: every function counts its
 #      branches and calls;
-#   2. build-aux/pgo-train.sh runs that binary over a generated log;
+#   2. build-aux/pgo-train.sh runs that binary over generated logs;
 #   3. meson configure -Db_pgo=use and compile again: GCC lays out, inlines
 #      and specialises the code by those counts, across files (link-time
 #      optimisation: alone it gained nothing, with the profile about 3 %

@@ -21,7 +21,7 @@ apt-get install -y -qq --no-install-recommends \
   libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev libsystemd-dev \
   libgnutls28-dev libcrypt-dev scdoc python3 >/dev/null
 
-# Profile-guided: built, trained on generated logs, built again (4-8 % less
+# Profile-guided: built, trained on generated logs, built again (4-10 % less
 # CPU per line; build-aux/pgo-build.sh says how).
 build-aux/pgo-build.sh build-quickstart -Dtests=false
 install -m 0755 build-quickstart/daemon/maillog_exporter /usr/local/bin/maillog_exporter
