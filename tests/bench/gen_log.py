@@ -12,7 +12,8 @@ must add up to).
 (/var/log/exim4/mainlog: <=, =>, ==, **, Completed, ACL rejects),
 --format exim-syslog the same lines as Exim logs them through syslog
 (log_file_path = syslog, syslog_timestamp = false), and --format sendmail
-as sm-mta's syslog lines (from=, to=, STARTTLS=, ruleset rejects). Their shapes are those of tests/data/exim/golden.txt and
+as sm-mta's syslog lines (from=, to=, STARTTLS=, ruleset rejects). Their
+shapes are those of tests/data/exim/golden.txt and
 tests/data/sendmail/golden.txt, whose headers cite the sources.
 build-aux/pgo-train.sh trains the optimised build on all four.
 
