@@ -21,6 +21,7 @@
 #include "web/auth.h"
 #include "web/response.h"
 #include "web/webconfig.h"
+#include "web/webdl.h"
 
 /*
  * Why connection c's client certificate fails policy, or NULL when it
@@ -42,29 +43,29 @@ client_cert_problem(enum webcfg_client_auth policy, struct MHD_Connection *c,
 	detail[0] = '\0';
 	if (policy == WEBCFG_NO_CLIENT_CERT || policy == WEBCFG_REQUEST_CLIENT_CERT)
 		return NULL;
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	ci = sym_MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci != NULL)
 		s = (gnutls_session_t)ci->tls_session;
 	if (s == NULL)
 		return "a TLS client certificate is required";
-	if (gnutls_certificate_get_peers(s, &n) == NULL || n == 0) {
+	if (sym_gnutls_certificate_get_peers(s, &n) == NULL || n == 0) {
 		if (policy == WEBCFG_VERIFY_CLIENT_CERT_IF_GIVEN)
 			return NULL;
 		return "a TLS client certificate is required";
 	}
 	if (policy == WEBCFG_REQUIRE_ANY_CLIENT_CERT)
 		return NULL;
-	rc = gnutls_certificate_verify_peers2(s, &status);
+	rc = sym_gnutls_certificate_verify_peers2(s, &status);
 	if (rc < 0) {
-		snprintf(detail, detail_len, "%s", gnutls_strerror(rc));
+		snprintf(detail, detail_len, "%s", sym_gnutls_strerror(rc));
 		return "the TLS client certificate cannot be verified";
 	}
 	if (status != 0) {
 		gnutls_datum_t out = { NULL, 0 };
-		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out,
+		if (sym_gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out,
 		    0) == 0 && out.data != NULL) {
 			snprintf(detail, detail_len, "%s", (const char *)out.data);
-			gnutls_free(out.data);
+			(*sym_gnutls_free)(out.data);
 		}
 		return "the TLS client certificate is not trusted (not signed by client_ca_file's "
 		    "authority, or expired)";
@@ -77,7 +78,7 @@ static const char *
 peer_text(struct MHD_Connection *c, char *buf, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	    sym_MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
 	snprintf(buf, len, "?");
 	if (ci != NULL && ci->client_addr != NULL)
@@ -111,9 +112,9 @@ admission_check(struct MHD_Connection *c, const struct webcfg *tls_cfg,
 		*ret = response_queue_text(c, MHD_HTTP_FORBIDDEN, detail, NULL, NULL, cfg);
 		ok = 0;
 	} else if (cfg != NULL && cfg->nusers > 0) {
-		char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+		char *pass = NULL, *user = sym_MHD_basic_auth_get_username_password(c, &pass);
 		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		    sym_MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		enum auth_result res = AUTH_DENIED;
 		unsigned retry = 0;
 
@@ -145,10 +146,10 @@ admission_check(struct MHD_Connection *c, const struct webcfg *tls_cfg,
 		}
 		if (pass != NULL) {
 			explicit_bzero(pass, strlen(pass));
-			MHD_free(pass);
+			sym_MHD_free(pass);
 		}
 		if (user != NULL)
-			MHD_free(user);
+			sym_MHD_free(user);
 	}
 	return ok;
 }

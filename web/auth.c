@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "web/webdl.h"
+
 #define KEY_LEN 32   /* SHA-256 */
 
 struct cached {
@@ -44,17 +46,19 @@ struct auth {
 };
 
 /*
- * Allocate an empty cache with a fresh random salt.
+ * Allocate an empty cache with a fresh random salt. NULL when out of
+ * memory or when GnuTLS cannot be loaded (web_start, the one caller in the
+ * daemon, has loaded it already and said why if it could not).
  */
 struct auth *
 auth_new(void)
 {
-	struct auth *a = calloc(1, sizeof *a);
+	struct auth *a;
 
-	if (a == NULL)
+	if (webdl_load(NULL, 0) < 0 || (a = calloc(1, sizeof *a)) == NULL)
 		return NULL;
 	if (pthread_mutex_init(&a->lock, NULL) != 0 ||
-	    gnutls_rnd(GNUTLS_RND_RANDOM, a->salt, sizeof a->salt) < 0) {
+	    sym_gnutls_rnd(GNUTLS_RND_RANDOM, a->salt, sizeof a->salt) < 0) {
 		free(a);
 		return NULL;
 	}
@@ -121,7 +125,7 @@ cache_key(const struct auth *a, const char *user, const char *pass, const char *
 	memcpy(buf + sizeof a->salt, user, ul + 1);
 	memcpy(buf + sizeof a->salt + ul + 1, pass, pl + 1);
 	memcpy(buf + sizeof a->salt + ul + 1 + pl + 1, hash, hl);
-	rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, key);
+	rc = sym_gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, key);
 	explicit_bzero(buf, n);
 	free(buf);
 	return rc < 0 ? -1 : 0;

@@ -39,6 +39,7 @@
 #include "web/respcache.h"
 #include "web/response.h"
 #include "web/webconfig.h"
+#include "web/webdl.h"
 
 struct web {
 	struct MHD_Daemon *mhd;
@@ -151,9 +152,9 @@ serve_oom(struct web *w, struct MHD_Connection *c, const char *what)
 static enum MHD_Result
 serve_metrics(struct web *w, struct MHD_Connection *c)
 {
-	enum expo_format fmt = web_negotiate_format(MHD_lookup_connection_value(c,
+	enum expo_format fmt = web_negotiate_format(sym_MHD_lookup_connection_value(c,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
-	int gz = web_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	int gz = web_accepts_gzip(sym_MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_ACCEPT_ENCODING));
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -167,7 +168,7 @@ serve_metrics(struct web *w, struct MHD_Connection *c)
 		pthread_mutex_unlock(&w->lock);
 		return serve_oom(w, c, "render metrics");
 	}
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	ret = sym_MHD_queue_response(c, MHD_HTTP_OK, r);
 	pthread_mutex_unlock(&w->lock);
 	return ret;
 }
@@ -206,8 +207,8 @@ serve_health(struct web *w, struct MHD_Connection *c)
 	pthread_mutex_unlock(&w->lock);
 	if (r == NULL)
 		return serve_oom(w, c, "report health");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+	ret = sym_MHD_queue_response(c, status, r);
+	sym_MHD_destroy_response(r);
 	return ret;
 oom:
 	strbuf_free(&b);
@@ -233,13 +234,13 @@ serve_page(struct web *w, struct MHD_Connection *c)
 	pthread_mutex_unlock(&w->lock);
 	if (r == NULL)
 		return serve_oom(w, c, "render the status page");
-	if (MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP) != MHD_YES ||
-	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") != MHD_YES) {
-		MHD_destroy_response(r);
+	if (sym_MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP) != MHD_YES ||
+	    sym_MHD_add_response_header(r, "Referrer-Policy", "no-referrer") != MHD_YES) {
+		sym_MHD_destroy_response(r);
 		return serve_oom(w, c, "render the status page");
 	}
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
+	ret = sym_MHD_queue_response(c, MHD_HTTP_OK, r);
+	sym_MHD_destroy_response(r);
 	return ret;
 }
 
@@ -267,7 +268,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
 		enum MHD_Result ret;
 		pthread_mutex_lock(&w->lock);
-		ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, w->not_allowed);
+		ret = sym_MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, w->not_allowed);
 		pthread_mutex_unlock(&w->lock);
 		return ret;
 	}
@@ -295,7 +296,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	if (strcmp(url, "/") == 0)
 		return serve_page(w, c);
 	pthread_mutex_lock(&w->lock);
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NOT_FOUND, w->not_found);
+	enum MHD_Result ret = sym_MHD_queue_response(c, MHD_HTTP_NOT_FOUND, w->not_found);
 	pthread_mutex_unlock(&w->lock);
 	return ret;
 }
@@ -304,9 +305,9 @@ static void
 free_web(struct web *w)
 {
 	if (w->not_found)
-		MHD_destroy_response(w->not_found);
+		sym_MHD_destroy_response(w->not_found);
 	if (w->not_allowed)
-		MHD_destroy_response(w->not_allowed);
+		sym_MHD_destroy_response(w->not_allowed);
 	respcache_free(w->cache);
 	pthread_mutex_destroy(&w->lock);
 	if (w->cfg != w->mhd_cfg)
@@ -333,18 +334,18 @@ build_static(struct web *w)
 	nf = response_text(not_found, sizeof not_found - 1, RESPONSE_TEXT_PLAIN, w->cfg);
 	na = response_text(not_allowed, sizeof not_allowed - 1, RESPONSE_TEXT_PLAIN, w->cfg);
 	if (nf == NULL || na == NULL ||
-	    MHD_add_response_header(na, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES) {
+	    sym_MHD_add_response_header(na, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES) {
 		if (nf)
-			MHD_destroy_response(nf);
+			sym_MHD_destroy_response(nf);
 		if (na)
-			MHD_destroy_response(na);
+			sym_MHD_destroy_response(na);
 		return -1;
 	}
 	/* A connection still sending the old ones holds its own reference. */
 	if (w->not_found)
-		MHD_destroy_response(w->not_found);
+		sym_MHD_destroy_response(w->not_found);
 	if (w->not_allowed)
-		MHD_destroy_response(w->not_allowed);
+		sym_MHD_destroy_response(w->not_allowed);
 	w->not_found = nf;
 	w->not_allowed = na;
 	respcache_clear(w->cache);
@@ -369,7 +370,7 @@ start_mhd(struct web *w, const struct webcfg *cfg, char *err, size_t errlen)
 	struct MHD_Daemon *d;
 
 	if (cfg != NULL && cfg->tls.enabled) {
-		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		if (sym_MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			snprintf(err, errlen, "%s: tls_server_config: this libmicrohttpd is built "
 			    "without TLS (GnuTLS)", cfg->path);
 			return NULL;
@@ -403,7 +404,7 @@ start_mhd(struct web *w, const struct webcfg *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "listen %s: %s", o->listen_address, strerror(errno));
 		return NULL;
 	}
-	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, w,
+	d = sym_MHD_start_daemon(flags, 0, NULL, NULL, handle, w,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->connection_limit,
@@ -434,7 +435,7 @@ web_start(const struct web_opts *o, const struct expo_view *view, char *err, siz
 	const char *tpath = o->telemetry_path ? o->telemetry_path : "/metrics";
 	struct web *w;
 
-	if (check_telemetry_path(tpath, err, errlen) < 0) {
+	if (check_telemetry_path(tpath, err, errlen) < 0 || webdl_load(err, errlen) < 0) {
 		webcfg_free(o->webcfg);
 		return NULL;
 	}
@@ -497,7 +498,7 @@ web_reload(struct web *w, struct webcfg *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	if (restart) {
-		MHD_socket q = MHD_quiesce_daemon(w->mhd);
+		MHD_socket q = sym_MHD_quiesce_daemon(w->mhd);
 		if (q != MHD_INVALID_SOCKET)
 			close(q);
 	}
@@ -517,7 +518,7 @@ web_reload(struct web *w, struct webcfg *cfg, char *err, size_t errlen)
 	auth_reset(w->auth);
 	/* Not under the lock: the old thread may be waiting for it in handle. */
 	if (old_mhd != NULL)
-		MHD_stop_daemon(old_mhd);
+		sym_MHD_stop_daemon(old_mhd);
 	if (old_mhd_cfg != w->mhd_cfg && old_mhd_cfg != old_cfg)
 		webcfg_free(old_mhd_cfg);
 	if (old_cfg != w->mhd_cfg)
@@ -539,6 +540,6 @@ web_stop(struct web *w)
 {
 	if (w == NULL)
 		return;
-	MHD_stop_daemon(w->mhd);
+	sym_MHD_stop_daemon(w->mhd);
 	free_web(w);
 }

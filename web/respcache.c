@@ -22,6 +22,7 @@
 #include "util/monoclock.h"
 #include "util/strbuf.h"
 #include "web/response.h"
+#include "web/webdl.h"
 
 #define CACHE_MAX_AGE_NS 1000000000LL
 /* zlib level for the gzip body. Measured on a 10,000-series exposition
@@ -53,8 +54,8 @@ metrics_headers(struct MHD_Response *r, enum expo_format fmt, int gzip,
 {
 	if (response_add_headers(r, fmt == EXPO_FMT_OPENMETRICS ?
 	    EXPO_CONTENT_TYPE_OPENMETRICS : EXPO_CONTENT_TYPE, cfg) < 0 ||
-	    MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding") != MHD_YES ||
-	    (gzip && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
+	    sym_MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding") != MHD_YES ||
+	    (gzip && sym_MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
 	    "gzip") != MHD_YES))
 		return -1;
 	return 0;
@@ -88,13 +89,13 @@ gzip_response(const char *data, size_t len, enum expo_format fmt, const struct w
 		return NULL;
 	}
 	deflateEnd(&z);
-	r = MHD_create_response_from_buffer(z.total_out, out, MHD_RESPMEM_MUST_FREE);
+	r = sym_MHD_create_response_from_buffer(z.total_out, out, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		free(out);
 		return NULL;
 	}
 	if (metrics_headers(r, fmt, 1, cfg) < 0) {
-		MHD_destroy_response(r);
+		sym_MHD_destroy_response(r);
 		return NULL;
 	}
 	return r;
@@ -104,9 +105,9 @@ static void
 body_clear(struct body *b)
 {
 	if (b->plain)
-		MHD_destroy_response(b->plain);
+		sym_MHD_destroy_response(b->plain);
 	if (b->gzip)
-		MHD_destroy_response(b->gzip);
+		sym_MHD_destroy_response(b->gzip);
 	b->plain = b->gzip = NULL;
 	b->data = NULL;
 }
@@ -127,13 +128,13 @@ body_render(struct respcache *rc, struct body *b, enum expo_format fmt, uint64_t
 		strbuf_free(&buf);
 		return -1;
 	}
-	r = MHD_create_response_from_buffer(buf.len, buf.data, MHD_RESPMEM_MUST_FREE);
+	r = sym_MHD_create_response_from_buffer(buf.len, buf.data, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		strbuf_free(&buf);
 		return -1;
 	}
 	if (metrics_headers(r, fmt, 0, cfg) < 0) {
-		MHD_destroy_response(r);
+		sym_MHD_destroy_response(r);
 		return -1;
 	}
 	body_clear(b);

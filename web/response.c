@@ -12,6 +12,7 @@
 
 #include "util/log.h"
 #include "web/webconfig.h"
+#include "web/webdl.h"
 
 /* Ours first, then http_server_config.headers (the config refuses names
  * that would clash with ours). */
@@ -19,12 +20,12 @@ int
 response_add_headers(struct MHD_Response *r, const char *content_type,
     const struct webcfg *cfg)
 {
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
-	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES)
+	if (sym_MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
+	    sym_MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
+	    sym_MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES)
 		return -1;
 	for (size_t i = 0; cfg != NULL && i < cfg->nheaders; i++)
-		if (MHD_add_response_header(r, cfg->headers[i].name,
+		if (sym_MHD_add_response_header(r, cfg->headers[i].name,
 		    cfg->headers[i].value) != MHD_YES)
 			return -1;
 	return 0;
@@ -34,10 +35,10 @@ struct MHD_Response *
 response_text(const char *text, size_t len, const char *content_type,
     const struct webcfg *cfg)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)text,
+	struct MHD_Response *r = sym_MHD_create_response_from_buffer(len, (void *)text,
 	    MHD_RESPMEM_MUST_COPY);
 	if (r != NULL && response_add_headers(r, content_type, cfg) < 0) {
-		MHD_destroy_response(r);
+		sym_MHD_destroy_response(r);
 		r = NULL;
 	}
 	return r;
@@ -47,7 +48,7 @@ response_text(const char *text, size_t len, const char *content_type,
 struct MHD_Response *
 response_strbuf(struct strbuf *b, const char *content_type, const struct webcfg *cfg)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->data,
+	struct MHD_Response *r = sym_MHD_create_response_from_buffer(b->len, b->data,
 	    MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		strbuf_free(b);
@@ -56,7 +57,7 @@ response_strbuf(struct strbuf *b, const char *content_type, const struct webcfg 
 	b->data = NULL;
 	b->len = b->cap = 0;
 	if (response_add_headers(r, content_type, cfg) < 0) {
-		MHD_destroy_response(r);
+		sym_MHD_destroy_response(r);
 		return NULL;
 	}
 	return r;
@@ -70,8 +71,8 @@ response_queue_text(struct MHD_Connection *c, unsigned int status, const char *t
 	enum MHD_Result ret;
 
 	if (r != NULL && extra_name != NULL &&
-	    MHD_add_response_header(r, extra_name, extra_value) != MHD_YES) {
-		MHD_destroy_response(r);
+	    sym_MHD_add_response_header(r, extra_name, extra_value) != MHD_YES) {
+		sym_MHD_destroy_response(r);
 		r = NULL;
 	}
 	if (r == NULL) {
@@ -80,7 +81,7 @@ response_queue_text(struct MHD_Connection *c, unsigned int status, const char *t
 		    "memory; closing the connection", status);
 		return MHD_NO;
 	}
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+	ret = sym_MHD_queue_response(c, status, r);
+	sym_MHD_destroy_response(r);
 	return ret;
 }

@@ -22,6 +22,7 @@
 #include <yaml.h>
 
 #include "util/yamldoc.h"
+#include "web/webdl.h"
 
 struct reader {
 	struct yamldoc y;
@@ -137,27 +138,32 @@ check_pems(struct reader *r, size_t cert_line, size_t ca_line)
 	gnutls_certificate_credentials_t cred;
 	gnutls_datum_t cert = { (unsigned char *)t->cert_pem, (unsigned)strlen(t->cert_pem) };
 	gnutls_datum_t key = { (unsigned char *)t->key_pem, (unsigned)strlen(t->key_pem) };
+	char why[256];
 	int rc;
 
-	if (gnutls_certificate_allocate_credentials(&cred) < 0)
+	/* GnuTLS is loaded here, not at start: only a config with TLS needs
+	 * it before the web server does. */
+	if (webdl_load(why, sizeof why) < 0)
+		return yamldoc_fail(&r->y, cert_line, "cert_file %s: %s", t->cert_file, why);
+	if (sym_gnutls_certificate_allocate_credentials(&cred) < 0)
 		return yamldoc_fail(&r->y, 0, "out of memory");
-	rc = gnutls_certificate_set_x509_key_mem(cred, &cert, &key, GNUTLS_X509_FMT_PEM);
+	rc = sym_gnutls_certificate_set_x509_key_mem(cred, &cert, &key, GNUTLS_X509_FMT_PEM);
 	if (rc < 0) {
-		gnutls_certificate_free_credentials(cred);
+		sym_gnutls_certificate_free_credentials(cred);
 		return yamldoc_fail(&r->y, cert_line,
 		    "cert_file %s with key_file %s: %s", t->cert_file, t->key_file,
-		    gnutls_strerror(rc));
+		    sym_gnutls_strerror(rc));
 	}
 	if (t->ca_pem != NULL) {
 		gnutls_datum_t ca = { (unsigned char *)t->ca_pem, (unsigned)strlen(t->ca_pem) };
-		rc = gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM);
+		rc = sym_gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM);
 		if (rc <= 0) {
-			gnutls_certificate_free_credentials(cred);
+			sym_gnutls_certificate_free_credentials(cred);
 			return yamldoc_fail(&r->y, ca_line, "client_ca_file %s: %s", t->ca_file,
-			    rc < 0 ? gnutls_strerror(rc) : "no PEM certificate in it");
+			    rc < 0 ? sym_gnutls_strerror(rc) : "no PEM certificate in it");
 		}
 	}
-	gnutls_certificate_free_credentials(cred);
+	sym_gnutls_certificate_free_credentials(cred);
 	return 0;
 }
 
