@@ -13,9 +13,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include <systemd/sd-daemon.h>
-
+#include "daemon/input/systemd_dl.h"
 #include "util/log.h"
+
+static int load_failure_logged;   /* the main thread is the one caller */
 
 /* Send one state string. A failure is logged, never fatal: the exporter
  * serves metrics whether or not systemd hears about it (systemd itself
@@ -23,12 +24,22 @@
 static void
 send_state(const char *state)
 {
+	char err[256];
 	int r;
 
 	if (getenv("NOTIFY_SOCKET") == NULL)
 		return;
+	/* libsystemd is loaded by the first message (util/dynload.h). If it
+	 * cannot be, systemd times the start out; the reason is in our log,
+	 * once: later calls are silent. */
+	if (systemd_dl_load(err, sizeof err) < 0) {
+		if (!load_failure_logged)
+			log_errorx("cannot tell systemd our state: %s", err);
+		load_failure_logged = 1;
+		return;
+	}
 	/* unset_environment=0: later messages need the same socket. */
-	if ((r = sd_notify(0, state)) < 0)
+	if ((r = sym_sd_notify(0, state)) < 0)
 		log_warnx("sd_notify(%s) failed: error %d", state, -r);
 }
 

@@ -27,6 +27,7 @@
 
 #include <systemd/sd-journal.h>
 
+#include "daemon/input/systemd_dl.h"
 #include "util/log.h"
 
 struct journal {
@@ -77,7 +78,7 @@ add_matches(sd_journal *j, const char *field, const char *const *v, int n)
 		int len = snprintf(m, sizeof m, "%s=%s", field, v[i]);
 		if (len < 0 || (size_t)len >= sizeof m)
 			return -ENAMETOOLONG;
-		if ((r = sd_journal_add_match(j, m, (size_t)len)) < 0)
+		if ((r = sym_sd_journal_add_match(j, m, (size_t)len)) < 0)
 			return r;
 	}
 	return 0;
@@ -87,10 +88,12 @@ struct journal *
 journal_open(const struct journal_opts *o, const char *cursor, tail_line_fn fn, void *ctx,
     int source, char *err, size_t errlen)
 {
-	struct journal *jr = calloc(1, sizeof *jr);
+	struct journal *jr;
 	int r;
 
-	if (jr == NULL) {
+	if (systemd_dl_load(err, errlen) < 0)
+		return NULL;
+	if ((jr = calloc(1, sizeof *jr)) == NULL) {
 		snprintf(err, errlen, "cannot read the journal: out of memory");
 		return NULL;
 	}
@@ -104,23 +107,23 @@ journal_open(const struct journal_opts *o, const char *cursor, tail_line_fn fn, 
 		    jr->cap);
 		goto fail;
 	}
-	r = o->directory ? sd_journal_open_directory(&jr->j, o->directory, 0) :
-	    sd_journal_open(&jr->j, SD_JOURNAL_LOCAL_ONLY);
+	r = o->directory ? sym_sd_journal_open_directory(&jr->j, o->directory, 0) :
+	    sym_sd_journal_open(&jr->j, SD_JOURNAL_LOCAL_ONLY);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot open the journal%s%s: %s",
 		    o->directory ? " in " : "", o->directory ? o->directory : "", strerror(-r));
 		goto fail;
 	}
 	if ((r = add_matches(jr->j, "_SYSTEMD_UNIT", o->units, o->nunits)) < 0 ||
-	    (o->nunits > 0 && o->nidents > 0 && (r = sd_journal_add_disjunction(jr->j)) < 0) ||
+	    (o->nunits > 0 && o->nidents > 0 && (r = sym_sd_journal_add_disjunction(jr->j)) < 0) ||
 	    (r = add_matches(jr->j, "SYSLOG_IDENTIFIER", o->idents, o->nidents)) < 0) {
 		snprintf(err, errlen, "cannot filter the journal: %s", strerror(-r));
 		goto fail;
 	}
 	/* Fields longer than a line we would keep are not worth reading. */
-	sd_journal_set_data_threshold(jr->j, o->max_line + 64);
+	sym_sd_journal_set_data_threshold(jr->j, o->max_line + 64);
 	if (cursor != NULL && *cursor != '\0') {
-		if ((r = sd_journal_seek_cursor(jr->j, cursor)) < 0) {
+		if ((r = sym_sd_journal_seek_cursor(jr->j, cursor)) < 0) {
 			snprintf(err, errlen, "the saved journal cursor is not valid: %s",
 			    strerror(-r));
 			goto fail;
@@ -128,26 +131,26 @@ journal_open(const struct journal_opts *o, const char *cursor, tail_line_fn fn, 
 		/* The saved entry was counted: step past it. If it is gone
 		 * (vacuumed), next() already stands on the first entry after it,
 		 * which was not counted: step back so the loop reads it. */
-		if (sd_journal_next(jr->j) > 0 && sd_journal_test_cursor(jr->j, cursor) <= 0) {
-			sd_journal_previous(jr->j);
+		if (sym_sd_journal_next(jr->j) > 0 && sym_sd_journal_test_cursor(jr->j, cursor) <= 0) {
+			sym_sd_journal_previous(jr->j);
 			log_info("journal: the saved position was vacuumed; reading on from the "
 			    "first entry after it");
 		}
 	} else if (o->from_beginning) {
-		sd_journal_seek_head(jr->j);
+		sym_sd_journal_seek_head(jr->j);
 	} else {
-		sd_journal_seek_tail(jr->j);
+		sym_sd_journal_seek_tail(jr->j);
 		/* seek_tail stands after the last entry; previous() lands on it
 		 * so that next() returns only entries written from now on. */
-		sd_journal_previous(jr->j);
+		sym_sd_journal_previous(jr->j);
 	}
 	/* Where we stand is already a position worth saving: a restart before
 	 * the first new entry must not seek the tail again and skip what was
 	 * written meanwhile. (At the head there is no entry yet, and none is
 	 * needed: a restart without a cursor reads from the head.) */
-	if (sd_journal_get_cursor(jr->j, &jr->cursor) < 0)
+	if (sym_sd_journal_get_cursor(jr->j, &jr->cursor) < 0)
 		jr->cursor = NULL;
-	if ((r = sd_journal_get_fd(jr->j)) < 0) {
+	if ((r = sym_sd_journal_get_fd(jr->j)) < 0) {
 		snprintf(err, errlen, "cannot watch the journal: %s", strerror(-r));
 		goto fail;
 	}
@@ -165,7 +168,7 @@ journal_close(struct journal *jr)
 	if (jr == NULL)
 		return;
 	if (jr->j != NULL)
-		sd_journal_close(jr->j);
+		sym_sd_journal_close(jr->j);
 	free(jr->cursor);
 	free(jr->line);
 	free(jr);
@@ -174,7 +177,7 @@ journal_close(struct journal *jr)
 int
 journal_fd(struct journal *jr)
 {
-	return sd_journal_get_fd(jr->j);
+	return sym_sd_journal_get_fd(jr->j);
 }
 
 int
@@ -185,7 +188,7 @@ journal_timeout_ms(struct journal *jr)
 
 	if (jr->pending)
 		return 0;
-	if (sd_journal_get_timeout(jr->j, &usec) < 0 || usec == UINT64_MAX)
+	if (sym_sd_journal_get_timeout(jr->j, &usec) < 0 || usec == UINT64_MAX)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	uint64_t n = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
@@ -200,7 +203,7 @@ field(sd_journal *j, const char *name, size_t *len)
 	const void *d;
 	size_t n, k = strlen(name);
 
-	if (sd_journal_get_data(j, name, &d, &n) < 0 || n <= k)
+	if (sym_sd_journal_get_data(j, name, &d, &n) < 0 || n <= k)
 		return NULL;
 	*len = n - k - 1;
 	return (const char *)d + k + 1;
@@ -223,7 +226,7 @@ build_line(struct journal *jr)
 		atomic_fetch_add(&jr->st.overlong, 1);
 		return 0;
 	}
-	if (sd_journal_get_realtime_usec(jr->j, &usec) < 0)
+	if (sym_sd_journal_get_realtime_usec(jr->j, &usec) < 0)
 		usec = 0;
 	sec = (time_t)(usec / 1000000);
 	gmtime_r(&sec, &tm);
@@ -265,14 +268,14 @@ void
 journal_process(struct journal *jr, unsigned budget)
 {
 	unsigned done = 0;
-	int r = sd_journal_process(jr->j);
+	int r = sym_sd_journal_process(jr->j);
 	uint64_t lines = 0, bytes = 0;
 
 	if (r == SD_JOURNAL_INVALIDATE)
 		log_debug("journal: files were added or removed (rotation or vacuum)");
 	jr->pending = 0;
 	while (done < budget) {
-		r = sd_journal_next(jr->j);
+		r = sym_sd_journal_next(jr->j);
 		if (r < 0) {
 			atomic_fetch_add(&jr->st.open_errors, 1);
 			log_limited(LOG_LIMIT_READ, LOG_LEVEL_WARN, "journal: cannot read the next "
@@ -293,7 +296,7 @@ journal_process(struct journal *jr, unsigned budget)
 		jr->pending = 1;
 	if (done > 0) {
 		char *c = NULL;
-		if (sd_journal_get_cursor(jr->j, &c) >= 0) {
+		if (sym_sd_journal_get_cursor(jr->j, &c) >= 0) {
 			free(jr->cursor);
 			jr->cursor = c;
 		}
