@@ -10,7 +10,8 @@
  * Readers (the web thread) see every counter whole and never a bucket
  * being recycled for a new period: each bucket carries the period it
  * counts, checked before and after its counters are read (a seqlock with
- * the period as the sequence). Every byte is allocated by hist_new.
+ * the period as the sequence). Every byte is allocated by hist_new, and
+ * none is written there: a bucket's page is touched when it is first used.
  */
 #ifndef HISTORY_H
 #define HISTORY_H

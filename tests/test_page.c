@@ -78,6 +78,48 @@ test_escape_bytes(void **state)
 	ESC("x\xf0\x9f", "x\xef\xbf\xbd");                                    /* cut short */
 }
 
+/*
+ * A fresh ring is calloc's zeros and nothing else: every bucket must read
+ * as holding no period, period 0 (the first minute of 1970) included, whose
+ * tag is 1, not the 0 of an empty bucket. And the edges of the tag: a
+ * negative period and INT64_MAX (whose tag would overflow; UBSan checks)
+ * are dropped and never held.
+ */
+static void
+test_history_fresh_ring(void **state)
+{
+	struct hist *h = hist_new(4, 1);
+	uint64_t v[MP_DIR_COUNT][HIST_CLASSES];
+
+	(void)state;
+	assert_non_null(h);
+	for (int64_t p = 0; p < 8; p++)
+		assert_int_equal(hist_get(h, p, v), 0);
+	assert_int_equal(hist_get(h, -1, v), 0);
+	assert_int_equal(hist_get(h, INT64_MAX, v), 0);
+
+	hist_record(h, 0, MP_DIR_OUTBOUND, 5);
+	assert_int_equal(hist_get(h, 0, v), 1);
+	assert_int_equal(v[MP_DIR_OUTBOUND][2], 1);
+	assert_int_equal(hist_get(h, 4, v), 0);   /* same bucket, other period */
+	assert_int_equal(hist_latest(h), 0);
+
+	/* Period 4 recycles period 0's bucket. */
+	hist_record(h, 4, MP_DIR_INBOUND, 2);
+	assert_int_equal(hist_get(h, 0, v), 0);
+	assert_int_equal(v[MP_DIR_OUTBOUND][2], 0);
+	assert_int_equal(hist_get(h, 4, v), 1);
+	assert_int_equal(v[MP_DIR_INBOUND][0], 1);
+	assert_int_equal(v[MP_DIR_OUTBOUND][2], 0);
+
+	hist_record(h, -1, MP_DIR_OUTBOUND, 2);
+	hist_record(h, INT64_MAX, MP_DIR_OUTBOUND, 2);
+	assert_int_equal(hist_dropped(h), 2);
+	assert_int_equal(hist_get(h, INT64_MAX, v), 0);
+	assert_int_equal(hist_latest(h), 4);
+	hist_free(h);
+}
+
 static void
 test_history_windows(void **state)
 {
@@ -459,6 +501,7 @@ main(void)
 		cmocka_unit_test(test_escape_markup),
 		cmocka_unit_test(test_escape_bytes),
 		cmocka_unit_test(test_history_windows),
+		cmocka_unit_test(test_history_fresh_ring),
 		cmocka_unit_test(test_history_wraps),
 		cmocka_unit_test(test_history_race),
 		cmocka_unit_test(test_page_render),
