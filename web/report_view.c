@@ -96,11 +96,11 @@ main_codes(const struct dc_table *t, const char *name, unsigned cls, size_t *idx
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < t->cap; i++) {
+	for (size_t i = 0; i < t->n; i++) {
 		const struct dc_entry *x = &t->e[i];
 		size_t j;
 
-		if (!x->used || x->cls != cls || strcmp(x->name, name) != 0)
+		if (x->cls != cls || strcmp(x->name, name) != 0)
 			continue;
 		/* Insertion into a short ranked list; ties by code for a stable output. */
 		for (j = n; j > 0; j--) {
@@ -189,9 +189,8 @@ domain_rows(const struct dc_table *t, size_t *n)
 		free(rows);
 		return NULL;
 	}
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->e[i].used)
-			e[k++] = &t->e[i];
+	for (size_t i = 0; i < t->n; i++)
+		e[k++] = &t->e[i];
 	qsort(e, k, sizeof *e, dc_name_cmp);
 	for (size_t i = 0; i < k; i++) {
 		if (m > 0 && rows[m - 1].cls == e[i]->cls && strcmp(rows[m - 1].name,
