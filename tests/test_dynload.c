@@ -194,6 +194,54 @@ test_short_error_buffer(void **state)
 	assert_string_equal(err, "libz.so.1 h");
 }
 
+/* A set whose second library is missing fails as a whole, naming it, and
+ * keeps that answer: a later call, even with a set that would load, gets
+ * the same error and loads nothing (the once decides, not the list). */
+static void
+test_once_keeps_the_first_answer(void **state)
+{
+	const struct dynload_sym z[] = { { "zlibVersion", &my_zlibVersion } };
+	const struct dynload_sym c[] = { { "crc32", &my_crc32 } };
+	const struct dynload_lib failing[] = {
+		{ "libz.so.1", z, 1 },
+		{ "libmaillog-exporter-absent.so.7", c, 1 },
+	};
+	const struct dynload_lib loading[] = { { "libz.so.1", c, 1 } };
+	static struct dynload_once once = DYNLOAD_ONCE_INIT;
+	char err[256] = "", again[256] = "";
+
+	(void)state;
+	my_zlibVersion = NULL;
+	my_crc32 = NULL;
+	assert_int_equal(dynload_once(&once, failing, 2, err, sizeof err), -1);
+	assert_non_null(strstr(err, "cannot load libmaillog-exporter-absent.so.7: "));
+	assert_ptr_equal(my_zlibVersion, zlibVersion);   /* the first one did load */
+	assert_int_equal(dynload_once(&once, loading, 1, again, sizeof again), -1);
+	assert_string_equal(again, err);
+	assert_null(my_crc32);
+	assert_int_equal(dynload_once(&once, loading, 1, NULL, 0), -1);
+}
+
+/* A set that loads fills every table, and later calls say so at once. */
+static void
+test_once_loads_each_library_in_order(void **state)
+{
+	const struct dynload_sym z[] = { { "zlibVersion", &my_zlibVersion } };
+	const struct dynload_sym c[] = { { "crc32", &my_crc32 } };
+	const struct dynload_lib libs[] = { { "libz.so.1", z, 1 }, { "libz.so.1", c, 1 } };
+	static struct dynload_once once = DYNLOAD_ONCE_INIT;
+
+	(void)state;
+	my_zlibVersion = NULL;
+	my_crc32 = NULL;
+	assert_int_equal(dynload_once(&once, libs, 2, NULL, 0), 0);
+	assert_ptr_equal(my_zlibVersion, zlibVersion);
+	assert_ptr_equal(my_crc32, crc32);
+	my_crc32 = NULL;
+	assert_int_equal(dynload_once(&once, libs, 2, NULL, 0), 0);
+	assert_null(my_crc32);   /* not loaded again */
+}
+
 int
 main(void)
 {
@@ -205,6 +253,8 @@ main(void)
 		cmocka_unit_test(test_missing_symbol_leaves_every_slot),
 		cmocka_unit_test(test_too_many_symbols),
 		cmocka_unit_test(test_short_error_buffer),
+		cmocka_unit_test(test_once_keeps_the_first_answer),
+		cmocka_unit_test(test_once_loads_each_library_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

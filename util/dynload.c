@@ -53,3 +53,24 @@ dynload_open(const char *soname, const struct dynload_sym *syms, size_t n, char 
 	/* h is never closed: the pointers stay valid for the process's life. */
 	return 0;
 }
+
+int
+dynload_once(struct dynload_once *once, const struct dynload_lib *libs, size_t nlibs,
+    char *err, size_t errlen)
+{
+	int state;
+
+	pthread_mutex_lock(&once->lock);
+	if (once->state == 0) {
+		once->state = 1;
+		for (size_t i = 0; i < nlibs && once->state > 0; i++)
+			if (dynload_open(libs[i].soname, libs[i].syms, libs[i].n, once->error,
+			    sizeof once->error) < 0)
+				once->state = -1;
+	}
+	state = once->state;
+	pthread_mutex_unlock(&once->lock);
+	if (state < 0 && err != NULL)
+		snprintf(err, errlen, "%s", once->error);
+	return state > 0 ? 0 : -1;
+}

@@ -18,6 +18,7 @@
 #ifndef DYNLOAD_H
 #define DYNLOAD_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 struct dynload_sym {
@@ -34,5 +35,30 @@ struct dynload_sym {
  */
 int dynload_open(const char *soname, const struct dynload_sym *syms, size_t n, char *err,
     size_t errlen);
+
+/* One library and its table, for dynload_once. */
+struct dynload_lib {
+	const char *soname;
+	const struct dynload_sym *syms;
+	size_t n;
+};
+
+/* Whether a set of libraries was loaded: one per set, DYNLOAD_ONCE_INIT. */
+struct dynload_once {
+	pthread_mutex_t lock;
+	int state;                     /* 0: not tried, 1: loaded, -1: failed */
+	char error[256];               /* the failure, repeated to every later caller */
+};
+#define DYNLOAD_ONCE_INIT { PTHREAD_MUTEX_INITIALIZER, 0, { 0 } }
+
+/*
+ * dynload_open each of libs in order, the first time any thread asks;
+ * every later call returns the first call's answer, its error included,
+ * without trying again (a library that was missing at start is not
+ * looked for at every scrape). Returns 0, or -1 with the reason in err
+ * (err may be NULL).
+ */
+int dynload_once(struct dynload_once *once, const struct dynload_lib *libs, size_t nlibs,
+    char *err, size_t errlen);
 
 #endif

@@ -3,9 +3,6 @@
  */
 #include "web/webdl.h"
 
-#include <pthread.h>
-#include <stdio.h>
-
 #include "util/dynload.h"
 
 #define WEBDL_DEFINE(name) __typeof__(name) *sym_##name;
@@ -22,27 +19,16 @@ static const struct dynload_sym gnutls_syms[] = {
 };
 #undef WEBDL_ENTRY
 
-static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
-static int load_state;        /* 0: not tried, 1: loaded, -1: failed */
-static char load_error[256];  /* the failure, repeated to every later caller */
-
 int
 webdl_load(char *err, size_t errlen)
 {
-	int state;
-
-	pthread_mutex_lock(&load_lock);
 	/* libmicrohttpd first: it needs GnuTLS itself, so the second dlopen
 	 * finds it loaded already. */
-	if (load_state == 0)
-		load_state = dynload_open(WEBDL_MHD_SONAME, mhd_syms,
-		    sizeof mhd_syms / sizeof mhd_syms[0], load_error, sizeof load_error) == 0 &&
-		    dynload_open(WEBDL_GNUTLS_SONAME, gnutls_syms,
-		    sizeof gnutls_syms / sizeof gnutls_syms[0], load_error,
-		    sizeof load_error) == 0 ? 1 : -1;
-	state = load_state;
-	pthread_mutex_unlock(&load_lock);
-	if (state < 0 && err != NULL)
-		snprintf(err, errlen, "%s", load_error);
-	return state > 0 ? 0 : -1;
+	static const struct dynload_lib libs[] = {
+		{ WEBDL_MHD_SONAME, mhd_syms, sizeof mhd_syms / sizeof mhd_syms[0] },
+		{ WEBDL_GNUTLS_SONAME, gnutls_syms, sizeof gnutls_syms / sizeof gnutls_syms[0] },
+	};
+	static struct dynload_once once = DYNLOAD_ONCE_INIT;
+
+	return dynload_once(&once, libs, sizeof libs / sizeof libs[0], err, errlen);
 }
