@@ -1,20 +1,22 @@
 /*
  * aggregate.c - lock-free counter store behind every log-derived family.
  *
- * Layout: an open-addressing table of (packed key, value, created) slots,
- * sized once to a power of two at least twice max_series so probes stay
- * short. A key packs every label of every capped family into one 64-bit
- * word (strings are replaced by label ids from topk.c), so a lookup is a
- * hash, a compare and an add: no strings are built per line. Families
- * whose labels are only our enums live in fixed arrays beside the table,
- * and so do the overflow series, which must always be available.
+ * Layout: the series are (packed key, value, created) slots kept densely
+ * in the order they were made, and an open-addressing index of (key, slot
+ * number) finds them, at most half full so probes stay short. A key packs
+ * every label of every capped family into one 64-bit word (strings are
+ * replaced by label ids from topk.c), so a lookup is a hash, a compare
+ * and an add: no strings are built per line. Families whose labels are
+ * only our enums live in fixed arrays beside the table, and so do the
+ * overflow series, which must always be available.
  *
- * Publication: the single writer claims an empty slot by storing the value
- * and creation time first and the key second with release order; readers
- * load the key with acquire order and only then read the value, so a
- * reader never sees a key without its counter. Slots are never freed
- * (series never disappear), which is what makes the scheme safe without a
- * lock. Label names are published the same way by topk.c.
+ * Publication: the single writer fills the next free slot and then moves
+ * the published count past it with release order; readers load the count
+ * with acquire order and read only the slots below it, so a reader never
+ * sees a key without its counter. Slots are never moved or freed (series
+ * never disappear), which is what makes the scheme safe without a lock;
+ * the index is the writer's alone, so it may rehash it. Label names are
+ * published the same way by topk.c.
  *
  * The struct and the key helpers are in aggregate_impl.h; saving,
  * loading and publishing a copy are in aggregate_state.c.
@@ -84,7 +86,9 @@ agg_new_opts(const struct agg_opts *o)
 	struct agg *a;
 	size_t size = 16;
 
-	if (o->max_series == 0 || o->max_series > (SIZE_MAX / 4) / sizeof(struct agg_slot) ||
+	/* Slot numbers are 32 bits in the index. */
+	if (o->max_series == 0 || o->max_series > UINT32_MAX / 4 ||
+	    o->max_series > (SIZE_MAX / 4) / sizeof(struct agg_ix) ||
 	    o->domains_top > AGG_MAX_DOMAINS_TOP)
 		return NULL;
 	while (size < o->max_series * 2)
@@ -92,11 +96,14 @@ agg_new_opts(const struct agg_opts *o)
 	if ((a = calloc(1, sizeof *a)) == NULL)
 		return NULL;
 	a->opts = *o;
-	a->memory = sizeof *a + size * sizeof *a->slots + (size / 64 + 1) * sizeof *a->used_bits;
-	if ((a->slots = calloc(size, sizeof *a->slots)) == NULL ||
-	    (a->used_bits = calloc(size / 64 + 1, sizeof *a->used_bits)) == NULL)
+	a->memory = sizeof *a + o->max_series * sizeof *a->slots + size * sizeof *a->index;
+	/* calloc: the pages of both come from the kernel zeroed and are only
+	 * touched as series arrive. */
+	if ((a->slots = calloc(o->max_series, sizeof *a->slots)) == NULL ||
+	    (a->index = calloc(size, sizeof *a->index)) == NULL)
 		goto fail;
-	a->mask = size - 1;
+	a->index_size = size;
+	a->mask = (size < AGG_INDEX_START ? size : AGG_INDEX_START) - 1;
 	/* Four sketch counters per label: space-saving then finds every
 	 * domain above a quarter of the label threshold's share. */
 	for (int d = 0; d < MP_DIR_COUNT; d++) {
@@ -141,7 +148,7 @@ agg_free(struct agg *a)
 	topk_free(a->hosts);
 	opstore_free(a->ops);
 	free(a->slots);
-	free(a->used_bits);
+	free(a->index);
 	free(a);
 }
 
@@ -158,15 +165,55 @@ inc(_Atomic uint64_t *c)
 	    memory_order_relaxed);
 }
 
+/*
+ * Double the part of the index in use and put every series back into it.
+ * The keys are read from the slots, so nothing is allocated: the part in
+ * use is cleared and the doubled part's new half was never used.
+ */
 static void
-claim(struct agg *a, struct agg_slot *s, uint64_t key, uint64_t value)
+grow_index(struct agg *a)
 {
+	memset(a->index, 0, (a->mask + 1) * sizeof *a->index);
+	a->mask = a->mask * 2 + 1;
+	for (size_t i = 0; i < a->used; i++) {
+		uint64_t key = atomic_load_explicit(&a->slots[i].key, memory_order_relaxed);
+		struct agg_ix *x = lookup(a, key);
+
+		x->key = key;
+		x->slot = (uint32_t)i;
+	}
+}
+
+struct agg_slot *
+agg_append(struct agg *a, uint64_t key, uint64_t value, int64_t created)
+{
+	struct agg_slot *s;
+	struct agg_ix *x;
+
+	if (a->used >= a->opts.max_series)
+		return NULL;
+	/* At most half full, as the whole index is at the cap. */
+	if ((a->used + 1) * 2 > a->mask + 1 && a->mask + 1 < a->index_size)
+		grow_index(a);
+	if ((x = lookup(a, key))->key == key)
+		return NULL;
+	s = &a->slots[a->used];
+	x->key = key;
+	x->slot = (uint32_t)a->used;
+	atomic_store_explicit(&s->key, key, memory_order_relaxed);
 	atomic_store_explicit(&s->value, value, memory_order_relaxed);
-	atomic_store_explicit(&s->created, (int64_t)time(NULL), memory_order_relaxed);
-	atomic_store_explicit(&s->key, key, memory_order_release);
-	mark_used(a, s);
+	atomic_store_explicit(&s->created, created, memory_order_relaxed);
 	a->used++;
-	atomic_store_explicit(&a->used_published, a->used, memory_order_relaxed);
+	/* Release: a reader that sees the count sees the slot whole. */
+	atomic_store_explicit(&a->used_published, a->used, memory_order_release);
+	return s;
+}
+
+/* A new series of one event; the caller checked the cap. */
+static void
+claim(struct agg *a, uint64_t key)
+{
+	agg_append(a, key, 1, (int64_t)time(NULL));
 }
 
 /*
@@ -178,26 +225,25 @@ static int
 count_key(struct agg *a, const struct agg_key *k, size_t extra)
 {
 	uint64_t key = pack(k) + 1;
-	struct agg_slot *s = lookup(a, key);
+	const struct agg_ix *x = lookup(a, key);
 
-	if (atomic_load_explicit(&s->key, memory_order_relaxed) == key) {
-		inc(&s->value);
+	if (x->key == key) {
+		inc(&a->slots[x->slot].value);
 		return 0;
 	}
 	if (a->used + a->cipher_series + 1 + extra > a->opts.max_series)
 		return -1;
-	claim(a, s, key, 1);
+	claim(a, key);
 	return 1;
 }
 
-/* Does the info series for k exist? If not, where would it go. */
+/* Is there no series for k yet? */
 static int
-info_missing(struct agg *a, const struct agg_key *k, struct agg_slot **where)
+missing(const struct agg *a, const struct agg_key *k)
 {
 	uint64_t key = pack(k) + 1;
 
-	*where = lookup(a, key);
-	return atomic_load_explicit(&(*where)->key, memory_order_relaxed) != key;
+	return lookup(a, key)->key != key;
 }
 
 /*
@@ -215,36 +261,28 @@ record_status(struct agg *a, int mta, const struct mp_event *ev, unsigned code,
 	};
 	struct agg_key ci = { .family = AGG_FAM_CODE_INFO, .code = (uint16_t)code };
 	struct agg_key ei = { .family = AGG_FAM_ENHANCED_INFO, .enhanced = *enh };
-	struct agg_slot *cs = NULL, *es = NULL;
-	size_t extra = 0;
+	int new_ci, new_ei;
 	uint64_t key = pack(&k) + 1;
-	struct agg_slot *s = lookup(a, key);
+	const struct agg_ix *x = lookup(a, key);
 
-	if (atomic_load_explicit(&s->key, memory_order_relaxed) == key) {
-		inc(&s->value);
+	if (x->key == key) {
+		inc(&a->slots[x->slot].value);
 		return;
 	}
-	if (code != 0 && info_missing(a, &ci, &cs))
-		extra++;
-	else
-		cs = NULL;
-	if (enh->cls != 0 && info_missing(a, &ei, &es))
-		extra++;
-	else
-		es = NULL;
-	if (a->used + 1 + extra > a->opts.max_series) {
+	new_ci = code != 0 && missing(a, &ci);
+	new_ei = enh->cls != 0 && missing(a, &ei);
+	if (a->used + 1 + (size_t)new_ci + (size_t)new_ei > a->opts.max_series) {
 		inc(&a->status_over[mta][ev->direction][class_index(ev->cls)]);
 		inc(&a->dropped);
 		return;
 	}
-	/* Info first: a reader that sees the status series sees its meaning.
-	 * The two info slots differ (different families) but the status slot
-	 * found before may be taken by one of them: look it up again. */
-	if (cs != NULL)
-		claim(a, cs, pack(&ci) + 1, 1);
-	if (es != NULL)
-		claim(a, lookup(a, pack(&ei) + 1), pack(&ei) + 1, 1);
-	claim(a, lookup(a, key), key, 1);
+	/* Info first: slots are published in order, so a reader that sees
+	 * the status series sees its meaning. */
+	if (new_ci)
+		claim(a, pack(&ci) + 1);
+	if (new_ei)
+		claim(a, pack(&ei) + 1);
+	claim(a, key);
 	a->status_used++;
 	atomic_store_explicit(&a->status_published, a->status_used, memory_order_relaxed);
 }
@@ -539,11 +577,11 @@ size_t
 agg_snapshot_family(const struct agg *a, enum agg_family fam, struct agg_series *out,
     size_t max)
 {
-	size_t n = 0;
+	size_t n = 0, used = agg_slots_published(a);
 
-	for (size_t i = agg_next_used(a, 0); i <= a->mask && n < max; i = agg_next_used(a, i + 1)) {
-		uint64_t k = atomic_load_explicit(&a->slots[i].key, memory_order_acquire);
-		if (k == 0 || (enum agg_family)((k - 1) & 7) != fam)
+	for (size_t i = 0; i < used && n < max; i++) {
+		uint64_t k = atomic_load_explicit(&a->slots[i].key, memory_order_relaxed);
+		if ((enum agg_family)((k - 1) & 7) != fam)
 			continue;
 		unpack(k - 1, &out[n].key);
 		out[n].value = atomic_load_explicit(&a->slots[i].value, memory_order_relaxed);

@@ -21,11 +21,23 @@
 struct opstore;
 struct topk;
 
+/* A series. The store keeps them densely, in the order they were made,
+ * and never moves or frees one: readers walk slots[0, used_published). */
 struct agg_slot {
-	_Atomic uint64_t key;     /* packed key + 1; 0 = empty */
+	_Atomic uint64_t key;     /* packed key + 1 */
 	_Atomic uint64_t value;
 	_Atomic int64_t created;  /* Unix seconds */
 };
+
+/* The writer's way from a key to its series: open addressing over (key,
+ * slot number). Readers never look here, so the writer may rehash it. */
+struct agg_ix {
+	uint64_t key;             /* packed key + 1; 0 = empty */
+	uint32_t slot;            /* into struct agg's slots */
+};
+
+/* Entries of the index in use at first: 64 of 16 bytes, one page. */
+#define AGG_INDEX_START 64
 
 #define N_CLASSES 3     /* status classes 2, 4, 5 (class_index) */
 
@@ -37,14 +49,17 @@ struct agg_hist {
 
 struct agg {
 	struct agg_opts opts;
+	/* The series, densely (at most max_series of them), and the index
+	 * that finds them. The index is allocated whole (a power of two at
+	 * least twice max_series) but used from its start, mask + 1 entries,
+	 * doubled as series come, so that a run with 60 series touches one of
+	 * its pages instead of one page of a sparse table per series (a page
+	 * fault costs about 15 us, docs/hacking.md, round 9); growing needs no
+	 * allocation, so counting never fails for memory. */
 	struct agg_slot *slots;
-	size_t mask;                       /* table size - 1 */
-	/* Bit i set: slot i holds a key (set after the key, with release).
-	 * The snapshots, the state file and agg_publish visit the used slots
-	 * through it (agg_next_used) instead of reading every slot: report's
-	 * table has 262,144 of them for its 100,000-series cap, and reading
-	 * all of them for each family was 3 % of a report's time. */
-	_Atomic uint64_t *used_bits;
+	struct agg_ix *index;
+	size_t mask;                       /* entries of the index in use - 1 */
+	size_t index_size;                 /* entries allocated */
 	size_t used;                       /* writer-only */
 	size_t cipher_series;              /* maillog_tls_ciphers_total series, against the cap too */
 	_Atomic size_t cipher_published;
@@ -168,47 +183,32 @@ bump(struct agg *a)
 	    memory_order_release);
 }
 
-/* Note that slot s now holds a key: after its key's store. One writer. */
-static inline void
-mark_used(struct agg *a, const struct agg_slot *s)
-{
-	size_t i = (size_t)(s - a->slots);
-	_Atomic uint64_t *w = &a->used_bits[i >> 6];
-
-	atomic_store_explicit(w, atomic_load_explicit(w, memory_order_relaxed) |
-	    (uint64_t)1 << (i & 63), memory_order_release);
-}
-
-/* The first used slot's index at or after i, or a->mask + 1 if none: 64
- * slots a load, so an empty stretch of the table costs almost nothing.
- * for (i = agg_next_used(a, 0); i <= a->mask; i = agg_next_used(a, i + 1)) */
-static inline size_t
-agg_next_used(const struct agg *a, size_t i)
-{
-	size_t w = i >> 6, nwords = (a->mask >> 6) + 1;
-	uint64_t bits;
-
-	if (w >= nwords)
-		return a->mask + 1;
-	bits = atomic_load_explicit(&a->used_bits[w], memory_order_acquire) &
-	    (~(uint64_t)0 << (i & 63));
-	while (bits == 0) {
-		if (++w >= nwords)
-			return a->mask + 1;
-		bits = atomic_load_explicit(&a->used_bits[w], memory_order_acquire);
-	}
-	return (w << 6) + (size_t)__builtin_ctzll(bits);
-}
-
-/* The slot holding key, or the empty slot where it would go. */
-static inline struct agg_slot *
-lookup(struct agg *a, uint64_t key)
+/* The index entry holding key, or the empty one where it would go. The
+ * index is never full: at most half of the entries in use hold a key. */
+static inline struct agg_ix *
+lookup(const struct agg *a, uint64_t key)
 {
 	for (size_t i = hash64(key) & a->mask;; i = (i + 1) & a->mask) {
-		uint64_t stored = atomic_load_explicit(&a->slots[i].key, memory_order_relaxed);
-		if (stored == key || stored == 0)
-			return &a->slots[i];
+		struct agg_ix *x = &a->index[i];
+		if (x->key == key || x->key == 0)
+			return x;
 	}
+}
+
+/*
+ * Add the series key (absent so far) with its value and creation time:
+ * fills the next slot, indexes it and publishes it. Returns the slot, or
+ * NULL when max_series slots are used or the key is already there. The
+ * writer only; counting checks the cap before, aggregate_state.c's loader
+ * and agg_publish take the NULL as a corrupt section.
+ */
+struct agg_slot *agg_append(struct agg *a, uint64_t key, uint64_t value, int64_t created);
+
+/* The number of series a reader may read: every slot below it is whole. */
+static inline size_t
+agg_slots_published(const struct agg *a)
+{
+	return atomic_load_explicit(&a->used_published, memory_order_acquire);
 }
 
 #endif

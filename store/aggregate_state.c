@@ -100,12 +100,11 @@ agg_save(const struct agg *ca, struct state_buf *b)
 		const char *name = opstore_cipher_name(a->ops, id);
 		state_put_bytes(b, name, strlen(name));
 	}
-	state_put_u64(b, atomic_load_explicit(&a->used_published, memory_order_relaxed));
-	for (size_t i = agg_next_used(a, 0); i <= a->mask; i = agg_next_used(a, i + 1)) {
-		uint64_t k = atomic_load_explicit(&a->slots[i].key, memory_order_acquire);
-		if (k == 0)
-			continue;
-		state_put_u64(b, k);
+	size_t used = agg_slots_published(a);
+
+	state_put_u64(b, used);
+	for (size_t i = 0; i < used; i++) {
+		state_put_u64(b, atomic_load_explicit(&a->slots[i].key, memory_order_relaxed));
 		state_put_u64(b, atomic_load_explicit(&a->slots[i].value, memory_order_relaxed));
 		state_put_u64(b, (uint64_t)atomic_load_explicit(&a->slots[i].created,
 		    memory_order_relaxed));
@@ -206,23 +205,15 @@ agg_load(struct agg *a, struct state_rd *r, char *err, size_t errlen)
 	for (uint64_t i = 0; i < nslots && !r->bad; i++) {
 		uint64_t k = state_get_u64(r), val = state_get_u64(r);
 		int64_t created = (int64_t)state_get_u64(r);
-		struct agg_slot *s;
 		if (r->bad || !key_valid(a, k))
 			goto corrupt;
-		s = lookup(a, k);
-		if (atomic_load_explicit(&s->key, memory_order_relaxed) == k)
+		if (agg_append(a, k, val, created) == NULL)
 			goto corrupt;  /* a key twice */
-		atomic_store_explicit(&s->value, val, memory_order_relaxed);
-		atomic_store_explicit(&s->created, created, memory_order_relaxed);
-		atomic_store_explicit(&s->key, k, memory_order_release);
-		mark_used(a, s);
-		a->used++;
 		if ((enum agg_family)((k - 1) & 7) == AGG_FAM_STATUS)
 			a->status_used++;
 	}
 	if (r->bad)
 		goto corrupt;
-	atomic_store_explicit(&a->used_published, a->used, memory_order_relaxed);
 	atomic_store_explicit(&a->status_published, a->status_used, memory_order_relaxed);
 	a->cipher_series = opstore_cipher_series(a->ops);
 	atomic_store_explicit(&a->cipher_published, a->cipher_series, memory_order_relaxed);
@@ -267,29 +258,20 @@ agg_publish(struct agg *dst, const struct agg *csrc)
 		const char *name = opstore_cipher_name(src->ops, id);
 		opstore_cipher_restore(dst->ops, name, strlen(name));
 	}
-	/* Same size, same hash: a key lives at the same index in both. */
-	for (size_t i = agg_next_used(src, 0); i <= src->mask && i <= dst->mask;
-	    i = agg_next_used(src, i + 1)) {
-		uint64_t k = atomic_load_explicit(&src->slots[i].key, memory_order_acquire);
-		struct agg_slot *s = &dst->slots[i];
-		if (k == 0)
-			continue;
-		atomic_store_explicit(&s->value,
-		    atomic_load_explicit(&src->slots[i].value, memory_order_relaxed),
-		    memory_order_relaxed);
-		if (atomic_load_explicit(&s->key, memory_order_relaxed) == 0) {
-			atomic_store_explicit(&s->created,
-			    atomic_load_explicit(&src->slots[i].created, memory_order_relaxed),
-			    memory_order_relaxed);
-			atomic_store_explicit(&s->key, k, memory_order_release);
-			mark_used(dst, s);
-		}
+	/* dst is filled only from src, and both only append: slot i is the
+	 * same series in both. The values of those dst has, then the new ones
+	 * (agg_append publishes each after its value). */
+	for (size_t i = 0; i < src->used; i++) {
+		uint64_t v = atomic_load_explicit(&src->slots[i].value, memory_order_relaxed);
+		if (i < dst->used)
+			atomic_store_explicit(&dst->slots[i].value, v, memory_order_relaxed);
+		else
+			agg_append(dst, atomic_load_explicit(&src->slots[i].key, memory_order_relaxed),
+			    v, atomic_load_explicit(&src->slots[i].created, memory_order_relaxed));
 	}
-	dst->used = src->used;
 	dst->status_used = src->status_used;
 	dst->cipher_series = src->cipher_series;
 	atomic_store_explicit(&dst->cipher_published, dst->cipher_series, memory_order_relaxed);
-	atomic_store_explicit(&dst->used_published, dst->used, memory_order_relaxed);
 	atomic_store_explicit(&dst->status_published, dst->status_used, memory_order_relaxed);
 	dst->start = src->start;
 	bump(dst);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "store/aggregate.h"
@@ -591,53 +592,113 @@ test_million_distinct_values_bounded(void **state)
 	agg_free(a);
 }
 
+/* Pages of [p, p + len) in memory (mincore), or -1. */
+static long
+resident_pages(const void *p, size_t len)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t from = (uintptr_t)p & ~(uintptr_t)(pg - 1);
+	size_t n = ((uintptr_t)p + len - from + (size_t)pg - 1) / (size_t)pg;
+	unsigned char *vec = malloc(n);
+	long in = 0;
+
+	if (vec == NULL || mincore((void *)from, n * (size_t)pg, vec) < 0) {
+		free(vec);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		in += vec[i] & 1;
+	free(vec);
+	return in;
+}
+
+/* The key of the ith test series: spread like packed keys are (low
+ * fields vary first). */
+static uint64_t
+test_key(size_t i)
+{
+	return ((uint64_t)i << 3 | AGG_FAM_CODE_INFO) + 1;
+}
+
 /*
- * The map of used slots (aggregate_impl.h): agg_next_used visits exactly
- * the marked slots, in order, across word edges (63, 64, 127, 128), at
- * the first and the last slot, in a table of one word that is only partly
- * slots (16) and in one of several words; nothing when none is marked.
+ * The dense slots and their index (aggregate_impl.h): the index in use
+ * starts at AGG_INDEX_START entries and doubles before it is more than
+ * half full, up to its allocation; each doubling keeps every series
+ * findable at its slot; slots stay in the order they were made; a key
+ * twice and a slot past the cap are refused; nothing is allocated.
  */
 static void
-test_used_slot_map(void **state)
+test_index_growth(void **state)
 {
-	static const size_t sizes[] = { 16, 64, 256, 1024 };
-	static const size_t marks[] = { 0, 1, 15, 63, 64, 65, 127, 128, 200, 511, 1023 };
+	static const size_t caps[] = { 1, 5, 31, 32, 33, 64, 100, 5000 };
 	(void)state;
 
-	for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
-		size_t size = sizes[z];
-		struct agg a = { 0 };
-		size_t want[sizeof marks / sizeof *marks + 1], nwant = 0, got = 0;
+	for (size_t c = 0; c < sizeof caps / sizeof *caps; c++) {
+		struct agg *a = agg_new(caps[c]);
+		size_t mem;
 
-		a.mask = size - 1;
-		a.slots = calloc(size, sizeof *a.slots);
-		a.used_bits = calloc(size / 64 + 1, sizeof *a.used_bits);
-		assert_non_null(a.slots);
-		assert_non_null(a.used_bits);
-		assert_int_equal(agg_next_used(&a, 0), size);
-		for (size_t m = 0; m < sizeof marks / sizeof *marks; m++)
-			if (marks[m] < size) {
-				mark_used(&a, &a.slots[marks[m]]);
-				want[nwant++] = marks[m];
-			}
-		mark_used(&a, &a.slots[size - 1]);
-		if (want[nwant - 1] != size - 1)
-			want[nwant++] = size - 1;
-		for (size_t i = agg_next_used(&a, 0); i <= a.mask; i = agg_next_used(&a, i + 1)) {
-			assert_true(got < nwant);
-			assert_int_equal(i, want[got]);
-			got++;
+		assert_non_null(a);
+		mem = agg_memory(a);
+		assert_true(a->index_size >= 2 * caps[c]);
+		assert_int_equal(a->mask + 1, a->index_size < AGG_INDEX_START ?
+		    a->index_size : AGG_INDEX_START);
+		for (size_t i = 0; i < caps[c]; i++) {
+			size_t before = a->mask + 1;
+			struct agg_slot *s = agg_append(a, test_key(i), i + 7, (int64_t)i);
+
+			assert_non_null(s);
+			assert_ptr_equal(s, &a->slots[i]);
+			assert_int_equal(agg_slots_published(a), i + 1);
+			/* At most half full, and no bigger than that needs. */
+			assert_true(2 * (i + 1) <= a->mask + 1);
+			size_t want = AGG_INDEX_START;
+			while (want < 2 * (i + 1))
+				want *= 2;
+			assert_int_equal(a->mask + 1, want < a->index_size ? want : a->index_size);
+			if (a->mask + 1 != before || i + 1 == caps[c])
+				for (size_t j = 0; j <= i; j++) {
+					const struct agg_ix *x = lookup(a, test_key(j));
+					assert_int_equal(x->key, test_key(j));
+					assert_int_equal(x->slot, j);
+					assert_int_equal(a->slots[j].value, j + 7);
+					assert_int_equal(a->slots[j].created, (int64_t)j);
+				}
+			/* The same key again: refused, nothing moves. */
+			assert_null(agg_append(a, test_key(i / 2), 1, 0));
+			assert_int_equal(agg_slots_published(a), i + 1);
 		}
-		assert_int_equal(got, nwant);
-		/* From any place, the next marked one. */
-		for (size_t from = 0, k = 0; from <= size; from++) {
-			while (k < nwant && want[k] < from)
-				k++;
-			assert_int_equal(agg_next_used(&a, from), k < nwant ? want[k] : size);
-		}
-		free(a.slots);
-		free(a.used_bits);
+		/* Full: refused, even a new key. */
+		assert_null(agg_append(a, test_key(caps[c]), 1, 0));
+		assert_int_equal(agg_slots_published(a), caps[c]);
+		assert_int_equal(lookup(a, test_key(caps[c]))->key, 0);
+		assert_int_equal(agg_memory(a), mem);
+		agg_free(a);
 	}
+}
+
+/*
+ * A run that makes few series touches few pages of the store, however
+ * high the cap (report's is 100,000: 2.4 MB of slots, 4 MiB of index):
+ * the kernel hands calloc's big blocks over zeroed and untouched, and
+ * 60 series fill one page of slots and one of the index. The sparse
+ * table this replaced touched a page for nearly every series.
+ */
+static void
+test_few_series_touch_few_pages(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(100000);
+	long slots, index;
+
+	assert_non_null(a);
+	for (size_t i = 0; i < 60; i++)
+		assert_non_null(agg_append(a, test_key(i * 977), 1, 0));
+	slots = resident_pages(a->slots, a->opts.max_series * sizeof *a->slots);
+	index = resident_pages(a->index, a->index_size * sizeof *a->index);
+	print_message("60 series: %ld pages of slots, %ld of index in memory\n", slots, index);
+	assert_true(slots >= 1 && slots <= 2);
+	assert_true(index >= 1 && index <= 2);
+	agg_free(a);
 }
 
 int
@@ -645,7 +706,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts_per_label_set),
-		cmocka_unit_test(test_used_slot_map),
+		cmocka_unit_test(test_index_growth),
+		cmocka_unit_test(test_few_series_touch_few_pages),
 		cmocka_unit_test(test_malformed_events_are_not_labels),
 		cmocka_unit_test(test_cap_folds_into_overflow),
 		cmocka_unit_test(test_unmatched_and_generation),
