@@ -31,6 +31,7 @@
 #include "store/aggregate_impl.h"
 #include "store/opstore.h"
 #include "store/topk.h"
+#include "util/zpages.h"
 
 /* aggregate.h sizes its fixed reason array without the classifier's enum,
  * so its users need not include it; the two must agree. */
@@ -93,16 +94,19 @@ agg_new_opts(const struct agg_opts *o)
 		return NULL;
 	while (size < o->max_series * 2)
 		size <<= 1;
+	/* From the kernel, zeroed and untouched (util/zpages.h): the delay
+	 * histograms, the slots and the index cost a page fault only where
+	 * something is counted. Not struct agg itself: it holds pointers,
+	 * which LeakSanitizer finds only in memory from malloc. */
 	if ((a = calloc(1, sizeof *a)) == NULL)
 		return NULL;
 	a->opts = *o;
-	a->memory = sizeof *a + o->max_series * sizeof *a->slots + size * sizeof *a->index;
-	/* calloc: the pages of both come from the kernel zeroed and are only
-	 * touched as series arrive. */
-	if ((a->slots = calloc(o->max_series, sizeof *a->slots)) == NULL ||
-	    (a->index = calloc(size, sizeof *a->index)) == NULL)
+	a->memory = sizeof *a + sizeof *a->dl + o->max_series * sizeof *a->slots + size * sizeof *a->index;
+	if ((a->dl = zpages_alloc(sizeof *a->dl)) == NULL ||
+	    (a->slots = zpages_alloc(o->max_series * sizeof *a->slots)) == NULL ||
+	    (a->index = zpages_alloc(size * sizeof *a->index)) == NULL)
 		goto fail;
-	a->index_size = size;
+	a->index_size = size;  /* also what agg_free unmaps */
 	a->mask = (size < AGG_INDEX_START ? size : AGG_INDEX_START) - 1;
 	/* Four sketch counters per label: space-saving then finds every
 	 * domain above a quarter of the label threshold's share. */
@@ -147,8 +151,9 @@ agg_free(struct agg *a)
 		topk_free(a->domains[d]);
 	topk_free(a->hosts);
 	opstore_free(a->ops);
-	free(a->slots);
-	free(a->index);
+	zpages_free(a->dl, sizeof *a->dl);
+	zpages_free(a->slots, a->opts.max_series * sizeof *a->slots);
+	zpages_free(a->index, a->index_size * sizeof *a->index);
 	free(a);
 }
 
@@ -372,17 +377,26 @@ record_delays(struct agg *a, int mta, const struct mp_event *ev)
 	    ev->outcome != MP_OUTCOME_EXPIRED) || ev->destination == MP_DEST_FILTER)
 		return;
 	/* NaN and absurd values (beyond a century) are not delays. */
-	struct agg_hist *by_dest = a->delays_dest[mta][(unsigned)ev->destination < MP_DEST_COUNT ?
+	struct agg_hist *by_dest = a->dl->dest[mta][(unsigned)ev->destination < MP_DEST_COUNT ?
 	    ev->destination : MP_DEST_NONE];
+	int seen = 0;
 	if (ev->delay >= 0 && ev->delay < 3.2e9) {
-		observe_delay(&a->delays[mta][AGG_STAGE_TOTAL], ev->delay);
+		observe_delay(&a->dl->total[mta][AGG_STAGE_TOTAL], ev->delay);
 		observe_delay(&by_dest[AGG_STAGE_TOTAL], ev->delay);
+		seen = 1;
 	}
 	for (int s = 0; s < MP_STAGE_COUNT; s++)
 		if (ev->delay_stage[s] >= 0 && ev->delay_stage[s] < 3.2e9) {
-			observe_delay(&a->delays[mta][s], ev->delay_stage[s]);
+			observe_delay(&a->dl->total[mta][s], ev->delay_stage[s]);
 			observe_delay(&by_dest[s], ev->delay_stage[s]);
+			seen = 1;
 		}
+	/* After the counts, with release: a reader that sees the bit reads
+	 * them (has_delays). One writer, so a load and a store. */
+	uint32_t bits = atomic_load_explicit(&a->delay_mtas, memory_order_relaxed);
+	if (seen && !(bits >> mta & 1))
+		atomic_store_explicit(&a->delay_mtas, bits | (uint32_t)1 << mta,
+		    memory_order_release);
 }
 
 /* The header's time in Unix microseconds, or -1. */
@@ -685,6 +699,14 @@ agg_last_timestamp(const struct agg *a, int mta)
 	return us < 0 ? -1 : (double)us / 1e6;
 }
 
+/* Has MTA id mta observed any delay? Checked before its histograms are
+ * read, which would otherwise fault in their pages of zeros. */
+static int
+has_delays(const struct agg *a, int mta)
+{
+	return (atomic_load_explicit(&a->delay_mtas, memory_order_acquire) >> mta) & 1;
+}
+
 static int
 read_hist(const struct agg_hist *h, struct agg_histogram *out)
 {
@@ -702,9 +724,10 @@ read_hist(const struct agg_hist *h, struct agg_histogram *out)
 int
 agg_delay_histogram(const struct agg *a, int mta, int stage, struct agg_histogram *out)
 {
-	if (mta < 0 || mta >= MP_MTA_MAX || stage < 0 || stage >= AGG_STAGES)
+	if (mta < 0 || mta >= MP_MTA_MAX || stage < 0 || stage >= AGG_STAGES ||
+	    !has_delays(a, mta))
 		return -1;
-	return read_hist(&a->delays[mta][stage], out);
+	return read_hist(&a->dl->total[mta][stage], out);
 }
 
 int
@@ -712,9 +735,9 @@ agg_delay_histogram_dest(const struct agg *a, int mta, enum mp_destination dest,
     struct agg_histogram *out)
 {
 	if (mta < 0 || mta >= MP_MTA_MAX || stage < 0 || stage >= AGG_STAGES ||
-	    (unsigned)dest >= MP_DEST_COUNT)
+	    (unsigned)dest >= MP_DEST_COUNT || !has_delays(a, mta))
 		return -1;
-	return read_hist(&a->delays_dest[mta][dest][stage], out);
+	return read_hist(&a->dl->dest[mta][dest][stage], out);
 }
 
 double

@@ -47,6 +47,15 @@ struct agg_hist {
 	_Atomic uint64_t count;
 };
 
+/* Delay histograms per MTA id and stage (maillog_delivery_delay_seconds),
+ * and the same by where the delivery went (maillog_delivery_delay_by_
+ * destination_seconds): index MP_DEST_NONE (expiry), REMOTE, LOCAL;
+ * filter hops are never observed. */
+struct agg_delays {
+	struct agg_hist total[MP_MTA_MAX][AGG_STAGES];
+	struct agg_hist dest[MP_MTA_MAX][MP_DEST_COUNT][AGG_STAGES];
+};
+
 struct agg {
 	struct agg_opts opts;
 	/* The series, densely (at most max_series of them), and the index
@@ -78,11 +87,15 @@ struct agg {
 	_Atomic uint64_t matched[MP_MTA_MAX];
 	_Atomic uint64_t received[MP_MTA_MAX];
 	_Atomic int64_t last_ts_us[MP_MTA_MAX];     /* -1: none yet */
-	struct agg_hist delays[MP_MTA_MAX][AGG_STAGES];
-	/* The same, by where the delivery went (maillog_delivery_delay_by_
-	 * destination_seconds): index MP_DEST_NONE (expiry), REMOTE, LOCAL;
-	 * filter hops are never observed. */
-	struct agg_hist delays_dest[MP_MTA_MAX][MP_DEST_COUNT][AGG_STAGES];
+	/* The delay histograms (struct agg_delays): 80 KiB for 16 MTA ids, of
+	 * which a run uses an MTA's 4 KiB; from util/zpages.h, so the rest is
+	 * never touched (calloc would clear it all). */
+	struct agg_delays *dl;
+	/* Bit m: MTA id m has observed a delay. Renderers read the 384
+	 * histograms only for those MTAs, so a run's render does not fault in
+	 * 20 pages of zeros; set by the writer with release after the first
+	 * observation's counts. */
+	_Atomic uint32_t delay_mtas;
 	_Atomic uint64_t dropped;
 	_Atomic uint64_t generation;
 
@@ -203,6 +216,26 @@ lookup(const struct agg *a, uint64_t key)
  * and agg_publish take the NULL as a corrupt section.
  */
 struct agg_slot *agg_append(struct agg *a, uint64_t key, uint64_t value, int64_t created);
+
+_Static_assert(MP_MTA_MAX <= 32, "delay_mtas has a bit per MTA id");
+
+/* Set delay_mtas from the histograms themselves (after a load). */
+static inline void
+agg_sync_delay_mtas(struct agg *a)
+{
+	uint32_t bits = 0;
+
+	for (int m = 0; m < MP_MTA_MAX; m++)
+		for (int s = 0; s < AGG_STAGES; s++) {
+			int any = atomic_load_explicit(&a->dl->total[m][s].count, memory_order_relaxed) != 0;
+			for (int d = 0; d < MP_DEST_COUNT; d++)
+				any |= atomic_load_explicit(&a->dl->dest[m][d][s].count,
+				    memory_order_relaxed) != 0;
+			if (any)
+				bits |= (uint32_t)1 << m;
+		}
+	atomic_store_explicit(&a->delay_mtas, bits, memory_order_release);
+}
 
 /* The number of series a reader may read: every slot below it is whole. */
 static inline size_t

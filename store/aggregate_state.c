@@ -24,16 +24,16 @@ struct flat {
 	size_t n;
 };
 
-#define FLAT(field) { (_Atomic uint64_t *)(void *)&a->field, \
-	sizeof a->field / sizeof(_Atomic uint64_t) }
+#define FLAT(x) { (_Atomic uint64_t *)(void *)&(x), sizeof (x) / sizeof(_Atomic uint64_t) }
 
 static size_t
 flats(struct agg *a, struct flat *out)
 {
 	struct flat f[] = {
-		FLAT(status_over), FLAT(outcome_fixed), FLAT(domain_fixed), FLAT(reasons),
-		FLAT(unmatched), FLAT(events), FLAT(matched), FLAT(received),
-		FLAT(last_ts_us), FLAT(delays), FLAT(dropped), FLAT(delays_dest), { NULL, 0 },
+		FLAT(a->status_over), FLAT(a->outcome_fixed), FLAT(a->domain_fixed),
+		FLAT(a->reasons), FLAT(a->unmatched), FLAT(a->events), FLAT(a->matched),
+		FLAT(a->received), FLAT(a->last_ts_us), FLAT(a->dl->total), FLAT(a->dropped),
+		FLAT(a->dl->dest), { NULL, 0 },
 	};
 	_Static_assert(sizeof(_Atomic int64_t) == sizeof(_Atomic uint64_t), "flat int64");
 	_Static_assert(sizeof(struct agg_hist) % sizeof(_Atomic uint64_t) == 0, "flat hist");
@@ -219,6 +219,7 @@ agg_load(struct agg *a, struct state_rd *r, char *err, size_t errlen)
 	atomic_store_explicit(&a->cipher_published, a->cipher_series, memory_order_relaxed);
 	if (a->used + a->cipher_series > a->opts.max_series)
 		goto corrupt;
+	agg_sync_delay_mtas(a);
 	bump(a);
 	return 0;
 layout:
@@ -274,5 +275,8 @@ agg_publish(struct agg *dst, const struct agg *csrc)
 	atomic_store_explicit(&dst->cipher_published, dst->cipher_series, memory_order_relaxed);
 	atomic_store_explicit(&dst->status_published, dst->status_used, memory_order_relaxed);
 	dst->start = src->start;
+	/* After the histograms' counts, with release (has_delays). */
+	atomic_store_explicit(&dst->delay_mtas,
+	    atomic_load_explicit(&src->delay_mtas, memory_order_relaxed), memory_order_release);
 	bump(dst);
 }

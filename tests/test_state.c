@@ -260,6 +260,13 @@ assert_same(const struct agg *a, const struct agg *b)
 			assert_int_equal(ra, agg_delay_histogram(b, m, s, &hb));
 			if (ra == 0)
 				assert_memory_equal(&ha, &hb, sizeof ha);
+			for (int d = 0; d < MP_DEST_COUNT; d++) {
+				ra = agg_delay_histogram_dest(a, m, (enum mp_destination)d, s, &ha);
+				assert_int_equal(ra, agg_delay_histogram_dest(b, m,
+				    (enum mp_destination)d, s, &hb));
+				if (ra == 0)
+					assert_memory_equal(&ha, &hb, sizeof ha);
+			}
 		}
 	}
 	assert_int_equal(agg_dropped_series(a), agg_dropped_series(b));
