@@ -220,6 +220,7 @@ agg_load(struct agg *a, struct state_rd *r, char *err, size_t errlen)
 	if (a->used + a->cipher_series > a->opts.max_series)
 		goto corrupt;
 	agg_sync_delay_mtas(a);
+	opstore_sync(a->ops);
 	bump(a);
 	return 0;
 layout:
@@ -278,5 +279,6 @@ agg_publish(struct agg *dst, const struct agg *csrc)
 	/* After the histograms' counts, with release (has_delays). */
 	atomic_store_explicit(&dst->delay_mtas,
 	    atomic_load_explicit(&src->delay_mtas, memory_order_relaxed), memory_order_release);
+	opstore_sync(dst->ops);
 	bump(dst);
 }

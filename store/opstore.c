@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "store/topk.h"
+#include "util/zpages.h"
 
 /* What recording needs of a family, copied out of the table once so the
  * hot path makes no call to look it up. */
@@ -28,6 +29,11 @@ struct opstore {
 	size_t ncounters;       /* per_mta * MP_MTA_MAX + the cipher counters */
 	_Atomic uint64_t *c;    /* ncounters */
 	_Atomic uint64_t *cipher; /* into c: [MP_MTA_MAX][MP_DIR_COUNT][OPSTORE_CIPHERS + 1] */
+	/* Bit m: MTA id m has a counter above 0. The counters (48 KiB for 16
+	 * MTA ids) come from util/zpages.h and a run writes one MTA's block;
+	 * readers skip the others instead of faulting in their zero pages.
+	 * Set by the writer with release after the counts it announces. */
+	_Atomic uint32_t mtas;
 	struct topk *ciphers;   /* NULL: the family is off */
 	size_t memory;
 };
@@ -62,7 +68,7 @@ opstore_new(int ciphers)
 		s->per_mta += slots(d) * mp_op_combinations(d);
 	}
 	s->ncounters = s->per_mta * MP_MTA_MAX + ncipher;
-	if ((s->c = calloc(s->ncounters, sizeof *s->c)) == NULL)
+	if ((s->c = zpages_alloc(s->ncounters * sizeof *s->c)) == NULL)
 		goto fail;
 	s->cipher = s->c + s->per_mta * MP_MTA_MAX;
 	s->memory = sizeof *s + s->ncounters * sizeof *s->c;
@@ -83,7 +89,7 @@ opstore_free(struct opstore *s)
 	if (s == NULL)
 		return;
 	topk_free(s->ciphers);
-	free(s->c);
+	zpages_free(s->c, s->ncounters * sizeof *s->c);
 	free(s);
 }
 
@@ -220,7 +226,38 @@ opstore_record(struct opstore *s, const struct mp_event *ev, int (*admit)(void *
 			record_cipher(s, ev, (enum mp_direction)op->label[0], admit, ctx);
 		n++;
 	}
+	uint32_t bits = atomic_load_explicit(&s->mtas, memory_order_relaxed);
+	if (n > 0 && !(bits >> ev->mta & 1))
+		atomic_store_explicit(&s->mtas, bits | (uint32_t)1 << ev->mta,
+		    memory_order_release);
 	return n;
+}
+
+/* Has MTA id mta (in range) counted anything? */
+static int
+seen(const struct opstore *s, int mta)
+{
+	return (atomic_load_explicit(&s->mtas, memory_order_acquire) >> mta) & 1;
+}
+
+void
+opstore_sync(struct opstore *s)
+{
+	uint32_t bits = 0;
+
+	for (int mta = 0; mta < MP_MTA_MAX; mta++) {
+		int any = 0;
+		for (size_t i = 0; i < s->per_mta && !any; i++)
+			any = atomic_load_explicit(&s->c[(size_t)mta * s->per_mta + i],
+			    memory_order_relaxed) != 0;
+		for (int dir = 0; dir < MP_DIR_COUNT && !any; dir++)
+			for (unsigned id = 0; id <= OPSTORE_CIPHERS && !any; id++)
+				any = atomic_load_explicit(cipher_slot(s, mta,
+				    (enum mp_direction)dir, id), memory_order_relaxed) != 0;
+		if (any)
+			bits |= (uint32_t)1 << mta;
+	}
+	atomic_store_explicit(&s->mtas, bits, memory_order_release);
 }
 
 uint64_t
@@ -229,7 +266,7 @@ opstore_counter(const struct opstore *s, int mta, unsigned fam, unsigned combo)
 	const struct mp_op_family_desc *d = mp_op_family(fam);
 
 	if (d == NULL || d->histogram || mta < 0 || mta >= MP_MTA_MAX ||
-	    combo >= mp_op_combinations(d))
+	    combo >= mp_op_combinations(d) || !seen(s, mta))
 		return 0;
 	return atomic_load_explicit(slot(s, mta, fam, combo), memory_order_relaxed);
 }
@@ -244,7 +281,7 @@ opstore_histogram(const struct opstore *s, int mta, unsigned fam, unsigned combo
 
 	*sum = 0;
 	if (d == NULL || !d->histogram || mta < 0 || mta >= MP_MTA_MAX ||
-	    combo >= mp_op_combinations(d))
+	    combo >= mp_op_combinations(d) || !seen(s, mta))
 		return 0;
 	h = slot(s, mta, fam, combo);
 	count = atomic_load_explicit(&h[d->nbounds + 2], memory_order_acquire);
@@ -279,7 +316,7 @@ uint64_t
 opstore_cipher_counter(const struct opstore *s, int mta, enum mp_direction dir, unsigned id)
 {
 	if (mta < 0 || mta >= MP_MTA_MAX || (unsigned)dir >= MP_DIR_COUNT ||
-	    id > OPSTORE_CIPHERS)
+	    id > OPSTORE_CIPHERS || !seen(s, mta))
 		return 0;
 	return atomic_load_explicit(cipher_slot(s, mta, dir, id), memory_order_relaxed);
 }

@@ -66,6 +66,11 @@ uint64_t opstore_cipher_counter(const struct opstore *s, int mta, enum mp_direct
  * copy (aggregate_state.c): counters (every family and the cipher counters). */
 _Atomic uint64_t *opstore_flat(struct opstore *s, size_t *n);
 
+/* After the counters were written through opstore_flat (a load, a
+ * publish): note again which MTA ids have any, since the readers skip
+ * the others. */
+void opstore_sync(struct opstore *s);
+
 /* Cipher labels, for the state file: restore appends name as the next id
  * (returns it, or 0 if it cannot be one). */
 unsigned opstore_cipher_restore(struct opstore *s, const char *name, size_t len);
