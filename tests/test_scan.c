@@ -12,6 +12,11 @@
  * of 16, the shorter last block, and places at every offset of each), also
  * as exact-size heap copies.
  *
+ * Then mp_memchr (find.h) against memchr: every length from 0 to 100, the
+ * byte at every place, once or twice or not at all, from every start
+ * offset of 16 bytes; and at the very end of a page followed by an
+ * unmapped one, where a load past the end would fault.
+ *
  * Built twice (tests/meson.build): `scan` with SSE2 where the compiler has
  * it, `scan_portable` with -DMP_FIND_PORTABLE, the memchr loops.
  */
@@ -23,6 +28,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "parsers/find.h"
 #include "parsers/parser.h"
@@ -161,12 +168,71 @@ test_byte_places(void **state)
 	assert_true(places > 10000);
 }
 
+static void
+check_memchr(const char *s, size_t len, char c)
+{
+	const char *want = memchr(s, c, len), *got = mp_memchr(s, c, len);
+
+	if (got != want)
+		fail_msg("len %zu, byte '%c': mp_memchr at %ld, memchr at %ld", len, c,
+		    got == NULL ? -1L : (long)(got - s), want == NULL ? -1L : (long)(want - s));
+}
+
+static void
+test_memchr(void **state)
+{
+	static char buf[16 + 100 + 16];
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t n = 0;
+
+	(void)state;
+	for (size_t off = 0; off < 16; off++)
+		for (size_t len = 0; len <= 100; len++) {
+			char *s = buf + off;
+			memset(buf, 'x', sizeof buf);
+			/* A c just outside on both sides must not count. */
+			if (off > 0)
+				s[-1] = '\n';
+			s[len] = '\n';
+			check_memchr(s, len, '\n');
+			for (size_t at = 0; at < len; at++) {
+				s[at] = '\n';
+				check_memchr(s, len, '\n');
+				for (size_t at2 = at + 1; at2 < len; at2 += 7) {
+					s[at2] = '\n';
+					check_memchr(s, len, '\n');
+					s[at2] = 'x';
+				}
+				s[at] = 'x';
+				n++;
+			}
+		}
+	/* Ending at a page whose next page is not mapped. */
+	char *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mprotect(map + pg, (size_t)pg, PROT_NONE), 0);
+	memset(map, 'x', (size_t)pg);
+	for (size_t len = 0; len <= 100; len++) {
+		char *s = map + pg - len;
+		check_memchr(s, len, '\n');
+		if (len > 0) {
+			s[len - 1] = '\n';
+			check_memchr(s, len, '\n');
+			s[len - 1] = 'x';
+		}
+	}
+	munmap(map, (size_t)pg * 2);
+	print_message("%zu places\n", n);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_naive),
 		cmocka_unit_test(test_byte_places),
+		cmocka_unit_test(test_memchr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parsers/find.h"
+
 #define DEFAULT_MAX_LINE (64 * 1024)
 
 /* Allocate the first 64 KiB (or less for short max_line); see linebuf.h. */
@@ -136,7 +138,7 @@ split_lines(struct lb *lb, const char **linep, const char *scan, const char *end
 				scan++;
 			line = scan;
 		}
-		nl = memchr(scan, '\n', (size_t)(end - scan));
+		nl = mp_memchr(scan, '\n', (size_t)(end - scan));
 		if (nl == NULL)
 			break;
 
