@@ -273,7 +273,7 @@ key_field(const struct keys *k, size_t lim, enum ex_key e, size_t *vlen)
 	if (p == NULL)
 		return NULL;
 	p += ex_keys[e].n;
-	sp = memchr(p, ' ', (size_t)(end - p));
+	sp = mp_memchr(p, ' ', (size_t)(end - p));
 	*vlen = (size_t)((sp != NULL ? sp : end) - p);
 	return p;
 }
@@ -306,12 +306,12 @@ recipient(const char *a, size_t len, struct mp_event *ev)
 
 	/* n counts bytes, never negative: gcc -O2 cannot tell that of a
 	 * pointer difference after p-- and warns on the memchr bound. */
-	sp = memchr(a, ' ', len);
+	sp = mp_memchr(a, ' ', len);
 	n = sp != NULL ? (size_t)(sp - a) : len;
 	if (n > 0 && a[n - 1] == ':')	/* "** user@dom: Unrouteable address" */
 		n--;
 	p = a + n;
-	if (memchr(a, '@', n) != NULL && a[0] != '|' &&
+	if (mp_memchr(a, '@', n) != NULL && a[0] != '|' &&
 	    a[0] != '/') {
 		/* Exim brackets an address it prints with its angle brackets
 		 * kept ("== <user@dom> R=..."), as some real mainlogs show. */
@@ -322,7 +322,7 @@ recipient(const char *a, size_t len, struct mp_event *ev)
 		return p;
 	}
 	if (sp != NULL && sp + 1 < end && sp[1] == '<') {
-		const char *gt = memchr(sp + 2, '>', (size_t)(end - sp - 2));
+		const char *gt = mp_memchr(sp + 2, '>', (size_t)(end - sp - 2));
 
 		if (gt != NULL) {
 			mp_event_set_domain(ev, sp + 2, (size_t)(gt - sp - 2));
@@ -372,7 +372,7 @@ destination(const struct keys *k, size_t len)
 	br = mp_find(h, hlen, " [", 2);
 	if (br != NULL) {
 		br += 2;
-		close = memchr(br, ']', (size_t)(s + len - br));
+		close = mp_memchr(br, ']', (size_t)(s + len - br));
 		if (close != NULL && mp_is_loopback(br, (size_t)(close - br)))
 			return MP_DEST_FILTER;
 	}
@@ -428,7 +428,7 @@ delivered(const struct keys *k, struct mp_event *ev)
 	c = key_at(k, len, EK_C);
 	if (c != NULL) {
 		c += 4;
-		q = memchr(c, '"', (size_t)(end - c));
+		q = mp_memchr(c, '"', (size_t)(end - c));
 		ev->reply = c;
 		ev->reply_len = (size_t)((q != NULL ? q : end) - c);
 		ev->code = (uint16_t)mp_reply_at(c, ev->reply_len, &ev->enhanced);
@@ -495,7 +495,7 @@ client(const char *s, size_t len, struct mp_event *ev)
 		return;
 	if (v < end && *v != '(' && *v != '[') {
 		name = v;
-		p = memchr(v, ' ', (size_t)(end - v));
+		p = mp_memchr(v, ' ', (size_t)(end - v));
 		nlen = (size_t)((p != NULL ? p : end) - v);
 		v = p != NULL ? p + 1 : end;
 	}
@@ -504,7 +504,7 @@ client(const char *s, size_t len, struct mp_event *ev)
 		v = p != NULL ? p + 2 : end;
 	}
 	if (v < end && *v == '[' &&
-	    (q = memchr(v + 1, ']', (size_t)(end - v - 1))) != NULL) {
+	    (q = mp_memchr(v + 1, ']', (size_t)(end - v - 1))) != NULL) {
 		addr = v + 1;
 		alen = (size_t)(q - addr);
 	}
@@ -654,9 +654,9 @@ tls_op(const struct keys *k, size_t lim, enum mp_direction dir, struct mp_event 
 	enum mp_tls_trust trust;
 
 	x = key_field(k, lim, EK_X, &xlen);
-	if (x == NULL || (c1 = memchr(x, ':', xlen)) == NULL)
+	if (x == NULL || (c1 = mp_memchr(x, ':', xlen)) == NULL)
 		return;
-	c2 = memchr(c1 + 1, ':', (size_t)(x + xlen - c1 - 1));
+	c2 = mp_memchr(c1 + 1, ':', (size_t)(x + xlen - c1 - 1));
 	cv = key_field(k, lim, EK_CV, &cvlen);
 	dn = key_field(k, lim, EK_DN, &dnlen);
 	if (cv != NULL && cvlen == 4 && memcmp(cv, "dane", 4) == 0)
@@ -739,13 +739,13 @@ handed_back(const struct keys *k)
 	unsigned port = 0;
 
 	if (h == NULL || mp_find(x, (size_t)(h - x), " H=", 3) == NULL ||
-	    (close = memchr(h + 2, ']', (size_t)(x + xlen - h - 2))) == NULL ||
+	    (close = mp_memchr(h + 2, ']', (size_t)(x + xlen - h - 2))) == NULL ||
 	    !mp_is_loopback(h + 2, (size_t)(close - h - 2)))
 		return 0;
 	if (key_field(k, lim, EK_A, &vlen) != NULL)
 		return 0;
 	v = key_field(k, lim, EK_I, &vlen);
-	if (v == NULL || (close = memchr(v, ']', vlen)) == NULL ||
+	if (v == NULL || (close = mp_memchr(v, ']', vlen)) == NULL ||
 	    close + 1 >= v + vlen || close[1] != ':')
 		return 1;
 	for (const char *p = close + 2; p < v + vlen && *p >= '0' && *p <= '9' &&
@@ -852,7 +852,7 @@ session_ops(const char *m, size_t n, struct mp_event *ev)
 		 * on connection (recv): ..."; before any ": ", which would
 		 * start a reject's or an error's free text. */
 		mp_event_add_op(ev, MP_OPF_TLS_FAILURES, MP_DIR_OUTBOUND, 0, 0, 0);
-	} else if ((sp = memchr(m, ' ', n)) != NULL &&
+	} else if ((sp = mp_memchr(m, ' ', n)) != NULL &&
 	    mp_has_prefix(sp, (size_t)(m + n - sp), LIT(" authenticator failed for "))) {
 		/* smtp_in.c: "NAME authenticator failed for HOST: 535
 		 * Incorrect authentication data (set_id=USER)". NAME is the

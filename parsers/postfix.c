@@ -61,6 +61,7 @@
  * (the code wins), as the metric contract says: the remote refused for good
  * even though the message is still queued.
  */
+#include "parsers/find.h"
 #include "parsers/parser.h"
 
 #include <stdio.h>
@@ -136,7 +137,7 @@ content_client(struct mp_event *ev, const char *s, size_t len)
 	if (name == NULL)
 		return;
 	name += sizeof(" from ") - 1;
-	if (memchr(name, ' ', (size_t)(open - name)) != NULL)
+	if (mp_memchr(name, ' ', (size_t)(open - name)) != NULL)
 		return;
 	mp_event_set_client(ev, name, (size_t)(open - name), open + 1,
 	    (size_t)(trailer - 1 - open - 1));
@@ -198,7 +199,7 @@ field(const char *s, size_t len, const char *name, size_t nlen, size_t *vlen)
 	if (p == NULL)
 		return NULL;
 	p += nlen;
-	c = memchr(p, ',', (size_t)(end - p));
+	c = mp_memchr(p, ',', (size_t)(end - p));
 	*vlen = (size_t)((c != NULL ? c : end) - p);
 	return p;
 }
@@ -279,7 +280,7 @@ postfix_destination(const struct mp_syslog *hdr, const char *relay,
 	    word_is(svc, svc_len, LIT("error")) ||
 	    word_is(svc, svc_len, LIT("retry")))))
 		return MP_DEST_NONE;
-	br = memchr(relay, '[', rlen);
+	br = mp_memchr(relay, '[', rlen);
 	if (br == NULL) {
 		if (word_is(relay, rlen, LIT("none")))
 			return lmtp ? MP_DEST_LOCAL :
@@ -287,11 +288,11 @@ postfix_destination(const struct mp_syslog *hdr, const char *relay,
 		return filter_name(relay, rlen) ? MP_DEST_FILTER : MP_DEST_LOCAL;
 	}
 	addr = br + 1;
-	close = memchr(addr, ']', (size_t)(relay + rlen - addr));
+	close = mp_memchr(addr, ']', (size_t)(relay + rlen - addr));
 	if (close == NULL)
 		return lmtp ? MP_DEST_LOCAL : MP_DEST_REMOTE;
 	alen = (size_t)(close - addr);
-	if (memchr(addr, '/', alen) != NULL)	/* a unix socket: "private/dovecot-lmtp" */
+	if (mp_memchr(addr, '/', alen) != NULL)	/* a unix socket: "private/dovecot-lmtp" */
 		return MP_DEST_LOCAL;
 	if (close + 1 < relay + rlen && close[1] == ':')
 		for (const char *p = close + 2; p < relay + rlen &&
@@ -323,7 +324,7 @@ delivery_tail(const char *m, size_t n, size_t t, const char *grp[3], size_t glen
 
 	if (n - t >= 4 && memcmp(m + t, "dsn=", 4) == 0) {
 		v = t + 4;
-		c = memchr(m + v, ',', n - v);
+		c = mp_memchr(m + v, ',', n - v);
 		e = c != NULL ? (size_t)(c - m) : n;
 		if (n - e >= 10 && memcmp(m + e, ", status=", 9) == 0 && is_alpha(m[e + 9])) {
 			grp[1] = m + v;
@@ -353,7 +354,7 @@ delivery_rest(const char *m, size_t n, size_t p, const char *grp[3], size_t glen
 {
 	const char *c;
 
-	for (size_t i = p; i < n && (c = memchr(m + i, ',', n - i)) != NULL;) {
+	for (size_t i = p; i < n && (c = mp_memchr(m + i, ',', n - i)) != NULL;) {
 		i = (size_t)(c - m) + 1;
 		if (i < n && m[i] == ' ' && delivery_tail(m, n, i + 1, grp, glen))
 			return 1;
@@ -625,7 +626,7 @@ sasl_method(const char *s, size_t len)
 	if (m == NULL)
 		return MP_SASL_NONE;
 	m += sizeof(", sasl_method=") - 1;
-	c = memchr(m, ',', (size_t)(s + len - m));
+	c = mp_memchr(m, ',', (size_t)(s + len - m));
 	return mp_op_sasl(m, (size_t)((c != NULL ? c : s + len) - m));
 }
 
@@ -659,7 +660,7 @@ reinjected(const struct mp_settings *set, const struct mp_syslog *hdr,
 	    mp_find(s, len, LIT(", orig_client=")) != NULL)
 		return 1;
 	if (set == NULL || set->nreinject == 0 || hdr->tag == NULL ||
-	    memchr(hdr->tag, '/', hdr->tag_len) == NULL)
+	    mp_memchr(hdr->tag, '/', hdr->tag_len) == NULL)
 		return 0;
 	/* received() has checked that the tag ends in "/smtpd". */
 	plen = hdr->tag_len - (sizeof("/smtpd") - 1);
@@ -689,17 +690,17 @@ received(const struct postfix_state *st, const struct mp_syslog *hdr,
 	size_t after;
 
 	/* Only smtpd logs it; rsyslog's RFC 5424 "postfix" names no service. */
-	if (hdr->tag != NULL && memchr(hdr->tag, '/', hdr->tag_len) != NULL &&
+	if (hdr->tag != NULL && mp_memchr(hdr->tag, '/', hdr->tag_len) != NULL &&
 	    (hdr->tag_len < 6 ||
 	    memcmp(hdr->tag + hdr->tag_len - 6, "/smtpd", 6) != 0))
 		return 0;
 	act += sizeof("client=") - 1;
 	rest -= sizeof("client=") - 1;
-	br = memchr(act, '[', rest);
+	br = mp_memchr(act, '[', rest);
 	if (br == NULL)
 		return 0;
 	addr = br + 1;
-	close = memchr(addr, ']', (size_t)(act + rest - addr));
+	close = mp_memchr(addr, ']', (size_t)(act + rest - addr));
 	if (close == NULL)
 		return 0;
 	ev->kind = MP_EVENT_RECEIVED;
@@ -788,7 +789,7 @@ may_log_status(enum prog prog)
 static size_t
 word_len(const char *s, size_t len)
 {
-	const char *sp = memchr(s, ' ', len);
+	const char *sp = mp_memchr(s, ' ', len);
 
 	return sp != NULL ? (size_t)(sp - s) : len;
 }
@@ -809,7 +810,7 @@ fcrdns_failure(const char *w, size_t n)
 
 	if (mp_has_prefix(w, n, LIT("hostname ")))
 		return mp_find(w, n, LIT(" does not resolve to address ")) != NULL;
-	if ((sp = memchr(w, ' ', n)) == NULL || sp == w || sp[-1] != ':')
+	if ((sp = mp_memchr(w, ' ', n)) == NULL || sp == w || sp[-1] != ':')
 		return 0;
 	rest = sp + 1;
 	n -= (size_t)(rest - w);
@@ -828,11 +829,11 @@ fcrdns_failure(const char *w, size_t n)
 static void
 sasl_failure(const char *w, size_t n, struct mp_event *ev)
 {
-	const char *sp = memchr(w, ' ', n), *method;
+	const char *sp = mp_memchr(w, ' ', n), *method;
 	size_t mlen, left;
 
 	if (sp == NULL || sp == w || sp[-1] != ':' ||
-	    memchr(w, '[', (size_t)(sp - w)) == NULL)
+	    mp_memchr(w, '[', (size_t)(sp - w)) == NULL)
 		return;
 	method = sp + 1;
 	left = (size_t)(w + n - method);
@@ -981,7 +982,7 @@ static int
 smtpd_session(const char *m, size_t n, struct mp_event *ev)
 {
 	if (mp_has_prefix(m, n, LIT("connect from "))) {
-		if (memchr(m, '[', n) != NULL)
+		if (mp_memchr(m, '[', n) != NULL)
 			add_op(ev, MP_OPF_SMTPD_CONNECTS, 0, 0);
 	} else if (mp_has_prefix(m, n, LIT("disconnect from "))) {
 		add_op(ev, MP_OPF_SMTPD_DISCONNECTS, disconnect_reason(m, n), 0);
@@ -1285,7 +1286,7 @@ postfix_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 		return 0;
 	}
 	/* The action follows the queue ID (at most ~20 bytes) or NOQUEUE. */
-	colon = memchr(m, ':', n < 32 ? n : 32);
+	colon = mp_memchr(m, ':', n < 32 ? n : 32);
 	if (colon != NULL && colon + 1 < m + n && colon[1] == ' ') {
 		act = colon + 2;
 		rest = (size_t)(m + n - act);

@@ -49,7 +49,7 @@ comma_space(const char *p, const char *end)
 {
 	const char *c;
 
-	while (p < end && (c = memchr(p, ',', (size_t)(end - p))) != NULL) {
+	while (p < end && (c = mp_memchr(p, ',', (size_t)(end - p))) != NULL) {
 		if (end - c >= 2 && c[1] == ' ')
 			return c;
 		p = c + 1;
@@ -247,7 +247,7 @@ hms(const char *s, size_t len)
 {
 	double days = 0, v[3];
 	size_t i = 0, used;
-	const char *plus = memchr(s, '+', len);
+	const char *plus = mp_memchr(s, '+', len);
 
 	if (plus != NULL) {
 		days = mp_decimal_at(s, (size_t)(plus - s), &used);
@@ -290,9 +290,9 @@ destination(const struct fields *f)
 	relay = get(f, K_RELAY, &rlen);
 	if (relay != NULL) {
 		/* "relay=localhost [127.0.0.1]" or "relay=[127.0.0.1] [127.0.0.1]" */
-		br = memchr(relay, '[', rlen);
+		br = mp_memchr(relay, '[', rlen);
 		if (br != NULL) {
-			close = memchr(br, ']', (size_t)(relay + rlen - br));
+			close = mp_memchr(br, ']', (size_t)(relay + rlen - br));
 			if (close != NULL && mp_is_loopback(br + 1,
 			    (size_t)(close - br - 1)))
 				return MP_DEST_FILTER;
@@ -307,7 +307,7 @@ destination(const struct fields *f)
 static void
 first_recipient(const char *v, size_t vlen, struct mp_event *ev)
 {
-	const char *comma = memchr(v, ',', vlen), *a = v;
+	const char *comma = mp_memchr(v, ',', vlen), *a = v;
 	size_t n = comma != NULL ? (size_t)(comma - v) : vlen;
 
 	if (n > 0 && a[0] == '<') {
@@ -481,8 +481,8 @@ client(const char *s, size_t len, struct mp_event *ev)
 	if ((v = field(s, len, LIT("relay="), &vlen)) == NULL)
 		return;
 	end = v + vlen;
-	p = memchr(v, ' ', vlen);
-	if ((at = memchr(v, '@', (size_t)((p != NULL ? p : end) - v))) != NULL)
+	p = mp_memchr(v, ' ', vlen);
+	if ((at = mp_memchr(v, '@', (size_t)((p != NULL ? p : end) - v))) != NULL)
 		v = at + 1;
 	if (v < end && *v != '[') {
 		name = v;
@@ -490,7 +490,7 @@ client(const char *s, size_t len, struct mp_event *ev)
 		v = p != NULL ? p + 1 : end;
 	}
 	if (v < end && *v == '[' &&
-	    (p = memchr(v + 1, ']', (size_t)(end - v - 1))) != NULL) {
+	    (p = mp_memchr(v + 1, ']', (size_t)(end - v - 1))) != NULL) {
 		addr = v + 1;
 		alen = (size_t)(p - addr);
 	}
@@ -582,8 +582,8 @@ received(const char *s, size_t len, struct mp_event *ev)
 	if ((n = mp_decimal_at(v, vlen, &used)) >= 0 && used == vlen)
 		mp_event_add_op(ev, MP_OPF_RCVD_RCPTS, 0, 0, 0, n);
 	relay = get(&f, K_RELAY, &rlen);
-	if (relay != NULL && (br = memchr(relay, '[', rlen)) != NULL &&
-	    (close = memchr(br, ']', (size_t)(relay + rlen - br))) != NULL &&
+	if (relay != NULL && (br = mp_memchr(relay, '[', rlen)) != NULL &&
+	    (close = mp_memchr(br, ']', (size_t)(relay + rlen - br))) != NULL &&
 	    mp_is_loopback(br + 1, (size_t)(close - br - 1)))
 		ev->destination = MP_DEST_FILTER;
 	return 1;
@@ -711,7 +711,7 @@ session_ops(const char *s, size_t len, struct mp_event *ev)
 	if (mp_has_prefix(s, len, LIT("STARTTLS="))) {
 		starttls_ops(s + 9, len - 9, ev);
 	} else if (mp_has_prefix(s, len, LIT("AUTH failure ("))) {
-		p = memchr(s + 14, ')', len - 14);
+		p = mp_memchr(s + 14, ')', len - 14);
 		if (p != NULL)
 			mp_event_add_op(ev, MP_OPF_SMTPD_AUTH_FAILURES,
 			    mp_op_sasl(s + 14, (size_t)(p - s - 14)), 0, 0, 0);
@@ -724,7 +724,7 @@ session_ops(const char *s, size_t len, struct mp_event *ev)
 			mp_event_add_op(ev, MP_OPF_SMTPD_TIMEOUTS, MP_CMD_DATA, 0, 0, 0);
 	} else if ((p = mp_find(s, len,
 	    LIT(" did not issue MAIL/EXPN/VRFY/ETRN during connection to "))) != NULL &&
-	    memchr(s, ',', (size_t)(p - s)) == NULL) {
+	    mp_memchr(s, ',', (size_t)(p - s)) == NULL) {
 		mp_event_add_op(ev, MP_OPF_SMTPD_NO_MAIL, 0, 0, 0, 0);
 	}
 }
@@ -749,7 +749,7 @@ sendmail_parse(void *state, const struct mp_syslog *hdr, struct mp_event *ev)
 	}
 	/* "QID: " or "NOQUEUE: "; queue IDs are 14-20 characters. Session
 	 * lines (STARTTLS=, ...) may come without one (NOQID). */
-	colon = memchr(m, ':', n < 32 ? n : 32);
+	colon = mp_memchr(m, ':', n < 32 ? n : 32);
 	if (colon == NULL || colon == m || colon + 1 >= m + n || colon[1] != ' ') {
 		session_ops(m, n, ev);
 		return 0;
