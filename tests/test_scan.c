@@ -1,9 +1,9 @@
 /*
  * test_scan.c - mp_find (parsers/find.c) against a naive search: every
- * haystack length from 0 to 80, every needle length from 1 to 9, the
- * needle planted at every offset (once, twice, cut off at the end) in
- * haystacks of few distinct bytes, so that partial matches (first and
- * last byte right, middle wrong) are common. Each haystack is an
+ * haystack length from 0 to 80, every needle length from 1 to 20, the
+ * needle planted at every offset (once, twice, cut off at the end, with
+ * one byte wrong) in haystacks of few distinct bytes, so that partial
+ * matches (first and last byte right, middle wrong) are common. Each haystack is an
  * exact-size heap copy, so a load past its end shows in the sanitizer
  * build.
  *
@@ -76,11 +76,13 @@ static void
 test_against_naive(void **state)
 {
 	static const char alphabet[] = " ,=aC\"";
-	char hay[96], lit[10];
+	char hay[96], lit[20];
 
 	(void)state;
 	for (int round = 0; round < 40; round++) {
-		for (size_t n = 1; n <= 9; n++) {
+		/* Up to 20: the candidate compare (find.c) reads 4 and 8 bytes
+		 * at a time, overlapping, up to 16, and calls memcmp beyond. */
+		for (size_t n = 1; n <= 20; n++) {
 			for (size_t k = 0; k < n; k++)
 				lit[k] = alphabet[next() % (sizeof alphabet - 1)];
 			for (size_t len = 0; len <= 80; len++) {
@@ -95,6 +97,12 @@ test_against_naive(void **state)
 					memcpy(h2, hay, len);
 					memcpy(h2 + at, lit, m);
 					check(h2, len, lit, n);
+					/* and with one byte of it wrong, each in turn */
+					if (m == n && n > 1) {
+						size_t j = at % n;
+						h2[at + j] = h2[at + j] == 'z' ? 'y' : 'z';
+						check(h2, len, lit, n);
+					}
 				}
 			}
 		}
