@@ -6,7 +6,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <strings.h>
 
 #include "parsers/parser.h"
 
@@ -212,7 +211,7 @@ word_eq(const char *s, size_t len, const char *w)
 {
 	/* First byte before the call: most words are told apart by it. */
 	return len > 0 && (s[0] | 0x20) == (w[0] | 0x20) && strlen(w) == len &&
-	    strncasecmp(s, w, len) == 0;
+	    mp_ascii_caseeq(s, w, len);
 }
 
 enum mp_cmd
@@ -261,10 +260,10 @@ mp_op_tls_protocol(const char *s, size_t len)
 #undef W
 
 	/* The length first: every word starts with S or T, so word_eq's
-	 * first-byte test passed them all on to strlen and strncasecmp, a
+	 * first-byte test passed them all on to strlen and a compare, a
 	 * few per STARTTLS line (2 % of a Sendmail log's CPU time, perf). */
 	for (size_t i = 0; i < N(words); i++)
-		if (len == words[i].n && strncasecmp(s, words[i].w, len) == 0)
+		if (len == words[i].n && mp_ascii_caseeq(s, words[i].w, len))
 			return words[i].p;
 	return MP_TLSP_OTHER;
 }

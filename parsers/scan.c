@@ -7,7 +7,6 @@
 #include "parsers/parser.h"
 
 #include <string.h>
-#include <strings.h>
 
 /*
  * The reply code at s and the enhanced code right behind it: "550 5.1.1",
@@ -61,7 +60,7 @@ mp_event_set_client(struct mp_event *ev, const char *name, size_t nlen,
     const char *addr, size_t alen)
 {
 	if (name != NULL && nlen > 0 &&
-	    !(nlen == 7 && strncasecmp(name, "unknown", 7) == 0)) {
+	    !(nlen == 7 && mp_ascii_caseeq(name, "unknown", 7))) {
 		ev->domain = name;
 		ev->domain_len = nlen;
 	} else if (addr != NULL && alen > 0) {
@@ -82,9 +81,9 @@ mp_is_loopback(const char *a, size_t len)
 		return 1;
 	if (len == 3 && memcmp(a, "::1", 3) == 0)
 		return 1;
-	if (len == 8 && strncasecmp(a, "IPv6:::1", 8) == 0)
+	if (len == 8 && mp_ascii_caseeq(a, "IPv6:::1", 8))
 		return 1;
-	if (len == 9 && strncasecmp(a, "localhost", 9) == 0)
+	if (len == 9 && mp_ascii_caseeq(a, "localhost", 9))
 		return 1;
 	return 0;
 }

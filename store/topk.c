@@ -20,7 +20,8 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+
+#include "parsers/parser.h"
 
 struct counter {
 	char name[TOPK_NAME_MAX + 1];
@@ -399,9 +400,9 @@ topk_normalise(const char *in, size_t len, char *out)
 	}
 	/* RFC 5321's address-literal tag, which Sendmail and OpenSMTPD also
 	 * write outside brackets. */
-	/* The first byte before the call: almost no domain starts with 'i'
-	 * and "pv6:", and this runs on every line with a domain. */
-	if (len > 5 && (in[0] | 0x20) == 'i' && strncasecmp(in, "ipv6:", 5) == 0) {
+	/* The first byte first: almost no domain starts with 'i', and this
+	 * runs on every line with a domain. */
+	if (len > 5 && (in[0] | 0x20) == 'i' && mp_ascii_caseeq(in, "ipv6:", 5)) {
 		in += 5;
 		len -= 5;
 		if (memchr(in, ':', len) == NULL)

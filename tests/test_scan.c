@@ -17,6 +17,10 @@
  * offset of 16 bytes; and at the very end of a page followed by an
  * unmapped one, where a load past the end would fault.
  *
+ * And mp_ascii_caseeq (parser.h) against strncasecmp in the C locale:
+ * every pair of byte values, then words of several bytes in every mix of
+ * cases, with one byte changed at each place.
+ *
  * Built twice (tests/meson.build): `scan` with SSE2 where the compiler has
  * it, `scan_portable` with -DMP_FIND_PORTABLE, the memchr loops.
  */
@@ -28,6 +32,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -234,6 +239,41 @@ test_memchr(void **state)
 	print_message("%zu places\n", n);
 }
 
+static void
+test_ascii_caseeq(void **state)
+{
+	static const char *const words[] = { "TLSv1.3", "ipv6:", "localhost", "EHLO", "x" };
+	char a[16], b[16];
+
+	(void)state;
+	for (int x = 0; x < 256; x++)
+		for (int y = 0; y < 256; y++) {
+			a[0] = (char)x;
+			b[0] = (char)y;
+			if (mp_ascii_caseeq(a, b, 1) != (strncasecmp(a, b, 1) == 0))
+				fail_msg("bytes 0x%02x and 0x%02x", x, y);
+		}
+	for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
+		size_t n = strlen(words[w]);
+		for (unsigned mix = 0; mix < 1u << n; mix++) {
+			for (size_t i = 0; i < n; i++) {
+				char c = words[w][i];
+				a[i] = mix >> i & 1 ? (char)(c ^ ((c | 0x20) >= 'a' && (c | 0x20) <= 'z' ?
+				    0x20 : 0)) : c;
+			}
+			assert_true(mp_ascii_caseeq(a, words[w], n));
+			for (size_t i = 0; i < n; i++) {
+				memcpy(b, a, n);
+				b[i] = b[i] == '!' ? '?' : '!';
+				assert_false(mp_ascii_caseeq(b, words[w], n));
+				assert_int_equal(mp_ascii_caseeq(b, words[w], n),
+				    strncasecmp(b, words[w], n) == 0);
+			}
+		}
+		assert_true(mp_ascii_caseeq(a, words[w], 0));
+	}
+}
+
 int
 main(void)
 {
@@ -241,6 +281,7 @@ main(void)
 		cmocka_unit_test(test_against_naive),
 		cmocka_unit_test(test_byte_places),
 		cmocka_unit_test(test_memchr),
+		cmocka_unit_test(test_ascii_caseeq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
