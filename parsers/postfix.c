@@ -729,13 +729,18 @@ enum prog {
 static enum prog
 program_of(const struct mp_syslog *hdr)
 {
-	const char *slash, *p;
+	const char *p;
 	size_t n;
 
-	if (hdr->tag == NULL ||
-	    (slash = memrchr(hdr->tag, '/', hdr->tag_len)) == NULL)
+	if (hdr->tag == NULL)
 		return PROG_ANY;
-	p = slash + 1;
+	/* p just past the last '/' of "postfix/smtp" (or "postfix-out/smtp",
+	 * a second instance), a few bytes from the end: a byte loop, not a
+	 * memrchr call, on every line. */
+	for (p = hdr->tag + hdr->tag_len; p > hdr->tag && p[-1] != '/'; p--)
+		;
+	if (p == hdr->tag)
+		return PROG_ANY;
 	n = (size_t)(hdr->tag + hdr->tag_len - p);
 	if (n == 0)
 		return PROG_OTHER;
