@@ -9,12 +9,39 @@
 
 #include <string.h>
 
+#ifdef MP_FIND_SSE2
+/* Bit i: p[i] == lit[0] and p[i + k] == lit[k], a place worth a compare. */
+static inline unsigned
+step(const char *p, size_t k, __m128i first, __m128i other)
+{
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+
+	return (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first),
+	    _mm_cmpeq_epi8(b, other)));
+}
+
+/* The first place of the mask m (over p[0..16)) where lit[0..n) is, or NULL. */
+static inline const char *
+tried(const char *p, unsigned m, const char *lit, size_t n)
+{
+	while (m != 0) {
+		const char *c = p + __builtin_ctz(m);
+
+		if (memcmp(c + 1, lit + 1, n - 1) == 0)
+			return c;
+		m &= m - 1;
+	}
+	return NULL;
+}
+#endif
+
 /*
  * glibc's memmem sets up a general two-way search on every call, which cost
  * more than the rest of a delivery line's parsing together (callgrind).
  *
- * The portable loop is memchr on the first byte plus a compare. Its cost is
- * one memchr call per occurrence of that byte, and the needles mostly start
+ * The portable loop is a search for the first byte plus a compare. Its cost
+ * is one search per occurrence of that byte, and the needles mostly start
  * with ' ' or ',', which occur every few bytes: on Sendmail lines the calls
  * into memchr from here were 7 % of the CPU time (perf, cpu-clock samples),
  * each a short span paying memchr's set-up.
@@ -25,8 +52,10 @@
  * candidates get a compare. Bounds: a step at p loads p[0..15] and
  * p[k..k+15] with k <= n - 1, and runs only while p + 15 <= last, the last
  * place a match can start, so the loads end at or before last + n - 1, the
- * haystack's last byte. Places after the last full step go to the portable
- * loop. Returns the first occurrence of lit[0..n) in s[0..len), or NULL.
+ * haystack's last byte. The places after the last full step get one more
+ * step, over the 16 places ending at last. Haystacks with fewer than 16
+ * places go to the portable loop (with mp_memchr, find.h). Returns the
+ * first occurrence of lit[0..n) in s[0..len), or NULL.
  */
 const char *
 mp_find(const char *s, size_t len, const char *lit, size_t n)
@@ -42,26 +71,23 @@ mp_find(const char *s, size_t len, const char *lit, size_t n)
 	if (n >= 2 && last - p >= 15) {
 		size_t k = lit[n - 1] != lit[0] || n == 2 ? n - 1 : 1;
 		const __m128i first = _mm_set1_epi8(lit[0]), other = _mm_set1_epi8(lit[k]);
+		const char *c;
 
 		do {
-			__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
-			__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
-			unsigned m = (unsigned)_mm_movemask_epi8(
-			    _mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, other)));
-
-			while (m != 0) {
-				const char *c = p + __builtin_ctz(m);
-
-				if (memcmp(c + 1, lit + 1, n - 1) == 0)
-					return c;
-				m &= m - 1;
-			}
+			if ((c = tried(p, step(p, k, first, other), lit, n)) != NULL)
+				return c;
 			p += 16;
 		} while (last - p >= 15);
+		if (p > last)
+			return NULL;
+		/* The places left, fewer than 16: one more step over the 16
+		 * places that end at last, those before p masked off (tried). */
+		return tried(last - 15, step(last - 15, k, first, other) & ~0u << (p - (last - 15)),
+		    lit, n);
 	}
 #endif
 	while (p <= last) {
-		p = memchr(p, lit[0], (size_t)(last - p) + 1);
+		p = mp_memchr(p, lit[0], (size_t)(last - p) + 1);
 		if (p == NULL)
 			return NULL;
 		/* The last byte first: most candidates fail there, without a
