@@ -117,8 +117,9 @@ mp_memchr(const char *s, char c, size_t len)
 	unsigned m;
 
 	while ((size_t)(end - s) >= 32) {
-		__m128i a = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)s), v);
-		__m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + 16)), v);
+		const __m128i *q = (const __m128i *)(const void *)s;
+		__m128i a = _mm_cmpeq_epi8(_mm_loadu_si128(q), v);
+		__m128i b = _mm_cmpeq_epi8(_mm_loadu_si128(q + 1), v);
 
 		m = (unsigned)_mm_movemask_epi8(a) | (unsigned)_mm_movemask_epi8(b) << 16;
 		if (m != 0)

@@ -101,7 +101,8 @@ agg_new_opts(const struct agg_opts *o)
 	if ((a = calloc(1, sizeof *a)) == NULL)
 		return NULL;
 	a->opts = *o;
-	a->memory = sizeof *a + sizeof *a->dl + o->max_series * sizeof *a->slots + size * sizeof *a->index;
+	a->memory = sizeof *a + sizeof *a->dl + o->max_series * sizeof *a->slots +
+	    size * sizeof *a->index;
 	if ((a->dl = zpages_alloc(sizeof *a->dl)) == NULL ||
 	    (a->slots = zpages_alloc(o->max_series * sizeof *a->slots)) == NULL ||
 	    (a->index = zpages_alloc(size * sizeof *a->index)) == NULL)

@@ -227,7 +227,8 @@ agg_sync_delay_mtas(struct agg *a)
 
 	for (int m = 0; m < MP_MTA_MAX; m++)
 		for (int s = 0; s < AGG_STAGES; s++) {
-			int any = atomic_load_explicit(&a->dl->total[m][s].count, memory_order_relaxed) != 0;
+			int any = atomic_load_explicit(&a->dl->total[m][s].count,
+			    memory_order_relaxed) != 0;
 			for (int d = 0; d < MP_DEST_COUNT; d++)
 				any |= atomic_load_explicit(&a->dl->dest[m][d][s].count,
 				    memory_order_relaxed) != 0;

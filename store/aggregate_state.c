@@ -264,12 +264,14 @@ agg_publish(struct agg *dst, const struct agg *csrc)
 	 * same series in both. The values of those dst has, then the new ones
 	 * (agg_append publishes each after its value). */
 	for (size_t i = 0; i < src->used; i++) {
-		uint64_t v = atomic_load_explicit(&src->slots[i].value, memory_order_relaxed);
+		const struct agg_slot *s = &src->slots[i];
+		uint64_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
+
 		if (i < dst->used)
 			atomic_store_explicit(&dst->slots[i].value, v, memory_order_relaxed);
 		else
-			agg_append(dst, atomic_load_explicit(&src->slots[i].key, memory_order_relaxed),
-			    v, atomic_load_explicit(&src->slots[i].created, memory_order_relaxed));
+			agg_append(dst, atomic_load_explicit(&s->key, memory_order_relaxed), v,
+			    atomic_load_explicit(&s->created, memory_order_relaxed));
 	}
 	dst->status_used = src->status_used;
 	dst->cipher_series = src->cipher_series;
