@@ -350,11 +350,14 @@ record_domain(struct agg *a, int mta, const struct mp_event *ev, unsigned host)
 }
 
 static void
-add_to_hist(struct agg_hist *h, int b, double v)
+observe_delay(struct agg_hist *h, double v)
 {
+	int b = 0;
 	uint64_t bits;
 	double sum;
 
+	while (b < AGG_DELAY_BUCKETS && v > agg_delay_bounds[b])
+		b++;
 	inc(&h->buckets[b]);
 	bits = atomic_load_explicit(&h->sum_bits, memory_order_relaxed);
 	memcpy(&sum, &bits, sizeof sum);
@@ -363,20 +366,6 @@ add_to_hist(struct agg_hist *h, int b, double v)
 	atomic_store_explicit(&h->sum_bits, bits, memory_order_relaxed);
 	atomic_store_explicit(&h->count,
 	    atomic_load_explicit(&h->count, memory_order_relaxed) + 1, memory_order_release);
-}
-
-/* v into two histograms of the same bounds (by MTA, and by MTA and
- * destination): the bucket is found once for both, a scan of up to 18
- * bounds whose end is different for every delivery. */
-static void
-observe_delay(struct agg_hist *h, struct agg_hist *by_dest, double v)
-{
-	int b = 0;
-
-	while (b < AGG_DELAY_BUCKETS && v > agg_delay_bounds[b])
-		b++;
-	add_to_hist(h, b, v);
-	add_to_hist(by_dest, b, v);
 }
 
 /* Delays are observed on final outcomes only: a deferral is retried and
@@ -393,13 +382,14 @@ record_delays(struct agg *a, int mta, const struct mp_event *ev)
 	    ev->destination : MP_DEST_NONE];
 	int seen = 0;
 	if (ev->delay >= 0 && ev->delay < 3.2e9) {
-		observe_delay(&a->dl->total[mta][AGG_STAGE_TOTAL], &by_dest[AGG_STAGE_TOTAL],
-		    ev->delay);
+		observe_delay(&a->dl->total[mta][AGG_STAGE_TOTAL], ev->delay);
+		observe_delay(&by_dest[AGG_STAGE_TOTAL], ev->delay);
 		seen = 1;
 	}
 	for (int s = 0; s < MP_STAGE_COUNT; s++)
 		if (ev->delay_stage[s] >= 0 && ev->delay_stage[s] < 3.2e9) {
-			observe_delay(&a->dl->total[mta][s], &by_dest[s], ev->delay_stage[s]);
+			observe_delay(&a->dl->total[mta][s], ev->delay_stage[s]);
+			observe_delay(&by_dest[s], ev->delay_stage[s]);
 			seen = 1;
 		}
 	/* After the counts, with release: a reader that sees the bit reads
