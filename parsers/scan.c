@@ -163,6 +163,24 @@ out:
 	return pairs > 0 ? total : -1;
 }
 
+/* Whether one of the names starts at s[0] (n bytes left). */
+static int
+filter_word_at(const char *s, size_t n)
+{
+#define AT(lit) (n >= sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+	switch (s[0]) {
+	case 'a': return AT("amavis");
+	case 's': return AT("spamc") || AT("spamassassin");
+	case 'd': return AT("dfilt");
+	case 'r': return AT("rspamd");
+	case 'c': return AT("clamsmtp");
+	case 'm': return AT("mailscanner");
+	case 'f': return AT("filter");
+	default: return 0;
+	}
+#undef AT
+}
+
 /*
  * Whether s[0..len) names a content filter: contains "amavis",
  * "spamassassin", "spamc", "dfilt", "rspamd", "clamsmtp", "mailscanner" or
@@ -178,41 +196,24 @@ out:
 int
 mp_filter_name(const char *s, size_t len)
 {
-#define AT(lit) (len - i >= sizeof(lit) - 1 && memcmp(s + i, lit, sizeof(lit) - 1) == 0)
-	for (size_t i = 0; i < len; i++) {
-		switch (s[i]) {
-		case 'a':
-			if (AT("amavis"))
-				return 1;
-			break;
-		case 's':
-			if (AT("spamc") || AT("spamassassin"))
-				return 1;
-			break;
-		case 'd':
-			if (AT("dfilt"))
-				return 1;
-			break;
-		case 'r':
-			if (AT("rspamd"))
-				return 1;
-			break;
-		case 'c':
-			if (AT("clamsmtp"))
-				return 1;
-			break;
-		case 'm':
-			if (AT("mailscanner"))
-				return 1;
-			break;
-		case 'f':
-			if (AT("filter"))
-				return 1;
-			break;
-		default:
-			break;
-		}
+	/* The second byte of the names that start with each byte; 0: none
+	 * does. The names' first two bytes differ ("am", "sp", "df", "rs",
+	 * "cl", "ma", "fi"), so a place is worth a compare only where both
+	 * match: one test a byte that is almost never true, where a switch on
+	 * each byte was an indirect jump that mispredicted on the letters of
+	 * every transport and router name (half of the samples of Exim's
+	 * destination(), perf annotate). */
+	static const char second[256] = {
+		['a'] = 'm', ['s'] = 'p', ['d'] = 'f', ['r'] = 's', ['c'] = 'l', ['m'] = 'a',
+		['f'] = 'i',
+	};
+
+	/* The shortest name has 5 bytes. */
+	for (size_t i = 0; i + 5 <= len; i++) {
+		char want = second[(unsigned char)s[i]];
+
+		if ((want != 0) & (s[i + 1] == want) && filter_word_at(s + i, len - i))
+			return 1;
 	}
 	return 0;
-#undef AT
 }
