@@ -392,12 +392,8 @@ record_delays(struct agg *a, int mta, const struct mp_event *ev)
 			observe_delay(&by_dest[s], ev->delay_stage[s]);
 			seen = 1;
 		}
-	/* After the counts, with release: a reader that sees the bit reads
-	 * them (has_delays). One writer, so a load and a store. */
-	uint32_t bits = atomic_load_explicit(&a->delay_mtas, memory_order_relaxed);
-	if (seen && !(bits >> mta & 1))
-		atomic_store_explicit(&a->delay_mtas, bits | (uint32_t)1 << mta,
-		    memory_order_release);
+	if (seen)
+		mta_bits_set(&a->delay_mtas, mta);
 }
 
 /* The header's time in Unix microseconds, or -1. */
@@ -700,14 +696,6 @@ agg_last_timestamp(const struct agg *a, int mta)
 	return us < 0 ? -1 : (double)us / 1e6;
 }
 
-/* Has MTA id mta observed any delay? Checked before its histograms are
- * read, which would otherwise fault in their pages of zeros. */
-static int
-has_delays(const struct agg *a, int mta)
-{
-	return (atomic_load_explicit(&a->delay_mtas, memory_order_acquire) >> mta) & 1;
-}
-
 static int
 read_hist(const struct agg_hist *h, struct agg_histogram *out)
 {
@@ -726,7 +714,7 @@ int
 agg_delay_histogram(const struct agg *a, int mta, int stage, struct agg_histogram *out)
 {
 	if (mta < 0 || mta >= MP_MTA_MAX || stage < 0 || stage >= AGG_STAGES ||
-	    !has_delays(a, mta))
+	    !mta_bits_has(&a->delay_mtas, mta))
 		return -1;
 	return read_hist(&a->dl->total[mta][stage], out);
 }
@@ -736,7 +724,7 @@ agg_delay_histogram_dest(const struct agg *a, int mta, enum mp_destination dest,
     struct agg_histogram *out)
 {
 	if (mta < 0 || mta >= MP_MTA_MAX || stage < 0 || stage >= AGG_STAGES ||
-	    (unsigned)dest >= MP_DEST_COUNT || !has_delays(a, mta))
+	    (unsigned)dest >= MP_DEST_COUNT || !mta_bits_has(&a->delay_mtas, mta))
 		return -1;
 	return read_hist(&a->dl->dest[mta][dest][stage], out);
 }

@@ -17,6 +17,7 @@
 #include "parsers/epoch_cache.h"
 #include "parsers/mp.h"
 #include "store/aggregate.h"
+#include "store/mta_bits.h"
 
 struct opstore;
 struct topk;
@@ -91,10 +92,8 @@ struct agg {
 	 * which a run uses an MTA's 4 KiB; from util/zpages.h, so the rest is
 	 * never touched (calloc would clear it all). */
 	struct agg_delays *dl;
-	/* Bit m: MTA id m has observed a delay. Renderers read the 384
-	 * histograms only for those MTAs, so a run's render does not fault in
-	 * 20 pages of zeros; set by the writer with release after the first
-	 * observation's counts. */
+	/* The MTA ids that have observed a delay (store/mta_bits.h): a
+	 * render reads the 384 histograms of those only. */
 	_Atomic uint32_t delay_mtas;
 	_Atomic uint64_t dropped;
 	_Atomic uint64_t generation;
@@ -217,9 +216,8 @@ lookup(const struct agg *a, uint64_t key)
  */
 struct agg_slot *agg_append(struct agg *a, uint64_t key, uint64_t value, int64_t created);
 
-_Static_assert(MP_MTA_MAX <= 32, "delay_mtas has a bit per MTA id");
-
-/* Set delay_mtas from the histograms themselves (after a load). */
+/* Set delay_mtas from the histograms themselves (after a load or a
+ * publish wrote them). */
 static inline void
 agg_sync_delay_mtas(struct agg *a)
 {
@@ -235,7 +233,7 @@ agg_sync_delay_mtas(struct agg *a)
 			if (any)
 				bits |= (uint32_t)1 << m;
 		}
-	atomic_store_explicit(&a->delay_mtas, bits, memory_order_release);
+	mta_bits_store(&a->delay_mtas, bits);
 }
 
 /* The number of series a reader may read: every slot below it is whole. */

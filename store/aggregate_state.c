@@ -278,9 +278,9 @@ agg_publish(struct agg *dst, const struct agg *csrc)
 	atomic_store_explicit(&dst->cipher_published, dst->cipher_series, memory_order_relaxed);
 	atomic_store_explicit(&dst->status_published, dst->status_used, memory_order_relaxed);
 	dst->start = src->start;
-	/* After the histograms' counts, with release (has_delays). */
-	atomic_store_explicit(&dst->delay_mtas,
-	    atomic_load_explicit(&src->delay_mtas, memory_order_relaxed), memory_order_release);
+	/* The counts were copied as flat arrays: note again which MTA ids
+	 * have any, as after a load. */
+	agg_sync_delay_mtas(dst);
 	opstore_sync(dst->ops);
 	bump(dst);
 }

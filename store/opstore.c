@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/mta_bits.h"
 #include "store/topk.h"
 #include "util/zpages.h"
 
@@ -29,10 +30,8 @@ struct opstore {
 	size_t ncounters;       /* per_mta * MP_MTA_MAX + the cipher counters */
 	_Atomic uint64_t *c;    /* ncounters */
 	_Atomic uint64_t *cipher; /* into c: [MP_MTA_MAX][MP_DIR_COUNT][OPSTORE_CIPHERS + 1] */
-	/* Bit m: MTA id m has a counter above 0. The counters (48 KiB for 16
-	 * MTA ids) come from util/zpages.h and a run writes one MTA's block;
-	 * readers skip the others instead of faulting in their zero pages.
-	 * Set by the writer with release after the counts it announces. */
+	/* The MTA ids with a counter above 0 (store/mta_bits.h): readers
+	 * skip the blocks of the others. */
 	_Atomic uint32_t mtas;
 	struct topk *ciphers;   /* NULL: the family is off */
 	size_t memory;
@@ -226,18 +225,9 @@ opstore_record(struct opstore *s, const struct mp_event *ev, int (*admit)(void *
 			record_cipher(s, ev, (enum mp_direction)op->label[0], admit, ctx);
 		n++;
 	}
-	uint32_t bits = atomic_load_explicit(&s->mtas, memory_order_relaxed);
-	if (n > 0 && !(bits >> ev->mta & 1))
-		atomic_store_explicit(&s->mtas, bits | (uint32_t)1 << ev->mta,
-		    memory_order_release);
+	if (n > 0)
+		mta_bits_set(&s->mtas, ev->mta);
 	return n;
-}
-
-/* Has MTA id mta (in range) counted anything? */
-static int
-seen(const struct opstore *s, int mta)
-{
-	return (atomic_load_explicit(&s->mtas, memory_order_acquire) >> mta) & 1;
 }
 
 void
@@ -257,7 +247,7 @@ opstore_sync(struct opstore *s)
 		if (any)
 			bits |= (uint32_t)1 << mta;
 	}
-	atomic_store_explicit(&s->mtas, bits, memory_order_release);
+	mta_bits_store(&s->mtas, bits);
 }
 
 uint64_t
@@ -266,7 +256,7 @@ opstore_counter(const struct opstore *s, int mta, unsigned fam, unsigned combo)
 	const struct mp_op_family_desc *d = mp_op_family(fam);
 
 	if (d == NULL || d->histogram || mta < 0 || mta >= MP_MTA_MAX ||
-	    combo >= mp_op_combinations(d) || !seen(s, mta))
+	    combo >= mp_op_combinations(d) || !mta_bits_has(&s->mtas, mta))
 		return 0;
 	return atomic_load_explicit(slot(s, mta, fam, combo), memory_order_relaxed);
 }
@@ -281,7 +271,7 @@ opstore_histogram(const struct opstore *s, int mta, unsigned fam, unsigned combo
 
 	*sum = 0;
 	if (d == NULL || !d->histogram || mta < 0 || mta >= MP_MTA_MAX ||
-	    combo >= mp_op_combinations(d) || !seen(s, mta))
+	    combo >= mp_op_combinations(d) || !mta_bits_has(&s->mtas, mta))
 		return 0;
 	h = slot(s, mta, fam, combo);
 	count = atomic_load_explicit(&h[d->nbounds + 2], memory_order_acquire);
@@ -316,7 +306,7 @@ uint64_t
 opstore_cipher_counter(const struct opstore *s, int mta, enum mp_direction dir, unsigned id)
 {
 	if (mta < 0 || mta >= MP_MTA_MAX || (unsigned)dir >= MP_DIR_COUNT ||
-	    id > OPSTORE_CIPHERS || !seen(s, mta))
+	    id > OPSTORE_CIPHERS || !mta_bits_has(&s->mtas, mta))
 		return 0;
 	return atomic_load_explicit(cipher_slot(s, mta, dir, id), memory_order_relaxed);
 }
