@@ -2,7 +2,7 @@
  * find.h - byte searches for the parsers' hot paths: mp_find (find.c), an
  * iterator over every place of one byte value in a line, and mp_memchr.
  *
- * Both use SSE2, which every x86-64 has, and fall back to memchr loops
+ * All three use SSE2, which every x86-64 has, and fall back to memchr loops
  * elsewhere or when MP_FIND_PORTABLE is defined; test_scan runs built both
  * ways (tests `scan` and `scan_portable`).
  */
