@@ -7,7 +7,11 @@
  * which converted every status's time, made 423,007 stat calls and took
  * 1.3-1.9 s where --once took 0.2 s; and the aggregator's one remembered
  * minute, on a file where two hosts' clocks are 30 s apart, made 171,163.
- * (glibc's localtime_r reads the zone without a stat; mktime stats.)
+ * (glibc's localtime_r reads the zone without a stat; mktime stats.) Since
+ * round 10 a conversion runs mktime only near a change of offset
+ * (local_epoch in syslog.c), and the zone is read again here, at most once
+ * a minute of the clock, so that a changed /etc/localtime is still
+ * followed.
  */
 #include "parsers/epoch_cache.h"
 
@@ -80,6 +84,11 @@ fill(struct mp_epoch_cache *c, struct mp_epoch_slot *s, const struct mp_time *t,
 	int64_t first;
 	int whole;
 
+	if (c->clock != NULL && (c->zone_read == 0 || now - c->zone_read >= MP_ZONE_RECHECK ||
+	    now < c->zone_read)) {
+		tzset();
+		c->zone_read = now;
+	}
 	m.sec = 0;
 	m.usec = 0;
 	first = mp_time_to_epoch(&m, now);

@@ -38,6 +38,13 @@
  * clock, and no minute keeps the answer of a clock long past. */
 #define MP_EPOCH_MAX_AGE 3600
 
+/* With a live clock, the zone is read again (tzset) before a minute is
+ * converted if it was last read this many seconds ago: an admin's change
+ * of /etc/localtime is followed within a minute, for one stat a minute
+ * (glibc stats the file in tzset while TZ is unset; the conversion itself
+ * does not call it, parsers/syslog.c). */
+#define MP_ZONE_RECHECK 60
+
 struct mp_epoch_slot {
 	uint64_t key;               /* mp_epoch_key() of the minute; 0: empty */
 	int64_t minute;             /* its epoch second */
@@ -52,6 +59,7 @@ struct mp_epoch_cache {
 	int64_t last_minute;        /* its epoch second */
 	time_t (*clock)(time_t *);  /* NULL: every conversion is for `now` */
 	time_t now;
+	time_t zone_read;           /* clock time of the last tzset; 0: none yet */
 	struct mp_epoch_slot slot[MP_EPOCH_SLOTS];
 	uint64_t conversions;       /* mp_time_to_epoch calls made (tests read it) */
 };

@@ -588,15 +588,76 @@ days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* The zone's UTC offset at instant t, or INT64_MIN if there is none. */
+static int64_t
+offset_at(time_t t)
+{
+	struct tm tm;
+
+	return localtime_r(&t, &tm) != NULL ? (int64_t)tm.tm_gmtoff : INT64_MIN;
+}
+
+/* A day and a half: more than any zone's change of offset (the largest,
+ * a date line crossed, is 24 h), so no other instant showing a wall time
+ * lies beyond it. */
+#define ZONE_REACH (36 * 3600)
+
+/*
+ * The one instant the process's zone showed the local wall time `wall`
+ * (its fields counted as if they were UTC), or -1 when that is not sure.
+ *
+ * Why not mktime: glibc's mktime calls tzset, which stats /etc/localtime
+ * on every call while TZ is unset (most mail hosts), a system call for
+ * each minute converted; localtime_r reads the zone loaded last without
+ * one. The epoch cache calls tzset itself at most once a minute, so a
+ * changed zone is still followed (epoch_cache.c).
+ *
+ * Why it is mktime's answer: wall - off is an answer exactly when the
+ * offset at it is off. The offset at `wall` read as UTC is off by at most
+ * one change, so a second try settles it. A wall time has another answer
+ * only if the zone shows a second offset within ZONE_REACH of this one,
+ * the hour a DST change repeats; the offset is checked at both ends of
+ * that reach, and where it differs (an offset change within a day and a
+ * half, a few days a year) mktime decides, as it always did. Two changes
+ * within ZONE_REACH that undo each other would slip past; no zone in the
+ * tz database has had them. test_epoch_cache compares this with mktime
+ * over years of real zones' minutes and every second around their changes.
+ */
+static int64_t
+local_epoch(int64_t wall)
+{
+	int64_t off = offset_at((time_t)wall);
+
+	for (int tries = 0; tries < 2; tries++) {
+		int64_t t, at;
+
+		if (off == INT64_MIN)
+			return -1;
+		t = wall - off;
+		if ((at = offset_at((time_t)t)) != off) {
+			off = at;
+			continue;
+		}
+		if (offset_at((time_t)(t - ZONE_REACH)) != off ||
+		    offset_at((time_t)(t + ZONE_REACH)) != off)
+			return -1;
+		return t;
+	}
+	return -1;
+}
+
 static int64_t
 to_epoch(const struct mp_time *t, int year)
 {
 	struct tm tm;
 	time_t r;
+	int64_t wall = days_from_civil(year, t->mon, t->mday) * 86400 +
+	    t->hour * 3600 + t->min * 60 + t->sec;
 
 	if (t->has_offset)
-		return days_from_civil(year, t->mon, t->mday) * 86400 +
-		    t->hour * 3600 + t->min * 60 + t->sec - t->utc_offset;
+		return wall - t->utc_offset;
+	if ((r = (time_t)local_epoch(wall)) != -1)
+		return (int64_t)r;
 	memset(&tm, 0, sizeof tm);
 	tm.tm_year = year - 1900;
 	tm.tm_mon = t->mon - 1;
@@ -612,8 +673,9 @@ to_epoch(const struct mp_time *t, int year)
 
 /*
  * Seconds since the epoch for a header timestamp (sub-second part
- * dropped). A local time goes through mktime() so TZ, and with it
- * --maillog.timezone, applies; a time with an offset needs no zone at all.
+ * dropped). A local time is read in the process's zone (TZ, and with it
+ * --maillog.timezone; local_epoch, else mktime); a time with an offset
+ * needs no zone at all.
  *
  * RFC 3164 has no year. Taking "this year" would put a 31 December line read
  * just after midnight on 1 January a year in the future, so instead each of
@@ -643,9 +705,8 @@ mp_time_to_epoch(const struct mp_time *t, time_t now)
 	dbest = best > now ? best - now : now - best;
 	/* Within MP_YEAR_SURE of now this year's date wins outright: last and
 	 * next year's are a year (less a day, for any zone's change of rules)
-	 * from it, so more than MP_YEAR_SURE from now. For a local time each
-	 * to_epoch is a mktime, which stats /etc/localtime while TZ is unset:
-	 * this keeps it to one. */
+	 * from it, so more than MP_YEAR_SURE from now: one conversion instead
+	 * of three. */
 	if (best != -1 && dbest < MP_YEAR_SURE)
 		return best;
 	for (int k = -1; k <= 1; k += 2) {

@@ -26,6 +26,7 @@ PACKAGES=(
   clang libclang-rt-14-dev                            # libFuzzer harnesses (tests/fuzz)
   valgrind                                            # memcheck run of the daemon
   strace                                              # no system call per line (tests/blackbox/test_syscalls.py)
+  tzdata                                              # real zones: test_syslog, test_epoch_cache against mktime
   pcre2-utils                                         # benchmark: pcre2grep -c, the single-regex floor
   logrotate rsyslog                                   # real rotation under load; rsyslogd as a writer, the e2e syslog daemon and a --syslog.listen sender
   bsdutils                                            # logger(1): syslog(3)-style datagrams to --syslog.listen=unixgram:

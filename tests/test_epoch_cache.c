@@ -11,9 +11,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "parsers/epoch_cache.h"
 #include "parsers/mp.h"
@@ -304,27 +306,147 @@ test_time_zones_take_turns(void **state)
 }
 
 /*
- * A local time without a year within half a year of now (MP_YEAR_SURE)
- * costs one mktime, and so one stat of /etc/localtime while TZ is unset;
- * farther, last and next year's dates are tried too.
+ * A local time far from a change of offset costs no mktime, and so no stat
+ * of /etc/localtime while TZ is unset (local_epoch in parsers/syslog.c);
+ * within a day and a half of one, mktime decides, once for a time without
+ * a year within half a year of now (MP_YEAR_SURE), and for last, this and
+ * next year's dates farther away.
  */
 static void
-test_one_mktime_near_now(void **state)
+test_mktime_only_near_changes(void **state)
 {
 	time_t now = (time_t)JULY_1_2026;
 	struct mp_time near = local_time(0, 9, 30, 12, 0, 0), far = local_time(0, 12, 31, 12, 0, 0);
 	struct mp_time given = local_time(2026, 12, 31, 12, 0, 0);
+	/* 29 March 2026 is the spring change; 10 March is not near it. */
+	struct mp_time change = local_time(0, 3, 29, 12, 0, 0), after = local_time(0, 3, 30, 12, 0, 0);
+	struct mp_time before = local_time(0, 3, 10, 12, 0, 0);
+	struct mp_time change_far = local_time(0, 10, 25, 12, 0, 0);
 
 	(void)state;
 	mktimes = 0;
-	assert_true(mp_time_to_epoch(&near, now) > 0);
+	assert_int_equal(mp_time_to_epoch(&near, now), 1790762400);
+	assert_int_equal(mp_time_to_epoch(&far, now), 1767178800);
+	assert_int_equal(mp_time_to_epoch(&given, now), 1798714800);
+	assert_int_equal(mp_time_to_epoch(&before, now), 1773140400);
+	assert_int_equal(mktimes, 0);
+	assert_int_equal(mp_time_to_epoch(&change, now), 1774778400);
 	assert_int_equal(mktimes, 1);
 	mktimes = 0;
-	assert_true(mp_time_to_epoch(&far, now) > 0);
+	assert_int_equal(mp_time_to_epoch(&after, now), 1774864800);
+	assert_int_equal(mktimes, 1);
+	/* The autumn change, four months on: 2026 wins outright, one mktime. */
+	mktimes = 0;
+	assert_int_equal(mp_time_to_epoch(&change_far, now), 1792926000);
+	assert_int_equal(mktimes, 1);
+	/* Near a change and more than half a year away: three. */
+	now = (time_t)(JULY_1_2026 + 120 * 86400);
+	mktimes = 0;
+	assert_int_equal(mp_time_to_epoch(&change, now), 1806314400);
 	assert_int_equal(mktimes, 3);
-	mktimes = 0;
-	assert_true(mp_time_to_epoch(&given, now) > 0);
-	assert_int_equal(mktimes, 1);
+}
+
+/* 2010-01-01 and 2028-01-01, 00:00:00 UTC. */
+#define YEAR_2010 INT64_C(1262304000)
+#define YEAR_2028 INT64_C(1830297600)
+
+/*
+ * Convert the wall time that instant `at` shows (at second sec_of_minute)
+ * both ways: they must be equal even in an hour a change repeats, where
+ * local_epoch defers to mktime, and this mktime call follows that one, so
+ * glibc picks the same of the two instants (by the offset its previous
+ * call left behind).
+ */
+static void
+check_wall_of(time_t at, unsigned sec_of_minute)
+{
+	struct tm tm;
+	struct mp_time t;
+	time_t w = at;
+
+	assert_non_null(localtime_r(&w, &tm));
+	tm.tm_sec = (int)sec_of_minute;
+	t = local_time(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec);
+	tm.tm_isdst = -1;
+	assert_int_equal(mp_time_to_epoch(&t, (time_t)JULY_1_2026), __real_mktime(&tm));
+}
+
+/*
+ * local_epoch (parsers/syslog.c), which reads a wall time's instant from
+ * localtime_r's offsets, against glibc's mktime: a wall time every 97
+ * minutes from 2010 to 2027 (97 is prime to 60 and to 1440, so every
+ * minute of the hour and day comes up), and around each change of offset
+ * every minute from two hours before to two hours after, at seconds 0, 30
+ * and 59; in the test's two POSIX rules and in the tz database's zones
+ * that bend the usual shape: 30-minute and 2-hour DST (Lord Howe, Troll),
+ * a skipped day (Apia, 2011), changes a month apart (Casablanca's
+ * Ramadan), a winter "DST" (Dublin), DST at midnight and abolished (Sao
+ * Paulo), quarter-hour offsets (Chatham), none (Kolkata). The answers must
+ * be the same, and mktime must run for only a few days' worth of them.
+ */
+static void
+test_local_epoch_matches_mktime(void **state)
+{
+	static const char *const zones[] = { CET, "XST-1XDT,M3.5.0/2:00:30,M10.5.0/3:00:30",
+	    "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Antarctica/Troll",
+	    "Pacific/Apia", "Africa/Casablanca", "Europe/Dublin", "America/Sao_Paulo",
+	    "Pacific/Chatham", "America/St_Johns", "Asia/Kolkata" };
+	static const unsigned secs[] = { 0, 30, 59 };
+
+	(void)state;
+	for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+		unsigned long samples = 0, changes = 0, sparse = 0, sparse_mktimes = 0;
+		long prev_off = 0;
+		unsigned long before;
+		char path[128];
+		struct tm tm;
+
+		/* A zone missing from the tz database would be UTC, silently. */
+		if (strchr(zones[z], ',') == NULL && strchr(zones[z], '/') != NULL) {
+			snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zones[z]);
+			if (access(path, R_OK) != 0)
+				fail_msg("%s: not in the tz database (Debian's tzdata)", zones[z]);
+		}
+		setenv("TZ", zones[z], 1);
+		tzset();
+		mktimes = 0;
+		for (int64_t at = YEAR_2010; at < YEAR_2028; at += 97 * 60) {
+			time_t w = (time_t)at;
+
+			assert_non_null(localtime_r(&w, &tm));
+			if (samples > 0 && tm.tm_gmtoff != prev_off) {
+				changes++;
+				for (int64_t m = at - 97 * 60 - 7200; m <= at + 7200; m += 60)
+					for (size_t k = 0; k < 3; k++) {
+						check_wall_of((time_t)m, secs[k]);
+						samples++;
+					}
+			}
+			prev_off = tm.tm_gmtoff;
+			before = mktimes;
+			check_wall_of(w, (unsigned)tm.tm_sec);
+			sparse_mktimes += mktimes - before;
+			sparse++;
+			samples++;
+		}
+		print_message("%s: %lu times, %lu changes, %lu mktime; every 97 minutes: "
+		    "%lu times, %lu mktime\n", zones[z], samples, changes, mktimes, sparse,
+		    sparse_mktimes);
+		if (strcmp(zones[z], "Asia/Kolkata") == 0) {
+			assert_int_equal(changes, 0);
+			assert_int_equal(mktimes, 0);
+		} else {
+			assert_true(changes > 0);
+		}
+		/* Of the times every 97 minutes, those within a day and a half
+		 * of a change (45 a change at most) take mktime; everything
+		 * else goes without. */
+		assert_true(sparse_mktimes <= changes * 45);
+		assert_true(sparse_mktimes * 20 < sparse);
+	}
+	setenv("TZ", CET, 1);
+	tzset();
 }
 
 static time_t fake_now;
@@ -371,6 +493,32 @@ test_live_clock_ages_minutes(void **state)
 	assert_int_equal(mp_epoch_cached(&c, &jan1), before);
 }
 
+/*
+ * With a live clock the zone is read again at most once a minute
+ * (MP_ZONE_RECHECK): a changed zone is followed, without a tzset, and so
+ * a stat of /etc/localtime, per minute converted.
+ */
+static void
+test_zone_change_followed(void **state)
+{
+	struct mp_epoch_cache c;
+	struct mp_time a = local_time(2026, 7, 1, 12, 0, 0), b = local_time(2026, 7, 1, 12, 1, 0);
+	struct mp_time d = local_time(2026, 7, 1, 12, 2, 0);
+
+	(void)state;
+	fake_now = (time_t)JULY_1_2026;
+	mp_epoch_cache_init(&c, fake_clock, 0);
+	assert_int_equal(mp_epoch_cached(&c, &a), JULY_1_2026 + 10 * 3600);
+	/* The zone changes under us; glibc sees it at the next tzset only. */
+	setenv("TZ", "UTC0", 1);
+	fake_now += MP_ZONE_RECHECK - 1;
+	assert_int_equal(mp_epoch_cached(&c, &b), JULY_1_2026 + 10 * 3600 + 60);
+	fake_now += 1;
+	assert_int_equal(mp_epoch_cached(&c, &d), JULY_1_2026 + 12 * 3600 + 120);
+	setenv("TZ", CET, 1);
+	tzset();
+}
+
 static void
 test_no_time_and_odd_offsets(void **state)
 {
@@ -408,7 +556,9 @@ main(void)
 		cmocka_unit_test(test_half_year_inside_a_minute),
 		cmocka_unit_test(test_two_clocks_take_turns),
 		cmocka_unit_test(test_time_zones_take_turns),
-		cmocka_unit_test(test_one_mktime_near_now),
+		cmocka_unit_test(test_mktime_only_near_changes),
+		cmocka_unit_test(test_local_epoch_matches_mktime),
+		cmocka_unit_test(test_zone_change_followed),
 		cmocka_unit_test(test_live_clock_ages_minutes),
 		cmocka_unit_test(test_no_time_and_odd_offsets),
 	};
