@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum log_level cur_level = LOG_LEVEL_INFO;
 static enum log_format cur_format = LOG_FORMAT_LOGFMT;
@@ -49,34 +50,96 @@ log_setup(enum log_level level, enum log_format format)
 	cur_format = format;
 }
 
-/* Append msg to out with the quoting the format needs: JSON string escapes,
- * or logfmt's double-quoted value with \" and \\. Control bytes become
+/* The longest message vlog formats (strerror included), and the longest
+ * record it makes of one: the time and level, the message with every byte
+ * escaped at the most, 6 bytes for one ("\u001b"), and the ending. */
+#define MSG_MAX 2048
+#define RECORD_MAX (160 + 6 * MSG_MAX)
+
+/*
+ * A record is built whole, then written with one write(2). stderr is
+ * unbuffered, so stdio put a record out a call at a time: a system call
+ * per byte of the message, a hundred or more for a warning that log
+ * content can trigger, and on a pipe shared with other writers their
+ * output could land inside our line. One write of up to PIPE_BUF bytes
+ * reaches a pipe in one piece; journald's stream and a terminal get the
+ * line in one piece too.
+ */
+struct record {
+	char buf[RECORD_MAX];
+	size_t len;
+};
+
+static void
+put(struct record *r, const char *s, size_t n)
+{
+	if (n > sizeof r->buf - r->len)
+		n = sizeof r->buf - r->len;     /* never: RECORD_MAX is the worst case */
+	memcpy(r->buf + r->len, s, n);
+	r->len += n;
+}
+
+static void
+puts_rec(struct record *r, const char *s)
+{
+	put(r, s, strlen(s));
+}
+
+/* Append msg with the quoting the format needs: JSON string escapes, or
+ * logfmt's double-quoted value with \" and \\. Control bytes become
  * escapes in both, so a message can never break a log line in two. */
 static void
-put_quoted(FILE *out, const char *msg)
+put_quoted(struct record *r, const char *msg)
 {
-	fputc('"', out);
+	static const char hex[] = "0123456789abcdef";
+
+	put(r, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
 		switch (*p) {
-		case '"': fputs("\\\"", out); break;
-		case '\\': fputs("\\\\", out); break;
-		case '\n': fputs("\\n", out); break;
-		case '\t': fputs("\\t", out); break;
-		case '\r': fputs("\\r", out); break;
+		case '"': put(r, "\\\"", 2); break;
+		case '\\': put(r, "\\\\", 2); break;
+		case '\n': put(r, "\\n", 2); break;
+		case '\t': put(r, "\\t", 2); break;
+		case '\r': put(r, "\\r", 2); break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(out, cur_format == LOG_FORMAT_JSON ? "\\u%04x" : "\\x%02x", *p);
-			else
-				fputc(*p, out);
+			if (*p < 0x20 || *p == 0x7f) {
+				char e[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+
+				if (cur_format == LOG_FORMAT_JSON)
+					put(r, e, 6);
+				else
+					put(r, (const char[]){ '\\', 'x', e[4], e[5] }, 4);
+			} else {
+				put(r, (const char *)p, 1);
+			}
 		}
 	}
-	fputc('"', out);
+	put(r, "\"", 1);
+}
+
+/* All of it, on one write where the kernel takes it whole; a short write
+ * (a full pipe, a signal) goes on from where it stopped. Errors are
+ * ignored: there is nowhere left to report them. */
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
 }
 
 static void
 vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char msg[MSG_MAX];
 	int saved = errno;
 	int n;
 
@@ -91,24 +154,38 @@ vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	struct timespec ts;
 	struct tm tm;
 	char tbuf[96];
+	struct record rec, *r = &rec;
+
+	rec.len = 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(tbuf, sizeof tbuf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 
-	pthread_mutex_lock(&log_lock);
 	if (cur_format == LOG_FORMAT_JSON) {
-		fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":", tbuf,
-		    level_names[level]);
-		put_quoted(stderr, msg);
-		fputs("}\n", stderr);
+		puts_rec(r, "{\"time\":\"");
+		puts_rec(r, tbuf);
+		puts_rec(r, "\",\"level\":\"");
+		puts_rec(r, level_names[level]);
+		puts_rec(r, "\",\"msg\":");
+		put_quoted(r, msg);
+		puts_rec(r, "}\n");
 	} else {
-		fprintf(stderr, "time=%s level=%s msg=", tbuf, level_names[level]);
-		put_quoted(stderr, msg);
-		fputc('\n', stderr);
+		puts_rec(r, "time=");
+		puts_rec(r, tbuf);
+		puts_rec(r, " level=");
+		puts_rec(r, level_names[level]);
+		puts_rec(r, " msg=");
+		put_quoted(r, msg);
+		puts_rec(r, "\n");
 	}
+	/* Whatever stdio holds for stderr first (nothing: it is unbuffered,
+	 * unless a caller changed that), then the record; the lock keeps two
+	 * threads' records apart. */
+	pthread_mutex_lock(&log_lock);
 	fflush(stderr);
+	write_all(STDERR_FILENO, r->buf, r->len);
 	pthread_mutex_unlock(&log_lock);
 	errno = saved;
 }
