@@ -17,6 +17,10 @@
  * offset of 16 bytes; and at the very end of a page followed by an
  * unmapped one, where a load past the end would fault.
  *
+ * Then mp_alnum_mask32 (find.h) against isalnum in the C locale: every
+ * byte value at every one of the 32 places, among neighbours of each
+ * kind, and the 32 bytes right before an unmapped page.
+ *
  * And mp_ascii_caseeq (parser.h) against strncasecmp in the C locale:
  * every pair of byte values, then words of several bytes in every mix of
  * cases, with one byte changed at each place.
@@ -28,6 +32,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <ctype.h>
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -240,6 +245,38 @@ test_memchr(void **state)
 }
 
 static void
+test_alnum_mask(void **state)
+{
+	static const char fill[] = { 'a', 'Z', '0', '9', '-', ' ', '@', '[', '`', '{', '/', ':', '\x80', '\xff' };
+	long pg = sysconf(_SC_PAGESIZE);
+	char s[32];
+
+	(void)state;
+	for (size_t f = 0; f < sizeof fill; f++)
+		for (int at = 0; at < 32; at++)
+			for (int c = 0; c < 256; c++) {
+				uint32_t want = 0, got;
+
+				memset(s, fill[f], sizeof s);
+				s[at] = (char)c;
+				for (int i = 0; i < 32; i++)
+					want |= (uint32_t)(isalnum((unsigned char)s[i]) != 0) << i;
+				got = mp_alnum_mask32(s);
+				if (got != want)
+					fail_msg("fill '%c', byte %d at %d: mask %08x, want %08x",
+					    fill[f], c, at, got, want);
+			}
+	/* The last 32 bytes before a page that is not mapped. */
+	char *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mprotect(map + pg, (size_t)pg, PROT_NONE), 0);
+	memcpy(map + pg - 32, "1tAbCd-0001Ab-Xy => a@b.example ", 32);
+	assert_int_equal(mp_alnum_mask32(map + pg - 32), 0x7f50dfbf);
+	munmap(map, (size_t)pg * 2);
+}
+
+static void
 test_ascii_caseeq(void **state)
 {
 	static const char *const words[] = { "TLSv1.3", "ipv6:", "localhost", "EHLO", "x" };
@@ -281,6 +318,7 @@ main(void)
 		cmocka_unit_test(test_against_naive),
 		cmocka_unit_test(test_byte_places),
 		cmocka_unit_test(test_memchr),
+		cmocka_unit_test(test_alnum_mask),
 		cmocka_unit_test(test_ascii_caseeq),
 	};
 
