@@ -572,9 +572,14 @@ rejected(const char *s, size_t len, const char *r, int temporary,
 static int
 local_scan_reject(const char *s, size_t len)
 {
-	const char *colon = mp_find(s, len, ": ", 2);
+	const char *colon;
 
-	return mp_has_prefix(s, len, LIT("F=")) && colon != NULL &&
+	/* The prefix first: this is asked of every line that is no
+	 * delivery, and the search ran over each whole line before. */
+	if (!mp_has_prefix(s, len, LIT("F=")))
+		return 0;
+	colon = mp_find(s, len, ": ", 2);
+	return colon != NULL &&
 	    mp_find(s, (size_t)(colon + 2 - s), LIT(" rejected by local_scan(): ")) != NULL;
 }
 
