@@ -370,13 +370,13 @@ destination(const struct keys *k, size_t len)
 	if ((t != NULL && filter_name(t, tlen)) ||
 	    (r != NULL && filter_name(r, rlen)))
 		return MP_DEST_FILTER;
-	if (t != NULL && mp_find(t, tlen, "lmtp", 4) != NULL)
+	if (t != NULL && mp_contains4(t, tlen, "lmtp"))
 		return MP_DEST_LOCAL;
 	h = key_at(k, len, EK_H);
 	if (h == NULL) {
 		/* A failure before any host answered ("defer (111): Connection
 		 * refused") names only the transport. */
-		if (t != NULL && mp_find(t, tlen, "smtp", 4) != NULL)
+		if (t != NULL && mp_contains4(t, tlen, "smtp"))
 			return MP_DEST_REMOTE;
 		return t != NULL || r != NULL ? MP_DEST_LOCAL : MP_DEST_NONE;
 	}
@@ -724,7 +724,7 @@ arrival_ops(const struct keys *k, int hand_back, struct mp_event *ev)
 	if (key_field(k, lim, EK_A, &vlen) != NULL)
 		mp_event_add_op(ev, MP_OPF_SMTPD_ACCEPTED, MP_SASL_UNKNOWN, 0, 0, 0);
 	else if ((v = key_field(k, lim, EK_P, &vlen)) != NULL &&
-	    mp_find(v, vlen, "smtp", 4) != NULL &&
+	    mp_contains4(v, vlen, "smtp") &&
 	    !mp_has_prefix(v, vlen, LIT("local")))
 		mp_event_add_op(ev, MP_OPF_SMTPD_ACCEPTED, MP_SASL_NONE, 0, 0, 0);
 }

@@ -21,6 +21,10 @@
  * byte value at every one of the 32 places, among neighbours of each
  * kind, and the 32 bytes right before an unmapped page.
  *
+ * Then mp_contains4 (parser.h) against mp_find: haystacks of 0 to 40
+ * bytes of a few letters, the needle planted at every place, whole or cut
+ * off at the end, each as an exact-size heap copy.
+ *
  * And mp_ascii_caseeq (parser.h) against strncasecmp in the C locale:
  * every pair of byte values, then words of several bytes in every mix of
  * cases, with one byte changed at each place.
@@ -277,6 +281,33 @@ test_alnum_mask(void **state)
 }
 
 static void
+test_contains4(void **state)
+{
+	static const char *const needles[] = { "smtp", "lmtp", "ssss", "mtps" };
+	size_t n = 0;
+
+	(void)state;
+	for (size_t w = 0; w < 4; w++)
+		for (size_t len = 0; len <= 40; len++)
+			for (size_t at = 0; at <= len; at++) {
+				char *s = malloc(len + 1);
+
+				assert_non_null(s);
+				for (size_t i = 0; i < len; i++)
+					s[i] = "smtpl"[(i * 7 + at) % 5];
+				if (len > 0 && at < len)
+					memcpy(s + at, needles[w], len - at < 4 ? len - at : 4);
+				if (mp_contains4(s, len, needles[w]) !=
+				    (mp_find(s, len, needles[w], 4) != NULL))
+					fail_msg("\"%.*s\" and \"%s\": the two differ", (int)len, s,
+					    needles[w]);
+				n++;
+				free(s);
+			}
+	print_message("%zu haystacks\n", n);
+}
+
+static void
 test_ascii_caseeq(void **state)
 {
 	static const char *const words[] = { "TLSv1.3", "ipv6:", "localhost", "EHLO", "x" };
@@ -319,6 +350,7 @@ main(void)
 		cmocka_unit_test(test_byte_places),
 		cmocka_unit_test(test_memchr),
 		cmocka_unit_test(test_alnum_mask),
+		cmocka_unit_test(test_contains4),
 		cmocka_unit_test(test_ascii_caseeq),
 	};
 
