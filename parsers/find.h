@@ -3,9 +3,10 @@
  * iterator over every place of one byte value in a line, mp_memchr, and
  * mp_alnum_mask32.
  *
- * All four use SSE2, which every x86-64 has, and fall back to memchr loops
- * elsewhere or when MP_FIND_PORTABLE is defined; test_scan runs built both
- * ways (tests `scan` and `scan_portable`).
+ * All four use SSE2, which every x86-64 has, and fall back elsewhere or
+ * when MP_FIND_PORTABLE is defined: the searches to memchr loops, the mask
+ * to a byte loop; test_scan runs built both ways (tests `scan` and
+ * `scan_portable`).
  */
 #ifndef MP_FIND_H
 #define MP_FIND_H
