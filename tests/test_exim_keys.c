@@ -99,6 +99,10 @@ test_random(void **state)
 		"K", "=", "\"", " ", "", "[", "]", "defer (-53): retry time not reached",
 		"SMTP error from remote mail server after RCPT TO:<u@d>: 550 5.1.1 no",
 		"F=<s@x>", "U=exim", "mailbox is full: ",
+		/* Near misses of the keys: wrong third byte, no '=', case,
+		 * bytes above 127 (the index hashes the two after a space). */
+		"C=x", "C=[", "I=\"", "I=127", "CV", "CVx", "Cv=", "DT", "DTx=", "DX=", "D=",
+		"DN\"", "Q=", "QT", "QX=", "x=", "c=\"x\"", "t=", "\xd8=", "\xc3T=", "\xff\xff=",
 	};
 	static const char *const sep[] = { " ", " ", " ", " ", "  ", "", ": " };
 	char line[4096];
