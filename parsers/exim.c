@@ -264,10 +264,11 @@ keys_index(struct keys *k, const char *s, size_t len)
 		w = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (r >= 4 ? (uint32_t)p[3] << 16 : 0);
 		kp = &key_pats[KEY_SLOT(p[1], p[2])];
 		/* Only a key's first place is kept; a later one, or none,
-		 * writes to the spare slot at[EK_COUNT]. */
+		 * writes to the spare slot at[EK_COUNT]. The slot is chosen
+		 * by a mask, not by ?:, which GCC made a branch. */
 		bit = kp->bit & -(uint32_t)((w & kp->mask) == kp->pat);
-		fresh = bit & ~k->found;
-		k->at[fresh != 0 ? kp->e : EK_COUNT] = (const char *)p;
+		fresh = -(uint32_t)((bit & ~k->found) != 0);
+		k->at[EK_COUNT ^ ((EK_COUNT ^ kp->e) & fresh)] = (const char *)p;
 		k->found |= bit;
 	}
 #endif
