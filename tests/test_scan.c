@@ -162,12 +162,12 @@ static void
 test_byte_places(void **state)
 {
 	static const char alphabet[] = " ,=aC\"";
-	char hay[96];
+	char hay[224];
 	size_t places = 0;
 
 	(void)state;
-	for (int round = 0; round < 200; round++) {
-		for (size_t len = 0; len <= 80; len++) {
+	for (int round = 0; round < 80; round++) {
+		for (size_t len = 0; len <= 200; len++) {
 			for (size_t i = 0; i < len; i++)
 				hay[i] = alphabet[next() % (sizeof alphabet - 1)];
 			places += check_places(hay, len, ' ');
@@ -175,17 +175,19 @@ test_byte_places(void **state)
 			places += check_places(hay, len, 'z');	/* never there */
 		}
 	}
-	/* a place at every offset of a block, alone */
-	for (size_t len = 1; len <= 80; len++) {
+	/* a place at every offset of a block (64 bytes, and the 16-byte
+	 * parts of the last one), alone */
+	for (size_t len = 1; len <= 200; len++) {
 		for (size_t at = 0; at < len; at++) {
 			memset(hay, 'x', len);
 			hay[at] = ',';
 			assert_int_equal(check_places(hay, len, ','), 1);
 		}
 	}
-	/* every byte the place: 16 bits of a mask at once */
-	memset(hay, ',', 80);
-	assert_int_equal(check_places(hay, 80, ','), 80);
+	/* every byte the place: all 64 bits of a mask at once */
+	memset(hay, ',', 200);
+	for (size_t len = 0; len <= 200; len++)
+		assert_int_equal(check_places(hay, len, ','), len);
 	print_message("%zu places\n", places);
 	assert_true(places > 10000);
 }
