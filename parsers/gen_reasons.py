@@ -155,17 +155,77 @@ def node_info(op, av):
     return ANY                 # ., \s outside a class, anything unknown
 
 
+# Word-boundary flags of a literal (reason.h, REASON_WB_*): it counts only
+# where a \b before it, or after it, holds.
+WB_BEFORE = 1
+WB_AFTER = 2
+WORD = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def top_branches(pattern):
+    """The top-level alternatives of pattern, each a list of nodes: the
+    pattern's own "|", or that of a plain group that is all of it."""
+    items = list(sre_parse.parse(pattern))
+    if len(items) == 1 and items[0][0] == sre_c.BRANCH:
+        return items[0][1][1]
+    if (len(items) == 1 and items[0][0] == sre_c.SUBPATTERN and
+            not (len(items[0][1]) == 4 and (items[0][1][1] or items[0][1][2])) and
+            len(items[0][1][-1]) == 1 and items[0][1][-1][0][0] == sre_c.BRANCH):
+        return items[0][1][-1][0][1][1]
+    return [items]
+
+
+def bounded_strings(items):
+    """An alternative "\bWORDS\b" (either \b optional) whose middle is pure
+    (pure_seq): {string: flags}, where flags says which \b it has; the
+    alternative matches exactly where one of the strings occurs with its
+    \b holding. None for any other shape, and for a string whose first
+    (last) byte is not a word byte under a leading (trailing) \b, where
+    the \b would mean the opposite. PCRE2's \b without UCP: a word byte
+    is [A-Za-z0-9_]."""
+    items = list(items)
+    flags = 0
+    if items and items[0] == (sre_c.AT, sre_c.AT_BOUNDARY):
+        flags |= WB_BEFORE
+        items = items[1:]
+    if items and items[-1] == (sre_c.AT, sre_c.AT_BOUNDARY):
+        flags |= WB_AFTER
+        items = items[:-1]
+    strings = pure_seq(items) if items else None
+    if not strings or "" in strings:
+        return None
+    for x in strings:
+        if (flags & WB_BEFORE and x[0] not in WORD) or (flags & WB_AFTER and x[-1] not in WORD):
+            return None
+    return {x: flags for x in strings}
+
+
 def required_literals(pattern):
-    """A sorted list of lower-case literals, one of which occurs in every
-    text pattern matches; [] when none can be derived (the rule then runs
-    its pattern on every reply). Python's re parser reads the PCRE2 subset
-    reasons.rules uses the same way; test_reasons.c checks the result on
-    every golden reply against every pattern."""
-    f = seq_info(sre_parse.parse(pattern)).as_factors()
-    if f is None or quality(f) < LIT_MIN:
+    """A sorted list of (literal, flags), lower-case, one of which occurs,
+    its \b flags holding, in every text pattern matches; [] when none can
+    be derived (the rule then runs its pattern on every reply). A top-level
+    alternative "\bspam\b" gives ("spam", WB_BEFORE | WB_AFTER): "spam"
+    in "xspam" then wakes no pattern. Python's re parser reads the PCRE2
+    subset reasons.rules uses the same way; test_reasons.c checks the
+    result on every golden reply against every pattern."""
+    found = {}
+    for b in top_branches(pattern):
+        bounded = bounded_strings(b)
+        if bounded is None:
+            f = seq_info(list(b)).as_factors()
+            if f is None:
+                return []
+            bounded = {x: 0 for x in f}
+        # The same string from two alternatives: only the \b both give
+        # holds wherever it occurs in a match.
+        for x, fl in bounded.items():
+            found[x] = found[x] & fl if x in found else fl
+    if quality(found) < LIT_MIN:
         return []
-    # "limit" makes " limit" and "-limit" redundant.
-    return sorted(x for x in f if not any(y != x and y in x for y in f))
+    # "limit" makes " limit" and "-limit" redundant, unless its \b is
+    # needed: "arc" inside "search" is no \bARC\b.
+    return sorted((x, fl) for x, fl in found.items()
+                  if not any(y != x and y in x and found[y] == 0 for y in found))
 
 
 def pure_seq(items):
@@ -205,27 +265,40 @@ def pure_node(op, av):
 
 
 def sufficient_literals(pattern):
-    """A sorted list of lower-case literals any one of which, occurring in
-    a text, makes pattern match it: the strings of every top-level
-    alternative that is pure (see pure_seq). The pattern runs caselessly
-    and unanchored, so such an alternative matches wherever one of its
-    strings starts. Literals shorter than LIT_MIN are left out (reason.c
-    does not scan for them), so an empty list means none."""
-    items = list(sre_parse.parse(pattern))
-    if len(items) == 1 and items[0][0] == sre_c.BRANCH:
-        branches = items[0][1][1]
-    elif (len(items) == 1 and items[0][0] == sre_c.SUBPATTERN and
-          not (len(items[0][1]) == 4 and (items[0][1][1] or items[0][1][2])) and
-          len(items[0][1][-1]) == 1 and items[0][1][-1][0][0] == sre_c.BRANCH):
-        branches = items[0][1][-1][0][1][1]
-    else:
-        branches = [items]
-    out = set()
-    for b in branches:
-        strings = pure_seq(list(b))
-        if strings is not None:
-            out |= {x for x in strings if len(x) >= LIT_MIN}
-    return sorted(out)
+    """A sorted list of (literal, flags), lower-case, any one of which,
+    occurring in a text with its \b flags holding, makes pattern match it:
+    the strings of every top-level alternative that is pure (see
+    pure_seq), or pure between \b's (see bounded_strings). The pattern
+    runs caselessly and unanchored, so such an alternative matches
+    wherever one of its strings starts and its \b's hold. Literals shorter
+    than LIT_MIN are left out (reason.c does not scan for them), so an
+    empty list means none."""
+    out = {}
+    for b in top_branches(pattern):
+        bounded = bounded_strings(b)
+        if bounded is None:
+            continue
+        for x, fl in bounded.items():
+            if len(x) < LIT_MIN:
+                continue
+            # Two alternatives give it: either one's \b's are enough, so
+            # the fewer; where neither set holds the other, both.
+            if x in out and out[x] & fl not in (out[x], fl):
+                fl |= out[x]
+            elif x in out:
+                fl &= out[x]
+            out[x] = fl
+    return sorted(out.items())
+
+
+def c_literals(lits):
+    """The table's literal list and its \b flags, or NULLs for none."""
+    if not lits:
+        return "NULL", "NULL"
+    words = "(const char *const[]){ %s, NULL }" % ", ".join(c_string(x) for x, _ in lits)
+    if not any(fl for _, fl in lits):
+        return words, "NULL"
+    return words, "(const unsigned char[]){ %s }" % ", ".join(str(fl) for _, fl in lits)
 
 
 def main():
@@ -256,15 +329,12 @@ def main():
                     raise ValueError("a rule needs at least one condition")
                 lits = required_literals(pattern) if pattern != "-" else []
                 sure = sufficient_literals(pattern) if lits else []
-                rows.append("\t{ REASON_%s, %s, %s, %s, %d, %s, %s },\n" % (
+                rows.append("\t{ REASON_%s, %s, %s, %s, %d, %s, %s, %s, %s },\n" % ((
                     reason.upper(),
                     "NULL" if code == "-" else c_string(code),
                     "NULL" if enh == "-" else c_string(enh),
-                    "NULL" if pattern == "-" else c_string(pattern), n,
-                    "(const char *const[]){ %s, NULL }" % ", ".join(map(c_string, lits))
-                    if lits else "NULL",
-                    "(const char *const[]){ %s, NULL }" % ", ".join(map(c_string, sure))
-                    if sure else "NULL"))
+                    "NULL" if pattern == "-" else c_string(pattern), n) +
+                    tuple(x for pair in zip(c_literals(lits), c_literals(sure)) for x in pair)))
             except ValueError as e:
                 sys.exit("%s:%d: %s" % (rules_path, n, e))
     if not rows:

@@ -97,6 +97,7 @@ struct lit {
 	uint32_t key;                  /* its first LIT_MIN bytes, as key() reads them */
 	uint32_t rule;                 /* index into reason_set.rules */
 	unsigned flags;                /* LIT_MAYBE, LIT_SURE */
+	unsigned bounds;               /* REASON_WB_* */
 	uint32_t next;                 /* next in the bucket, or LIT_NONE */
 };
 
@@ -108,7 +109,8 @@ struct glit {
 	const char *s;
 	uint32_t rule;
 	uint32_t len;
-	unsigned flags;
+	uint16_t flags;
+	uint16_t bounds;
 };
 
 /* A key's group in reason_set.keys, an open-addressed table; count 0: empty. */
@@ -309,7 +311,8 @@ group_literals(struct reason_set *rs, const struct lit *lits, size_t n)
 		g->s = l->s;
 		g->rule = l->rule;
 		g->len = (uint32_t)l->len;
-		g->flags = l->flags;
+		g->flags = (uint16_t)l->flags;
+		g->bounds = (uint16_t)l->bounds;
 		if (i == 0 || l->key != order[i - 1].key) {
 			/* A new key: its group starts here, in the first free
 			 * slot from its home. */
@@ -357,14 +360,17 @@ index_literals(struct reason_set *rs)
 		int sure = i >= reason_builtins_count;
 		const struct reason_builtin *bi = &reason_builtins[i % reason_builtins_count];
 		const char *const *l = sure ? bi->sure : bi->literals;
+		const unsigned char *wb = sure ? bi->sure_bounds : bi->literal_bounds;
 		size_t r = rs->nuser + i % reason_builtins_count;
 
 		/* Sure literals only shorten a filtered rule's work. */
 		if (sure && bi->literals == NULL)
 			continue;
-		for (; l != NULL && *l != NULL; l++) {
+		for (size_t li = 0; l != NULL && l[li] != NULL; li++) {
 			struct lit *x = &lits[n];
-			size_t len = strlen(*l);
+			const char *ls = l[li];
+			size_t len = strlen(ls);
+			unsigned bounds = wb != NULL ? wb[li] : 0;
 			unsigned char hd[8] = { 0 };
 			uint32_t b, k;
 
@@ -374,12 +380,13 @@ index_literals(struct reason_set *rs)
 				free(lits);
 				return -1;
 			}
-			k = key((const unsigned char *)*l);
+			k = key((const unsigned char *)ls);
 			b = bucket(k);
-			/* The same text for the same rule: one entry, both flags. */
+			/* The same text for the same rule, under the same
+			 * bounds: one entry, both flags. */
 			for (uint32_t j = head[b]; j != LIT_NONE; j = lits[j].next) {
 				if (lits[j].rule == r && lits[j].len == len &&
-				    memcmp(lits[j].s, *l, len) == 0) {
+				    lits[j].bounds == bounds && memcmp(lits[j].s, ls, len) == 0) {
 					lits[j].flags |= sure ? LIT_SURE : LIT_MAYBE;
 					x = NULL;
 					break;
@@ -387,8 +394,9 @@ index_literals(struct reason_set *rs)
 			}
 			if (x == NULL)
 				continue;
-			memcpy(hd, *l, len < 8 ? len : 8);
-			x->s = *l;
+			memcpy(hd, ls, len < 8 ? len : 8);
+			x->s = ls;
+			x->bounds = bounds;
 			x->len = len;
 			x->flags = sure ? LIT_SURE : LIT_MAYBE;
 			x->head = le64_get(hd);
@@ -611,6 +619,31 @@ in_range(const struct range *r, unsigned v)
  * (test_reasons: literals at the very start and end of a reply, replies of
  * two and three bytes, upper case, a reply cut at REASON_TEXT_MAX.)
  */
+/*
+ * Whether the \b's a literal asks for hold around t[i, i + len) in a text
+ * of n bytes: the byte before (after) it is no word byte, or there is none.
+ * PCRE2's \b without UCP: a word byte is [A-Za-z0-9_]; t is lower-cased,
+ * and the pattern runs on the same n bytes, so their ends are its ends.
+ */
+static int
+bounds_hold(const unsigned char *t, size_t n, size_t i, size_t len, unsigned bounds)
+{
+	static const unsigned char word[256] = {
+		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+		['7'] = 1, ['8'] = 1, ['9'] = 1, ['_'] = 1,
+		['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+		['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+		['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+		['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+	};
+
+	if (bounds & REASON_WB_BEFORE && i > 0 && word[t[i - 1]])
+		return 0;
+	if (bounds & REASON_WB_AFTER && i + len < n && word[t[i + len]])
+		return 0;
+	return 1;
+}
+
 static void
 scan(struct reason_set *rs, struct reply *rp)
 {
@@ -645,7 +678,8 @@ scan(struct reason_set *rs, struct reply *rp)
 				want = (l->flags & LIT_MAYBE && !rs->maybe[l->rule] ? LIT_MAYBE : 0) |
 				    (l->flags & LIT_SURE && !rs->sure[l->rule] ? LIT_SURE : 0);
 				if (want == 0 ||
-				    (l->len > 8 && memcmp(t + i + 8, l->s + 8, l->len - 8) != 0))
+				    (l->len > 8 && memcmp(t + i + 8, l->s + 8, l->len - 8) != 0) ||
+				    (l->bounds != 0 && !bounds_hold(t, n, i, l->len, l->bounds)))
 					continue;
 				if (want & LIT_MAYBE)
 					rs->maybe[l->rule] = 1;

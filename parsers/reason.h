@@ -90,14 +90,21 @@ struct reason_set;
  * literals, when not NULL, is a NULL-terminated list of lower-case strings
  * of which every text pattern matches contains at least one (derived from
  * the pattern at build time): a reply holding none of them cannot match,
- * so its pattern is not run. */
+ * so its pattern is not run. A literal with bounds counts only where
+ * they hold: "\bARC\b" gives "arc", which "garcia" does not wake. */
 struct reason_builtin {
 	enum reason reason;
 	const char *code, *enhanced, *pattern;
 	unsigned line;
 	const char *const *literals;   /* one of these is in any text the pattern matches */
 	const char *const *sure;       /* any of these in a text makes the pattern match it */
+	/* Per literal (NULL: 0 for all): REASON_WB_* bits, the \b's around it
+	 * that must hold where it occurs for it to count, from a pattern's
+	 * alternative such as "\bspam\b". */
+	const unsigned char *literal_bounds, *sure_bounds;
 };
+#define REASON_WB_BEFORE 1             /* no word byte [a-z0-9_] just before it */
+#define REASON_WB_AFTER 2              /* none just after it */
 extern const struct reason_builtin reason_builtins[];
 extern const size_t reason_builtins_count;
 

@@ -22,6 +22,7 @@
 #include "daemon/config.h"
 #include "web/expo.h"
 #include "parsers/reason.h"
+#include "tests/xorshift.h"
 
 #define GOLDEN TESTS_DIR "/data/reasons/golden.tsv"
 
@@ -108,9 +109,19 @@ test_golden(void **state)
 			fail_msg("no golden reply for %s", reason_name((enum reason)r));
 }
 
-/* Does lit occur in text, ignoring ASCII case? lit is lower-case. */
+/* PCRE2's word bytes without UCP, written out here rather than taken
+ * from reason.c, so that the two are checked against each other. */
 static int
-occurs(const char *text, const char *lit)
+word_byte(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    c == '_';
+}
+
+/* Does lit occur in text, ignoring ASCII case, with the \b's bounds
+ * (REASON_WB_*) asks for holding? lit is lower-case. */
+static int
+occurs(const char *text, const char *lit, unsigned bounds)
 {
 	size_t n = strlen(text), m = strlen(lit);
 
@@ -119,7 +130,8 @@ occurs(const char *text, const char *lit)
 		while (j < m && (text[i + j] >= 'A' && text[i + j] <= 'Z' ?
 		    text[i + j] + 'a' - 'A' : text[i + j]) == lit[j])
 			j++;
-		if (j == m)
+		if (j == m && !(bounds & REASON_WB_BEFORE && i > 0 && word_byte(text[i - 1])) &&
+		    !(bounds & REASON_WB_AFTER && i + m < n && word_byte(text[i + m])))
 			return 1;
 	}
 	return 0;
@@ -173,9 +185,10 @@ test_prefilter_sound(void **state)
 	while (golden_row(fp, line, sizeof line, col, &lineno)) {
 		/* 3. a sure literal that occurs means the pattern matches. */
 		for (size_t i = 0; i < reason_builtins_count; i++) {
-			for (const char *const *l = reason_builtins[i].sure; l != NULL && *l != NULL;
-			    l++) {
-				if (!occurs(col[2], *l))
+			const struct reason_builtin *b = &reason_builtins[i];
+
+			for (const char *const *l = b->sure; l != NULL && *l != NULL; l++) {
+				if (!occurs(col[2], *l, b->sure_bounds ? b->sure_bounds[l - b->sure] : 0))
 					continue;
 				sure_hits++;
 				if (pcre2_match(re[i], (PCRE2_SPTR)col[2], strlen(col[2]), 0, 0, md,
@@ -192,7 +205,9 @@ test_prefilter_sound(void **state)
 			    0, 0, md, NULL) < 0)
 				continue;
 			matched++;
-			for (l = reason_builtins[i].literals; *l != NULL && !occurs(col[2], *l); l++)
+			for (l = reason_builtins[i].literals; *l != NULL && !occurs(col[2], *l,
+			    reason_builtins[i].literal_bounds ?
+			    reason_builtins[i].literal_bounds[l - reason_builtins[i].literals] : 0); l++)
 				;
 			if (*l == NULL)
 				fail_msg("%s:%d: parsers/reasons.rules:%u matches, but none of its "
@@ -671,6 +686,87 @@ test_pair_filter(void **state)
 	free(defs);
 }
 
+/*
+ * The \b bounds of literals (gen_reasons.py's "\bspam\b", reason.c's
+ * bounds_hold): random replies made of the built-ins' own literals, each
+ * in random case with a word byte, a non-word byte or nothing on either
+ * side, among plain words, at the start, the end or alone, must all get
+ * what the plain ordered walk gives (every pattern run, unfiltered).
+ */
+static void
+test_bounds_random(void **state)
+{
+	(void)state;
+	static const char edge[] = "xX9_-. (\"<>@:";
+	static const char *const filler[] = { "the", "mail", "garcia", "user", "550", "5.7.1",
+	    "search", "spamhaus.org", "ok", "" };
+	char err[512], text[512];
+	struct reason_def *defs = calloc(reason_builtins_count, sizeof *defs);
+	const char *lits[2048];
+	size_t nlits = 0, bounded = 0, texts = 0, named = 0;
+	struct reason_set *fast, *plain;
+	uint32_t rng = 1234567u;
+
+	assert_non_null(defs);
+	for (size_t i = 0; i < reason_builtins_count; i++) {
+		const struct reason_builtin *b = &reason_builtins[i];
+
+		defs[i] = (struct reason_def){ reason_name(b->reason), b->pattern, b->code,
+		    b->enhanced };
+		for (int sure = 0; sure < 2; sure++) {
+			const char *const *l = sure ? b->sure : b->literals;
+			const unsigned char *wb = sure ? b->sure_bounds : b->literal_bounds;
+
+			for (size_t k = 0; l != NULL && l[k] != NULL && nlits < 2048; k++) {
+				lits[nlits++] = l[k];
+				bounded += wb != NULL && wb[k] != 0;
+			}
+		}
+	}
+	/* The rules have \b'd words ("\bspam\b", "\bPTR\b"): without them
+	 * this test would check nothing new. */
+	assert_true(bounded >= 10);
+	fast = reason_set_new(NULL, 0, NULL, err, sizeof err);
+	plain = reason_set_new(defs, reason_builtins_count, NULL, err, sizeof err);
+	assert_non_null(fast);
+	assert_non_null(plain);
+	for (int round = 0; round < 4000; round++) {
+		size_t n = 0, pieces = 1 + xorshift32(&rng) % 4;
+
+		for (size_t p = 0; p < pieces && n < sizeof text - 160; p++) {
+			const char *w = xorshift32(&rng) % 3 ? lits[xorshift32(&rng) % nlits] :
+			    filler[xorshift32(&rng) % (sizeof filler / sizeof filler[0])];
+			int upper = xorshift32(&rng) % 3 == 0;
+
+			if (xorshift32(&rng) % 2)
+				text[n++] = edge[xorshift32(&rng) % (sizeof edge - 1)];
+			for (const char *c = w; *c != '\0' && n < sizeof text - 4; c++)
+				text[n++] = upper && *c >= 'a' && *c <= 'z' ? (char)(*c - 'a' + 'A') : *c;
+			if (xorshift32(&rng) % 2)
+				text[n++] = edge[xorshift32(&rng) % (sizeof edge - 1)];
+			if (xorshift32(&rng) % 2)
+				text[n++] = ' ';
+		}
+		text[n] = '\0';
+		for (int c = 0; c < 2; c++) {
+			enum reason got = classify(fast, c ? 451 : 550, NULL, text);
+			enum reason want = classify(plain, c ? 451 : 550, NULL, text);
+
+			if (got != want)
+				fail_msg("\"%s\": prefiltered %s, plain walk %s", text,
+				    reason_name(got), reason_name(want));
+			named += got != REASON_OTHER;
+			texts++;
+		}
+	}
+	printf("bounds: %zu literals (%zu with \\b), %zu replies, %zu named\n", nlits, bounded,
+	    texts, named);
+	assert_true(named >= texts / 2);
+	reason_set_free(fast);
+	reason_set_free(plain);
+	free(defs);
+}
+
 int
 main(void)
 {
@@ -678,6 +774,7 @@ main(void)
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_prefilter_sound),
 		cmocka_unit_test(test_pair_filter),
+		cmocka_unit_test(test_bounds_random),
 		cmocka_unit_test(test_closed_set),
 		cmocka_unit_test(test_user_rules_override),
 		cmocka_unit_test(test_jit_on_first_use),
