@@ -7,6 +7,7 @@
 #include "parsers/find.h"
 #include "parsers/parser.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #ifdef MP_FIND_SSE2
@@ -28,13 +29,46 @@ step(const char *p, size_t k, __m128i first, __m128i other)
  * literal (": ", " [", the commonest), which took a memcmp call of one
  * byte per candidate before.
  */
+/*
+ * a[0..n) == b[0..n), n at most 16 without a call: two loads of 8 (or 4)
+ * bytes from each, the second ending at the last byte, overlapping the
+ * first when n is under 16; so no byte outside either is read. memcmp was
+ * a call and a dispatch on the length for every candidate, 4 % of a
+ * Postfix log's samples.
+ */
+static inline int
+same(const char *a, const char *b, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		uint64_t w, x, y, z;
+
+		memcpy(&w, a, 8);
+		memcpy(&x, b, 8);
+		memcpy(&y, a + n - 8, 8);
+		memcpy(&z, b + n - 8, 8);
+		return ((w ^ x) | (y ^ z)) == 0;
+	}
+	if (n >= 4 && n < 8) {
+		uint32_t w, x, y, z;
+
+		memcpy(&w, a, 4);
+		memcpy(&x, b, 4);
+		memcpy(&y, a + n - 4, 4);
+		memcpy(&z, b + n - 4, 4);
+		return ((w ^ x) | (y ^ z)) == 0;
+	}
+	if (n < 4)
+		return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+	return memcmp(a, b, n) == 0;
+}
+
 static inline const char *
 tried(const char *p, unsigned m, const char *lit, size_t n, size_t off)
 {
 	while (m != 0) {
 		const char *c = p + __builtin_ctz(m);
 
-		if (n == 2 || memcmp(c + off, lit + off, n - 2) == 0)
+		if (same(c + off, lit + off, n - 2))
 			return c;
 		m &= m - 1;
 	}
