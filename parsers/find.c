@@ -23,13 +23,6 @@ step(const char *p, size_t k, __m128i first, __m128i other)
 }
 
 /*
- * The first place of the mask m (over p[0..16)) where lit[0..n) is, or
- * NULL. The step matched lit[0] and lit[k] there already, so only the n - 2
- * bytes from off (2 when k is 1, else 1) are compared: none for a 2-byte
- * literal (": ", " [", the commonest), which took a memcmp call of one
- * byte per candidate before.
- */
-/*
  * a[0..n) == b[0..n), n at most 16 without a call: two loads of 8 (or 4)
  * bytes from each, the second ending at the last byte, overlapping the
  * first when n is under 16; so no byte outside either is read. memcmp was
@@ -62,6 +55,13 @@ same(const char *a, const char *b, size_t n)
 	return memcmp(a, b, n) == 0;
 }
 
+/*
+ * The first place of the mask m (over p[0..16)) where lit[0..n) is, or
+ * NULL. The step matched lit[0] and lit[k] there already, so only the n - 2
+ * bytes from off (2 when k is 1, else 1) are compared: none for a 2-byte
+ * literal (": ", " [", the commonest), which took a memcmp call of one
+ * byte per candidate before.
+ */
 static inline const char *
 tried(const char *p, unsigned m, const char *lit, size_t n, size_t off)
 {

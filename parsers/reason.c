@@ -588,6 +588,31 @@ in_range(const struct range *r, unsigned v)
 }
 
 /*
+ * Whether the \b's a literal asks for hold around t[i, i + len) in a text
+ * of n bytes: the byte before (after) it is no word byte, or there is none.
+ * PCRE2's \b without UCP: a word byte is [A-Za-z0-9_]; t is lower-cased,
+ * and the pattern runs on the same n bytes, so their ends are its ends.
+ */
+static int
+bounds_hold(const unsigned char *t, size_t n, size_t i, size_t len, unsigned bounds)
+{
+	static const unsigned char word[256] = {
+		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+		['7'] = 1, ['8'] = 1, ['9'] = 1, ['_'] = 1,
+		['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+		['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+		['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+		['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+	};
+
+	if (bounds & REASON_WB_BEFORE && i > 0 && word[t[i - 1]])
+		return 0;
+	if (bounds & REASON_WB_AFTER && i + len < n && word[t[i + len]])
+		return 0;
+	return 1;
+}
+
+/*
  * Mark in rs->maybe every rule one of whose literals occurs in the reply
  * (and in rs->sure every rule one of whose sure literals does): one pass;
  * a literal is compared only when its first three bytes (its key) are the
@@ -618,32 +643,11 @@ in_range(const struct range *r, unsigned v)
  * comes before the compare, so bytes past the end never decide a match.
  * (test_reasons: literals at the very start and end of a reply, replies of
  * two and three bytes, upper case, a reply cut at REASON_TEXT_MAX.)
+ *
+ * A literal from a "\bspam\b" alternative (REASON_WB_*) counts only where
+ * its \b's hold (bounds_hold): "spam" in "spamhaus" is no \bspam\b, and
+ * "arc" in "garcia" wakes no \bARC\b (test_bounds_random).
  */
-/*
- * Whether the \b's a literal asks for hold around t[i, i + len) in a text
- * of n bytes: the byte before (after) it is no word byte, or there is none.
- * PCRE2's \b without UCP: a word byte is [A-Za-z0-9_]; t is lower-cased,
- * and the pattern runs on the same n bytes, so their ends are its ends.
- */
-static int
-bounds_hold(const unsigned char *t, size_t n, size_t i, size_t len, unsigned bounds)
-{
-	static const unsigned char word[256] = {
-		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
-		['7'] = 1, ['8'] = 1, ['9'] = 1, ['_'] = 1,
-		['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
-		['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-		['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
-		['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-	};
-
-	if (bounds & REASON_WB_BEFORE && i > 0 && word[t[i - 1]])
-		return 0;
-	if (bounds & REASON_WB_AFTER && i + len < n && word[t[i + len]])
-		return 0;
-	return 1;
-}
-
 static void
 scan(struct reason_set *rs, struct reply *rp)
 {
