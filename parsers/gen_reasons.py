@@ -13,7 +13,10 @@ It also derives, per pattern, a prefilter: a small set of lower-case
 literals such that every text the pattern matches contains at least one of
 them (see required_literals). reason.c finds all of them in one pass over
 the reply and runs only the patterns whose literals occur, which is what
-keeps a failed status from costing 48 regex calls.
+keeps a failed status from costing 48 regex calls. A literal taken from an
+alternative between \b's carries them (WB_BEFORE, WB_AFTER) and counts
+only where they hold; tests/test_gen_reasons.py checks the shapes the
+rules do not reach.
 """
 import re
 import sys
