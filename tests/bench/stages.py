@@ -34,7 +34,8 @@ time on the page-cached file (medians). Nothing is asserted: it fails only
 if a tool fails.
 
   MAILLOG_EXPORTER=build/daemon/maillog_exporter tests/bench/stages.py
-  tests/bench/stages.py --log exim.log --regex 'exim\\[...'
+  tests/bench/stages.py --log exim.log --regex "$(cd tests/bench &&
+      python3 -c 'import floor; print(floor.FLOOR_RE["exim"])')"
 
 Environment: BENCH_STAGE_LINES (default 200000) sizes the generated log;
 BENCH_STAGE_RUNS (default 5) the native runs.
@@ -52,11 +53,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# One realistic Postfix delivery-line regex (the one the team's side-by-side
-# harness uses for its single-regex floor).
-POSTFIX_RE = (r"postfix/(smtp|lmtp|local|virtual|pipe|error)\[[0-9]+\]: [0-9A-F]+: "
-              r"to=<[^>]*>, .*dsn=([245]\.[0-9]{1,3}\.[0-9]{1,3}), "
-              r"status=(sent|deferred|bounced) ")
+# The delivery regexes of the single-regex floor, one per format (floor.py).
+from floor import FLOOR_RE  # noqa: E402
 
 PARSE_FNS = ("postfix_parse", "exim_parse", "sendmail_parse", "opensmtpd_parse",
              "mp_custom_parse")
@@ -124,7 +122,8 @@ def native(cmd, runs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--log", help="a log to measure (default: gen_log.py's Postfix log)")
-    ap.add_argument("--regex", default=POSTFIX_RE, help="pcre2grep's delivery regex")
+    ap.add_argument("--regex", default=FLOOR_RE["postfix"],
+                    help="pcre2grep's delivery regex (floor.py's FLOOR_RE has one per format)")
     ap.add_argument("--binary", default=os.environ.get("MAILLOG_EXPORTER", ""))
     ap.add_argument("--format", default=None, help="--maillog.format for the exporter")
     args = ap.parse_args()
