@@ -82,6 +82,17 @@ test_random(void **state)
 		"verify=OK", "verify=NO", "verify=FAIL", "bits=256/256", "class=0",
 		"reject=550 5.7.1 no", "proto=ESMTP", "=", "", ",", " ", ", ", "to",
 		"stat", "relay", "x=y,z", "a, b",
+		/* Near misses of every key, short and long (classify() reads a
+		 * field of eight bytes or more as one word): another byte in
+		 * each place, upper case, bytes above 127, keys cut short. */
+		"tO=<u@d.example>", "to:<u@d.example>", "t=", "dsn:2.0.0", "dsx=2.0.0",
+		"Dsn=2.0.0", "delay:00:00:01", "delai=00:00:01", "xdelay:00:00:00",
+		"xdelay=0", "xdela=", "relay:mx.example", "relax=mx.example", "relay",
+		"reply:250 ok", "replz=250 ok", "reply=2", "mailer:esmtp", "mailed=esmtp",
+		"mailer=", "nrcpts:1", "nrcpt=1", "size:123", "sizes=123", "size=1",
+		"version:TLSv1.3", "versiom=TLSv1.3", "version", "verify:OK", "verifz=OK",
+		"verif=OK", "cipher:TLS_AES", "ciphers=TLS_AES", "\xe4sn=2.0.0",
+		"to=\xff\xfe", "\xf6" "ersion=TLSv1.3", "veri\xe6y=OK",
 	};
 	static const char *const sep[] = { ", ", ", ", ", ", ", ", ",", " ", ", , ", "" };
 	char line[4096];
