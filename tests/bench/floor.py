@@ -196,13 +196,19 @@ def run_daemon(log, lines, tmp):
     if rc != 0:
         err.seek(0)
         raise SystemExit("daemon exited %d: %s" % (rc, err.read().decode()))
+    err.close()
     os.unlink(path)
     return lines_cpu, cpu - lines_cpu, status
 
 
 def measure(fmt, log, truth, runs, tmp):
-    with open(log, "rb") as f:
-        lines = sum(1 for _ in f)
+    try:
+        with open(log, "rb") as f:
+            lines = sum(1 for _ in f)
+    except OSError as e:
+        raise SystemExit("cannot read %s: %s" % (log, e.strerror))
+    if lines == 0:
+        raise SystemExit("%s holds no line to measure" % log)
     grep = [shutil.which("pcre2grep"), "-c", FLOOR_RE[fmt], log]
     rc, _, _ = timed(grep)               # the page cache, for every one
     if rc not in (0, 1):
@@ -268,6 +274,8 @@ def main():
         if fmt not in FLOOR_RE:
             ap.error("unknown format %r in BENCH_FLOOR_FORMATS" % fmt)
     runs = int(os.environ.get("BENCH_FLOOR_RUNS", "5"))
+    if runs < 1:
+        ap.error("BENCH_FLOOR_RUNS must be at least 1")
     if OURS:
         os.sched_setaffinity(0, OURS)
         print("measured programs on CPU %s, the writer and poller on %s"
