@@ -117,16 +117,6 @@ def bench_once(log, truth):
            max_rss_mib="%.1f" % rss if rss is not None else "n/a (no /usr/bin/time)")
 
 
-def append_all(src, dst):
-    with open(src, "rb") as fin, open(dst, "ab") as fout:
-        while True:
-            chunk = fin.read(1 << 20)
-            if not chunk:
-                break
-            fout.write(chunk)
-            fout.flush()
-
-
 def bench_daemon(log, truth, scrapers=0):
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "mail.log")
@@ -146,7 +136,7 @@ def bench_daemon(log, truth, scrapers=0):
                 t.start()
             cpu0 = proc_cpu(dm.proc.pid)
             t0 = time.monotonic()
-            append_all(log, path)
+            harness.append_all(log, path)
             while lines_read(dm) < LINES:
                 if time.monotonic() - t0 > 300:
                     raise SystemExit("daemon did not catch up within 300 s")

@@ -155,6 +155,8 @@ def run_report(log):
 
 
 def run_daemon(log, lines, tmp):
+    # Not harness.Daemon: that one is spawned unpinned and reaped by
+    # Popen.wait, which throws away the rusage wait_cpu() needs.
     path = os.path.join(tmp, "daemon.log")
     open(path, "w").close()
     addr = "127.0.0.1:%d" % harness.free_port()
@@ -173,13 +175,7 @@ def run_daemon(log, lines, tmp):
                     raise SystemExit("daemon did not answer: " + err.read().decode())
                 time.sleep(0.02)
         ns0 = run_ns(p.pid)
-        with open(log, "rb") as fin, open(path, "ab") as fout:
-            while True:
-                chunk = fin.read(1 << 20)
-                if not chunk:
-                    break
-                fout.write(chunk)
-                fout.flush()
+        harness.append_all(log, path)
         deadline = time.monotonic() + 300
         while True:
             n, status = lines_read(addr)

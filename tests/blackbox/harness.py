@@ -91,6 +91,18 @@ def value(metrics, name, **labels):
     return metrics.get((name, frozenset(labels.items())))
 
 
+def append_all(src, dst):
+    """Append file src to file dst in 1 MiB writes, each flushed: a busy
+    writer as the benchmarks feed the daemon (bench.py, floor.py)."""
+    with open(src, "rb") as fin, open(dst, "ab") as fout:
+        while True:
+            chunk = fin.read(1 << 20)
+            if not chunk:
+                break
+            fout.write(chunk)
+            fout.flush()
+
+
 class Daemon:
     """The exporter in daemon mode on a free loopback port."""
 
