@@ -244,26 +244,49 @@ mp_op_sasl(const char *s, size_t len)
 	return len == 0 ? MP_SASL_UNKNOWN : MP_SASL_OTHER;
 }
 
+/* s[0..2] are, caselessly, the letters of w ("tls", "ssl"; lower case). */
+static int
+three_letters(const char *s, const char *w)
+{
+	/* c | 0x20 equals a lower-case letter only when c is that letter in
+	 * either case ('T' and 't' give 't', no other byte does). */
+	return (s[0] | 0x20) == w[0] && (s[1] | 0x20) == w[1] && (s[2] | 0x20) == w[2];
+}
+
+/*
+ * The protocol a TLS line names: OpenSSL writes "TLSv1.2", GnuTLS and Exim
+ * "TLS1.2". The words it knows, caselessly, are TLS[v]1, TLS[v]1.0 to
+ * TLS[v]1.3, SSLv3 and SSL3.0; anything else is MP_TLSP_OTHER.
+ *
+ * Read by position, not by comparing a list of words: the list cost 260
+ * instructions a STARTTLS line (four words of seven bytes compared byte by
+ * byte), 4 % of a Sendmail log's whole run (callgrind).
+ * test_ops.c checks it against that list on every word, every near miss and
+ * random strings of the same bytes.
+ */
 enum mp_tls_protocol
 mp_op_tls_protocol(const char *s, size_t len)
 {
-	/* Exim writes "TLS1.3", GnuTLS "TLS1.2"; OpenSSL "TLSv1.2". */
-#define W(w) w, sizeof(w) - 1
-	static const struct { const char *w; size_t n; enum mp_tls_protocol p; } words[] = {
-		{ W("SSLv3"), MP_TLSP_SSLV3 }, { W("TLSv1"), MP_TLSP_TLSV1 },
-		{ W("TLSv1.0"), MP_TLSP_TLSV1 }, { W("TLSv1.1"), MP_TLSP_TLSV1_1 },
-		{ W("TLSv1.2"), MP_TLSP_TLSV1_2 }, { W("TLSv1.3"), MP_TLSP_TLSV1_3 },
-		{ W("SSL3.0"), MP_TLSP_SSLV3 }, { W("TLS1.0"), MP_TLSP_TLSV1 },
-		{ W("TLS1"), MP_TLSP_TLSV1 }, { W("TLS1.1"), MP_TLSP_TLSV1_1 },
-		{ W("TLS1.2"), MP_TLSP_TLSV1_2 }, { W("TLS1.3"), MP_TLSP_TLSV1_3 },
+	static const enum mp_tls_protocol minor[4] = {
+		MP_TLSP_TLSV1, MP_TLSP_TLSV1_1, MP_TLSP_TLSV1_2, MP_TLSP_TLSV1_3,
 	};
-#undef W
+	size_t v;
 
-	/* The length first: every word starts with S or T, so word_eq's
-	 * first-byte test passed them all on to strlen and a compare, a
-	 * few per STARTTLS line (2 % of a Sendmail log's CPU time, perf). */
-	for (size_t i = 0; i < N(words); i++)
-		if (len == words[i].n && mp_ascii_caseeq(s, words[i].w, len))
-			return words[i].p;
+	if (len < 4)
+		return MP_TLSP_OTHER;
+	if (three_letters(s, "ssl")) {
+		if ((len == 5 && (s[3] | 0x20) == 'v' && s[4] == '3') ||
+		    (len == 6 && s[3] == '3' && s[4] == '.' && s[5] == '0'))
+			return MP_TLSP_SSLV3;
+		return MP_TLSP_OTHER;
+	}
+	if (!three_letters(s, "tls"))
+		return MP_TLSP_OTHER;
+	v = (s[3] | 0x20) == 'v';              /* "TLSv1" or "TLS1": the 1 is at 3 + v */
+	if (len == 4 + v && s[3 + v] == '1')
+		return MP_TLSP_TLSV1;
+	if (len == 6 + v && s[3 + v] == '1' && s[4 + v] == '.' &&
+	    s[5 + v] >= '0' && s[5 + v] <= '3')
+		return minor[s[5 + v] - '0'];
 	return MP_TLSP_OTHER;
 }

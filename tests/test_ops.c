@@ -137,6 +137,112 @@ test_words(void **state)
 }
 
 
+/* ASCII letters equal in either case, every other byte only to itself. */
+static int
+caseless_eq(const char *s, const char *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char a = (unsigned char)s[i], b = (unsigned char)w[i];
+
+		if (a >= 'A' && a <= 'Z')
+			a = (unsigned char)(a + 32);
+		if (b >= 'A' && b <= 'Z')
+			b = (unsigned char)(b + 32);
+		if (a != b)
+			return 0;
+	}
+	return 1;
+}
+
+/* mp_op_tls_protocol as it was, a list of words compared caselessly: what
+ * the positional reader must answer on every input. */
+static enum mp_tls_protocol
+tls_protocol_by_list(const char *s, size_t len)
+{
+	static const struct { const char *w; enum mp_tls_protocol p; } words[] = {
+		{ "SSLv3", MP_TLSP_SSLV3 }, { "TLSv1", MP_TLSP_TLSV1 },
+		{ "TLSv1.0", MP_TLSP_TLSV1 }, { "TLSv1.1", MP_TLSP_TLSV1_1 },
+		{ "TLSv1.2", MP_TLSP_TLSV1_2 }, { "TLSv1.3", MP_TLSP_TLSV1_3 },
+		{ "SSL3.0", MP_TLSP_SSLV3 }, { "TLS1.0", MP_TLSP_TLSV1 },
+		{ "TLS1", MP_TLSP_TLSV1 }, { "TLS1.1", MP_TLSP_TLSV1_1 },
+		{ "TLS1.2", MP_TLSP_TLSV1_2 }, { "TLS1.3", MP_TLSP_TLSV1_3 },
+	};
+
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strlen(words[i].w) == len && caseless_eq(s, words[i].w, len))
+			return words[i].p;
+	return MP_TLSP_OTHER;
+}
+
+static void
+check_tls_protocol(const char *s, size_t len)
+{
+	/* A copy of exactly len bytes on the heap: a read past it is
+	 * ASan's to catch. */
+	char *c = malloc(len > 0 ? len : 1);
+
+	assert_non_null(c);
+	memcpy(c, s, len);
+	if (mp_op_tls_protocol(c, len) != tls_protocol_by_list(c, len))
+		fail_msg("mp_op_tls_protocol(\"%.*s\", %zu): %d, the list says %d", (int)len, s,
+		    len, mp_op_tls_protocol(c, len), tls_protocol_by_list(c, len));
+	free(c);
+}
+
+/* Every word in every case, every word with each byte changed to every
+ * other byte, cut short and made longer, and random strings of the bytes
+ * the words are made of. */
+static void
+test_tls_protocol_as_list(void **state)
+{
+	static const char *const words[] = {
+		"SSLv3", "TLSv1", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3",
+		"SSL3.0", "TLS1.0", "TLS1", "TLS1.1", "TLS1.2", "TLS1.3",
+	};
+	static const char alphabet[] = "TtLlSsVv0123459.x \x80\xff";
+	char b[16];
+	unsigned long seed = 20261207;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		size_t n = strlen(words[i]);
+
+		for (unsigned m = 0; m < 1u << n; m++) {
+			for (size_t k = 0; k < n; k++) {
+				char c = words[i][k];
+				b[k] = m >> k & 1 && c >= 'a' && c <= 'z' ? (char)(c - 32) :
+				    m >> k & 1 && c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+			}
+			check_tls_protocol(b, n);
+		}
+		for (size_t k = 0; k < n; k++) {
+			memcpy(b, words[i], n);
+			for (unsigned v = 0; v < 256; v++) {
+				b[k] = (char)v;
+				check_tls_protocol(b, n);
+			}
+		}
+		for (size_t k = 0; k <= n; k++)
+			check_tls_protocol(words[i], k);
+		for (unsigned v = 0; v < 256; v++) {
+			memcpy(b, words[i], n);
+			b[n] = (char)v;
+			check_tls_protocol(b, n + 1);
+		}
+	}
+	for (int r = 0; r < 200000; r++) {
+		size_t n;
+
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		n = (size_t)(seed >> 33) % 9;
+		for (size_t k = 0; k < n; k++) {
+			seed = seed * 6364136223846793005u + 1442695040888963407u;
+			b[k] = alphabet[(seed >> 33) % (sizeof alphabet - 1)];
+		}
+		check_tls_protocol(b, n);
+	}
+}
+
 /* Every op counter and histogram, and the cipher labels, come back from
  * the state file and through agg_publish exactly. */
 static void
@@ -299,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_op_valid),
 		cmocka_unit_test(test_words),
+		cmocka_unit_test(test_tls_protocol_as_list),
 		cmocka_unit_test(test_save_load_publish),
 		cmocka_unit_test(test_unused_mtas_untouched),
 		cmocka_unit_test(test_every_family_fed),
