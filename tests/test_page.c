@@ -174,6 +174,98 @@ test_history_windows(void **state)
 	assert_null(hist_new(10, 0));
 }
 
+/* hist_record's rules written plainly, as history.c's top comment states
+ * them: one array of buckets, no atomics. */
+struct ring_model {
+	unsigned n, secs;
+	int64_t latest;
+	uint64_t dropped;
+	int64_t tag[32];
+	uint64_t count[32][MP_DIR_COUNT][HIST_CLASSES];
+};
+
+static void
+model_record(struct ring_model *m, int64_t t, enum mp_direction dir, int cls)
+{
+	int ci = hist_class_index(cls);
+	int64_t s = m->secs, p = t >= 0 ? t / s : -((-t + s - 1) / s), i;
+
+	if (ci < 0 || (unsigned)dir >= MP_DIR_COUNT ||
+	    (m->latest >= 0 && p <= m->latest - (int64_t)m->n) || p < 0 || p == INT64_MAX) {
+		m->dropped++;
+		return;
+	}
+	i = p % m->n;
+	if (m->tag[i] != p + 1) {
+		m->tag[i] = p + 1;
+		memset(m->count[i], 0, sizeof m->count[i]);
+	}
+	m->count[i][dir][ci]++;
+	if (p > m->latest)
+		m->latest = p;
+}
+
+/* The ring against the model after every record of random runs of times:
+ * mostly inside one period, then across a period's ends, back by a little
+ * and a lot, forward past the whole ring, and times, classes and
+ * directions that are dropped. */
+static void
+test_history_as_model(void **state)
+{
+	static const unsigned shapes[][2] = { { 4, 1 }, { 4, 60 }, { 24, 3600 }, { 32, 7 } };
+	uint64_t seed = 20261207;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+		struct ring_model m = { .n = shapes[k][0], .secs = shapes[k][1], .latest = -1 };
+		struct hist *h = hist_new(m.n, m.secs);
+		int64_t t = 1795874400 + (int64_t)k;
+
+		assert_non_null(h);
+		for (int r = 0; r < 20000; r++) {
+			int64_t s = m.secs, rec = t;
+			enum mp_direction dir;
+			int cls;
+			unsigned x;
+
+			seed = seed * 6364136223846793005u + 1442695040888963407u;
+			x = (unsigned)(seed >> 33);
+			switch (x % 16) {
+			case 0: t += s; break;                          /* the next period */
+			case 1: t = (t / s) * s + s - 1; break;         /* a period's last second */
+			case 2: t = (t / s) * s - 1; break;             /* the one before it starts */
+			case 3: t -= (int64_t)(x >> 8) % (s * 3 + 1); break; /* back a little */
+			case 4: t -= s * (int64_t)m.n; break;           /* back past the ring */
+			case 5: t += s * (int64_t)m.n + (int64_t)(x >> 8) % s; break; /* past the ring */
+			default: t += (int64_t)(x >> 8) % (s / 4 + 1); break; /* within a period */
+			}
+			rec = t;
+			if (x % 97 == 0)
+				rec = -(int64_t)(x >> 8) % 100 - 1;
+			if (x % 89 == 0)
+				rec = INT64_MAX;
+			cls = x % 53 == 0 ? 3 : (int[]){ 2, 4, 5 }[(x >> 4) % 3];
+			dir = x % 59 == 0 ? (enum mp_direction)7 : (enum mp_direction)((x >> 6) % MP_DIR_COUNT);
+			hist_record(h, rec, dir, cls);
+			model_record(&m, rec, dir, cls);
+
+			assert_int_equal(hist_latest(h), m.latest);
+			assert_int_equal(hist_dropped(h), m.dropped);
+			for (int64_t p = m.latest - (int64_t)m.n - 1; m.latest >= 0 &&
+			    p <= m.latest + 1; p++) {
+				uint64_t v[MP_DIR_COUNT][HIST_CLASSES];
+				int held = p >= 0 && m.tag[p % m.n] == p + 1;
+
+				assert_int_equal(hist_get(h, p, v), held);
+				for (int d = 0; d < MP_DIR_COUNT; d++)
+					for (int c = 0; c < HIST_CLASSES; c++)
+						assert_int_equal(v[d][c], held ? m.count[p % m.n][d][c] : 0);
+			}
+		}
+		hist_free(h);
+	}
+}
+
 static void
 test_history_wraps(void **state)
 {
@@ -503,6 +595,7 @@ main(void)
 		cmocka_unit_test(test_history_windows),
 		cmocka_unit_test(test_history_fresh_ring),
 		cmocka_unit_test(test_history_wraps),
+		cmocka_unit_test(test_history_as_model),
 		cmocka_unit_test(test_history_race),
 		cmocka_unit_test(test_page_render),
 		cmocka_unit_test(test_not_attempted_apart),
