@@ -155,44 +155,34 @@ def run_report(log):
 
 
 def run_daemon(log, lines, tmp):
-    # Not harness.Daemon: that one is spawned unpinned and reaped by
-    # Popen.wait, which throws away the rusage wait_cpu() needs.
+    # harness.Daemon, started by spawn() so that it runs on the measured
+    # CPU, and reaped by wait_cpu() rather than Daemon.stop(): Popen.wait
+    # throws away the rusage that gives the start and stop's cost.
     path = os.path.join(tmp, "daemon.log")
     open(path, "w").close()
-    addr = "127.0.0.1:%d" % harness.free_port()
-    err = tempfile.TemporaryFile()
-    p = spawn([harness.BIN, "--web.listen-address=" + addr, "--maillog.path=" + path],
-              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                lines_read(addr)
-                break
-            except OSError:
-                if p.poll() is not None or time.monotonic() > deadline:
-                    err.seek(0)
-                    raise SystemExit("daemon did not answer: " + err.read().decode())
-                time.sleep(0.02)
-        ns0 = run_ns(p.pid)
+        d = harness.Daemon("--maillog.path=" + path, spawn=spawn)
+    except AssertionError as e:
+        raise SystemExit(str(e))
+    try:
+        ns0 = run_ns(d.proc.pid)
         harness.append_all(log, path)
         deadline = time.monotonic() + 300
         while True:
-            n, status = lines_read(addr)
+            n, status = lines_read(d.addr)
             if n >= lines:
                 break
             if time.monotonic() > deadline:
                 raise SystemExit("daemon read %d of %d lines in 300 s" % (n, lines))
             time.sleep(0.1)
-        lines_cpu = (run_ns(p.pid) - ns0) / 1e9
+        lines_cpu = (run_ns(d.proc.pid) - ns0) / 1e9
     finally:
-        if p.returncode is None:
-            p.send_signal(signal.SIGTERM)
-    rc, cpu = wait_cpu(p)
+        if d.proc.returncode is None:
+            d.proc.send_signal(signal.SIGTERM)
+    rc, cpu = wait_cpu(d.proc)
     if rc != 0:
-        err.seek(0)
-        raise SystemExit("daemon exited %d: %s" % (rc, err.read().decode()))
-    err.close()
+        raise SystemExit("daemon exited %d: %s" % (rc, d.stderr()))
+    d.errfile.close()
     os.unlink(path)
     return lines_cpu, cpu - lines_cpu, status
 

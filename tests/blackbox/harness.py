@@ -106,11 +106,13 @@ def append_all(src, dst):
 class Daemon:
     """The exporter in daemon mode on a free loopback port."""
 
-    def __init__(self, *args, port=None):
+    def __init__(self, *args, port=None, spawn=subprocess.Popen):
+        """spawn starts the process (Popen's arguments): a benchmark passes
+        one that pins it to a CPU."""
         self.port = port or free_port()
         self.addr = "127.0.0.1:%d" % self.port
         self.errfile = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [BIN, "--web.listen-address=" + self.addr] + list(args),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.errfile)
         deadline = time.monotonic() + 10
