@@ -74,7 +74,9 @@ struct rule {
 	int has_code, has_enh;
 	uint16_t code_digit[3];        /* 0..9 or ANY */
 	struct range enh[3];           /* class, subject, detail */
-	pcre2_code *re;                /* NULL: no pattern */
+	int has_pattern;
+	const char *builtin;           /* a built-in's pattern (static), compiled at its first run */
+	pcre2_code *re;                /* NULL: not compiled (yet) */
 	int jit_pending;               /* re not JIT-compiled yet (rule_holds does it) */
 	int filtered;                  /* re runs only if one of its literals occurs */
 };
@@ -406,7 +408,7 @@ index_literals(struct reason_set *rs)
 			x->next = head[b];
 			rs->tri[tri_bit(x->key) >> 6] |= (uint64_t)1 << (tri_bit(x->key) & 63);
 			head[b] = (uint32_t)n++;
-			rs->rules[r].filtered = rs->rules[r].re != NULL;
+			rs->rules[r].filtered = rs->rules[r].has_pattern;
 		}
 	}
 	rc = group_literals(rs, lits, n);
@@ -424,9 +426,18 @@ set_error(struct reason_error *where, size_t rule, enum reason_field field)
 	return -1;
 }
 
-/* Check and compile one rule into r. what names it in messages. */
+/*
+ * Check one rule into r; what names it in messages. A user's pattern is
+ * compiled here, so a mistake in it stops the start with its offset. A
+ * built-in pattern (lazy) is compiled the first time it must run, by
+ * rule_holds: compiling all of them was about 1 ms of every process's
+ * start, two thirds of `--once`'s own fixed cost beyond exec, and most of
+ * them never run in a process (a sure literal decides most replies, and a
+ * host sees few kinds of failure). test_reasons compiles every built-in
+ * pattern, so the only way one fails at run time is memory.
+ */
 static int
-compile_rule(struct rule *r, const struct reason_def *d, const char *what,
+compile_rule(struct rule *r, const struct reason_def *d, const char *what, int lazy,
     char *err, size_t errlen, enum reason_field *field)
 {
 	int reason = d->reason != NULL ? reason_from_name(d->reason) : -1;
@@ -466,6 +477,11 @@ compile_rule(struct rule *r, const struct reason_def *d, const char *what,
 		int code;
 		PCRE2_SIZE off;
 
+		r->has_pattern = 1;
+		if (lazy) {
+			r->builtin = d->pattern;
+			return 0;
+		}
 		r->re = pcre2_compile((PCRE2_SPTR)d->pattern, PCRE2_ZERO_TERMINATED,
 		    PCRE2_CASELESS, &code, &off, NULL);
 		if (r->re == NULL) {
@@ -478,12 +494,10 @@ compile_rule(struct rule *r, const struct reason_def *d, const char *what,
 		}
 		/*
 		 * JIT-compiled at its first match, not here: most patterns
-		 * never run in a process (a sure literal decides most replies,
-		 * and a host sees few kinds of failure), and compiling all of
-		 * them was a millisecond of every start, a tenth of --once's
-		 * fixed cost. Each pattern compiles at most once, so the
-		 * per-line path still allocates nothing after its first few
-		 * failures.
+		 * never run in a process, and compiling all of them was a
+		 * millisecond of every start, a tenth of --once's fixed cost
+		 * then. Each pattern compiles at most once, so the per-line
+		 * path still allocates nothing after its first few failures.
 		 */
 		r->jit_pending = 1;
 	}
@@ -518,7 +532,7 @@ reason_set_new(const struct reason_def *user, size_t nuser, struct reason_error 
 	rs->nuser = nuser;
 	for (size_t i = 0; i < nuser; i++, rs->nrules++) {
 		snprintf(what, sizeof what, "reason rule %zu", i + 1);
-		if (compile_rule(&rs->rules[i], &user[i], what, err, errlen, &field) < 0) {
+		if (compile_rule(&rs->rules[i], &user[i], what, 0, err, errlen, &field) < 0) {
 			set_error(where, i, field);
 			reason_set_free(rs);
 			return NULL;
@@ -529,7 +543,7 @@ reason_set_new(const struct reason_def *user, size_t nuser, struct reason_error 
 		struct reason_def d = { reason_name(b->reason), b->pattern, b->code, b->enhanced };
 
 		snprintf(what, sizeof what, "parsers/reasons.rules:%u", b->line);
-		if (compile_rule(&rs->rules[nuser + i], &d, what, err, errlen, &field) < 0) {
+		if (compile_rule(&rs->rules[nuser + i], &d, what, 1, err, errlen, &field) < 0) {
 			set_error(where, SIZE_MAX, field);
 			reason_set_free(rs);
 			return NULL;
@@ -565,6 +579,16 @@ size_t
 reason_set_user_rules(const struct reason_set *rs)
 {
 	return rs->nuser;
+}
+
+size_t
+reason_set_compiled(const struct reason_set *rs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->nrules; i++)
+		n += rs->rules[i].re != NULL;
+	return n;
 }
 
 size_t
@@ -696,6 +720,26 @@ scan(struct reason_set *rs, struct reply *rp)
 	rp->scanned = 1;
 }
 
+/*
+ * A built-in pattern's first run (compile_rule says why it waits). Only
+ * memory can fail it (test_reasons compiles every built-in): the rule
+ * then does not hold for this reply, the next rule decides, and the next
+ * reply that needs the pattern tries again.
+ */
+static int
+compile_builtin(struct rule *r)
+{
+	int code;
+	PCRE2_SIZE off;
+
+	r->re = pcre2_compile((PCRE2_SPTR)r->builtin, PCRE2_ZERO_TERMINATED, PCRE2_CASELESS,
+	    &code, &off, NULL);
+	if (r->re == NULL)
+		return -1;
+	r->jit_pending = 1;
+	return 0;
+}
+
 static int
 rule_holds(struct reason_set *rs, size_t i, unsigned code,
     const struct mp_enhanced *enh, struct reply *rp)
@@ -713,7 +757,7 @@ rule_holds(struct reason_set *rs, size_t i, unsigned code,
 	if (r->has_enh && (enh == NULL || enh->cls == 0 || !in_range(&r->enh[0], enh->cls) ||
 	    !in_range(&r->enh[1], enh->subject) || !in_range(&r->enh[2], enh->detail)))
 		return 0;
-	if (r->re != NULL) {
+	if (r->has_pattern) {
 		if (rp->text == NULL)
 			return 0;
 		if (r->filtered) {
@@ -738,6 +782,8 @@ rule_holds(struct reason_set *rs, size_t i, unsigned code,
 			if (rs->sure[i])
 				return 1;
 		}
+		if (r->re == NULL && compile_builtin(r) < 0)
+			return 0;
 		if (r->jit_pending) {
 			/* Without JIT (some platforms, SELinux) the
 			 * interpreter runs: same answers, only slower. */

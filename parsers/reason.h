@@ -109,9 +109,10 @@ extern const struct reason_builtin reason_builtins[];
 extern const size_t reason_builtins_count;
 
 /*
- * Compile the user rules (tried first, in order) and the built-in ones
- * into a new set. Every pattern is compiled here, and JIT-compiled (where
- * the platform allows it) the first time it runs. On failure returns NULL, a one-line reason in err (for a
+ * Check the user rules (tried first, in order) and the built-in ones into
+ * a new set. A user's pattern is compiled here, a built-in one the first
+ * time it must run; each is JIT-compiled (where the platform allows it)
+ * the first time it runs. On failure returns NULL, a one-line reason in err (for a
  * pattern, with the offset of the error in it) and, if where is not NULL,
  * which rule and field it is about. The caller frees the set with
  * reason_set_free (NULL is a no-op).
@@ -123,13 +124,16 @@ void reason_set_free(struct reason_set *rs);
 /* Number of user rules in rs (built-ins not counted). */
 size_t reason_set_user_rules(const struct reason_set *rs);
 
+/* Number of rules whose pattern is compiled by now (tests). */
+size_t reason_set_compiled(const struct reason_set *rs);
+
 /* Number of rules whose pattern is JIT-compiled by now (tests). */
 size_t reason_set_jitted(const struct reason_set *rs);
 
 /*
  * The reason of a failed status: code (0: none), enh (cls 0: none) and
  * the reply text (may be NULL). First matching rule wins; REASON_OTHER if
- * none does. Never allocates.
+ * none does. Allocates only the first time a pattern runs (compiling it).
  */
 enum reason reason_classify_reply(struct reason_set *rs, unsigned code,
     const struct mp_enhanced *enh, const char *text, size_t len);

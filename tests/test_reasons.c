@@ -26,6 +26,31 @@
 
 #define GOLDEN TESTS_DIR "/data/reasons/golden.tsv"
 
+/*
+ * pcre2_compile, wrapped (tests/meson.build links with
+ * -Wl,--wrap=pcre2_compile_8): every call is counted, and while
+ * fail_compiles is set each one fails as PCRE2 does without memory.
+ */
+pcre2_code *__real_pcre2_compile_8(PCRE2_SPTR, PCRE2_SIZE, uint32_t, int *, PCRE2_SIZE *,
+    pcre2_compile_context *);
+pcre2_code *__wrap_pcre2_compile_8(PCRE2_SPTR, PCRE2_SIZE, uint32_t, int *, PCRE2_SIZE *,
+    pcre2_compile_context *);
+static int fail_compiles;
+static size_t compiles;
+
+pcre2_code *
+__wrap_pcre2_compile_8(PCRE2_SPTR p, PCRE2_SIZE len, uint32_t opts, int *code, PCRE2_SIZE *off,
+    pcre2_compile_context *ctx)
+{
+	compiles++;
+	if (fail_compiles) {
+		*code = PCRE2_ERROR_HEAPLIMIT;
+		*off = 0;
+		return NULL;
+	}
+	return __real_pcre2_compile_8(p, len, opts, code, off, ctx);
+}
+
 static enum reason
 classify(struct reason_set *rs, unsigned code, const char *enh, const char *text)
 {
@@ -107,6 +132,126 @@ test_golden(void **state)
 	for (int r = 0; r < REASON_OTHER; r++)
 		if (seen[r] == 0 && r != REASON_NOT_ATTEMPTED)
 			fail_msg("no golden reply for %s", reason_name((enum reason)r));
+}
+
+/* Every built-in pattern compiles (reason.c compiles them only when they
+ * must first run, so a broken one would otherwise show only then). */
+static void
+test_builtins_compile(void **state)
+{
+	(void)state;
+	size_t n = 0;
+
+	for (size_t i = 0; i < reason_builtins_count; i++) {
+		const struct reason_builtin *b = &reason_builtins[i];
+		int code;
+		PCRE2_SIZE off;
+		pcre2_code *re;
+
+		if (b->pattern == NULL)
+			continue;
+		re = pcre2_compile((PCRE2_SPTR)b->pattern, PCRE2_ZERO_TERMINATED, PCRE2_CASELESS,
+		    &code, &off, NULL);
+		if (re == NULL)
+			fail_msg("parsers/reasons.rules:%u: the pattern does not compile (error %d "
+			    "at offset %zu)", b->line, code, (size_t)off);
+		pcre2_code_free(re);
+		n++;
+	}
+	assert_true(n >= 20);
+}
+
+/*
+ * A built-in pattern is compiled the first time a reply needs it, once:
+ * a new set has compiled none, a status its code decides compiles none,
+ * and over the golden replies, each classified twice, every compile is a
+ * pattern not compiled before, the second pass compiles nothing, and the
+ * answers are the golden ones throughout.
+ */
+static void
+test_builtins_compiled_at_first_need(void **state)
+{
+	(void)state;
+	char err[512], line[4096], *col[5];
+	size_t before = compiles;
+	struct reason_set *rs = reason_set_new(NULL, 0, NULL, err, sizeof err);
+	FILE *fp = fopen(GOLDEN, "r");
+	int lineno = 0;
+
+	assert_non_null(rs);
+	assert_non_null(fp);
+	assert_int_equal(compiles, before);
+	assert_int_equal(reason_set_compiled(rs), 0);
+	/* 535 without text: authentication_failed by its code alone. */
+	assert_int_equal(classify(rs, 535, NULL, NULL), REASON_AUTHENTICATION_FAILED);
+	assert_int_equal(reason_set_compiled(rs), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		rewind(fp);
+		lineno = 0;
+		while (golden_row(fp, line, sizeof line, col, &lineno)) {
+			size_t had = reason_set_compiled(rs);
+			assert_int_equal((int)classify_row(rs, col), reason_from_name(col[3]));
+			if (pass == 1)
+				assert_int_equal(reason_set_compiled(rs), had);
+		}
+		assert_int_equal(compiles - before, reason_set_compiled(rs));
+	}
+	/* The golden replies need patterns: the walk did compile some. */
+	assert_true(reason_set_compiled(rs) > 0);
+	fclose(fp);
+	reason_set_free(rs);
+}
+
+/*
+ * A built-in pattern that cannot be compiled (PCRE2 out of memory) does
+ * not hold: the walk goes on to the next rule, nothing is kept, and the
+ * next reply that needs the pattern compiles it and gets its reason.
+ */
+static void
+test_builtin_compile_fails(void **state)
+{
+	(void)state;
+	char err[512], line[4096], *col[5];
+	struct reason_set *rs = reason_set_new(NULL, 0, NULL, err, sizeof err);
+	FILE *fp = fopen(GOLDEN, "r");
+	int lineno = 0, changed = 0;
+
+	assert_non_null(rs);
+	assert_non_null(fp);
+	while (golden_row(fp, line, sizeof line, col, &lineno)) {
+		int want = reason_from_name(col[3]);
+		size_t had = reason_set_compiled(rs), tried = compiles;
+
+		fail_compiles = 1;
+		enum reason got = classify_row(rs, col);
+		fail_compiles = 0;
+		assert_int_equal(reason_set_compiled(rs), had);
+		if (compiles > tried && (int)got != want)
+			changed++;
+		assert_int_equal((int)classify_row(rs, col), want);
+	}
+	/* Some golden reply needed a pattern first compiled under failure. */
+	assert_true(changed > 0);
+	fclose(fp);
+	reason_set_free(rs);
+
+	/* A rule whose literal occurs but whose pattern cannot be compiled
+	 * does not hold: "try again later" is the literal of reasons.rules'
+	 * anchored 451 x.7.1 greylisting rule, which this text does not
+	 * match, and the answer is the one the compiled walk gives. */
+	static const char text[] = "451 4.7.1 Try again later, or not";
+	enum reason want;
+
+	assert_non_null(rs = reason_set_new(NULL, 0, NULL, err, sizeof err));
+	want = classify(rs, 451, "4.7.1", text);
+	assert_int_not_equal(want, REASON_GREYLISTED);
+	reason_set_free(rs);
+	assert_non_null(rs = reason_set_new(NULL, 0, NULL, err, sizeof err));
+	fail_compiles = 1;
+	assert_int_equal(classify(rs, 451, "4.7.1", text), want);
+	fail_compiles = 0;
+	assert_int_equal(reason_set_compiled(rs), 0);
+	reason_set_free(rs);
 }
 
 /* PCRE2's word bytes without UCP, written out here rather than taken
@@ -778,6 +923,9 @@ main(void)
 		cmocka_unit_test(test_closed_set),
 		cmocka_unit_test(test_user_rules_override),
 		cmocka_unit_test(test_jit_on_first_use),
+		cmocka_unit_test(test_builtins_compile),
+		cmocka_unit_test(test_builtins_compiled_at_first_need),
+		cmocka_unit_test(test_builtin_compile_fails),
 		cmocka_unit_test(test_bad_rules),
 		cmocka_unit_test(test_conditions),
 		cmocka_unit_test(test_event_fallback_text),
