@@ -327,7 +327,11 @@ record_domain(struct agg *a, int mta, const struct mp_event *ev, unsigned host)
 		return;
 	/* A missing or malformed domain is "other", so the family's sum per
 	 * class stays equal to maillog_smtp_status_total's. */
-	if (ev->domain != NULL && ev->domain_len > 0 && ev->domain_len < 1024)
+	/* With no domain labels (--metrics.domains.top=0, and the report,
+	 * which ranks domains from its own exact table) every domain is
+	 * "other": nothing to normalise or look up. */
+	if (a->opts.domains_top > 0 && ev->domain != NULL && ev->domain_len > 0 &&
+	    ev->domain_len < 1024)
 		len = topk_normalise(ev->domain, ev->domain_len, name);
 	/* A domain literally named "other" would be told from the bucket by
 	 * nobody: it is the bucket. */

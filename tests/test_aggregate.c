@@ -405,6 +405,23 @@ test_domains_heavy_hitters(void **state)
 	assert_int_equal(domain(a, MP_DIR_INBOUND, 5, "203.0.113.5"), 2);
 	assert_int_equal(domain(a, MP_DIR_INBOUND, 5, "other"), 2);
 	agg_free(a);
+
+	/* No labels (--metrics.domains.top=0, and the report's store): every
+	 * domain, well-formed or not, is "other", per direction and class,
+	 * so the family still sums to the statuses. */
+	o.domains_top = 0;
+	a = agg_new_opts(&o);
+	record_domain(a, MP_OUTCOME_SENT, "gmail.com", 9);
+	record_domain(a, MP_OUTCOME_SENT, "bad_name.example", 2);
+	record_domain(a, MP_OUTCOME_SENT, NULL, 1);
+	record_domain(a, MP_OUTCOME_BOUNCED, "gmail.com", 3);
+	record_domain(a, MP_OUTCOME_REJECTED, "203.0.113.5", 4);
+	assert_int_equal(domain(a, MP_DIR_OUTBOUND, 2, "other"), 9 + 2 + 1);
+	assert_int_equal(domain(a, MP_DIR_OUTBOUND, 5, "other"), 3);
+	assert_int_equal(domain(a, MP_DIR_INBOUND, 5, "other"), 4);
+	assert_int_equal(domain(a, MP_DIR_OUTBOUND, 2, "gmail.com"), UINT64_MAX);
+	assert_int_equal(domain(a, MP_DIR_INBOUND, 5, "203.0.113.5"), UINT64_MAX);
+	agg_free(a);
 }
 
 static void
