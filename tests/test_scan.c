@@ -29,6 +29,11 @@
  * every pair of byte values, then words of several bytes in every mix of
  * cases, with one byte changed at each place.
  *
+ * And mp_decimal_at (scan.c) against strtod: every decimal of up to 15
+ * digits it reads must be strtod's double, to the bit, with the bytes
+ * used; its limits (12 digits before the point, 18 in all) and every
+ * string as an exact-size heap copy.
+ *
  * Built twice (tests/meson.build): `scan` with SSE2 where the compiler has
  * it, `scan_portable` with -DMP_FIND_PORTABLE, the memchr loops.
  */
@@ -39,6 +44,7 @@
 #include <ctype.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -344,6 +350,94 @@ test_ascii_caseeq(void **state)
 	}
 }
 
+/* One decimal through mp_decimal_at, as an exact-size heap copy of its
+ * first len bytes; returns the value, the bytes used in *used. */
+static double
+decimal(const char *s, size_t len, size_t *used)
+{
+	char *c = malloc(len ? len : 1);
+	double v;
+
+	assert_non_null(c);
+	memcpy(c, s, len);
+	v = mp_decimal_at(c, len, used);
+	free(c);
+	return v;
+}
+
+/* want as strtod reads it: to the bit, or within rel of it (past 15
+ * digits, where the digits' integer is no longer an exact double). */
+static void
+check_decimal_within(const char *s, size_t want_used, const char *want, double rel)
+{
+	size_t used = 99;
+	double v = decimal(s, strlen(s), &used), w = want ? strtod(want, NULL) : -1;
+
+	assert_int_equal(used, want_used);
+	if (want == NULL)
+		assert_true(v == -1);
+	else if (rel == 0 ? v != w : v < w * (1 - rel) || v > w * (1 + rel))
+		fail_msg("\"%s\": %.17g, want %s", s, v, want);
+}
+
+static void
+check_decimal(const char *s, size_t want_used, const char *want)
+{
+	check_decimal_within(s, want_used, want, 0);
+}
+
+static void
+test_decimal(void **state)
+{
+	(void)state;
+	char buf[40];
+	uint32_t rng = 61;
+	size_t n = 0;
+
+	check_decimal("", 0, NULL);
+	check_decimal("x1", 0, NULL);
+	check_decimal(".", 1, NULL);
+	check_decimal("0", 1, "0");
+	check_decimal("0.3,", 3, "0.3");
+	check_decimal("0.7/0.15", 3, "0.7");
+	check_decimal("5.", 2, "5");
+	check_decimal(".5s", 2, "0.5");
+	check_decimal("1.2.3", 3, "1.2");
+	check_decimal("7200, delays", 4, "7200");
+	/* 12 digits before the point at most: the 13th is not read. */
+	check_decimal("1234567890123", 12, "123456789012");
+	check_decimal("123456789012.5", 14, "123456789012.5");
+	/* 18 digits in all: later ones are read, not counted. */
+	check_decimal_within("0.12345678901234567891", 22, "0.12345678901234567", 1e-15);
+	check_decimal_within(".123456789012345678", 19, "0.123456789012345678", 1e-15);
+	check_decimal_within("0.00000000000000001234", 22, "0.00000000000000001", 1e-15);
+	/* Every decimal of few digits, and random ones up to 15 digits, is
+	 * strtod's double: the delays a log holds fall exactly on their
+	 * histogram's bounds when they are written as them. */
+	for (int a = 0; a < 1000; a++) {
+		for (int f = 0; f < 1000; f += a < 10 ? 1 : 37) {
+			int k = snprintf(buf, sizeof buf, "%d.%03d", a, f);
+			check_decimal(buf, (size_t)k, buf);
+			n++;
+		}
+	}
+	for (int r = 0; r < 200000; r++) {
+		size_t ip = xorshift32(&rng) % 13, fp = xorshift32(&rng) % (16 - (ip > 12 ? 12 : ip));
+		size_t k = 0;
+
+		for (size_t i = 0; i < ip; i++)
+			buf[k++] = (char)('0' + xorshift32(&rng) % 10);
+		if (fp > 0 || xorshift32(&rng) % 2)
+			buf[k++] = '.';
+		for (size_t i = 0; i < fp; i++)
+			buf[k++] = (char)('0' + xorshift32(&rng) % 10);
+		buf[k] = '\0';
+		check_decimal(buf, k, ip + fp > 0 ? buf : NULL);
+		n++;
+	}
+	assert_true(n > 200000);
+}
+
 int
 main(void)
 {
@@ -354,6 +448,7 @@ main(void)
 		cmocka_unit_test(test_alnum_mask),
 		cmocka_unit_test(test_contains4),
 		cmocka_unit_test(test_ascii_caseeq),
+		cmocka_unit_test(test_decimal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
