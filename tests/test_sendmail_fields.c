@@ -9,7 +9,9 @@
  * return value: on every golden line (Sendmail's and the mixed file's),
  * every prefix of each, and random lines built from the fields Sendmail
  * writes, separators and junk, including lines with more fields than the
- * index holds.
+ * index holds; and queue ids of every length, with a byte of every value
+ * at every place before the ": ", on messages shorter and longer than the
+ * 32 bytes the fast build reads the id from at once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -123,12 +125,59 @@ test_random(void **state)
 	assert_true(diff.events > 1000);
 }
 
+/* "QID: to=..." with ids of 0 to 34 bytes, one byte of every value put at
+ * every place of the id and of the ": " after it, and the message cut to
+ * every length from 0 to 40 bytes and whole (the fast build reads the id
+ * with one 32-byte mask when the message has 32 bytes, the reference a
+ * byte at a time). */
+static void
+test_queue_ids(void **state)
+{
+	static const char rest[] = "to=<u@d.example>, delay=00:00:01, mailer=esmtp, "
+	    "relay=mx.example [192.0.2.25], dsn=2.0.0, stat=Sent (ok)";
+	static const char hdr[] = "Nov 28 00:00:00 relay sm-mta[1]: ";
+	char line[512];
+	size_t lines = 0, before;
+
+	(void)state;
+	before = diff.events;
+	for (size_t idlen = 0; idlen <= 34; idlen++) {
+		size_t h = sizeof hdr - 1, n = h;
+
+		memcpy(line, hdr, h);
+		for (size_t i = 0; i < idlen; i++)
+			line[n++] = "4AS0w8Zz9"[i % 9];
+		line[n++] = ':';
+		line[n++] = ' ';
+		memcpy(line + n, rest, sizeof rest - 1);
+		n += sizeof rest - 1;
+		for (size_t at = h; at < h + idlen + 2; at++) {
+			char keep = line[at];
+
+			for (int b = 0; b < 256; b++) {
+				line[at] = (char)b;
+				check(line, n);
+				lines++;
+			}
+			line[at] = keep;
+		}
+		for (size_t cut = h; cut <= h + 40 && cut <= n; cut++) {
+			check(line, cut);
+			lines++;
+		}
+		check(line, n);
+	}
+	print_message("%zu queue-id lines, %zu events\n", lines, diff.events - before);
+	assert_true(diff.events - before > 1000);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_queue_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
