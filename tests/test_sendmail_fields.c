@@ -9,7 +9,8 @@
  * return value: on every golden line (Sendmail's and the mixed file's),
  * every prefix of each, and random lines built from the fields Sendmail
  * writes, separators and junk, including lines with more fields than the
- * index holds; and queue ids of every length, with a byte of every value
+ * index holds; delay= and xdelay= values with every byte value at every
+ * place of "HH:MM:SS" and of longer and shorter shapes; and queue ids of every length, with a byte of every value
  * at every place before the ": ", on messages shorter and longer than the
  * 32 bytes the fast build reads the id from at once.
  */
@@ -171,6 +172,48 @@ test_queue_ids(void **state)
 	assert_true(diff.events - before > 1000);
 }
 
+/* Delays: the fast build reads an exact "HH:MM:SS" directly, the
+ * reference through the general D+HH:MM:SS path. Each shape gets every
+ * byte value at every place, as delay= and as xdelay=, and every cut. */
+static void
+test_delays(void **state)
+{
+	static const char *const shapes[] = {
+		"00:00:01", "23:59:59", "99:99:99", "96:07:43", "1+02:03:04", "0:00:01",
+		"00:00:01.5", "00:00:015", "000:00:01", "00:0:01",
+	};
+	char line[512], val[32];
+	size_t lines = 0, before = diff.events;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+		size_t vlen = strlen(shapes[k]);
+
+		for (size_t at = 0; at <= vlen; at++) {
+			for (int b = 0; b < 256; b++) {
+				size_t n;
+
+				memcpy(val, shapes[k], vlen);
+				val[at] = (char)b;
+				n = (size_t)snprintf(line, sizeof line,
+				    "Nov 28 00:00:00 relay sm-mta[1]: 4AS000w408662: to=<u@d.example>, "
+				    "delay=%.*s, xdelay=%.*s, mailer=esmtp, relay=mx.example "
+				    "[192.0.2.25], dsn=2.0.0, stat=Sent (ok)",
+				    (int)(at < vlen ? vlen : vlen + 1), val, (int)vlen, shapes[k]);
+				check(line, n);
+				n = (size_t)snprintf(line, sizeof line,
+				    "Nov 28 00:00:00 relay sm-mta[1]: 4AS000w408662: to=<u@d.example>, "
+				    "delay=00:00:09, xdelay=%.*s, mailer=esmtp, dsn=4.0.0, "
+				    "stat=Deferred", (int)(at < vlen ? vlen : vlen + 1), val);
+				check(line, n);
+				lines += 2;
+			}
+		}
+	}
+	print_message("%zu delay lines, %zu events\n", lines, diff.events - before);
+	assert_true(diff.events - before > 1000);
+}
+
 int
 main(void)
 {
@@ -178,6 +221,7 @@ main(void)
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_queue_ids),
+		cmocka_unit_test(test_delays),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
