@@ -15,6 +15,12 @@
  * hot path makes no call to look it up. */
 struct fam_layout {
 	uint32_t slots;          /* per label combination */
+	/* Counters from one value of label i to the next: slots times the
+	 * values of the labels after it (0 past nlabels, whose only valid
+	 * value is 0). A combination's first counter is then
+	 * off[fam] + sum of label[i] * stride[i], the same as
+	 * opstore_combo() * slots, in three multiply-adds without a loop. */
+	uint32_t stride[MP_OP_LABELS];
 	uint8_t nlabels;
 	uint8_t nvalues[MP_OP_LABELS];
 	uint8_t histogram;
@@ -60,6 +66,9 @@ opstore_new(int ciphers)
 		l->nlabels = (uint8_t)d->nlabels;
 		for (unsigned i = 0; i < MP_OP_LABELS; i++)
 			l->nvalues[i] = (uint8_t)(i < d->nlabels ? d->labels[i].nvalues : 1);
+		for (unsigned i = MP_OP_LABELS; i-- > 0;)
+			l->stride[i] = i >= d->nlabels ? 0 : i + 1 < d->nlabels ?
+			    l->stride[i + 1] * l->nvalues[i + 1] : l->slots;
 		l->histogram = (uint8_t)d->histogram;
 		l->nbounds = (uint8_t)d->nbounds;
 		l->bounds = d->bounds;
@@ -196,14 +205,17 @@ unsigned
 opstore_record(struct opstore *s, const struct mp_event *ev, int (*admit)(void *ctx),
     void *ctx)
 {
-	unsigned n = 0;
+	unsigned n = 0, nops = ev->nops < MP_OPS_MAX ? ev->nops : MP_OPS_MAX;
+	_Atomic uint64_t *block;
 
 	if (ev->mta < 0 || ev->mta >= MP_MTA_MAX)
 		return 0;
-	for (unsigned i = 0; i < ev->nops && i < MP_OPS_MAX; i++) {
+	/* nops and the MTA's block in locals: the counters are atomics, and
+	 * the compiler reloaded both from the event after every store. */
+	block = s->c + (size_t)ev->mta * s->per_mta;
+	for (unsigned i = 0; i < nops; i++) {
 		const struct mp_op *op = &ev->ops[i];
 		const struct fam_layout *d;
-		unsigned combo = 0;
 		_Atomic uint64_t *c;
 
 		/* The same checks as mp_op_valid, from the copied layout. */
@@ -214,9 +226,9 @@ opstore_record(struct opstore *s, const struct mp_event *ev, int (*admit)(void *
 		    op->label[2] >= d->nvalues[2] ||
 		    (d->histogram && !(op->value >= 0 && op->value <= DBL_MAX)))
 			continue;
-		for (unsigned l = 0; l < d->nlabels; l++)
-			combo = combo * d->nvalues[l] + op->label[l];
-		c = slot(s, ev->mta, op->family, combo);
+		_Static_assert(MP_OP_LABELS == 3, "three strides below");
+		c = block + s->off[op->family] + (size_t)op->label[0] * d->stride[0] +
+		    (size_t)op->label[1] * d->stride[1] + (size_t)op->label[2] * d->stride[2];
 		if (d->histogram)
 			observe(d, c, op->value);
 		else

@@ -353,6 +353,65 @@ test_unused_mtas_untouched(void **state)
 	agg_free(a);
 }
 
+/*
+ * opstore_record finds a combination's counter by strides (label[i] *
+ * stride[i]), the readers by opstore_combo() * slots: every combination
+ * of every family, recorded alone in a new store for three MTA ids, must
+ * be read back where the readers look, once, and nowhere else. An op
+ * with a label past its values is not counted.
+ */
+static void
+test_record_reads_back(void **state)
+{
+	size_t checked = 0;
+	(void)state;
+
+	for (unsigned f = 1; f < MP_OPF_COUNT; f++) {
+		const struct mp_op_family_desc *d = mp_op_family(f);
+		unsigned ncombo = mp_op_combinations(d);
+
+		for (unsigned want = 0; want < ncombo; want++) {
+			static const int mtas[] = { MP_MTA_POSTFIX, MP_MTA_SENDMAIL, MP_MTA_MAX - 1 };
+			uint8_t lab[MP_OP_LABELS] = { 0, 0, 0 };
+			unsigned rest = want;
+
+			for (unsigned l = d->nlabels; l-- > 0;) {
+				lab[l] = (uint8_t)(rest % d->labels[l].nvalues);
+				rest /= d->labels[l].nvalues;
+			}
+			assert_int_equal(opstore_combo(f, lab), want);
+			for (size_t k = 0; k < sizeof mtas / sizeof mtas[0]; k++) {
+				struct opstore *s = opstore_new(0);
+				struct mp_event ev = op_event(mtas[k], f, lab[0], lab[1], lab[2], 2.5);
+				uint64_t bk[64];
+				double sum;
+
+				assert_non_null(s);
+				assert_int_equal(opstore_record(s, &ev, NULL, NULL), 1);
+				for (int m = 0; m < MP_MTA_MAX; m++) {
+					for (unsigned c = 0; c < ncombo; c++) {
+						uint64_t v = d->histogram ?
+						    opstore_histogram(s, m, f, c, bk, &sum) :
+						    opstore_counter(s, m, f, c);
+						assert_int_equal(v, m == mtas[k] && c == want);
+					}
+				}
+				/* One value past the last of any label: not counted. */
+				for (unsigned l = 0; l < MP_OP_LABELS; l++) {
+					struct mp_event bad = ev;
+					bad.ops[0].label[l] = (uint8_t)(l < d->nlabels ?
+					    d->labels[l].nvalues : 1);
+					assert_int_equal(opstore_record(s, &bad, NULL, NULL), 0);
+				}
+				opstore_free(s);
+				checked++;
+			}
+		}
+	}
+	print_message("%zu (family, combination, MTA) cases\n", checked);
+	assert_true(checked > 100);
+}
+
 /* The name an op> line starts with for family f. */
 static const char *
 short_name(unsigned f)
@@ -408,6 +467,7 @@ main(void)
 		cmocka_unit_test(test_tls_protocol_as_list),
 		cmocka_unit_test(test_save_load_publish),
 		cmocka_unit_test(test_unused_mtas_untouched),
+		cmocka_unit_test(test_record_reads_back),
 		cmocka_unit_test(test_every_family_fed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
