@@ -66,9 +66,11 @@ opstore_new(int ciphers)
 		l->nlabels = (uint8_t)d->nlabels;
 		for (unsigned i = 0; i < MP_OP_LABELS; i++)
 			l->nvalues[i] = (uint8_t)(i < d->nlabels ? d->labels[i].nvalues : 1);
-		for (unsigned i = MP_OP_LABELS; i-- > 0;)
-			l->stride[i] = i >= d->nlabels ? 0 : i + 1 < d->nlabels ?
-			    l->stride[i + 1] * l->nvalues[i + 1] : l->slots;
+		for (unsigned i = MP_OP_LABELS, stride = l->slots; i-- > 0;) {
+			l->stride[i] = i < d->nlabels ? stride : 0;
+			if (i < d->nlabels)
+				stride *= l->nvalues[i];
+		}
 		l->histogram = (uint8_t)d->histogram;
 		l->nbounds = (uint8_t)d->nbounds;
 		l->bounds = d->bounds;
