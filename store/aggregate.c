@@ -326,10 +326,10 @@ record_domain(struct agg *a, int mta, const struct mp_event *ev, unsigned host)
 	if (ev->direction == MP_DIR_INBOUND && !a->opts.domains_inbound)
 		return;
 	/* A missing or malformed domain is "other", so the family's sum per
-	 * class stays equal to maillog_smtp_status_total's. */
-	/* With no domain labels (--metrics.domains.top=0, and the report,
-	 * which ranks domains from its own exact table) every domain is
-	 * "other": nothing to normalise or look up. */
+	 * class stays equal to maillog_smtp_status_total's. With no domain
+	 * labels (--metrics.domains.top=0, and the report, which ranks
+	 * domains from its own exact table) every domain is "other": nothing
+	 * to normalise or look up. */
 	if (a->opts.domains_top > 0 && ev->domain != NULL && ev->domain_len > 0 &&
 	    ev->domain_len < 1024)
 		len = topk_normalise(ev->domain, ev->domain_len, name);

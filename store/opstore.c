@@ -212,8 +212,7 @@ opstore_record(struct opstore *s, const struct mp_event *ev, int (*admit)(void *
 
 	if (ev->mta < 0 || ev->mta >= MP_MTA_MAX)
 		return 0;
-	/* nops and the MTA's block in locals: the counters are atomics, and
-	 * the compiler reloaded both from the event after every store. */
+	/* nops and the MTA's block read once, not on every pass. */
 	block = s->c + (size_t)ev->mta * s->per_mta;
 	for (unsigned i = 0; i < nops; i++) {
 		const struct mp_op *op = &ev->ops[i];

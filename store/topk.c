@@ -393,7 +393,8 @@ normalise_ipv6(const char *in, size_t len, char *out)
  * and '.' as they are, 0 for any byte no host name holds (':' included,
  * which sends the name to normalise_ipv6). One load a byte, in place of
  * a lower-casing and three range checks: this runs for every status's
- * domain, and the table made it about half as many instructions.
+ * domain, and the table cut a quarter of its instructions (295 -> 219 a
+ * call on an Exim log, callgrind).
  */
 static const unsigned char name_byte[256] = {
 	['-'] = '-', ['.'] = '.',
