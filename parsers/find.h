@@ -1,13 +1,12 @@
 /*
  * find.h - byte searches for the parsers' hot paths: mp_find (find.c), an
- * iterator over every place of one byte value in a line, mp_memchr,
- * mp_memrchr and mp_alnum_mask32.
+ * iterator over every place of one byte value in a line, mp_memchr, and
+ * mp_alnum_mask32.
  *
- * All but mp_memrchr use SSE2, which every x86-64 has, and fall back
- * elsewhere or when MP_FIND_PORTABLE is defined: the searches to memchr
- * loops, the mask to a byte loop; mp_memrchr reads 8-byte words on
- * little-endian hosts and falls back to a byte loop. test_scan runs built
- * both ways (tests `scan` and `scan_portable`).
+ * All four use SSE2, which every x86-64 has, and fall back elsewhere or
+ * when MP_FIND_PORTABLE is defined: the searches to memchr loops, the mask
+ * to a byte loop; test_scan runs built both ways (tests `scan` and
+ * `scan_portable`).
  */
 #ifndef MP_FIND_H
 #define MP_FIND_H
@@ -183,46 +182,6 @@ mp_memchr(const char *s, char c, size_t len)
 #else
 	return memchr(s, c, len);
 #endif
-}
-
-/*
- * The last place of byte c in s[0..len), or NULL: memrchr for the short
- * strings the parsers ask it of (a syslog tag's last '/').
- *
- * Why: Postfix's program name is the tag's last component, found by a
- * byte loop backwards from the tag's end on every line, 39 instructions a
- * line (callgrind), ending after a name of 4 to 10 bytes that the line
- * chose. This reads the last 8 bytes (then the 8 before) as one word: the
- * high bit of each byte of the XOR with c that is zero, exactly (no
- * borrow crosses bytes: each byte's low 7 bits are added to 0x7f alone),
- * and the highest such byte is the last c. Never reads outside
- * s[0..len). Byte order matters for "highest", so big-endian builds and
- * MP_FIND_PORTABLE take the byte loop; test_scan checks every length to
- * 40 with c at every place and every byte value beside it.
- */
-static inline const char *
-mp_memrchr(const char *s, char c, size_t len)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
-    !defined(MP_FIND_PORTABLE)
-	const uint64_t low7 = UINT64_C(0x7f7f7f7f7f7f7f7f),
-	    mc = UINT64_C(0x0101010101010101) * (unsigned char)c;
-
-	while (len >= 8) {
-		uint64_t v, hit;
-
-		memcpy(&v, s + len - 8, 8);
-		v ^= mc;
-		hit = ~(((v & low7) + low7) | v | low7);
-		if (hit != 0)
-			return s + len - 8 + (63 - __builtin_clzll(hit)) / 8;
-		len -= 8;
-	}
-#endif
-	while (len > 0)
-		if (s[--len] == c)
-			return s + len;
-	return NULL;
 }
 
 /*

@@ -742,11 +742,12 @@ program_of(const struct mp_syslog *hdr)
 	if (hdr->tag == NULL)
 		return PROG_ANY;
 	/* p just past the last '/' of "postfix/smtp" (or "postfix-out/smtp",
-	 * a second instance), a few bytes from the end: inline, not a libc
-	 * memrchr call, on every line (find.h). */
-	if ((p = mp_memrchr(hdr->tag, '/', hdr->tag_len)) == NULL)
+	 * a second instance), a few bytes from the end: a byte loop, not a
+	 * memrchr call, on every line. */
+	for (p = hdr->tag + hdr->tag_len; p > hdr->tag && p[-1] != '/'; p--)
+		;
+	if (p == hdr->tag)
 		return PROG_ANY;
-	p++;
 	n = (size_t)(hdr->tag + hdr->tag_len - p);
 	if (n == 0)
 		return PROG_OTHER;

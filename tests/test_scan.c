@@ -29,9 +29,6 @@
  * every pair of byte values, then words of several bytes in every mix of
  * cases, with one byte changed at each place.
  *
- * And mp_memrchr (find.h) against a backward byte loop: every length to
- * 40, the byte at every place, every byte value beside it.
- *
  * And mp_decimal_at (scan.c) against strtod: every decimal of up to 15
  * digits it reads must be strtod's double, to the bit, with the bytes
  * used; its limits (12 digits before the point, 18 in all) and every
@@ -353,79 +350,6 @@ test_ascii_caseeq(void **state)
 	}
 }
 
-/* mp_memrchr against a backward byte loop, on an exact-size heap copy. */
-static void
-check_memrchr(const char *src, size_t len, char c)
-{
-	char *s = malloc(len ? len : 1);
-	const char *want = NULL;
-
-	assert_non_null(s);
-	memcpy(s, src, len);
-	for (size_t i = len; i-- > 0;)
-		if (s[i] == c) {
-			want = s + i;
-			break;
-		}
-	if (mp_memrchr(s, c, len) != want)
-		fail_msg("len %zu: got %td, want %td", len, mp_memrchr(s, c, len) - s,
-		    want ? want - s : -1);
-	free(s);
-}
-
-/*
- * mp_memrchr (find.h) against a backward byte loop: every length from 0
- * to 40 (whole words, the bytes before them, none), c at every place,
- * alone or with a second c before it; every byte value at each of the 8
- * places either side of one c (a borrow would flag a byte that is not
- * c); each as an
- * exact-size heap copy, so a load outside shows in the sanitizer build.
- */
-static void
-test_memrchr(void **state)
-{
-	char buf[48];
-	size_t n = 0;
-
-	(void)state;
-	for (size_t len = 0; len <= 40; len++) {
-		memset(buf, 'x', sizeof buf);
-		check_memrchr(buf, len, '/');
-		for (size_t at = 0; at < len; at++) {
-			buf[at] = '/';
-			check_memrchr(buf, len, '/');
-			for (size_t at2 = 0; at2 < at; at2 += 3) {
-				buf[at2] = '/';
-				check_memrchr(buf, len, '/');
-				buf[at2] = 'x';
-			}
-			/* The bytes of its word and the next: where a borrow
-			 * could reach. */
-			for (size_t other = at > 8 ? at - 8 : 0; other < len && other <= at + 8;
-			    other++) {
-				if (other == at)
-					continue;
-				for (int b = 0; b < 256; b++) {
-					buf[other] = (char)b;
-					check_memrchr(buf, len, '/');
-					n++;
-				}
-				buf[other] = 'x';
-			}
-			buf[at] = 'x';
-		}
-		for (size_t at = 0; at < len; at++) {
-			for (int b = 0; b < 256; b++) {
-				buf[at] = (char)b;
-				check_memrchr(buf, len, '/');
-				n++;
-			}
-			buf[at] = 'x';
-		}
-	}
-	print_message("%zu strings\n", n);
-}
-
 /* One decimal through mp_decimal_at, as an exact-size heap copy of its
  * first len bytes; returns the value, the bytes used in *used. */
 static double
@@ -525,7 +449,6 @@ main(void)
 		cmocka_unit_test(test_contains4),
 		cmocka_unit_test(test_ascii_caseeq),
 		cmocka_unit_test(test_decimal),
-		cmocka_unit_test(test_memrchr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
