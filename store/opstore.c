@@ -67,9 +67,12 @@ opstore_new(int ciphers)
 		for (unsigned i = 0; i < MP_OP_LABELS; i++)
 			l->nvalues[i] = (uint8_t)(i < d->nlabels ? d->labels[i].nvalues : 1);
 		for (unsigned i = MP_OP_LABELS, stride = l->slots; i-- > 0;) {
-			l->stride[i] = i < d->nlabels ? stride : 0;
-			if (i < d->nlabels)
-				stride *= l->nvalues[i];
+			if (i >= d->nlabels) {
+				l->stride[i] = 0;
+				continue;
+			}
+			l->stride[i] = stride;
+			stride *= l->nvalues[i];
 		}
 		l->histogram = (uint8_t)d->histogram;
 		l->nbounds = (uint8_t)d->nbounds;
